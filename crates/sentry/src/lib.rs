@@ -1,0 +1,68 @@
+//! `sentry`: the Linux-ABI application kernel of `sandbox`.
+//!
+//! It runs unmodified x86-64 Linux programs on the `vmm` platform: every
+//! syscall and fault the guest makes comes back here as a `vmm::Trap`.
+//! The sentry never opens host files: the executable arrives as a donated
+//! descriptor from the gofer, and stdio are the descriptors it inherited.
+
+use std::fs::File;
+
+/// One resource limit from the spec (`RLIMIT_*` number, soft, hard).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rlimit {
+    pub resource: u32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// Everything `boot` hands the sentry to start the container's init.
+pub struct BootConfig {
+    /// The executable, opened inside the rootfs by the gofer.
+    pub executable: File,
+    /// Its absolute path inside the container (AT_EXECFN).
+    pub exe_path: String,
+    pub argv: Vec<String>,
+    pub envp: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub hostname: String,
+    pub rlimits: Vec<Rlimit>,
+    /// Bytes of guest memory (the memory file's size).
+    pub memory_limit: u64,
+    /// Print one line per syscall to stderr.
+    pub strace: bool,
+}
+
+/// How the container's init ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// exit_group(code): the low 8 bits.
+    Exited(u8),
+    /// Killed by this signal.
+    Signaled(u8),
+}
+
+impl ExitStatus {
+    /// The shell convention: the code, or 128 + the signal.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => i32::from(c),
+            ExitStatus::Signaled(s) => 128 + i32::from(s),
+        }
+    }
+}
+
+/// Errors that stop the sentry from running the container.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// the platform failed
+    #[error(transparent)]
+    Platform(#[from] vmm::Error),
+    /// the executable cannot be loaded
+    #[error("cannot load executable: {0}")]
+    Load(String),
+    /// the hook run before the first guest instruction failed
+    #[error("{0}")]
+    Setup(String),
+}

@@ -1,0 +1,60 @@
+//! End-to-end checks of the trap ABI on the host's real KVM.
+
+use vmm::{Access, Platform, Prot, Trap, UserRegs};
+
+const CODE: u64 = 0x40_0000;
+const DATA: u64 = 0x60_0000;
+
+fn setup(code: &[u8]) -> (std::sync::Arc<vmm::Machine>, vmm::AddressSpace, vmm::Vcpu, UserRegs) {
+    let platform = Platform::probe().expect("open /dev/kvm");
+    let machine = platform.create_machine(64 << 20).expect("machine");
+    let space = machine.new_address_space().expect("address space");
+    let f = machine.memory().alloc().unwrap();
+    machine.memory().write(f, code).unwrap();
+    space.map(CODE, f, Prot::RX).unwrap();
+    let d = machine.memory().alloc().unwrap();
+    space.map(DATA, d, Prot::RW).unwrap();
+    let vcpu = machine.new_vcpu().expect("vcpu");
+    let regs = UserRegs { rip: CODE, rsp: DATA + 0x1000, rflags: 0x202, ..Default::default() };
+    (machine, space, vcpu, regs)
+}
+
+#[test]
+fn syscall_round_trip_and_exception() {
+    // mov $39,%eax; syscall; mov %rax,%rbx; ud2
+    let code = [0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0x48, 0x89, 0xc3, 0x0f, 0x0b];
+    let (_m, space, mut vcpu, mut regs) = setup(&code);
+    let t = vcpu.run_user(&mut regs, &space).unwrap();
+    assert_eq!(t, Trap::Syscall);
+    assert_eq!(regs.rax, 39);
+    assert_eq!(regs.rip, CODE + 7);
+    regs.rax = 1234;
+    let t = vcpu.run_user(&mut regs, &space).unwrap();
+    assert_eq!(t, Trap::Exception { vector: 6, error_code: 0 });
+    assert_eq!(regs.rbx, 1234);
+    assert_eq!(regs.rip, CODE + 10);
+    // Skip the ud2 and take another syscall after an exception resume.
+    regs.rip = CODE;
+    let t = vcpu.run_user(&mut regs, &space).unwrap();
+    assert_eq!(t, Trap::Syscall);
+    assert_eq!(regs.rip, CODE + 7);
+}
+
+#[test]
+fn page_fault_reports_address_and_access() {
+    // mov %rax,(%rdi); ud2
+    let code = [0x48, 0x89, 0x07, 0x0f, 0x0b];
+    let (_m, space, mut vcpu, mut regs) = setup(&code);
+    regs.rdi = 0x1234_5678;
+    regs.rax = 7;
+    let t = vcpu.run_user(&mut regs, &space).unwrap();
+    assert_eq!(t, Trap::PageFault { addr: 0x1234_5678, access: Access::Write, present: false });
+    assert_eq!(regs.rip, CODE);
+    // Retry at a mapped address.
+    regs.rdi = DATA + 8;
+    let t = vcpu.run_user(&mut regs, &space).unwrap();
+    assert_eq!(t, Trap::Exception { vector: 6, error_code: 0 });
+    let mut b = [0u8; 8];
+    space.read_user(DATA + 8, &mut b).unwrap();
+    assert_eq!(u64::from_le_bytes(b), 7);
+}
