@@ -29,15 +29,39 @@ pub struct Prot {
 }
 
 impl Prot {
-    pub const NONE: Prot = Prot { read: false, write: false, exec: false };
-    pub const R: Prot = Prot { read: true, write: false, exec: false };
-    pub const RW: Prot = Prot { read: true, write: true, exec: false };
-    pub const RX: Prot = Prot { read: true, write: false, exec: true };
-    pub const RWX: Prot = Prot { read: true, write: true, exec: true };
+    pub const NONE: Prot = Prot {
+        read: false,
+        write: false,
+        exec: false,
+    };
+    pub const R: Prot = Prot {
+        read: true,
+        write: false,
+        exec: false,
+    };
+    pub const RW: Prot = Prot {
+        read: true,
+        write: true,
+        exec: false,
+    };
+    pub const RX: Prot = Prot {
+        read: true,
+        write: false,
+        exec: true,
+    };
+    pub const RWX: Prot = Prot {
+        read: true,
+        write: true,
+        exec: true,
+    };
 
     /// From Linux `PROT_*` bits.
     pub fn from_linux(prot: u64) -> Prot {
-        Prot { read: prot & 1 != 0, write: prot & 2 != 0, exec: prot & 4 != 0 }
+        Prot {
+            read: prot & 1 != 0,
+            write: prot & 2 != 0,
+            exec: prot & 4 != 0,
+        }
     }
 
     fn leaf_bits(self) -> u64 {
@@ -87,7 +111,12 @@ impl AddressSpace {
     /// the page table shared by every address space.
     pub(crate) fn new(mem: Arc<MemoryFile>, supervisor_pt: Frame) -> Result<Self> {
         let root = mem.alloc()?;
-        let space = AddressSpace { mem, root, supervisor_pt, tables: Mutex::new(Tables { owned: vec![root] }) };
+        let space = AddressSpace {
+            mem,
+            root,
+            supervisor_pt,
+            tables: Mutex::new(Tables { owned: vec![root] }),
+        };
         {
             let mut t = space.lock();
             let pd = space.walk_create(&mut t, arch::SUPERVISOR_BASE, 2)?;
@@ -125,7 +154,8 @@ impl AddressSpace {
             } else {
                 let f = self.mem.alloc()?;
                 t.owned.push(f);
-                self.mem.write_u64(slot, f | pte::PRESENT | pte::WRITE | pte::USER);
+                self.mem
+                    .write_u64(slot, f | pte::PRESENT | pte::WRITE | pte::USER);
                 f
             };
         }
@@ -233,7 +263,11 @@ impl AddressSpace {
         let prot = if e & pte::PRESENT == 0 {
             Prot::NONE
         } else {
-            Prot { read: true, write: e & pte::WRITE != 0, exec: e & pte::NX == 0 }
+            Prot {
+                read: true,
+                write: e & pte::WRITE != 0,
+                exec: e & pte::NX == 0,
+            }
         };
         Some((e & pte::ADDR_MASK, prot))
     }
@@ -256,7 +290,9 @@ impl AddressSpace {
             let a = va.checked_add(done as u64).ok_or(Fault { addr: va })?;
             let gpa = self.translate(a, false)?;
             let n = ((PAGE_SIZE - (a & (PAGE_SIZE - 1))) as usize).min(buf.len() - done);
-            self.mem.read(gpa, &mut buf[done..done + n]).map_err(|_| Fault { addr: a })?;
+            self.mem
+                .read(gpa, &mut buf[done..done + n])
+                .map_err(|_| Fault { addr: a })?;
             done += n;
         }
         Ok(())
@@ -269,7 +305,9 @@ impl AddressSpace {
             let a = va.checked_add(done as u64).ok_or(Fault { addr: va })?;
             let gpa = self.translate(a, true)?;
             let n = ((PAGE_SIZE - (a & (PAGE_SIZE - 1))) as usize).min(buf.len() - done);
-            self.mem.write(gpa, &buf[done..done + n]).map_err(|_| Fault { addr: a })?;
+            self.mem
+                .write(gpa, &buf[done..done + n])
+                .map_err(|_| Fault { addr: a })?;
             done += n;
         }
         Ok(())
@@ -284,7 +322,9 @@ impl AddressSpace {
             let (frame, _) = self.lookup(a).ok_or(Fault { addr: a })?;
             let gpa = frame + (a & (PAGE_SIZE - 1));
             let n = ((PAGE_SIZE - (a & (PAGE_SIZE - 1))) as usize).min(buf.len() - done);
-            self.mem.write(gpa, &buf[done..done + n]).map_err(|_| Fault { addr: a })?;
+            self.mem
+                .write(gpa, &buf[done..done + n])
+                .map_err(|_| Fault { addr: a })?;
             done += n;
         }
         Ok(())
@@ -352,7 +392,10 @@ struct Zapper<'a> {
 
 impl<'a> Zapper<'a> {
     fn new(mem: &'a MemoryFile) -> Self {
-        Zapper { mem, frames: Vec::new() }
+        Zapper {
+            mem,
+            frames: Vec::new(),
+        }
     }
 
     fn add(&mut self, old: u64) {

@@ -47,6 +47,9 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     fn host(what: &'static str) -> Self {
-        Error::Host { what, source: std::io::Error::last_os_error() }
+        Error::Host {
+            what,
+            source: std::io::Error::last_os_error(),
+        }
     }
 }

@@ -90,7 +90,10 @@ impl MemoryFile {
             fd,
             base: base.cast(),
             size,
-            alloc: Mutex::new(Allocator { next: 0, free: Vec::new() }),
+            alloc: Mutex::new(Allocator {
+                next: 0,
+                free: Vec::new(),
+            }),
             refcounts,
         })
     }
@@ -137,7 +140,9 @@ impl MemoryFile {
 
     /// Drops a reference; the last one punches the frame out of the file.
     pub fn put(&self, frame: Frame) {
-        let Some(rc) = self.refcount(frame) else { return };
+        let Some(rc) = self.refcount(frame) else {
+            return;
+        };
         if rc.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
         }
@@ -148,7 +153,8 @@ impl MemoryFile {
 
     /// The number of references to a frame.
     pub fn refs(&self, frame: Frame) -> u32 {
-        self.refcount(frame).map_or(0, |rc| rc.load(Ordering::Acquire))
+        self.refcount(frame)
+            .map_or(0, |rc| rc.load(Ordering::Acquire))
     }
 
     fn refcount(&self, frame: Frame) -> Option<&AtomicU32> {
@@ -171,7 +177,9 @@ impl MemoryFile {
 
     /// Copies guest-physical memory out.
     pub fn read(&self, gpa: u64, buf: &mut [u8]) -> Result<()> {
-        let p = self.host_ptr(gpa, buf.len()).ok_or(Error::BadAddress(gpa))?;
+        let p = self
+            .host_ptr(gpa, buf.len())
+            .ok_or(Error::BadAddress(gpa))?;
         // SAFETY: `p..p+len` is inside the mapping; guest memory may change
         // concurrently, which is acceptable for plain bytes.
         unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), buf.len()) };
@@ -180,7 +188,9 @@ impl MemoryFile {
 
     /// Copies into guest-physical memory.
     pub fn write(&self, gpa: u64, buf: &[u8]) -> Result<()> {
-        let p = self.host_ptr(gpa, buf.len()).ok_or(Error::BadAddress(gpa))?;
+        let p = self
+            .host_ptr(gpa, buf.len())
+            .ok_or(Error::BadAddress(gpa))?;
         // SAFETY: as in `read`.
         unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), p, buf.len()) };
         Ok(())

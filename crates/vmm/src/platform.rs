@@ -66,7 +66,10 @@ impl Platform {
         if !kvm.check_extension(Cap::SyncRegs) {
             return Err(Error::Kvm(kvm_ioctls::Error::new(libc::ENOTSUP)));
         }
-        Ok(Platform { kvm, flavour: Flavour::probe() })
+        Ok(Platform {
+            kvm,
+            flavour: Flavour::probe(),
+        })
     }
 
     pub fn flavour(&self) -> Flavour {
@@ -94,7 +97,10 @@ impl Platform {
         // long as the `Machine` (it holds the `Arc`), and does not overlap
         // another slot.
         unsafe { vm.set_user_memory_region(region) }.map_err(Error::Kvm)?;
-        let cpuid = self.kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(Error::Kvm)?;
+        let cpuid = self
+            .kvm
+            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+            .map_err(Error::Kvm)?;
         let supervisor = Supervisor::build(&mem)?;
         Ok(Arc::new(Machine {
             vm,
@@ -182,7 +188,8 @@ impl Machine {
             let f = self.mem.alloc()?;
             let va = arch::VCPU_AREA_VA + (slot * arch::VCPU_AREA_PAGES + i) * PAGE_SIZE;
             let e = f | pte::PRESENT | pte::WRITE | pte::NX;
-            self.mem.write_u64(self.supervisor.pt + ((va >> 12) & 0x1ff) * 8, e);
+            self.mem
+                .write_u64(self.supervisor.pt + ((va >> 12) & 0x1ff) * 8, e);
             frames.push(f);
         }
         Vcpu::new(Arc::clone(self), id, slot, frames)
@@ -192,10 +199,14 @@ impl Machine {
     pub(crate) fn release_vcpu_slot(&self, slot: u64, frames: &[Frame]) {
         for (i, f) in frames.iter().enumerate() {
             let va = arch::VCPU_AREA_VA + (slot * arch::VCPU_AREA_PAGES + i as u64) * PAGE_SIZE;
-            self.mem.write_u64(self.supervisor.pt + ((va >> 12) & 0x1ff) * 8, 0);
+            self.mem
+                .write_u64(self.supervisor.pt + ((va >> 12) & 0x1ff) * 8, 0);
             self.mem.zap(*f, PAGE_SIZE);
             self.mem.put(*f);
         }
-        self.vcpu_slots.lock().unwrap_or_else(|e| e.into_inner()).push(slot);
+        self.vcpu_slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(slot);
     }
 }

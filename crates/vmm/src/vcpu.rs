@@ -68,7 +68,11 @@ pub enum Trap {
     /// the return address and flags.
     Syscall,
     /// A page fault at `addr`; `present` is set for a protection violation.
-    PageFault { addr: u64, access: Access, present: bool },
+    PageFault {
+        addr: u64,
+        access: Access,
+        present: bool,
+    },
     /// Any other exception, with its vector and error code.
     Exception { vector: u8, error_code: u64 },
     /// Another thread kicked this vCPU (or a host signal arrived).
@@ -212,7 +216,12 @@ pub struct Vcpu {
 }
 
 impl Vcpu {
-    pub(crate) fn new(machine: Arc<Machine>, id: u64, slot: u64, frames: Vec<Frame>) -> Result<Vcpu> {
+    pub(crate) fn new(
+        machine: Arc<Machine>,
+        id: u64,
+        slot: u64,
+        frames: Vec<Frame>,
+    ) -> Result<Vcpu> {
         install_kick_handler();
         let mut fd = machine.vm.create_vcpu(id).map_err(Error::Kvm)?;
         fd.set_cpuid2(&machine.cpuid).map_err(Error::Kvm)?;
@@ -283,14 +292,28 @@ impl Vcpu {
         sregs.gdt.limit = (gdt.len() * 8 - 1) as u16;
         sregs.idt.base = arch::IDT_VA;
         sregs.idt.limit = 0xfff;
-        sregs.cr0 = cr::CR0_PE | cr::CR0_MP | cr::CR0_ET | cr::CR0_NE | cr::CR0_WP | cr::CR0_AM | cr::CR0_PG;
-        sregs.cr4 = cr::CR4_PAE | cr::CR4_OSFXSR | cr::CR4_OSXMMEXCPT | cr::CR4_FSGSBASE | cr::CR4_OSXSAVE;
+        sregs.cr0 = cr::CR0_PE
+            | cr::CR0_MP
+            | cr::CR0_ET
+            | cr::CR0_NE
+            | cr::CR0_WP
+            | cr::CR0_AM
+            | cr::CR0_PG;
+        sregs.cr4 =
+            cr::CR4_PAE | cr::CR4_OSFXSR | cr::CR4_OSXMMEXCPT | cr::CR4_FSGSBASE | cr::CR4_OSXSAVE;
         sregs.efer = cr::EFER_SCE | cr::EFER_LME | cr::EFER_LMA | cr::EFER_NXE;
         fd.set_sregs(&sregs).map_err(Error::Kvm)?;
 
-        let msr = |index: u32, data: u64| kvm_msr_entry { index, data, ..Default::default() };
+        let msr = |index: u32, data: u64| kvm_msr_entry {
+            index,
+            data,
+            ..Default::default()
+        };
         let msrs = Msrs::from_entries(&[
-            msr(0xc000_0081, (u64::from(sel::USER_BASE) << 48) | (u64::from(sel::KERNEL_CS) << 32)),
+            msr(
+                0xc000_0081,
+                (u64::from(sel::USER_BASE) << 48) | (u64::from(sel::KERNEL_CS) << 32),
+            ),
             msr(0xc000_0082, arch::STUBS_VA + arch::LSTAR_OFFSET),
             msr(0xc000_0083, arch::STUBS_VA + arch::LSTAR_OFFSET),
             // SFMASK: TF, DF, NT and AC cleared on entry, as Linux does
@@ -371,7 +394,11 @@ impl Vcpu {
         if !is_canonical_user(regs.rip) {
             // iretq to a non-user address would fault in ring 0; report
             // what Linux reports for a jump there.
-            return Ok(Trap::PageFault { addr: regs.rip, access: Access::Exec, present: false });
+            return Ok(Trap::PageFault {
+                addr: regs.rip,
+                access: Access::Exec,
+                present: false,
+            });
         }
         self.load(regs, space)?;
         self.kick.0.thread.store(
@@ -412,7 +439,13 @@ impl Vcpu {
         if self.resume == Resume::Iret {
             // Stay at the stub's iretq, with RSP at a fresh iret frame.
             let rsp0 = self.stack_top() - 40;
-            let f = [regs.rip, u64::from(sel::USER_CS), rflags, regs.rsp, u64::from(sel::USER_DS)];
+            let f = [
+                regs.rip,
+                u64::from(sel::USER_CS),
+                rflags,
+                regs.rsp,
+                u64::from(sel::USER_DS),
+            ];
             let bytes: Vec<u8> = f.iter().flat_map(|v| v.to_le_bytes()).collect();
             let gpa = self.stack_gpa(rsp0, 40).ok_or(Error::BadAddress(rsp0))?;
             self.machine.mem.write(gpa, &bytes)?;
@@ -478,7 +511,16 @@ impl Vcpu {
         let word = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
         let skip = usize::from(with_error);
         let err = if with_error { word(0) } else { 0 };
-        Ok((err, [word(skip), word(skip + 1), word(skip + 2), word(skip + 3), word(skip + 4)]))
+        Ok((
+            err,
+            [
+                word(skip),
+                word(skip + 1),
+                word(skip + 2),
+                word(skip + 3),
+                word(skip + 4),
+            ],
+        ))
     }
 
     fn enter(&mut self, regs: &mut UserRegs) -> Result<Trap> {
@@ -530,7 +572,11 @@ impl Vcpu {
                         // Linux would fault on an address past TASK_SIZE.
                         self.save(regs);
                         self.resume = Resume::Direct;
-                        return Ok(Trap::PageFault { addr: arch::MMIO_VA + off, access: Access::Write, present: true });
+                        return Ok(Trap::PageFault {
+                            addr: arch::MMIO_VA + off,
+                            access: Access::Write,
+                            present: true,
+                        });
                     }
                     if off == arch::MMIO_SYSCALL {
                         // Hardware KVM: ring-0 syscall stub; the user stack
@@ -542,11 +588,13 @@ impl Vcpu {
                         self.resume = Resume::Iret;
                         return Ok(Trap::Syscall);
                     }
-                    let Some(vector) = off.checked_sub(arch::MMIO_EXCEPTION).filter(|v| *v < 32) else {
+                    let Some(vector) = off.checked_sub(arch::MMIO_EXCEPTION).filter(|v| *v < 32)
+                    else {
                         return Err(Error::BadAddress(addr));
                     };
                     let vector = vector as u8;
-                    let (error_code, f) = self.read_frame(s.regs.rsp, arch::has_error_code(vector))?;
+                    let (error_code, f) =
+                        self.read_frame(s.regs.rsp, arch::has_error_code(vector))?;
                     if f[1] & 3 != 3 {
                         // A fault inside the supervisor itself: a bug, or an
                         // iret frame the guest could not return through.
@@ -566,7 +614,11 @@ impl Vcpu {
                         } else {
                             Access::Read
                         };
-                        Trap::PageFault { addr: s.sregs.cr2, access, present: error_code & 1 != 0 }
+                        Trap::PageFault {
+                            addr: s.sregs.cr2,
+                            access,
+                            present: error_code & 1 != 0,
+                        }
                     } else {
                         Trap::Exception { vector, error_code }
                     });
@@ -588,7 +640,10 @@ impl Drop for Vcpu {
     fn drop(&mut self) {
         {
             let _g = self.kick.0.lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.kick.0.immediate_exit.store(std::ptr::null_mut(), Ordering::Release);
+            self.kick
+                .0
+                .immediate_exit
+                .store(std::ptr::null_mut(), Ordering::Release);
         }
         self.machine.release_vcpu_slot(self.slot, &self.frames);
     }

@@ -1,0 +1,195 @@
+//! Changes to mappings the guest has already used must take effect: remap,
+//! unmap, write-protect, and teardown with frame reuse. On kvm_pvm a plain
+//! page-table edit is invisible to the guest (shadow paging); these tests
+//! fail if the address-space layer stops making its edits visible.
+
+use std::sync::Arc;
+
+use vmm::{Access, AddressSpace, Machine, Platform, Prot, Trap, UserRegs, Vcpu};
+
+const CODE: u64 = 0x40_0000;
+const PAGE: u64 = 0x60_0000;
+const STACK: u64 = 0x70_0000;
+
+/// `1: mov (%rdi),%rax; syscall; jmp 1b`
+const READ_LOOP: [u8; 7] = [0x48, 0x8b, 0x07, 0x0f, 0x05, 0xeb, 0xf9];
+/// `1: mov %rsi,(%rdi); syscall; jmp 1b`
+const WRITE_LOOP: [u8; 7] = [0x48, 0x89, 0x37, 0x0f, 0x05, 0xeb, 0xf9];
+
+struct Guest {
+    machine: Arc<Machine>,
+    space: AddressSpace,
+    vcpu: Vcpu,
+    regs: UserRegs,
+}
+
+fn guest(code: &[u8]) -> Guest {
+    let platform = Platform::probe().expect("open /dev/kvm");
+    let machine = platform.create_machine(64 << 20).expect("machine");
+    let space = machine.new_address_space().expect("address space");
+    let mem = machine.memory();
+    let f = mem.alloc().unwrap();
+    mem.write(f, code).unwrap();
+    space.map(CODE, f, Prot::RX).unwrap();
+    space.map(STACK, mem.alloc().unwrap(), Prot::RW).unwrap();
+    let vcpu = machine.new_vcpu().expect("vcpu");
+    let regs = UserRegs {
+        rip: CODE,
+        rsp: STACK + 0x1000,
+        rflags: 0x202,
+        rdi: PAGE,
+        ..Default::default()
+    };
+    Guest {
+        machine,
+        space,
+        vcpu,
+        regs,
+    }
+}
+
+impl Guest {
+    fn frame_with(&self, v: u64) -> u64 {
+        let f = self.machine.memory().alloc().unwrap();
+        self.machine.memory().write(f, &v.to_le_bytes()).unwrap();
+        f
+    }
+
+    fn run(&mut self) -> Trap {
+        self.vcpu.run_user(&mut self.regs, &self.space).unwrap()
+    }
+}
+
+#[test]
+fn remap_of_a_used_page_is_seen() {
+    let mut g = guest(&READ_LOOP);
+    let a = g.frame_with(0x1111);
+    g.space.map(PAGE, a, Prot::R).unwrap();
+    for _ in 0..3 {
+        assert_eq!(g.run(), Trap::Syscall);
+        assert_eq!(g.regs.rax, 0x1111);
+    }
+    // Keep the old frame alive (as a COW or shared page would be), so that
+    // freeing it cannot be what invalidates the guest's view.
+    g.machine.memory().get(a);
+    let b = g.frame_with(0x2222);
+    g.space.map(PAGE, b, Prot::R).unwrap();
+    assert_eq!(g.run(), Trap::Syscall);
+    assert_eq!(g.regs.rax, 0x2222, "guest still reads the old frame");
+}
+
+#[test]
+fn unmap_of_a_used_page_faults() {
+    let mut g = guest(&READ_LOOP);
+    let a = g.frame_with(7);
+    g.space.map(PAGE, a, Prot::R).unwrap();
+    assert_eq!(g.run(), Trap::Syscall);
+    assert_eq!(g.regs.rax, 7);
+    g.machine.memory().get(a);
+    g.space.unmap(PAGE, 4096).unwrap();
+    assert_eq!(
+        g.run(),
+        Trap::PageFault {
+            addr: PAGE,
+            access: Access::Read,
+            present: false
+        }
+    );
+    // Mapping it again works.
+    let b = g.frame_with(9);
+    g.space.map(PAGE, b, Prot::R).unwrap();
+    assert_eq!(g.run(), Trap::Syscall);
+    assert_eq!(g.regs.rax, 9);
+}
+
+#[test]
+fn write_protect_of_a_used_page_faults_and_unprotect_resumes() {
+    let mut g = guest(&WRITE_LOOP);
+    let a = g.frame_with(0);
+    g.space.map(PAGE, a, Prot::RW).unwrap();
+    g.regs.rsi = 5;
+    assert_eq!(g.run(), Trap::Syscall);
+    g.space.protect(PAGE, 4096, Prot::R).unwrap();
+    g.regs.rsi = 6;
+    assert_eq!(
+        g.run(),
+        Trap::PageFault {
+            addr: PAGE,
+            access: Access::Write,
+            present: true
+        }
+    );
+    let mut b = [0u8; 8];
+    g.space.read_user(PAGE, &mut b).unwrap();
+    assert_eq!(
+        u64::from_le_bytes(b),
+        5,
+        "the write went through a stale entry"
+    );
+    g.space.protect(PAGE, 4096, Prot::RW).unwrap();
+    assert_eq!(g.run(), Trap::Syscall);
+    g.space.read_user(PAGE, &mut b).unwrap();
+    assert_eq!(u64::from_le_bytes(b), 6);
+    // PROT_NONE of a used page.
+    g.space.protect(PAGE, 4096, Prot::NONE).unwrap();
+    assert_eq!(
+        g.run(),
+        Trap::PageFault {
+            addr: PAGE,
+            access: Access::Write,
+            present: false
+        }
+    );
+}
+
+#[test]
+fn torn_down_space_leaves_nothing_stale_for_the_next() {
+    let mut g = guest(&READ_LOOP);
+    let a = g.frame_with(0xaaaa);
+    g.space.map(PAGE, a, Prot::R).unwrap();
+    assert_eq!(g.run(), Trap::Syscall);
+    assert_eq!(g.regs.rax, 0xaaaa);
+    g.machine.memory().get(a);
+    // Replace the whole address space: its frames are freed and reused.
+    let old = std::mem::replace(&mut g.space, g.machine.new_address_space().unwrap());
+    drop(old);
+    let mem = g.machine.memory().clone();
+    let code = mem.alloc().unwrap();
+    mem.write(code, &READ_LOOP).unwrap();
+    g.space.map(CODE, code, Prot::RX).unwrap();
+    let b = g.frame_with(0xbbbb);
+    g.space.map(PAGE, b, Prot::R).unwrap();
+    g.regs.rip = CODE;
+    assert_eq!(g.run(), Trap::Syscall);
+    assert_eq!(g.regs.rax, 0xbbbb);
+    // And an address never mapped in the new space faults.
+    g.regs.rdi = PAGE + 0x10_0000;
+    g.regs.rip = CODE;
+    assert_eq!(
+        g.run(),
+        Trap::PageFault {
+            addr: PAGE + 0x10_0000,
+            access: Access::Read,
+            present: false
+        }
+    );
+}
+
+#[test]
+fn kick_interrupts_a_spinning_guest() {
+    // 1: jmp 1b
+    let mut g = guest(&[0xeb, 0xfe]);
+    for _ in 0..2 {
+        let k = g.vcpu.kicker();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            k.kick();
+        });
+        assert_eq!(g.run(), Trap::Interrupted);
+        assert_eq!(g.regs.rip, CODE);
+        t.join().unwrap();
+    }
+    // A kick before entry makes the next run return at once.
+    g.vcpu.kicker().kick();
+    assert_eq!(g.run(), Trap::Interrupted);
+}
