@@ -1,0 +1,134 @@
+//! busybox-static applets, run natively and through `sandbox boot` with the
+//! host's /bin/busybox copied into the rootfs as /bin/busybox.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{Case, Compared, assert_same, require_prerequisites};
+
+fn applet(name: &str, args: &[&str], stdin: Option<&[u8]>) -> Compared {
+    require_prerequisites();
+    let mut argv = vec!["/bin/busybox"];
+    argv.extend_from_slice(args);
+    assert_same(&Case {
+        name: &format!("busybox-{name}"),
+        exe: PathBuf::from("/bin/busybox"),
+        args: &argv,
+        stdin,
+    })
+}
+
+#[test]
+fn echo() {
+    applet("echo", &["echo", "hi", "there"], None);
+}
+
+#[test]
+fn true_() {
+    let c = applet("true", &["true"], None);
+    assert_eq!(c.sandbox.status, 0);
+}
+
+#[test]
+fn false_() {
+    let c = applet("false", &["false"], None);
+    assert_eq!(c.native.status, 1, "busybox false must exit 1 natively");
+}
+
+#[test]
+fn cat_stdin() {
+    let input: Vec<u8> = (0..2000)
+        .flat_map(|i| format!("line {i}\n").into_bytes())
+        .collect();
+    let c = applet("cat", &["cat"], Some(&input));
+    assert_eq!(c.sandbox.stdout, input);
+}
+
+#[test]
+fn cat_dash_stdin() {
+    applet("cat-dash", &["cat", "-"], Some(b"one\ntwo\n"));
+}
+
+#[test]
+fn printf() {
+    applet(
+        "printf",
+        &[
+            "printf",
+            "%s=%d %x|%5.2f\\n",
+            "answer",
+            "42",
+            "255",
+            "3.14159",
+        ],
+        None,
+    );
+}
+
+#[test]
+fn seq() {
+    applet("seq", &["seq", "1", "10"], None);
+}
+
+#[test]
+fn basename() {
+    applet("basename", &["basename", "/a/b/c"], None);
+}
+
+#[test]
+fn expr() {
+    let c = applet("expr", &["expr", "6", "*", "7"], None);
+    assert_eq!(c.native.status, 0);
+}
+
+#[test]
+fn uname_sysname_and_machine() {
+    applet("uname-s", &["uname", "-s"], None);
+    applet("uname-m", &["uname", "-m"], None);
+}
+
+#[test]
+fn uname_all() {
+    // Release, version and host name may differ; the run must succeed and
+    // show the same sysname and machine as the host's `uname -s`/`-m`.
+    let (_, all) = applet_status_only(&["uname", "-a"]);
+    let (s, _) = applet_status_only(&["uname", "-s"]);
+    let (m, _) = applet_status_only(&["uname", "-m"]);
+    let line = all.stdout_lossy();
+    let sysname = s.stdout_lossy();
+    let machine = m.stdout_lossy();
+    assert!(
+        line.starts_with(&format!("{} ", sysname.trim())),
+        "uname -a {line:?} does not start with sysname {sysname:?}"
+    );
+    assert!(
+        line.split_whitespace().any(|f| f == machine.trim()),
+        "uname -a {line:?} does not show machine {machine:?}"
+    );
+}
+
+/// Runs an applet natively and in the sandbox, asserts that both exit 0,
+/// and returns (native, sandbox).
+fn applet_status_only(args: &[&str]) -> (common::Output, common::Output) {
+    require_prerequisites();
+    let bundle = common::Bundle::new("busybox-uname");
+    let mut argv = vec!["/bin/busybox"];
+    argv.extend_from_slice(args);
+    bundle.install(&PathBuf::from("/bin/busybox"), argv[0]);
+    bundle.write_config(&argv);
+    let native = bundle.run_native(&argv, None);
+    let sandbox = bundle.run_sandbox(None);
+    let context = format!(
+        "{argv:?}: native {} {:?} / sandbox {} {:?} stderr {:?}",
+        native.status,
+        native.stdout_lossy(),
+        sandbox.status,
+        sandbox.stdout_lossy(),
+        sandbox.stderr_lossy()
+    );
+    common::assert_no_panic(&sandbox, &context);
+    assert_eq!(native.status, 0, "{context}");
+    assert_eq!(sandbox.status, 0, "{context}");
+    (native, sandbox)
+}

@@ -1,0 +1,145 @@
+//! Every guest program in resources/guest, built static with glibc and with
+//! musl, run natively and through `sandbox boot`: stdout and exit status
+//! must be equal.
+
+mod common;
+
+use common::{Case, Compared, Libc, assert_same, guest};
+
+fn run(name: &str, libc: Libc, args: &[&str], stdin: Option<&[u8]>) -> Compared {
+    let case_name = format!("{name}-{}", libc.dir());
+    assert_same(&Case {
+        name: &case_name,
+        exe: guest(name, libc),
+        args,
+        stdin,
+    })
+}
+
+fn hello(libc: Libc) {
+    let c = run("hello", libc, &["/hello"], None);
+    assert_eq!(c.native.status, 0, "hello must exit 0 natively");
+}
+
+fn exit3(libc: Libc) {
+    let c = run("exit3", libc, &["/bin/exit3"], None);
+    assert_eq!(c.sandbox.status, 3);
+}
+
+fn args(libc: Libc) {
+    run(
+        "args",
+        libc,
+        &["/usr/bin/args", "one", "two words", "", "--flag=x", "ü"],
+        None,
+    );
+}
+
+fn stdin_echo(libc: Libc) {
+    // Larger than a pipe buffer, with every byte value.
+    let input: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let c = run("stdin_echo", libc, &["/stdin_echo"], Some(&input));
+    assert_eq!(c.sandbox.stdout, input, "stdin did not come back intact");
+    let report = c.native.stderr_lossy();
+    assert!(
+        c.sandbox.stderr_lossy().contains(report.trim()),
+        "the program's stderr ({report:?}) did not reach the caller: {:?}",
+        c.sandbox.stderr_lossy()
+    );
+}
+
+fn stdin_empty(libc: Libc) {
+    run("stdin_echo", libc, &["/stdin_echo"], Some(b""));
+}
+
+fn mem(libc: Libc) {
+    let c = run("mem", libc, &["/mem"], None);
+    assert_eq!(c.native.status, 0, "mem must pass natively");
+}
+
+fn efault(libc: Libc) {
+    run("efault", libc, &["/efault"], None);
+}
+
+fn segv(libc: Libc) {
+    let c = run("segv", libc, &["/segv"], None);
+    assert_eq!(
+        c.native.status,
+        128 + 11,
+        "segv must die of SIGSEGV natively"
+    );
+}
+
+fn uname_fields(libc: Libc) {
+    run("uname_fields", libc, &["/uname_fields"], None);
+}
+
+/// The bench programs print times, so only their status and the shape of
+/// their output can match; the 1-byte writes themselves must all arrive.
+fn bench_getpid(libc: Libc) {
+    let c = run_bench("bench_getpid", libc);
+    let text = c.sandbox.stdout_lossy();
+    assert!(
+        text.trim().parse::<f64>().is_ok(),
+        "bench_getpid printed {text:?}, not a number"
+    );
+}
+
+fn bench_write(libc: Libc) {
+    let c = run_bench("bench_write", libc);
+    assert_eq!(
+        c.sandbox.stdout, c.native.stdout,
+        "the 1-byte writes differ"
+    );
+    let text = c.sandbox.stderr_lossy();
+    assert!(
+        text.lines().any(|l| l.trim().parse::<f64>().is_ok()),
+        "bench_write printed {text:?} on stderr, not a number"
+    );
+}
+
+fn run_bench(name: &str, libc: Libc) -> Compared {
+    use common::{Bundle, assert_no_panic};
+    let bundle = Bundle::new(&format!("{name}-{}", libc.dir()));
+    let args = ["/bench", "2000"];
+    bundle.install(&guest(name, libc), args[0]);
+    bundle.write_config(&args);
+    let native = bundle.run_native(&args, None);
+    let sandbox = bundle.run_sandbox(None);
+    let context = format!(
+        "native status {} stderr {:?}; sandbox status {} stderr {:?}",
+        native.status,
+        native.stderr_lossy(),
+        sandbox.status,
+        common::excerpt(&sandbox.stderr)
+    );
+    assert_no_panic(&sandbox, &context);
+    assert_eq!(native.status, 0, "{context}");
+    assert_eq!(sandbox.status, native.status, "{context}");
+    Compared { native, sandbox }
+}
+
+macro_rules! both_libcs {
+    ($($name:ident),* $(,)?) => {
+        mod glibc {
+            $(#[test] fn $name() { super::$name(super::Libc::Glibc) })*
+        }
+        mod musl {
+            $(#[test] fn $name() { super::$name(super::Libc::Musl) })*
+        }
+    };
+}
+
+both_libcs!(
+    hello,
+    exit3,
+    args,
+    stdin_echo,
+    stdin_empty,
+    mem,
+    efault,
+    segv,
+    uname_fields,
+    bench_getpid,
+    bench_write,
+);
