@@ -1,3 +1,92 @@
+//! `sandbox`: the CLI of an OCI runtime whose containers run on the sentry
+//! (a Linux-ABI kernel in Rust) inside a KVM VM.
+//!
+//! Exit status: the container's own (`ExitStatus::code()`); 125 with one
+//! line `sandbox: error: ...` on stderr when the runtime itself fails (bad
+//! arguments, bad bundle, no KVM, an executable that cannot be loaded).
+
+mod boot;
+mod cli;
+mod gofer;
+mod logging;
+mod oci;
+mod seccomp;
+mod sentry_shim;
+
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, GoferArgs};
+
+/// The exit status for a failure of the runtime itself (as Docker and
+/// runc-based tools use it).
+const RUNTIME_FAILURE: i32 = 125;
+
 fn main() {
-    println!("Hello, world!");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { RUNTIME_FAILURE } else { 0 });
+        }
+    };
+    if let Err(e) = logging::init(cli.debug, cli.log.as_deref(), cli.log_format) {
+        fail(&e.to_string());
+    }
+    let code = match &cli.command {
+        Command::Boot(args) => match boot::boot(args) {
+            Ok(code) => code,
+            Err(e) => fail(&e.to_string()),
+        },
+        Command::Gofer(args) => match run_gofer(args) {
+            Ok(()) => 0,
+            Err(e) => fail(&format!("gofer: {e}")),
+        },
+    };
+    std::process::exit(code);
+}
+
+/// Prints the one error line (and logs it when logging goes to a file).
+fn fail(msg: &str) -> ! {
+    log::error!("{msg}");
+    eprintln!("sandbox: error: {msg}");
+    std::process::exit(RUNTIME_FAILURE);
+}
+
+#[derive(Debug, thiserror::Error)]
+enum GoferStartError {
+    #[error("--fd {0} is not an inherited socket")]
+    BadFd(i32),
+    #[error(transparent)]
+    Server(#[from] gofer::server::ServerError),
+}
+
+fn run_gofer(args: &GoferArgs) -> Result<(), GoferStartError> {
+    let fd = args.fd;
+    if fd < 3 {
+        return Err(GoferStartError::BadFd(fd));
+    }
+    // SAFETY: a zeroed stat is a valid buffer; fstat on any integer is safe
+    // (it fails with EBADF for a closed descriptor).
+    let is_socket = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFSOCK
+    };
+    if !is_socket {
+        return Err(GoferStartError::BadFd(fd));
+    }
+    // SAFETY: the descriptor is open (fstat succeeded), is a socket, and by
+    // the `sandbox gofer` contract was inherited for this process alone;
+    // nothing else in this process owns it.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: F_SETFD on the descriptor we now own; keep it from leaking
+    // into anything we might exec.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    gofer::server::serve(
+        &args.rootfs,
+        gofer::channel::Channel::from_fd(owned),
+        args.readonly,
+    )?;
+    Ok(())
 }

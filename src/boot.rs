@@ -1,0 +1,431 @@
+//! `sandbox boot`: run one container from a bundle in the foreground.
+//!
+//! The equivalent of runsc's loader, in its first form: read the bundle,
+//! open `/dev/kvm`, start the gofer, have it open the executable, check
+//! that it is an x86-64 ELF, assemble the [`sentry::BootConfig`] and hand
+//! over to [`sentry::run`], which calls back just before the first guest
+//! instruction so that the seccomp filter can go on.
+//!
+//! Invariants: this process never opens a path under the rootfs (every
+//! such path goes through the gofer); every failure before the guest runs
+//! is a [`BootError`] with a one-line message; after the filter is on, only
+//! allowlisted syscalls are made (see `seccomp`).
+//!
+//! Not yet: forwarding SIGINT/SIGTERM to the container (the default
+//! actions kill the sandbox and, through PDEATHSIG and EOF, the gofer).
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{BootArgs, PlatformChoice};
+use crate::gofer::{ClientError, FileType, Gofer};
+use crate::oci::{self, Bundle, BundleError, ContainerSpec};
+use crate::seccomp;
+
+/// The search path for a bare `args[0]` when the spec sets no `PATH`
+/// (runc's and Docker's default).
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The hostname when the spec sets none.
+const DEFAULT_HOSTNAME: &str = "sandbox";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("{0}")]
+    Memory(String),
+    #[error("{0}")]
+    Platform(String),
+    #[error("gofer: {0}")]
+    Gofer(#[from] ClientError),
+    #[error("executable {path}: {reason}")]
+    Executable { path: String, reason: String },
+    #[error("{0}: executable file not found in $PATH")]
+    NotInPath(String),
+    #[error(transparent)]
+    Sentry(#[from] sentry::Error),
+}
+
+/// Runs the container; returns its shell exit code.
+pub fn boot(args: &BootArgs) -> Result<i32, BootError> {
+    let spec = Bundle::new(&args.bundle).load()?;
+    let memory_limit =
+        oci::memory_size(args.memory, spec.memory_limit).map_err(BootError::Memory)?;
+
+    let platform = probe_platform(args.platform)?;
+    log::debug!("platform: {}", platform.flavour().name());
+
+    let mut gofer = Gofer::spawn(&spec.rootfs, spec.rootfs_readonly)?;
+    log::debug!(
+        "gofer pid {:?} serving {}",
+        gofer.pid(),
+        spec.rootfs.display()
+    );
+
+    let exe_path = find_executable(&mut gofer, &spec)?;
+    let executable = open_executable(&mut gofer, &exe_path)?;
+    let exe_path = exe_path
+        .to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| BootError::Executable {
+            path: exe_path.display().to_string(),
+            reason: "path is not UTF-8".into(),
+        })?;
+    log::debug!(
+        "executable {exe_path}, argv {:?}, memory {memory_limit} bytes",
+        spec.args
+    );
+
+    let config = sentry::BootConfig {
+        executable,
+        exe_path,
+        argv: spec.args.clone(),
+        envp: envp(&spec),
+        cwd: spec.cwd.clone(),
+        uid: spec.uid,
+        gid: spec.gid,
+        hostname: spec
+            .hostname
+            .clone()
+            .unwrap_or_else(|| DEFAULT_HOSTNAME.to_owned()),
+        rlimits: spec.rlimits.clone(),
+        memory_limit,
+        strace: args.strace,
+    };
+
+    let mut before_guest = || -> Result<(), String> {
+        seccomp::install().map_err(|e| e.to_string())?;
+        log::debug!("seccomp filter installed");
+        Ok(())
+    };
+    let status = crate::sentry_shim::run(&platform, config, &mut before_guest)?;
+    log::debug!("container exited: {status:?}");
+    // The gofer sees EOF when we exit; waiting for it would need wait4,
+    // which the filter does not allow.
+    drop(gofer);
+    Ok(status.code())
+}
+
+fn probe_platform(choice: PlatformChoice) -> Result<vmm::Platform, BootError> {
+    // Both choices mean KVM today; `auto` will pick among platforms later.
+    match choice {
+        PlatformChoice::Auto | PlatformChoice::Kvm => {}
+    }
+    vmm::Platform::probe().map_err(|e| {
+        let errno = match &e {
+            vmm::Error::Kvm(k) => Some(k.errno()),
+            _ => None,
+        };
+        BootError::Platform(match errno {
+            Some(libc::ENOENT) => {
+                "/dev/kvm does not exist: KVM is not available on this host".to_owned()
+            }
+            Some(libc::EACCES) | Some(libc::EPERM) => {
+                "/dev/kvm: permission denied (run as root or join the kvm group)".to_owned()
+            }
+            Some(libc::ENOTSUP) => {
+                "KVM on this host lacks KVM_CAP_SYNC_REGS, which the platform needs".to_owned()
+            }
+            _ => e.to_string(),
+        })
+    })
+}
+
+/// Where `args[0]` lives in the container, like runc's lookup: a path with
+/// a `/` is taken as is (relative to the cwd), a bare name is searched in
+/// the spec's `PATH` through the gofer.
+fn find_executable(gofer: &mut Gofer, spec: &ContainerSpec) -> Result<PathBuf, BootError> {
+    let arg0 = &spec.args[0];
+    let cwd = Path::new(&spec.cwd);
+    if arg0.contains('/') {
+        return Ok(cwd.join(arg0));
+    }
+    let search = spec.env_var("PATH").unwrap_or(DEFAULT_PATH);
+    let mut escaped: Option<PathBuf> = None;
+    for dir in search.split(':') {
+        // An empty entry means the cwd, as in execvp.
+        let candidate = cwd.join(if dir.is_empty() { "." } else { dir }).join(arg0);
+        match gofer.stat(&candidate) {
+            Ok(attr) if attr.file_type == FileType::Regular && attr.mode & 0o111 != 0 => {
+                return Ok(candidate);
+            }
+            Ok(_) => {}
+            Err(e) if e.errno() == Some(libc::EXDEV) => {
+                escaped.get_or_insert(candidate);
+            }
+            Err(ClientError::Remote { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match escaped {
+        Some(path) => Err(BootError::Executable {
+            path: path.display().to_string(),
+            reason: "path escapes the rootfs (absolute symlinks count as escapes for now)".into(),
+        }),
+        None => Err(BootError::NotInPath(arg0.clone())),
+    }
+}
+
+/// Has the gofer open the executable and checks that it is one.
+fn open_executable(gofer: &mut Gofer, path: &Path) -> Result<File, BootError> {
+    let fail = |reason: String| BootError::Executable {
+        path: path.display().to_string(),
+        reason,
+    };
+    let (file, attr) = gofer.open(path).map_err(|e| match e.errno() {
+        Some(libc::EXDEV) => {
+            fail("path escapes the rootfs (absolute symlinks count as escapes for now)".into())
+        }
+        Some(libc::ENOENT) => fail("no such file in the rootfs".into()),
+        Some(_) => fail(e.to_string()),
+        None => BootError::Gofer(e),
+    })?;
+    match attr.file_type {
+        FileType::Regular => {}
+        FileType::Directory => return Err(fail("is a directory".into())),
+        _ => return Err(fail("is not a regular file".into())),
+    }
+    if attr.mode & 0o111 == 0 {
+        return Err(fail("permission denied (no execute bit)".into()));
+    }
+    check_elf(&file).map_err(fail)?;
+    Ok(file)
+}
+
+/// Checks the ELF header: magic, 64-bit, x86-64 executable or PIE.
+fn check_elf(file: &File) -> Result<(), String> {
+    let mut hdr = [0u8; 20];
+    let n = read_prefix(file, &mut hdr).map_err(|e| format!("cannot read: {e}"))?;
+    let hdr = &hdr[..n];
+    if !hdr.starts_with(b"\x7fELF") {
+        return Err(if hdr.starts_with(b"#!") {
+            "is a script (#!), not an ELF executable; interpreters are not supported yet".into()
+        } else {
+            "is not an ELF executable (bad magic)".into()
+        });
+    }
+    if n < hdr.len().max(20) {
+        return Err("is not an ELF executable (truncated header)".into());
+    }
+    if hdr[4] != 2 {
+        return Err("is a 32-bit ELF; only x86-64 is supported".into());
+    }
+    let e_type = u16::from_le_bytes([hdr[16], hdr[17]]);
+    let e_machine = u16::from_le_bytes([hdr[18], hdr[19]]);
+    if e_machine != 62 {
+        return Err(format!("is an ELF for machine {e_machine}, not x86-64"));
+    }
+    if e_type != 2 && e_type != 3 {
+        return Err(format!("is an ELF of type {e_type}, not an executable"));
+    }
+    Ok(())
+}
+
+fn read_prefix(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], n as u64)? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// The environment as the spec gives it, plus `HOME=/` when unset (runc's
+/// fallback when the user has no passwd entry). `PATH` is never invented.
+fn envp(spec: &ContainerSpec) -> Vec<String> {
+    let mut env = spec.env.clone();
+    if spec.env_var("HOME").is_none() {
+        env.push("HOME=/".to_owned());
+    }
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::gofer::channel::Channel;
+    use crate::gofer::resolve::tests::TempDir;
+
+    fn file_with(t: &TempDir, bytes: &[u8]) -> File {
+        let p = t.0.join("f");
+        File::create(&p).unwrap().write_all(bytes).unwrap();
+        File::open(&p).unwrap()
+    }
+
+    #[test]
+    fn elf_checks() {
+        let t = TempDir::new("elf");
+        let mut good = vec![0u8; 64];
+        good[..4].copy_from_slice(b"\x7fELF");
+        good[4] = 2;
+        good[16] = 2;
+        good[18] = 62;
+        assert_eq!(check_elf(&file_with(&t, &good)), Ok(()));
+
+        let mut pie = good.clone();
+        pie[16] = 3;
+        assert_eq!(check_elf(&file_with(&t, &pie)), Ok(()));
+
+        let e = check_elf(&file_with(&t, b"#!/bin/sh\necho hi\n")).unwrap_err();
+        assert!(e.contains("script"), "{e}");
+        let e = check_elf(&file_with(&t, b"hello world, not an elf")).unwrap_err();
+        assert!(e.contains("not an ELF"), "{e}");
+        let e = check_elf(&file_with(&t, b"")).unwrap_err();
+        assert!(e.contains("not an ELF"), "{e}");
+        let e = check_elf(&file_with(&t, b"\x7fELF\x02")).unwrap_err();
+        assert!(e.contains("truncated"), "{e}");
+
+        let mut i386 = good.clone();
+        i386[4] = 1;
+        assert!(
+            check_elf(&file_with(&t, &i386))
+                .unwrap_err()
+                .contains("32-bit")
+        );
+        let mut arm = good.clone();
+        arm[18] = 183;
+        assert!(
+            check_elf(&file_with(&t, &arm))
+                .unwrap_err()
+                .contains("machine 183")
+        );
+        let mut obj = good.clone();
+        obj[16] = 1;
+        assert!(
+            check_elf(&file_with(&t, &obj))
+                .unwrap_err()
+                .contains("type 1")
+        );
+    }
+
+    fn spec(args: &[&str], env: &[&str], cwd: &str) -> ContainerSpec {
+        ContainerSpec {
+            rootfs: PathBuf::from("/unused"),
+            rootfs_readonly: true,
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: env.iter().map(|s| s.to_string()).collect(),
+            cwd: cwd.into(),
+            uid: 0,
+            gid: 0,
+            hostname: None,
+            rlimits: vec![],
+            memory_limit: None,
+        }
+    }
+
+    /// A rootfs with bin/prog (executable), bin/data (not executable),
+    /// usr/bin/esc (an absolute symlink), served on a thread.
+    fn served() -> (TempDir, Gofer, std::thread::JoinHandle<()>) {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let t = TempDir::new("boot");
+        let root = t.0.join("rootfs");
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::create_dir_all(root.join("work")).unwrap();
+        let mut elf = [0u8; 64];
+        elf[..4].copy_from_slice(b"\x7fELF");
+        elf[4] = 2;
+        elf[16] = 2;
+        elf[18] = 62;
+        for (p, bytes, mode) in [
+            ("bin/prog", &elf[..], 0o755),
+            ("bin/data", &elf[..], 0o644),
+            ("bin/text", &b"plain text"[..], 0o755),
+            ("work/local", &elf[..], 0o755),
+        ] {
+            std::fs::write(root.join(p), bytes).unwrap();
+            std::fs::set_permissions(root.join(p), std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        symlink("/bin/prog", root.join("usr/bin/esc")).unwrap();
+        symlink("../../../etc/passwd", root.join("bin/up")).unwrap();
+        let (c, s) = Channel::pair().unwrap();
+        let h = std::thread::spawn(move || {
+            crate::gofer::server::serve(&root, s, true).unwrap();
+        });
+        (t, Gofer::from_test_channel(c), h)
+    }
+
+    #[test]
+    fn executable_lookup_and_checks() {
+        let (_t, mut g, h) = served();
+        let find = |g: &mut Gofer, args: &[&str], env: &[&str], cwd: &str| {
+            find_executable(g, &spec(args, env, cwd)).map(|p| p.display().to_string())
+        };
+        assert_eq!(
+            find(&mut g, &["prog"], &["PATH=/usr/bin:/bin"], "/").unwrap(),
+            "/bin/prog"
+        );
+        assert_eq!(find(&mut g, &["prog"], &[], "/").unwrap(), "/bin/prog");
+        assert_eq!(find(&mut g, &["/bin/prog"], &[], "/").unwrap(), "/bin/prog");
+        assert_eq!(
+            find(&mut g, &["./local"], &[], "/work").unwrap(),
+            "/work/./local"
+        );
+        assert_eq!(
+            find(&mut g, &["local"], &["PATH=:/bin"], "/work").unwrap(),
+            "/work/./local"
+        );
+        // Not executable: skipped in the search.
+        assert!(matches!(
+            find(&mut g, &["data"], &[], "/"),
+            Err(BootError::NotInPath(_))
+        ));
+        let e = find(&mut g, &["esc"], &["PATH=/usr/bin"], "/")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("escapes the rootfs"), "{e}");
+
+        let open = |g: &mut Gofer, p: &str| {
+            open_executable(g, Path::new(p))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(open(&mut g, "/bin/prog"), Ok(()));
+        assert!(
+            open(&mut g, "/bin/missing")
+                .unwrap_err()
+                .contains("no such file")
+        );
+        assert!(
+            open(&mut g, "/bin/text")
+                .unwrap_err()
+                .contains("not an ELF")
+        );
+        assert!(
+            open(&mut g, "/bin/data")
+                .unwrap_err()
+                .contains("no execute bit")
+        );
+        assert!(open(&mut g, "/bin").unwrap_err().contains("directory"));
+        assert!(
+            open(&mut g, "/bin/up")
+                .unwrap_err()
+                .contains("escapes the rootfs")
+        );
+        assert!(
+            open(&mut g, "/../bin/prog")
+                .unwrap_err()
+                .contains("escapes the rootfs")
+        );
+        assert!(
+            open(&mut g, "/usr/bin/esc")
+                .unwrap_err()
+                .contains("escapes the rootfs")
+        );
+        drop(g);
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn env_gets_home_but_never_path() {
+        let e = envp(&spec(&["x"], &["A=1"], "/"));
+        assert_eq!(e, ["A=1", "HOME=/"]);
+        let e = envp(&spec(&["x"], &["HOME=/root"], "/"));
+        assert_eq!(e, ["HOME=/root"]);
+    }
+}

@@ -1,0 +1,140 @@
+//! The command line (clap derive).
+//!
+//! Global flags (`--debug`, `--log`, `--log-format`) are accepted before or
+//! after the subcommand. `gofer` is internal: `boot` starts it, users don't.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::logging::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sandbox",
+    version,
+    about = "An OCI runtime whose containers run on a Rust application kernel in KVM"
+)]
+pub struct Cli {
+    /// Turn on debug logs.
+    #[arg(long, global = true)]
+    pub debug: bool,
+
+    /// Write logs to FILE instead of stderr.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// The log line format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one container from a bundle in the foreground; exits with its status.
+    Boot(BootArgs),
+    /// Serve the rootfs to a sandbox (internal).
+    #[command(hide = true)]
+    Gofer(GoferArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PlatformChoice {
+    /// Probe the host and pick the best KVM path.
+    Auto,
+    /// KVM (every flavour: VMX, SVM, kvm_pvm).
+    Kvm,
+}
+
+#[derive(Debug, Args)]
+pub struct BootArgs {
+    /// The OCI bundle directory (holding config.json).
+    #[arg(long, value_name = "DIR")]
+    pub bundle: PathBuf,
+
+    /// Print one line per guest syscall to stderr.
+    #[arg(long)]
+    pub strace: bool,
+
+    /// The platform that runs the guest.
+    #[arg(long, value_enum, default_value_t = PlatformChoice::Auto)]
+    pub platform: PlatformChoice,
+
+    /// Guest memory in bytes (overrides linux.resources.memory.limit).
+    #[arg(long, value_name = "BYTES")]
+    pub memory: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct GoferArgs {
+    /// The container's rootfs on the host.
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: PathBuf,
+
+    /// The inherited socket descriptor to serve.
+    #[arg(long, value_name = "N")]
+    pub fd: i32,
+
+    /// Refuse every open for writing.
+    #[arg(long)]
+    pub readonly: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_boot_with_global_flags_anywhere() {
+        let c = Cli::try_parse_from([
+            "sandbox", "--debug", "boot", "--bundle", "/b", "--strace", "--memory", "1048576",
+        ])
+        .unwrap();
+        assert!(c.debug);
+        match c.command {
+            Command::Boot(b) => {
+                assert_eq!(b.bundle, PathBuf::from("/b"));
+                assert!(b.strace);
+                assert_eq!(b.memory, Some(1 << 20));
+                assert_eq!(b.platform, PlatformChoice::Auto);
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = Cli::try_parse_from([
+            "sandbox",
+            "boot",
+            "--bundle",
+            "/b",
+            "--debug",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        assert!(c.debug);
+        assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn rejects_bad_args() {
+        for argv in [
+            &["sandbox", "boot"][..],
+            &["sandbox", "boot", "--bundle", "/b", "--bogus"],
+            &["sandbox", "boot", "--bundle", "/b", "--platform", "ptrace"],
+            &["sandbox", "boot", "--bundle", "/b", "--memory", "lots"],
+            &["sandbox", "frobnicate"],
+            &["sandbox", "gofer", "--rootfs", "/r", "--fd", "x"],
+        ] {
+            assert!(Cli::try_parse_from(argv).is_err(), "{argv:?}");
+        }
+    }
+}

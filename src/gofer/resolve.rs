@@ -1,0 +1,263 @@
+//! Confined path resolution under the rootfs with `openat2(2)`.
+//!
+//! Every walk is done by the kernel relative to the rootfs descriptor:
+//! first with `RESOLVE_BENEATH`, which fails with `EXDEV` on anything that
+//! would leave the rootfs (`..` above the root, an absolute path, an
+//! absolute symlink, a relative symlink climbing out). That lets us report
+//! an escape clearly instead of silently re-rooting it. Absolute symlinks
+//! (`/bin/sh -> /bin/busybox`) are therefore treated as escapes for now;
+//! issue 4 (pivot_root into the rootfs) lifts that. The descriptor that is
+//! handed out is then opened with `RESOLVE_IN_ROOT`, so even a rootfs that
+//! changes between the two walks cannot lead outside it. Magic links
+//! (`/proc/self/fd/N`-style) are never followed.
+//!
+//! Invariant: nothing here ever opens a path except through `openat2` with
+//! one of those two resolve modes, relative to the rootfs descriptor.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("path escapes the rootfs")]
+    Escape,
+    #[error("{0}")]
+    Io(#[source] io::Error),
+    #[error("path contains a NUL byte")]
+    Nul,
+}
+
+impl ResolveError {
+    /// The errno to put in an error reply.
+    pub fn errno(&self) -> i32 {
+        match self {
+            ResolveError::Escape => libc::EXDEV,
+            ResolveError::Io(e) => e.raw_os_error().unwrap_or(libc::EIO),
+            ResolveError::Nul => libc::EINVAL,
+        }
+    }
+}
+
+/// Turns a container path into one relative to the rootfs descriptor.
+///
+/// The leading `/`s are the rootfs itself; every other component,
+/// including `..`, is left for the kernel to judge.
+pub fn relative_to_root(path: &Path) -> PathBuf {
+    let rel: PathBuf = path
+        .components()
+        .filter(|c| !matches!(c, Component::RootDir))
+        .collect();
+    if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    }
+}
+
+fn openat2(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    flags: i32,
+    resolve: u64,
+) -> Result<OwnedFd, ResolveError> {
+    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| ResolveError::Nul)?;
+    // SAFETY: open_how is plain integers; all-zero is its valid default.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = flags as u64;
+    how.resolve = resolve;
+    // The kernel returns EAGAIN with RESOLVE_BENEATH/IN_ROOT when a rename
+    // raced the walk; retry a few times, then give up.
+    for _ in 0..8 {
+        // SAFETY: the path is a valid C string and `how` a valid open_how
+        // of the size passed; both outlive the call.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const libc::open_how,
+                size_of::<libc::open_how>(),
+            )
+        };
+        if rc >= 0 {
+            // SAFETY: a successful openat2 returns a fresh descriptor.
+            return Ok(unsafe { OwnedFd::from_raw_fd(rc as i32) });
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EAGAIN) | Some(libc::EINTR) => continue,
+            Some(libc::EXDEV) => return Err(ResolveError::Escape),
+            _ => return Err(ResolveError::Io(err)),
+        }
+    }
+    Err(ResolveError::Io(io::Error::from_raw_os_error(libc::EAGAIN)))
+}
+
+/// Checks that `path` stays inside the rootfs; returns an `O_PATH`
+/// descriptor of what it names (good for `fstat`, useless for I/O).
+pub fn locate(root: BorrowedFd<'_>, path: &Path) -> Result<OwnedFd, ResolveError> {
+    openat2(
+        root,
+        &relative_to_root(path),
+        libc::O_PATH | libc::O_CLOEXEC,
+        libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+/// Opens `path` for I/O inside the rootfs with `flags` (`O_CLOEXEC` added).
+/// Call [`locate`] first to tell escapes apart.
+pub fn open_in_root(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    flags: i32,
+) -> Result<OwnedFd, ResolveError> {
+    openat2(
+        root,
+        &relative_to_root(path),
+        flags | libc::O_CLOEXEC,
+        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+/// `fstat` on a descriptor.
+pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
+    // SAFETY: a zeroed stat is a valid buffer for fstat to fill.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is a live descriptor and st a writable stat buffer.
+    let rc = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
+    if rc != 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(st)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::fs::File;
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+
+    /// A temp dir removed on drop.
+    pub(crate) struct TempDir(pub PathBuf);
+    impl TempDir {
+        pub(crate) fn new(name: &str) -> TempDir {
+            let n = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let p = std::env::temp_dir().join(format!("sandbox-{name}-{}-{n}", std::process::id()));
+            std::fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// outside/secret, rootfs/{bin/prog, sub/, links...}
+    pub(crate) fn fixture() -> (TempDir, PathBuf) {
+        let t = TempDir::new("resolve");
+        let root = t.0.join("rootfs");
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::write(t.0.join("secret"), b"host secret").unwrap();
+        std::fs::write(root.join("bin/prog"), b"\x7fELF").unwrap();
+        symlink("../secret", root.join("rel-escape")).unwrap();
+        symlink("../../secret", root.join("sub/deep-escape")).unwrap();
+        symlink(t.0.join("secret"), root.join("abs-escape")).unwrap();
+        symlink("/bin/prog", root.join("abs-inside")).unwrap();
+        symlink("bin/prog", root.join("rel-inside")).unwrap();
+        symlink("../bin/prog", root.join("sub/up-inside")).unwrap();
+        (t, root)
+    }
+
+    fn root_fd(root: &Path) -> OwnedFd {
+        File::open(root).unwrap().into()
+    }
+
+    #[test]
+    fn paths_inside_resolve() {
+        let (_t, root) = fixture();
+        let r = root_fd(&root);
+        for p in [
+            "/bin/prog",
+            "bin/prog",
+            "/rel-inside",
+            "/sub/up-inside",
+            "/sub/../bin/prog",
+            "/",
+        ] {
+            assert!(
+                locate(r.as_fd(), Path::new(p)).is_ok(),
+                "{p} should resolve"
+            );
+        }
+        let fd = open_in_root(r.as_fd(), Path::new("/bin/prog"), libc::O_RDONLY).unwrap();
+        let st = fstat(fd.as_fd()).unwrap();
+        assert_eq!(st.st_size, 4);
+    }
+
+    #[test]
+    fn dotdot_escape_is_reported() {
+        let (_t, root) = fixture();
+        let r = root_fd(&root);
+        for p in [
+            "/../secret",
+            "../secret",
+            "/bin/../../secret",
+            "/sub/../../secret",
+        ] {
+            assert!(
+                matches!(locate(r.as_fd(), Path::new(p)), Err(ResolveError::Escape)),
+                "{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn symlink_escapes_are_reported() {
+        let (_t, root) = fixture();
+        let r = root_fd(&root);
+        for p in ["/rel-escape", "/sub/deep-escape", "/abs-escape"] {
+            assert!(
+                matches!(locate(r.as_fd(), Path::new(p)), Err(ResolveError::Escape)),
+                "{p}"
+            );
+        }
+        // Absolute symlinks count as escapes for now, even pointing inside.
+        assert!(matches!(
+            locate(r.as_fd(), Path::new("/abs-inside")),
+            Err(ResolveError::Escape)
+        ));
+    }
+
+    #[test]
+    fn in_root_open_never_leaves_the_rootfs() {
+        let (_t, root) = fixture();
+        let r = root_fd(&root);
+        // RESOLVE_IN_ROOT re-roots instead of escaping: the host secret is
+        // never what comes back.
+        for p in ["/rel-escape", "/abs-escape", "/../secret"] {
+            match open_in_root(r.as_fd(), Path::new(p), libc::O_RDONLY) {
+                Err(ResolveError::Io(e)) => assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{p}"),
+                other => panic!("{p}: unexpected {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn missing_path_is_enoent() {
+        let (_t, root) = fixture();
+        let r = root_fd(&root);
+        let e = locate(r.as_fd(), Path::new("/bin/nope")).unwrap_err();
+        assert_eq!(e.errno(), libc::ENOENT);
+    }
+}

@@ -1,0 +1,379 @@
+//! OCI bundles: reading `config.json` and checking what `boot` needs.
+//!
+//! [`Bundle::load`] turns `BUNDLE/config.json` into a [`ContainerSpec`]
+//! holding only validated values: non-empty args without NUL bytes, an
+//! absolute cwd, known rlimits with soft <= hard, a memory limit within the
+//! platform's range, and the rootfs path made absolute. It reads the bundle
+//! directory only; nothing under the rootfs is opened here (that is the
+//! gofer's job).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{PosixRlimitType, Spec};
+
+/// Guest memory when the spec sets no limit.
+pub const DEFAULT_MEMORY: u64 = 2 << 30;
+/// The largest guest memory: the platform's MMIO window starts at 64 GiB.
+pub const MAX_MEMORY: u64 = 63 << 30;
+/// The smallest guest memory that can hold a program at all.
+pub const MIN_MEMORY: u64 = 16 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("invalid {path}: {source}")]
+    Json {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path}: {what}")]
+    Invalid { path: String, what: String },
+}
+
+/// What `boot` needs from the spec, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// The rootfs on the host, absolute.
+    pub rootfs: PathBuf,
+    pub rootfs_readonly: bool,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub hostname: Option<String>,
+    pub rlimits: Vec<sentry::Rlimit>,
+    /// From `linux.resources.memory.limit`, if set and positive.
+    pub memory_limit: Option<u64>,
+}
+
+impl ContainerSpec {
+    /// The value of `name` in the spec's environment.
+    pub fn env_var(&self, name: &str) -> Option<&str> {
+        self.env.iter().find_map(|kv| {
+            kv.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('='))
+        })
+    }
+}
+
+/// A bundle directory.
+pub struct Bundle {
+    dir: PathBuf,
+}
+
+/// The `RLIMIT_*` number of an OCI rlimit type.
+pub fn rlimit_number(t: PosixRlimitType) -> u32 {
+    match t {
+        PosixRlimitType::RlimitCpu => 0,
+        PosixRlimitType::RlimitFsize => 1,
+        PosixRlimitType::RlimitData => 2,
+        PosixRlimitType::RlimitStack => 3,
+        PosixRlimitType::RlimitCore => 4,
+        PosixRlimitType::RlimitRss => 5,
+        PosixRlimitType::RlimitNproc => 6,
+        PosixRlimitType::RlimitNofile => 7,
+        PosixRlimitType::RlimitMemlock => 8,
+        PosixRlimitType::RlimitAs => 9,
+        PosixRlimitType::RlimitLocks => 10,
+        PosixRlimitType::RlimitSigpending => 11,
+        PosixRlimitType::RlimitMsgqueue => 12,
+        PosixRlimitType::RlimitNice => 13,
+        PosixRlimitType::RlimitRtprio => 14,
+        PosixRlimitType::RlimitRttime => 15,
+    }
+}
+
+impl Bundle {
+    pub fn new(dir: &Path) -> Bundle {
+        Bundle {
+            dir: dir.to_owned(),
+        }
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+
+    /// Reads and validates `config.json`.
+    pub fn load(&self) -> Result<ContainerSpec, BundleError> {
+        let path = self.config_path();
+        let shown = path.display().to_string();
+        let bytes = std::fs::read(&path).map_err(|source| BundleError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let spec: Spec = serde_json::from_slice(&bytes).map_err(|source| BundleError::Json {
+            path: shown.clone(),
+            source,
+        })?;
+        self.validate(&spec)
+            .map_err(|what| BundleError::Invalid { path: shown, what })
+    }
+
+    fn validate(&self, spec: &Spec) -> Result<ContainerSpec, String> {
+        let process = spec.process().as_ref().ok_or("no process in the spec")?;
+        let args = process.args().clone().unwrap_or_default();
+        if args.is_empty() {
+            return Err("process.args is missing or empty".into());
+        }
+        if args[0].is_empty() {
+            return Err("process.args[0] is empty".into());
+        }
+        if let Some(a) = args.iter().find(|a| a.contains('\0')) {
+            return Err(format!("process.args entry {a:?} contains a NUL byte"));
+        }
+        let env = process.env().clone().unwrap_or_default();
+        for kv in &env {
+            if kv.contains('\0') {
+                return Err(format!("process.env entry {kv:?} contains a NUL byte"));
+            }
+            if !kv.contains('=') {
+                return Err(format!("process.env entry {kv:?} is not NAME=VALUE"));
+            }
+        }
+        let cwd = process.cwd();
+        if !cwd.is_absolute() {
+            return Err(format!("process.cwd {} is not absolute", cwd.display()));
+        }
+        let cwd = cwd.to_str().ok_or("process.cwd is not UTF-8")?.to_owned();
+        if cwd.contains('\0') {
+            return Err("process.cwd contains a NUL byte".into());
+        }
+
+        let mut rlimits: Vec<sentry::Rlimit> = Vec::new();
+        for r in process.rlimits().iter().flatten() {
+            let resource = rlimit_number(r.typ());
+            if r.soft() > r.hard() {
+                return Err(format!(
+                    "rlimit {}: soft limit {} exceeds hard limit {}",
+                    r.typ(),
+                    r.soft(),
+                    r.hard()
+                ));
+            }
+            if rlimits.iter().any(|x| x.resource == resource) {
+                return Err(format!("rlimit {} is given twice", r.typ()));
+            }
+            rlimits.push(sentry::Rlimit {
+                resource,
+                soft: r.soft(),
+                hard: r.hard(),
+            });
+        }
+
+        let root = spec.root().as_ref().ok_or("no root in the spec")?;
+        let rootfs = if root.path().is_absolute() {
+            root.path().clone()
+        } else {
+            self.dir.join(root.path())
+        };
+        let rootfs = std::path::absolute(&rootfs).map_err(|e| format!("root.path: {e}"))?;
+
+        let hostname = spec.hostname().clone().filter(|h| !h.is_empty());
+        if let Some(h) = &hostname
+            && (h.len() > 64 || h.contains('\0'))
+        {
+            return Err(format!(
+                "hostname {h:?} is not a valid host name (at most 64 bytes, no NUL)"
+            ));
+        }
+
+        let memory_limit = match spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.memory().as_ref())
+            .and_then(|m| m.limit())
+        {
+            // -1 (and any negative value) means unlimited.
+            None => None,
+            Some(n) if n < 0 => None,
+            Some(n) => Some(n as u64),
+        };
+
+        Ok(ContainerSpec {
+            rootfs,
+            rootfs_readonly: root.readonly().unwrap_or(false),
+            args,
+            env,
+            cwd,
+            uid: process.user().uid(),
+            gid: process.user().gid(),
+            hostname,
+            rlimits,
+            memory_limit,
+        })
+    }
+}
+
+/// The guest memory size: `--memory` over the spec over the default,
+/// capped at [`MAX_MEMORY`].
+pub fn memory_size(cli: Option<u64>, spec: Option<u64>) -> Result<u64, String> {
+    let want = cli.or(spec).unwrap_or(DEFAULT_MEMORY);
+    if want < MIN_MEMORY {
+        return Err(format!(
+            "memory limit of {want} bytes is below the minimum of {MIN_MEMORY}"
+        ));
+    }
+    if want > MAX_MEMORY {
+        log::warn!("memory limit of {want} bytes capped to {MAX_MEMORY}");
+    }
+    Ok(want.min(MAX_MEMORY))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gofer::resolve::tests::TempDir;
+
+    fn bundle_with(config: &str) -> TempDir {
+        let t = TempDir::new("oci");
+        std::fs::write(t.0.join("config.json"), config).unwrap();
+        t
+    }
+
+    const GOOD: &str = r#"{
+        "ociVersion": "1.0.2",
+        "process": {
+            "user": {"uid": 1000, "gid": 100},
+            "args": ["sh", "-c", "echo hi"],
+            "env": ["PATH=/usr/bin:/bin", "TERM=xterm"],
+            "cwd": "/tmp",
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 512}]
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "hostname": "box",
+        "linux": {"resources": {"memory": {"limit": 536870912}}}
+    }"#;
+
+    #[test]
+    fn loads_a_good_bundle() {
+        let t = bundle_with(GOOD);
+        let s = Bundle::new(&t.0).load().unwrap();
+        assert_eq!(s.args, ["sh", "-c", "echo hi"]);
+        assert_eq!(s.env_var("PATH"), Some("/usr/bin:/bin"));
+        assert_eq!(s.env_var("PAT"), None);
+        assert_eq!(s.cwd, "/tmp");
+        assert_eq!((s.uid, s.gid), (1000, 100));
+        assert_eq!(
+            s.rlimits,
+            [sentry::Rlimit {
+                resource: libc::RLIMIT_NOFILE,
+                soft: 512,
+                hard: 1024
+            }]
+        );
+        assert_eq!(s.rootfs, t.0.join("rootfs"));
+        assert!(s.rootfs_readonly);
+        assert_eq!(s.hostname.as_deref(), Some("box"));
+        assert_eq!(s.memory_limit, Some(512 << 20));
+    }
+
+    #[test]
+    fn rlimit_numbers_match_the_host() {
+        use PosixRlimitType::*;
+        let pairs = [
+            (RlimitCpu, libc::RLIMIT_CPU),
+            (RlimitFsize, libc::RLIMIT_FSIZE),
+            (RlimitData, libc::RLIMIT_DATA),
+            (RlimitStack, libc::RLIMIT_STACK),
+            (RlimitCore, libc::RLIMIT_CORE),
+            (RlimitRss, libc::RLIMIT_RSS),
+            (RlimitNproc, libc::RLIMIT_NPROC),
+            (RlimitNofile, libc::RLIMIT_NOFILE),
+            (RlimitMemlock, libc::RLIMIT_MEMLOCK),
+            (RlimitAs, libc::RLIMIT_AS),
+            (RlimitLocks, libc::RLIMIT_LOCKS),
+            (RlimitSigpending, libc::RLIMIT_SIGPENDING),
+            (RlimitMsgqueue, libc::RLIMIT_MSGQUEUE),
+            (RlimitNice, libc::RLIMIT_NICE),
+            (RlimitRtprio, libc::RLIMIT_RTPRIO),
+            (RlimitRttime, libc::RLIMIT_RTTIME),
+        ];
+        for (t, n) in pairs {
+            assert_eq!(rlimit_number(t), n, "{t}");
+        }
+    }
+
+    #[test]
+    fn missing_config_is_a_read_error() {
+        let t = TempDir::new("oci-empty");
+        let e = Bundle::new(&t.0).load().unwrap_err();
+        assert!(matches!(e, BundleError::Read { .. }));
+        assert!(e.to_string().contains("config.json"), "{e}");
+    }
+
+    #[test]
+    fn invalid_json_shows_line_and_column() {
+        let t = bundle_with("{\n  \"process\": {\n    \"args\": [\"sh\",]\n  }\n}");
+        let e = Bundle::new(&t.0).load().unwrap_err().to_string();
+        assert!(e.contains("line 3 column"), "{e}");
+    }
+
+    #[test]
+    fn invalid_specs_are_rejected() {
+        let cases = [
+            (r#"{"root": {"path": "r"}}"#, "no process"),
+            (
+                r#"{"process": {"cwd": "/", "user": {"uid":0,"gid":0}}, "root": {"path": "r"}}"#,
+                "args",
+            ),
+            (
+                r#"{"process": {"args": [], "cwd": "/", "user": {"uid":0,"gid":0}}, "root": {"path": "r"}}"#,
+                "args",
+            ),
+            (
+                r#"{"process": {"args": ["x"], "cwd": "tmp", "user": {"uid":0,"gid":0}}, "root": {"path": "r"}}"#,
+                "cwd",
+            ),
+            (
+                r#"{"process": {"args": ["x"], "cwd": "/", "user": {"uid":0,"gid":0}}}"#,
+                "no root",
+            ),
+            (
+                r#"{"process": {"args": ["x"], "cwd": "/", "env": ["NOEQUALS"], "user": {"uid":0,"gid":0}}, "root": {"path": "r"}}"#,
+                "NAME=VALUE",
+            ),
+            (
+                r#"{"process": {"args": ["x"], "cwd": "/", "user": {"uid":0,"gid":0}, "rlimits": [{"type": "RLIMIT_AS", "soft": 2, "hard": 1}]}, "root": {"path": "r"}}"#,
+                "exceeds",
+            ),
+            (
+                r#"{"process": {"args": ["x"], "cwd": "/", "user": {"uid":0,"gid":0}, "rlimits": [{"type": "RLIMIT_AS", "soft": 1, "hard": 1}, {"type": "RLIMIT_AS", "soft": 1, "hard": 1}]}, "root": {"path": "r"}}"#,
+                "twice",
+            ),
+            (
+                r#"{"process": {"args": ["x\u0000y"], "cwd": "/", "user": {"uid":0,"gid":0}}, "root": {"path": "r"}}"#,
+                "NUL",
+            ),
+        ];
+        for (json, want) in cases {
+            let t = bundle_with(json);
+            let e = Bundle::new(&t.0).load().unwrap_err().to_string();
+            assert!(e.contains(want), "{json}: {e}");
+        }
+        // An unknown rlimit name is a JSON error naming the variant.
+        let t = bundle_with(
+            r#"{"process": {"args": ["x"], "cwd": "/", "user": {"uid":0,"gid":0}, "rlimits": [{"type": "RLIMIT_BOGUS", "soft": 1, "hard": 1}]}, "root": {"path": "r"}}"#,
+        );
+        let e = Bundle::new(&t.0).load().unwrap_err().to_string();
+        assert!(e.contains("RLIMIT_BOGUS"), "{e}");
+    }
+
+    #[test]
+    fn memory_size_defaults_and_caps() {
+        assert_eq!(memory_size(None, None), Ok(DEFAULT_MEMORY));
+        assert_eq!(memory_size(None, Some(1 << 30)), Ok(1 << 30));
+        assert_eq!(memory_size(Some(256 << 20), Some(1 << 30)), Ok(256 << 20));
+        assert_eq!(memory_size(None, Some(1 << 40)), Ok(MAX_MEMORY));
+        assert!(memory_size(Some(4096), None).is_err());
+    }
+}

@@ -1,0 +1,331 @@
+//! The sandbox process's seccomp allowlist, installed before the first
+//! guest instruction.
+//!
+//! From the moment [`install`] returns, every thread of the sandbox process
+//! (TSYNC), and every thread created later, may make only the syscalls
+//! below; `ioctl` only with the exact requests listed. Anything else raises
+//! `SIGSYS`, whose handler prints `sandbox: seccomp blocked syscall N` and
+//! exits 125, so a missing entry is diagnosable instead of a silent kill.
+//!
+//! Invariants: the list is minimal and each entry says why it is there;
+//! the handler uses only async-signal-safe calls (`write`, `_exit`), both of
+//! which are allowed. Whatever runs after `sentry::run` returns (logging,
+//! exit) must stay inside the list too.
+
+use std::collections::BTreeMap;
+
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
+
+/// `KVM_RUN`: `_IO(KVMIO, 0x80)`.
+pub const KVM_RUN: u64 = 0xae80;
+/// `TCGETS`: isatty() and terminal mode queries on stdio.
+pub const TCGETS: u64 = 0x5401;
+/// `TIOCGWINSZ`: the host console's window size.
+pub const TIOCGWINSZ: u64 = 0x5413;
+
+/// The exit status when the filter kills the sandbox.
+pub const BLOCKED_EXIT: i32 = 125;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    #[error("building the seccomp filter: {0}")]
+    Build(#[from] seccompiler::BackendError),
+    #[error("installing the seccomp filter: {0}")]
+    Install(#[from] seccompiler::Error),
+    #[error("installing the SIGSYS handler: {0}")]
+    Handler(#[source] std::io::Error),
+}
+
+/// Syscalls allowed with any arguments, each with the reason.
+const ALLOWED: &[(i64, &str)] = &[
+    // I/O on donated files, stdio, the memory file and the log.
+    (libc::SYS_read, "file and stdio reads"),
+    (
+        libc::SYS_write,
+        "file and stdio writes, logging, the SIGSYS message",
+    ),
+    (libc::SYS_readv, "vectored file reads"),
+    (libc::SYS_writev, "vectored file writes"),
+    (
+        libc::SYS_pread64,
+        "positioned reads (the executable, files)",
+    ),
+    (libc::SYS_pwrite64, "positioned writes"),
+    (libc::SYS_lseek, "file offsets"),
+    (libc::SYS_close, "closing descriptors"),
+    (libc::SYS_fstat, "file attributes of open descriptors"),
+    (
+        libc::SYS_newfstatat,
+        "fstat via AT_EMPTY_PATH (glibc's fstat)",
+    ),
+    (
+        libc::SYS_fallocate,
+        "punching freed guest memory back to the host",
+    ),
+    // Memory of the sentry itself.
+    (libc::SYS_mmap, "allocator and guest-memory mappings"),
+    (libc::SYS_munmap, "allocator"),
+    (libc::SYS_mprotect, "allocator, thread stacks' guard pages"),
+    (libc::SYS_madvise, "allocator returning memory"),
+    (libc::SYS_mremap, "allocator growing large blocks"),
+    (libc::SYS_brk, "allocator"),
+    // Threads, locks, time.
+    (libc::SYS_futex, "locks and condition variables"),
+    (libc::SYS_sched_yield, "spinning loops"),
+    (libc::SYS_nanosleep, "sleeps"),
+    (libc::SYS_clock_nanosleep, "sleeps"),
+    (libc::SYS_clock_gettime, "time when the vDSO is not used"),
+    (libc::SYS_gettimeofday, "time when the vDSO is not used"),
+    (libc::SYS_getrandom, "the guest's AT_RANDOM and getrandom"),
+    (libc::SYS_poll, "waiting on stdio"),
+    (libc::SYS_ppoll, "waiting on stdio"),
+    // Signals: vCPU kicks, the SIGSYS handler.
+    (libc::SYS_rt_sigaction, "signal handlers (kicks)"),
+    (libc::SYS_rt_sigprocmask, "signal masks around KVM_RUN"),
+    (libc::SYS_rt_sigreturn, "return from a host signal handler"),
+    (
+        libc::SYS_sigaltstack,
+        "Rust's stack-overflow handler, at thread exit",
+    ),
+    (libc::SYS_tgkill, "kicking a vCPU thread"),
+    (libc::SYS_getpid, "tgkill's target, logging"),
+    (libc::SYS_gettid, "tgkill's target, logging"),
+    (libc::SYS_restart_syscall, "restarted sleeps after a signal"),
+    // Leaving.
+    (libc::SYS_exit, "thread exit"),
+    (
+        libc::SYS_exit_group,
+        "process exit, the SIGSYS handler's _exit",
+    ),
+];
+
+fn cond(arg: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendError> {
+    SeccompCondition::new(arg, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, value)
+}
+
+/// The `ioctl` rules: `KVM_RUN` on any descriptor (which one is the vCPU
+/// is not known statically), `TCGETS` and `TIOCGWINSZ` on stdio only.
+fn ioctl_rules() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    let mut rules = vec![SeccompRule::new(vec![cond(1, KVM_RUN)?])?];
+    for fd in 0..=2 {
+        for req in [TCGETS, TIOCGWINSZ] {
+            rules.push(SeccompRule::new(vec![cond(0, fd)?, cond(1, req)?])?);
+        }
+    }
+    Ok(rules)
+}
+
+/// Builds the filter as seccompiler rules (mismatch: `SIGSYS`).
+pub fn filter() -> Result<SeccompFilter, SeccompError> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
+        ALLOWED.iter().map(|&(nr, _)| (nr, vec![])).collect();
+    rules.insert(libc::SYS_ioctl, ioctl_rules()?);
+    Ok(SeccompFilter::new(
+        rules,
+        SeccompAction::Trap,
+        SeccompAction::Allow,
+        TargetArch::x86_64,
+    )?)
+}
+
+/// Compiles the filter to BPF.
+pub fn program() -> Result<BpfProgram, SeccompError> {
+    Ok(BpfProgram::try_from(filter()?)?)
+}
+
+/// Installs the SIGSYS reporter and then the filter on every thread.
+pub fn install() -> Result<(), SeccompError> {
+    let prog = program()?;
+    install_sigsys_handler()?;
+    seccompiler::apply_filter_all_threads(&prog)?;
+    Ok(())
+}
+
+/// Offset of `si_syscall` in x86-64 `siginfo_t` (the `_sigsys` member:
+/// `si_signo, si_errno, si_code, pad` then `_call_addr`, then `_syscall`).
+const SI_SYSCALL_OFFSET: usize = 24;
+
+extern "C" fn on_sigsys(_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    let nr = if info.is_null() {
+        -1
+    } else {
+        // SAFETY: the kernel passes a valid siginfo_t for SA_SIGINFO; for
+        // SIGSYS from seccomp, the int at this offset is the syscall number.
+        unsafe { std::ptr::read_unaligned(info.cast::<u8>().add(SI_SYSCALL_OFFSET).cast::<i32>()) }
+    };
+    let mut buf = [0u8; 64];
+    let len = format_message(&mut buf, nr);
+    // SAFETY: write and _exit are async-signal-safe; buf is a live stack
+    // buffer of at least `len` bytes.
+    unsafe {
+        libc::write(2, buf.as_ptr().cast(), len);
+        libc::_exit(BLOCKED_EXIT);
+    }
+}
+
+/// Writes "sandbox: seccomp blocked syscall N\n" into `buf` without
+/// allocating; returns the length.
+fn format_message(buf: &mut [u8; 64], nr: i32) -> usize {
+    const PREFIX: &[u8] = b"sandbox: seccomp blocked syscall ";
+    buf[..PREFIX.len()].copy_from_slice(PREFIX);
+    let mut n = PREFIX.len();
+    if nr < 0 {
+        buf[n] = b'-';
+        n += 1;
+    }
+    let mut v = nr.unsigned_abs();
+    let mut digits = [0u8; 10];
+    let mut d = 0;
+    loop {
+        digits[d] = b'0' + (v % 10) as u8;
+        d += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    while d > 0 {
+        d -= 1;
+        buf[n] = digits[d];
+        n += 1;
+    }
+    buf[n] = b'\n';
+    n + 1
+}
+
+fn install_sigsys_handler() -> Result<(), SeccompError> {
+    // SAFETY: a zeroed sigaction is valid; we then set the handler, flags
+    // and an empty mask before passing it to the kernel.
+    let rc = unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigsys as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGSYS, &sa, std::ptr::null_mut())
+    };
+    if rc != 0 {
+        return Err(SeccompError::Handler(std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// BPF `ld`/`jeq` instructions comparing against constant `k`.
+    fn mentions(prog: &BpfProgram, k: u64) -> bool {
+        prog.iter().any(|i| u64::from(i.k) == k)
+    }
+
+    #[test]
+    fn filter_compiles_with_exact_ioctl_rules() {
+        let prog = program().unwrap();
+        assert!(!prog.is_empty());
+        for req in [KVM_RUN, TCGETS, TIOCGWINSZ] {
+            assert!(
+                mentions(&prog, req),
+                "ioctl request {req:#x} missing from BPF"
+            );
+        }
+        assert!(mentions(&prog, libc::SYS_ioctl as u64));
+
+        let f = filter().unwrap();
+        let rules = ioctl_rules().unwrap();
+        // KVM_RUN anywhere, plus 2 requests x 3 stdio descriptors.
+        assert_eq!(rules.len(), 1 + 2 * 3);
+        assert_eq!(
+            rules[0],
+            SeccompRule::new(vec![cond(1, KVM_RUN).unwrap()]).unwrap()
+        );
+        assert!(rules.contains(
+            &SeccompRule::new(vec![cond(0, 2).unwrap(), cond(1, TIOCGWINSZ).unwrap()]).unwrap()
+        ));
+        // The filter is exactly these rules (comparing whole filters).
+        let mut expected: BTreeMap<i64, Vec<SeccompRule>> =
+            ALLOWED.iter().map(|&(nr, _)| (nr, vec![])).collect();
+        expected.insert(libc::SYS_ioctl, rules);
+        let expected = SeccompFilter::new(
+            expected,
+            SeccompAction::Trap,
+            SeccompAction::Allow,
+            TargetArch::x86_64,
+        )
+        .unwrap();
+        assert_eq!(f, expected);
+    }
+
+    #[test]
+    fn dangerous_syscalls_are_not_allowed() {
+        for nr in [
+            libc::SYS_open,
+            libc::SYS_openat,
+            libc::SYS_execve,
+            libc::SYS_socket,
+            libc::SYS_connect,
+            libc::SYS_ptrace,
+            libc::SYS_ioctl,
+        ] {
+            assert!(
+                !ALLOWED.iter().any(|&(n, _)| n == nr),
+                "{nr} must not be allowed unconditionally"
+            );
+        }
+        // The handler's own calls are allowed.
+        assert!(ALLOWED.iter().any(|&(n, _)| n == libc::SYS_write));
+        assert!(ALLOWED.iter().any(|&(n, _)| n == libc::SYS_exit_group));
+    }
+
+    #[test]
+    fn message_formatting() {
+        let mut buf = [0u8; 64];
+        let n = format_message(&mut buf, 257);
+        assert_eq!(&buf[..n], b"sandbox: seccomp blocked syscall 257\n");
+        let n = format_message(&mut buf, 0);
+        assert_eq!(&buf[..n], b"sandbox: seccomp blocked syscall 0\n");
+        let n = format_message(&mut buf, i32::MIN);
+        assert_eq!(&buf[..n], b"sandbox: seccomp blocked syscall -2147483648\n");
+    }
+
+    /// Installs the filter in a forked child and checks that an allowed
+    /// call works, that a blocked one ends in the handler's exit 125, and
+    /// that /proc reports filter mode.
+    #[test]
+    fn filter_blocks_in_a_child() {
+        // Compiled before fork: the child of a multi-threaded test runner
+        // must not allocate.
+        let prog = program().unwrap();
+        // SAFETY: the child only makes raw syscalls (sigaction, prctl,
+        // seccomp, getpid, openat) without allocating, then _exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            if install_sigsys_handler().is_err()
+                || seccompiler::apply_filter_all_threads(&prog).is_err()
+            {
+                // SAFETY: as above.
+                unsafe { libc::_exit(4) };
+            }
+            // Allowed: getpid. Blocked: openat.
+            // SAFETY: plain syscalls with valid arguments.
+            unsafe {
+                libc::getpid();
+                libc::syscall(
+                    libc::SYS_openat,
+                    libc::AT_FDCWD,
+                    c"/".as_ptr(),
+                    libc::O_RDONLY,
+                );
+                libc::_exit(0);
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(libc::WIFEXITED(status), "status {status:#x}");
+        assert_eq!(libc::WEXITSTATUS(status), BLOCKED_EXIT);
+    }
+}
