@@ -400,6 +400,13 @@ impl Vcpu {
                 present: false,
             });
         }
+        // A kick that came while we were outside the guest. (kvm_pvm does
+        // not honour immediate_exit while the vCPU sits in emulated ring 0,
+        // and checking here saves an ioctl anyway.)
+        if self.fd.get_kvm_run().immediate_exit != 0 {
+            self.fd.set_kvm_immediate_exit(0);
+            return Ok(Trap::Interrupted);
+        }
         self.load(regs, space)?;
         self.kick.0.thread.store(
             // SAFETY: pthread_self has no preconditions.
