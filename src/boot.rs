@@ -161,7 +161,7 @@ fn find_executable(gofer: &mut Gofer, spec: &ContainerSpec) -> Result<PathBuf, B
     match escaped {
         Some(path) => Err(BootError::Executable {
             path: path.display().to_string(),
-            reason: "path escapes the rootfs (absolute symlinks count as escapes for now)".into(),
+            reason: "path escapes the rootfs (through `..` or a symlink; absolute symlinks count as escapes for now)".into(),
         }),
         None => Err(BootError::NotInPath(arg0.clone())),
     }
@@ -175,7 +175,7 @@ fn open_executable(gofer: &mut Gofer, path: &Path) -> Result<File, BootError> {
     };
     let (file, attr) = gofer.open(path).map_err(|e| match e.errno() {
         Some(libc::EXDEV) => {
-            fail("path escapes the rootfs (absolute symlinks count as escapes for now)".into())
+            fail("path escapes the rootfs (through `..` or a symlink; absolute symlinks count as escapes for now)".into())
         }
         Some(libc::ENOENT) => fail("no such file in the rootfs".into()),
         Some(_) => fail(e.to_string()),

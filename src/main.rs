@@ -13,6 +13,7 @@ mod oci;
 mod seccomp;
 mod sentry_shim;
 
+use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
 
 use clap::Parser;
@@ -32,25 +33,31 @@ fn main() {
         }
     };
     if let Err(e) = logging::init(cli.debug, cli.log.as_deref(), cli.log_format) {
-        fail(&e.to_string());
+        fail(&e.to_string(), false);
     }
+    let to_file = cli.log.is_some();
     let code = match &cli.command {
         Command::Boot(args) => match boot::boot(args) {
             Ok(code) => code,
-            Err(e) => fail(&e.to_string()),
+            Err(e) => fail(&e.to_string(), to_file),
         },
         Command::Gofer(args) => match run_gofer(args) {
             Ok(()) => 0,
-            Err(e) => fail(&format!("gofer: {e}")),
+            Err(e) => fail(&format!("gofer: {e}"), to_file),
         },
     };
     std::process::exit(code);
 }
 
-/// Prints the one error line (and logs it when logging goes to a file).
-fn fail(msg: &str) -> ! {
-    log::error!("{msg}");
-    eprintln!("sandbox: error: {msg}");
+/// Prints the one error line (and logs it too when logging goes to a
+/// file, so that stderr keeps exactly one line).
+fn fail(msg: &str, log_to_file: bool) -> ! {
+    if log_to_file {
+        log::error!("{msg}");
+    }
+    // One write of one line, whatever the message holds.
+    let line = format!("sandbox: error: {}\n", msg.replace('\n', " "));
+    let _ = std::io::stderr().write_all(line.as_bytes());
     std::process::exit(RUNTIME_FAILURE);
 }
 

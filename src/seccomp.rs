@@ -118,11 +118,30 @@ fn ioctl_rules() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
     Ok(rules)
 }
 
+/// The `fcntl` rules: `F_GETFD` only. Rust's std checks that a descriptor
+/// is open before closing it (debug builds), which is harmless.
+fn fcntl_rules() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    Ok(vec![SeccompRule::new(vec![cond(
+        1,
+        libc::F_GETFD as u64,
+    )?])?])
+}
+
+/// Syscalls allowed only with the argument values their rules match.
+fn conditional_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
+    Ok([
+        (libc::SYS_ioctl, ioctl_rules()?),
+        (libc::SYS_fcntl, fcntl_rules()?),
+    ]
+    .into_iter()
+    .collect())
+}
+
 /// Builds the filter as seccompiler rules (mismatch: `SIGSYS`).
 pub fn filter() -> Result<SeccompFilter, SeccompError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|&(nr, _)| (nr, vec![])).collect();
-    rules.insert(libc::SYS_ioctl, ioctl_rules()?);
+    rules.extend(conditional_rules()?);
     Ok(SeccompFilter::new(
         rules,
         SeccompAction::Trap,
@@ -248,6 +267,10 @@ mod tests {
         let mut expected: BTreeMap<i64, Vec<SeccompRule>> =
             ALLOWED.iter().map(|&(nr, _)| (nr, vec![])).collect();
         expected.insert(libc::SYS_ioctl, rules);
+        expected.insert(
+            libc::SYS_fcntl,
+            vec![SeccompRule::new(vec![cond(1, libc::F_GETFD as u64).unwrap()]).unwrap()],
+        );
         let expected = SeccompFilter::new(
             expected,
             SeccompAction::Trap,
@@ -268,6 +291,11 @@ mod tests {
             libc::SYS_connect,
             libc::SYS_ptrace,
             libc::SYS_ioctl,
+            libc::SYS_fcntl,
+            libc::SYS_clone,
+            libc::SYS_clone3,
+            libc::SYS_fork,
+            libc::SYS_wait4,
         ] {
             assert!(
                 !ALLOWED.iter().any(|&(n, _)| n == nr),
