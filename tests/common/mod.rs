@@ -27,7 +27,9 @@ pub const SANDBOX: &str = env!("CARGO_BIN_EXE_sandbox");
 /// namespace for the native run, so that both runs see the same name.
 pub const HOSTNAME: &str = "sandbox-test";
 
-/// Environment of every test process, native and sandboxed.
+/// Environment of every test process, native and sandboxed. Sorted by key:
+/// `std::process::Command` hands the native child its environment sorted,
+/// and the bundle lists it in this same order.
 pub const ENV: &[&str] = &["PATH=/bin:/usr/bin", "HOME=/root", "TEST_VAR=a b=c"];
 
 /// Upper bound for any one child process. Generous: the sandbox pays an
