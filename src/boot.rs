@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{BootArgs, PlatformChoice};
 use crate::gofer::{ClientError, FileType, Gofer};
+use crate::logging::LogSettings;
 use crate::oci::{self, Bundle, BundleError, ContainerSpec};
 use crate::seccomp;
 
@@ -48,7 +49,7 @@ pub enum BootError {
 }
 
 /// Runs the container; returns its shell exit code.
-pub fn boot(args: &BootArgs) -> Result<i32, BootError> {
+pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
     let spec = Bundle::new(&args.bundle).load()?;
     let memory_limit =
         oci::memory_size(args.memory, spec.memory_limit).map_err(BootError::Memory)?;
@@ -56,7 +57,7 @@ pub fn boot(args: &BootArgs) -> Result<i32, BootError> {
     let platform = probe_platform(args.platform)?;
     log::debug!("platform: {}", platform.flavour().name());
 
-    let mut gofer = Gofer::spawn(&spec.rootfs, spec.rootfs_readonly)?;
+    let mut gofer = Gofer::spawn(&spec.rootfs, spec.rootfs_readonly, log)?;
     log::debug!(
         "gofer pid {:?} serving {}",
         gofer.pid(),

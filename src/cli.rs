@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::logging::LogFormat;
+use crate::logging::{LogFormat, LogSettings};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,6 +30,16 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    pub fn log_settings(&self) -> LogSettings {
+        LogSettings {
+            debug: self.debug,
+            file: self.log.clone(),
+            format: self.log_format,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,9 +7,10 @@
 //! so logging keeps working while the guest runs. Failures to write a log
 //! line are ignored: logging must never take the runtime down.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -42,11 +43,14 @@ struct Logger {
     sink: Sink,
     format: LogFormat,
     level: LevelFilter,
+    /// Which process wrote the line (the sandbox or its gofer).
+    pid: u32,
 }
 
 /// Formats one record as a full line, newline included.
 fn format_line(
     format: LogFormat,
+    pid: u32,
     level: Level,
     target: &str,
     msg: &str,
@@ -56,10 +60,11 @@ fn format_line(
     match format {
         LogFormat::Text => {
             format!(
-                "{}.{:06} {:<5} {}: {}\n",
+                "{}.{:06} {:<5} [{}] {}: {}\n",
                 since.as_secs(),
                 since.subsec_micros(),
                 level,
+                pid,
                 target,
                 msg
             )
@@ -68,6 +73,7 @@ fn format_line(
             let v = serde_json::json!({
                 "time": format!("{}.{:06}", since.as_secs(), since.subsec_micros()),
                 "level": level.as_str().to_ascii_lowercase(),
+                "pid": pid,
                 "target": target,
                 "msg": msg,
             });
@@ -87,6 +93,7 @@ impl Log for Logger {
         }
         let line = format_line(
             self.format,
+            self.pid,
             record.level(),
             record.target(),
             &record.args().to_string(),
@@ -107,8 +114,39 @@ impl Log for Logger {
     fn flush(&self) {}
 }
 
+/// The global logging flags, as parsed; handed on to child processes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSettings {
+    pub debug: bool,
+    pub file: Option<PathBuf>,
+    pub format: LogFormat,
+}
+
+impl LogSettings {
+    /// The same settings as command-line flags, for a child `sandbox`.
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut args = Vec::new();
+        if self.debug {
+            args.push("--debug".into());
+        }
+        if let Some(f) = &self.file {
+            args.push("--log".into());
+            args.push(f.clone().into_os_string());
+        }
+        if self.format == LogFormat::Json {
+            args.push("--log-format=json".into());
+        }
+        args
+    }
+
+    /// Installs the logger described by these settings.
+    pub fn install(&self) -> Result<(), LoggingError> {
+        init(self.debug, self.file.as_deref(), self.format)
+    }
+}
+
 /// Installs the logger: debug level with `debug`, otherwise warnings.
-pub fn init(debug: bool, file: Option<&Path>, format: LogFormat) -> Result<(), LoggingError> {
+fn init(debug: bool, file: Option<&Path>, format: LogFormat) -> Result<(), LoggingError> {
     let sink = match file {
         None => Sink::Stderr,
         Some(p) => Sink::File(Mutex::new(
@@ -132,6 +170,7 @@ pub fn init(debug: bool, file: Option<&Path>, format: LogFormat) -> Result<(), L
         sink,
         format,
         level,
+        pid: std::process::id(),
     }));
     log::set_logger(logger).map_err(|_| LoggingError::AlreadySet)?;
     log::set_max_level(level);
@@ -145,14 +184,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn settings_round_trip_through_args() {
+        use clap::Parser;
+        let s = LogSettings {
+            debug: true,
+            file: Some("/tmp/x.log".into()),
+            format: LogFormat::Json,
+        };
+        let mut argv: Vec<OsString> = vec!["sandbox".into()];
+        argv.extend(s.to_args());
+        argv.extend(["gofer", "--rootfs", "/r", "--fd", "3"].map(OsString::from));
+        let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+        assert_eq!(cli.log_settings(), s);
+    }
+
+    #[test]
     fn text_and_json_lines() {
         let t = UNIX_EPOCH + Duration::from_micros(1_500_000);
         assert_eq!(
-            format_line(LogFormat::Text, Level::Debug, "sandbox", "hi", t),
-            "1.500000 DEBUG sandbox: hi\n"
+            format_line(LogFormat::Text, 7, Level::Debug, "sandbox", "hi", t),
+            "1.500000 DEBUG [7] sandbox: hi\n"
         );
         let j = format_line(
             LogFormat::Json,
+            7,
             Level::Warn,
             "sandbox::boot",
             "a \"quoted\"\nline",
@@ -165,5 +220,6 @@ mod tests {
         assert_eq!(v["msg"], "a \"quoted\"\nline");
         assert_eq!(v["target"], "sandbox::boot");
         assert_eq!(v["time"], "1.500000");
+        assert_eq!(v["pid"], 7);
     }
 }

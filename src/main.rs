@@ -32,12 +32,13 @@ fn main() {
             std::process::exit(if e.use_stderr() { RUNTIME_FAILURE } else { 0 });
         }
     };
-    if let Err(e) = logging::init(cli.debug, cli.log.as_deref(), cli.log_format) {
+    let log_settings = cli.log_settings();
+    if let Err(e) = log_settings.install() {
         fail(&e.to_string(), false);
     }
     let to_file = cli.log.is_some();
     let code = match &cli.command {
-        Command::Boot(args) => match boot::boot(args) {
+        Command::Boot(args) => match boot::boot(args, &log_settings) {
             Ok(code) => code,
             Err(e) => fail(&e.to_string(), to_file),
         },

@@ -15,6 +15,7 @@ use std::process::{Child, Command, Stdio};
 
 use super::channel::{Channel, ChannelError};
 use super::protocol::{DecodeError, FileAttr, Reply, Request};
+use crate::logging::LogSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -59,7 +60,7 @@ pub struct Gofer {
 
 impl Gofer {
     /// Spawns `sandbox gofer` (this same binary) serving `rootfs`.
-    pub fn spawn(rootfs: &Path, readonly: bool) -> Result<Gofer, ClientError> {
+    pub fn spawn(rootfs: &Path, readonly: bool, log: &LogSettings) -> Result<Gofer, ClientError> {
         let (ours, theirs) = Channel::pair()?;
         let child_fd = theirs.as_fd().as_raw_fd();
         let mut cmd = Command::new("/proc/self/exe");
@@ -71,9 +72,7 @@ impl Gofer {
         if readonly {
             cmd.arg("--readonly");
         }
-        if log::log_enabled!(log::Level::Debug) {
-            cmd.arg("--debug");
-        }
+        cmd.args(log.to_args());
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
