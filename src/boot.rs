@@ -100,7 +100,7 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         log::debug!("seccomp filter installed");
         Ok(())
     };
-    let status = crate::sentry_shim::run(&platform, config, &mut before_guest)?;
+    let status = sentry::run(&platform, config, &mut before_guest)?;
     log::debug!("container exited: {status:?}");
     // The gofer sees EOF when we exit; waiting for it would need wait4,
     // which the filter does not allow.

@@ -11,7 +11,6 @@ mod gofer;
 mod logging;
 mod oci;
 mod seccomp;
-mod sentry_shim;
 
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};

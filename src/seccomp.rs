@@ -13,6 +13,7 @@
 //! exit) must stay inside the list too.
 
 use std::collections::BTreeMap;
+use std::os::fd::RawFd;
 
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
@@ -54,6 +55,8 @@ const ALLOWED: &[(i64, &str)] = &[
         "positioned reads (the executable, files)",
     ),
     (libc::SYS_pwrite64, "positioned writes"),
+    (libc::SYS_preadv, "positioned reads into guest frames"),
+    (libc::SYS_pwritev, "positioned writes from guest frames"),
     (libc::SYS_lseek, "file offsets"),
     (libc::SYS_close, "closing descriptors"),
     (libc::SYS_fstat, "file attributes of open descriptors"),
@@ -79,6 +82,7 @@ const ALLOWED: &[(i64, &str)] = &[
     (libc::SYS_clock_nanosleep, "sleeps"),
     (libc::SYS_clock_gettime, "time when the vDSO is not used"),
     (libc::SYS_gettimeofday, "time when the vDSO is not used"),
+    (libc::SYS_clock_getres, "the guest's clock_getres"),
     (libc::SYS_getrandom, "the guest's AT_RANDOM and getrandom"),
     (libc::SYS_poll, "waiting on stdio"),
     (libc::SYS_ppoll, "waiting on stdio"),
@@ -107,10 +111,12 @@ fn cond(arg: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendErr
 }
 
 /// The `ioctl` rules: `KVM_RUN` on any descriptor (which one is the vCPU
-/// is not known statically), `TCGETS` and `TIOCGWINSZ` on stdio only.
-fn ioctl_rules() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+/// is not known statically), `TCGETS` and `TIOCGWINSZ` on the stdio
+/// descriptors `stdio` only.
+fn ioctl_rules(stdio: &[RawFd]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
     let mut rules = vec![SeccompRule::new(vec![cond(1, KVM_RUN)?])?];
-    for fd in 0..=2 {
+    for &fd in stdio {
+        let Ok(fd) = u64::try_from(fd) else { continue };
         for req in [TCGETS, TIOCGWINSZ] {
             rules.push(SeccompRule::new(vec![cond(0, fd)?, cond(1, req)?])?);
         }
@@ -118,30 +124,75 @@ fn ioctl_rules() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
     Ok(rules)
 }
 
-/// The `fcntl` rules: `F_GETFD` only. Rust's std checks that a descriptor
-/// is open before closing it (debug builds), which is harmless.
+/// At most this many stdio descriptors get terminal ioctls (keeps the BPF
+/// program small whatever the process inherited).
+const MAX_STDIO_FDS: usize = 16;
+
+fn file_id(fd: RawFd) -> Option<(u64, u64)> {
+    // SAFETY: a zeroed stat is a valid buffer; fstat on any number is safe
+    // (EBADF for a closed one).
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        (libc::fstat(fd, &mut st) == 0).then_some((st.st_dev, st.st_ino))
+    }
+}
+
+/// The descriptors that are stdio: 0–2 and every open descriptor on the
+/// same file as one of them. The sentry hands the guest duplicates of
+/// stdio at numbers >= 3 (chosen at run time), so the filter is built
+/// from what is open just before the guest starts.
+pub fn stdio_fds() -> Vec<RawFd> {
+    let ids: Vec<(u64, u64)> = (0..3).filter_map(file_id).collect();
+    let mut fds: Vec<RawFd> = (0..3).collect();
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        for entry in dir.flatten() {
+            let Some(fd) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<RawFd>().ok())
+            else {
+                continue;
+            };
+            if fd > 2
+                && fds.len() < MAX_STDIO_FDS
+                && file_id(fd).is_some_and(|id| ids.contains(&id))
+            {
+                fds.push(fd);
+            }
+        }
+    }
+    fds.sort_unstable();
+    fds
+}
+
+/// The `fcntl` rules, queries only: `F_GETFD` (Rust's std checks that a
+/// descriptor is open before closing it, in debug builds) and `F_GETFL`
+/// (the guest's `fcntl(F_GETFL)` on a host-backed file).
 fn fcntl_rules() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
-    Ok(vec![SeccompRule::new(vec![cond(
-        1,
-        libc::F_GETFD as u64,
-    )?])?])
+    Ok(vec![
+        SeccompRule::new(vec![cond(1, libc::F_GETFD as u64)?])?,
+        SeccompRule::new(vec![cond(1, libc::F_GETFL as u64)?])?,
+    ])
 }
 
 /// Syscalls allowed only with the argument values their rules match.
-fn conditional_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
+fn conditional_rules(
+    stdio: &[RawFd],
+) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
     Ok([
-        (libc::SYS_ioctl, ioctl_rules()?),
+        (libc::SYS_ioctl, ioctl_rules(stdio)?),
         (libc::SYS_fcntl, fcntl_rules()?),
     ]
     .into_iter()
     .collect())
 }
 
-/// Builds the filter as seccompiler rules (mismatch: `SIGSYS`).
-pub fn filter() -> Result<SeccompFilter, SeccompError> {
+/// Builds the filter as seccompiler rules (mismatch: `SIGSYS`), with
+/// terminal ioctls allowed on `stdio`.
+pub fn filter(stdio: &[RawFd]) -> Result<SeccompFilter, SeccompError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         ALLOWED.iter().map(|&(nr, _)| (nr, vec![])).collect();
-    rules.extend(conditional_rules()?);
+    rules.extend(conditional_rules(stdio)?);
     Ok(SeccompFilter::new(
         rules,
         SeccompAction::Trap,
@@ -151,13 +202,15 @@ pub fn filter() -> Result<SeccompFilter, SeccompError> {
 }
 
 /// Compiles the filter to BPF.
-pub fn program() -> Result<BpfProgram, SeccompError> {
-    Ok(BpfProgram::try_from(filter()?)?)
+pub fn program(stdio: &[RawFd]) -> Result<BpfProgram, SeccompError> {
+    Ok(BpfProgram::try_from(filter(stdio)?)?)
 }
 
 /// Installs the SIGSYS reporter and then the filter on every thread.
 pub fn install() -> Result<(), SeccompError> {
-    let prog = program()?;
+    let stdio = stdio_fds();
+    log::debug!("seccomp: terminal ioctls allowed on descriptors {stdio:?}");
+    let prog = program(&stdio)?;
     install_sigsys_handler()?;
     seccompiler::apply_filter_all_threads(&prog)?;
     Ok(())
@@ -242,7 +295,7 @@ mod tests {
 
     #[test]
     fn filter_compiles_with_exact_ioctl_rules() {
-        let prog = program().unwrap();
+        let prog = program(&[0, 1, 2, 9]).unwrap();
         assert!(!prog.is_empty());
         for req in [KVM_RUN, TCGETS, TIOCGWINSZ] {
             assert!(
@@ -252,10 +305,10 @@ mod tests {
         }
         assert!(mentions(&prog, libc::SYS_ioctl as u64));
 
-        let f = filter().unwrap();
-        let rules = ioctl_rules().unwrap();
-        // KVM_RUN anywhere, plus 2 requests x 3 stdio descriptors.
-        assert_eq!(rules.len(), 1 + 2 * 3);
+        let f = filter(&[0, 1, 2, 9]).unwrap();
+        let rules = ioctl_rules(&[0, 1, 2, 9]).unwrap();
+        // KVM_RUN anywhere, plus 2 requests x 4 stdio descriptors.
+        assert_eq!(rules.len(), 1 + 2 * 4);
         assert_eq!(
             rules[0],
             SeccompRule::new(vec![cond(1, KVM_RUN).unwrap()]).unwrap()
@@ -263,13 +316,22 @@ mod tests {
         assert!(rules.contains(
             &SeccompRule::new(vec![cond(0, 2).unwrap(), cond(1, TIOCGWINSZ).unwrap()]).unwrap()
         ));
+        assert!(rules.contains(
+            &SeccompRule::new(vec![cond(0, 9).unwrap(), cond(1, TCGETS).unwrap()]).unwrap()
+        ));
+        assert!(!rules.contains(
+            &SeccompRule::new(vec![cond(0, 3).unwrap(), cond(1, TCGETS).unwrap()]).unwrap()
+        ));
         // The filter is exactly these rules (comparing whole filters).
         let mut expected: BTreeMap<i64, Vec<SeccompRule>> =
             ALLOWED.iter().map(|&(nr, _)| (nr, vec![])).collect();
         expected.insert(libc::SYS_ioctl, rules);
         expected.insert(
             libc::SYS_fcntl,
-            vec![SeccompRule::new(vec![cond(1, libc::F_GETFD as u64).unwrap()]).unwrap()],
+            vec![
+                SeccompRule::new(vec![cond(1, libc::F_GETFD as u64).unwrap()]).unwrap(),
+                SeccompRule::new(vec![cond(1, libc::F_GETFL as u64).unwrap()]).unwrap(),
+            ],
         );
         let expected = SeccompFilter::new(
             expected,
@@ -279,6 +341,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(f, expected);
+    }
+
+    #[test]
+    fn stdio_duplicates_are_found() {
+        // SAFETY: dup of our own stderr; the copy is closed below.
+        let copy = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 3) };
+        assert!(copy >= 3);
+        let fds = stdio_fds();
+        // SAFETY: closing the descriptor we just made.
+        unsafe { libc::close(copy) };
+        assert_eq!(&fds[..3], &[0, 1, 2]);
+        assert!(fds.contains(&copy), "{copy} not in {fds:?}");
+        assert!(fds.len() <= MAX_STDIO_FDS);
     }
 
     #[test]
@@ -325,7 +400,7 @@ mod tests {
     fn filter_blocks_in_a_child() {
         // Compiled before fork: the child of a multi-threaded test runner
         // must not allocate.
-        let prog = program().unwrap();
+        let prog = program(&[0, 1, 2]).unwrap();
         // SAFETY: the child only makes raw syscalls (sigaction, prctl,
         // seccomp, getpid, openat) without allocating, then _exits.
         let pid = unsafe { libc::fork() };
