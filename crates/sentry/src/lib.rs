@@ -7,6 +7,17 @@
 
 use std::fs::File;
 
+mod boot;
+pub mod errno;
+mod host;
+pub mod kernel;
+pub mod loader;
+pub mod mm;
+mod strace;
+pub mod syscalls;
+
+pub use boot::signal_for_exception;
+
 /// One resource limit from the spec (`RLIMIT_*` number, soft, hard).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rlimit {
@@ -65,4 +76,19 @@ pub enum Error {
     /// the hook run before the first guest instruction failed
     #[error("{0}")]
     Setup(String),
+}
+
+/// Runs the container's init to completion.
+///
+/// Creates the machine and address space, loads `config.executable` (read
+/// through the descriptor only), builds the stack and stdio, creates one
+/// vCPU, calls `before_guest` (where the caller installs its seccomp
+/// filter) right before the first guest instruction, then serves the
+/// guest's traps until it exits or is killed.
+pub fn run(
+    platform: &vmm::Platform,
+    config: BootConfig,
+    before_guest: &mut dyn FnMut() -> Result<(), String>,
+) -> Result<ExitStatus, Error> {
+    boot::run(platform, config, before_guest)
 }

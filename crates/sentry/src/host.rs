@@ -1,0 +1,241 @@
+//! The sentry's own host syscalls, each in a small named function.
+//!
+//! This is the only file with `unsafe` for host calls. Every function takes
+//! safe Rust types (slices, descriptors) and returns `Errno` on failure, so
+//! the code above it stays safe. Guest-memory iovecs come from
+//! `mm::usercopy`, which builds them only from in-bounds memory-file ranges.
+
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use crate::errno::Errno;
+
+/// A host memory range for vectored I/O into guest frames.
+///
+/// Built by `MemoryManager::io_vecs` from ranges inside the memory file's
+/// mapping, which lives as long as the `Machine`.
+#[derive(Clone, Copy, Debug)]
+pub struct IoVec {
+    pub base: *mut u8,
+    pub len: usize,
+}
+
+fn iovecs(v: &[IoVec]) -> Vec<libc::iovec> {
+    v.iter()
+        .map(|v| libc::iovec {
+            iov_base: v.base.cast(),
+            iov_len: v.len,
+        })
+        .collect()
+}
+
+fn check(r: isize) -> Result<usize, Errno> {
+    if r < 0 {
+        Err(Errno::last_host())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// Duplicates an inherited descriptor (close-on-exec on the host side).
+pub fn dup_cloexec(fd: RawFd) -> Result<OwnedFd, Errno> {
+    // SAFETY: F_DUPFD_CLOEXEC on a descriptor number has no memory effects;
+    // an invalid number fails with EBADF.
+    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if r < 0 {
+        return Err(Errno::last_host());
+    }
+    // SAFETY: `r` is a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// readv(2) into guest frames.
+pub fn readv(fd: BorrowedFd<'_>, v: &[IoVec]) -> Result<usize, Errno> {
+    let iov = iovecs(v);
+    // SAFETY: every iovec points into the memory file's live mapping
+    // (see `IoVec`); the count matches the vector.
+    check(unsafe { libc::readv(fd.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int) })
+}
+
+/// writev(2) from guest frames.
+pub fn writev(fd: BorrowedFd<'_>, v: &[IoVec]) -> Result<usize, Errno> {
+    let iov = iovecs(v);
+    // SAFETY: as in `readv`; the kernel only reads the buffers.
+    check(unsafe { libc::writev(fd.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int) })
+}
+
+/// preadv(2) into guest frames.
+pub fn preadv(fd: BorrowedFd<'_>, v: &[IoVec], off: i64) -> Result<usize, Errno> {
+    let iov = iovecs(v);
+    // SAFETY: as in `readv`.
+    check(unsafe { libc::preadv(fd.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int, off) })
+}
+
+/// pwritev(2) from guest frames.
+pub fn pwritev(fd: BorrowedFd<'_>, v: &[IoVec], off: i64) -> Result<usize, Errno> {
+    let iov = iovecs(v);
+    // SAFETY: as in `writev`.
+    check(unsafe { libc::pwritev(fd.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int, off) })
+}
+
+/// read(2) or pread(2) (when `off` is set) into a sentry buffer.
+pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8], off: Option<i64>) -> Result<usize, Errno> {
+    // SAFETY: `buf` is a valid writable slice of the given length.
+    check(unsafe {
+        match off {
+            Some(o) => libc::pread(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), o),
+            None => libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()),
+        }
+    })
+}
+
+/// write(2) from a sentry buffer.
+pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize, Errno> {
+    // SAFETY: `buf` is a valid readable slice of the given length.
+    check(unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) })
+}
+
+/// fstat(2).
+pub fn fstat(fd: BorrowedFd<'_>) -> Result<libc::stat, Errno> {
+    // SAFETY: `stat` is plain data; zero is a valid bit pattern.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid out-pointer for the call.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(Errno::last_host());
+    }
+    Ok(st)
+}
+
+/// fcntl(F_GETFL).
+pub fn status_flags(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
+    // SAFETY: F_GETFL has no memory arguments.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    if r < 0 {
+        Err(Errno::last_host())
+    } else {
+        Ok(r as u32)
+    }
+}
+
+/// An ioctl whose argument is a buffer of exactly `buf.len()` bytes that
+/// the host kernel fills (TCGETS, TIOCGWINSZ).
+pub fn ioctl_read(fd: BorrowedFd<'_>, request: u64, buf: &mut [u8]) -> Result<(), Errno> {
+    // SAFETY: the caller passes only requests whose output is at most
+    // `buf.len()` bytes (checked in `syscalls::fs`), so the kernel writes
+    // inside `buf`.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::Ioctl, buf.as_mut_ptr()) };
+    if r < 0 {
+        Err(Errno::last_host())
+    } else {
+        Ok(())
+    }
+}
+
+/// getrandom(2) into a sentry buffer.
+pub fn getrandom(buf: &mut [u8], flags: u32) -> Result<usize, Errno> {
+    // SAFETY: `buf` is a valid writable slice of the given length.
+    check(unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), flags) })
+}
+
+/// Fills `buf` completely from the host's entropy pool.
+pub fn fill_random(buf: &mut [u8]) -> Result<(), Errno> {
+    let mut done = 0;
+    while done < buf.len() {
+        match getrandom(&mut buf[done..], 0) {
+            Ok(n) => done += n,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// clock_gettime(2).
+pub fn clock_gettime(clock: libc::clockid_t) -> Result<libc::timespec, Errno> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return Err(Errno::last_host());
+    }
+    Ok(ts)
+}
+
+/// clock_getres(2).
+pub fn clock_getres(clock: libc::clockid_t) -> Result<libc::timespec, Errno> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid out-pointer.
+    if unsafe { libc::clock_getres(clock, &mut ts) } != 0 {
+        return Err(Errno::last_host());
+    }
+    Ok(ts)
+}
+
+/// clock_nanosleep(2); returns the remaining time when interrupted.
+pub fn clock_nanosleep(
+    clock: libc::clockid_t,
+    flags: i32,
+    req: &libc::timespec,
+) -> Result<(), (Errno, libc::timespec)> {
+    let mut rem = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `req` and `rem` are valid for the call.
+    let r = unsafe { libc::clock_nanosleep(clock, flags, req, &mut rem) };
+    if r != 0 { Err((Errno(r), rem)) } else { Ok(()) }
+}
+
+/// sched_yield(2).
+pub fn sched_yield() {
+    // SAFETY: no arguments.
+    unsafe { libc::sched_yield() };
+}
+
+/// The number of online CPUs.
+pub fn online_cpus() -> usize {
+    // SAFETY: sysconf has no memory arguments.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n < 1 { 1 } else { n as usize }
+}
+
+/// poll(2) over host descriptors.
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> Result<usize, Errno> {
+    // SAFETY: `fds` is a valid mutable slice of pollfd of the given length.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+    if r < 0 {
+        Err(Errno::last_host())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// CPUID leaf 1 EDX: the feature bits Linux reports as AT_HWCAP.
+pub fn hwcap() -> u64 {
+    // CPUID is unprivileged and has no side effects.
+    let r = std::arch::x86_64::__cpuid(1);
+    u64::from(r.edx)
+}
+
+/// lseek(2).
+pub fn lseek(fd: BorrowedFd<'_>, off: i64, whence: i32) -> Result<u64, Errno> {
+    // SAFETY: lseek has no memory arguments.
+    let r = unsafe { libc::lseek(fd.as_raw_fd(), off, whence) };
+    if r < 0 {
+        Err(Errno::last_host())
+    } else {
+        Ok(r as u64)
+    }
+}
+
+/// Ignores SIGPIPE in the sandbox process, so that a guest write to a
+/// closed host pipe returns EPIPE to the sentry instead of killing it.
+pub fn ignore_sigpipe() {
+    // SAFETY: setting a signal's disposition to SIG_IGN has no memory
+    // effects.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}

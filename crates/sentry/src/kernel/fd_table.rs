@@ -1,0 +1,158 @@
+//! The per-process file descriptor table.
+//!
+//! A guest descriptor number maps to a shared `FileDescription` plus its
+//! own close-on-exec flag, as in Linux: `dup` shares the description
+//! (offset, status flags), `close` drops one reference. The only
+//! descriptions so far wrap host descriptors the sentry inherited (stdio),
+//! duplicated at start so that a guest `close(1)` never closes the
+//! sandbox's own stdout.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+
+use crate::errno::Errno;
+
+/// An open file, shared by every descriptor that refers to it.
+#[derive(Debug)]
+pub enum FileDescription {
+    /// A host descriptor passed through (inherited stdio).
+    Host(OwnedFd),
+}
+
+impl FileDescription {
+    /// The host descriptor behind this file, if it has one.
+    pub fn host_fd(&self) -> Option<BorrowedFd<'_>> {
+        match self {
+            FileDescription::Host(fd) => Some(fd.as_fd()),
+        }
+    }
+}
+
+/// One slot of the table.
+#[derive(Clone, Debug)]
+pub struct FdEntry {
+    pub file: Arc<FileDescription>,
+    pub cloexec: bool,
+}
+
+/// The descriptor table.
+#[derive(Debug, Default)]
+pub struct FdTable {
+    slots: Vec<Option<FdEntry>>,
+}
+
+impl FdTable {
+    /// The entry for `fd`, or EBADF.
+    pub fn get(&self, fd: i32) -> Result<&FdEntry, Errno> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get(i))
+            .and_then(Option::as_ref)
+            .ok_or(Errno::EBADF)
+    }
+
+    /// The file behind `fd`, or EBADF.
+    pub fn file(&self, fd: i32) -> Result<Arc<FileDescription>, Errno> {
+        self.get(fd).map(|e| Arc::clone(&e.file))
+    }
+
+    /// Installs `entry` at the lowest free number `>= min`, below `limit`
+    /// (RLIMIT_NOFILE); EMFILE if none.
+    pub fn install(&mut self, entry: FdEntry, min: usize, limit: u64) -> Result<i32, Errno> {
+        let free = (min..self.slots.len()).find(|i| self.slots[*i].is_none());
+        let i = free.unwrap_or(self.slots.len().max(min));
+        if i as u64 >= limit || i > i32::MAX as usize {
+            return Err(Errno::EMFILE);
+        }
+        self.set(i, entry);
+        Ok(i as i32)
+    }
+
+    /// Puts `entry` at `fd`, replacing (and dropping) what was there.
+    pub fn install_at(&mut self, fd: i32, entry: FdEntry, limit: u64) -> Result<(), Errno> {
+        let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+        if i as u64 >= limit {
+            return Err(Errno::EBADF);
+        }
+        self.set(i, entry);
+        Ok(())
+    }
+
+    fn set(&mut self, i: usize, entry: FdEntry) {
+        if self.slots.len() <= i {
+            self.slots.resize(i + 1, None);
+        }
+        self.slots[i] = Some(entry);
+    }
+
+    /// Removes `fd`, returning its entry.
+    pub fn remove(&mut self, fd: i32) -> Result<FdEntry, Errno> {
+        let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+        self.slots
+            .get_mut(i)
+            .and_then(Option::take)
+            .ok_or(Errno::EBADF)
+    }
+
+    /// Sets the close-on-exec flag of `fd`.
+    pub fn set_cloexec(&mut self, fd: i32, cloexec: bool) -> Result<(), Errno> {
+        let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+        let e = self
+            .slots
+            .get_mut(i)
+            .and_then(Option::as_mut)
+            .ok_or(Errno::EBADF)?;
+        e.cloexec = cloexec;
+        Ok(())
+    }
+
+    /// Drops every close-on-exec descriptor (execve).
+    pub fn close_on_exec(&mut self) {
+        for s in &mut self.slots {
+            if s.as_ref().is_some_and(|e| e.cloexec) {
+                *s = None;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn host_entry() -> FdEntry {
+        let fd = crate::host::dup_cloexec(2).expect("stderr is open in tests");
+        FdEntry {
+            file: Arc::new(FileDescription::Host(fd)),
+            cloexec: false,
+        }
+    }
+
+    #[test]
+    fn lowest_free_number_and_limits() {
+        let mut t = FdTable::default();
+        assert_eq!(t.install(host_entry(), 0, 1024), Ok(0));
+        assert_eq!(t.install(host_entry(), 0, 1024), Ok(1));
+        assert_eq!(t.install(host_entry(), 5, 1024), Ok(5));
+        t.remove(0).unwrap();
+        assert_eq!(t.install(host_entry(), 0, 1024), Ok(0));
+        assert_eq!(t.install(host_entry(), 0, 3), Ok(2));
+        assert_eq!(t.install(host_entry(), 0, 3), Err(Errno::EMFILE));
+        assert_eq!(t.remove(-1).map(|_| ()), Err(Errno::EBADF));
+        assert_eq!(t.get(4).map(|_| ()), Err(Errno::EBADF));
+        t.set_cloexec(5, true).unwrap();
+        t.close_on_exec();
+        assert!(t.get(5).is_err());
+        assert!(t.get(1).is_ok());
+    }
+
+    #[test]
+    fn dup_shares_the_description() {
+        let mut t = FdTable::default();
+        t.install(host_entry(), 0, 16).unwrap();
+        let e = t.get(0).unwrap().clone();
+        t.install_at(7, FdEntry { cloexec: true, ..e }, 16).unwrap();
+        assert!(Arc::ptr_eq(&t.file(0).unwrap(), &t.file(7).unwrap()));
+        assert_eq!(t.install_at(16, host_entry(), 16), Err(Errno::EBADF));
+    }
+}

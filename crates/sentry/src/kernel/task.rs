@@ -1,0 +1,57 @@
+//! A task: one guest thread, with the state the syscall handlers act on.
+//!
+//! There is one task (the container's init) until issue 3 adds clone; the
+//! per-process parts (memory, descriptors, limits) are plain fields now and
+//! will move behind a thread group then.
+
+use vmm::UserRegs;
+
+use super::fd_table::FdTable;
+use super::rlimits::Rlimits;
+use super::signal::SignalState;
+use crate::ExitStatus;
+use crate::mm::MemoryManager;
+
+/// Credentials (the container's user; no setuid yet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// One guest thread.
+pub struct Task {
+    /// The thread ID (and, for the only thread, the process ID).
+    pub tid: i32,
+    pub regs: UserRegs,
+    pub mm: MemoryManager,
+    pub fds: FdTable,
+    pub creds: Credentials,
+    pub rlimits: Rlimits,
+    pub signals: SignalState,
+    pub hostname: String,
+    pub cwd: String,
+    pub exe_path: String,
+    /// The task name (prctl PR_SET_NAME): at most 15 bytes.
+    pub comm: Vec<u8>,
+    /// set_tid_address.
+    pub clear_child_tid: u64,
+    /// set_robust_list: head and length.
+    pub robust_list: (u64, u64),
+    /// Set by exit/exit_group (and fatal signals): the run loop stops.
+    pub exit: Option<ExitStatus>,
+}
+
+impl Task {
+    /// The task's name from an executable path, as Linux sets it at exec.
+    pub fn comm_from_path(path: &str) -> Vec<u8> {
+        let base = path.rsplit('/').next().unwrap_or(path).as_bytes();
+        base[..base.len().min(15)].to_vec()
+    }
+
+    /// Whether the task may override limits (CAP_SYS_RESOURCE): root in
+    /// the container.
+    pub fn privileged(&self) -> bool {
+        self.creds.uid == 0
+    }
+}

@@ -1,0 +1,156 @@
+//! Loading a static executable into a fresh address space: the PT_LOAD
+//! segments, the heap start, and the initial stack with argv, envp and
+//! the auxiliary vector.
+//!
+//! Segments are mapped eagerly, page by page, like a private file mapping:
+//! a page holds the file's bytes at its offset, the tail after `p_filesz`
+//! is zeroed when the segment has bss, and pages wholly past the file data
+//! are anonymous and faulted in on demand. The executable is read only
+//! through the donated descriptor (pread), never by path.
+
+pub mod elf;
+pub mod stack;
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+use vmm::Prot;
+
+use self::elf::ElfFile;
+use crate::Error;
+use crate::mm::{MemoryManager, PAGE_SIZE, STACK_TOP, Vma, VmaKind, page_down, page_up};
+
+/// Where a static-pie (ET_DYN without PT_INTERP) is loaded: Linux's
+/// ELF_ET_DYN_BASE without randomisation.
+pub const PIE_BASE: u64 = 0x5555_5555_4000;
+/// Pages of the stack populated at load (the rest faults in).
+const STACK_POPULATE: u64 = 32 * PAGE_SIZE;
+/// The largest stack VMA we reserve, whatever RLIMIT_STACK says.
+const MAX_STACK: u64 = 256 << 20;
+
+/// What the loader placed, for the auxiliary vector and the first entry.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadedImage {
+    pub entry: u64,
+    pub phdr: u64,
+    pub phnum: u64,
+    pub brk_start: u64,
+}
+
+fn prot_of(flags: u32) -> Prot {
+    Prot {
+        read: flags & linux_loader::elf::PF_R != 0,
+        write: flags & linux_loader::elf::PF_W != 0,
+        exec: flags & linux_loader::elf::PF_X != 0,
+    }
+}
+
+/// Maps the executable's segments into `mm`.
+pub fn load_elf(mm: &mut MemoryManager, file: &File) -> Result<LoadedImage, Error> {
+    let elf = ElfFile::parse(file)?;
+    let bias = if elf.is_pie() {
+        let align = elf.max_align();
+        let base = if align.is_power_of_two() {
+            PIE_BASE & !(align - 1)
+        } else {
+            PIE_BASE
+        };
+        base.checked_sub(elf.min_vaddr())
+            .ok_or_else(|| Error::Load("bad PIE layout".into()))?
+    } else {
+        0
+    };
+    elf.check_placement(bias)?;
+    let mut brk = 0u64;
+    for p in elf.loads() {
+        // check_placement proved these sums fit below TASK_SIZE.
+        let vaddr = p.p_vaddr + bias;
+        let start = page_down(vaddr);
+        let file_end = vaddr + p.p_filesz;
+        let mem_end = vaddr + p.p_memsz;
+        let end = page_up(mem_end).ok_or_else(|| Error::Load("segment overflows".into()))?;
+        brk = brk.max(end);
+        if start == end {
+            continue;
+        }
+        let prot = prot_of(p.p_flags);
+        let file_start = p.p_offset - (vaddr - start);
+        mm.remove_range(start, end);
+        mm.add_vma(Vma {
+            start,
+            end,
+            prot,
+            shared: false,
+            kind: VmaKind::Elf,
+        })
+        .map_err(|e| Error::Load(format!("segment at {start:#x}: {e}")))?;
+        let mut va = start;
+        while va < file_end {
+            let mut page = vec![0u8; PAGE_SIZE as usize];
+            let off = file_start + (va - start);
+            let n = file
+                .read_at(&mut page, off)
+                .map_err(|e| Error::Load(format!("reading segment: {e}")))?;
+            fill_rest(file, off, &mut page, n)?;
+            if p.p_memsz > p.p_filesz && va + PAGE_SIZE > file_end {
+                // padzero: the bss part of the last file page.
+                page[(file_end - va) as usize..].fill(0);
+            }
+            mm.map_new_page(va, prot)
+                .map_err(|e| Error::Load(format!("mapping segment: {e}")))?;
+            mm.space()
+                .poke_user(va, &page)
+                .map_err(|f| Error::Load(format!("writing segment at {:#x}", f.addr)))?;
+            va += PAGE_SIZE;
+        }
+    }
+    Ok(LoadedImage {
+        entry: elf.ehdr.e_entry.wrapping_add(bias),
+        phdr: elf.phdr_vaddr().wrapping_add(bias),
+        phnum: u64::from(elf.ehdr.e_phnum),
+        brk_start: brk,
+    })
+}
+
+/// Completes a short pread (bytes past the end of the file stay zero).
+fn fill_rest(file: &File, off: u64, page: &mut [u8], mut n: usize) -> Result<(), Error> {
+    while n < page.len() {
+        let m = file
+            .read_at(&mut page[n..], off + n as u64)
+            .map_err(|e| Error::Load(format!("reading segment: {e}")))?;
+        if m == 0 {
+            break;
+        }
+        n += m;
+    }
+    Ok(())
+}
+
+/// Creates the stack VMA under `STACK_TOP`, fills in the initial stack and
+/// returns the stack pointer.
+pub fn setup_stack(
+    mm: &mut MemoryManager,
+    stack_limit: u64,
+    argv: &[String],
+    envp: &[String],
+    execfn: &str,
+    aux: &stack::AuxInfo,
+) -> Result<u64, Error> {
+    let size = page_up(stack_limit.clamp(128 << 10, MAX_STACK)).unwrap_or(MAX_STACK);
+    let start = STACK_TOP - size;
+    mm.add_vma(Vma {
+        start,
+        end: STACK_TOP,
+        prot: Prot::RW,
+        shared: false,
+        kind: VmaKind::Stack,
+    })
+    .map_err(|e| Error::Load(format!("stack: {e}")))?;
+    let img = stack::build(STACK_TOP, size / 4, argv, envp, execfn, aux)?;
+    let populate_from = page_down(img.sp).min(STACK_TOP - STACK_POPULATE);
+    mm.populate(populate_from, STACK_TOP)
+        .map_err(|e| Error::Load(format!("stack: {e}")))?;
+    mm.copy_out(img.sp, &img.bytes)
+        .map_err(|e| Error::Load(format!("writing the stack: {e}")))?;
+    Ok(img.sp)
+}

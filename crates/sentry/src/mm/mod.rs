@@ -1,0 +1,190 @@
+//! Memory management of one address space: VMAs, brk, mmap/munmap/
+//! mprotect/madvise, demand paging with fault-around, and user-pointer
+//! access.
+//!
+//! Invariants:
+//! - Every mapped page-table entry lies inside a VMA and carries that VMA's
+//!   protection; pages outside VMAs are never mapped.
+//! - PROT_NONE VMAs are never populated by faults.
+//! - Pages are populated lazily (on a guest fault, or when the sentry
+//!   touches user memory on the guest's behalf), a window at a time.
+//! - Nothing here panics on guest-controlled values: all address
+//!   arithmetic is checked.
+
+mod fault;
+pub mod mmap;
+pub mod usercopy;
+pub mod vma;
+
+pub use self::fault::FaultError;
+
+use std::sync::Arc;
+
+use vmm::{AddressSpace, MemoryFile, Prot};
+
+pub use self::vma::{Vma, VmaKind, VmaSet};
+use crate::errno::Errno;
+
+/// The page size.
+pub const PAGE_SIZE: u64 = vmm::memory::PAGE_SIZE;
+/// The lowest address mmap hands out or accepts (Linux's default
+/// `vm.mmap_min_addr`).
+pub const MMAP_MIN_ADDR: u64 = 0x1_0000;
+/// The end of the user range (Linux's TASK_SIZE, here bounded by the
+/// supervisor region).
+pub const TASK_SIZE: u64 = vmm::arch::USER_LIMIT;
+/// The top of the initial stack. The 12 MiB above it, under `TASK_SIZE`,
+/// stay free for the vDSO and its parameter page.
+pub const STACK_TOP: u64 = 0x7fff_ff00_0000;
+/// Pages a fault maps around the faulting address (aligned window).
+pub const FAULT_AROUND_PAGES: u64 = 16;
+
+/// Rounds up to a page; `None` on overflow.
+pub fn page_up(x: u64) -> Option<u64> {
+    x.checked_add(PAGE_SIZE - 1).map(|v| v & !(PAGE_SIZE - 1))
+}
+
+/// Rounds down to a page.
+pub fn page_down(x: u64) -> u64 {
+    x & !(PAGE_SIZE - 1)
+}
+
+/// The brk heap.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Brk {
+    /// Where the heap starts (page aligned, after the highest PT_LOAD).
+    pub start: u64,
+    /// The current program break (byte granular).
+    pub current: u64,
+}
+
+/// The memory of one process.
+pub struct MemoryManager {
+    space: AddressSpace,
+    mem: Arc<MemoryFile>,
+    vmas: VmaSet,
+    brk: Brk,
+    /// Top-down mmap allocations start below this.
+    mmap_base: u64,
+}
+
+impl MemoryManager {
+    pub fn new(space: AddressSpace, stack_size: u64) -> Self {
+        let mem = Arc::clone(space.memory());
+        // Linux: the gap below the stack is the stack limit, clamped to at
+        // least 128 MiB, plus a guard gap.
+        let gap = stack_size.clamp(128 << 20, TASK_SIZE / 6 * 5) + (1 << 20);
+        let mmap_base = page_down(STACK_TOP.saturating_sub(gap));
+        MemoryManager {
+            space,
+            mem,
+            vmas: VmaSet::default(),
+            brk: Brk::default(),
+            mmap_base,
+        }
+    }
+
+    pub fn space(&self) -> &AddressSpace {
+        &self.space
+    }
+
+    pub fn vmas(&self) -> &VmaSet {
+        &self.vmas
+    }
+
+    pub fn brk(&self) -> Brk {
+        self.brk
+    }
+
+    /// Sets up the heap at `start` (the loader calls this once).
+    pub fn init_brk(&mut self, start: u64) {
+        self.brk = Brk {
+            start,
+            current: start,
+        };
+    }
+
+    /// Adds a VMA over a free range, without populating it.
+    pub fn add_vma(&mut self, vma: Vma) -> Result<(), Errno> {
+        if !vma.start.is_multiple_of(PAGE_SIZE)
+            || !vma.end.is_multiple_of(PAGE_SIZE)
+            || vma.start >= vma.end
+            || vma.end > TASK_SIZE
+        {
+            return Err(Errno::EINVAL);
+        }
+        if self.vmas.overlaps(vma.start, vma.end) {
+            return Err(Errno::EEXIST);
+        }
+        self.vmas.insert(vma);
+        Ok(())
+    }
+
+    /// Removes every VMA and mapping in `[start, end)` (both page aligned).
+    pub fn remove_range(&mut self, start: u64, end: u64) {
+        for v in self.vmas.remove_range(start, end) {
+            // The range is page aligned and below TASK_SIZE, so unmap
+            // cannot fail.
+            if let Err(e) = self.space.unmap(v.start, v.len()) {
+                log::error!("unmap {:#x}+{:#x}: {e}", v.start, v.len());
+            }
+        }
+    }
+
+    /// Maps a fresh zeroed frame at `va` with `prot`, returning it.
+    pub fn map_new_page(&self, va: u64, prot: Prot) -> Result<vmm::Frame, Errno> {
+        let frame = self.mem.alloc().map_err(|_| Errno::ENOMEM)?;
+        self.space.map(va, frame, prot).map_err(|_| {
+            // `map` failed before consuming the reference.
+            self.mem.put(frame);
+            Errno::ENOMEM
+        })?;
+        Ok(frame)
+    }
+
+    /// brk(2): moves the program break; returns the (possibly unchanged)
+    /// break, as Linux does.
+    pub fn set_brk(&mut self, addr: u64, data_limit: u64) -> u64 {
+        let Brk { start, current } = self.brk;
+        if addr < start {
+            return current;
+        }
+        if addr.saturating_sub(start) > data_limit {
+            return current;
+        }
+        let (Some(old_end), Some(new_end)) = (page_up(current), page_up(addr)) else {
+            return current;
+        };
+        if new_end > TASK_SIZE {
+            return current;
+        }
+        if new_end > old_end {
+            // The grown part must not run into another mapping (Linux also
+            // keeps a guard gap below a stack; the stack is far above).
+            if self.vmas.overlaps(old_end, new_end) {
+                return current;
+            }
+            let heap = Vma {
+                start: old_end,
+                end: new_end,
+                prot: Prot::RW,
+                shared: false,
+                kind: VmaKind::Heap,
+            };
+            match old_end
+                .checked_sub(1)
+                .and_then(|a| self.vmas.find(a))
+                .copied()
+            {
+                Some(v) if v.kind == VmaKind::Heap && v.end == old_end && v.prot == Prot::RW => {
+                    self.vmas.set_end(v.start, new_end);
+                }
+                _ => self.vmas.insert(heap),
+            }
+        } else if new_end < old_end {
+            self.remove_range(new_end, old_end);
+        }
+        self.brk.current = addr;
+        addr
+    }
+}

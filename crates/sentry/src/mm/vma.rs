@@ -1,0 +1,230 @@
+//! The set of virtual memory areas (VMAs) of one address space.
+//!
+//! Invariants: VMAs are page aligned, non-empty and never overlap; the map
+//! is keyed by start address. Page-table state is not touched here: the
+//! caller (`MemoryManager`) unmaps or reprotects the ranges this module
+//! reports as changed.
+
+use std::collections::BTreeMap;
+
+use vmm::Prot;
+
+/// What a VMA was created for (for logs, /proc/self/maps later, and the
+/// growth rules of brk).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VmaKind {
+    /// A PT_LOAD segment of the executable.
+    Elf,
+    /// The brk heap.
+    Heap,
+    /// The initial stack.
+    Stack,
+    /// An anonymous mmap.
+    Anon,
+}
+
+/// One mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    pub prot: Prot,
+    /// MAP_SHARED (matters once fork exists: shared pages are not COW).
+    pub shared: bool,
+    pub kind: VmaKind,
+}
+
+impl Vma {
+    pub fn len(&self) -> u64 {
+        self.end - self.start
+    }
+
+    /// Never true for a VMA in a `VmaSet` (they are non-empty).
+    pub fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
+
+    /// Whether an access of this kind is allowed. x86 cannot express
+    /// write-only or exec-only pages, so any permission implies read, as
+    /// on Linux.
+    pub fn allows(&self, access: vmm::Access) -> bool {
+        let p = self.prot;
+        match access {
+            vmm::Access::Read => p.read || p.write || p.exec,
+            vmm::Access::Write => p.write,
+            vmm::Access::Exec => p.exec,
+        }
+    }
+}
+
+/// The VMAs of an address space.
+#[derive(Default)]
+pub struct VmaSet {
+    map: BTreeMap<u64, Vma>,
+}
+
+impl VmaSet {
+    /// The VMA containing `addr`.
+    pub fn find(&self, addr: u64) -> Option<&Vma> {
+        self.map
+            .range(..=addr)
+            .next_back()
+            .map(|(_, v)| v)
+            .filter(|v| addr < v.end)
+    }
+
+    /// Every VMA that intersects `[start, end)`, in address order.
+    pub fn intersecting(&self, start: u64, end: u64) -> impl Iterator<Item = &Vma> {
+        let first = self.find(start).map_or(start, |v| v.start);
+        self.map
+            .range(first..end)
+            .map(|(_, v)| v)
+            .filter(move |v| v.end > start)
+    }
+
+    /// Whether any VMA intersects `[start, end)`.
+    pub fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.intersecting(start, end).next().is_some()
+    }
+
+    /// Whether `[start, end)` is covered by VMAs without a hole.
+    pub fn covers(&self, start: u64, end: u64) -> bool {
+        let mut at = start;
+        for v in self.intersecting(start, end) {
+            if v.start > at {
+                return false;
+            }
+            at = v.end;
+            if at >= end {
+                return true;
+            }
+        }
+        at >= end
+    }
+
+    /// Adds a VMA; the range must be free.
+    pub fn insert(&mut self, vma: Vma) {
+        debug_assert!(!self.overlaps(vma.start, vma.end));
+        self.map.insert(vma.start, vma);
+    }
+
+    /// Splits the VMA containing `addr` (if any) so that one starts at `addr`.
+    fn split_at(&mut self, addr: u64) {
+        let Some(v) = self.find(addr).copied() else {
+            return;
+        };
+        if v.start == addr {
+            return;
+        }
+        self.map.insert(v.start, Vma { end: addr, ..v });
+        self.map.insert(addr, Vma { start: addr, ..v });
+    }
+
+    /// Removes `[start, end)` from the set, splitting VMAs at the edges.
+    /// Returns the removed pieces.
+    pub fn remove_range(&mut self, start: u64, end: u64) -> Vec<Vma> {
+        self.split_at(start);
+        self.split_at(end);
+        let keys: Vec<u64> = self.map.range(start..end).map(|(k, _)| *k).collect();
+        keys.iter().filter_map(|k| self.map.remove(k)).collect()
+    }
+
+    /// Sets the protection of `[start, end)` (which must be covered),
+    /// splitting at the edges. Returns the changed pieces.
+    pub fn protect_range(&mut self, start: u64, end: u64, prot: Prot) -> Vec<Vma> {
+        self.split_at(start);
+        self.split_at(end);
+        let mut changed = Vec::new();
+        for (_, v) in self.map.range_mut(start..end) {
+            v.prot = prot;
+            changed.push(*v);
+        }
+        changed
+    }
+
+    /// Changes the end of the VMA that starts at `start` (brk growth and
+    /// shrinking). The new range must not overlap another VMA.
+    pub fn set_end(&mut self, start: u64, end: u64) {
+        if end <= start {
+            self.map.remove(&start);
+        } else if let Some(v) = self.map.get_mut(&start) {
+            v.end = end;
+        }
+    }
+
+    /// The highest `len`-byte free range that lies in `[low, high)`.
+    pub fn find_gap_top_down(&self, len: u64, low: u64, high: u64) -> Option<u64> {
+        let mut top = high;
+        for (_, v) in self.map.range(..high).rev() {
+            if v.end <= top
+                && let Some(start) = top.checked_sub(len).filter(|s| *s >= v.end && *s >= low)
+            {
+                return Some(start);
+            }
+            top = top.min(v.start);
+            if top < low {
+                return None;
+            }
+        }
+        top.checked_sub(len).filter(|s| *s >= low)
+    }
+
+    /// Iterates all VMAs in address order.
+    pub fn iter(&self) -> impl Iterator<Item = &Vma> {
+        self.map.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn anon(start: u64, end: u64) -> Vma {
+        Vma {
+            start,
+            end,
+            prot: Prot::RW,
+            shared: false,
+            kind: VmaKind::Anon,
+        }
+    }
+
+    #[test]
+    fn remove_splits_at_edges() {
+        let mut s = VmaSet::default();
+        s.insert(anon(0x1000, 0x5000));
+        let removed = s.remove_range(0x2000, 0x3000);
+        assert_eq!(removed, vec![anon(0x2000, 0x3000)]);
+        assert_eq!(
+            s.iter().copied().collect::<Vec<_>>(),
+            vec![anon(0x1000, 0x2000), anon(0x3000, 0x5000)]
+        );
+        assert!(!s.covers(0x1000, 0x5000));
+        assert!(s.covers(0x3000, 0x5000));
+        assert!(s.find(0x2800).is_none());
+        assert_eq!(s.find(0x4fff).map(|v| v.start), Some(0x3000));
+    }
+
+    #[test]
+    fn protect_splits_and_reports() {
+        let mut s = VmaSet::default();
+        s.insert(anon(0x1000, 0x4000));
+        let changed = s.protect_range(0x2000, 0x3000, Prot::R);
+        assert_eq!(changed.len(), 1);
+        assert_eq!(s.find(0x2000).map(|v| v.prot), Some(Prot::R));
+        assert_eq!(s.find(0x1000).map(|v| v.prot), Some(Prot::RW));
+        assert_eq!(s.iter().count(), 3);
+    }
+
+    #[test]
+    fn gap_search_is_top_down() {
+        let mut s = VmaSet::default();
+        s.insert(anon(0x8000, 0x9000));
+        s.insert(anon(0x5000, 0x7000));
+        assert_eq!(s.find_gap_top_down(0x1000, 0x1000, 0xa000), Some(0x9000));
+        assert_eq!(s.find_gap_top_down(0x2000, 0x1000, 0xa000), Some(0x3000));
+        assert_eq!(s.find_gap_top_down(0x1000, 0x1000, 0x9000), Some(0x7000));
+        assert_eq!(s.find_gap_top_down(0x5000, 0x1000, 0x9000), None);
+        assert_eq!(s.find_gap_top_down(0x4000, 0x1000, 0x9000), Some(0x1000));
+    }
+}

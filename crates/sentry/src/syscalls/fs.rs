@@ -1,0 +1,479 @@
+//! File-descriptor syscalls: I/O, the descriptor table, stat and ioctl.
+//!
+//! Data moves straight between the host descriptor and guest frames
+//! (`MemoryManager::io_vecs`), with no copy through the sentry. Host calls
+//! interrupted by a host signal (a vCPU kick) are restarted: the guest has
+//! no signal to deliver yet.
+
+use std::sync::Arc;
+
+use super::Args;
+use crate::errno::{Errno, SysResult};
+use crate::host::{self, IoVec};
+use crate::kernel::Task;
+use crate::kernel::fd_table::{FdEntry, FileDescription};
+use crate::kernel::rlimits::RLIMIT_NOFILE;
+use crate::mm::usercopy::{MAX_IO_CHUNK, MAX_RW_COUNT};
+
+const UIO_MAXIOV: u64 = 1024;
+const O_CLOEXEC: u64 = 0o2000000;
+const FD_CLOEXEC: u64 = 1;
+const AT_FDCWD: i32 = -100;
+const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+const AT_NO_AUTOMOUNT: u32 = 0x800;
+const AT_EMPTY_PATH: u32 = 0x1000;
+const PATH_MAX: usize = 4096;
+
+fn restart<T>(mut f: impl FnMut() -> Result<T, Errno>) -> Result<T, Errno> {
+    loop {
+        match f() {
+            Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+fn host_file(task: &Task, fd: i32) -> Result<Arc<FileDescription>, Errno> {
+    task.fds.file(fd)
+}
+
+/// A write that hit a closed pipe: Linux sends SIGPIPE, whose default
+/// action kills the process. With SIG_IGN the caller sees EPIPE.
+fn on_epipe(task: &mut Task, r: SysResult) -> SysResult {
+    const SIGPIPE: u8 = 13;
+    const SIG_IGN: u64 = 1;
+    if r == Err(Errno::EPIPE) && task.signals.actions[usize::from(SIGPIPE - 1)].handler != SIG_IGN {
+        task.exit = Some(crate::ExitStatus::Signaled(SIGPIPE));
+    }
+    r
+}
+
+pub fn read(task: &mut Task, a: &Args) -> SysResult {
+    let file = host_file(task, a.int(0))?;
+    let fd = file.host_fd().ok_or(Errno::EINVAL)?;
+    let count = a.u(2).min(MAX_RW_COUNT);
+    if count == 0 {
+        return restart(|| host::read(fd, &mut [], None)).map(|n| n as u64);
+    }
+    let iov = task.mm.io_vecs(a.u(1), count, true)?;
+    restart(|| host::readv(fd, &iov)).map(|n| n as u64)
+}
+
+pub fn write(task: &mut Task, a: &Args) -> SysResult {
+    let file = host_file(task, a.int(0))?;
+    let fd = file.host_fd().ok_or(Errno::EINVAL)?;
+    let count = a.u(2).min(MAX_RW_COUNT);
+    let r = if count == 0 {
+        restart(|| host::write(fd, &[])).map(|n| n as u64)
+    } else {
+        let iov = task.mm.io_vecs(a.u(1), count, false)?;
+        restart(|| host::writev(fd, &iov)).map(|n| n as u64)
+    };
+    on_epipe(task, r)
+}
+
+fn offset(a: &Args, i: usize) -> Result<i64, Errno> {
+    let off = a.u(i) as i64;
+    if off < 0 { Err(Errno::EINVAL) } else { Ok(off) }
+}
+
+pub fn pread64(task: &mut Task, a: &Args) -> SysResult {
+    let file = host_file(task, a.int(0))?;
+    let fd = file.host_fd().ok_or(Errno::EINVAL)?;
+    let off = offset(a, 3)?;
+    let count = a.u(2).min(MAX_RW_COUNT);
+    if count == 0 {
+        return restart(|| host::read(fd, &mut [], Some(off))).map(|n| n as u64);
+    }
+    let iov = task.mm.io_vecs(a.u(1), count, true)?;
+    restart(|| host::preadv(fd, &iov, off)).map(|n| n as u64)
+}
+
+pub fn pwrite64(task: &mut Task, a: &Args) -> SysResult {
+    let file = host_file(task, a.int(0))?;
+    let fd = file.host_fd().ok_or(Errno::EINVAL)?;
+    let off = offset(a, 3)?;
+    let count = a.u(2).min(MAX_RW_COUNT);
+    if count == 0 {
+        return Ok(0);
+    }
+    let iov = task.mm.io_vecs(a.u(1), count, false)?;
+    let r = restart(|| host::pwritev(fd, &iov, off)).map(|n| n as u64);
+    on_epipe(task, r)
+}
+
+/// Reads a guest iovec array and maps it onto host iovecs over guest
+/// frames. Stops early (a short transfer) at the first bad segment after
+/// the first, or at the per-call transfer cap.
+fn gather(task: &Task, iov: u64, cnt: u64, write_guest: bool) -> Result<Vec<IoVec>, Errno> {
+    if cnt > UIO_MAXIOV {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; (cnt * 16) as usize];
+    task.mm.copy_in(iov, &mut raw)?;
+    let segs: Vec<(u64, u64)> = raw
+        .chunks_exact(16)
+        .map(|c| {
+            let w = |o: usize| u64::from_le_bytes(c[o..o + 8].try_into().unwrap_or([0; 8]));
+            (w(0), w(8))
+        })
+        .collect();
+    let mut total = 0u64;
+    for &(_, len) in &segs {
+        if (len as i64) < 0 {
+            return Err(Errno::EINVAL);
+        }
+        total = total
+            .checked_add(len)
+            .filter(|t| (*t as i64) >= 0)
+            .ok_or(Errno::EINVAL)?;
+    }
+    let mut out = Vec::new();
+    let mut left = total.min(MAX_RW_COUNT).min(MAX_IO_CHUNK);
+    for (base, len) in segs {
+        let len = len.min(left);
+        if len == 0 {
+            continue;
+        }
+        match task.mm.io_vecs(base, len, write_guest) {
+            Ok(v) => {
+                let got: u64 = v.iter().map(|v| v.len as u64).sum();
+                out.extend(v);
+                left -= got;
+                if got < len {
+                    break;
+                }
+            }
+            Err(e) if out.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    out.truncate(UIO_MAXIOV as usize);
+    Ok(out)
+}
+
+pub fn readv(task: &mut Task, a: &Args) -> SysResult {
+    let file = host_file(task, a.int(0))?;
+    let fd = file.host_fd().ok_or(Errno::EINVAL)?;
+    let iov = gather(task, a.u(1), a.u(2), true)?;
+    if iov.is_empty() {
+        return restart(|| host::read(fd, &mut [], None)).map(|n| n as u64);
+    }
+    restart(|| host::readv(fd, &iov)).map(|n| n as u64)
+}
+
+pub fn writev(task: &mut Task, a: &Args) -> SysResult {
+    let file = host_file(task, a.int(0))?;
+    let fd = file.host_fd().ok_or(Errno::EINVAL)?;
+    let iov = gather(task, a.u(1), a.u(2), false)?;
+    let r = if iov.is_empty() {
+        restart(|| host::write(fd, &[])).map(|n| n as u64)
+    } else {
+        restart(|| host::writev(fd, &iov)).map(|n| n as u64)
+    };
+    on_epipe(task, r)
+}
+
+pub fn lseek(task: &mut Task, a: &Args) -> SysResult {
+    let file = host_file(task, a.int(0))?;
+    let fd = file.host_fd().ok_or(Errno::EINVAL)?;
+    host::lseek(fd, a.u(1) as i64, a.int(2))
+}
+
+pub fn close(task: &mut Task, a: &Args) -> SysResult {
+    task.fds.remove(a.int(0)).map(|_| 0)
+}
+
+fn nofile(task: &Task) -> u64 {
+    task.rlimits.soft(RLIMIT_NOFILE)
+}
+
+pub fn dup(task: &mut Task, a: &Args) -> SysResult {
+    let e = task.fds.get(a.int(0))?.clone();
+    let limit = nofile(task);
+    task.fds
+        .install(
+            FdEntry {
+                cloexec: false,
+                ..e
+            },
+            0,
+            limit,
+        )
+        .map(|fd| fd as u64)
+}
+
+fn do_dup3(task: &mut Task, old: i32, new: i32, cloexec: bool) -> SysResult {
+    let e = task.fds.get(old)?.clone();
+    let limit = nofile(task);
+    task.fds.install_at(new, FdEntry { cloexec, ..e }, limit)?;
+    Ok(new as u64)
+}
+
+pub fn dup2(task: &mut Task, a: &Args) -> SysResult {
+    let (old, new) = (a.int(0), a.int(1));
+    if old == new {
+        task.fds.get(old)?;
+        return Ok(new as u64);
+    }
+    do_dup3(task, old, new, false)
+}
+
+pub fn dup3(task: &mut Task, a: &Args) -> SysResult {
+    let (old, new, flags) = (a.int(0), a.int(1), u64::from(a.uint(2)));
+    if flags & !O_CLOEXEC != 0 || old == new {
+        return Err(Errno::EINVAL);
+    }
+    do_dup3(task, old, new, flags & O_CLOEXEC != 0)
+}
+
+pub fn fcntl(task: &mut Task, a: &Args) -> SysResult {
+    const F_DUPFD: u32 = 0;
+    const F_GETFD: u32 = 1;
+    const F_SETFD: u32 = 2;
+    const F_GETFL: u32 = 3;
+    const F_DUPFD_CLOEXEC: u32 = 1030;
+    let fd = a.int(0);
+    let entry = task.fds.get(fd)?.clone();
+    match a.uint(1) {
+        cmd @ (F_DUPFD | F_DUPFD_CLOEXEC) => {
+            let min = u64::from(a.uint(2));
+            let limit = nofile(task);
+            if min >= limit {
+                return Err(Errno::EINVAL);
+            }
+            let e = FdEntry {
+                cloexec: cmd == F_DUPFD_CLOEXEC,
+                ..entry
+            };
+            task.fds.install(e, min as usize, limit).map(|fd| fd as u64)
+        }
+        F_GETFD => Ok(if entry.cloexec { FD_CLOEXEC } else { 0 }),
+        F_SETFD => task
+            .fds
+            .set_cloexec(fd, a.u(2) & FD_CLOEXEC != 0)
+            .map(|()| 0),
+        F_GETFL => {
+            let host = entry.file.host_fd().ok_or(Errno::EINVAL)?;
+            host::status_flags(host).map(u64::from)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn ioctl(task: &mut Task, a: &Args) -> SysResult {
+    const TCGETS: u64 = 0x5401;
+    const TIOCGWINSZ: u64 = 0x5413;
+    let file = host_file(task, a.int(0))?;
+    let req = u64::from(a.uint(1));
+    let size = match req {
+        TCGETS => 36, // struct termios (kernel layout)
+        TIOCGWINSZ => 8,
+        _ => return Err(Errno::ENOTTY),
+    };
+    let fd = file.host_fd().ok_or(Errno::ENOTTY)?;
+    let mut buf = [0u8; 36];
+    host::ioctl_read(fd, req, &mut buf[..size])?;
+    task.mm.copy_out(a.u(2), &buf[..size])?;
+    Ok(0)
+}
+
+/// The guest's `struct stat` (x86-64 layout, 144 bytes).
+fn stat_bytes(st: &libc::stat) -> [u8; 144] {
+    let words: [u64; 18] = [
+        st.st_dev,
+        st.st_ino,
+        st.st_nlink,
+        u64::from(st.st_mode) | (u64::from(st.st_uid) << 32),
+        u64::from(st.st_gid),
+        st.st_rdev,
+        st.st_size as u64,
+        st.st_blksize as u64,
+        st.st_blocks as u64,
+        st.st_atime as u64,
+        st.st_atime_nsec as u64,
+        st.st_mtime as u64,
+        st.st_mtime_nsec as u64,
+        st.st_ctime as u64,
+        st.st_ctime_nsec as u64,
+        0,
+        0,
+        0,
+    ];
+    let mut b = [0u8; 144];
+    for (i, w) in words.iter().enumerate() {
+        b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+    }
+    b
+}
+
+fn fstat_into(task: &Task, fd: i32, buf: u64) -> SysResult {
+    let file = host_file(task, fd)?;
+    let host = file.host_fd().ok_or(Errno::EINVAL)?;
+    let st = host::fstat(host)?;
+    task.mm.copy_out(buf, &stat_bytes(&st))?;
+    Ok(0)
+}
+
+pub fn fstat(task: &mut Task, a: &Args) -> SysResult {
+    fstat_into(task, a.int(0), a.u(1))
+}
+
+pub fn newfstatat(task: &mut Task, a: &Args) -> SysResult {
+    let flags = a.uint(3);
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = task.mm.read_cstring(a.u(1), PATH_MAX)?;
+    if !path.is_empty() {
+        return Err(Errno::ENOSYS); // path walks need the VFS
+    }
+    if flags & AT_EMPTY_PATH == 0 {
+        return Err(Errno::ENOENT);
+    }
+    if a.int(0) == AT_FDCWD {
+        return Err(Errno::ENOSYS); // the cwd is a VFS object
+    }
+    fstat_into(task, a.int(0), a.u(2))
+}
+
+pub fn readlink(task: &mut Task, a: &Args) -> SysResult {
+    let size = a.int(2);
+    if size <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = task.mm.read_cstring(a.u(0), PATH_MAX)?;
+    if path != b"/proc/self/exe" {
+        return Err(Errno::ENOSYS);
+    }
+    let target = task.exe_path.as_bytes();
+    let n = target.len().min(size as usize);
+    task.mm.copy_out(a.u(1), &target[..n])?;
+    Ok(n as u64)
+}
+
+pub fn getcwd(task: &mut Task, a: &Args) -> SysResult {
+    let mut cwd = task.cwd.as_bytes().to_vec();
+    cwd.push(0);
+    if a.u(1) < cwd.len() as u64 {
+        return Err(Errno::ERANGE);
+    }
+    task.mm.copy_out(a.u(0), &cwd)?;
+    Ok(cwd.len() as u64)
+}
+
+pub fn sendfile(task: &mut Task, a: &Args) -> SysResult {
+    const CHUNK: usize = 64 << 10;
+    let out = host_file(task, a.int(0))?;
+    let inp = host_file(task, a.int(1))?;
+    let (out_fd, in_fd) = (
+        out.host_fd().ok_or(Errno::EINVAL)?,
+        inp.host_fd().ok_or(Errno::EINVAL)?,
+    );
+    let off_ptr = a.u(2);
+    let mut off = if off_ptr != 0 {
+        let o = task.mm.read_u64(off_ptr)? as i64;
+        if o < 0 {
+            return Err(Errno::EINVAL);
+        }
+        Some(o)
+    } else {
+        None
+    };
+    let count = a.u(3).min(MAX_RW_COUNT);
+    let mut buf = vec![0u8; CHUNK.min(count as usize)];
+    let mut done = 0u64;
+    let mut result = Ok(());
+    while done < count {
+        let want = ((count - done) as usize).min(CHUNK);
+        let n = match restart(|| host::read(in_fd, &mut buf[..want], off)) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
+        let mut w = 0;
+        while w < n {
+            match restart(|| host::write(out_fd, &buf[w..n])) {
+                Ok(m) => w += m,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        done += w as u64;
+        if let Some(o) = off.as_mut() {
+            *o += w as i64;
+        }
+        if result.is_err() || w < n {
+            break;
+        }
+    }
+    if let Some(o) = off {
+        task.mm.write_u64(off_ptr, o as u64)?;
+    }
+    match result {
+        Err(e) if done == 0 => on_epipe(task, Err(e)),
+        _ => Ok(done),
+    }
+}
+
+pub fn poll(task: &mut Task, a: &Args) -> SysResult {
+    const POLLNVAL: i16 = 0x20;
+    let nfds = a.u(1);
+    if nfds > nofile(task) {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![0u8; (nfds * 8) as usize];
+    task.mm.copy_in(a.u(0), &mut raw)?;
+    let mut files = Vec::new();
+    let mut pfds: Vec<libc::pollfd> = Vec::new();
+    let mut invalid = Vec::new();
+    for c in raw.chunks_exact(8) {
+        let fd = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let events = i16::from_le_bytes([c[4], c[5]]);
+        let file = if fd < 0 { None } else { task.fds.file(fd).ok() };
+        invalid.push(fd >= 0 && file.is_none());
+        let host = file
+            .as_ref()
+            .and_then(|f| f.host_fd())
+            .map_or(-1, |h| std::os::fd::AsRawFd::as_raw_fd(&h));
+        pfds.push(libc::pollfd {
+            fd: host,
+            events,
+            revents: 0,
+        });
+        files.push(file); // keeps the host descriptors open during the poll
+    }
+    let timeout = a.int(2);
+    let start = std::time::Instant::now();
+    let n = if invalid.iter().any(|b| *b) {
+        // Linux returns at once when a descriptor is invalid.
+        host::poll(&mut pfds, 0)?
+    } else {
+        loop {
+            let left = if timeout < 0 {
+                -1
+            } else {
+                (i64::from(timeout) - start.elapsed().as_millis() as i64).max(0) as i32
+            };
+            match host::poll(&mut pfds, left) {
+                Err(Errno::EINTR) => continue,
+                r => break r?,
+            }
+        }
+    };
+    let mut ready = n as u64;
+    for (i, p) in pfds.iter_mut().enumerate() {
+        if invalid[i] {
+            p.revents = POLLNVAL;
+            ready += 1;
+        }
+        raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&p.revents.to_le_bytes());
+    }
+    task.mm.copy_out(a.u(0), &raw)?;
+    Ok(ready)
+}

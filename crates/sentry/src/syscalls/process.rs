@@ -1,0 +1,267 @@
+//! Process and identity syscalls: exit, IDs, limits, uname, prctl,
+//! arch_prctl, affinity and getrandom.
+
+use super::Args;
+use crate::ExitStatus;
+use crate::errno::{Errno, SysResult};
+use crate::host;
+use crate::kernel::Task;
+use crate::kernel::rlimits::{Limit, NLIMITS};
+use crate::mm::TASK_SIZE;
+
+pub fn exit(task: &mut Task, a: &Args) -> SysResult {
+    // The only thread exiting ends the process.
+    exit_group(task, a)
+}
+
+pub fn exit_group(task: &mut Task, a: &Args) -> SysResult {
+    task.exit = Some(ExitStatus::Exited(a.int(0) as u8));
+    Ok(0)
+}
+
+pub fn getpid(task: &mut Task, _: &Args) -> SysResult {
+    Ok(task.tid as u64)
+}
+
+pub fn gettid(task: &mut Task, _: &Args) -> SysResult {
+    Ok(task.tid as u64)
+}
+
+pub fn getppid(_: &mut Task, _: &Args) -> SysResult {
+    // init's parent is outside the container's PID namespace.
+    Ok(0)
+}
+
+pub fn getuid(task: &mut Task, _: &Args) -> SysResult {
+    Ok(u64::from(task.creds.uid))
+}
+
+pub fn geteuid(task: &mut Task, _: &Args) -> SysResult {
+    Ok(u64::from(task.creds.uid))
+}
+
+pub fn getgid(task: &mut Task, _: &Args) -> SysResult {
+    Ok(u64::from(task.creds.gid))
+}
+
+pub fn getegid(task: &mut Task, _: &Args) -> SysResult {
+    Ok(u64::from(task.creds.gid))
+}
+
+fn write_ids(task: &Task, a: &Args, id: u32) -> SysResult {
+    for i in 0..3 {
+        task.mm.write_u32(a.u(i), id)?;
+    }
+    Ok(0)
+}
+
+pub fn getresuid(task: &mut Task, a: &Args) -> SysResult {
+    write_ids(task, a, task.creds.uid)
+}
+
+pub fn getresgid(task: &mut Task, a: &Args) -> SysResult {
+    write_ids(task, a, task.creds.gid)
+}
+
+pub fn set_tid_address(task: &mut Task, a: &Args) -> SysResult {
+    task.clear_child_tid = a.u(0);
+    Ok(task.tid as u64)
+}
+
+pub fn set_robust_list(task: &mut Task, a: &Args) -> SysResult {
+    const ROBUST_LIST_HEAD_SIZE: u64 = 24;
+    if a.u(1) != ROBUST_LIST_HEAD_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    task.robust_list = (a.u(0), a.u(1));
+    Ok(0)
+}
+
+pub fn arch_prctl(task: &mut Task, a: &Args) -> SysResult {
+    const ARCH_SET_GS: u64 = 0x1001;
+    const ARCH_SET_FS: u64 = 0x1002;
+    const ARCH_GET_FS: u64 = 0x1003;
+    const ARCH_GET_GS: u64 = 0x1004;
+    let addr = a.u(1);
+    match a.u(0) {
+        ARCH_SET_FS | ARCH_SET_GS if addr >= TASK_SIZE => Err(Errno::EPERM),
+        ARCH_SET_FS => {
+            task.regs.fs_base = addr;
+            Ok(0)
+        }
+        ARCH_SET_GS => {
+            task.regs.gs_base = addr;
+            Ok(0)
+        }
+        ARCH_GET_FS => task.mm.write_u64(addr, task.regs.fs_base).map(|()| 0),
+        ARCH_GET_GS => task.mm.write_u64(addr, task.regs.gs_base).map(|()| 0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn prctl(task: &mut Task, a: &Args) -> SysResult {
+    const PR_SET_NAME: i32 = 15;
+    const PR_GET_NAME: i32 = 16;
+    const TASK_COMM_LEN: usize = 16;
+    match a.int(0) {
+        PR_SET_NAME => {
+            // Linux copies at most 15 bytes and truncates silently.
+            let mut name = Vec::new();
+            for i in 0..TASK_COMM_LEN as u64 - 1 {
+                let mut b = [0u8; 1];
+                task.mm
+                    .copy_in(a.u(1).checked_add(i).ok_or(Errno::EFAULT)?, &mut b)?;
+                if b[0] == 0 {
+                    break;
+                }
+                name.push(b[0]);
+            }
+            task.comm = name;
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut buf = [0u8; TASK_COMM_LEN];
+            let n = task.comm.len().min(TASK_COMM_LEN - 1);
+            buf[..n].copy_from_slice(&task.comm[..n]);
+            task.mm.copy_out(a.u(1), &buf)?;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn uname(task: &mut Task, a: &Args) -> SysResult {
+    const LEN: usize = 65;
+    let fields = [
+        "Linux",
+        task.hostname.as_str(),
+        "6.1.0",
+        "#1 SMP sandbox",
+        "x86_64",
+        "(none)",
+    ];
+    let mut buf = [0u8; LEN * 6];
+    for (i, f) in fields.iter().enumerate() {
+        let b = f.as_bytes();
+        let n = b.len().min(LEN - 1);
+        buf[i * LEN..i * LEN + n].copy_from_slice(&b[..n]);
+    }
+    task.mm.copy_out(a.u(0), &buf)?;
+    Ok(0)
+}
+
+fn limit_bytes(l: Limit) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&l.soft.to_le_bytes());
+    b[8..].copy_from_slice(&l.hard.to_le_bytes());
+    b
+}
+
+fn read_limit(task: &Task, addr: u64) -> Result<Limit, Errno> {
+    let mut b = [0u8; 16];
+    task.mm.copy_in(addr, &mut b)?;
+    let w = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
+    Ok(Limit {
+        soft: w(0),
+        hard: w(8),
+    })
+}
+
+pub fn getrlimit(task: &mut Task, a: &Args) -> SysResult {
+    let l = task.rlimits.get(a.uint(0))?;
+    task.mm.copy_out(a.u(1), &limit_bytes(l))?;
+    Ok(0)
+}
+
+pub fn setrlimit(task: &mut Task, a: &Args) -> SysResult {
+    let new = read_limit(task, a.u(1))?;
+    let privileged = task.privileged();
+    task.rlimits.set(a.uint(0), new, privileged).map(|_| 0)
+}
+
+pub fn prlimit64(task: &mut Task, a: &Args) -> SysResult {
+    let (pid, resource, new, old) = (a.int(0), a.uint(1), a.u(2), a.u(3));
+    if pid != 0 && pid != task.tid {
+        return Err(Errno::ESRCH);
+    }
+    if resource as usize >= NLIMITS {
+        return Err(Errno::EINVAL);
+    }
+    let new = if new != 0 {
+        Some(read_limit(task, new)?)
+    } else {
+        None
+    };
+    let current = task.rlimits.get(resource)?;
+    if let Some(l) = new {
+        let privileged = task.privileged();
+        task.rlimits.set(resource, l, privileged)?;
+    }
+    if old != 0 {
+        task.mm.copy_out(old, &limit_bytes(current))?;
+    }
+    Ok(0)
+}
+
+pub fn sched_getaffinity(task: &mut Task, a: &Args) -> SysResult {
+    let (pid, len) = (a.int(0), a.uint(1) as u64);
+    if pid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if pid != 0 && pid != task.tid {
+        return Err(Errno::ESRCH);
+    }
+    let cpus = host::online_cpus();
+    let needed = cpus.div_ceil(64) as u64 * 8;
+    if len * 8 < cpus as u64 || len % 8 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut mask = vec![0u8; needed as usize];
+    for c in 0..cpus {
+        mask[c / 8] |= 1 << (c % 8);
+    }
+    task.mm.copy_out(a.u(2), &mask)?;
+    Ok(needed)
+}
+
+pub fn sched_yield(_: &mut Task, _: &Args) -> SysResult {
+    host::sched_yield();
+    Ok(0)
+}
+
+pub fn getrandom(task: &mut Task, a: &Args) -> SysResult {
+    const GRND_NONBLOCK: u32 = 1;
+    const GRND_RANDOM: u32 = 2;
+    const GRND_INSECURE: u32 = 4;
+    const CHUNK: u64 = 64 << 10;
+    let (buf, count, flags) = (a.u(0), a.u(1), a.uint(2));
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
+        || flags & (GRND_RANDOM | GRND_INSECURE) == (GRND_RANDOM | GRND_INSECURE)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let count = count.min(crate::mm::usercopy::MAX_IO_CHUNK);
+    let mut done = 0u64;
+    let mut tmp = vec![0u8; CHUNK.min(count) as usize];
+    while done < count {
+        let n = CHUNK.min(count - done) as usize;
+        let got = match host::getrandom(&mut tmp[..n], flags) {
+            Ok(g) => g,
+            Err(Errno::EINTR) => continue,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        let Some(at) = buf.checked_add(done) else {
+            break;
+        };
+        match task.mm.copy_out(at, &tmp[..got]) {
+            Ok(()) => done += got as u64,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+        if got < n {
+            break;
+        }
+    }
+    Ok(done)
+}

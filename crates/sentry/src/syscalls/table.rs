@@ -1,0 +1,601 @@
+//! The x86-64 syscall table: number -> name, handler, support level and
+//! strace argument formats. Generated once from the kernel headers
+//! (asm/unistd_64.h) and maintained by hand since; it drives dispatch,
+//! `--strace` and docs/syscalls.md.
+//!
+//! Argument formats, one letter per argument: `d` signed decimal, `u`
+//! unsigned decimal, `x` hex, `p` pointer, `s` C string, `b` buffer whose
+//! length is the next argument.
+
+use super::{Support, SyscallInfo, fs, mm, process, signal, time};
+
+const fn none(name: &'static str) -> SyscallInfo {
+    SyscallInfo {
+        name,
+        handler: None,
+        support: Support::Unimplemented,
+        args: "",
+    }
+}
+
+const fn full(name: &'static str, handler: super::Handler, args: &'static str) -> SyscallInfo {
+    SyscallInfo {
+        name,
+        handler: Some(handler),
+        support: Support::Full,
+        args,
+    }
+}
+
+const fn partial(
+    name: &'static str,
+    handler: super::Handler,
+    missing: &'static str,
+    args: &'static str,
+) -> SyscallInfo {
+    SyscallInfo {
+        name,
+        handler: Some(handler),
+        support: Support::Partial(missing),
+        args,
+    }
+}
+
+/// One past the highest syscall number in the table.
+pub const NR_SYSCALLS: usize = 463;
+
+/// The table, indexed by syscall number (unassigned numbers have an
+/// empty name).
+pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
+    full("read", fs::read, "dpu"),   // 0
+    full("write", fs::write, "dbu"), // 1
+    none("open"),                    // 2
+    full("close", fs::close, "d"),   // 3
+    none("stat"),                    // 4
+    partial(
+        "fstat",
+        fs::fstat,
+        "host-backed descriptors only (inherited stdio)",
+        "dp",
+    ), // 5
+    none("lstat"),                   // 6
+    full("poll", fs::poll, "pud"),   // 7
+    full("lseek", fs::lseek, "ddd"), // 8
+    partial(
+        "mmap",
+        mm::mmap,
+        "anonymous mappings only; file mappings ENODEV",
+        "pudxdx",
+    ), // 9
+    full("mprotect", mm::mprotect, "pux"), // 10
+    full("munmap", mm::munmap, "pu"), // 11
+    full("brk", mm::brk, "p"),       // 12
+    partial(
+        "rt_sigaction",
+        signal::rt_sigaction,
+        "dispositions recorded; delivery comes with issue 3",
+        "dppu",
+    ), // 13
+    partial(
+        "rt_sigprocmask",
+        signal::rt_sigprocmask,
+        "mask recorded; delivery comes with issue 3",
+        "dppu",
+    ), // 14
+    none("rt_sigreturn"),            // 15
+    partial(
+        "ioctl",
+        fs::ioctl,
+        "TCGETS and TIOCGWINSZ on host terminals; other requests ENOTTY",
+        "dxp",
+    ), // 16
+    full("pread64", fs::pread64, "dpud"), // 17
+    full("pwrite64", fs::pwrite64, "dbud"), // 18
+    full("readv", fs::readv, "dpu"), // 19
+    full("writev", fs::writev, "dpu"), // 20
+    none("access"),                  // 21
+    none("pipe"),                    // 22
+    none("select"),                  // 23
+    full("sched_yield", process::sched_yield, ""), // 24
+    none("mremap"),                  // 25
+    none("msync"),                   // 26
+    none("mincore"),                 // 27
+    full("madvise", mm::madvise, "pud"), // 28
+    none("shmget"),                  // 29
+    none("shmat"),                   // 30
+    none("shmctl"),                  // 31
+    full("dup", fs::dup, "d"),       // 32
+    full("dup2", fs::dup2, "dd"),    // 33
+    none("pause"),                   // 34
+    full("nanosleep", time::nanosleep, "pp"), // 35
+    none("getitimer"),               // 36
+    none("alarm"),                   // 37
+    none("setitimer"),               // 38
+    full("getpid", process::getpid, ""), // 39
+    full("sendfile", fs::sendfile, "ddpu"), // 40
+    none("socket"),                  // 41
+    none("connect"),                 // 42
+    none("accept"),                  // 43
+    none("sendto"),                  // 44
+    none("recvfrom"),                // 45
+    none("sendmsg"),                 // 46
+    none("recvmsg"),                 // 47
+    none("shutdown"),                // 48
+    none("bind"),                    // 49
+    none("listen"),                  // 50
+    none("getsockname"),             // 51
+    none("getpeername"),             // 52
+    none("socketpair"),              // 53
+    none("setsockopt"),              // 54
+    none("getsockopt"),              // 55
+    none("clone"),                   // 56
+    none("fork"),                    // 57
+    none("vfork"),                   // 58
+    none("execve"),                  // 59
+    partial(
+        "exit",
+        process::exit,
+        "single-threaded: ends the process",
+        "d",
+    ), // 60
+    none("wait4"),                   // 61
+    none("kill"),                    // 62
+    full("uname", process::uname, "p"), // 63
+    none("semget"),                  // 64
+    none("semop"),                   // 65
+    none("semctl"),                  // 66
+    none("shmdt"),                   // 67
+    none("msgget"),                  // 68
+    none("msgsnd"),                  // 69
+    none("msgrcv"),                  // 70
+    none("msgctl"),                  // 71
+    partial(
+        "fcntl",
+        fs::fcntl,
+        "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL; other commands EINVAL",
+        "dxx",
+    ), // 72
+    none("flock"),                   // 73
+    none("fsync"),                   // 74
+    none("fdatasync"),               // 75
+    none("truncate"),                // 76
+    none("ftruncate"),               // 77
+    none("getdents"),                // 78
+    partial(
+        "getcwd",
+        fs::getcwd,
+        "returns the initial working directory (no chdir yet)",
+        "pu",
+    ), // 79
+    none("chdir"),                   // 80
+    none("fchdir"),                  // 81
+    none("rename"),                  // 82
+    none("mkdir"),                   // 83
+    none("rmdir"),                   // 84
+    none("creat"),                   // 85
+    none("link"),                    // 86
+    none("unlink"),                  // 87
+    none("symlink"),                 // 88
+    partial(
+        "readlink",
+        fs::readlink,
+        "only /proc/self/exe; other paths ENOSYS until the VFS exists",
+        "spu",
+    ), // 89
+    none("chmod"),                   // 90
+    none("fchmod"),                  // 91
+    none("chown"),                   // 92
+    none("fchown"),                  // 93
+    none("lchown"),                  // 94
+    none("umask"),                   // 95
+    full("gettimeofday", time::gettimeofday, "pp"), // 96
+    full("getrlimit", process::getrlimit, "dp"), // 97
+    none("getrusage"),               // 98
+    none("sysinfo"),                 // 99
+    none("times"),                   // 100
+    none("ptrace"),                  // 101
+    full("getuid", process::getuid, ""), // 102
+    none("syslog"),                  // 103
+    full("getgid", process::getgid, ""), // 104
+    none("setuid"),                  // 105
+    none("setgid"),                  // 106
+    full("geteuid", process::geteuid, ""), // 107
+    full("getegid", process::getegid, ""), // 108
+    none("setpgid"),                 // 109
+    full("getppid", process::getppid, ""), // 110
+    none("getpgrp"),                 // 111
+    none("setsid"),                  // 112
+    none("setreuid"),                // 113
+    none("setregid"),                // 114
+    none("getgroups"),               // 115
+    none("setgroups"),               // 116
+    none("setresuid"),               // 117
+    full("getresuid", process::getresuid, "ppp"), // 118
+    none("setresgid"),               // 119
+    full("getresgid", process::getresgid, "ppp"), // 120
+    none("getpgid"),                 // 121
+    none("setfsuid"),                // 122
+    none("setfsgid"),                // 123
+    none("getsid"),                  // 124
+    none("capget"),                  // 125
+    none("capset"),                  // 126
+    none("rt_sigpending"),           // 127
+    none("rt_sigtimedwait"),         // 128
+    none("rt_sigqueueinfo"),         // 129
+    none("rt_sigsuspend"),           // 130
+    partial(
+        "sigaltstack",
+        signal::sigaltstack,
+        "recorded; delivery comes with issue 3",
+        "pp",
+    ), // 131
+    none("utime"),                   // 132
+    none("mknod"),                   // 133
+    none("uselib"),                  // 134
+    none("personality"),             // 135
+    none("ustat"),                   // 136
+    none("statfs"),                  // 137
+    none("fstatfs"),                 // 138
+    none("sysfs"),                   // 139
+    none("getpriority"),             // 140
+    none("setpriority"),             // 141
+    none("sched_setparam"),          // 142
+    none("sched_getparam"),          // 143
+    none("sched_setscheduler"),      // 144
+    none("sched_getscheduler"),      // 145
+    none("sched_get_priority_max"),  // 146
+    none("sched_get_priority_min"),  // 147
+    none("sched_rr_get_interval"),   // 148
+    none("mlock"),                   // 149
+    none("munlock"),                 // 150
+    none("mlockall"),                // 151
+    none("munlockall"),              // 152
+    none("vhangup"),                 // 153
+    none("modify_ldt"),              // 154
+    none("pivot_root"),              // 155
+    none("_sysctl"),                 // 156
+    partial(
+        "prctl",
+        process::prctl,
+        "PR_SET_NAME and PR_GET_NAME; other options EINVAL",
+        "dxxxx",
+    ), // 157
+    full("arch_prctl", process::arch_prctl, "xp"), // 158
+    none("adjtimex"),                // 159
+    full("setrlimit", process::setrlimit, "dp"), // 160
+    none("chroot"),                  // 161
+    none("sync"),                    // 162
+    none("acct"),                    // 163
+    none("settimeofday"),            // 164
+    none("mount"),                   // 165
+    none("umount2"),                 // 166
+    none("swapon"),                  // 167
+    none("swapoff"),                 // 168
+    none("reboot"),                  // 169
+    none("sethostname"),             // 170
+    none("setdomainname"),           // 171
+    none("iopl"),                    // 172
+    none("ioperm"),                  // 173
+    none("create_module"),           // 174
+    none("init_module"),             // 175
+    none("delete_module"),           // 176
+    none("get_kernel_syms"),         // 177
+    none("query_module"),            // 178
+    none("quotactl"),                // 179
+    none("nfsservctl"),              // 180
+    none("getpmsg"),                 // 181
+    none("putpmsg"),                 // 182
+    none("afs_syscall"),             // 183
+    none("tuxcall"),                 // 184
+    none("security"),                // 185
+    full("gettid", process::gettid, ""), // 186
+    none("readahead"),               // 187
+    none("setxattr"),                // 188
+    none("lsetxattr"),               // 189
+    none("fsetxattr"),               // 190
+    none("getxattr"),                // 191
+    none("lgetxattr"),               // 192
+    none("fgetxattr"),               // 193
+    none("listxattr"),               // 194
+    none("llistxattr"),              // 195
+    none("flistxattr"),              // 196
+    none("removexattr"),             // 197
+    none("lremovexattr"),            // 198
+    none("fremovexattr"),            // 199
+    none("tkill"),                   // 200
+    full("time", time::time, "p"),   // 201
+    none("futex"),                   // 202
+    none("sched_setaffinity"),       // 203
+    full("sched_getaffinity", process::sched_getaffinity, "dup"), // 204
+    none("set_thread_area"),         // 205
+    none("io_setup"),                // 206
+    none("io_destroy"),              // 207
+    none("io_getevents"),            // 208
+    none("io_submit"),               // 209
+    none("io_cancel"),               // 210
+    none("get_thread_area"),         // 211
+    none("lookup_dcookie"),          // 212
+    none("epoll_create"),            // 213
+    none("epoll_ctl_old"),           // 214
+    none("epoll_wait_old"),          // 215
+    none("remap_file_pages"),        // 216
+    none("getdents64"),              // 217
+    partial(
+        "set_tid_address",
+        process::set_tid_address,
+        "recorded; the futex wake at thread exit comes with threads",
+        "p",
+    ), // 218
+    none("restart_syscall"),         // 219
+    none("semtimedop"),              // 220
+    none("fadvise64"),               // 221
+    none("timer_create"),            // 222
+    none("timer_settime"),           // 223
+    none("timer_gettime"),           // 224
+    none("timer_getoverrun"),        // 225
+    none("timer_delete"),            // 226
+    none("clock_settime"),           // 227
+    partial(
+        "clock_gettime",
+        time::clock_gettime,
+        "per-process and per-thread CPU clock IDs (negative) EINVAL",
+        "dp",
+    ), // 228
+    partial(
+        "clock_getres",
+        time::clock_getres,
+        "per-process and per-thread CPU clock IDs (negative) EINVAL",
+        "dp",
+    ), // 229
+    full("clock_nanosleep", time::clock_nanosleep, "dxpp"), // 230
+    full("exit_group", process::exit_group, "d"), // 231
+    none("epoll_wait"),              // 232
+    none("epoll_ctl"),               // 233
+    none("tgkill"),                  // 234
+    none("utimes"),                  // 235
+    none("vserver"),                 // 236
+    none("mbind"),                   // 237
+    none("set_mempolicy"),           // 238
+    none("get_mempolicy"),           // 239
+    none("mq_open"),                 // 240
+    none("mq_unlink"),               // 241
+    none("mq_timedsend"),            // 242
+    none("mq_timedreceive"),         // 243
+    none("mq_notify"),               // 244
+    none("mq_getsetattr"),           // 245
+    none("kexec_load"),              // 246
+    none("waitid"),                  // 247
+    none("add_key"),                 // 248
+    none("request_key"),             // 249
+    none("keyctl"),                  // 250
+    none("ioprio_set"),              // 251
+    none("ioprio_get"),              // 252
+    none("inotify_init"),            // 253
+    none("inotify_add_watch"),       // 254
+    none("inotify_rm_watch"),        // 255
+    none("migrate_pages"),           // 256
+    none("openat"),                  // 257
+    none("mkdirat"),                 // 258
+    none("mknodat"),                 // 259
+    none("fchownat"),                // 260
+    none("futimesat"),               // 261
+    partial(
+        "newfstatat",
+        fs::newfstatat,
+        "only AT_EMPTY_PATH on a descriptor; paths ENOSYS until the VFS exists",
+        "dspx",
+    ), // 262
+    none("unlinkat"),                // 263
+    none("renameat"),                // 264
+    none("linkat"),                  // 265
+    none("symlinkat"),               // 266
+    none("readlinkat"),              // 267
+    none("fchmodat"),                // 268
+    none("faccessat"),               // 269
+    none("pselect6"),                // 270
+    none("ppoll"),                   // 271
+    none("unshare"),                 // 272
+    partial(
+        "set_robust_list",
+        process::set_robust_list,
+        "recorded; robust futex cleanup comes with threads",
+        "pu",
+    ), // 273
+    none("get_robust_list"),         // 274
+    none("splice"),                  // 275
+    none("tee"),                     // 276
+    none("sync_file_range"),         // 277
+    none("vmsplice"),                // 278
+    none("move_pages"),              // 279
+    none("utimensat"),               // 280
+    none("epoll_pwait"),             // 281
+    none("signalfd"),                // 282
+    none("timerfd_create"),          // 283
+    none("eventfd"),                 // 284
+    none("fallocate"),               // 285
+    none("timerfd_settime"),         // 286
+    none("timerfd_gettime"),         // 287
+    none("accept4"),                 // 288
+    none("signalfd4"),               // 289
+    none("eventfd2"),                // 290
+    none("epoll_create1"),           // 291
+    full("dup3", fs::dup3, "ddx"),   // 292
+    none("pipe2"),                   // 293
+    none("inotify_init1"),           // 294
+    none("preadv"),                  // 295
+    none("pwritev"),                 // 296
+    none("rt_tgsigqueueinfo"),       // 297
+    none("perf_event_open"),         // 298
+    none("recvmmsg"),                // 299
+    none("fanotify_init"),           // 300
+    none("fanotify_mark"),           // 301
+    full("prlimit64", process::prlimit64, "ddpp"), // 302
+    none("name_to_handle_at"),       // 303
+    none("open_by_handle_at"),       // 304
+    none("clock_adjtime"),           // 305
+    none("syncfs"),                  // 306
+    none("sendmmsg"),                // 307
+    none("setns"),                   // 308
+    none("getcpu"),                  // 309
+    none("process_vm_readv"),        // 310
+    none("process_vm_writev"),       // 311
+    none("kcmp"),                    // 312
+    none("finit_module"),            // 313
+    none("sched_setattr"),           // 314
+    none("sched_getattr"),           // 315
+    none("renameat2"),               // 316
+    none("seccomp"),                 // 317
+    full("getrandom", process::getrandom, "pux"), // 318
+    none("memfd_create"),            // 319
+    none("kexec_file_load"),         // 320
+    none("bpf"),                     // 321
+    none("execveat"),                // 322
+    none("userfaultfd"),             // 323
+    none("membarrier"),              // 324
+    none("mlock2"),                  // 325
+    none("copy_file_range"),         // 326
+    none("preadv2"),                 // 327
+    none("pwritev2"),                // 328
+    none("pkey_mprotect"),           // 329
+    none("pkey_alloc"),              // 330
+    none("pkey_free"),               // 331
+    none("statx"),                   // 332
+    none("io_pgetevents"),           // 333
+    none("rseq"),                    // 334
+    none(""),                        // 335
+    none(""),                        // 336
+    none(""),                        // 337
+    none(""),                        // 338
+    none(""),                        // 339
+    none(""),                        // 340
+    none(""),                        // 341
+    none(""),                        // 342
+    none(""),                        // 343
+    none(""),                        // 344
+    none(""),                        // 345
+    none(""),                        // 346
+    none(""),                        // 347
+    none(""),                        // 348
+    none(""),                        // 349
+    none(""),                        // 350
+    none(""),                        // 351
+    none(""),                        // 352
+    none(""),                        // 353
+    none(""),                        // 354
+    none(""),                        // 355
+    none(""),                        // 356
+    none(""),                        // 357
+    none(""),                        // 358
+    none(""),                        // 359
+    none(""),                        // 360
+    none(""),                        // 361
+    none(""),                        // 362
+    none(""),                        // 363
+    none(""),                        // 364
+    none(""),                        // 365
+    none(""),                        // 366
+    none(""),                        // 367
+    none(""),                        // 368
+    none(""),                        // 369
+    none(""),                        // 370
+    none(""),                        // 371
+    none(""),                        // 372
+    none(""),                        // 373
+    none(""),                        // 374
+    none(""),                        // 375
+    none(""),                        // 376
+    none(""),                        // 377
+    none(""),                        // 378
+    none(""),                        // 379
+    none(""),                        // 380
+    none(""),                        // 381
+    none(""),                        // 382
+    none(""),                        // 383
+    none(""),                        // 384
+    none(""),                        // 385
+    none(""),                        // 386
+    none(""),                        // 387
+    none(""),                        // 388
+    none(""),                        // 389
+    none(""),                        // 390
+    none(""),                        // 391
+    none(""),                        // 392
+    none(""),                        // 393
+    none(""),                        // 394
+    none(""),                        // 395
+    none(""),                        // 396
+    none(""),                        // 397
+    none(""),                        // 398
+    none(""),                        // 399
+    none(""),                        // 400
+    none(""),                        // 401
+    none(""),                        // 402
+    none(""),                        // 403
+    none(""),                        // 404
+    none(""),                        // 405
+    none(""),                        // 406
+    none(""),                        // 407
+    none(""),                        // 408
+    none(""),                        // 409
+    none(""),                        // 410
+    none(""),                        // 411
+    none(""),                        // 412
+    none(""),                        // 413
+    none(""),                        // 414
+    none(""),                        // 415
+    none(""),                        // 416
+    none(""),                        // 417
+    none(""),                        // 418
+    none(""),                        // 419
+    none(""),                        // 420
+    none(""),                        // 421
+    none(""),                        // 422
+    none(""),                        // 423
+    none("pidfd_send_signal"),       // 424
+    none("io_uring_setup"),          // 425
+    none("io_uring_enter"),          // 426
+    none("io_uring_register"),       // 427
+    none("open_tree"),               // 428
+    none("move_mount"),              // 429
+    none("fsopen"),                  // 430
+    none("fsconfig"),                // 431
+    none("fsmount"),                 // 432
+    none("fspick"),                  // 433
+    none("pidfd_open"),              // 434
+    none("clone3"),                  // 435
+    none("close_range"),             // 436
+    none("openat2"),                 // 437
+    none("pidfd_getfd"),             // 438
+    none("faccessat2"),              // 439
+    none("process_madvise"),         // 440
+    none("epoll_pwait2"),            // 441
+    none("mount_setattr"),           // 442
+    none("quotactl_fd"),             // 443
+    none("landlock_create_ruleset"), // 444
+    none("landlock_add_rule"),       // 445
+    none("landlock_restrict_self"),  // 446
+    none("memfd_secret"),            // 447
+    none("process_mrelease"),        // 448
+    none("futex_waitv"),             // 449
+    none("set_mempolicy_home_node"), // 450
+    none("cachestat"),               // 451
+    none("fchmodat2"),               // 452
+    none("map_shadow_stack"),        // 453
+    none("futex_wake"),              // 454
+    none("futex_wait"),              // 455
+    none("futex_requeue"),           // 456
+    none("statmount"),               // 457
+    none("listmount"),               // 458
+    none("lsm_get_self_attr"),       // 459
+    none("lsm_set_self_attr"),       // 460
+    none("lsm_list_modules"),        // 461
+    none("mseal"),                   // 462
+];
+
+/// Notes on unimplemented syscalls for docs/syscalls.md.
+pub fn unimplemented_note(name: &str) -> Option<&'static str> {
+    match name {
+        "rseq" => Some("restartable sequences are not supported (glibc falls back)"),
+        _ => None,
+    }
+}

@@ -1,0 +1,107 @@
+//! Time syscalls, answered from the host's clocks (the guest's clocks are
+//! the host's: the TSC offset is zero).
+
+use super::Args;
+use crate::errno::{Errno, SysResult};
+use crate::host;
+use crate::kernel::Task;
+
+const CLOCK_REALTIME: i32 = 0;
+const CLOCK_MONOTONIC: i32 = 1;
+const TIMER_ABSTIME: i32 = 1;
+
+/// Clock IDs Linux accepts (10, CLOCK_SGI_CYCLE, is gone); negative IDs
+/// (per-process and per-thread CPU clocks) are not supported.
+fn check_clock(id: i32) -> Result<libc::clockid_t, Errno> {
+    match id {
+        0..=9 | 11 => Ok(id),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn timespec_bytes(ts: &libc::timespec) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&ts.tv_sec.to_le_bytes());
+    b[8..].copy_from_slice(&ts.tv_nsec.to_le_bytes());
+    b
+}
+
+fn read_timespec(task: &Task, addr: u64) -> Result<libc::timespec, Errno> {
+    let mut b = [0u8; 16];
+    task.mm.copy_in(addr, &mut b)?;
+    let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
+    let nsec = i64::from_le_bytes(b[8..].try_into().unwrap_or([0; 8]));
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(libc::timespec {
+        tv_sec: sec,
+        tv_nsec: nsec,
+    })
+}
+
+pub fn clock_gettime(task: &mut Task, a: &Args) -> SysResult {
+    let ts = host::clock_gettime(check_clock(a.int(0))?)?;
+    task.mm.copy_out(a.u(1), &timespec_bytes(&ts))?;
+    Ok(0)
+}
+
+pub fn clock_getres(task: &mut Task, a: &Args) -> SysResult {
+    let ts = host::clock_getres(check_clock(a.int(0))?)?;
+    if a.u(1) != 0 {
+        task.mm.copy_out(a.u(1), &timespec_bytes(&ts))?;
+    }
+    Ok(0)
+}
+
+pub fn gettimeofday(task: &mut Task, a: &Args) -> SysResult {
+    if a.u(0) != 0 {
+        let ts = host::clock_gettime(CLOCK_REALTIME)?;
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&ts.tv_sec.to_le_bytes());
+        b[8..].copy_from_slice(&(ts.tv_nsec / 1000).to_le_bytes());
+        task.mm.copy_out(a.u(0), &b)?;
+    }
+    if a.u(1) != 0 {
+        // struct timezone: the kernel's sys_tz, zero unless settimeofday
+        // set it.
+        task.mm.copy_out(a.u(1), &[0u8; 8])?;
+    }
+    Ok(0)
+}
+
+pub fn time(task: &mut Task, a: &Args) -> SysResult {
+    let sec = host::clock_gettime(CLOCK_REALTIME)?.tv_sec as u64;
+    if a.u(0) != 0 {
+        task.mm.write_u64(a.u(0), sec)?;
+    }
+    Ok(sec)
+}
+
+/// Sleeps on the host, restarting after host signals (the guest has none
+/// to deliver yet).
+fn sleep(clock: libc::clockid_t, flags: i32, req: libc::timespec) -> SysResult {
+    let mut req = req;
+    loop {
+        match host::clock_nanosleep(clock, flags, &req) {
+            Ok(()) => return Ok(0),
+            Err((Errno::EINTR, rem)) => {
+                if flags & TIMER_ABSTIME == 0 {
+                    req = rem;
+                }
+            }
+            Err((e, _)) => return Err(e),
+        }
+    }
+}
+
+pub fn nanosleep(task: &mut Task, a: &Args) -> SysResult {
+    let req = read_timespec(task, a.u(0))?;
+    sleep(CLOCK_MONOTONIC, 0, req)
+}
+
+pub fn clock_nanosleep(task: &mut Task, a: &Args) -> SysResult {
+    let clock = check_clock(a.int(0))?;
+    let req = read_timespec(task, a.u(2))?;
+    sleep(clock, a.int(1) & TIMER_ABSTIME, req)
+}

@@ -1,0 +1,133 @@
+/* Checks real syscall behaviour inside the sentry: each failed check
+ * exits with its line number; success prints "ok" and exits 0. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <sched.h>
+#include <fcntl.h>
+#include <sys/random.h>
+
+#define CHECK(c) do { if (!(c)) { fprintf(stderr, "check failed at line %d: %s (errno %d)\n", __LINE__, #c, errno); fflush(stderr); _exit(100 + (__LINE__ % 100)); } } while (0)
+#define FAILS(call, err) do { errno = 0; long r_ = (long)(call); CHECK(r_ == -1 && errno == (err)); } while (0)
+
+int main(int argc, char **argv, char **envp) {
+    /* argv/envp arrive as given */
+    CHECK(argc == 3 && strcmp(argv[1], "one") == 0 && strcmp(argv[2], "two") == 0);
+    CHECK(getenv("SENTRY_TEST") && strcmp(getenv("SENTRY_TEST"), "yes") == 0);
+    CHECK(((unsigned long)__builtin_frame_address(0) & 0xf) == 0);
+
+    /* write/read errors */
+    FAILS(write(42, "x", 1), EBADF);
+    FAILS(syscall(SYS_write, 1, (void *)8, 1), EFAULT);
+    FAILS(syscall(335), ENOSYS);
+    FAILS(syscall(100000), ENOSYS);
+    CHECK(write(1, "", 0) == 0);
+
+    /* mmap, fault-in, munmap, mprotect */
+    char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(p != MAP_FAILED);
+    for (int i = 0; i < (1 << 20); i += 4096) CHECK(p[i] == 0);
+    memset(p, 0x5a, 1 << 20);
+    CHECK(p[(1 << 20) - 1] == 0x5a);
+    CHECK(madvise(p, 8192, MADV_DONTNEED) == 0);
+    CHECK(p[0] == 0 && p[8191] == 0 && p[8192] == 0x5a);
+    CHECK(mprotect(p, 4096, PROT_READ) == 0);
+    FAILS(getrandom(p, 1, 0), EFAULT); /* write into a read-only page */
+    FAILS(syscall(SYS_mprotect, p + 1, 4096, PROT_READ), EINVAL); /* musl rounds in libc */
+    CHECK(munmap(p, 1 << 20) == 0);
+    FAILS(write(1, p, 1), EFAULT);
+    FAILS(mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), EINVAL);
+    FAILS(mmap(NULL, 4096, PROT_READ, MAP_ANONYMOUS, -1, 0), EINVAL);
+    FAILS(mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, 42, 0), EBADF);
+    FAILS(munmap((void *)4097, 4096), EINVAL);
+    void *hint = (void *)0x200000000ul;
+    CHECK(mmap(hint, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == hint);
+    FAILS(mmap(hint, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0), EEXIST);
+    CHECK(mmap(hint, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == hint);
+    *(volatile int *)hint = 7;
+
+    /* brk */
+    /* raw brk: musl's sbrk refuses to grow */
+    char *b0 = (char *)syscall(SYS_brk, 0);
+    CHECK((char *)syscall(SYS_brk, b0 + 100000) == b0 + 100000);
+    memset(b0, 1, 100000);
+    CHECK((char *)syscall(SYS_brk, 4096) == b0 + 100000); /* below the heap start: unchanged */
+    CHECK((char *)syscall(SYS_brk, b0) == b0);
+
+    /* vectored I/O */
+    struct iovec iov[2] = {{"vec", 3}, {"tor\n", 4}};
+    CHECK(writev(1, iov, 2) == 7);
+    FAILS(syscall(SYS_writev, 1, iov, 5000), EINVAL);
+
+    /* identity, uname, limits */
+    CHECK(getpid() == 1 && gettid() == 1 && getppid() == 0);
+    struct utsname u;
+    CHECK(uname(&u) == 0 && strcmp(u.sysname, "Linux") == 0 && strcmp(u.nodename, "sentry-test") == 0);
+    struct rlimit rl;
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur == 1024);
+    rl.rlim_cur = 64;
+    CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    FAILS(dup2(1, 100), EBADF);
+    FAILS(getrlimit(99, &rl), EINVAL);
+
+    /* descriptors */
+    int d = dup(1);
+    CHECK(d == 3);
+    CHECK(fcntl(d, F_GETFD) == 0);
+    CHECK(fcntl(d, F_SETFD, FD_CLOEXEC) == 0 && fcntl(d, F_GETFD) == FD_CLOEXEC);
+    CHECK(dup3(1, 9, O_CLOEXEC) == 9 && fcntl(9, F_GETFD) == FD_CLOEXEC);
+    FAILS(dup3(1, 1, 0), EINVAL);
+    CHECK(close(d) == 0);
+    FAILS(close(d), EBADF);
+    CHECK(write(9, "dup\n", 4) == 4);
+
+    /* time */
+    struct timespec t0, t1, s = {0, 20 * 1000 * 1000};
+    CHECK(clock_gettime(CLOCK_MONOTONIC, &t0) == 0);
+    CHECK(nanosleep(&s, NULL) == 0);
+    CHECK(clock_gettime(CLOCK_MONOTONIC, &t1) == 0);
+    long ns = (t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec);
+    CHECK(ns >= 20 * 1000 * 1000);
+    s.tv_nsec = 2000000000L;
+    FAILS(nanosleep(&s, NULL), EINVAL);
+    FAILS(clock_gettime(42, &t0), EINVAL);
+
+    /* signals are recorded */
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = SIG_IGN;
+    CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+    CHECK(sigaction(SIGUSR1, NULL, &old) == 0 && old.sa_handler == SIG_IGN);
+    FAILS(sigaction(SIGKILL, &sa, NULL), EINVAL);
+    sigset_t set, oset;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    sigaddset(&set, SIGKILL);
+    CHECK(sigprocmask(SIG_BLOCK, &set, NULL) == 0);
+    CHECK(sigprocmask(SIG_BLOCK, NULL, &oset) == 0);
+    CHECK(sigismember(&oset, SIGUSR2) && !sigismember(&oset, SIGKILL));
+
+    /* misc */
+    char cwd[64];
+    CHECK(getcwd(cwd, sizeof cwd) && strcmp(cwd, "/work") == 0);
+    FAILS(syscall(SYS_getcwd, cwd, 3), ERANGE);
+    unsigned char rnd[64] = {0};
+    CHECK(getrandom(rnd, sizeof rnd, 0) == sizeof rnd);
+    cpu_set_t cpus;
+    CHECK(sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) >= 1);
+    FAILS(syscall(SYS_sched_getaffinity, 0, 1, &cpus), EINVAL);
+    char exe[64] = {0};
+    CHECK(readlink("/proc/self/exe", exe, sizeof exe) == 10 && strcmp(exe, "/bin/check") == 0);
+
+    printf("ok\n");
+    return 0;
+}
