@@ -175,6 +175,17 @@ fn fcntl_rules() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
     ])
 }
 
+/// The `newfstatat` rule: `AT_EMPTY_PATH` as the flags, which is how
+/// glibc (2.33+) implements `fstat`. This documents intent but does not
+/// stop a path lookup (the kernel ignores the flag for a non-empty path);
+/// keeping the sandbox away from host paths is the job of its empty root.
+fn newfstatat_rules() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    Ok(vec![SeccompRule::new(vec![cond(
+        3,
+        libc::AT_EMPTY_PATH as u64,
+    )?])?])
+}
+
 /// Syscalls allowed only with the argument values their rules match.
 fn conditional_rules(
     stdio: &[RawFd],
@@ -182,6 +193,7 @@ fn conditional_rules(
     Ok([
         (libc::SYS_ioctl, ioctl_rules(stdio)?),
         (libc::SYS_fcntl, fcntl_rules()?),
+        (libc::SYS_newfstatat, newfstatat_rules()?),
     ]
     .into_iter()
     .collect())
@@ -333,6 +345,10 @@ mod tests {
                 SeccompRule::new(vec![cond(1, libc::F_GETFL as u64).unwrap()]).unwrap(),
             ],
         );
+        expected.insert(
+            libc::SYS_newfstatat,
+            vec![SeccompRule::new(vec![cond(3, libc::AT_EMPTY_PATH as u64).unwrap()]).unwrap()],
+        );
         let expected = SeccompFilter::new(
             expected,
             SeccompAction::Trap,
@@ -398,14 +414,27 @@ mod tests {
     /// that /proc reports filter mode.
     #[test]
     fn filter_blocks_in_a_child() {
+        use std::io::Read;
+        use std::os::fd::FromRawFd;
+
         // Compiled before fork: the child of a multi-threaded test runner
         // must not allocate.
         let prog = program(&[0, 1, 2]).unwrap();
-        // SAFETY: the child only makes raw syscalls (sigaction, prctl,
+        // The child's stderr goes into a pipe so the message can be checked.
+        let mut pipe = [0; 2];
+        // SAFETY: pipe2 fills the array we own.
+        let rc = unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) };
+        assert_eq!(rc, 0);
+        // SAFETY: the child only makes raw syscalls (dup2, sigaction, prctl,
         // seccomp, getpid, openat) without allocating, then _exits.
         let pid = unsafe { libc::fork() };
         assert!(pid >= 0);
         if pid == 0 {
+            // SAFETY: as above.
+            if unsafe { libc::dup2(pipe[1], 2) } != 2 {
+                // SAFETY: as above.
+                unsafe { libc::_exit(3) };
+            }
             if install_sigsys_handler().is_err()
                 || seccompiler::apply_filter_all_threads(&prog).is_err()
             {
@@ -425,10 +454,22 @@ mod tests {
                 libc::_exit(0);
             }
         }
+        // SAFETY: both ends are ours; the write end is closed so that the
+        // read sees EOF once the child is gone.
+        let mut reader = unsafe {
+            libc::close(pipe[1]);
+            std::fs::File::from_raw_fd(pipe[0])
+        };
         let mut status = 0;
         // SAFETY: waiting for our own child.
         assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        let mut message = String::new();
+        reader.read_to_string(&mut message).unwrap();
         assert!(libc::WIFEXITED(status), "status {status:#x}");
         assert_eq!(libc::WEXITSTATUS(status), BLOCKED_EXIT);
+        assert_eq!(
+            message,
+            format!("sandbox: seccomp blocked syscall {}\n", libc::SYS_openat)
+        );
     }
 }

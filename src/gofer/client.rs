@@ -50,7 +50,9 @@ impl ClientError {
 /// A running gofer and our end of its channel.
 ///
 /// Dropping it closes the channel, which makes the gofer exit; the child
-/// also dies with us (`PR_SET_PDEATHSIG`).
+/// also dies with us (`PR_SET_PDEATHSIG`, which fires when the *thread*
+/// that spawned it exits: spawn it from the thread that lives longest,
+/// the main thread).
 pub struct Gofer {
     channel: Channel,
     /// `None` for a server run in-process (tests).
