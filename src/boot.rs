@@ -40,6 +40,8 @@ pub enum BootError {
     Platform(String),
     #[error("gofer: {0}")]
     Gofer(#[from] ClientError),
+    #[error("{0}")]
+    Rootfs(String),
     #[error("executable {path}: {reason}")]
     Executable { path: String, reason: String },
     #[error("{0}: executable file not found in $PATH")]
@@ -57,7 +59,11 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
     let platform = probe_platform(args.platform)?;
     log::debug!("platform: {}", platform.flavour().name());
 
-    let mut gofer = Gofer::spawn(&spec.rootfs, spec.rootfs_readonly, log)?;
+    let mut gofer = Gofer::spawn(&spec.rootfs, spec.rootfs_readonly, log).map_err(|e| match e {
+        // The gofer's own words: "cannot open the rootfs DIR: ...".
+        ClientError::Remote { message, .. } => BootError::Rootfs(message),
+        e => BootError::Gofer(e),
+    })?;
     log::debug!(
         "gofer pid {:?} serving {}",
         gofer.pid(),
@@ -348,7 +354,7 @@ mod tests {
         let h = std::thread::spawn(move || {
             crate::gofer::server::serve(&root, s, true).unwrap();
         });
-        (t, Gofer::from_test_channel(c), h)
+        (t, Gofer::from_test_channel(c).unwrap(), h)
     }
 
     #[test]

@@ -43,6 +43,11 @@ fn main() {
         },
         Command::Gofer(args) => match run_gofer(args) {
             Ok(()) => 0,
+            // The sandbox got the error over the channel and reports it.
+            Err(GoferStartError::Server(gofer::server::ServerError::Rootfs {
+                reported: true,
+                ..
+            })) => RUNTIME_FAILURE,
             Err(e) => fail(&format!("gofer: {e}"), to_file),
         },
     };

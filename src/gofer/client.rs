@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use super::channel::{Channel, ChannelError};
-use super::protocol::{DecodeError, FileAttr, Reply, Request};
+use super::protocol::{DecodeError, Envelope, FileAttr, Reply, Request};
 use crate::logging::LogSettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,7 @@ pub enum ClientError {
     Spawn(#[source] io::Error),
     #[error("gofer protocol error: {0}")]
     Protocol(String),
-    #[error("the gofer closed the channel")]
+    #[error("the gofer exited unexpectedly")]
     Closed,
     #[error("{message}")]
     Remote { errno: i32, message: String },
@@ -102,21 +102,55 @@ impl Gofer {
         }
         let child = cmd.spawn().map_err(ClientError::Spawn)?;
         drop(theirs);
-        Ok(Gofer {
+        let gofer = Gofer {
             channel: ours,
             child: Some(child),
             next_tag: 1,
-        })
+        };
+        gofer.await_ready()?;
+        Ok(gofer)
     }
 
     /// Wraps an already running server's channel (used by tests that run
     /// the server on a thread).
     #[cfg(test)]
-    pub(crate) fn from_test_channel(channel: Channel) -> Gofer {
-        Gofer {
+    pub(crate) fn from_test_channel(channel: Channel) -> Result<Gofer, ClientError> {
+        let gofer = Gofer {
             channel,
             child: None,
             next_tag: 1,
+        };
+        gofer.await_ready()?;
+        Ok(gofer)
+    }
+
+    /// Waits for the gofer's first message: `Ready`, or why it cannot serve.
+    fn await_ready(&self) -> Result<(), ClientError> {
+        // The gofer dies before speaking only if it could not even start
+        // (its own stderr line says why); the channel then reads as closed
+        // or reset.
+        let received = match self.channel.recv() {
+            Ok(Some(r)) => r,
+            Ok(None) | Err(ChannelError::Recv(_)) => return Err(ClientError::Closed),
+            Err(e) => return Err(e.into()),
+        };
+        if received.fd.is_some() {
+            return Err(ClientError::Protocol(
+                "descriptor sent with the greeting".into(),
+            ));
+        }
+        match Reply::decode(&received.bytes)? {
+            Envelope {
+                tag: 0,
+                body: Reply::Ready,
+            } => Ok(()),
+            Envelope {
+                tag: 0,
+                body: Reply::Error { errno, message },
+            } => Err(ClientError::Remote { errno, message }),
+            other => Err(ClientError::Protocol(format!(
+                "unexpected greeting {other:?}"
+            ))),
         }
     }
 
@@ -190,7 +224,7 @@ mod tests {
         let (client, server) = Channel::pair().unwrap();
         let r = root.clone();
         let h = std::thread::spawn(move || serve(&r, server, false));
-        let mut g = Gofer::from_test_channel(client);
+        let mut g = Gofer::from_test_channel(client).unwrap();
 
         let (_f, attr) = g.open(Path::new("/bin/prog")).unwrap();
         assert_eq!(attr.file_type, FileType::Regular);

@@ -8,7 +8,9 @@
 //! ```
 //!
 //! `tag` is chosen by the client and echoed in the reply, so that a later
-//! version can pipeline requests. Inside a payload, a path or a string is a
+//! version can pipeline requests. The gofer speaks first: `Ready` (or the
+//! `Error` that stopped it) with tag 0, so that a version mismatch or a
+//! bad rootfs is reported before any request. Inside a payload, a path or a string is a
 //! `u32` length followed by that many bytes. Descriptors travel beside the
 //! datagram as `SCM_RIGHTS`, never inside it.
 //!
@@ -40,6 +42,7 @@ mod kind {
     pub const STAT: u16 = 0x0002;
     pub const OPENED: u16 = 0x8001;
     pub const ATTR: u16 = 0x8002;
+    pub const READY: u16 = 0x8000;
     pub const ERROR: u16 = 0x80ff;
 }
 
@@ -133,6 +136,9 @@ pub enum Request {
 /// A reply from the gofer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reply {
+    /// Sent once, unasked, with tag 0 when the gofer has opened the rootfs
+    /// and is serving (on failure it sends an `Error` with tag 0 instead).
+    Ready,
     /// The open succeeded; the descriptor rides along as `SCM_RIGHTS`.
     Opened(FileAttr),
     Attr(FileAttr),
@@ -352,6 +358,7 @@ fn encode_attr(w: &mut Writer, a: &FileAttr) {
 impl Reply {
     pub fn encode(&self, tag: u32) -> Vec<u8> {
         match self {
+            Reply::Ready => Writer::new(kind::READY, tag).finish(),
             Reply::Opened(a) => {
                 let mut w = Writer::new(kind::OPENED, tag);
                 encode_attr(&mut w, a);
@@ -380,6 +387,7 @@ impl Reply {
         let (k, tag, payload) = split(msg).map_err(|(_, e)| e)?;
         let mut r = Reader { rest: payload };
         let body = match k {
+            kind::READY => Reply::Ready,
             kind::OPENED => Reply::Opened(r.attr()?),
             kind::ATTR => Reply::Attr(r.attr()?),
             kind::ERROR => {
@@ -438,6 +446,7 @@ mod tests {
     #[test]
     fn replies_round_trip() {
         let replies = [
+            Reply::Ready,
             Reply::Opened(attr()),
             Reply::Attr(FileAttr {
                 file_type: FileType::Directory,

@@ -24,6 +24,8 @@ pub enum ServerError {
         path: String,
         #[source]
         source: io::Error,
+        /// Whether the error reached the sandbox over the channel.
+        reported: bool,
     },
     #[error(transparent)]
     Channel(#[from] ChannelError),
@@ -31,15 +33,28 @@ pub enum ServerError {
 
 /// Serves requests on `channel` for the rootfs at `rootfs` until EOF.
 pub fn serve(rootfs: &Path, channel: Channel, readonly: bool) -> Result<(), ServerError> {
-    let root: OwnedFd = std::fs::File::options()
+    let root: OwnedFd = match std::fs::File::options()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
         .open(rootfs)
-        .map_err(|source| ServerError::Rootfs {
-            path: rootfs.display().to_string(),
-            source,
-        })?
-        .into();
+    {
+        Ok(f) => f.into(),
+        Err(source) => {
+            // Tell the sandbox why; it reports the error (one line, one
+            // process). If even that fails, our caller prints it.
+            let reply = Reply::Error {
+                errno: source.raw_os_error().unwrap_or(libc::EIO),
+                message: format!("cannot open the rootfs {}: {source}", rootfs.display()),
+            };
+            let reported = channel.send(&reply.encode(0), None).is_ok();
+            return Err(ServerError::Rootfs {
+                path: rootfs.display().to_string(),
+                source,
+                reported,
+            });
+        }
+    };
+    channel.send(&Reply::Ready.encode(0), None)?;
     let server = Server { root, readonly };
     loop {
         let received = match channel.recv() {
@@ -205,6 +220,14 @@ mod tests {
     fn run(root: PathBuf) -> (Channel, std::thread::JoinHandle<Result<(), ServerError>>) {
         let (client, server) = Channel::pair().unwrap();
         let h = std::thread::spawn(move || serve(&root, server, true));
+        let hello = Reply::decode(&client.recv().unwrap().unwrap().bytes).unwrap();
+        assert_eq!(
+            hello,
+            Envelope {
+                tag: 0,
+                body: Reply::Ready
+            }
+        );
         (client, h)
     }
 
@@ -356,11 +379,17 @@ mod tests {
     }
 
     #[test]
-    fn missing_rootfs_is_an_error() {
-        let (_c, s) = Channel::pair().unwrap();
+    fn missing_rootfs_is_reported_to_the_sandbox() {
+        let (c, s) = Channel::pair().unwrap();
         assert!(matches!(
             serve(Path::new("/nonexistent/rootfs"), s, true),
-            Err(ServerError::Rootfs { .. })
+            Err(ServerError::Rootfs { reported: true, .. })
         ));
+        let reply = Reply::decode(&c.recv().unwrap().unwrap().bytes).unwrap();
+        assert_eq!(reply.tag, 0);
+        assert!(
+            matches!(&reply.body, Reply::Error { errno: libc::ENOENT, message } if message.contains("/nonexistent/rootfs")),
+            "{reply:?}"
+        );
     }
 }
