@@ -99,6 +99,7 @@ fn create_task(machine: &vmm::Machine, config: &BootConfig) -> Result<Task, Erro
         comm: Task::comm_from_path(&config.exe_path),
         clear_child_tid: 0,
         robust_list: (0, 0),
+        cpus: host::available_cpus(),
         exit: None,
     })
 }

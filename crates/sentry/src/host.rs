@@ -196,11 +196,26 @@ pub fn sched_yield() {
     unsafe { libc::sched_yield() };
 }
 
-/// The number of online CPUs.
-pub fn online_cpus() -> usize {
-    // SAFETY: sysconf has no memory arguments.
-    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    if n < 1 { 1 } else { n as usize }
+/// The number of CPUs the sandbox process may run on (its affinity mask),
+/// read with a plain syscall: sysconf would open files under /sys, which
+/// the sentry must not do (and its seccomp filter forbids).
+pub fn available_cpus() -> usize {
+    let mut mask = [0u64; 16];
+    // SAFETY: the kernel writes at most `size_of_val(&mask)` bytes into
+    // `mask`.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_sched_getaffinity,
+            0,
+            std::mem::size_of_val(&mask),
+            mask.as_mut_ptr(),
+        )
+    };
+    if r <= 0 {
+        return 1;
+    }
+    let n: u32 = mask.iter().map(|w| w.count_ones()).sum();
+    (n as usize).max(1)
 }
 
 /// poll(2) over host descriptors.

@@ -38,6 +38,8 @@ pub struct Task {
     pub clear_child_tid: u64,
     /// set_robust_list: head and length.
     pub robust_list: (u64, u64),
+    /// CPUs the guest sees (sched_getaffinity), fixed at boot.
+    pub cpus: usize,
     /// Set by exit/exit_group (and fatal signals): the run loop stops.
     pub exit: Option<ExitStatus>,
 }

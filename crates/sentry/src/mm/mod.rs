@@ -18,7 +18,8 @@ pub mod vma;
 
 pub use self::fault::FaultError;
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use vmm::{AddressSpace, MemoryFile, Prot};
 
@@ -38,6 +39,8 @@ pub const TASK_SIZE: u64 = vmm::arch::USER_LIMIT;
 pub const STACK_TOP: u64 = 0x7fff_ff00_0000;
 /// Pages a fault maps around the faulting address (aligned window).
 pub const FAULT_AROUND_PAGES: u64 = 16;
+/// The granule of the populated-block summary (one page table's reach).
+const BLOCK: u64 = 2 << 20;
 
 /// Rounds up to a page; `None` on overflow.
 pub fn page_up(x: u64) -> Option<u64> {
@@ -66,6 +69,11 @@ pub struct MemoryManager {
     brk: Brk,
     /// Top-down mmap allocations start below this.
     mmap_base: u64,
+    /// The 2 MiB blocks in which a page was ever mapped (and not since
+    /// wholly unmapped). Page-table walks for unmap and protect visit only
+    /// these, so their cost follows the populated memory, not the size of
+    /// the range the guest names (a 100 TiB munmap stays cheap).
+    populated: Mutex<BTreeSet<u64>>,
 }
 
 impl MemoryManager {
@@ -81,6 +89,7 @@ impl MemoryManager {
             vmas: VmaSet::default(),
             brk: Brk::default(),
             mmap_base,
+            populated: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -120,14 +129,46 @@ impl MemoryManager {
         Ok(())
     }
 
+    fn populated(&self) -> MutexGuard<'_, BTreeSet<u64>> {
+        self.populated.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The populated parts of `[start, end)`, clipped to 2 MiB blocks.
+    fn populated_pieces(&self, start: u64, end: u64) -> Vec<(u64, u64)> {
+        let first = start & !(BLOCK - 1);
+        self.populated()
+            .range(first..end)
+            .map(|b| (start.max(*b), end.min(b.saturating_add(BLOCK))))
+            .filter(|(s, e)| s < e)
+            .collect()
+    }
+
+    /// Unmaps the pages of `[start, end)` (page aligned), releasing frames.
+    fn unmap_pages(&mut self, start: u64, end: u64) {
+        for (s, e) in self.populated_pieces(start, end) {
+            // Page aligned and below TASK_SIZE: unmap cannot fail.
+            if let Err(err) = self.space.unmap(s, e - s) {
+                log::error!("unmap {s:#x}+{:#x}: {err}", e - s);
+            }
+            if s % BLOCK == 0 && e - s == BLOCK {
+                self.populated().remove(&s);
+            }
+        }
+    }
+
+    /// Changes the protection of the mapped pages of `[start, end)`.
+    fn protect_pages(&self, start: u64, end: u64, prot: Prot) {
+        for (s, e) in self.populated_pieces(start, end) {
+            if let Err(err) = self.space.protect(s, e - s, prot) {
+                log::error!("protect {s:#x}+{:#x}: {err}", e - s);
+            }
+        }
+    }
+
     /// Removes every VMA and mapping in `[start, end)` (both page aligned).
     pub fn remove_range(&mut self, start: u64, end: u64) {
         for v in self.vmas.remove_range(start, end) {
-            // The range is page aligned and below TASK_SIZE, so unmap
-            // cannot fail.
-            if let Err(e) = self.space.unmap(v.start, v.len()) {
-                log::error!("unmap {:#x}+{:#x}: {e}", v.start, v.len());
-            }
+            self.unmap_pages(v.start, v.end);
         }
     }
 
@@ -139,6 +180,7 @@ impl MemoryManager {
             self.mem.put(frame);
             Errno::ENOMEM
         })?;
+        self.populated().insert(va & !(BLOCK - 1));
         Ok(frame)
     }
 

@@ -6,6 +6,8 @@
 //! An unimplemented syscall returns ENOSYS and is logged once.
 
 mod fs;
+#[cfg(test)]
+mod fuzz_tests;
 mod mm;
 mod process;
 mod signal;

@@ -211,7 +211,7 @@ pub fn sched_getaffinity(task: &mut Task, a: &Args) -> SysResult {
     if pid != 0 && pid != task.tid {
         return Err(Errno::ESRCH);
     }
-    let cpus = host::online_cpus();
+    let cpus = task.cpus;
     let needed = cpus.div_ceil(64) as u64 * 8;
     if len * 8 < cpus as u64 || len % 8 != 0 {
         return Err(Errno::EINVAL);

@@ -1,0 +1,140 @@
+//! Hostile arguments: every implemented handler is called with many
+//! random argument sets mixing valid, unmapped, misaligned, kernel-half and
+//! boundary values. The handlers must return a result (value or errno),
+//! never panic, and leave the memory manager consistent.
+
+use std::sync::Arc;
+
+use vmm::Prot;
+
+use super::{Args, table};
+use crate::kernel::Task;
+use crate::kernel::fd_table::{FdEntry, FdTable, FileDescription};
+use crate::kernel::rlimits::Rlimits;
+use crate::kernel::signal::SignalState;
+use crate::kernel::task::Credentials;
+use crate::mm::mmap::Placement;
+use crate::mm::{MemoryManager, TASK_SIZE};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+fn test_task(machine: &vmm::Machine) -> (Task, u64) {
+    let mut mm = MemoryManager::new(machine.new_address_space().unwrap(), 8 << 20);
+    mm.init_brk(0x60_0000);
+    let buf = mm
+        .mmap_anon(Placement::Hint(0), 0x10000, Prot::RW, false, false)
+        .unwrap();
+    let mut fds = FdTable::default();
+    for fd in 0..3 {
+        let null = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .unwrap();
+        let file = Arc::new(FileDescription::Host(null.into()));
+        fds.install_at(
+            fd,
+            FdEntry {
+                file,
+                cloexec: false,
+            },
+            1024,
+        )
+        .unwrap();
+    }
+    let task = Task {
+        tid: 1,
+        regs: vmm::UserRegs::default(),
+        mm,
+        fds,
+        creds: Credentials {
+            uid: 1000,
+            gid: 1000,
+        },
+        rlimits: Rlimits::new(&[]),
+        signals: SignalState::default(),
+        hostname: "h".into(),
+        cwd: "/".into(),
+        exe_path: "/x".into(),
+        comm: b"x".to_vec(),
+        clear_child_tid: 0,
+        robust_list: (0, 0),
+        cpus: 2,
+        exit: None,
+    };
+    (task, buf)
+}
+
+fn pick(rng: &mut Rng, buf: u64) -> u64 {
+    match rng.next() % 14 {
+        0 => 0,
+        1 => rng.next() % 8,
+        2 => u64::MAX,
+        3 => u64::MAX - rng.next() % 4096,
+        4 => buf,
+        5 => buf + rng.next() % 0x10000,
+        6 => buf + 0x10000 - 8,
+        7 => TASK_SIZE - 0x1000 + rng.next() % 0x2000,
+        8 => 0xffff_8000_0000_0000 + rng.next() % 0x1000,
+        9 => rng.next() % 0x1_0000_0000,
+        10 => (rng.next() as i32) as i64 as u64,
+        11 => 0x1000 << (rng.next() % 40),
+        12 => 1 << (rng.next() % 64),
+        _ => rng.next(),
+    }
+}
+
+#[test]
+fn handlers_survive_hostile_arguments() {
+    let platform = vmm::Platform::probe().expect("open /dev/kvm");
+    let machine = platform.create_machine(128 << 20).expect("machine");
+    let (mut task, buf) = test_task(&machine);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for (nr, info) in table::TABLE.iter().enumerate() {
+        let Some(handler) = info.handler else {
+            continue;
+        };
+        // Sleeps with random (possibly huge) durations would block.
+        if matches!(info.name, "nanosleep" | "clock_nanosleep" | "poll") {
+            continue;
+        }
+        for _ in 0..1000 {
+            let args = Args(std::array::from_fn(|_| pick(&mut rng, buf)));
+            // Random content behind valid pointers too.
+            let junk: Vec<u8> = (0..64).map(|_| rng.next() as u8).collect();
+            let _ = task.mm.copy_out(buf + (rng.next() % 0xffc0), &junk);
+            let r = handler(&mut task, &args);
+            if let Err(e) = r {
+                assert!(e.0 > 0 && e.0 < 4096, "{nr} {}: bad errno {e:?}", info.name);
+            }
+            task.exit = None;
+            if task.mm.vmas().find(buf).is_none_or(|v| !v.prot.write) {
+                // The handler legitimately unmapped or protected our
+                // scratch buffer: make a new one.
+                task.mm.remove_range(buf, buf + 0x10000);
+                task.mm
+                    .mmap_anon(Placement::Fixed(buf), 0x10000, Prot::RW, false, false)
+                    .unwrap();
+            }
+        }
+    }
+    // The VMA set is still well formed.
+    let mut prev_end = 0;
+    for v in task.mm.vmas().iter() {
+        assert!(
+            v.start >= prev_end && v.start < v.end && v.end <= TASK_SIZE,
+            "{v:?}"
+        );
+        prev_end = v.end;
+    }
+}
