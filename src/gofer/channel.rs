@@ -37,13 +37,12 @@ pub struct Received {
     pub fd: Option<OwnedFd>,
 }
 
-/// Room for one `cmsghdr` carrying up to 4 descriptors, 8-byte aligned.
-/// We accept one, but must make room for a few more to detect (and close)
-/// extras instead of having the kernel silently drop them.
+/// Room for one `cmsghdr` carrying up to 12 descriptors, 8-byte aligned.
+/// We accept one, but make room for more so that extras are received (and
+/// closed) and the message rejected; descriptors beyond the room are
+/// closed by the kernel, which flags `MSG_CTRUNC`.
 #[repr(C, align(8))]
 struct CmsgBuf([u8; 64]);
-
-const MAX_FDS_IN_CMSG: usize = 4;
 
 impl Channel {
     /// Creates a connected pair; both ends are close-on-exec.
@@ -170,15 +169,19 @@ fn collect_fds(msg: &libc::msghdr) -> Vec<OwnedFd> {
         // and CMSG_NXTHDR bounds-check against msg_controllen).
         let (level, typ, len) = unsafe { ((*hdr).cmsg_level, (*hdr).cmsg_type, (*hdr).cmsg_len) };
         if level == libc::SOL_SOCKET && typ == libc::SCM_RIGHTS {
+            // SAFETY: CMSG_DATA points inside the header found above.
+            let data = unsafe { libc::CMSG_DATA(hdr) };
+            // Bound the count by both the header's length and the end of
+            // the control buffer, whatever the header claims.
+            let data_off = (data as usize).saturating_sub(msg.msg_control as usize);
+            let room = msg.msg_controllen.saturating_sub(data_off);
             // SAFETY: CMSG_LEN(0) is a pure size computation.
             let base = unsafe { libc::CMSG_LEN(0) } as usize;
-            let count = len.saturating_sub(base) / size_of::<RawFd>();
-            for i in 0..count.min(MAX_FDS_IN_CMSG) {
-                // SAFETY: the data holds `count` descriptors within the
-                // header's length, which lies inside the buffer.
-                let raw = unsafe {
-                    std::ptr::read_unaligned(libc::CMSG_DATA(hdr).cast::<RawFd>().add(i))
-                };
+            let count = (len.saturating_sub(base)).min(room) / size_of::<RawFd>();
+            for i in 0..count {
+                // SAFETY: `i < count`, so the read lies within both the
+                // header's data and the control buffer.
+                let raw = unsafe { std::ptr::read_unaligned(data.cast::<RawFd>().add(i)) };
                 if raw >= 0 {
                     // SAFETY: SCM_RIGHTS installed a fresh descriptor that
                     // nothing else owns.
@@ -228,6 +231,50 @@ mod tests {
         // An empty datagram and then EOF both read as "closed".
         assert!(b.recv().unwrap().is_none());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Sends `fds` in one SCM_RIGHTS message, bypassing `Channel::send`.
+    fn send_fds(c: &Channel, fds: &[RawFd]) {
+        let byte = [0u8; 12];
+        let mut iov = libc::iovec {
+            iov_base: byte.as_ptr() as *mut _,
+            iov_len: byte.len(),
+        };
+        let mut cmsg = CmsgBuf([0; 64]);
+        // SAFETY: a zeroed msghdr is valid; the control buffer has room for
+        // the header and `fds` (at most 12), filled through the CMSG macros.
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cmsg.0.as_mut_ptr().cast();
+            msg.msg_controllen = libc::CMSG_SPACE((fds.len() * 4) as u32) as usize;
+            let hdr = libc::CMSG_FIRSTHDR(&msg);
+            (*hdr).cmsg_level = libc::SOL_SOCKET;
+            (*hdr).cmsg_type = libc::SCM_RIGHTS;
+            (*hdr).cmsg_len = libc::CMSG_LEN((fds.len() * 4) as u32) as usize;
+            std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(hdr).cast(), fds.len());
+            assert!(libc::sendmsg(c.as_fd().as_raw_fd(), &msg, 0) >= 0);
+        }
+    }
+
+    fn open_fd_count() -> usize {
+        std::fs::read_dir("/proc/self/fd").unwrap().count()
+    }
+
+    #[test]
+    fn extra_descriptors_are_rejected_and_closed() {
+        let (a, b) = Channel::pair().unwrap();
+        let before = open_fd_count();
+        send_fds(&a, &[0, 1, 2]);
+        assert!(matches!(b.recv(), Err(ChannelError::TooManyFds)));
+        // Other tests open and close descriptors concurrently, so allow
+        // some slack; three leaked copies per run would show up as growth.
+        for _ in 0..20 {
+            send_fds(&a, &[0, 1, 2]);
+            assert!(matches!(b.recv(), Err(ChannelError::TooManyFds)));
+        }
+        assert!(open_fd_count() < before + 20, "descriptors leaked");
     }
 
     #[test]

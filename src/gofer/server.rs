@@ -60,6 +60,10 @@ pub fn serve(rootfs: &Path, channel: Channel, readonly: bool) -> Result<(), Serv
         let received = match channel.recv() {
             Ok(Some(r)) => r,
             Ok(None) => return Ok(()),
+            // The sandbox went away with a reply unread: the same as EOF.
+            Err(ChannelError::Recv(e)) if e.raw_os_error() == Some(libc::ECONNRESET) => {
+                return Ok(());
+            }
             // A truncated or fd-stuffed datagram: answer it, go on.
             Err(e @ (ChannelError::Truncated | ChannelError::TooManyFds)) => {
                 let reply = Reply::Error {
