@@ -352,7 +352,7 @@ mod tests {
         symlink("../../../etc/passwd", root.join("bin/up")).unwrap();
         let (c, s) = Channel::pair().unwrap();
         let h = std::thread::spawn(move || {
-            crate::gofer::server::serve(&root, s, true).unwrap();
+            crate::gofer::server::serve(&root, s, true, || Ok(())).unwrap();
         });
         (t, Gofer::from_test_channel(c).unwrap(), h)
     }

@@ -44,10 +44,7 @@ fn main() {
         Command::Gofer(args) => match run_gofer(args) {
             Ok(()) => 0,
             // The sandbox got the error over the channel and reports it.
-            Err(GoferStartError::Server(gofer::server::ServerError::Rootfs {
-                reported: true,
-                ..
-            })) => RUNTIME_FAILURE,
+            Err(GoferStartError::Server(e)) if e.reported() => RUNTIME_FAILURE,
             Err(e) => fail(&format!("gofer: {e}"), to_file),
         },
     };
@@ -99,6 +96,7 @@ fn run_gofer(args: &GoferArgs) -> Result<(), GoferStartError> {
         &args.rootfs,
         gofer::channel::Channel::from_fd(owned),
         args.readonly,
+        || seccomp::install_gofer().map_err(|e| e.to_string()),
     )?;
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! The sandbox process's seccomp allowlist, installed before the first
-//! guest instruction.
+//! The seccomp allowlists: the sandbox process's, installed before the
+//! first guest instruction, and the gofer's, installed once its rootfs is
+//! open.
 //!
 //! From the moment [`install`] returns, every thread of the sandbox process
 //! (TSYNC), and every thread created later, may make only the syscalls in
@@ -197,12 +198,15 @@ fn conditional_rules(
     .collect())
 }
 
-/// Builds the filter as seccompiler rules (mismatch: `SIGSYS`), with
-/// terminal ioctls allowed on `stdio`.
-pub fn filter(stdio: &[RawFd]) -> Result<SeccompFilter, SeccompError> {
+/// A filter from unconditional entries plus argument-matched rules
+/// (mismatch: `SIGSYS`).
+fn build(
+    allowed: &[(i64, &str)],
+    conditional: BTreeMap<i64, Vec<SeccompRule>>,
+) -> Result<SeccompFilter, SeccompError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
-        ALLOWED.iter().map(|&(nr, _)| (nr, vec![])).collect();
-    rules.extend(conditional_rules(stdio)?);
+        allowed.iter().map(|&(nr, _)| (nr, vec![])).collect();
+    rules.extend(conditional);
     Ok(SeccompFilter::new(
         rules,
         SeccompAction::Trap,
@@ -211,16 +215,76 @@ pub fn filter(stdio: &[RawFd]) -> Result<SeccompFilter, SeccompError> {
     )?)
 }
 
-/// Compiles the filter to BPF.
+/// The sandbox process's filter, with terminal ioctls allowed on `stdio`.
+pub fn filter(stdio: &[RawFd]) -> Result<SeccompFilter, SeccompError> {
+    build(ALLOWED, conditional_rules(stdio)?)
+}
+
+/// Compiles the sandbox process's filter to BPF.
 pub fn program(stdio: &[RawFd]) -> Result<BpfProgram, SeccompError> {
     Ok(BpfProgram::try_from(filter(stdio)?)?)
 }
 
-/// Installs the SIGSYS reporter and then the filter on every thread.
+/// Installs the SIGSYS reporter and then the sandbox process's filter on
+/// every thread.
 pub fn install() -> Result<(), SeccompError> {
     let stdio = stdio_fds();
     log::debug!("seccomp: terminal ioctls allowed on descriptors {stdio:?}");
     let prog = program(&stdio)?;
+    install_sigsys_handler()?;
+    seccompiler::apply_filter_all_threads(&prog)?;
+    Ok(())
+}
+
+/// What the gofer may do once its rootfs is open: serve the channel,
+/// walk with `openat2`, and log.
+const GOFER_ALLOWED: &[(i64, &str)] = &[
+    (libc::SYS_recvmsg, "requests from the sandbox"),
+    (libc::SYS_sendmsg, "replies and donated descriptors"),
+    (
+        libc::SYS_openat2,
+        "every walk (RESOLVE_BENEATH / RESOLVE_IN_ROOT)",
+    ),
+    (libc::SYS_fstat, "attributes of what a walk found"),
+    (libc::SYS_close, "closing walked and donated descriptors"),
+    (libc::SYS_write, "logging, the SIGSYS message"),
+    (libc::SYS_mmap, "allocator"),
+    (libc::SYS_munmap, "allocator, stack teardown at exit"),
+    (libc::SYS_brk, "allocator"),
+    (libc::SYS_madvise, "allocator"),
+    (libc::SYS_mremap, "allocator"),
+    (libc::SYS_futex, "the log file's lock"),
+    (libc::SYS_clock_gettime, "log timestamps without the vDSO"),
+    (
+        libc::SYS_sigaltstack,
+        "Rust's stack-overflow handler, at exit",
+    ),
+    (libc::SYS_exit, "thread exit"),
+    (libc::SYS_exit_group, "exit, the SIGSYS handler's _exit"),
+];
+
+/// The gofer's argument-matched rules: `fcntl` to query descriptors and
+/// clear `O_NONBLOCK` on an opened file, `newfstatat` as glibc's `fstat`.
+fn gofer_conditional_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
+    let mut fcntl = fcntl_rules()?;
+    fcntl.push(SeccompRule::new(vec![cond(1, libc::F_SETFL as u64)?])?);
+    Ok([
+        (libc::SYS_fcntl, fcntl),
+        (libc::SYS_newfstatat, newfstatat_rules()?),
+    ]
+    .into_iter()
+    .collect())
+}
+
+/// The gofer's filter.
+pub fn gofer_filter() -> Result<SeccompFilter, SeccompError> {
+    build(GOFER_ALLOWED, gofer_conditional_rules()?)
+}
+
+/// Installs the SIGSYS reporter and the gofer's filter (the gofer is
+/// single-threaded; TSYNC anyway).
+pub fn install_gofer() -> Result<(), SeccompError> {
+    let prog = BpfProgram::try_from(gofer_filter()?)?;
     install_sigsys_handler()?;
     seccompiler::apply_filter_all_threads(&prog)?;
     Ok(())

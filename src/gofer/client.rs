@@ -223,7 +223,7 @@ mod tests {
         let (_t, root) = fixture();
         let (client, server) = Channel::pair().unwrap();
         let r = root.clone();
-        let h = std::thread::spawn(move || serve(&r, server, false));
+        let h = std::thread::spawn(move || serve(&r, server, false, || Ok(())));
         let mut g = Gofer::from_test_channel(client).unwrap();
 
         let (_f, attr) = g.open(Path::new("/bin/prog")).unwrap();

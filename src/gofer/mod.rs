@@ -12,8 +12,12 @@
 //! - [`server`]: the gofer's request loop.
 //! - [`client`]: spawning the gofer and calling it from `boot`.
 //!
-//! Still to come (issue 4): pivot_root into the rootfs, the gofer's own
-//! seccomp filter, walks and writes for the sentry's VFS.
+//! Once the rootfs is open, the gofer confines itself with its own seccomp
+//! filter (`seccomp::install_gofer`: the channel, `openat2`, `fstat`,
+//! logging) before it answers anything.
+//!
+//! Still to come (issue 4): pivot_root into the rootfs, walks and writes
+//! for the sentry's VFS.
 
 pub mod channel;
 pub mod client;

@@ -27,12 +27,34 @@ pub enum ServerError {
         /// Whether the error reached the sandbox over the channel.
         reported: bool,
     },
+    #[error("{message}")]
+    Confine { message: String, reported: bool },
     #[error(transparent)]
     Channel(#[from] ChannelError),
 }
 
+impl ServerError {
+    /// Whether the sandbox already got this error over the channel (and so
+    /// reports it itself).
+    pub fn reported(&self) -> bool {
+        matches!(
+            self,
+            ServerError::Rootfs { reported: true, .. }
+                | ServerError::Confine { reported: true, .. }
+        )
+    }
+}
+
 /// Serves requests on `channel` for the rootfs at `rootfs` until EOF.
-pub fn serve(rootfs: &Path, channel: Channel, readonly: bool) -> Result<(), ServerError> {
+///
+/// `confine` runs once the rootfs is open and before the first request:
+/// the gofer's seccomp filter goes on there.
+pub fn serve(
+    rootfs: &Path,
+    channel: Channel,
+    readonly: bool,
+    confine: impl FnOnce() -> Result<(), String>,
+) -> Result<(), ServerError> {
     let root: OwnedFd = match std::fs::File::options()
         .read(true)
         .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
@@ -54,6 +76,15 @@ pub fn serve(rootfs: &Path, channel: Channel, readonly: bool) -> Result<(), Serv
             });
         }
     };
+    if let Err(message) = confine() {
+        let message = format!("cannot confine the gofer: {message}");
+        let reply = Reply::Error {
+            errno: libc::EPERM,
+            message: message.clone(),
+        };
+        let reported = channel.send(&reply.encode(0), None).is_ok();
+        return Err(ServerError::Confine { message, reported });
+    }
     channel.send(&Reply::Ready.encode(0), None)?;
     let server = Server { root, readonly };
     loop {
@@ -223,7 +254,7 @@ mod tests {
 
     fn run(root: PathBuf) -> (Channel, std::thread::JoinHandle<Result<(), ServerError>>) {
         let (client, server) = Channel::pair().unwrap();
-        let h = std::thread::spawn(move || serve(&root, server, true));
+        let h = std::thread::spawn(move || serve(&root, server, true, || Ok(())));
         let hello = Reply::decode(&client.recv().unwrap().unwrap().bytes).unwrap();
         assert_eq!(
             hello,
@@ -353,6 +384,57 @@ mod tests {
         h.join().unwrap().unwrap();
     }
 
+    /// The real gofer configuration: the server in a forked child under
+    /// the gofer's seccomp filter answers every kind of request and exits
+    /// cleanly at EOF (any blocked syscall would make it exit 125).
+    #[test]
+    fn serves_under_its_seccomp_filter() {
+        let (_t, root) = fixture();
+        let (client, server) = Channel::pair().unwrap();
+        // SAFETY: the child runs the server (glibc's malloc is fork-safe;
+        // no other lock is taken) and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            drop(client);
+            let r = serve(&root, server, true, || {
+                crate::seccomp::install_gofer().map_err(|e| e.to_string())
+            });
+            // SAFETY: leaving the forked child without running the test
+            // harness's destructors.
+            unsafe { libc::_exit(if r.is_ok() { 0 } else { 1 }) };
+        }
+        drop(server);
+        let mut g = crate::gofer::Gofer::from_test_channel(client).unwrap();
+        let (mut f, attr) = g.open(Path::new("/bin/prog")).unwrap();
+        assert_eq!(attr.file_type, FileType::Regular);
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "\x7fELF");
+        assert_eq!(
+            g.stat(Path::new("/sub")).unwrap().file_type,
+            FileType::Directory
+        );
+        assert_eq!(
+            g.open(Path::new("/abs-escape")).unwrap_err().errno(),
+            Some(libc::EXDEV)
+        );
+        assert_eq!(
+            g.stat(Path::new("/missing")).unwrap_err().errno(),
+            Some(libc::ENOENT)
+        );
+        drop(g);
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(libc::WIFEXITED(status), "status {status:#x}");
+        assert_eq!(
+            libc::WEXITSTATUS(status),
+            0,
+            "the gofer hit its filter or failed"
+        );
+    }
+
     #[test]
     fn refuses_fifos_without_blocking() {
         let (_t, root) = fixture();
@@ -386,7 +468,7 @@ mod tests {
     fn missing_rootfs_is_reported_to_the_sandbox() {
         let (c, s) = Channel::pair().unwrap();
         assert!(matches!(
-            serve(Path::new("/nonexistent/rootfs"), s, true),
+            serve(Path::new("/nonexistent/rootfs"), s, true, || Ok(())),
             Err(ServerError::Rootfs { reported: true, .. })
         ));
         let reply = Reply::decode(&c.recv().unwrap().unwrap().bytes).unwrap();
