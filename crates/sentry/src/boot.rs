@@ -100,6 +100,7 @@ fn create_task(machine: &vmm::Machine, config: &BootConfig) -> Result<Task, Erro
         clear_child_tid: 0,
         robust_list: (0, 0),
         cpus: host::available_cpus(),
+        stats: Default::default(),
         exit: None,
     })
 }
@@ -122,7 +123,12 @@ pub fn run(
             ExitStatus::Signaled(s) => eprintln!("[{}] +++ killed by signal {s} +++", task.tid),
         }
     }
-    log::debug!("init exited: {status:?} after {} exits", vcpu.exits);
+    log::debug!(
+        "init exited: {status:?}; {} exits, {} syscalls, {} page faults",
+        vcpu.exits,
+        task.stats.syscalls,
+        task.stats.faults
+    );
     Ok(status)
 }
 
@@ -141,13 +147,19 @@ fn run_task(task: &mut Task, vcpu: &mut vmm::Vcpu, strace: bool) -> Result<ExitS
     loop {
         let trap = vcpu.run_user(&mut task.regs, task.mm.space())?;
         match trap {
-            Trap::Syscall => syscalls::dispatch(task, strace),
+            Trap::Syscall => {
+                task.stats.syscalls += 1;
+                syscalls::dispatch(task, strace);
+            }
             Trap::PageFault {
                 addr,
                 access,
                 present,
             } => match task.mm.handle_fault(addr, access) {
-                Ok(()) => spurious = (u64::MAX, 0),
+                Ok(()) => {
+                    task.stats.faults += 1;
+                    spurious = (u64::MAX, 0);
+                }
                 Err(FaultError::AlreadyMapped) => {
                     spurious = if spurious.0 == addr {
                         (addr, spurious.1 + 1)

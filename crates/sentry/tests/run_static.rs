@@ -206,6 +206,7 @@ fn faults_kill_with_linux_signals() {
         ("div0", "signaled 8"),
         ("nx", "signaled 11"),
         ("rodata", "signaled 11"),
+        ("abort", "signaled 11"),
         ("stack", "exited 0"),
     ] {
         let o = run_guest(&exe, "/crash", &["/crash", arg], None);

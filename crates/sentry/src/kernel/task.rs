@@ -19,6 +19,14 @@ pub struct Credentials {
     pub gid: u32,
 }
 
+/// Counters for logs and benchmarks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TaskStats {
+    pub syscalls: u64,
+    /// Guest page faults the sentry resolved.
+    pub faults: u64,
+}
+
 /// One guest thread.
 pub struct Task {
     /// The thread ID (and, for the only thread, the process ID).
@@ -40,6 +48,7 @@ pub struct Task {
     pub robust_list: (u64, u64),
     /// CPUs the guest sees (sched_getaffinity), fixed at boot.
     pub cpus: usize,
+    pub stats: TaskStats,
     /// Set by exit/exit_group (and fatal signals): the run loop stops.
     pub exit: Option<ExitStatus>,
 }

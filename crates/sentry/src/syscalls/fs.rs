@@ -346,7 +346,14 @@ pub fn readlink(task: &mut Task, a: &Args) -> SysResult {
     if path != b"/proc/self/exe" {
         return Err(Errno::ENOSYS);
     }
-    let target = task.exe_path.as_bytes();
+    // The link is always absolute, as Linux's d_path gives it.
+    let target = if task.exe_path.starts_with('/') {
+        task.exe_path.clone()
+    } else {
+        let rel = task.exe_path.trim_start_matches("./");
+        format!("{}/{rel}", task.cwd.trim_end_matches('/'))
+    };
+    let target = target.as_bytes();
     let n = target.len().min(size as usize);
     task.mm.copy_out(a.u(1), &target[..n])?;
     Ok(n as u64)

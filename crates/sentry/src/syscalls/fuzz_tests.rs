@@ -70,6 +70,7 @@ fn test_task(machine: &vmm::Machine) -> (Task, u64) {
         clear_child_tid: 0,
         robust_list: (0, 0),
         cpus: 2,
+        stats: Default::default(),
         exit: None,
     };
     (task, buf)

@@ -1,5 +1,6 @@
-//! Signal syscalls that record state: rt_sigaction, rt_sigprocmask and
-//! sigaltstack. Delivery (and so rt_sigreturn) comes with issue 3.
+//! Signal syscalls: rt_sigaction, rt_sigprocmask and sigaltstack record
+//! state; kill/tkill/tgkill send to the only task, init. Delivery to a
+//! handler (and so rt_sigreturn) comes with issue 3.
 
 use super::Args;
 use crate::errno::{Errno, SysResult};
@@ -105,4 +106,61 @@ pub fn sigaltstack(task: &mut Task, a: &Args) -> SysResult {
         task.mm.copy_out(oss, &stack_bytes(&old))?;
     }
     Ok(0)
+}
+
+/// Sends `sig` to init (the only task) from inside its PID namespace.
+///
+/// Linux (kernel/signal.c `sig_task_ignored`): a namespace's init has
+/// SIGNAL_UNKILLABLE, so a signal from inside the namespace whose
+/// disposition is SIG_DFL is dropped, SIGKILL and SIGSTOP included; so is
+/// one with SIG_IGN. Only a signal with a handler would be delivered, and
+/// delivery is not implemented yet: that case is ENOSYS, not a silent drop.
+fn send_to_init(task: &mut Task, sig: i32) -> SysResult {
+    const SIG_DFL: u64 = 0;
+    const SIG_IGN: u64 = 1;
+    if sig < 0 || sig as usize > NSIG {
+        return Err(Errno::EINVAL);
+    }
+    if sig == 0 {
+        return Ok(0); // existence and permission check only
+    }
+    let sig = sig as u32;
+    let handler = task.signals.actions[sig as usize - 1].handler;
+    if handler == SIG_DFL || handler == SIG_IGN {
+        return Ok(0);
+    }
+    log::warn!("signal {sig} to a handler: delivery is not implemented yet");
+    Err(Errno::ENOSYS)
+}
+
+pub fn kill(task: &mut Task, a: &Args) -> SysResult {
+    let pid = a.int(0);
+    // pid 0 is our process group, -1 every process we may signal (only
+    // init here), -pgid a group: init's pgid is 1.
+    if pid != task.tid && pid != 0 && pid != -1 && pid != -task.tid {
+        return Err(Errno::ESRCH);
+    }
+    send_to_init(task, a.int(1))
+}
+
+pub fn tkill(task: &mut Task, a: &Args) -> SysResult {
+    let tid = a.int(0);
+    if tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if tid != task.tid {
+        return Err(Errno::ESRCH);
+    }
+    send_to_init(task, a.int(1))
+}
+
+pub fn tgkill(task: &mut Task, a: &Args) -> SysResult {
+    let (tgid, tid) = (a.int(0), a.int(1));
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if tgid != task.tid || tid != task.tid {
+        return Err(Errno::ESRCH);
+    }
+    send_to_init(task, a.int(2))
 }

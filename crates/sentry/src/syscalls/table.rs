@@ -139,7 +139,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "d",
     ), // 60
     none("wait4"),                   // 61
-    none("kill"),                    // 62
+    partial(
+        "kill",
+        signal::kill,
+        "init only: SIG_DFL and SIG_IGN signals are dropped as for a PID-namespace init; a handler would need delivery (ENOSYS until issue 3)",
+        "dd",
+    ), // 62
     full("uname", process::uname, "p"), // 63
     none("semget"),                  // 64
     none("semop"),                   // 65
@@ -302,7 +307,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("removexattr"),             // 197
     none("lremovexattr"),            // 198
     none("fremovexattr"),            // 199
-    none("tkill"),                   // 200
+    partial("tkill", signal::tkill, "as kill", "dd"), // 200
     full("time", time::time, "p"),   // 201
     none("futex"),                   // 202
     none("sched_setaffinity"),       // 203
@@ -351,7 +356,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("exit_group", process::exit_group, "d"), // 231
     none("epoll_wait"),              // 232
     none("epoll_ctl"),               // 233
-    none("tgkill"),                  // 234
+    partial("tgkill", signal::tgkill, "as kill", "ddd"), // 234
     none("utimes"),                  // 235
     none("vserver"),                 // 236
     none("mbind"),                   // 237

@@ -12,6 +12,8 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "div0")) return 10 / zero;
     if (!strcmp(argv[1], "stack")) return deep(1000) == 1000 ? 0 : 1;
     if (!strcmp(argv[1], "nx")) { static char data[16] = {(char)0xc3}; ((void (*)(void))data)(); }
+    /* init ignores the SIGABRT; glibc then executes hlt: #GP, a forced SIGSEGV */
+    if (!strcmp(argv[1], "abort")) abort();
     if (!strcmp(argv[1], "rodata")) { *(volatile char *)"literal" = 1; }
     return 1;
 }

@@ -116,6 +116,14 @@ int main(int argc, char **argv, char **envp) {
     CHECK(sigprocmask(SIG_BLOCK, NULL, &oset) == 0);
     CHECK(sigismember(&oset, SIGUSR2) && !sigismember(&oset, SIGKILL));
 
+    /* init of a PID namespace drops SIG_DFL and SIG_IGN signals sent from inside */
+    CHECK(kill(1, 0) == 0);
+    FAILS(kill(2, SIGTERM), ESRCH);
+    FAILS(kill(1, 65), EINVAL);
+    CHECK(raise(SIGTERM) == 0);
+    CHECK(raise(SIGUSR1) == 0);
+    FAILS(syscall(SYS_tgkill, 1, 2, SIGTERM), ESRCH);
+
     /* misc */
     char cwd[64];
     CHECK(getcwd(cwd, sizeof cwd) && strcmp(cwd, "/work") == 0);
