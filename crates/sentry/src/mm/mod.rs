@@ -13,6 +13,7 @@
 
 mod fault;
 pub mod mmap;
+mod mremap;
 pub mod usercopy;
 pub mod vma;
 
@@ -182,6 +183,16 @@ impl MemoryManager {
         })?;
         self.populated().insert(va & !(BLOCK - 1));
         Ok(frame)
+    }
+
+    /// Maps an existing frame at `va`, consuming one reference on it.
+    fn map_frame(&self, va: u64, frame: vmm::Frame, prot: Prot) -> Result<(), Errno> {
+        self.space.map(va, frame, prot).map_err(|_| {
+            self.mem.put(frame);
+            Errno::ENOMEM
+        })?;
+        self.populated().insert(va & !(BLOCK - 1));
+        Ok(())
     }
 
     /// brk(2): moves the program break; returns the (possibly unchanged)

@@ -93,3 +93,7 @@ pub fn brk(task: &mut Task, a: &Args) -> SysResult {
     let limit = task.rlimits.soft(RLIMIT_DATA);
     Ok(task.mm.set_brk(a.u(0), limit))
 }
+
+pub fn mremap(task: &mut Task, a: &Args) -> SysResult {
+    task.mm.mremap(a.u(0), a.u(1), a.u(2), a.u(3), a.u(4))
+}

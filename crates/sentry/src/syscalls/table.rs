@@ -97,7 +97,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("pipe"),                    // 22
     none("select"),                  // 23
     full("sched_yield", process::sched_yield, ""), // 24
-    none("mremap"),                  // 25
+    full("mremap", mm::mremap, "puuxp"), // 25
     none("msync"),                   // 26
     none("mincore"),                 // 27
     full("madvise", mm::madvise, "pud"), // 28
@@ -212,7 +212,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("setsid"),                  // 112
     none("setreuid"),                // 113
     none("setregid"),                // 114
-    none("getgroups"),               // 115
+    partial(
+        "getgroups",
+        process::getgroups,
+        "no supplementary groups yet (the boot config carries none)",
+        "dp",
+    ), // 115
     none("setgroups"),               // 116
     none("setresuid"),               // 117
     full("getresuid", process::getresuid, "ppp"), // 118

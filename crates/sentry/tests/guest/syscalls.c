@@ -56,6 +56,20 @@ int main(int argc, char **argv, char **envp) {
     CHECK(mmap(hint, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == hint);
     *(volatile int *)hint = 7;
 
+    /* large realloc: glibc moves mmapped chunks with mremap */
+    char *big = malloc(1 << 20);
+    CHECK(big != NULL);
+    memset(big, 0x33, 1 << 20);
+    big = realloc(big, 16 << 20);
+    CHECK(big != NULL && big[0] == 0x33 && big[(1 << 20) - 1] == 0x33);
+    big[(16 << 20) - 1] = 1;
+    free(big);
+    char *m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    m[0] = 'm';
+    char *m2 = mremap(m, 8192, 1 << 20, MREMAP_MAYMOVE);
+    CHECK(m2 != MAP_FAILED && m2[0] == 'm');
+    FAILS(mremap(m2, 4096, 8192, 0x80), EINVAL);
+
     /* brk */
     /* raw brk: musl's sbrk refuses to grow */
     char *b0 = (char *)syscall(SYS_brk, 0);
