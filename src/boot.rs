@@ -124,19 +124,24 @@ fn probe_platform(choice: PlatformChoice) -> Result<vmm::Platform, BootError> {
             vmm::Error::Kvm(k) => Some(k.errno()),
             _ => None,
         };
-        BootError::Platform(match errno {
-            Some(libc::ENOENT) => {
-                "/dev/kvm does not exist: KVM is not available on this host".to_owned()
-            }
-            Some(libc::EACCES) | Some(libc::EPERM) => {
-                "/dev/kvm: permission denied (run as root or join the kvm group)".to_owned()
-            }
-            Some(libc::ENOTSUP) => {
-                "KVM on this host lacks KVM_CAP_SYNC_REGS, which the platform needs".to_owned()
-            }
-            _ => e.to_string(),
-        })
+        BootError::Platform(platform_message(errno, &e))
     })
+}
+
+/// Says what to do about the common ways `/dev/kvm` is unusable.
+fn platform_message(errno: Option<i32>, error: &dyn std::fmt::Display) -> String {
+    match errno {
+        Some(libc::ENOENT) | Some(libc::ENXIO) | Some(libc::ENODEV) => {
+            "/dev/kvm does not exist: KVM is not available on this host".to_owned()
+        }
+        Some(libc::EACCES) | Some(libc::EPERM) => {
+            "/dev/kvm: permission denied (run as root or join the kvm group)".to_owned()
+        }
+        Some(libc::ENOTSUP) => {
+            "KVM on this host lacks KVM_CAP_SYNC_REGS, which the platform needs".to_owned()
+        }
+        _ => error.to_string(),
+    }
 }
 
 /// Where `args[0]` lives in the container, like runc's lookup: a path with
@@ -426,6 +431,16 @@ mod tests {
         );
         drop(g);
         h.join().unwrap();
+    }
+
+    #[test]
+    fn platform_messages_say_what_to_do() {
+        let other = "KVM is not usable: boom";
+        assert!(platform_message(Some(libc::ENOENT), &other).contains("does not exist"));
+        assert!(platform_message(Some(libc::EACCES), &other).contains("kvm group"));
+        assert!(platform_message(Some(libc::ENOTSUP), &other).contains("SYNC_REGS"));
+        assert_eq!(platform_message(Some(libc::EIO), &other), other);
+        assert_eq!(platform_message(None, &other), other);
     }
 
     #[test]
