@@ -7,7 +7,7 @@
 //! directory only; nothing under the rootfs is opened here (that is the
 //! gofer's job).
 
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{PosixRlimitType, Spec};
@@ -16,6 +16,8 @@ use oci_spec::runtime::{PosixRlimitType, Spec};
 pub const DEFAULT_MEMORY: u64 = 2 << 30;
 /// The largest guest memory: the platform's MMIO window starts at 64 GiB.
 pub const MAX_MEMORY: u64 = 63 << 30;
+/// The largest `config.json` read (real ones are a few KiB).
+const MAX_CONFIG: u64 = 4 << 20;
 /// The smallest guest memory that can hold a program at all.
 pub const MIN_MEMORY: u64 = 16 << 20;
 
@@ -106,10 +108,20 @@ impl Bundle {
     pub fn load(&self) -> Result<ContainerSpec, BundleError> {
         let path = self.config_path();
         let shown = path.display().to_string();
-        let bytes = std::fs::read(&path).map_err(|source| BundleError::Read {
+        let read_err = |source| BundleError::Read {
             path: shown.clone(),
             source,
-        })?;
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|f| f.take(MAX_CONFIG + 1).read_to_end(&mut bytes))
+            .map_err(read_err)?;
+        if bytes.len() as u64 > MAX_CONFIG {
+            return Err(BundleError::Invalid {
+                path: shown,
+                what: format!("larger than {MAX_CONFIG} bytes"),
+            });
+        }
         let spec: Spec = serde_json::from_slice(&bytes).map_err(|source| BundleError::Json {
             path: shown.clone(),
             source,
@@ -309,6 +321,15 @@ mod tests {
         let e = Bundle::new(&t.0).load().unwrap_err();
         assert!(matches!(e, BundleError::Read { .. }));
         assert!(e.to_string().contains("config.json"), "{e}");
+    }
+
+    #[test]
+    fn huge_config_is_refused_without_reading_it_all() {
+        let t = TempDir::new("oci-huge");
+        let f = std::fs::File::create(t.0.join("config.json")).unwrap();
+        f.set_len(1 << 40).unwrap(); // sparse: 1 TiB of zeros
+        let e = Bundle::new(&t.0).load().unwrap_err().to_string();
+        assert!(e.contains("larger than"), "{e}");
     }
 
     #[test]

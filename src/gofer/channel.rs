@@ -23,6 +23,8 @@ pub enum ChannelError {
     Truncated,
     #[error("more than one descriptor arrived with one message")]
     TooManyFds,
+    #[error("no answer within the time limit")]
+    TimedOut,
 }
 
 /// One end of the gofer socket pair.
@@ -63,6 +65,29 @@ impl Channel {
         // SAFETY: on success both descriptors are fresh and owned by nobody else.
         let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
         Ok((Channel { fd: a }, Channel { fd: b }))
+    }
+
+    /// Makes `recv` fail with a timeout error after `timeout` without a
+    /// message, so that a stuck peer cannot hang the caller forever.
+    pub fn set_recv_timeout(&self, timeout: std::time::Duration) -> Result<(), ChannelError> {
+        let tv = libc::timeval {
+            tv_sec: timeout.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+            tv_usec: timeout.subsec_micros().into(),
+        };
+        // SAFETY: SO_RCVTIMEO takes a timeval of the size passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&tv as *const libc::timeval).cast(),
+                size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(ChannelError::Recv(io::Error::last_os_error()));
+        }
+        Ok(())
     }
 
     /// Wraps an inherited descriptor (the gofer's end).
@@ -133,8 +158,10 @@ impl Channel {
                 break rc as usize;
             }
             let err = io::Error::last_os_error();
-            if err.kind() != io::ErrorKind::Interrupted {
-                return Err(ChannelError::Recv(err));
+            match err.raw_os_error() {
+                Some(libc::EINTR) => {}
+                Some(libc::EAGAIN) => return Err(ChannelError::TimedOut),
+                _ => return Err(ChannelError::Recv(err)),
             }
         };
         let fds = collect_fds(&msg);
@@ -275,6 +302,14 @@ mod tests {
             assert!(matches!(b.recv(), Err(ChannelError::TooManyFds)));
         }
         assert!(open_fd_count() < before + 20, "descriptors leaked");
+    }
+
+    #[test]
+    fn recv_times_out() {
+        let (_a, b) = Channel::pair().unwrap();
+        b.set_recv_timeout(std::time::Duration::from_millis(20))
+            .unwrap();
+        assert!(matches!(b.recv(), Err(ChannelError::TimedOut)));
     }
 
     #[test]

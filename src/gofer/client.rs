@@ -47,6 +47,11 @@ impl ClientError {
     }
 }
 
+/// How long to wait for any one answer from the gofer: a walk that takes
+/// longer (a hung network mount in the rootfs) fails the boot instead of
+/// hanging it.
+const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A running gofer and our end of its channel.
 ///
 /// Dropping it closes the channel, which makes the gofer exit; the child
@@ -102,6 +107,7 @@ impl Gofer {
         }
         let child = cmd.spawn().map_err(ClientError::Spawn)?;
         drop(theirs);
+        ours.set_recv_timeout(REPLY_TIMEOUT)?;
         let gofer = Gofer {
             channel: ours,
             child: Some(child),
