@@ -1,15 +1,61 @@
 //! Demand paging: resolving guest page faults and populating ranges.
 //!
-//! A fault inside a VMA that allows the access maps an aligned window of
-//! `FAULT_AROUND_PAGES` pages around it (clipped to the VMA), with fresh
-//! zeroed frames. A guest exit costs tens of microseconds on kvm_pvm while
-//! a present PTE over a sparse, never-touched frame costs nothing until
-//! used, so mapping eagerly is the cheap side.
+//! A fault inside a VMA that allows the access maps a window of pages
+//! around it (clipped to the VMA), with fresh zeroed frames:
+//! - a small VMA (up to `SMALL_VMA_PAGES`) is mapped whole;
+//! - otherwise an aligned window of `FAULT_AROUND_PAGES`;
+//! - a fault just past the previous window (a sequential sweep, up or
+//!   down) doubles the window, up to `MAX_WINDOW_PAGES`, like readahead.
+//!
+//! A guest exit costs tens of microseconds on kvm_pvm while a present PTE
+//! over a sparse, never-touched frame costs nothing until used, so mapping
+//! eagerly is the cheap side.
 
 use vmm::Access;
 
-use super::{FAULT_AROUND_PAGES, MemoryManager, PAGE_SIZE, page_down};
+use super::{FAULT_AROUND_PAGES, MemoryManager, PAGE_SIZE, Vma, page_down};
 use crate::errno::Errno;
+
+/// VMAs up to this many pages are mapped whole on their first fault.
+pub const SMALL_VMA_PAGES: u64 = 64;
+/// The largest window a sequential sweep grows to (2 MiB).
+pub const MAX_WINDOW_PAGES: u64 = 512;
+
+/// The last window a fault mapped, to detect sequential sweeps.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FaultStream {
+    lo: u64,
+    hi: u64,
+    pages: u64,
+}
+
+impl FaultStream {
+    /// The window `[lo, hi)` to map for a fault on `page` in `vma`.
+    pub fn window(&mut self, page: u64, vma: &Vma) -> (u64, u64) {
+        if vma.len() <= SMALL_VMA_PAGES * PAGE_SIZE {
+            return (vma.start, vma.end);
+        }
+        let grown = (self.pages * 2).clamp(FAULT_AROUND_PAGES, MAX_WINDOW_PAGES) * PAGE_SIZE;
+        let span = self.pages * PAGE_SIZE;
+        let (lo, hi) = if self.pages != 0 && page >= self.hi && page < self.hi.saturating_add(span)
+        {
+            (page, page.saturating_add(grown))
+        } else if self.pages != 0 && page < self.lo && page >= self.lo.saturating_sub(span) {
+            ((page + PAGE_SIZE).saturating_sub(grown), page + PAGE_SIZE)
+        } else {
+            let w = FAULT_AROUND_PAGES * PAGE_SIZE;
+            let base = page & !(w - 1);
+            (base, base.saturating_add(w))
+        };
+        let (lo, hi) = (lo.max(vma.start), hi.min(vma.end));
+        *self = FaultStream {
+            lo,
+            hi,
+            pages: (hi - lo) / PAGE_SIZE,
+        };
+        (lo, hi)
+    }
+}
 
 /// Why a fault could not be resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,9 +80,7 @@ impl MemoryManager {
         if self.space.lookup(page).is_some() {
             return Err(FaultError::AlreadyMapped);
         }
-        let window = FAULT_AROUND_PAGES * PAGE_SIZE;
-        let lo = (addr & !(window - 1)).max(vma.start);
-        let hi = (addr & !(window - 1)).saturating_add(window).min(vma.end);
+        let (lo, hi) = self.fault_stream().window(page, &vma);
         // The faulting page first, so that running out of memory in the
         // window still resolves the fault itself.
         self.populate_page(page, &vma)
@@ -51,7 +95,7 @@ impl MemoryManager {
         Ok(())
     }
 
-    fn populate_page(&self, va: u64, vma: &super::Vma) -> Result<(), Errno> {
+    fn populate_page(&self, va: u64, vma: &Vma) -> Result<(), Errno> {
         if self.space.lookup(va).is_some() {
             return Ok(());
         }
@@ -74,5 +118,56 @@ impl MemoryManager {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vmm::Prot;
+
+    use super::*;
+    use crate::mm::VmaKind;
+
+    fn vma(start: u64, pages: u64) -> Vma {
+        Vma {
+            start,
+            end: start + pages * PAGE_SIZE,
+            prot: Prot::RW,
+            shared: false,
+            kind: VmaKind::Anon,
+        }
+    }
+
+    #[test]
+    fn windows_grow_on_sweeps_and_reset_on_jumps() {
+        let p = PAGE_SIZE;
+        let mut s = FaultStream::default();
+        let small = vma(0x10_0000, 10);
+        assert_eq!(s.window(0x10_3000, &small), (0x10_0000, 0x10_0000 + 10 * p));
+        let big = vma(0x1000_0000, 100_000);
+        let (lo, hi) = s.window(0x1000_0000 + 5 * p, &big);
+        assert_eq!((lo, hi), (0x1000_0000, 0x1000_0000 + 16 * p));
+        // Upward sweep: 32, 64, ... pages, capped at 512.
+        let (lo, hi) = s.window(hi, &big);
+        assert_eq!(hi - lo, 32 * p);
+        let mut last = (lo, hi);
+        for _ in 0..10 {
+            last = s.window(last.1, &big);
+        }
+        assert_eq!(last.1 - last.0, MAX_WINDOW_PAGES * p);
+        // A jump resets to the aligned window.
+        assert_eq!(
+            s.window(0x1000_0000 + 50_000 * p, &big).1 - 0x1000_0000 - 50_000 * p,
+            16 * p
+        );
+        // Downward sweep (a stack).
+        let top = 0x1000_0000 + 90_000 * p;
+        let (lo, _) = s.window(top, &big);
+        let (lo2, hi2) = s.window(lo - p, &big);
+        assert_eq!((hi2, hi2 - lo2), (lo, 32 * p));
+        // Clipped to the VMA.
+        let end = big.end;
+        let (_, hi) = s.window(end - p, &big);
+        assert_eq!(hi, end);
     }
 }

@@ -75,6 +75,8 @@ pub struct MemoryManager {
     /// these, so their cost follows the populated memory, not the size of
     /// the range the guest names (a 100 TiB munmap stays cheap).
     populated: Mutex<BTreeSet<u64>>,
+    /// The last fault-around window, to grow windows on sweeps.
+    fault_stream: Mutex<fault::FaultStream>,
 }
 
 impl MemoryManager {
@@ -91,6 +93,7 @@ impl MemoryManager {
             brk: Brk::default(),
             mmap_base,
             populated: Mutex::new(BTreeSet::new()),
+            fault_stream: Mutex::new(fault::FaultStream::default()),
         }
     }
 
@@ -132,6 +135,10 @@ impl MemoryManager {
 
     fn populated(&self) -> MutexGuard<'_, BTreeSet<u64>> {
         self.populated.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn fault_stream(&self) -> MutexGuard<'_, fault::FaultStream> {
+        self.fault_stream.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The populated parts of `[start, end)`, clipped to 2 MiB blocks.
