@@ -9,8 +9,10 @@
 #![allow(dead_code)] // Each test binary uses a different subset.
 
 use std::collections::HashSet;
+use std::ffi::CString;
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -27,9 +29,8 @@ pub const SANDBOX: &str = env!("CARGO_BIN_EXE_sandbox");
 /// namespace for the native run, so that both runs see the same name.
 pub const HOSTNAME: &str = "sandbox-test";
 
-/// Environment of every test process, native and sandboxed. Sorted by key:
-/// `std::process::Command` hands the native child its environment sorted,
-/// and the bundle lists it in this same order.
+/// Environment of every test process, native and sandboxed, in this order
+/// (deliberately not sorted: the order must survive too).
 pub const ENV: &[&str] = &["PATH=/bin:/usr/bin", "HOME=/root", "TEST_VAR=a b=c"];
 
 /// Upper bound for any one child process. Generous: the sandbox pays an
@@ -407,28 +408,75 @@ pub fn config_template() -> serde_json::Value {
 }
 
 /// A command that runs `exe` with argv `args` (args[0] as argv[0]), the
-/// environment [`ENV`] only, and host name [`HOSTNAME`].
+/// environment [`ENV`] only, in that order, and host name [`HOSTNAME`].
+///
+/// `Command` would pass the environment sorted by key, so the child calls
+/// execve(2) itself, from the pre-exec hook, with the exact argv and envp
+/// the bundle gives the sandbox; `Command`'s own exec never happens unless
+/// that execve fails, and then spawning reports the execve error.
 pub fn native_command(exe: &Path, args: &[&str]) -> Command {
+    let cstr = |s: &[u8]| CString::new(s).expect("no NUL in test strings");
+    let exec = ExecArgs {
+        path: cstr(exe.as_os_str().as_bytes()),
+        argv: args.iter().map(|a| cstr(a.as_bytes())).collect(),
+        envp: ENV.iter().map(|e| cstr(e.as_bytes())).collect(),
+        argv_ptrs: Vec::new(),
+        envp_ptrs: Vec::new(),
+    }
+    .with_pointers();
     let mut cmd = Command::new(exe);
     cmd.arg0(args[0]).args(&args[1..]).env_clear();
-    for kv in ENV {
-        let (k, v) = kv.split_once('=').expect("ENV entries are KEY=VALUE");
-        cmd.env(k, v);
-    }
-    // SAFETY: the closure runs between fork and exec and makes only two
-    // async-signal-safe raw syscalls on a static string; it allocates nothing.
+    // SAFETY: the closure runs between fork and exec. It allocates nothing
+    // and makes only async-signal-safe raw syscalls (unshare, sethostname,
+    // execve) on strings and pointer arrays built before the fork, which
+    // `exec` owns and keeps alive.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
+            // Borrow the whole value: a closure capturing single fields
+            // would hold the raw pointer vectors, which are not Send.
+            let exec = &exec;
             if libc::unshare(libc::CLONE_NEWUTS) != 0
                 || libc::sethostname(HOSTNAME.as_ptr().cast(), HOSTNAME.len()) != 0
             {
                 return Err(std::io::Error::last_os_error());
             }
-            Ok(())
+            libc::execve(
+                exec.path.as_ptr(),
+                exec.argv_ptrs.as_ptr(),
+                exec.envp_ptrs.as_ptr(),
+            );
+            Err(std::io::Error::last_os_error())
         });
     }
     cmd
 }
+
+/// execve(2) arguments prepared before a fork.
+struct ExecArgs {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    /// NULL-terminated pointers into `argv` and `envp`.
+    argv_ptrs: Vec<*const libc::c_char>,
+    envp_ptrs: Vec<*const libc::c_char>,
+}
+
+impl ExecArgs {
+    fn with_pointers(mut self) -> ExecArgs {
+        self.argv_ptrs = self.argv.iter().map(|a| a.as_ptr()).collect();
+        self.argv_ptrs.push(std::ptr::null());
+        self.envp_ptrs = self.envp.iter().map(|e| e.as_ptr()).collect();
+        self.envp_ptrs.push(std::ptr::null());
+        self
+    }
+}
+
+// SAFETY: the raw pointers point into the CStrings owned by the same value
+// (moving a CString does not move its heap buffer), and nothing mutates
+// them after construction, so sharing or sending the value is sound.
+unsafe impl Send for ExecArgs {}
+// SAFETY: as for Send: the value is immutable after construction.
+unsafe impl Sync for ExecArgs {}
 
 /// What a test runs: a file copied into the rootfs, its argv and stdin.
 pub struct Case<'a> {
