@@ -67,16 +67,23 @@ int main(void)
 	report("write(1, unmapped, 8)", syscall(SYS_write, 1, gone, 8));
 	report("write(1, NULL, 0)", syscall(SYS_write, 1, null, 0));
 
-	if (pipe(fds) != 0) {
-		perror("pipe");
-		return 1;
+	/* Without a pipe the reads are skipped; the rest still runs. */
+	if (pipe(fds) == 0) {
+		report("write(pipe, \"abc\", 3)",
+		       syscall(SYS_write, fds[1], "abc", 3));
+		report("read(pipe, NULL, 3)", syscall(SYS_read, fds[0], null, 3));
+		report("write(pipe, \"abc\", 3)",
+		       syscall(SYS_write, fds[1], "abc", 3));
+		report("read(pipe, PROT_NONE, 3)",
+		       syscall(SYS_read, fds[0], none, 3));
+		report("write(pipe, \"abc\", 3)",
+		       syscall(SYS_write, fds[1], "abc", 3));
+		report("read(pipe, kernel, 3)",
+		       syscall(SYS_read, fds[0], kernel, 3));
+	} else {
+		report("pipe(valid)", -1);
 	}
-	report("write(pipe, \"abc\", 3)", syscall(SYS_write, fds[1], "abc", 3));
-	report("read(pipe, NULL, 3)", syscall(SYS_read, fds[0], null, 3));
-	report("write(pipe, \"abc\", 3)", syscall(SYS_write, fds[1], "abc", 3));
-	report("read(pipe, PROT_NONE, 3)", syscall(SYS_read, fds[0], none, 3));
-	report("write(pipe, \"abc\", 3)", syscall(SYS_write, fds[1], "abc", 3));
-	report("read(pipe, kernel, 3)", syscall(SYS_read, fds[0], kernel, 3));
+	report("read(0, kernel, 3)", syscall(SYS_read, 0, kernel, 3));
 
 	report("uname(NULL)", syscall(SYS_uname, null));
 	report("uname(PROT_NONE)", syscall(SYS_uname, none));
