@@ -176,7 +176,10 @@ impl AddressSpace {
     }
 
     fn check_user(va: u64, len: u64) -> Result<()> {
-        if va % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 || !arch::is_user_range(va, len) {
+        if !va.is_multiple_of(PAGE_SIZE)
+            || !len.is_multiple_of(PAGE_SIZE)
+            || !arch::is_user_range(va, len)
+        {
             return Err(Error::BadAddress(va));
         }
         Ok(())

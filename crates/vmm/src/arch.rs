@@ -36,11 +36,23 @@ pub const MMIO_GPA: u64 = 1 << 36;
 pub const MMIO_SYSCALL: u64 = 0;
 /// Offset of the exception stubs' writes: `MMIO_EXCEPTION + vector`.
 pub const MMIO_EXCEPTION: u64 = 0x100;
-/// Per-vCPU pages start here: GDT and TSS in the first page, the ring-0
-/// (IST) stack in the following pages.
+/// Per-vCPU pages start here. Each vCPU has `VCPU_AREA_PAGES` pages:
+/// GDT and TSS; two pages of ring-0 (IST) stack; the exitless mailbox
+/// (user RW); the exitless syscall stub (user RX); and an alias of the trap
+/// MMIO page (user W). The last three are adjacent so the stub reaches them
+/// RIP-relative.
 pub const VCPU_AREA_VA: u64 = SUPERVISOR_BASE + 0x10000;
 /// Pages per vCPU in the area.
-pub const VCPU_AREA_PAGES: u64 = 4;
+pub const VCPU_AREA_PAGES: u64 = 6;
+/// Page indexes inside a vCPU's area.
+pub mod vcpu_page {
+    pub const GDT_TSS: u64 = 0;
+    pub const STACK_FIRST: u64 = 1;
+    pub const STACK_PAGES: u64 = 2;
+    pub const MAILBOX: u64 = 3;
+    pub const STUB: u64 = 4;
+    pub const MMIO: u64 = 5;
+}
 /// The most vCPUs the supervisor region holds.
 pub const MAX_VCPUS: u64 = (0x20_0000 - 0x10000) / (VCPU_AREA_PAGES * 0x1000);
 /// The IDT page.

@@ -7,11 +7,13 @@
 
 pub mod address_space;
 pub mod arch;
+pub mod exitless;
 pub mod memory;
 pub mod platform;
 pub mod vcpu;
 
 pub use address_space::{AddressSpace, Prot};
+pub use exitless::{Mailbox, Request};
 pub use memory::{Frame, MemoryFile};
 pub use platform::{Flavour, Machine, Platform};
 pub use vcpu::{Access, Kicker, Trap, UserRegs, Vcpu};

@@ -158,7 +158,7 @@ impl MemoryFile {
     }
 
     fn refcount(&self, frame: Frame) -> Option<&AtomicU32> {
-        if frame % PAGE_SIZE != 0 {
+        if !frame.is_multiple_of(PAGE_SIZE) {
             return None;
         }
         self.refcounts.get((frame / PAGE_SIZE) as usize)

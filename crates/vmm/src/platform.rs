@@ -182,25 +182,41 @@ impl Machine {
                 None => return Err(Error::OutOfMemory),
             }
         };
-        // The area's pages: GDT+TSS, then the ring-0 stack.
+        // The area's pages (see `arch::vcpu_page`). `frames[i]` backs page i;
+        // the MMIO alias has no frame.
+        use arch::vcpu_page as vp;
         let mut frames = Vec::new();
         for i in 0..arch::VCPU_AREA_PAGES {
-            let f = self.mem.alloc()?;
             let va = arch::VCPU_AREA_VA + (slot * arch::VCPU_AREA_PAGES + i) * PAGE_SIZE;
-            let e = f | pte::PRESENT | pte::WRITE | pte::NX;
+            let e = match i {
+                vp::MMIO => arch::MMIO_GPA | pte::PRESENT | pte::WRITE | pte::USER | pte::NX,
+                _ => {
+                    let f = self.mem.alloc()?;
+                    frames.push(f);
+                    match i {
+                        vp::MAILBOX => f | pte::PRESENT | pte::WRITE | pte::USER | pte::NX,
+                        vp::STUB => {
+                            self.mem.write(f, &crate::exitless::stub_image().0)?;
+                            f | pte::PRESENT | pte::USER
+                        }
+                        _ => f | pte::PRESENT | pte::WRITE | pte::NX,
+                    }
+                }
+            };
             self.mem
                 .write_u64(self.supervisor.pt + ((va >> 12) & 0x1ff) * 8, e);
-            frames.push(f);
         }
         Vcpu::new(Arc::clone(self), id, slot, frames)
     }
 
     /// Returns a vCPU's supervisor slot when it is dropped.
     pub(crate) fn release_vcpu_slot(&self, slot: u64, frames: &[Frame]) {
-        for (i, f) in frames.iter().enumerate() {
-            let va = arch::VCPU_AREA_VA + (slot * arch::VCPU_AREA_PAGES + i as u64) * PAGE_SIZE;
+        for i in 0..arch::VCPU_AREA_PAGES {
+            let va = arch::VCPU_AREA_VA + (slot * arch::VCPU_AREA_PAGES + i) * PAGE_SIZE;
             self.mem
                 .write_u64(self.supervisor.pt + ((va >> 12) & 0x1ff) * 8, 0);
+        }
+        for f in frames {
             self.mem.zap(*f, PAGE_SIZE);
             self.mem.put(*f);
         }

@@ -21,7 +21,8 @@ use kvm_bindings::{Msrs, kvm_msr_entry, kvm_regs, kvm_segment, kvm_xcrs};
 use kvm_ioctls::{SyncReg, VcpuExit, VcpuFd};
 
 use crate::address_space::AddressSpace;
-use crate::arch::{self, cr, sel};
+use crate::arch::{self, cr, sel, vcpu_page};
+use crate::exitless::{self, Labels, Mailbox};
 use crate::memory::{Frame, PAGE_SIZE};
 use crate::platform::Machine;
 use crate::{Error, Result};
@@ -207,6 +208,10 @@ pub struct Vcpu {
     frames: Vec<Frame>,
     kick: Kicker,
     resume: Resume,
+    /// The exitless mailbox (kvm_pvm only).
+    mailbox: Option<Mailbox>,
+    stub_va: u64,
+    labels: Labels,
     cr3: u64,
     iret_rip: u64,
     fs_base: u64,
@@ -244,7 +249,7 @@ impl Vcpu {
         let gdt_bytes: Vec<u8> = gdt.iter().flat_map(|e| e.to_le_bytes()).collect();
         mem.write(frames[0], &gdt_bytes)?;
         // TSS: RSP0 and IST1 both at the top of the ring-0 stack.
-        let stack_top = area + arch::VCPU_AREA_PAGES * PAGE_SIZE;
+        let stack_top = area + (vcpu_page::STACK_FIRST + vcpu_page::STACK_PAGES) * PAGE_SIZE;
         let mut tss = [0u8; 0x68];
         tss[4..12].copy_from_slice(&stack_top.to_le_bytes());
         tss[0x24..0x2c].copy_from_slice(&stack_top.to_le_bytes());
@@ -304,6 +309,21 @@ impl Vcpu {
         sregs.efer = cr::EFER_SCE | cr::EFER_LME | cr::EFER_LMA | cr::EFER_NXE;
         fd.set_sregs(&sregs).map_err(Error::Kvm)?;
 
+        // kvm_pvm: the exitless stub (ring 3); hardware: the plain ring-0
+        // stub, since an exit there costs only 1-3 µs.
+        let stub_va = area + vcpu_page::STUB * PAGE_SIZE;
+        let pvm = machine.flavour == crate::Flavour::Pvm;
+        let lstar = if pvm {
+            stub_va
+        } else {
+            arch::STUBS_VA + arch::LSTAR_OFFSET
+        };
+        let mailbox = if pvm {
+            let frame = frames[vcpu_page::MAILBOX as usize];
+            Mailbox::new(Arc::clone(&machine.mem), frame)
+        } else {
+            None
+        };
         let msr = |index: u32, data: u64| kvm_msr_entry {
             index,
             data,
@@ -314,8 +334,8 @@ impl Vcpu {
                 0xc000_0081,
                 (u64::from(sel::USER_BASE) << 48) | (u64::from(sel::KERNEL_CS) << 32),
             ),
-            msr(0xc000_0082, arch::STUBS_VA + arch::LSTAR_OFFSET),
-            msr(0xc000_0083, arch::STUBS_VA + arch::LSTAR_OFFSET),
+            msr(0xc000_0082, lstar),
+            msr(0xc000_0083, lstar),
             // SFMASK: TF, DF, NT and AC cleared on entry, as Linux does
             // (IF too, for the ring-0 stub on hardware).
             msr(0xc000_0084, 0x0004_4700),
@@ -354,6 +374,9 @@ impl Vcpu {
             frames,
             kick,
             resume: Resume::Direct,
+            mailbox,
+            stub_va,
+            labels: exitless::stub_image().1,
             cr3: u64::MAX,
             iret_rip: 0,
             fs_base: u64::MAX,
@@ -371,22 +394,93 @@ impl Vcpu {
         self.kick.clone()
     }
 
+    /// The exitless mailbox of this vCPU, for a sentry poller thread
+    /// (kvm_pvm only; hardware KVM takes the cheap exit instead).
+    pub fn mailbox(&self) -> Option<Mailbox> {
+        self.mailbox.clone()
+    }
+
+    fn area(&self) -> u64 {
+        arch::VCPU_AREA_VA + self.slot * arch::VCPU_AREA_PAGES * PAGE_SIZE
+    }
+
     fn stack_top(&self) -> u64 {
-        arch::VCPU_AREA_VA + (self.slot + 1) * arch::VCPU_AREA_PAGES * PAGE_SIZE
+        self.area() + (vcpu_page::STACK_FIRST + vcpu_page::STACK_PAGES) * PAGE_SIZE
     }
 
     /// Guest-physical address of a ring-0 stack VA, if it is one.
     fn stack_gpa(&self, va: u64, len: u64) -> Option<u64> {
-        let base = self.stack_top() - (arch::VCPU_AREA_PAGES - 1) * PAGE_SIZE;
+        let base = self.area() + vcpu_page::STACK_FIRST * PAGE_SIZE;
         if va < base || va.checked_add(len)? > self.stack_top() {
             return None;
         }
-        let page = (va - base) / PAGE_SIZE + 1;
-        let end_page = (va + len - 1 - base) / PAGE_SIZE + 1;
-        if page != end_page {
+        let page = (va - self.area()) / PAGE_SIZE;
+        if (va + len - 1 - self.area()) / PAGE_SIZE != page {
             return None; // frames are not contiguous
         }
-        Some(self.frames[page as usize] + (va & (PAGE_SIZE - 1)))
+        Some(*self.frames.get(page as usize)? + (va & (PAGE_SIZE - 1)))
+    }
+
+    /// Whether `rip` is inside this vCPU's exitless stub.
+    fn in_stub(&self, rip: u64) -> bool {
+        self.mailbox.is_some() && rip >= self.stub_va && rip < self.stub_va + self.labels.end
+    }
+
+    /// The user state of a vCPU stopped inside the exitless stub (see the
+    /// module doc of `exitless`). `regs` holds the raw registers on entry.
+    fn user_state_in_stub(&self, regs: &mut UserRegs) -> Trap {
+        let Some(mb) = &self.mailbox else {
+            return Trap::Interrupted;
+        };
+        let off = regs.rip - self.stub_va;
+        let l = self.labels;
+        if off >= l.done && off <= l.t4 {
+            // Completed: the stub is returning the result.
+            let user_rsp = match off {
+                o if o == l.t1 || o == l.t3 => regs.rsp.wrapping_add(128),
+                o if o == l.t2 => regs.rsp.wrapping_add(136),
+                o if o == l.t4 => regs.rsp,
+                _ => regs.rsp,
+            };
+            regs.rax = mb.result();
+            regs.rcx = mb.saved_rcx();
+            regs.r11 = mb.saved_r11();
+            regs.rip = regs.rcx;
+            regs.rflags = regs.r11;
+            regs.rsp = user_rsp;
+            mb.set_state(exitless::state::IDLE);
+            return Trap::Interrupted;
+        }
+        if off < l.saved {
+            // Still saving: rcx and r11 are intact; rax is the number
+            // unless the first store already moved it to the mailbox.
+            if off != 0 {
+                regs.rax = mb.nr();
+            }
+            regs.rip = regs.rcx;
+            regs.rflags = regs.r11;
+            return Trap::Syscall;
+        }
+        // Saved, perhaps published: withdraw it, or take the answer.
+        let mut st = mb.state();
+        if st == exitless::state::REQUEST && !mb.cas_state(st, exitless::state::IDLE) {
+            st = mb.state();
+        }
+        if st == exitless::state::CLAIMED {
+            st = mb.wait_answer();
+        }
+        regs.rcx = mb.saved_rcx();
+        regs.r11 = mb.saved_r11();
+        regs.rip = regs.rcx;
+        regs.rflags = regs.r11;
+        mb.set_state(exitless::state::IDLE);
+        if st == exitless::state::DONE {
+            regs.rax = mb.result();
+            Trap::Interrupted
+        } else {
+            regs.rax = mb.nr();
+            Trap::Syscall
+        }
     }
 
     /// Runs `regs` on `space` until the guest traps.
@@ -481,6 +575,37 @@ impl Vcpu {
         Ok(())
     }
 
+    /// After the stub's WAIT exit: the call was claimed by the poller. Returns
+    /// `None` when it completed (regs hold the result; resume the guest) or
+    /// the trap the sentry must see (a deferred call is a plain syscall).
+    fn user_state_in_stub_wait(&mut self, regs: &mut UserRegs) -> Option<Trap> {
+        let mb = self.mailbox.as_ref()?;
+        let st = mb.wait_answer();
+        regs.rip = regs.rcx;
+        regs.rflags = regs.r11;
+        mb.set_state(exitless::state::IDLE);
+        if st == exitless::state::DONE {
+            regs.rax = mb.result();
+            None
+        } else {
+            regs.rax = mb.nr();
+            Some(Trap::Syscall)
+        }
+    }
+
+    /// Reloads the sync area for a direct resume inside `enter`.
+    fn load_direct(&mut self, regs: &UserRegs) -> Result<()> {
+        let rflags = sanitize_rflags(regs.rflags);
+        let s = self.fd.sync_regs_mut();
+        s.regs.rax = regs.rax;
+        s.regs.rcx = regs.rcx;
+        s.regs.r11 = regs.r11;
+        s.regs.rip = regs.rip;
+        s.regs.rflags = rflags;
+        self.fd.set_sync_dirty_reg(SyncReg::Register);
+        Ok(())
+    }
+
     /// Copies the guest's registers (user state) out of the sync area.
     fn save(&self, regs: &mut UserRegs) {
         let s = self.fd.sync_regs();
@@ -542,6 +667,9 @@ impl Vcpu {
                     if s.sregs.cs.selector & 3 == 3 {
                         self.save(regs);
                         self.resume = Resume::Direct;
+                        if self.in_stub(regs.rip) {
+                            return Ok(self.user_state_in_stub(regs));
+                        }
                         return Ok(Trap::Interrupted);
                     }
                     if s.regs.rip & 0xf == STUB_IRET_OFFSET {
@@ -573,6 +701,20 @@ impl Vcpu {
                         regs.rflags = regs.r11;
                         self.resume = Resume::Direct;
                         return Ok(Trap::Syscall);
+                    }
+                    if cpl == 3 && off == exitless::MMIO_WAIT && self.in_stub(s.regs.rip) {
+                        // The poller claimed the call but the stub stopped
+                        // spinning: wait for the answer here.
+                        self.save(regs);
+                        self.resume = Resume::Direct;
+                        let trap = self.user_state_in_stub_wait(regs);
+                        match trap {
+                            Some(t) => return Ok(t),
+                            None => {
+                                self.load_direct(regs)?;
+                                continue;
+                            }
+                        }
                     }
                     if cpl == 3 {
                         // The application stored to the trap page itself;

@@ -5,7 +5,14 @@ use vmm::{Access, Platform, Prot, Trap, UserRegs};
 const CODE: u64 = 0x40_0000;
 const DATA: u64 = 0x60_0000;
 
-fn setup(code: &[u8]) -> (std::sync::Arc<vmm::Machine>, vmm::AddressSpace, vmm::Vcpu, UserRegs) {
+fn setup(
+    code: &[u8],
+) -> (
+    std::sync::Arc<vmm::Machine>,
+    vmm::AddressSpace,
+    vmm::Vcpu,
+    UserRegs,
+) {
     let platform = Platform::probe().expect("open /dev/kvm");
     let machine = platform.create_machine(64 << 20).expect("machine");
     let space = machine.new_address_space().expect("address space");
@@ -15,7 +22,12 @@ fn setup(code: &[u8]) -> (std::sync::Arc<vmm::Machine>, vmm::AddressSpace, vmm::
     let d = machine.memory().alloc().unwrap();
     space.map(DATA, d, Prot::RW).unwrap();
     let vcpu = machine.new_vcpu().expect("vcpu");
-    let regs = UserRegs { rip: CODE, rsp: DATA + 0x1000, rflags: 0x202, ..Default::default() };
+    let regs = UserRegs {
+        rip: CODE,
+        rsp: DATA + 0x1000,
+        rflags: 0x202,
+        ..Default::default()
+    };
     (machine, space, vcpu, regs)
 }
 
@@ -30,7 +42,13 @@ fn syscall_round_trip_and_exception() {
     assert_eq!(regs.rip, CODE + 7);
     regs.rax = 1234;
     let t = vcpu.run_user(&mut regs, &space).unwrap();
-    assert_eq!(t, Trap::Exception { vector: 6, error_code: 0 });
+    assert_eq!(
+        t,
+        Trap::Exception {
+            vector: 6,
+            error_code: 0
+        }
+    );
     assert_eq!(regs.rbx, 1234);
     assert_eq!(regs.rip, CODE + 10);
     // Skip the ud2 and take another syscall after an exception resume.
@@ -48,12 +66,25 @@ fn page_fault_reports_address_and_access() {
     regs.rdi = 0x1234_5678;
     regs.rax = 7;
     let t = vcpu.run_user(&mut regs, &space).unwrap();
-    assert_eq!(t, Trap::PageFault { addr: 0x1234_5678, access: Access::Write, present: false });
+    assert_eq!(
+        t,
+        Trap::PageFault {
+            addr: 0x1234_5678,
+            access: Access::Write,
+            present: false
+        }
+    );
     assert_eq!(regs.rip, CODE);
     // Retry at a mapped address.
     regs.rdi = DATA + 8;
     let t = vcpu.run_user(&mut regs, &space).unwrap();
-    assert_eq!(t, Trap::Exception { vector: 6, error_code: 0 });
+    assert_eq!(
+        t,
+        Trap::Exception {
+            vector: 6,
+            error_code: 0
+        }
+    );
     let mut b = [0u8; 8];
     space.read_user(DATA + 8, &mut b).unwrap();
     assert_eq!(u64::from_le_bytes(b), 7);
