@@ -253,6 +253,65 @@ pub(crate) mod tests {
         }
     }
 
+    /// Random walks over `..`, `.`, directories and escaping symlinks never
+    /// yield the host file outside the rootfs, through either resolver.
+    #[test]
+    fn random_walks_never_reach_the_host_secret() {
+        use std::os::unix::fs::MetadataExt;
+        let (t, root) = fixture();
+        let secret = std::fs::metadata(t.0.join("secret")).unwrap();
+        let secret_id = (secret.dev(), secret.ino());
+        let r = root_fd(&root);
+        let parts = [
+            "..",
+            ".",
+            "bin",
+            "sub",
+            "rel-escape",
+            "abs-escape",
+            "deep-escape",
+            "secret",
+            "rootfs",
+            "",
+            "up-inside",
+        ];
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..3000 {
+            let n = 1 + next() % 6;
+            let mut p = String::new();
+            if next() % 2 == 0 {
+                p.push('/');
+            }
+            for i in 0..n {
+                if i > 0 {
+                    p.push('/');
+                }
+                p.push_str(parts[(next() % parts.len() as u64) as usize]);
+            }
+            let path = Path::new(&p);
+            for fd in [
+                locate(r.as_fd(), path).ok(),
+                open_in_root(r.as_fd(), path, libc::O_RDONLY).ok(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let st = fstat(fd.as_fd()).unwrap();
+                assert_ne!(
+                    (st.st_dev, st.st_ino),
+                    secret_id,
+                    "{p} reached the host secret"
+                );
+            }
+        }
+    }
+
     #[test]
     fn missing_path_is_enoent() {
         let (_t, root) = fixture();
