@@ -37,14 +37,12 @@ fn host_file(task: &Task, fd: i32) -> Result<Arc<FileDescription>, Errno> {
     task.fds.file(fd)
 }
 
-/// A write that hit a closed pipe: Linux sends SIGPIPE, whose default
-/// action kills the process. With SIG_IGN the caller sees EPIPE.
-fn on_epipe(task: &mut Task, r: SysResult) -> SysResult {
-    const SIGPIPE: u8 = 13;
-    const SIG_IGN: u64 = 1;
-    if r == Err(Errno::EPIPE) && task.signals.actions[usize::from(SIGPIPE - 1)].handler != SIG_IGN {
-        task.exit = Some(crate::ExitStatus::Signaled(SIGPIPE));
-    }
+/// A write that hit a closed pipe. Linux sends SIGPIPE (not forced); the
+/// only task is its PID namespace's init, for which a SIG_DFL signal from
+/// the kernel is dropped (SIGNAL_UNKILLABLE) and one with a handler needs
+/// delivery (issue 3), so the caller sees EPIPE either way. Non-init tasks
+/// will get the signal once processes exist.
+fn on_epipe(_task: &mut Task, r: SysResult) -> SysResult {
     r
 }
 
@@ -483,4 +481,46 @@ pub fn poll(task: &mut Task, a: &Args) -> SysResult {
     }
     task.mm.copy_out(a.u(0), &raw)?;
     Ok(ready)
+}
+
+fn do_pipe(task: &mut Task, fds_addr: u64, flags: u32) -> SysResult {
+    const O_NONBLOCK: u32 = 0o4000;
+    const O_DIRECT: u32 = 0o40000;
+    if flags & !(O_CLOEXEC as u32 | O_NONBLOCK | O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // The pipe itself is the host's: its buffering, blocking, atomicity and
+    // EPIPE rules are Linux's own.
+    let (r, w) = host::pipe((flags & (O_NONBLOCK | O_DIRECT)) as i32)?;
+    let cloexec = u64::from(flags) & O_CLOEXEC != 0;
+    let limit = nofile(task);
+    let entry = |fd| FdEntry {
+        file: Arc::new(FileDescription::Host(fd)),
+        cloexec,
+    };
+    let rfd = task.fds.install(entry(r), 0, limit)?;
+    let wfd = match task.fds.install(entry(w), 0, limit) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = task.fds.remove(rfd);
+            return Err(e);
+        }
+    };
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&rfd.to_le_bytes());
+    out[4..].copy_from_slice(&wfd.to_le_bytes());
+    if let Err(e) = task.mm.copy_out(fds_addr, &out) {
+        let _ = task.fds.remove(rfd);
+        let _ = task.fds.remove(wfd);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub fn pipe(task: &mut Task, a: &Args) -> SysResult {
+    do_pipe(task, a.u(0), 0)
+}
+
+pub fn pipe2(task: &mut Task, a: &Args) -> SysResult {
+    do_pipe(task, a.u(0), a.uint(1))
 }

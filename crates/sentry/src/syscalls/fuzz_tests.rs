@@ -119,6 +119,11 @@ fn handlers_survive_hostile_arguments() {
                 assert!(e.0 > 0 && e.0 < 4096, "{nr} {}: bad errno {e:?}", info.name);
             }
             task.exit = None;
+            // Descriptors a call created (pipes, dups) go, so that a later
+            // read cannot block on an empty pipe.
+            for fd in 3..1024 {
+                let _ = task.fds.remove(fd);
+            }
             if task.mm.vmas().find(buf).is_none_or(|v| !v.prot.write) {
                 // The handler legitimately unmapped or protected our
                 // scratch buffer: make a new one.

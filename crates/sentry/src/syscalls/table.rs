@@ -94,7 +94,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("readv", fs::readv, "dpu"), // 19
     full("writev", fs::writev, "dpu"), // 20
     none("access"),                  // 21
-    none("pipe"),                    // 22
+    partial(
+        "pipe",
+        fs::pipe,
+        "a host pipe (the sentry has no pipe filesystem yet)",
+        "p",
+    ), // 22
     none("select"),                  // 23
     full("sched_yield", process::sched_yield, ""), // 24
     full("mremap", mm::mremap, "puuxp"), // 25
@@ -430,7 +435,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("eventfd2"),                // 290
     none("epoll_create1"),           // 291
     full("dup3", fs::dup3, "ddx"),   // 292
-    none("pipe2"),                   // 293
+    partial(
+        "pipe2",
+        fs::pipe2,
+        "a host pipe (the sentry has no pipe filesystem yet)",
+        "px",
+    ), // 293
     none("inotify_init1"),           // 294
     none("preadv"),                  // 295
     none("pwritev"),                 // 296

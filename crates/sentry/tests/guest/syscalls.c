@@ -105,6 +105,17 @@ int main(int argc, char **argv, char **envp) {
     FAILS(close(d), EBADF);
     CHECK(write(9, "dup\n", 4) == 4);
 
+    /* pipes */
+    int pfd[2];
+    char pbuf[8];
+    CHECK(pipe2(pfd, O_CLOEXEC) == 0 && fcntl(pfd[0], F_GETFD) == FD_CLOEXEC);
+    CHECK(write(pfd[1], "pipe", 4) == 4 && read(pfd[0], pbuf, 8) == 4 && memcmp(pbuf, "pipe", 4) == 0);
+    FAILS(pipe2(pfd, 0x1234), EINVAL);
+    CHECK(close(pfd[0]) == 0);
+    FAILS(write(pfd[1], "x", 1), EPIPE); /* init drops the SIGPIPE */
+    FAILS(syscall(SYS_pipe, (void *)16), EFAULT);
+    CHECK(close(pfd[1]) == 0);
+
     /* time */
     struct timespec t0, t1, s = {0, 20 * 1000 * 1000};
     CHECK(clock_gettime(CLOCK_MONOTONIC, &t0) == 0);
