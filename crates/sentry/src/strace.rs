@@ -48,6 +48,7 @@ pub fn format_call(task: &Task, nr: u64, info: Option<&SyscallInfo>, a: &Args) -
         parts.push(match f {
             b'd' => (v as i64).to_string(),
             b'u' => v.to_string(),
+            b'o' => format!("{v:#o}"),
             b'p' if v == 0 => "NULL".to_string(),
             b's' => match task.mm.read_cstring(v, 4096) {
                 Ok(s) => escape(&s[..s.len().min(SHOW)], s.len() > SHOW),

@@ -1,7 +1,10 @@
 //! The set of virtual memory areas (VMAs) of one address space.
 //!
 //! Invariants: VMAs are page aligned, non-empty and never overlap; the map
-//! is keyed by start address. Page-table state is not touched here: the
+//! is keyed by start address. Adjacent anonymous VMAs that agree on
+//! everything are merged, as Linux's `vma_merge` does, so that a range
+//! built piecewise (mmap into a hole, mprotect back) is one VMA again and
+//! mremap, which works within one VMA, accepts it. Page-table state is not touched here: the
 //! caller (`MemoryManager`) unmaps or reprotects the ranges this module
 //! reports as changed.
 
@@ -106,6 +109,31 @@ impl VmaSet {
     pub fn insert(&mut self, vma: Vma) {
         debug_assert!(!self.overlaps(vma.start, vma.end));
         self.map.insert(vma.start, vma);
+        self.merge_at(vma.end);
+        self.merge_at(vma.start);
+    }
+
+    /// Merges the VMA ending at `addr` with the one starting there, if
+    /// they are compatible. ELF segments stay apart: they are file-backed
+    /// at different offsets.
+    fn merge_at(&mut self, addr: u64) {
+        let Some(next) = self.map.get(&addr).copied() else {
+            return;
+        };
+        let Some(prev) = addr.checked_sub(1).and_then(|a| self.find(a)).copied() else {
+            return;
+        };
+        let same = prev.end == next.start
+            && prev.prot == next.prot
+            && prev.shared == next.shared
+            && prev.kind == next.kind
+            && prev.kind != VmaKind::Elf;
+        if same {
+            self.map.remove(&addr);
+            if let Some(p) = self.map.get_mut(&prev.start) {
+                p.end = next.end;
+            }
+        }
     }
 
     /// Splits the VMA containing `addr` (if any) so that one starts at `addr`.
@@ -139,6 +167,10 @@ impl VmaSet {
             v.prot = prot;
             changed.push(*v);
         }
+        for v in &changed {
+            self.merge_at(v.start);
+        }
+        self.merge_at(end);
         changed
     }
 
@@ -214,6 +246,36 @@ mod tests {
         assert_eq!(s.find(0x2000).map(|v| v.prot), Some(Prot::R));
         assert_eq!(s.find(0x1000).map(|v| v.prot), Some(Prot::RW));
         assert_eq!(s.iter().count(), 3);
+    }
+
+    #[test]
+    fn compatible_neighbours_merge() {
+        let mut s = VmaSet::default();
+        s.insert(anon(0x1000, 0x2000));
+        s.insert(anon(0x3000, 0x4000));
+        s.insert(anon(0x2000, 0x3000));
+        assert_eq!(
+            s.iter().copied().collect::<Vec<_>>(),
+            vec![anon(0x1000, 0x4000)]
+        );
+        s.protect_range(0x2000, 0x3000, Prot::R);
+        assert_eq!(s.iter().count(), 3);
+        s.protect_range(0x2000, 0x3000, Prot::RW);
+        assert_eq!(
+            s.iter().copied().collect::<Vec<_>>(),
+            vec![anon(0x1000, 0x4000)]
+        );
+        let elf = |a, b| Vma {
+            kind: VmaKind::Elf,
+            ..anon(a, b)
+        };
+        s.insert(elf(0x4000, 0x5000));
+        s.insert(elf(0x5000, 0x6000));
+        assert_eq!(
+            s.iter().count(),
+            3,
+            "ELF segments and anon memory stay apart"
+        );
     }
 
     #[test]

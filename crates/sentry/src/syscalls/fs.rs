@@ -524,3 +524,26 @@ pub fn pipe(task: &mut Task, a: &Args) -> SysResult {
 pub fn pipe2(task: &mut Task, a: &Args) -> SysResult {
     do_pipe(task, a.u(0), a.uint(1))
 }
+
+/// The checks Linux makes before any path walk (fs/open.c): the name is
+/// copied in (EFAULT, ENAMETOOLONG) and must not be empty (ENOENT). The
+/// walk itself needs the VFS, which does not exist yet: ENOSYS.
+fn open_path(task: &mut Task, path: u64) -> SysResult {
+    let name = task.mm.read_cstring(path, PATH_MAX - 1)?;
+    if name.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    log::warn!(
+        "open {:?}: no filesystem yet (ENOSYS)",
+        String::from_utf8_lossy(&name)
+    );
+    Err(Errno::ENOSYS)
+}
+
+pub fn open(task: &mut Task, a: &Args) -> SysResult {
+    open_path(task, a.u(0))
+}
+
+pub fn openat(task: &mut Task, a: &Args) -> SysResult {
+    open_path(task, a.u(1))
+}

@@ -4,8 +4,8 @@
 //! `--strace` and docs/syscalls.md.
 //!
 //! Argument formats, one letter per argument: `d` signed decimal, `u`
-//! unsigned decimal, `x` hex, `p` pointer, `s` C string, `b` buffer whose
-//! length is the next argument.
+//! unsigned decimal, `o` octal, `x` hex, `p` pointer, `s` C string, `b`
+//! buffer whose length is the next argument.
 
 use super::{Support, SyscallInfo, fs, mm, process, signal, time};
 
@@ -49,7 +49,12 @@ pub const NR_SYSCALLS: usize = 463;
 pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("read", fs::read, "dpu"),   // 0
     full("write", fs::write, "dbu"), // 1
-    none("open"),                    // 2
+    partial(
+        "open",
+        fs::open,
+        "path copy-in checks only (EFAULT, ENAMETOOLONG, ENOENT); every lookup is ENOSYS until the VFS exists",
+        "sxo",
+    ), // 2
     full("close", fs::close, "d"),   // 3
     none("stat"),                    // 4
     partial(
@@ -389,7 +394,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("inotify_add_watch"),       // 254
     none("inotify_rm_watch"),        // 255
     none("migrate_pages"),           // 256
-    none("openat"),                  // 257
+    partial(
+        "openat",
+        fs::openat,
+        "path copy-in checks only (EFAULT, ENAMETOOLONG, ENOENT); every lookup is ENOSYS until the VFS exists",
+        "dsxo",
+    ), // 257
     none("mkdirat"),                 // 258
     none("mknodat"),                 // 259
     none("fchownat"),                // 260
