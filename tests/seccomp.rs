@@ -87,6 +87,20 @@ fn filter_in_force_on_every_thread_while_guest_runs() {
         );
     }
 
+    // Its helper processes (the gofer) run under filters of their own.
+    let helpers: Vec<_> = common::descendants(pid)
+        .into_iter()
+        .flat_map(seccomp_lines)
+        .filter(|(_, l)| l.as_str() != "Seccomp:\t2")
+        .collect();
+    if !helpers.is_empty() {
+        kill_group(&mut child);
+        panic!(
+            "a helper process of pid {pid} runs without seccomp: {helpers:?}; stderr: {}",
+            stderr_text(&err_rx)
+        );
+    }
+
     drop(stdin);
     let status = common::shell_status(wait_until(&mut child, deadline, "sandbox boot cat"));
     let err = stderr_text(&err_rx);

@@ -582,3 +582,25 @@ pub fn seccomp_lines(pid: u32) -> Vec<(PathBuf, String)> {
         })
         .collect()
 }
+
+/// The live descendants of `pid` (children, grandchildren, ...), from the
+/// `children` files of its tasks.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let Ok(tasks) = fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let text = fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            for c in text.split_whitespace().filter_map(|c| c.parse().ok()) {
+                if !out.contains(&c) {
+                    out.push(c);
+                    todo.push(c);
+                }
+            }
+        }
+    }
+    out
+}
