@@ -101,6 +101,8 @@ fn create_task(machine: &vmm::Machine, config: &BootConfig) -> Result<Task, Erro
         robust_list: (0, 0),
         cpus: host::available_cpus(),
         stats: Default::default(),
+        umask: 0o022,
+        personality: 0,
         exit: None,
     })
 }

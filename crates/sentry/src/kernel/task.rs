@@ -49,6 +49,10 @@ pub struct Task {
     /// CPUs the guest sees (sched_getaffinity), fixed at boot.
     pub cpus: usize,
     pub stats: TaskStats,
+    /// The file mode creation mask (umask).
+    pub umask: u32,
+    /// personality(2) flags (PER_LINUX = 0).
+    pub personality: u32,
     /// Set by exit/exit_group (and fatal signals): the run loop stops.
     pub exit: Option<ExitStatus>,
 }

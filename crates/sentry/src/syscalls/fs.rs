@@ -24,7 +24,7 @@ const AT_NO_AUTOMOUNT: u32 = 0x800;
 const AT_EMPTY_PATH: u32 = 0x1000;
 const PATH_MAX: usize = 4096;
 
-fn restart<T>(mut f: impl FnMut() -> Result<T, Errno>) -> Result<T, Errno> {
+pub(super) fn restart<T>(mut f: impl FnMut() -> Result<T, Errno>) -> Result<T, Errno> {
     loop {
         match f() {
             Err(Errno::EINTR) => continue,
@@ -182,7 +182,7 @@ pub fn close(task: &mut Task, a: &Args) -> SysResult {
     task.fds.remove(a.int(0)).map(|_| 0)
 }
 
-fn nofile(task: &Task) -> u64 {
+pub(super) fn nofile(task: &Task) -> u64 {
     task.rlimits.soft(RLIMIT_NOFILE)
 }
 
@@ -426,63 +426,6 @@ pub fn sendfile(task: &mut Task, a: &Args) -> SysResult {
     }
 }
 
-pub fn poll(task: &mut Task, a: &Args) -> SysResult {
-    const POLLNVAL: i16 = 0x20;
-    let nfds = a.u(1);
-    if nfds > nofile(task) {
-        return Err(Errno::EINVAL);
-    }
-    let mut raw = vec![0u8; (nfds * 8) as usize];
-    task.mm.copy_in(a.u(0), &mut raw)?;
-    let mut files = Vec::new();
-    let mut pfds: Vec<libc::pollfd> = Vec::new();
-    let mut invalid = Vec::new();
-    for c in raw.chunks_exact(8) {
-        let fd = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        let events = i16::from_le_bytes([c[4], c[5]]);
-        let file = if fd < 0 { None } else { task.fds.file(fd).ok() };
-        invalid.push(fd >= 0 && file.is_none());
-        let host = file
-            .as_ref()
-            .and_then(|f| f.host_fd())
-            .map_or(-1, |h| std::os::fd::AsRawFd::as_raw_fd(&h));
-        pfds.push(libc::pollfd {
-            fd: host,
-            events,
-            revents: 0,
-        });
-        files.push(file); // keeps the host descriptors open during the poll
-    }
-    let timeout = a.int(2);
-    let start = std::time::Instant::now();
-    let n = if invalid.iter().any(|b| *b) {
-        // Linux returns at once when a descriptor is invalid.
-        host::poll(&mut pfds, 0)?
-    } else {
-        loop {
-            let left = if timeout < 0 {
-                -1
-            } else {
-                (i64::from(timeout) - start.elapsed().as_millis() as i64).max(0) as i32
-            };
-            match host::poll(&mut pfds, left) {
-                Err(Errno::EINTR) => continue,
-                r => break r?,
-            }
-        }
-    };
-    let mut ready = n as u64;
-    for (i, p) in pfds.iter_mut().enumerate() {
-        if invalid[i] {
-            p.revents = POLLNVAL;
-            ready += 1;
-        }
-        raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&p.revents.to_le_bytes());
-    }
-    task.mm.copy_out(a.u(0), &raw)?;
-    Ok(ready)
-}
-
 fn do_pipe(task: &mut Task, fds_addr: u64, flags: u32) -> SysResult {
     const O_NONBLOCK: u32 = 0o4000;
     const O_DIRECT: u32 = 0o40000;
@@ -546,4 +489,10 @@ pub fn open(task: &mut Task, a: &Args) -> SysResult {
 
 pub fn openat(task: &mut Task, a: &Args) -> SysResult {
     open_path(task, a.u(1))
+}
+
+pub fn umask(task: &mut Task, a: &Args) -> SysResult {
+    let old = task.umask;
+    task.umask = a.uint(0) & 0o777;
+    Ok(u64::from(old))
 }

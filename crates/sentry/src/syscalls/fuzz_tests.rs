@@ -71,6 +71,8 @@ fn test_task(machine: &vmm::Machine) -> (Task, u64) {
         robust_list: (0, 0),
         cpus: 2,
         stats: Default::default(),
+        umask: 0o022,
+        personality: 0,
         exit: None,
     };
     (task, buf)
@@ -106,7 +108,10 @@ fn handlers_survive_hostile_arguments() {
             continue;
         };
         // Sleeps with random (possibly huge) durations would block.
-        if matches!(info.name, "nanosleep" | "clock_nanosleep" | "poll") {
+        if matches!(
+            info.name,
+            "nanosleep" | "clock_nanosleep" | "poll" | "ppoll"
+        ) {
             continue;
         }
         for _ in 0..1000 {

@@ -9,6 +9,7 @@ mod fs;
 #[cfg(test)]
 mod fuzz_tests;
 mod mm;
+mod poll;
 mod process;
 mod signal;
 pub mod table;

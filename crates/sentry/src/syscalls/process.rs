@@ -273,3 +273,157 @@ pub fn getgroups(_: &mut Task, a: &Args) -> SysResult {
     }
     Ok(0)
 }
+
+fn check_self(task: &Task, pid: i32) -> Result<(), Errno> {
+    if pid == 0 || pid == task.tid {
+        Ok(())
+    } else {
+        Err(Errno::ESRCH)
+    }
+}
+
+/// Init's process group and session: its own, 1.
+pub fn getpgrp(task: &mut Task, _: &Args) -> SysResult {
+    Ok(task.tid as u64)
+}
+
+pub fn getpgid(task: &mut Task, a: &Args) -> SysResult {
+    check_self(task, a.int(0))?;
+    Ok(task.tid as u64)
+}
+
+pub fn getsid(task: &mut Task, a: &Args) -> SysResult {
+    check_self(task, a.int(0))?;
+    Ok(task.tid as u64)
+}
+
+pub fn setsid(_: &mut Task, _: &Args) -> SysResult {
+    // Init already leads its process group: Linux refuses.
+    Err(Errno::EPERM)
+}
+
+pub fn setpgid(task: &mut Task, a: &Args) -> SysResult {
+    let (pid, pgid) = (a.int(0), a.int(1));
+    if pgid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    check_self(task, pid)?;
+    // A session leader cannot change its process group, not even to the
+    // one it has.
+    Err(Errno::EPERM)
+}
+
+pub fn wait4(_: &mut Task, a: &Args) -> SysResult {
+    const WNOHANG: u32 = 1;
+    const WUNTRACED: u32 = 2;
+    const WCONTINUED: u32 = 8;
+    const WNOTHREAD: u32 = 0x2000_0000;
+    const WALL: u32 = 0x4000_0000;
+    const WCLONE: u32 = 0x8000_0000;
+    if a.uint(2) & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Err(Errno::ECHILD) // no children: there is no fork yet
+}
+
+pub fn waitid(_: &mut Task, a: &Args) -> SysResult {
+    const WNOHANG: u32 = 1;
+    const WSTOPPED: u32 = 2;
+    const WEXITED: u32 = 4;
+    const WCONTINUED: u32 = 8;
+    const WNOWAIT: u32 = 0x0100_0000;
+    const WNOTHREAD: u32 = 0x2000_0000;
+    const WALL: u32 = 0x4000_0000;
+    const WCLONE: u32 = 0x8000_0000;
+    let (idtype, options) = (a.uint(0), a.uint(3));
+    let known = WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE;
+    if options & !known != 0 || options & (WEXITED | WSTOPPED | WCONTINUED) == 0 {
+        return Err(Errno::EINVAL);
+    }
+    match idtype {
+        0..=2 => Err(Errno::ECHILD),
+        3 => Err(Errno::EBADF), // P_PIDFD: no pidfds exist
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn timeval_of(ts: libc::timespec) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&ts.tv_sec.to_le_bytes());
+    b[8..].copy_from_slice(&(ts.tv_nsec / 1000).to_le_bytes());
+    b
+}
+
+pub fn getrusage(task: &mut Task, a: &Args) -> SysResult {
+    const RUSAGE_SELF: i32 = 0;
+    const RUSAGE_CHILDREN: i32 = -1;
+    const RUSAGE_THREAD: i32 = 1;
+    let mut usage = [0u8; 144];
+    match a.int(0) {
+        RUSAGE_SELF | RUSAGE_THREAD => {
+            // The task's CPU time is its vCPU thread's; the guest's time
+            // in ring 3 counts as user time, the sentry's as system time
+            // on the host, and both are reported as user time here.
+            let cpu = host::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID)?;
+            usage[..16].copy_from_slice(&timeval_of(cpu));
+        }
+        RUSAGE_CHILDREN => {} // no children have ever run
+        _ => return Err(Errno::EINVAL),
+    }
+    task.mm.copy_out(a.u(1), &usage)?;
+    Ok(0)
+}
+
+pub fn times(task: &mut Task, a: &Args) -> SysResult {
+    const TICKS: i64 = 100;
+    let to_ticks =
+        |t: libc::timespec| (t.tv_sec * TICKS + t.tv_nsec / (1_000_000_000 / TICKS)) as u64;
+    if a.u(0) != 0 {
+        let cpu = host::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID)?;
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(&to_ticks(cpu).to_le_bytes());
+        task.mm.copy_out(a.u(0), &b)?;
+    }
+    Ok(to_ticks(host::clock_gettime(libc::CLOCK_BOOTTIME)?))
+}
+
+pub fn personality(task: &mut Task, a: &Args) -> SysResult {
+    let old = task.personality;
+    let new = a.uint(0);
+    if new != 0xffff_ffff {
+        task.personality = new;
+    }
+    Ok(u64::from(old))
+}
+
+pub fn sched_getscheduler(task: &mut Task, a: &Args) -> SysResult {
+    if a.int(0) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    check_self(task, a.int(0))?;
+    Ok(0) // SCHED_OTHER
+}
+
+pub fn sched_getparam(task: &mut Task, a: &Args) -> SysResult {
+    if a.int(0) < 0 || a.u(1) == 0 {
+        return Err(Errno::EINVAL);
+    }
+    check_self(task, a.int(0))?;
+    task.mm.write_u32(a.u(1), 0)?; // sched_priority of SCHED_OTHER
+    Ok(0)
+}
+
+pub fn getpriority(task: &mut Task, a: &Args) -> SysResult {
+    const PRIO_PROCESS: i32 = 0;
+    const PRIO_PGRP: i32 = 1;
+    const PRIO_USER: i32 = 2;
+    let who = a.int(1);
+    match a.int(0) {
+        PRIO_PROCESS | PRIO_PGRP => check_self(task, who)?,
+        PRIO_USER if who == 0 || who as u32 == task.creds.uid => {}
+        PRIO_USER => return Err(Errno::ESRCH),
+        _ => return Err(Errno::EINVAL),
+    }
+    // The raw syscall returns 20 - nice; the nice value is 0.
+    Ok(20)
+}

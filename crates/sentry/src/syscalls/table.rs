@@ -7,7 +7,7 @@
 //! unsigned decimal, `o` octal, `x` hex, `p` pointer, `s` C string, `b`
 //! buffer whose length is the next argument.
 
-use super::{Support, SyscallInfo, fs, mm, process, signal, time};
+use super::{Support, SyscallInfo, fs, mm, poll, process, signal, time};
 
 const fn none(name: &'static str) -> SyscallInfo {
     SyscallInfo {
@@ -64,7 +64,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "dp",
     ), // 5
     none("lstat"),                   // 6
-    full("poll", fs::poll, "pud"),   // 7
+    full("poll", poll::poll, "pud"), // 7
     full("lseek", fs::lseek, "ddd"), // 8
     partial(
         "mmap",
@@ -148,7 +148,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "single-threaded: ends the process",
         "d",
     ), // 60
-    none("wait4"),                   // 61
+    partial(
+        "wait4",
+        process::wait4,
+        "no children exist yet (ECHILD)",
+        "dpxp",
+    ), // 61
     partial(
         "kill",
         signal::kill,
@@ -202,12 +207,17 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("chown"),                   // 92
     none("fchown"),                  // 93
     none("lchown"),                  // 94
-    none("umask"),                   // 95
+    full("umask", fs::umask, "o"),   // 95
     full("gettimeofday", time::gettimeofday, "pp"), // 96
     full("getrlimit", process::getrlimit, "dp"), // 97
-    none("getrusage"),               // 98
+    partial(
+        "getrusage",
+        process::getrusage,
+        "CPU time only (as user time); other fields 0",
+        "dp",
+    ), // 98
     none("sysinfo"),                 // 99
-    none("times"),                   // 100
+    partial("times", process::times, "CPU time only (as user time)", "p"), // 100
     none("ptrace"),                  // 101
     full("getuid", process::getuid, ""), // 102
     none("syslog"),                  // 103
@@ -216,10 +226,10 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("setgid"),                  // 106
     full("geteuid", process::geteuid, ""), // 107
     full("getegid", process::getegid, ""), // 108
-    none("setpgid"),                 // 109
+    full("setpgid", process::setpgid, "dd"), // 109
     full("getppid", process::getppid, ""), // 110
-    none("getpgrp"),                 // 111
-    none("setsid"),                  // 112
+    full("getpgrp", process::getpgrp, ""), // 111
+    full("setsid", process::setsid, ""), // 112
     none("setreuid"),                // 113
     none("setregid"),                // 114
     partial(
@@ -233,10 +243,10 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("getresuid", process::getresuid, "ppp"), // 118
     none("setresgid"),               // 119
     full("getresgid", process::getresgid, "ppp"), // 120
-    none("getpgid"),                 // 121
+    full("getpgid", process::getpgid, "d"), // 121
     none("setfsuid"),                // 122
     none("setfsgid"),                // 123
-    none("getsid"),                  // 124
+    full("getsid", process::getsid, "d"), // 124
     none("capget"),                  // 125
     none("capset"),                  // 126
     none("rt_sigpending"),           // 127
@@ -252,17 +262,27 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("utime"),                   // 132
     none("mknod"),                   // 133
     none("uselib"),                  // 134
-    none("personality"),             // 135
+    partial(
+        "personality",
+        process::personality,
+        "recorded; no flag changes behaviour yet",
+        "x",
+    ), // 135
     none("ustat"),                   // 136
     none("statfs"),                  // 137
     none("fstatfs"),                 // 138
     none("sysfs"),                   // 139
-    none("getpriority"),             // 140
+    partial(
+        "getpriority",
+        process::getpriority,
+        "nice values are fixed at 0",
+        "dd",
+    ), // 140
     none("setpriority"),             // 141
     none("sched_setparam"),          // 142
-    none("sched_getparam"),          // 143
+    full("sched_getparam", process::sched_getparam, "dp"), // 143
     none("sched_setscheduler"),      // 144
-    none("sched_getscheduler"),      // 145
+    full("sched_getscheduler", process::sched_getscheduler, "d"), // 145
     none("sched_get_priority_max"),  // 146
     none("sched_get_priority_min"),  // 147
     none("sched_rr_get_interval"),   // 148
@@ -384,7 +404,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("mq_notify"),               // 244
     none("mq_getsetattr"),           // 245
     none("kexec_load"),              // 246
-    none("waitid"),                  // 247
+    partial(
+        "waitid",
+        process::waitid,
+        "no children exist yet (ECHILD)",
+        "ddpxp",
+    ), // 247
     none("add_key"),                 // 248
     none("request_key"),             // 249
     none("keyctl"),                  // 250
@@ -418,7 +443,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("fchmodat"),                // 268
     none("faccessat"),               // 269
     none("pselect6"),                // 270
-    none("ppoll"),                   // 271
+    partial(
+        "ppoll",
+        poll::ppoll,
+        "the signal mask is checked but not applied (no signal delivery yet)",
+        "pupxu",
+    ), // 271
     none("unshare"),                 // 272
     partial(
         "set_robust_list",

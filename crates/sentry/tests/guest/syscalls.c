@@ -16,6 +16,11 @@
 #include <sched.h>
 #include <fcntl.h>
 #include <sys/random.h>
+#include <poll.h>
+#include <sys/personality.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #define CHECK(c) do { if (!(c)) { fprintf(stderr, "check failed at line %d: %s (errno %d)\n", __LINE__, #c, errno); fflush(stderr); _exit(100 + (__LINE__ % 100)); } } while (0)
 #define FAILS(call, err) do { errno = 0; long r_ = (long)(call); CHECK(r_ == -1 && errno == (err)); } while (0)
@@ -115,6 +120,32 @@ int main(int argc, char **argv, char **envp) {
     FAILS(write(pfd[1], "x", 1), EPIPE); /* init drops the SIGPIPE */
     FAILS(syscall(SYS_pipe, (void *)16), EFAULT);
     CHECK(close(pfd[1]) == 0);
+    CHECK(pipe(pfd) == 0);
+    struct pollfd pl[2] = {{pfd[0], POLLIN, 0}, {99, POLLIN, 0}};
+    struct timespec pt = {0, 10 * 1000 * 1000}, p0, p1;
+    clock_gettime(CLOCK_MONOTONIC, &p0);
+    CHECK(ppoll(pl, 1, &pt, NULL) == 0);
+    clock_gettime(CLOCK_MONOTONIC, &p1);
+    CHECK((p1.tv_sec - p0.tv_sec) * 1000000000L + (p1.tv_nsec - p0.tv_nsec) >= 10 * 1000 * 1000);
+    CHECK(write(pfd[1], "x", 1) == 1);
+    CHECK(poll(pl, 2, -1) == 2 && pl[0].revents == POLLIN && pl[1].revents == POLLNVAL);
+    close(pfd[0]);
+    close(pfd[1]);
+
+    /* process identity of init */
+    CHECK(getpgrp() == 1 && getsid(0) == 1 && getpgid(0) == 1);
+    FAILS(setsid(), EPERM);
+    FAILS(setpgid(0, 0), EPERM);
+    FAILS(getsid(7), ESRCH);
+    FAILS(wait(NULL), ECHILD);
+    FAILS(waitpid(-1, NULL, 0x100), EINVAL);
+    CHECK(umask(077) == 022 && umask(022) == 077);
+    CHECK(personality(0xffffffff) == 0);
+    struct rusage ru;
+    CHECK(getrusage(RUSAGE_SELF, &ru) == 0);
+    FAILS(getrusage(5, &ru), EINVAL);
+    errno = 0;
+    CHECK(getpriority(PRIO_PROCESS, 0) == 0 && errno == 0);
 
     /* time */
     struct timespec t0, t1, s = {0, 20 * 1000 * 1000};
