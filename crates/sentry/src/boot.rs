@@ -62,6 +62,7 @@ fn create_task(machine: &vmm::Machine, config: &BootConfig) -> Result<Task, Erro
         &config.envp,
         &config.exe_path,
         &aux,
+        image.exec_stack,
     )?;
     let mut fds = FdTable::default();
     let nofile = rlimits.soft(RLIMIT_NOFILE);

@@ -207,11 +207,19 @@ fn faults_kill_with_linux_signals() {
         ("nx", "signaled 11"),
         ("rodata", "signaled 11"),
         ("abort", "signaled 11"),
+        ("stackexec", "signaled 11"),
         ("stack", "exited 0"),
     ] {
         let o = run_guest(&exe, "/crash", &["/crash", arg], None);
         assert_eq!(o.status, status, "{arg}: {}", o.stderr);
     }
+}
+
+#[test]
+fn pt_gnu_stack_makes_the_stack_executable() {
+    let exe = compile("gcc", &["-static", "-zexecstack"], "crash.c");
+    let o = run_guest(&exe, "/crash", &["/crash", "stackexec"], None);
+    assert_eq!(o.status, "exited 0", "{}", o.stderr);
 }
 
 #[test]

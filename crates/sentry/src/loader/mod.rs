@@ -35,6 +35,9 @@ pub struct LoadedImage {
     pub phdr: u64,
     pub phnum: u64,
     pub brk_start: u64,
+    /// PT_GNU_STACK asks for an executable stack (x86-64 Linux makes the
+    /// stack executable only then).
+    pub exec_stack: bool,
 }
 
 fn prot_of(flags: u32) -> Prot {
@@ -109,6 +112,9 @@ pub fn load_elf(mm: &mut MemoryManager, file: &File) -> Result<LoadedImage, Erro
         phdr: elf.phdr_vaddr().wrapping_add(bias),
         phnum: u64::from(elf.ehdr.e_phnum),
         brk_start: brk,
+        exec_stack: elf.phdrs.iter().any(|p| {
+            p.p_type == linux_loader::elf::PT_GNU_STACK && p.p_flags & linux_loader::elf::PF_X != 0
+        }),
     })
 }
 
@@ -135,13 +141,17 @@ pub fn setup_stack(
     envp: &[String],
     execfn: &str,
     aux: &stack::AuxInfo,
+    exec_stack: bool,
 ) -> Result<u64, Error> {
     let size = page_up(stack_limit.clamp(128 << 10, MAX_STACK)).unwrap_or(MAX_STACK);
     let start = STACK_TOP - size;
     mm.add_vma(Vma {
         start,
         end: STACK_TOP,
-        prot: Prot::RW,
+        prot: Prot {
+            exec: exec_stack,
+            ..Prot::RW
+        },
         shared: false,
         kind: VmaKind::Stack,
     })

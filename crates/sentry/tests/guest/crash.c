@@ -11,6 +11,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "int3")) __asm__ volatile("int3");
     if (!strcmp(argv[1], "div0")) return 10 / zero;
     if (!strcmp(argv[1], "stack")) return deep(1000) == 1000 ? 0 : 1;
+    if (!strcmp(argv[1], "stackexec")) { volatile char code[16] = {(char)0xc3}; ((void (*)(void))code)(); return 0; }
     if (!strcmp(argv[1], "nx")) { static char data[16] = {(char)0xc3}; ((void (*)(void))data)(); }
     /* init ignores the SIGABRT; glibc then executes hlt: #GP, a forced SIGSEGV */
     if (!strcmp(argv[1], "abort")) abort();
