@@ -3,7 +3,7 @@
 //! (asm/unistd_64.h) and maintained by hand since; it drives dispatch,
 //! `--strace` and docs/syscalls.md.
 //!
-//! Argument formats, one letter per argument: `d` signed decimal, `u`
+//! Argument formats, one letter per argument: `d` C int, `l` C long, `u`
 //! unsigned decimal, `o` octal, `x` hex, `p` pointer, `s` C string, `b`
 //! buffer whose length is the next argument.
 
@@ -65,7 +65,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     ), // 5
     none("lstat"),                   // 6
     full("poll", poll::poll, "pud"), // 7
-    full("lseek", fs::lseek, "ddd"), // 8
+    full("lseek", fs::lseek, "dld"), // 8
     partial(
         "mmap",
         mm::mmap,
@@ -94,8 +94,8 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "TCGETS and TIOCGWINSZ on host terminals; other requests ENOTTY",
         "dxp",
     ), // 16
-    full("pread64", fs::pread64, "dpud"), // 17
-    full("pwrite64", fs::pwrite64, "dbud"), // 18
+    full("pread64", fs::pread64, "dpul"), // 17
+    full("pwrite64", fs::pwrite64, "dbul"), // 18
     full("readv", fs::readv, "dpu"), // 19
     full("writev", fs::writev, "dpu"), // 20
     none("access"),                  // 21
