@@ -71,7 +71,7 @@ fn create_task(machine: &vmm::Machine, config: &BootConfig) -> Result<Task, Erro
         // for the guest too.
         if let Ok(host_fd) = host::dup_cloexec(fd) {
             let entry = FdEntry {
-                file: std::sync::Arc::new(FileDescription::Host(host_fd)),
+                file: std::sync::Arc::new(FileDescription::Stdio(host_fd)),
                 cloexec: false,
             };
             fds.install_at(fd, entry, nofile)

@@ -15,16 +15,26 @@ use crate::errno::Errno;
 /// An open file, shared by every descriptor that refers to it.
 #[derive(Debug)]
 pub enum FileDescription {
-    /// A host descriptor passed through (inherited stdio).
-    Host(OwnedFd),
+    /// A duplicate of one of the sandbox's inherited stdio descriptors
+    /// (possibly a terminal: terminal ioctls pass through to it).
+    Stdio(OwnedFd),
+    /// One end of a host pipe the sentry created for the guest (never a
+    /// terminal).
+    Pipe(OwnedFd),
 }
 
 impl FileDescription {
     /// The host descriptor behind this file, if it has one.
     pub fn host_fd(&self) -> Option<BorrowedFd<'_>> {
         match self {
-            FileDescription::Host(fd) => Some(fd.as_fd()),
+            FileDescription::Stdio(fd) | FileDescription::Pipe(fd) => Some(fd.as_fd()),
         }
+    }
+
+    /// Whether this may be a terminal, so that terminal ioctls go to the
+    /// host (whose seccomp filter allows them on stdio only).
+    pub fn may_be_tty(&self) -> bool {
+        matches!(self, FileDescription::Stdio(_))
     }
 }
 
@@ -123,7 +133,7 @@ mod tests {
     fn host_entry() -> FdEntry {
         let fd = crate::host::dup_cloexec(2).expect("stderr is open in tests");
         FdEntry {
-            file: Arc::new(FileDescription::Host(fd)),
+            file: Arc::new(FileDescription::Stdio(fd)),
             cloexec: false,
         }
     }

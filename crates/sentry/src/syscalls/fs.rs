@@ -269,6 +269,9 @@ pub fn ioctl(task: &mut Task, a: &Args) -> SysResult {
         TIOCGWINSZ => 8,
         _ => return Err(Errno::ENOTTY),
     };
+    if !file.may_be_tty() {
+        return Err(Errno::ENOTTY);
+    }
     let fd = file.host_fd().ok_or(Errno::ENOTTY)?;
     let mut buf = [0u8; 36];
     host::ioctl_read(fd, req, &mut buf[..size])?;
@@ -438,7 +441,7 @@ fn do_pipe(task: &mut Task, fds_addr: u64, flags: u32) -> SysResult {
     let cloexec = u64::from(flags) & O_CLOEXEC != 0;
     let limit = nofile(task);
     let entry = |fd| FdEntry {
-        file: Arc::new(FileDescription::Host(fd)),
+        file: Arc::new(FileDescription::Pipe(fd)),
         cloexec,
     };
     let rfd = task.fds.install(entry(r), 0, limit)?;

@@ -41,7 +41,7 @@ fn test_task(machine: &vmm::Machine) -> (Task, u64) {
             .write(true)
             .open("/dev/null")
             .unwrap();
-        let file = Arc::new(FileDescription::Host(null.into()));
+        let file = Arc::new(FileDescription::Stdio(null.into()));
         fds.install_at(
             fd,
             FdEntry {

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <sys/random.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -116,6 +117,8 @@ int main(int argc, char **argv, char **envp) {
     CHECK(pipe2(pfd, O_CLOEXEC) == 0 && fcntl(pfd[0], F_GETFD) == FD_CLOEXEC);
     CHECK(write(pfd[1], "pipe", 4) == 4 && read(pfd[0], pbuf, 8) == 4 && memcmp(pbuf, "pipe", 4) == 0);
     FAILS(pipe2(pfd, 0x1234), EINVAL);
+    struct winsize ws;
+    FAILS(ioctl(pfd[0], TIOCGWINSZ, &ws), ENOTTY); /* a pipe is never a terminal */
     CHECK(close(pfd[0]) == 0);
     FAILS(write(pfd[1], "x", 1), EPIPE); /* init drops the SIGPIPE */
     FAILS(syscall(SYS_pipe, (void *)16), EFAULT);
