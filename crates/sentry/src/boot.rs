@@ -115,11 +115,21 @@ pub fn run(
     before_guest: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<ExitStatus, Error> {
     host::ignore_sigpipe();
+    let start = std::time::Instant::now();
     let machine = platform.create_machine(config.memory_limit)?;
+    let machine_ready = start.elapsed();
     let mut task = create_task(&machine, &config)?;
+    let loaded = start.elapsed();
     let mut vcpu = machine.new_vcpu()?;
     before_guest().map_err(Error::Setup)?;
+    let entered = start.elapsed();
     let status = run_task(&mut task, &mut vcpu, config.strace)?;
+    log::debug!(
+        "boot: machine {machine_ready:?}, loaded {:?}, first entry {:?}, ran {:?}",
+        loaded - machine_ready,
+        entered - loaded,
+        start.elapsed() - entered
+    );
     if config.strace {
         match status {
             ExitStatus::Exited(c) => eprintln!("[{}] +++ exited with {c} +++", task.tid),
