@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <sys/random.h>
 #include <poll.h>
+#include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
@@ -31,6 +32,18 @@ int main(int argc, char **argv, char **envp) {
     CHECK(argc == 3 && strcmp(argv[1], "one") == 0 && strcmp(argv[2], "two") == 0);
     CHECK(getenv("SENTRY_TEST") && strcmp(getenv("SENTRY_TEST"), "yes") == 0);
     CHECK(((unsigned long)__builtin_frame_address(0) & 0xf) == 0);
+
+    /* the auxiliary vector */
+    CHECK(getauxval(AT_PAGESZ) == 4096);
+    CHECK(getauxval(AT_UID) == 0 && getauxval(AT_EUID) == 0 && getauxval(AT_SECURE) == 0);
+    CHECK(getauxval(AT_CLKTCK) == 100);
+    CHECK(getauxval(AT_RANDOM) != 0 && getauxval(AT_HWCAP) != 0);
+    CHECK(strcmp((char *)getauxval(AT_EXECFN), "/bin/check") == 0);
+    CHECK(strcmp((char *)getauxval(AT_PLATFORM), "x86_64") == 0);
+    CHECK(getauxval(AT_PHENT) == 56 && getauxval(AT_PHNUM) > 0 && getauxval(AT_PHDR) != 0);
+    CHECK(*(unsigned *)getauxval(AT_PHDR) != 0); /* the first program header is readable */
+    CHECK((void *)getauxval(AT_ENTRY) != NULL);
+    CHECK((char *)argv[0] < (char *)envp[0] && envp[0] < (char *)getauxval(AT_EXECFN));
 
     /* write/read errors */
     FAILS(write(42, "x", 1), EBADF);
