@@ -414,7 +414,7 @@ pub fn sendfile(task: &mut Task, a: &Args) -> SysResult {
         }
         done += w as u64;
         if let Some(o) = off.as_mut() {
-            *o += w as i64;
+            *o = o.saturating_add(w as i64);
         }
         if result.is_err() || w < n {
             break;
