@@ -4,6 +4,30 @@
 //! syscall and fault the guest makes comes back here as a `vmm::Trap`.
 //! The sentry never opens host files: the executable arrives as a donated
 //! descriptor from the gofer, and stdio are the descriptors it inherited.
+//!
+//! Map of the crate:
+//! - `boot`: builds init (machine, address space, executable, stack,
+//!   stdio) and runs the trap loop; faults the guest cannot survive become
+//!   the signal Linux would kill it with.
+//! - `mm`: VMAs, brk, mmap/munmap/mprotect/madvise/mremap, demand paging
+//!   with fault-around, and all access to user memory (`copy_in`,
+//!   `copy_out`, `read_cstring`, `io_vecs`), which turns bad pointers into
+//!   EFAULT.
+//! - `loader`: static ELF (ET_EXEC and static-pie) and the initial stack.
+//! - `kernel`: the task and its per-process state (descriptor table,
+//!   limits, signal dispositions).
+//! - `syscalls`: the one syscall table and thin handlers per family;
+//!   `strace` formats calls from the same table.
+//! - `host`: the only place with host syscalls (`unsafe` at the edge).
+//!
+//! Host calls made after the caller's seccomp filter is installed: read,
+//! write, readv, writev, pread64, preadv, pwritev, lseek, fstat,
+//! fcntl(F_GETFL), ioctl(TCGETS, TIOCGWINSZ) on stdio duplicates only,
+//! pipe2(O_CLOEXEC [| O_NONBLOCK | O_DIRECT]), poll, getrandom,
+//! clock_gettime, clock_getres, clock_nanosleep, sched_yield, close, and
+//! the allocator's mmap/munmap/madvise; the vmm adds KVM_RUN, madvise and
+//! fallocate on the memory file. `run` sets SIGPIPE to SIG_IGN for the
+//! whole process so that a write to a broken host pipe returns EPIPE.
 
 use std::fs::File;
 

@@ -82,7 +82,7 @@ pub fn dispatch(task: &mut Task, strace: bool) {
     let args = Args::from_regs(&task.regs);
     let info = lookup(nr);
     let call = strace.then(|| crate::strace::format_call(task, nr, info, &args));
-    let start = Instant::now();
+    let start = strace.then(Instant::now);
     let result = match info.and_then(|i| i.handler) {
         Some(h) => h(task, &args),
         None => {
@@ -100,11 +100,8 @@ pub fn dispatch(task: &mut Task, strace: bool) {
         } else {
             crate::strace::format_result(result)
         };
-        eprintln!(
-            "[{}] {call} = {ret} <{}µs>",
-            task.tid,
-            start.elapsed().as_micros()
-        );
+        let us = start.map_or(0, |t| t.elapsed().as_micros());
+        eprintln!("[{}] {call} = {ret} <{us}µs>", task.tid);
     }
 }
 
