@@ -119,7 +119,11 @@ fn handlers_survive_hostile_arguments() {
             // Random content behind valid pointers too.
             let junk: Vec<u8> = (0..64).map(|_| rng.next() as u8).collect();
             let _ = task.mm.copy_out(buf + (rng.next() % 0xffc0), &junk);
+            // strace decodes the same arguments before the call.
+            let line = crate::strace::format_call(&task, nr as u64, Some(info), &args);
+            assert!(line.starts_with(info.name), "{line}");
             let r = handler(&mut task, &args);
+            let _ = crate::strace::format_result(r);
             if let Err(e) = r {
                 assert!(e.0 > 0 && e.0 < 4096, "{nr} {}: bad errno {e:?}", info.name);
             }
@@ -138,6 +142,12 @@ fn handlers_survive_hostile_arguments() {
                     .unwrap();
             }
         }
+    }
+    // Unknown and unassigned numbers through the whole dispatch path.
+    for nr in [335, 400, 463, 1000, u64::MAX, 1 << 40] {
+        task.regs.rax = nr;
+        super::dispatch(&mut task, true);
+        assert_eq!(task.regs.rax as i64, -38, "{nr}");
     }
     // The VMA set is still well formed.
     let mut prev_end = 0;
