@@ -94,8 +94,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 while !s2.load(std::sync::atomic::Ordering::Relaxed) {
                     if mb.try_claim().is_some() {
                         mb.complete(0);
-                    } else {
-                        std::hint::spin_loop();
                     }
                 }
                 mb.set_active(false);

@@ -809,5 +809,19 @@ fn supported_xcr0(machine: &Machine) -> u64 {
             hi = u64::from(e.edx);
         }
     }
-    (lo | (hi << 32)) & 0x2e7
+    // Never more than the host itself enables: a guest XCR0 that differs
+    // from the host's makes every guest/host switch pay for XSETBV (a
+    // trap to the outer hypervisor when this host is itself a VM).
+    (lo | (hi << 32)) & 0x2e7 & host_xcr0()
+}
+
+/// The host's XCR0.
+fn host_xcr0() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: xgetbv with ECX=0 reads XCR0; it is available whenever the
+    // OS enabled XSAVE, which every x86-64 host that runs KVM does.
+    unsafe {
+        std::arch::asm!("xgetbv", in("ecx") 0u32, out("eax") lo, out("edx") hi, options(nomem, nostack));
+    }
+    u64::from(lo) | (u64::from(hi) << 32)
 }
