@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 
 use sentry::{BootConfig, ExitStatus};
 
-const SETUP: &str = "install the guest toolchain: apt-get install -y gcc musl-tools busybox-static";
+const SETUP: &str = "run tools/install-deps (gcc, musl-tools, busybox-static)";
 
 fn guest_src(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
