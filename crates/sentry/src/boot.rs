@@ -104,6 +104,7 @@ fn create_task(machine: &vmm::Machine, config: &BootConfig) -> Result<Task, Erro
         stats: Default::default(),
         umask: 0o022,
         personality: 0,
+        prctl: Default::default(),
         exit: None,
     })
 }

@@ -212,7 +212,21 @@ fn symbolic(name: &str, i: usize, v: u64) -> Option<String> {
             ],
         ),
         ("rt_sigaction", 0) | ("kill", 1) | ("tkill", 1) | ("tgkill", 2) => signal_name(v),
-        ("prctl", 0) => pick(v & 0xffff_ffff, &[(15, "PR_SET_NAME"), (16, "PR_GET_NAME")]),
+        ("prctl", 0) => pick(
+            v & 0xffff_ffff,
+            &[
+                (1, "PR_SET_PDEATHSIG"),
+                (2, "PR_GET_PDEATHSIG"),
+                (3, "PR_GET_DUMPABLE"),
+                (4, "PR_SET_DUMPABLE"),
+                (15, "PR_SET_NAME"),
+                (16, "PR_GET_NAME"),
+                (36, "PR_SET_CHILD_SUBREAPER"),
+                (37, "PR_GET_CHILD_SUBREAPER"),
+                (38, "PR_SET_NO_NEW_PRIVS"),
+                (39, "PR_GET_NO_NEW_PRIVS"),
+            ],
+        ),
         ("rt_sigprocmask", 0) => pick(
             v,
             &[(0, "SIG_BLOCK"), (1, "SIG_UNBLOCK"), (2, "SIG_SETMASK")],

@@ -27,6 +27,28 @@ pub struct TaskStats {
     pub faults: u64,
 }
 
+/// State set with prctl(2). Recorded now; it takes effect with the
+/// features it governs (exec for no_new_privs, parent death and orphan
+/// reaping once processes exist, core dumps never).
+#[derive(Clone, Copy, Debug)]
+pub struct PrctlState {
+    pub pdeathsig: u32,
+    pub dumpable: bool,
+    pub child_subreaper: bool,
+    pub no_new_privs: bool,
+}
+
+impl Default for PrctlState {
+    fn default() -> Self {
+        PrctlState {
+            pdeathsig: 0,
+            dumpable: true,
+            child_subreaper: false,
+            no_new_privs: false,
+        }
+    }
+}
+
 /// One guest thread.
 pub struct Task {
     /// The thread ID (and, for the only thread, the process ID).
@@ -53,6 +75,7 @@ pub struct Task {
     pub umask: u32,
     /// personality(2) flags (PER_LINUX = 0).
     pub personality: u32,
+    pub prctl: PrctlState,
     /// Set by exit/exit_group (and fatal signals): the run loop stops.
     pub exit: Option<ExitStatus>,
 }

@@ -73,6 +73,7 @@ fn test_task(machine: &vmm::Machine) -> (Task, u64) {
         stats: Default::default(),
         umask: 0o022,
         personality: 0,
+        prctl: Default::default(),
         exit: None,
     };
     (task, buf)

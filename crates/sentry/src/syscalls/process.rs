@@ -100,10 +100,58 @@ pub fn arch_prctl(task: &mut Task, a: &Args) -> SysResult {
 }
 
 pub fn prctl(task: &mut Task, a: &Args) -> SysResult {
+    const PR_SET_PDEATHSIG: i32 = 1;
+    const PR_GET_PDEATHSIG: i32 = 2;
+    const PR_GET_DUMPABLE: i32 = 3;
+    const PR_SET_DUMPABLE: i32 = 4;
     const PR_SET_NAME: i32 = 15;
     const PR_GET_NAME: i32 = 16;
+    const PR_SET_CHILD_SUBREAPER: i32 = 36;
+    const PR_GET_CHILD_SUBREAPER: i32 = 37;
+    const PR_SET_NO_NEW_PRIVS: i32 = 38;
+    const PR_GET_NO_NEW_PRIVS: i32 = 39;
     const TASK_COMM_LEN: usize = 16;
+    let unused_zero = |from: usize| (from..5).all(|i| a.u(i) == 0);
     match a.int(0) {
+        PR_SET_PDEATHSIG => {
+            let sig = a.u(1);
+            if sig > crate::kernel::signal::NSIG as u64 {
+                return Err(Errno::EINVAL);
+            }
+            task.prctl.pdeathsig = sig as u32;
+            Ok(0)
+        }
+        PR_GET_PDEATHSIG => task.mm.write_u32(a.u(1), task.prctl.pdeathsig).map(|()| 0),
+        PR_GET_DUMPABLE => Ok(u64::from(task.prctl.dumpable)),
+        PR_SET_DUMPABLE => match a.u(1) {
+            v @ (0 | 1) => {
+                task.prctl.dumpable = v == 1;
+                Ok(0)
+            }
+            _ => Err(Errno::EINVAL),
+        },
+        PR_SET_CHILD_SUBREAPER => {
+            task.prctl.child_subreaper = a.u(1) != 0;
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => task
+            .mm
+            .write_u32(a.u(1), u32::from(task.prctl.child_subreaper))
+            .map(|()| 0),
+        PR_SET_NO_NEW_PRIVS => {
+            // It can only be set, never cleared.
+            if a.u(1) != 1 || !unused_zero(2) {
+                return Err(Errno::EINVAL);
+            }
+            task.prctl.no_new_privs = true;
+            Ok(0)
+        }
+        PR_GET_NO_NEW_PRIVS => {
+            if !unused_zero(1) {
+                return Err(Errno::EINVAL);
+            }
+            Ok(u64::from(task.prctl.no_new_privs))
+        }
         PR_SET_NAME => {
             // Linux copies at most 15 bytes and truncates silently.
             let mut name = Vec::new();

@@ -297,7 +297,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "prctl",
         process::prctl,
-        "PR_SET_NAME and PR_GET_NAME; other options EINVAL",
+        "names, dumpable, pdeathsig, child subreaper and no_new_privs (recorded until exec and processes exist); other options EINVAL",
         "dxxxx",
     ), // 157
     full("arch_prctl", process::arch_prctl, "xp"), // 158

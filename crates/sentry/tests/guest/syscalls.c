@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <sys/random.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
@@ -157,6 +158,15 @@ int main(int argc, char **argv, char **envp) {
     FAILS(waitpid(-1, NULL, 0x100), EINVAL);
     CHECK(umask(077) == 022 && umask(022) == 077);
     CHECK(personality(0xffffffff) == 0);
+    char comm[16];
+    CHECK(prctl(PR_SET_NAME, "a-very-long-task-name") == 0 && prctl(PR_GET_NAME, comm) == 0);
+    CHECK(strcmp(comm, "a-very-long-tas") == 0);
+    CHECK(prctl(PR_GET_DUMPABLE) == 1 && prctl(PR_SET_DUMPABLE, 2) == -1 && errno == EINVAL);
+    CHECK(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 0);
+    CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1);
+    int reaper = 5;
+    CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0 && prctl(PR_GET_CHILD_SUBREAPER, &reaper) == 0 && reaper == 1);
+    FAILS(prctl(9999), EINVAL);
     struct rusage ru;
     CHECK(getrusage(RUSAGE_SELF, &ru) == 0);
     FAILS(getrusage(5, &ru), EINVAL);
