@@ -60,7 +60,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "fstat",
         fs::fstat,
-        "host-backed descriptors only (inherited stdio)",
+        "the host stat of the backing descriptor, host device, inode and owner numbers included",
         "dp",
     ), // 5
     none("lstat"),                   // 6
