@@ -375,18 +375,8 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("timer_getoverrun"),        // 225
     none("timer_delete"),            // 226
     none("clock_settime"),           // 227
-    partial(
-        "clock_gettime",
-        time::clock_gettime,
-        "per-process and per-thread CPU clock IDs (negative) EINVAL",
-        "dp",
-    ), // 228
-    partial(
-        "clock_getres",
-        time::clock_getres,
-        "per-process and per-thread CPU clock IDs (negative) EINVAL",
-        "dp",
-    ), // 229
+    full("clock_gettime", time::clock_gettime, "dp"), // 228
+    full("clock_getres", time::clock_getres, "dp"), // 229
     full("clock_nanosleep", time::clock_nanosleep, "dxpp"), // 230
     full("exit_group", process::exit_group, "d"), // 231
     none("epoll_wait"),              // 232

@@ -10,11 +10,21 @@ const CLOCK_REALTIME: i32 = 0;
 const CLOCK_MONOTONIC: i32 = 1;
 const TIMER_ABSTIME: i32 = 1;
 
-/// Clock IDs Linux accepts (10, CLOCK_SGI_CYCLE, is gone); negative IDs
-/// (per-process and per-thread CPU clocks) are not supported.
-fn check_clock(id: i32) -> Result<libc::clockid_t, Errno> {
+/// The host clock behind a guest clock ID. Linux accepts 0-9 and 11
+/// (10, CLOCK_SGI_CYCLE, is gone). Negative IDs are CPU clocks of a
+/// process or thread (`~pid << 3 | per_thread << 2 | which`); the only
+/// task's CPU time is its vCPU thread's, so both kinds of its own clock map
+/// to the host's thread CPU clock. Another pid, or `which` 3, is EINVAL.
+fn check_clock(task: &Task, id: i32) -> Result<libc::clockid_t, Errno> {
     match id {
         0..=9 | 11 => Ok(id),
+        i32::MIN..=-1 => {
+            let pid = !(id >> 3);
+            if id & 3 == 3 || (pid != 0 && pid != task.tid) {
+                return Err(Errno::EINVAL);
+            }
+            Ok(libc::CLOCK_THREAD_CPUTIME_ID)
+        }
         _ => Err(Errno::EINVAL),
     }
 }
@@ -41,13 +51,13 @@ fn read_timespec(task: &Task, addr: u64) -> Result<libc::timespec, Errno> {
 }
 
 pub fn clock_gettime(task: &mut Task, a: &Args) -> SysResult {
-    let ts = host::clock_gettime(check_clock(a.int(0))?)?;
+    let ts = host::clock_gettime(check_clock(task, a.int(0))?)?;
     task.mm.copy_out(a.u(1), &timespec_bytes(&ts))?;
     Ok(0)
 }
 
 pub fn clock_getres(task: &mut Task, a: &Args) -> SysResult {
-    let ts = host::clock_getres(check_clock(a.int(0))?)?;
+    let ts = host::clock_getres(check_clock(task, a.int(0))?)?;
     if a.u(1) != 0 {
         task.mm.copy_out(a.u(1), &timespec_bytes(&ts))?;
     }
@@ -101,7 +111,7 @@ pub fn nanosleep(task: &mut Task, a: &Args) -> SysResult {
 }
 
 pub fn clock_nanosleep(task: &mut Task, a: &Args) -> SysResult {
-    let clock = check_clock(a.int(0))?;
+    let clock = check_clock(task, a.int(0))?;
     let req = read_timespec(task, a.u(2))?;
     sleep(clock, a.int(1) & TIMER_ABSTIME, req)
 }

@@ -183,6 +183,10 @@ int main(int argc, char **argv, char **envp) {
     s.tv_nsec = 2000000000L;
     FAILS(nanosleep(&s, NULL), EINVAL);
     FAILS(clock_gettime(42, &t0), EINVAL);
+    clockid_t cpu;
+    CHECK(clock_getcpuclockid(0, &cpu) == 0 && clock_gettime(cpu, &t0) == 0);
+    CHECK(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1) == 0 && (t0.tv_sec > 0 || t0.tv_nsec > 0));
+    FAILS(clock_gettime((clockid_t)((~7u << 3) | 2), &t0), EINVAL); /* pid 7 does not exist */
 
     /* signals are recorded */
     struct sigaction sa = {0}, old;
