@@ -1,6 +1,6 @@
 //! Memory management of one address space: VMAs, brk, mmap/munmap/
-//! mprotect/madvise, demand paging with fault-around, and user-pointer
-//! access.
+//! mprotect/madvise/mremap, demand paging with fault-around, and
+//! user-pointer access.
 //!
 //! Invariants:
 //! - Every mapped page-table entry lies inside a VMA and carries that VMA's
@@ -8,6 +8,8 @@
 //! - PROT_NONE VMAs are never populated by faults.
 //! - Pages are populated lazily (on a guest fault, or when the sentry
 //!   touches user memory on the guest's behalf), a window at a time.
+//! - Every page mapped since the last full unmap of its 2 MiB block is in
+//!   `populated`, so page-table walks can skip the rest of a range.
 //! - Nothing here panics on guest-controlled values: all address
 //!   arithmetic is checked.
 
