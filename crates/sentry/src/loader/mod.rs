@@ -5,7 +5,8 @@
 //! Segments are mapped eagerly, page by page, like a private file mapping:
 //! a page holds the file's bytes at its offset, the tail after `p_filesz`
 //! is zeroed when the segment has bss, and pages wholly past the file data
-//! are anonymous and faulted in on demand. The executable is read only
+//! are anonymous: the first `BSS_POPULATE_PAGES` of them are mapped at
+//! load, the rest on demand. The executable is read only
 //! through the donated descriptor (pread), never by path.
 
 pub mod elf;
@@ -25,6 +26,8 @@ use crate::mm::{MemoryManager, PAGE_SIZE, STACK_TOP, Vma, VmaKind, page_down, pa
 pub const PIE_BASE: u64 = 0x5555_5555_4000;
 /// Pages of the stack populated at load (the rest faults in).
 const STACK_POPULATE: u64 = 32 * PAGE_SIZE;
+/// Pages of a segment's bss mapped at load (the rest faults in).
+const BSS_POPULATE_PAGES: u64 = 256;
 /// The largest stack VMA we reserve, whatever RLIMIT_STACK says.
 const MAX_STACK: u64 = 256 << 20;
 
@@ -105,6 +108,14 @@ pub fn load_elf(mm: &mut MemoryManager, file: &File) -> Result<LoadedImage, Erro
                 .poke_user(va, &page)
                 .map_err(|f| Error::Load(format!("writing segment at {:#x}", f.addr)))?;
             va += PAGE_SIZE;
+        }
+        // The bss right after the file data is written at once by every
+        // C runtime; mapping it now saves the guest exits of faulting it
+        // in (a huge bss stays lazy past the cap).
+        let bss_end = end.min(va.saturating_add(BSS_POPULATE_PAGES * PAGE_SIZE));
+        if va < bss_end {
+            mm.populate(va, bss_end)
+                .map_err(|e| Error::Load(format!("mapping bss: {e}")))?;
         }
     }
     Ok(LoadedImage {

@@ -42,6 +42,8 @@ pub const TASK_SIZE: u64 = vmm::arch::USER_LIMIT;
 pub const STACK_TOP: u64 = 0x7fff_ff00_0000;
 /// Pages a fault maps around the faulting address (aligned window).
 pub const FAULT_AROUND_PAGES: u64 = 16;
+/// Pages of a brk growth mapped at once (the rest faults in).
+const BRK_POPULATE_PAGES: u64 = 64;
 /// The granule of the populated-block summary (one page table's reach).
 const BLOCK: u64 = 2 << 20;
 
@@ -243,6 +245,10 @@ impl MemoryManager {
                 }
                 _ => self.vmas.insert(heap),
             }
+            // malloc writes the new heap right away: map a first part of
+            // it now instead of taking a guest exit per fault window.
+            let eager = new_end.min(old_end.saturating_add(BRK_POPULATE_PAGES * PAGE_SIZE));
+            let _ = self.populate(old_end, eager);
         } else if new_end < old_end {
             self.remove_range(new_end, old_end);
         }
