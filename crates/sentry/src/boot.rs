@@ -105,6 +105,7 @@ fn create_task(machine: &vmm::Machine, config: &BootConfig) -> Result<Task, Erro
         umask: 0o022,
         personality: 0,
         prctl: Default::default(),
+        boot_time: std::time::Instant::now(),
         exit: None,
     })
 }

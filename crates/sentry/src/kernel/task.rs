@@ -76,6 +76,8 @@ pub struct Task {
     /// personality(2) flags (PER_LINUX = 0).
     pub personality: u32,
     pub prctl: PrctlState,
+    /// When the sandbox's kernel started (sysinfo's uptime).
+    pub boot_time: std::time::Instant,
     /// Set by exit/exit_group (and fatal signals): the run loop stops.
     pub exit: Option<ExitStatus>,
 }

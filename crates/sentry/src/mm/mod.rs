@@ -101,6 +101,13 @@ impl MemoryManager {
         }
     }
 
+    /// Bytes of guest memory in all, and not allocated to any frame.
+    pub fn memory_usage(&self) -> (u64, u64) {
+        let total = self.mem.size();
+        let used = self.mem.allocated_frames().saturating_mul(PAGE_SIZE);
+        (total, total.saturating_sub(used))
+    }
+
     pub fn space(&self) -> &AddressSpace {
         &self.space
     }

@@ -74,6 +74,7 @@ fn test_task(machine: &vmm::Machine) -> (Task, u64) {
         umask: 0o022,
         personality: 0,
         prctl: Default::default(),
+        boot_time: std::time::Instant::now(),
         exit: None,
     };
     (task, buf)

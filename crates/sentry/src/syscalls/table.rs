@@ -216,7 +216,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "CPU time only (as user time); other fields 0",
         "dp",
     ), // 98
-    none("sysinfo"),                 // 99
+    partial(
+        "sysinfo",
+        process::sysinfo,
+        "uptime is the sandbox's; memory is the guest memory file; load averages are 0; no swap",
+        "p",
+    ), // 99
     partial("times", process::times, "CPU time only (as user time)", "p"), // 100
     none("ptrace"),                  // 101
     full("getuid", process::getuid, ""), // 102

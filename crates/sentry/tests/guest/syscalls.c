@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <sys/random.h>
 #include <poll.h>
+#include <sys/sysinfo.h>
 #include <sys/prctl.h>
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
@@ -158,6 +159,10 @@ int main(int argc, char **argv, char **envp) {
     FAILS(waitpid(-1, NULL, 0x100), EINVAL);
     CHECK(umask(077) == 022 && umask(022) == 077);
     CHECK(personality(0xffffffff) == 0);
+    struct sysinfo si;
+    CHECK(sysinfo(&si) == 0 && si.totalram * si.mem_unit == 256ul << 20);
+    CHECK(si.freeram > 0 && si.freeram < si.totalram && si.procs == 1);
+    FAILS(sysinfo((struct sysinfo *)8), EFAULT);
     char comm[16];
     CHECK(prctl(PR_SET_NAME, "a-very-long-task-name") == 0 && prctl(PR_GET_NAME, comm) == 0);
     CHECK(strcmp(comm, "a-very-long-tas") == 0);
