@@ -135,7 +135,11 @@ pub fn run(
     if config.strace {
         match status {
             ExitStatus::Exited(c) => eprintln!("[{}] +++ exited with {c} +++", task.tid),
-            ExitStatus::Signaled(s) => eprintln!("[{}] +++ killed by signal {s} +++", task.tid),
+            ExitStatus::Signaled(s) => eprintln!(
+                "[{}] +++ killed by {} +++",
+                task.tid,
+                crate::strace::signal_name(u64::from(s))
+            ),
         }
     }
     log::debug!(

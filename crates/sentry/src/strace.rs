@@ -128,7 +128,7 @@ const SIGNALS: [&str; 31] = [
     "SIGSYS",
 ];
 
-fn signal_name(v: u64) -> String {
+pub fn signal_name(v: u64) -> String {
     match (v as u32 as usize)
         .checked_sub(1)
         .and_then(|i| SIGNALS.get(i))

@@ -223,6 +223,25 @@ fn pt_gnu_stack_makes_the_stack_executable() {
 }
 
 #[test]
+fn strace_names_the_killing_signal() {
+    let exe = compile("gcc", &["-static"], "crash.c");
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    let out = build_dir().join(format!("out-{}", rand_suffix()));
+    let inp = build_dir().join(format!("in-{}", rand_suffix()));
+    std::fs::write(&inp, b"").unwrap();
+    cmd.args(["--exact", "child_entry", "--nocapture"])
+        .env("SENTRY_CHILD_EXE", &exe)
+        .env("SENTRY_CHILD_EXE_PATH", "/crash")
+        .env("SENTRY_CHILD_ARGV", "/crash\u{1f}ud2")
+        .env("SENTRY_CHILD_OUT", &out)
+        .env("SENTRY_CHILD_IN", &inp)
+        .env("SENTRY_CHILD_STRACE", "1")
+        .stdout(Stdio::null());
+    let err = String::from_utf8_lossy(&cmd.output().unwrap().stderr).into_owned();
+    assert!(err.contains("[1] +++ killed by SIGILL +++"), "{err}");
+}
+
+#[test]
 fn busybox_applets() {
     let bb = busybox();
     let cases: &[(&[&str], &str, &str)] = &[
