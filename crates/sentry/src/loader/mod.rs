@@ -13,7 +13,7 @@ pub mod elf;
 pub mod stack;
 
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::fd::AsFd;
 
 use vmm::Prot;
 
@@ -26,6 +26,8 @@ use crate::mm::{MemoryManager, PAGE_SIZE, STACK_TOP, Vma, VmaKind, page_down, pa
 pub const PIE_BASE: u64 = 0x5555_5555_4000;
 /// Pages of the stack populated at load (the rest faults in).
 const STACK_POPULATE: u64 = 32 * PAGE_SIZE;
+/// Pages of file data read with one preadv at load.
+const LOAD_CHUNK_PAGES: u64 = 256;
 /// Pages of a segment's bss mapped at load (the rest faults in).
 const BSS_POPULATE_PAGES: u64 = 256;
 /// The largest stack VMA we reserve, whatever RLIMIT_STACK says.
@@ -90,24 +92,22 @@ pub fn load_elf(mm: &mut MemoryManager, file: &File) -> Result<LoadedImage, Erro
             kind: VmaKind::Elf,
         })
         .map_err(|e| Error::Load(format!("segment at {start:#x}: {e}")))?;
+        // The file data, read straight into fresh frames, a chunk of pages
+        // per preadv.
         let mut va = start;
         while va < file_end {
-            let mut page = vec![0u8; PAGE_SIZE as usize];
+            let pages = ((file_end - va).div_ceil(PAGE_SIZE)).min(LOAD_CHUNK_PAGES);
             let off = file_start + (va - start);
-            let n = file
-                .read_at(&mut page, off)
-                .map_err(|e| Error::Load(format!("reading segment: {e}")))?;
-            fill_rest(file, off, &mut page, n)?;
-            if p.p_memsz > p.p_filesz && va + PAGE_SIZE > file_end {
-                // padzero: the bss part of the last file page.
-                page[(file_end - va) as usize..].fill(0);
-            }
-            mm.map_new_page(va, prot)
-                .map_err(|e| Error::Load(format!("mapping segment: {e}")))?;
+            mm.map_file_pages(va, prot, file.as_fd(), off, pages)
+                .map_err(|e| Error::Load(format!("mapping segment at {va:#x}: {e}")))?;
+            va += pages * PAGE_SIZE;
+        }
+        if p.p_memsz > p.p_filesz && file_end % PAGE_SIZE != 0 {
+            // padzero: the bss part of the last file page.
+            let tail = vec![0u8; (PAGE_SIZE - file_end % PAGE_SIZE) as usize];
             mm.space()
-                .poke_user(va, &page)
-                .map_err(|f| Error::Load(format!("writing segment at {:#x}", f.addr)))?;
-            va += PAGE_SIZE;
+                .poke_user(file_end, &tail)
+                .map_err(|f| Error::Load(format!("zeroing bss at {:#x}", f.addr)))?;
         }
         // The bss right after the file data is written at once by every
         // C runtime; mapping it now saves the guest exits of faulting it
@@ -127,20 +127,6 @@ pub fn load_elf(mm: &mut MemoryManager, file: &File) -> Result<LoadedImage, Erro
             p.p_type == linux_loader::elf::PT_GNU_STACK && p.p_flags & linux_loader::elf::PF_X != 0
         }),
     })
-}
-
-/// Completes a short pread (bytes past the end of the file stay zero).
-fn fill_rest(file: &File, off: u64, page: &mut [u8], mut n: usize) -> Result<(), Error> {
-    while n < page.len() {
-        let m = file
-            .read_at(&mut page[n..], off + n as u64)
-            .map_err(|e| Error::Load(format!("reading segment: {e}")))?;
-        if m == 0 {
-            break;
-        }
-        n += m;
-    }
-    Ok(())
 }
 
 /// Creates the stack VMA under `STACK_TOP`, fills in the initial stack and

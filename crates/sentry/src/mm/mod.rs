@@ -203,6 +203,70 @@ impl MemoryManager {
         Ok(frame)
     }
 
+    /// Maps `pages` fresh frames at `va` filled straight from `file` at
+    /// `off` (one preadv into the frames, no bounce buffer); bytes past the
+    /// end of the file stay zero.
+    pub fn map_file_pages(
+        &self,
+        va: u64,
+        prot: Prot,
+        file: std::os::fd::BorrowedFd<'_>,
+        off: u64,
+        pages: u64,
+    ) -> Result<(), Errno> {
+        let mut frames = Vec::new();
+        let release = |frames: &[vmm::Frame]| frames.iter().for_each(|f| self.mem.put(*f));
+        let mut iov: Vec<crate::host::IoVec> = Vec::new();
+        for _ in 0..pages {
+            let Ok(f) = self.mem.alloc() else {
+                release(&frames);
+                return Err(Errno::ENOMEM);
+            };
+            frames.push(f);
+            let Some(p) = self.mem.host_ptr(f, PAGE_SIZE as usize) else {
+                release(&frames);
+                return Err(Errno::ENOMEM);
+            };
+            iov.push(crate::host::IoVec {
+                base: p,
+                len: PAGE_SIZE as usize,
+            });
+        }
+        let mut done = 0usize;
+        let total = (pages * PAGE_SIZE) as usize;
+        while done < total {
+            // Skip the iovecs already filled.
+            let mut skip = done;
+            let mut rest = Vec::new();
+            for v in &iov {
+                if skip >= v.len {
+                    skip -= v.len;
+                    continue;
+                }
+                // Still inside this frame's range (skip < len).
+                rest.push(crate::host::IoVec {
+                    base: v.base.wrapping_add(skip),
+                    len: v.len - skip,
+                });
+                skip = 0;
+            }
+            let off = off.checked_add(done as u64).ok_or(Errno::EINVAL)?;
+            match crate::host::preadv(file, &rest, off as i64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(Errno::EINTR) => {}
+                Err(e) => {
+                    release(&frames);
+                    return Err(e);
+                }
+            }
+        }
+        for (i, f) in frames.iter().enumerate() {
+            self.map_frame(va + i as u64 * PAGE_SIZE, *f, prot)?;
+        }
+        Ok(())
+    }
+
     /// Maps an existing frame at `va`, consuming one reference on it.
     fn map_frame(&self, va: u64, frame: vmm::Frame, prot: Prot) -> Result<(), Errno> {
         self.space.map(va, frame, prot).map_err(|_| {

@@ -29,7 +29,15 @@
 #define CHECK(c) do { if (!(c)) { fprintf(stderr, "check failed at line %d: %s (errno %d)\n", __LINE__, #c, errno); fflush(stderr); _exit(100 + (__LINE__ % 100)); } } while (0)
 #define FAILS(call, err) do { errno = 0; long r_ = (long)(call); CHECK(r_ == -1 && errno == (err)); } while (0)
 
+static char bss_buf[3 << 20]; /* past the eagerly mapped part too */
+static volatile int data_val = 42;
+
 int main(int argc, char **argv, char **envp) {
+    /* segments: initialised data and a zeroed bss (partial page included) */
+    CHECK(data_val == 42);
+    for (size_t i = 0; i < sizeof bss_buf; i += 511) CHECK(bss_buf[i] == 0);
+    bss_buf[sizeof bss_buf - 1] = 1;
+
     /* argv/envp arrive as given */
     CHECK(argc == 3 && strcmp(argv[1], "one") == 0 && strcmp(argv[2], "two") == 0);
     CHECK(getenv("SENTRY_TEST") && strcmp(getenv("SENTRY_TEST"), "yes") == 0);
