@@ -99,6 +99,7 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         rlimits: spec.rlimits.clone(),
         memory_limit,
         strace: args.strace,
+        exitless: args.exitless == crate::cli::Toggle::On,
     };
 
     let mut before_guest = || -> Result<(), String> {

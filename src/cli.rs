@@ -76,6 +76,18 @@ pub struct BootArgs {
     /// Guest memory in bytes (overrides linux.resources.memory.limit).
     #[arg(long, value_name = "BYTES")]
     pub memory: Option<u64>,
+
+    /// On kvm_pvm, answer simple syscalls from a polling thread instead of
+    /// a VM exit: faster, but a core spins while the guest makes syscalls.
+    #[arg(long, value_enum, default_value_t = Toggle::On, value_name = "on|off")]
+    pub exitless: Toggle,
+}
+
+/// An on/off switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Toggle {
+    On,
+    Off,
 }
 
 #[derive(Debug, Args)]

@@ -44,6 +44,7 @@ fn main() {
         rlimits: vec![],
         memory_limit: 512 << 20,
         strace,
+        exitless: std::env::var_os("SENTRY_NO_EXITLESS").is_none(),
     };
     let status = sentry::run(&platform, config, &mut || Ok(()));
     eprintln!("{status:?} in {:?}", t.elapsed());

@@ -6,9 +6,12 @@
 //! platform reports, and turns faults the guest cannot survive into the
 //! signal Linux's default action would kill it with.
 
+use std::sync::{Arc, Mutex};
+
 use vmm::{Trap, UserRegs};
 
 use crate::kernel::fd_table::{FdEntry, FdTable, FileDescription};
+use crate::kernel::poller::Poller;
 use crate::kernel::rlimits::{RLIMIT_NOFILE, RLIMIT_STACK, Rlimits};
 use crate::kernel::signal::SignalState;
 use crate::kernel::task::{Credentials, Task};
@@ -120,12 +123,24 @@ pub fn run(
     let start = std::time::Instant::now();
     let machine = platform.create_machine(config.memory_limit)?;
     let machine_ready = start.elapsed();
-    let mut task = create_task(&machine, &config)?;
+    let task = Arc::new(Mutex::new(create_task(&machine, &config)?));
     let loaded = start.elapsed();
     let mut vcpu = machine.new_vcpu()?;
+    // kvm_pvm: answer simple syscalls without an exit (see kernel::poller).
+    // The thread must exist before the seccomp filter goes on.
+    let poller = match vcpu.mailbox() {
+        Some(mb) if config.exitless => Some(
+            Poller::start(Arc::clone(&task), mb, config.strace)
+                .map_err(|e| Error::Setup(format!("exitless poller: {e}")))?,
+        ),
+        _ => None,
+    };
     before_guest().map_err(Error::Setup)?;
     let entered = start.elapsed();
-    let status = run_task(&mut task, &mut vcpu, config.strace)?;
+    let status = run_task(&task, &mut vcpu, poller.as_ref(), config.strace);
+    drop(poller);
+    let status = status?;
+    let task = task.lock().unwrap_or_else(|e| e.into_inner());
     log::debug!(
         "boot: machine {machine_ready:?}, loaded {:?}, first entry {:?}, ran {:?}",
         loaded - machine_ready,
@@ -143,9 +158,10 @@ pub fn run(
         }
     }
     log::debug!(
-        "init exited: {status:?}; {} exits, {} syscalls, {} page faults",
+        "init exited: {status:?}; {} exits, {} syscalls ({} exitless), {} page faults",
         vcpu.exits,
         task.stats.syscalls,
+        task.stats.exitless,
         task.stats.faults
     );
     Ok(status)
@@ -160,15 +176,33 @@ fn kill(task: &Task, sig: u8, why: std::fmt::Arguments<'_>) -> ExitStatus {
     ExitStatus::Signaled(sig)
 }
 
-/// The trap loop of one task.
-fn run_task(task: &mut Task, vcpu: &mut vmm::Vcpu, strace: bool) -> Result<ExitStatus, Error> {
+/// The trap loop of one task. The task is locked only between runs of
+/// the vCPU, so the exitless poller can serve calls while the guest runs.
+fn run_task(
+    shared: &Mutex<Task>,
+    vcpu: &mut vmm::Vcpu,
+    poller: Option<&Poller>,
+    strace: bool,
+) -> Result<ExitStatus, Error> {
     let mut spurious: (u64, u32) = (u64::MAX, 0);
+    let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
     loop {
-        let trap = vcpu.run_user(&mut task.regs, task.mm.space())?;
+        let (mut regs, space) = {
+            let t = lock();
+            (t.regs, t.mm.space_arc())
+        };
+        let trap = vcpu.run_user(&mut regs, &space)?;
+        let mut guard = lock();
+        let task = &mut *guard;
+        task.regs = regs;
         match trap {
             Trap::Syscall => {
                 task.stats.syscalls += 1;
+                let nr = task.regs.rax;
                 syscalls::dispatch(task, strace);
+                if let Some(p) = poller {
+                    p.exit_path_syscall(nr);
+                }
             }
             Trap::PageFault {
                 addr,

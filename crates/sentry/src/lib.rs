@@ -67,6 +67,9 @@ pub struct BootConfig {
     pub memory_limit: u64,
     /// Print one line per syscall to stderr.
     pub strace: bool,
+    /// On kvm_pvm, answer simple syscalls from a polling thread without a
+    /// VM exit (costs a spinning core while the guest makes syscalls).
+    pub exitless: bool,
 }
 
 /// How the container's init ended.

@@ -135,6 +135,7 @@ fn child_entry() {
         rlimits: vec![],
         memory_limit: 256 << 20,
         strace: std::env::var_os("SENTRY_CHILD_STRACE").is_some(),
+        exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
     let r = sentry::run(&platform, config, &mut || Ok(()));
@@ -314,6 +315,7 @@ fn load_error(bytes: &[u8]) -> String {
         rlimits: vec![],
         memory_limit: 64 << 20,
         strace: false,
+        exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
     let mut called = false;
@@ -379,6 +381,7 @@ fn load_error_or_run(bytes: &[u8]) -> Option<String> {
         rlimits: vec![],
         memory_limit: 64 << 20,
         strace: false,
+        exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
     // Stop right before the guest would run: loading is what is tested.

@@ -2,6 +2,7 @@
 //! limits, descriptors, signal dispositions).
 
 pub mod fd_table;
+pub mod poller;
 pub mod rlimits;
 pub mod signal;
 pub mod task;

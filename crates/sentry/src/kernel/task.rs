@@ -25,6 +25,8 @@ pub struct TaskStats {
     pub syscalls: u64,
     /// Guest page faults the sentry resolved.
     pub faults: u64,
+    /// Syscalls answered by the exitless poller (counted in `syscalls` too).
+    pub exitless: u64,
 }
 
 /// State set with prctl(2). Recorded now; it takes effect with the

@@ -68,7 +68,7 @@ pub struct Brk {
 
 /// The memory of one process.
 pub struct MemoryManager {
-    space: AddressSpace,
+    space: Arc<AddressSpace>,
     mem: Arc<MemoryFile>,
     vmas: VmaSet,
     brk: Brk,
@@ -91,7 +91,7 @@ impl MemoryManager {
         let gap = stack_size.clamp(128 << 20, TASK_SIZE / 6 * 5) + (1 << 20);
         let mmap_base = page_down(STACK_TOP.saturating_sub(gap));
         MemoryManager {
-            space,
+            space: Arc::new(space),
             mem,
             vmas: VmaSet::default(),
             brk: Brk::default(),
@@ -110,6 +110,12 @@ impl MemoryManager {
 
     pub fn space(&self) -> &AddressSpace {
         &self.space
+    }
+
+    /// A handle on the address space for running it without holding the
+    /// task (the trap loop runs the vCPU with the task unlocked).
+    pub fn space_arc(&self) -> Arc<AddressSpace> {
+        Arc::clone(&self.space)
     }
 
     pub fn vmas(&self) -> &VmaSet {

@@ -80,17 +80,24 @@ static WARNED: [AtomicBool; table::NR_SYSCALLS] =
 pub fn dispatch(task: &mut Task, strace: bool) {
     let nr = task.regs.rax;
     let args = Args::from_regs(&task.regs);
+    task.regs.rax = dispatch_args(task, nr, &args, strace);
+}
+
+/// Runs syscall `nr` with `args` for `task` and returns the value for rax
+/// (the result or a negated errno). The exitless poller calls this
+/// directly with a request taken from the vCPU's mailbox.
+pub fn dispatch_args(task: &mut Task, nr: u64, args: &Args, strace: bool) -> u64 {
     let info = lookup(nr);
-    let call = strace.then(|| crate::strace::format_call(task, nr, info, &args));
+    let call = strace.then(|| crate::strace::format_call(task, nr, info, args));
     let start = strace.then(Instant::now);
     let result = match info.and_then(|i| i.handler) {
-        Some(h) => h(task, &args),
+        Some(h) => h(task, args),
         None => {
             warn_unimplemented(nr, info);
             Err(Errno::ENOSYS)
         }
     };
-    task.regs.rax = match result {
+    let rax = match result {
         Ok(v) => v,
         Err(e) => e.as_return(),
     };
@@ -103,13 +110,14 @@ pub fn dispatch(task: &mut Task, strace: bool) {
         let us = start.map_or(0, |t| t.elapsed().as_micros());
         eprintln!("[{}] {call} = {ret} <{us}µs>", task.tid);
     }
+    rax
 }
 
 fn warn_unimplemented(nr: u64, info: Option<&SyscallInfo>) {
     let name = info.map(|i| i.name).filter(|n| !n.is_empty());
     match usize::try_from(nr).ok().and_then(|i| WARNED.get(i)) {
         Some(w) if w.swap(true, Ordering::Relaxed) => {}
-        _ => log::warn!(
+        _ => log::info!(
             "unimplemented syscall {} ({nr}): ENOSYS",
             name.unwrap_or("?")
         ),

@@ -1,0 +1,210 @@
+//! The exitless syscall poller (kvm_pvm).
+//!
+//! On kvm_pvm an exit costs several times a guest `syscall` instruction, so
+//! one poller thread answers a task's simple syscalls straight from its
+//! vCPU's mailbox (`vmm::exitless`) while the guest spins, with no exit.
+//!
+//! Invariants:
+//! - Only calls in `served_exitless` are answered here: they read their
+//!   arguments and write memory, but never block for long, never touch the
+//!   task's registers and never change existing mappings (faulting in a
+//!   fresh page is an addition the guest sees without help). Everything
+//!   else is deferred and takes the exit path on the vCPU thread.
+//! - The poller and the trap loop share the task through one mutex; the
+//!   trap loop never holds it while the vCPU runs.
+//! - The poller spins only while calls keep coming. After `IDLE` without
+//!   one it marks the mailbox inactive (so the stub stops spinning too)
+//!   and parks; the trap loop unparks it when an exit-path syscall shows
+//!   that the task is busy with calls the poller could have served.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use vmm::Mailbox;
+
+use crate::kernel::task::Task;
+use crate::syscalls::{self, Args};
+
+/// How long the poller spins without a request before it parks.
+const IDLE: Duration = Duration::from_micros(300);
+
+/// Whether the poller may answer syscall `nr` (see the module invariants).
+pub fn served_exitless(nr: u64) -> bool {
+    const SERVED: &[i64] = &[
+        libc::SYS_write,
+        libc::SYS_writev,
+        libc::SYS_pwrite64,
+        libc::SYS_lseek,
+        libc::SYS_fstat,
+        libc::SYS_getpid,
+        libc::SYS_gettid,
+        libc::SYS_getppid,
+        libc::SYS_getuid,
+        libc::SYS_geteuid,
+        libc::SYS_getgid,
+        libc::SYS_getegid,
+        libc::SYS_getresuid,
+        libc::SYS_getresgid,
+        libc::SYS_getpgrp,
+        libc::SYS_uname,
+        libc::SYS_clock_gettime,
+        libc::SYS_clock_getres,
+        libc::SYS_gettimeofday,
+        libc::SYS_time,
+        libc::SYS_getrandom,
+        libc::SYS_getcwd,
+        libc::SYS_sched_getaffinity,
+        libc::SYS_getrlimit,
+        libc::SYS_prlimit64,
+        libc::SYS_umask,
+    ];
+    i64::try_from(nr).is_ok_and(|n| SERVED.contains(&n))
+}
+
+struct Shared {
+    stop: AtomicBool,
+    parked: AtomicBool,
+}
+
+/// A running poller thread for one task's mailbox.
+pub struct Poller {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Poller {
+    /// Starts serving `mailbox` for `task`. Must run before the seccomp
+    /// filter goes on (it creates a thread).
+    pub fn start(
+        task: Arc<Mutex<Task>>,
+        mailbox: Mailbox,
+        strace: bool,
+    ) -> std::io::Result<Poller> {
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            parked: AtomicBool::new(false),
+        });
+        let s = Arc::clone(&shared);
+        // Unnamed (naming is a prctl the filter does not allow), and
+        // started for real before returning, so that everything the thread
+        // runtime does at thread start happens before the filter.
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new().spawn(move || {
+            let _ = ready_tx.send(());
+            serve(&task, &mailbox, &s, strace);
+        })?;
+        ready_rx
+            .recv()
+            .map_err(|_| std::io::Error::other("poller thread died at start"))?;
+        Ok(Poller {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// Called by the trap loop after it served syscall `nr` through an
+    /// exit: wakes a parked poller if it could have answered it.
+    pub fn exit_path_syscall(&self, nr: u64) {
+        if self.shared.parked.load(Ordering::Acquire) && served_exitless(nr) {
+            self.shared.parked.store(false, Ordering::Release);
+            if let Some(t) = &self.thread {
+                t.thread().unpark();
+            }
+        }
+    }
+}
+
+impl Drop for Poller {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+fn lock(task: &Mutex<Task>) -> std::sync::MutexGuard<'_, Task> {
+    task.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn serve(task: &Mutex<Task>, mb: &Mailbox, shared: &Shared, strace: bool) {
+    while !shared.stop.load(Ordering::Acquire) {
+        mb.set_active(true);
+        let mut last = Instant::now();
+        let mut spins = 0u32;
+        loop {
+            if let Some(req) = mb.try_claim() {
+                answer(task, mb, req.nr, req.args, strace);
+                last = Instant::now();
+                continue;
+            }
+            std::hint::spin_loop();
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(64)
+                && (shared.stop.load(Ordering::Acquire) || last.elapsed() >= IDLE)
+            {
+                break;
+            }
+        }
+        mb.set_active(false);
+        // A call published just before the mailbox went inactive.
+        if let Some(req) = mb.try_claim() {
+            answer(task, mb, req.nr, req.args, strace);
+            continue;
+        }
+        shared.parked.store(true, Ordering::Release);
+        while shared.parked.load(Ordering::Acquire) && !shared.stop.load(Ordering::Acquire) {
+            std::thread::park();
+        }
+    }
+    mb.set_active(false);
+}
+
+fn answer(task: &Mutex<Task>, mb: &Mailbox, nr: u64, args: [u64; 6], strace: bool) {
+    if !served_exitless(nr) {
+        mb.defer();
+        return;
+    }
+    let mut t = lock(task);
+    if t.exit.is_some() {
+        drop(t);
+        mb.defer();
+        return;
+    }
+    t.stats.syscalls += 1;
+    t.stats.exitless += 1;
+    let rax = syscalls::dispatch_args(&mut t, nr, &Args(args), strace);
+    drop(t);
+    mb.complete(rax);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_that_change_registers_or_mappings_are_never_served() {
+        for nr in [
+            libc::SYS_exit,
+            libc::SYS_exit_group,
+            libc::SYS_arch_prctl,
+            libc::SYS_rt_sigreturn,
+            libc::SYS_mmap,
+            libc::SYS_munmap,
+            libc::SYS_mprotect,
+            libc::SYS_brk,
+            libc::SYS_mremap,
+            libc::SYS_madvise,
+            libc::SYS_read,
+            libc::SYS_clone,
+            libc::SYS_execve,
+        ] {
+            assert!(!served_exitless(nr as u64), "{nr}");
+        }
+        assert!(served_exitless(libc::SYS_getpid as u64));
+        assert!(!served_exitless(u64::MAX));
+    }
+}
