@@ -193,6 +193,10 @@ pub struct Request {
 pub struct Mailbox {
     /// Host address of the mailbox frame in the memory file's mapping.
     base: *mut u8,
+    /// Host-only: set while a poller holds a claim. The guest can write
+    /// the state word at will, so only this says whether an answer is
+    /// really coming.
+    busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Keeps the mapping alive.
     _mem: std::sync::Arc<crate::MemoryFile>,
 }
@@ -206,7 +210,11 @@ unsafe impl Sync for Mailbox {}
 impl Mailbox {
     pub(crate) fn new(mem: std::sync::Arc<crate::MemoryFile>, frame: u64) -> Option<Mailbox> {
         let base = mem.host_ptr(frame, PAGE_SIZE as usize)?;
-        let m = Mailbox { base, _mem: mem };
+        let m = Mailbox {
+            base,
+            busy: Default::default(),
+            _mem: mem,
+        };
         m.store_u32(mb::SPIN, SPIN_LIMIT);
         Some(m)
     }
@@ -242,13 +250,20 @@ impl Mailbox {
         if s.load(Ordering::Acquire) != state::REQUEST {
             return None;
         }
-        s.compare_exchange(
+        // Busy before the claim is visible, so that a waiter never sees a
+        // real claim without it.
+        self.busy.store(true, Ordering::Release);
+        if s.compare_exchange(
             state::REQUEST,
             state::CLAIMED,
             Ordering::AcqRel,
             Ordering::Acquire,
         )
-        .ok()?;
+        .is_err()
+        {
+            self.busy.store(false, Ordering::Release);
+            return None;
+        }
         let mut args = [0u64; 6];
         for (i, a) in args.iter_mut().enumerate() {
             *a = self.load_u64(mb::ARGS + 8 * i);
@@ -268,6 +283,7 @@ impl Mailbox {
             Ordering::AcqRel,
             Ordering::Acquire,
         );
+        self.busy.store(false, Ordering::Release);
     }
 
     /// Sends a claimed request back: the stub takes the exit path.
@@ -278,6 +294,7 @@ impl Mailbox {
             Ordering::AcqRel,
             Ordering::Acquire,
         );
+        self.busy.store(false, Ordering::Release);
     }
 
     pub(crate) fn state(&self) -> u32 {
@@ -311,13 +328,23 @@ impl Mailbox {
     }
 
     /// Waits (bounded by the poller's own progress) until a claimed request
-    /// is answered; returns the final state.
+    /// is answered; returns the final state. A "claimed" state that no
+    /// poller holds was written by the guest: it is not waited for, and
+    /// reads as withdrawn.
     pub(crate) fn wait_answer(&self) -> u32 {
         let mut spins = 0u32;
         loop {
             let s = self.state();
             if s != state::CLAIMED {
                 return s;
+            }
+            if !self.busy.load(Ordering::Acquire) {
+                let s = self.state();
+                return if s == state::CLAIMED {
+                    state::WITHDRAWN
+                } else {
+                    s
+                };
             }
             spins += 1;
             if spins < 200 {
@@ -326,5 +353,44 @@ impl Mailbox {
                 std::thread::yield_now();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::MemoryFile;
+
+    fn mailbox() -> Mailbox {
+        let mem = Arc::new(MemoryFile::new(4 * PAGE_SIZE).unwrap());
+        let f = mem.alloc().unwrap();
+        Mailbox::new(mem, f).unwrap()
+    }
+
+    #[test]
+    fn a_claim_forged_by_the_guest_is_not_waited_for() {
+        let mb = mailbox();
+        mb.set_state(state::CLAIMED);
+        assert_eq!(mb.wait_answer(), state::WITHDRAWN);
+    }
+
+    #[test]
+    fn a_real_claim_is_waited_for_until_answered() {
+        let mb = mailbox();
+        mb.set_state(state::REQUEST);
+        let req = mb.try_claim().unwrap();
+        assert_eq!(req.nr, 0);
+        let m2 = mb.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            m2.complete(42);
+        });
+        assert_eq!(mb.wait_answer(), state::DONE);
+        assert_eq!(mb.result(), 42);
+        t.join().unwrap();
+        // Nothing to claim once answered.
+        assert!(mb.try_claim().is_none());
     }
 }
