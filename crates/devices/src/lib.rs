@@ -1,14 +1,7 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+//! `devices`: host-side device models (the character devices, tty/pty with
+//! its line discipline, the console pass-through, and the network links
+//! that feed smoltcp).
+//!
+//! Empty for now: issue 2 passes stdio straight through the sentry's FD
+//! table. The tty and character devices arrive with the filesystem and
+//! OCI-runtime issues.

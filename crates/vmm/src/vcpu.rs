@@ -634,6 +634,17 @@ impl Vcpu {
         };
     }
 
+    /// Records a vCPU stopped at a stub's `iretq`: the user state is the
+    /// GPRs plus the iret frame `f`, and the next resume rewrites the frame.
+    fn park_at_iret(&mut self, regs: &mut UserRegs, f: &[u64; 5], iret_rip: u64) {
+        self.save(regs);
+        regs.rip = f[0];
+        regs.rflags = f[2];
+        regs.rsp = f[3];
+        self.iret_rip = iret_rip;
+        self.resume = Resume::Iret;
+    }
+
     /// Reads the iret frame (and error code) a ring-0 stub sits on.
     fn read_frame(&self, rsp: u64, with_error: bool) -> Result<(u64, [u64; 5])> {
         let len = if with_error { 48 } else { 40 };
@@ -676,12 +687,7 @@ impl Vcpu {
                         // Parked at a stub's iretq: the user state is the
                         // frame plus the GPRs.
                         let (_, f) = self.read_frame(s.regs.rsp, false)?;
-                        self.save(regs);
-                        regs.rip = f[0];
-                        regs.rflags = f[2];
-                        regs.rsp = f[3];
-                        self.iret_rip = s.regs.rip;
-                        self.resume = Resume::Iret;
+                        self.park_at_iret(regs, &f, s.regs.rip);
                         return Ok(Trap::Interrupted);
                     }
                     // Inside a stub before its exit: let it reach the exit.
@@ -749,12 +755,7 @@ impl Vcpu {
                         // iret frame the guest could not return through.
                         return Err(Error::SupervisorFault { vector, rip: f[0] });
                     }
-                    self.save(regs);
-                    regs.rip = f[0];
-                    regs.rflags = f[2];
-                    regs.rsp = f[3];
-                    self.iret_rip = s.regs.rip;
-                    self.resume = Resume::Iret;
+                    self.park_at_iret(regs, &f, s.regs.rip);
                     return Ok(if vector == 14 {
                         let access = if error_code & 0x10 != 0 {
                             Access::Exec
