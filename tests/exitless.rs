@@ -69,3 +69,34 @@ fn off_serves_nothing_through_the_poller() {
         "the exit path must serve every call with --exitless off:\n{stderr}"
     );
 }
+
+#[test]
+fn writes_into_a_full_pipe_are_complete_and_in_order() {
+    // The reader starts late, so the guest's writes find the pipe full:
+    // the poller must defer them (it never blocks) and the exit path must
+    // deliver every byte in order.
+    require_prerequisites();
+    let bundle = Bundle::new("exitless-full-pipe");
+    bundle.install(std::path::Path::new("/bin/busybox"), "/bin/busybox");
+    let args = ["/bin/busybox", "seq", "1", "200000"];
+    bundle.write_config(&args);
+    let native = bundle.run_native(&args, None);
+    let sandbox_cmd = format!(
+        "{} boot --bundle {} | (sleep 1; cat)",
+        env!("CARGO_BIN_EXE_sandbox"),
+        bundle.path().display()
+    );
+    let out = run_with_timeout(
+        std::process::Command::new("sh").arg("-c").arg(sandbox_cmd),
+        None,
+        TIMEOUT,
+    );
+    assert_eq!(out.status, 0, "{}", out.stderr_lossy());
+    assert!(native.stdout.len() > 1_000_000);
+    assert!(
+        out.stdout == native.stdout,
+        "output differs ({} bytes against {} natively)",
+        out.stdout.len(),
+        native.stdout.len()
+    );
+}

@@ -346,11 +346,16 @@ impl Mailbox {
                     s
                 };
             }
-            spins += 1;
+            // Spin briefly, then back off to sleeping: the poller only
+            // serves calls that do not block, but it may be descheduled.
+            spins = spins.saturating_add(1);
             if spins < 200 {
                 std::hint::spin_loop();
-            } else {
+            } else if spins < 1000 {
                 std::thread::yield_now();
+            } else {
+                let us = u64::from((spins - 1000).min(1000)) + 1;
+                std::thread::sleep(std::time::Duration::from_micros(us));
             }
         }
     }

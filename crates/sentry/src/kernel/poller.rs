@@ -163,12 +163,51 @@ fn serve(task: &Mutex<Task>, mb: &Mailbox, shared: &Shared, strace: bool) {
     mb.set_active(false);
 }
 
+/// Whether a write to guest descriptor `fd` will complete without
+/// blocking, so that the poller (which serves every task) never sleeps in
+/// one: writes of at most PIPE_BUF bytes to a descriptor that polls
+/// writable. A pipe then has room for the whole write; regular files and
+/// character devices never wait on a reader. Anything else is deferred to
+/// the vCPU thread, where blocking is the task's own business.
+fn write_ready(task: &Task, nr: u64, args: &[u64; 6]) -> bool {
+    const PIPE_BUF: u64 = 4096;
+    // write and pwrite64 say their length; writev's is spread over guest
+    // iovecs, so it only gets the readiness check (musl writes stdout that
+    // way, always in small pieces).
+    if nr != libc::SYS_writev as u64 && args[2] > PIPE_BUF {
+        return false;
+    }
+    let Ok(fd) = i32::try_from(args[0]) else {
+        return true; // EBADF, answered at once
+    };
+    let Ok(file) = task.fds.file(fd) else {
+        return true;
+    };
+    let Some(host) = file.host_fd() else {
+        return true;
+    };
+    let mut pfd = [libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&host),
+        events: libc::POLLOUT,
+        revents: 0,
+    }];
+    matches!(crate::host::poll(&mut pfd, 0), Ok(1))
+}
+
 fn answer(task: &Mutex<Task>, mb: &Mailbox, nr: u64, args: [u64; 6], strace: bool) {
     if !served_exitless(nr) {
         mb.defer();
         return;
     }
     let mut t = lock(task);
+    let is_write = [libc::SYS_write, libc::SYS_writev, libc::SYS_pwrite64]
+        .iter()
+        .any(|w| *w as u64 == nr);
+    if is_write && !write_ready(&t, nr, &args) {
+        drop(t);
+        mb.defer();
+        return;
+    }
     if t.exit.is_some() {
         drop(t);
         mb.defer();
