@@ -115,14 +115,12 @@ fn create_task(machine: &vmm::Machine, config: &BootConfig) -> Result<Task, Erro
 
 /// See `crate::run`.
 pub fn run(
-    platform: &vmm::Platform,
+    machine: Arc<vmm::Machine>,
     config: BootConfig,
     before_guest: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<ExitStatus, Error> {
     host::ignore_sigpipe();
     let start = std::time::Instant::now();
-    let machine = platform.create_machine(config.memory_limit)?;
-    let machine_ready = start.elapsed();
     let task = Arc::new(Mutex::new(create_task(&machine, &config)?));
     let loaded = start.elapsed();
     let mut vcpu = machine.new_vcpu()?;
@@ -142,8 +140,7 @@ pub fn run(
     let status = status?;
     let task = task.lock().unwrap_or_else(|e| e.into_inner());
     log::debug!(
-        "boot: machine {machine_ready:?}, loaded {:?}, first entry {:?}, ran {:?}",
-        loaded - machine_ready,
+        "boot: loaded {loaded:?}, first entry {:?}, ran {:?}",
         entered - loaded,
         start.elapsed() - entered
     );

@@ -117,5 +117,17 @@ pub fn run(
     config: BootConfig,
     before_guest: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<ExitStatus, Error> {
-    boot::run(platform, config, before_guest)
+    let machine = platform.create_machine(config.memory_limit)?;
+    boot::run(machine, config, before_guest)
+}
+
+/// Like [`run`], on a machine the caller created beforehand (so that it
+/// can create it while it does other start-up work; its memory size is the
+/// caller's choice and `config.memory_limit` is not used again).
+pub fn run_on(
+    machine: std::sync::Arc<vmm::Machine>,
+    config: BootConfig,
+    before_guest: &mut dyn FnMut() -> Result<(), String>,
+) -> Result<ExitStatus, Error> {
+    boot::run(machine, config, before_guest)
 }

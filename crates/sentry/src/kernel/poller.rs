@@ -84,7 +84,7 @@ impl Poller {
     ) -> std::io::Result<Poller> {
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
-            parked: AtomicBool::new(false),
+            parked: AtomicBool::new(true),
         });
         let s = Arc::clone(&shared);
         // Unnamed (naming is a prctl the filter does not allow), and
@@ -131,7 +131,16 @@ fn lock(task: &Mutex<Task>) -> std::sync::MutexGuard<'_, Task> {
 }
 
 fn serve(task: &Mutex<Task>, mb: &Mailbox, shared: &Shared, strace: bool) {
+    // Parked until the task shows it makes calls worth serving: start-up
+    // (brk, mmap, arch_prctl, ...) is all exit-path work, and a spinning
+    // poller would only take the core the guest needs.
     while !shared.stop.load(Ordering::Acquire) {
+        while shared.parked.load(Ordering::Acquire) && !shared.stop.load(Ordering::Acquire) {
+            std::thread::park();
+        }
+        if shared.stop.load(Ordering::Acquire) {
+            break;
+        }
         mb.set_active(true);
         let mut last = Instant::now();
         let mut spins = 0u32;
@@ -156,9 +165,6 @@ fn serve(task: &Mutex<Task>, mb: &Mailbox, shared: &Shared, strace: bool) {
             continue;
         }
         shared.parked.store(true, Ordering::Release);
-        while shared.parked.load(Ordering::Acquire) && !shared.stop.load(Ordering::Acquire) {
-            std::thread::park();
-        }
     }
     mb.set_active(false);
 }
