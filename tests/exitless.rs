@@ -71,6 +71,28 @@ fn off_serves_nothing_through_the_poller() {
 }
 
 #[test]
+fn on_serves_a_syscall_loop_through_the_poller() {
+    // getpid in a loop: the first call takes the exit path and wakes the
+    // poller, which then answers calls with no exit. Only a poller starved
+    // of CPU for the whole run could leave this at zero.
+    require_prerequisites();
+    let bundle = Bundle::new("exitless-on-count");
+    bundle.install(&guest("bench_getpid", Libc::Glibc), "/bench_getpid");
+    bundle.write_config(&["/bench_getpid", "5000"]);
+    let mut cmd = bundle.boot_command(&["--exitless", "on", "--debug"]);
+    let out = run_with_timeout(&mut cmd, None, TIMEOUT);
+    assert_eq!(out.status, 0, "{}", out.stderr_lossy());
+    let stderr = out.stderr_lossy();
+    let served = stderr
+        .split(" exitless)")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no exitless count in:\n{stderr}"));
+    assert!(served > 0, "the poller served no call:\n{stderr}");
+}
+
+#[test]
 fn writes_into_a_full_pipe_are_complete_and_in_order() {
     // The reader starts late, so the guest's writes find the pipe full:
     // the poller must defer them (it never blocks) and the exit path must
