@@ -137,6 +137,9 @@ pub fn run(
     let entered = start.elapsed();
     let status = run_task(&task, &mut vcpu, poller.as_ref(), config.strace);
     drop(poller);
+    // The container's only task is gone and this machine runs nothing
+    // else: its memory goes back with the file, not frame by frame.
+    machine.memory().release_all();
     let status = status?;
     let task = task.lock().unwrap_or_else(|e| e.into_inner());
     log::debug!(

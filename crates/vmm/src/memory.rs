@@ -40,6 +40,9 @@ pub struct MemoryFile {
     size: u64,
     alloc: Mutex<Allocator>,
     refcounts: Box<[AtomicU32]>,
+    /// Set once the whole file is about to go (`release_all`): frees then
+    /// neither punch nor zap, and freed frames are never handed out again.
+    releasing: std::sync::atomic::AtomicBool,
 }
 
 // SAFETY: `base` is a shared mapping that lives as long as `self`; all access
@@ -95,6 +98,7 @@ impl MemoryFile {
                 free: Vec::new(),
             }),
             refcounts,
+            releasing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -138,6 +142,15 @@ impl MemoryFile {
         }
     }
 
+    /// Declares that everything in the file is about to be released with
+    /// it (the sandbox is shutting down and no vCPU will run again): frees
+    /// from now on skip the per-frame punch and zap, which would only
+    /// return memory that closing the file returns anyway, one syscall per
+    /// frame. Freed frames are not reused after this.
+    pub fn release_all(&self) {
+        self.releasing.store(true, Ordering::Release);
+    }
+
     /// Drops a reference; the last one punches the frame out of the file.
     pub fn put(&self, frame: Frame) {
         let Some(rc) = self.refcount(frame) else {
@@ -145,6 +158,9 @@ impl MemoryFile {
         };
         if rc.fetch_sub(1, Ordering::AcqRel) != 1 {
             return;
+        }
+        if self.releasing.load(Ordering::Acquire) {
+            return; // never reused, and the file goes away whole
         }
         self.punch(frame, PAGE_SIZE);
         let mut a = self.alloc.lock().unwrap_or_else(|e| e.into_inner());
@@ -223,6 +239,9 @@ impl MemoryFile {
     /// Invalidates every host (and so every KVM shadow) mapping of the
     /// range, keeping its contents.
     pub fn zap(&self, gpa: u64, len: u64) {
+        if self.releasing.load(Ordering::Acquire) {
+            return;
+        }
         if let Some(p) = self.host_ptr(gpa, len as usize) {
             // SAFETY: the range is inside our shared mapping; DONTNEED on a
             // shared memfd mapping only drops PTEs, the data stays in the file.
@@ -286,6 +305,18 @@ mod tests {
         assert!(matches!(m.alloc(), Err(Error::OutOfMemory)));
         assert!(m.read(2 * PAGE_SIZE - 4, &mut [0; 8]).is_err());
         assert!(m.host_ptr(u64::MAX - 2, 8).is_none());
+    }
+
+    #[test]
+    fn after_release_all_freed_frames_are_never_handed_out_again() {
+        let m = MemoryFile::new(2 * PAGE_SIZE).unwrap();
+        let f = m.alloc().unwrap();
+        m.write(f, b"secret").unwrap();
+        m.release_all();
+        m.put(f);
+        let g = m.alloc().unwrap();
+        assert_ne!(g, f, "an unpunched frame must not be reused");
+        assert!(matches!(m.alloc(), Err(Error::OutOfMemory)));
     }
 
     #[test]
