@@ -1,15 +1,16 @@
 //! Guest page tables over memory-file frames.
 //!
 //! Invariants:
-//! - Leaf entries are written with the accessed bit clear. KVM's shadow MMU
-//!   prefetches only entries whose accessed bit is set, so an entry the
-//!   guest never used can be changed without further action.
-//! - When an entry the guest may have used (accessed bit set) is removed,
-//!   pointed elsewhere or loses a permission, the old data frame is zapped
-//!   from the host mapping (`MemoryFile::zap`). kvm_pvm's shadow paging does
-//!   not notice host edits of guest page tables, but it does drop shadow
-//!   entries when the host mapping of their frame goes away. With hardware
-//!   EPT/NPT the zap is merely redundant. See `docs/platform.md`.
+//! - Leaf entries are written with the accessed bit (and, if writable, the
+//!   dirty bit) already set. KVM's shadow MMU prefetches only entries with
+//!   A=1, so this lets one guest fault map a block of neighbours — and it
+//!   means any entry may be shadowed once written.
+//! - So when a leaf is removed, pointed elsewhere or loses a permission,
+//!   the old data frame is zapped from the host mapping
+//!   (`MemoryFile::zap`). kvm_pvm's shadow paging does not notice host
+//!   edits of guest page tables, but it does drop shadow entries when the
+//!   host mapping of their frame goes away. With hardware EPT/NPT the zap is
+//!   merely redundant. See `docs/platform.md`.
 //! - Each mapped leaf holds one reference on its frame.
 //! - Edits happen only while no vCPU runs this address space (the caller
 //!   kicks vCPUs out first).
@@ -76,6 +77,15 @@ impl Prot {
         }
         if !self.exec {
             bits |= pte::NX;
+        }
+        // Accessed (and dirty, if writable) from the start: KVM's shadow
+        // MMU then prefetches the neighbours of a faulting entry in its
+        // 8-entry block, so a first touch of fresh memory costs one world
+        // switch per 8 pages instead of one per page (measured: hello's
+        // guest time -20%). The sentry never reads A or D back.
+        bits |= pte::ACCESSED;
+        if self.write {
+            bits |= pte::DIRTY;
         }
         bits
     }
@@ -402,8 +412,9 @@ impl<'a> Zapper<'a> {
     }
 
     fn add(&mut self, old: u64) {
-        // Only entries the guest walked (accessed bit set by KVM) can be
-        // shadowed; the others need nothing.
+        // Only entries with the accessed bit can be shadowed (every leaf
+        // this module writes has it; entries written before without it
+        // and never walked need nothing).
         if old & pte::ACCESSED != 0 {
             self.frames.push(old & pte::ADDR_MASK);
         }

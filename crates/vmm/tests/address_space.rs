@@ -193,3 +193,29 @@ fn kick_interrupts_a_spinning_guest() {
     g.vcpu.kicker().kick();
     assert_eq!(g.run(), Trap::Interrupted);
 }
+
+#[test]
+fn remap_of_a_prefetched_neighbour_is_seen() {
+    // Leaves are written with the accessed bit set, so KVM may shadow the
+    // neighbours of a touched page without the guest touching them. A
+    // remap of such a neighbour must still reach the guest.
+    let mut g = guest(&READ_LOOP);
+    let mut frames = Vec::new();
+    for i in 0..8u64 {
+        let f = g.frame_with(0x100 + i);
+        g.space.map(PAGE + i * 4096, f, Prot::R).unwrap();
+        frames.push(f);
+    }
+    assert_eq!(g.run(), Trap::Syscall);
+    assert_eq!(g.regs.rax, 0x100, "page 0 read");
+    // Page 3 was never touched by the guest; remap it, old frame kept.
+    g.machine.memory().get(frames[3]);
+    let b = g.frame_with(0x999);
+    g.space.map(PAGE + 3 * 4096, b, Prot::R).unwrap();
+    g.regs.rdi = PAGE + 3 * 4096;
+    assert_eq!(g.run(), Trap::Syscall);
+    assert_eq!(
+        g.regs.rax, 0x999,
+        "a prefetched stale entry survived the remap"
+    );
+}
