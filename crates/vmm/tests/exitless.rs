@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use vmm::{Flavour, Mailbox, Platform, Prot, Trap, UserRegs};
+use vmm::{AddressSpace, Flavour, Machine, Mailbox, Platform, Prot, Trap, UserRegs, Vcpu};
 
 const CODE: u64 = 0x40_0000;
 const STACK: u64 = 0x70_0000;
@@ -75,7 +75,8 @@ impl Drop for Poller {
     }
 }
 
-fn run(n: u64, delay_first: Duration, kick_after: Option<Duration>) -> (UserRegs, u32) {
+/// A guest running `LOOP` `n` times on a fresh machine.
+fn guest(n: u64) -> (Arc<Machine>, AddressSpace, Vcpu, UserRegs) {
     let platform = Platform::probe().expect("open /dev/kvm");
     let machine = platform.create_machine(64 << 20).unwrap();
     let space = machine.new_address_space().unwrap();
@@ -84,14 +85,19 @@ fn run(n: u64, delay_first: Duration, kick_after: Option<Duration>) -> (UserRegs
     mem.write(f, &LOOP).unwrap();
     space.map(CODE, f, Prot::RX).unwrap();
     space.map(STACK, mem.alloc().unwrap(), Prot::RW).unwrap();
-    let mut vcpu = machine.new_vcpu().unwrap();
-    let mut regs = UserRegs {
+    let vcpu = machine.new_vcpu().unwrap();
+    let regs = UserRegs {
         rip: CODE,
         rsp: STACK + 0x1000,
         rflags: 0x202,
         r12: n,
         ..Default::default()
     };
+    (machine, space, vcpu, regs)
+}
+
+fn run(n: u64, delay_first: Duration, kick_after: Option<Duration>) -> (UserRegs, u32) {
+    let (_machine, space, mut vcpu, mut regs) = guest(n);
     let poller = vcpu.mailbox().map(|mb| Poller::start(mb, delay_first));
     let kicker = kick_after.map(|d| {
         let k = vcpu.kicker();
@@ -160,23 +166,8 @@ fn slow_poller_falls_back_and_kick_keeps_state() {
 #[test]
 fn kicks_inside_the_stub_never_lose_or_repeat_a_call() {
     require_pvm();
-    let platform = Platform::probe().unwrap();
-    let machine = platform.create_machine(64 << 20).unwrap();
-    let space = machine.new_address_space().unwrap();
-    let mem = machine.memory();
-    let f = mem.alloc().unwrap();
-    mem.write(f, &LOOP).unwrap();
-    space.map(CODE, f, Prot::RX).unwrap();
-    space.map(STACK, mem.alloc().unwrap(), Prot::RW).unwrap();
-    let mut vcpu = machine.new_vcpu().unwrap();
     let n = 20_000;
-    let mut regs = UserRegs {
-        rip: CODE,
-        rsp: STACK + 0x1000,
-        rflags: 0x202,
-        r12: n,
-        ..Default::default()
-    };
+    let (_machine, space, mut vcpu, mut regs) = guest(n);
     let _poller = Poller::start(vcpu.mailbox().unwrap(), Duration::ZERO);
     let k = vcpu.kicker();
     let stop = Arc::new(AtomicBool::new(false));

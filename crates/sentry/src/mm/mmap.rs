@@ -188,12 +188,7 @@ mod tests {
     use super::*;
     use crate::mm::STACK_TOP;
 
-    fn mm() -> (std::sync::Arc<vmm::Machine>, MemoryManager) {
-        let p = vmm::Platform::probe().expect("open /dev/kvm (run the setup)");
-        let m = p.create_machine(64 << 20).expect("machine");
-        let space = m.new_address_space().expect("address space");
-        (m, MemoryManager::new(space, 8 << 20))
-    }
+    use crate::mm::test_mm as mm;
 
     #[test]
     fn mmap_is_top_down_and_hints_are_honoured() {

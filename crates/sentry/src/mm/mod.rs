@@ -19,6 +19,16 @@ mod mremap;
 pub mod usercopy;
 pub mod vma;
 
+/// A memory manager on a real 64 MiB machine, for the tests of this
+/// module's files (the memory manager needs a real address space).
+#[cfg(test)]
+pub(crate) fn test_mm() -> (std::sync::Arc<vmm::Machine>, MemoryManager) {
+    let p = vmm::Platform::probe().expect("open /dev/kvm (run the setup)");
+    let m = p.create_machine(64 << 20).expect("machine");
+    let space = m.new_address_space().expect("address space");
+    (m, MemoryManager::new(space, 8 << 20))
+}
+
 pub use self::fault::FaultError;
 
 use std::collections::BTreeSet;

@@ -139,12 +139,7 @@ mod tests {
     use super::*;
     use crate::mm::mmap::Placement;
 
-    fn mm() -> (std::sync::Arc<vmm::Machine>, MemoryManager) {
-        let p = vmm::Platform::probe().expect("open /dev/kvm (run the setup)");
-        let m = p.create_machine(64 << 20).expect("machine");
-        let space = m.new_address_space().expect("address space");
-        (m, MemoryManager::new(space, 8 << 20))
-    }
+    use crate::mm::test_mm as mm;
 
     #[test]
     fn grow_shrink_and_move_keep_contents() {
