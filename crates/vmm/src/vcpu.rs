@@ -389,6 +389,29 @@ impl Vcpu {
         self.id
     }
 
+    /// The vCPU's x87/SSE/AVX state in the 4 KiB XSAVE layout (what a
+    /// signal frame saves and fork copies). The FPU state never leaves the
+    /// vCPU otherwise.
+    pub fn fpu_state(&self) -> Result<Vec<u8>> {
+        let x = self.fd.get_xsave().map_err(Error::Kvm)?;
+        Ok(x.region.iter().flat_map(|w| w.to_le_bytes()).collect())
+    }
+
+    /// Loads a state from `fpu_state` (or from a guest signal frame: KVM
+    /// rejects a malformed XSAVE header, which comes back as an error).
+    pub fn set_fpu_state(&self, state: &[u8]) -> Result<()> {
+        let mut x = kvm_bindings::kvm_xsave::default();
+        if state.len() != x.region.len() * 4 {
+            return Err(Error::BadAddress(state.len() as u64));
+        }
+        for (w, b) in x.region.iter_mut().zip(state.chunks_exact(4)) {
+            *w = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        }
+        // SAFETY: `x` is a complete kvm_xsave; KVM reads only its 4 KiB
+        // region (no XSAVE2 extra area is in use: XCR0 has no AMX bits).
+        unsafe { self.fd.set_xsave(&x) }.map_err(Error::Kvm)
+    }
+
     /// A handle other threads use to interrupt this vCPU.
     pub fn kicker(&self) -> Kicker {
         self.kick.clone()

@@ -89,3 +89,28 @@ fn page_fault_reports_address_and_access() {
     space.read_user(DATA + 8, &mut b).unwrap();
     assert_eq!(u64::from_le_bytes(b), 7);
 }
+
+#[test]
+fn fpu_state_round_trips_through_the_guest() {
+    // movq %rax,%xmm0; syscall; movq %xmm1,%rbx; ud2
+    let code = [
+        0x66, 0x48, 0x0f, 0x6e, 0xc0, 0x0f, 0x05, 0x66, 0x48, 0x0f, 0x7e, 0xcb, 0x0f, 0x0b,
+    ];
+    let (_m, space, mut vcpu, mut regs) = setup(&code);
+    regs.rax = 0x1122_3344_5566_7788;
+    assert_eq!(vcpu.run_user(&mut regs, &space).unwrap(), Trap::Syscall);
+    let mut state = vcpu.fpu_state().unwrap();
+    // Legacy XSAVE area: XMM0 at byte 160, XMM1 at 176.
+    assert_eq!(&state[160..168], &0x1122_3344_5566_7788u64.to_le_bytes());
+    state[176..184].copy_from_slice(&0xdead_beef_u64.to_le_bytes());
+    vcpu.set_fpu_state(&state).unwrap();
+    assert!(matches!(
+        vcpu.run_user(&mut regs, &space).unwrap(),
+        Trap::Exception { vector: 6, .. }
+    ));
+    assert_eq!(regs.rbx, 0xdead_beef);
+    assert!(vcpu.set_fpu_state(&state[..100]).is_err());
+    // A hostile XSAVE header (components the vCPU does not have) is refused.
+    state[512..520].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(vcpu.set_fpu_state(&state).is_err());
+}
