@@ -13,7 +13,6 @@ use vmm::{Trap, UserRegs};
 use crate::kernel::fd_table::{FdEntry, FdTable, FileDescription};
 use crate::kernel::poller::Poller;
 use crate::kernel::rlimits::{RLIMIT_NOFILE, RLIMIT_STACK, Rlimits};
-use crate::kernel::signal::SignalState;
 use crate::kernel::task::{Credentials, Task};
 use crate::loader::{self, stack};
 use crate::mm::{FaultError, MemoryManager};
@@ -81,9 +80,9 @@ fn create_task(machine: &vmm::Machine, config: &BootConfig) -> Result<Task, Erro
                 .map_err(|e| Error::Setup(format!("stdio: {e}")))?;
         }
     }
-    Ok(Task {
-        tid: 1,
-        regs: UserRegs {
+    Ok(Task::new(
+        1,
+        UserRegs {
             rip: image.entry,
             rsp: sp,
             rflags: 0x202,
@@ -91,26 +90,16 @@ fn create_task(machine: &vmm::Machine, config: &BootConfig) -> Result<Task, Erro
         },
         mm,
         fds,
-        creds: Credentials {
+        Credentials {
             uid: config.uid,
             gid: config.gid,
         },
         rlimits,
-        signals: SignalState::default(),
-        hostname: config.hostname.clone(),
-        cwd: config.cwd.clone(),
-        exe_path: config.exe_path.clone(),
-        comm: Task::comm_from_path(&config.exe_path),
-        clear_child_tid: 0,
-        robust_list: (0, 0),
-        cpus: host::available_cpus(),
-        stats: Default::default(),
-        umask: 0o022,
-        personality: 0,
-        prctl: Default::default(),
-        boot_time: std::time::Instant::now(),
-        exit: None,
-    })
+        config.hostname.clone(),
+        config.cwd.clone(),
+        config.exe_path.clone(),
+        host::available_cpus(),
+    ))
 }
 
 /// See `crate::run`.

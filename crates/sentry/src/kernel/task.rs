@@ -85,6 +85,46 @@ pub struct Task {
 }
 
 impl Task {
+    /// A new task as a process's first thread after exec: the given
+    /// state, with everything else as Linux starts it (no robust list, no
+    /// clear_child_tid, umask 022, no prctl state, not exited).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        tid: i32,
+        regs: UserRegs,
+        mm: MemoryManager,
+        fds: FdTable,
+        creds: Credentials,
+        rlimits: Rlimits,
+        hostname: String,
+        cwd: String,
+        exe_path: String,
+        cpus: usize,
+    ) -> Task {
+        Task {
+            tid,
+            regs,
+            mm,
+            fds,
+            creds,
+            rlimits,
+            signals: SignalState::default(),
+            hostname,
+            cwd,
+            comm: Task::comm_from_path(&exe_path),
+            exe_path,
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+            cpus,
+            stats: TaskStats::default(),
+            umask: 0o022,
+            personality: 0,
+            prctl: PrctlState::default(),
+            boot_time: std::time::Instant::now(),
+            exit: None,
+        }
+    }
+
     /// The task's name from an executable path, as Linux sets it at exec.
     pub fn comm_from_path(path: &str) -> Vec<u8> {
         let base = path.rsplit('/').next().unwrap_or(path).as_bytes();

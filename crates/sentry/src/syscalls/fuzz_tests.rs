@@ -11,7 +11,6 @@ use super::{Args, table};
 use crate::kernel::Task;
 use crate::kernel::fd_table::{FdEntry, FdTable, FileDescription};
 use crate::kernel::rlimits::Rlimits;
-use crate::kernel::signal::SignalState;
 use crate::kernel::task::Credentials;
 use crate::mm::mmap::Placement;
 use crate::mm::{MemoryManager, TASK_SIZE};
@@ -52,31 +51,21 @@ fn test_task(machine: &vmm::Machine) -> (Task, u64) {
         )
         .unwrap();
     }
-    let task = Task {
-        tid: 1,
-        regs: vmm::UserRegs::default(),
+    let task = Task::new(
+        1,
+        vmm::UserRegs::default(),
         mm,
         fds,
-        creds: Credentials {
+        Credentials {
             uid: 1000,
             gid: 1000,
         },
-        rlimits: Rlimits::new(&[]),
-        signals: SignalState::default(),
-        hostname: "h".into(),
-        cwd: "/".into(),
-        exe_path: "/x".into(),
-        comm: b"x".to_vec(),
-        clear_child_tid: 0,
-        robust_list: (0, 0),
-        cpus: 2,
-        stats: Default::default(),
-        umask: 0o022,
-        personality: 0,
-        prctl: Default::default(),
-        boot_time: std::time::Instant::now(),
-        exit: None,
-    };
+        Rlimits::new(&[]),
+        "h".into(),
+        "/".into(),
+        "/x".into(),
+        2,
+    );
     (task, buf)
 }
 
