@@ -17,7 +17,7 @@
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once};
 
-use kvm_bindings::{Msrs, kvm_msr_entry, kvm_regs, kvm_segment, kvm_xcrs};
+use kvm_bindings::{Msrs, kvm_msr_entry, kvm_regs, kvm_segment, kvm_sync_regs, kvm_xcrs};
 use kvm_ioctls::{SyncReg, VcpuExit, VcpuFd};
 
 use crate::address_space::AddressSpace;
@@ -629,9 +629,9 @@ impl Vcpu {
         Ok(())
     }
 
-    /// Copies the guest's registers (user state) out of the sync area.
-    fn save(&self, regs: &mut UserRegs) {
-        let s = self.fd.sync_regs();
+    /// Copies the guest's registers (user state) out of a snapshot of the
+    /// sync area (taken once per exit: the area is 2 KiB).
+    fn save(regs: &mut UserRegs, s: &kvm_sync_regs) {
         let r = &s.regs;
         *regs = UserRegs {
             rax: r.rax,
@@ -659,12 +659,12 @@ impl Vcpu {
 
     /// Records a vCPU stopped at a stub's `iretq`: the user state is the
     /// GPRs plus the iret frame `f`, and the next resume rewrites the frame.
-    fn park_at_iret(&mut self, regs: &mut UserRegs, f: &[u64; 5], iret_rip: u64) {
-        self.save(regs);
+    fn park_at_iret(&mut self, regs: &mut UserRegs, s: &kvm_sync_regs, f: &[u64; 5]) {
+        Self::save(regs, s);
         regs.rip = f[0];
         regs.rflags = f[2];
         regs.rsp = f[3];
-        self.iret_rip = iret_rip;
+        self.iret_rip = s.regs.rip;
         self.resume = Resume::Iret;
     }
 
@@ -699,7 +699,7 @@ impl Vcpu {
                     self.fd.set_kvm_immediate_exit(0);
                     let s = self.fd.sync_regs();
                     if s.sregs.cs.selector & 3 == 3 {
-                        self.save(regs);
+                        Self::save(regs, &s);
                         self.resume = Resume::Direct;
                         if self.in_stub(regs.rip) {
                             return Ok(self.user_state_in_stub(regs));
@@ -710,7 +710,7 @@ impl Vcpu {
                         // Parked at a stub's iretq: the user state is the
                         // frame plus the GPRs.
                         let (_, f) = self.read_frame(s.regs.rsp, false)?;
-                        self.park_at_iret(regs, &f, s.regs.rip);
+                        self.park_at_iret(regs, &s, &f);
                         return Ok(Trap::Interrupted);
                     }
                     // Inside a stub before its exit: let it reach the exit.
@@ -725,7 +725,7 @@ impl Vcpu {
                     let cpl = s.sregs.cs.selector & 3;
                     if off == arch::MMIO_SYSCALL && cpl == 3 {
                         // kvm_pvm: the syscall stub runs in ring 3.
-                        self.save(regs);
+                        Self::save(regs, &s);
                         regs.rip = regs.rcx;
                         regs.rflags = regs.r11;
                         self.resume = Resume::Direct;
@@ -734,7 +734,7 @@ impl Vcpu {
                     if cpl == 3 && off == exitless::MMIO_WAIT && self.in_stub(s.regs.rip) {
                         // The poller claimed the call but the stub stopped
                         // spinning: wait for the answer here.
-                        self.save(regs);
+                        Self::save(regs, &s);
                         self.resume = Resume::Direct;
                         let trap = self.user_state_in_stub_wait(regs);
                         match trap {
@@ -748,7 +748,7 @@ impl Vcpu {
                     if cpl == 3 {
                         // The application stored to the trap page itself;
                         // Linux would fault on an address past TASK_SIZE.
-                        self.save(regs);
+                        Self::save(regs, &s);
                         self.resume = Resume::Direct;
                         return Ok(Trap::PageFault {
                             addr: arch::MMIO_VA + off,
@@ -759,7 +759,7 @@ impl Vcpu {
                     if off == arch::MMIO_SYSCALL {
                         // Hardware KVM: ring-0 syscall stub; the user stack
                         // is still in RSP and the return state in RCX/R11.
-                        self.save(regs);
+                        Self::save(regs, &s);
                         regs.rip = regs.rcx;
                         regs.rflags = regs.r11;
                         self.iret_rip = s.regs.rip;
@@ -778,7 +778,7 @@ impl Vcpu {
                         // iret frame the guest could not return through.
                         return Err(Error::SupervisorFault { vector, rip: f[0] });
                     }
-                    self.park_at_iret(regs, &f, s.regs.rip);
+                    self.park_at_iret(regs, &s, &f);
                     return Ok(if vector == 14 {
                         let access = if error_code & 0x10 != 0 {
                             Access::Exec
