@@ -111,6 +111,7 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         memory_limit,
         strace: args.strace,
         exitless: args.exitless == crate::cli::Toggle::On,
+        exec: std::sync::Arc::new(GoferExec(std::sync::Mutex::new(gofer))),
     };
 
     let mut before_guest = || -> Result<(), String> {
@@ -124,10 +125,28 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         .map_err(|e| BootError::Machine(e.to_string()))?;
     let status = sentry::run_on(machine, config, &mut before_guest)?;
     log::debug!("container exited: {status:?}");
-    // The gofer sees EOF when we exit; waiting for it would need wait4,
-    // which the filter does not allow.
-    drop(gofer);
+    // The gofer sees EOF when we exit (the kernel held the last handle on
+    // it); waiting for it would need wait4, which the filter does not
+    // allow.
     Ok(status.code())
+}
+
+/// execve's way to executables: the gofer opens them, and they must be
+/// regular files with an execute bit (EACCES otherwise, as Linux).
+struct GoferExec(std::sync::Mutex<Gofer>);
+
+impl sentry::ExecOpener for GoferExec {
+    fn open(&self, path: &str) -> Result<File, sentry::errno::Errno> {
+        use sentry::errno::Errno;
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (file, attr) = g
+            .open(Path::new(path))
+            .map_err(|e| Errno(e.errno().unwrap_or(libc::EIO)))?;
+        if attr.file_type != FileType::Regular || attr.mode & 0o111 == 0 {
+            return Err(Errno::EACCES);
+        }
+        Ok(file)
+    }
 }
 
 fn probe_platform(choice: PlatformChoice) -> Result<vmm::Platform, BootError> {

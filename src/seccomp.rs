@@ -26,6 +26,25 @@ use seccompiler::{
 
 /// `KVM_RUN`: `_IO(KVMIO, 0x80)`.
 pub const KVM_RUN: u64 = 0xae80;
+/// The vCPU ioctls a new guest thread's vCPU needs (created lazily), and
+/// the XSAVE state signal frames and fork read and write.
+const KVM_VCPU_IOCTLS: &[u64] = &[
+    0xae41,      // KVM_CREATE_VCPU
+    0xae04,      // KVM_GET_VCPU_MMAP_SIZE
+    0x4008_ae90, // KVM_SET_CPUID2
+    0x8138_ae83, // KVM_GET_SREGS
+    0x4138_ae84, // KVM_SET_SREGS
+    0x4008_ae89, // KVM_SET_MSRS
+    0x8188_aea6, // KVM_GET_XCRS
+    0x4188_aea7, // KVM_SET_XCRS
+    0x9000_aea4, // KVM_GET_XSAVE
+    0x5000_aea5, // KVM_SET_XSAVE
+];
+/// The clone flags glibc's pthread_create uses (CLONE_VM | CLONE_FS |
+/// CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM |
+/// CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID): threads
+/// only, never a new process.
+const CLONE_THREAD_FLAGS: u64 = 0x003d_0f00;
 /// `TCGETS`: isatty() and terminal mode queries on stdio.
 pub const TCGETS: u64 = 0x5401;
 /// `TIOCGWINSZ`: the host console's window size.
@@ -98,6 +117,24 @@ const ALLOWED: &[(i64, &str)] = &[
     (libc::SYS_getpid, "tgkill's target, logging"),
     (libc::SYS_gettid, "tgkill's target, logging"),
     (libc::SYS_restart_syscall, "restarted sleeps after a signal"),
+    // Guest threads: one host thread each, created by clone with the
+    // thread flags only (see `clone_rules`).
+    (libc::SYS_set_robust_list, "new host threads (glibc)"),
+    (libc::SYS_rseq, "new host threads (glibc)"),
+    (libc::SYS_sched_getaffinity, "host thread start-up"),
+    // clone3 takes its flags in memory, where no filter can look: a second
+    // filter (`CLONE3_ENOSYS`) answers it with ENOSYS, so that glibc falls
+    // back to clone, whose flags this one checks.
+    (libc::SYS_clone3, "answered ENOSYS by the second filter"),
+    // Rust's File::metadata tries statx first and falls back to fstat on
+    // ENOSYS (the loader reads executables' sizes after the filter is on).
+    (libc::SYS_statx, "answered ENOSYS by the second filter"),
+    // The gofer channel: execve opens executables through it.
+    (libc::SYS_sendmsg, "requests to the gofer"),
+    (
+        libc::SYS_recvmsg,
+        "replies and donated descriptors from the gofer",
+    ),
     // Leaving.
     (libc::SYS_exit, "thread exit"),
     (
@@ -115,6 +152,9 @@ fn cond(arg: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendErr
 /// descriptors `stdio` only.
 fn ioctl_rules(stdio: &[RawFd]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
     let mut rules = vec![SeccompRule::new(vec![cond(1, KVM_RUN)?])?];
+    for &req in KVM_VCPU_IOCTLS {
+        rules.push(SeccompRule::new(vec![cond(1, req)?])?);
+    }
     for &fd in stdio {
         let Ok(fd) = u64::try_from(fd) else { continue };
         for req in [TCGETS, TIOCGWINSZ] {
@@ -211,6 +251,15 @@ fn conditional_rules(
         (libc::SYS_fcntl, fcntl_rules()?),
         (libc::SYS_newfstatat, newfstatat_rules()?),
         (libc::SYS_pipe2, pipe2_rules()?),
+        (
+            libc::SYS_clone,
+            vec![SeccompRule::new(vec![SeccompCondition::new(
+                0,
+                SeccompCmpArgLen::Qword,
+                SeccompCmpOp::Eq,
+                CLONE_THREAD_FLAGS,
+            )?])?],
+        ),
     ]
     .into_iter()
     .collect())
@@ -238,6 +287,19 @@ pub fn filter(stdio: &[RawFd]) -> Result<SeccompFilter, SeccompError> {
     build(ALLOWED, conditional_rules(stdio)?)
 }
 
+/// The second filter: clone3 and statx get ENOSYS (the first one lets it through
+/// to here), everything else is the first filter's business.
+fn clone3_enosys() -> Result<SeccompFilter, SeccompError> {
+    Ok(SeccompFilter::new(
+        [(libc::SYS_clone3, vec![]), (libc::SYS_statx, vec![])]
+            .into_iter()
+            .collect(),
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::ENOSYS as u32),
+        TargetArch::x86_64,
+    )?)
+}
+
 /// Compiles the sandbox process's filter to BPF.
 pub fn program(stdio: &[RawFd]) -> Result<BpfProgram, SeccompError> {
     Ok(BpfProgram::try_from(filter(stdio)?)?)
@@ -249,7 +311,11 @@ pub fn install() -> Result<(), SeccompError> {
     let stdio = stdio_fds();
     log::debug!("seccomp: terminal ioctls allowed on descriptors {stdio:?}");
     let prog = program(&stdio)?;
+    let clone3 = BpfProgram::try_from(clone3_enosys()?)?;
     install_sigsys_handler()?;
+    // The clone3 filter first: installing a filter needs prctl, which the
+    // main filter forbids.
+    seccompiler::apply_filter_all_threads(&clone3)?;
     seccompiler::apply_filter_all_threads(&prog)?;
     Ok(())
 }
@@ -399,8 +465,9 @@ mod tests {
 
         let f = filter(&[0, 1, 2, 9]).unwrap();
         let rules = ioctl_rules(&[0, 1, 2, 9]).unwrap();
-        // KVM_RUN anywhere, plus 2 requests x 4 stdio descriptors.
-        assert_eq!(rules.len(), 1 + 2 * 4);
+        // KVM_RUN and the vCPU set-up requests anywhere, plus 2 requests
+        // x 4 stdio descriptors.
+        assert_eq!(rules.len(), 1 + KVM_VCPU_IOCTLS.len() + 2 * 4);
         assert_eq!(
             rules[0],
             SeccompRule::new(vec![cond(1, KVM_RUN).unwrap()]).unwrap()
@@ -433,6 +500,22 @@ mod tests {
         expected.insert(
             libc::SYS_newfstatat,
             vec![SeccompRule::new(vec![cond(3, libc::AT_EMPTY_PATH as u64).unwrap()]).unwrap()],
+        );
+        // clone: exactly the thread flags, never a new process.
+        expected.insert(
+            libc::SYS_clone,
+            vec![
+                SeccompRule::new(vec![
+                    SeccompCondition::new(
+                        0,
+                        SeccompCmpArgLen::Qword,
+                        SeccompCmpOp::Eq,
+                        CLONE_THREAD_FLAGS,
+                    )
+                    .unwrap(),
+                ])
+                .unwrap(),
+            ],
         );
         let expected = SeccompFilter::new(
             expected,
@@ -469,7 +552,6 @@ mod tests {
             libc::SYS_ioctl,
             libc::SYS_fcntl,
             libc::SYS_clone,
-            libc::SYS_clone3,
             libc::SYS_fork,
             libc::SYS_wait4,
             libc::SYS_newfstatat,

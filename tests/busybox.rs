@@ -132,3 +132,28 @@ fn applet_status_only(args: &[&str]) -> (common::Output, common::Output) {
     assert_eq!(sandbox.status, 0, "{context}");
     (native, sandbox)
 }
+
+/// `busybox sh -c` with what a shell script needs from the kernel: fork,
+/// exec of applets, wait, pipes between processes, subshells, command
+/// substitution, loops and arithmetic. (A background job needs /dev/null
+/// for its stdin, which comes with the filesystem.)
+#[test]
+fn sh_pipelines_subshells_and_jobs() {
+    let script = "echo start; for i in 1 2 3; do echo line $i; done | busybox cat | busybox wc -l; \
+                  x=$(echo sub | busybox tr a-z A-Z); echo \"got $x\"; \
+                  (echo in subshell; exit 3); echo \"status $?\"; \
+                  busybox seq 1 200 | busybox tail -n 2; \
+                  n=0; while [ $n -lt 5 ]; do n=$((n + 1)); done; echo \"n=$n\"; \
+                  busybox sh -c 'exit 7'; echo \"child $?\"";
+    let c = applet("sh", &["sh", "-c", script], None);
+    assert_eq!(
+        c.native.status,
+        0,
+        "the script must pass natively: {}",
+        String::from_utf8_lossy(&c.native.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&c.native.stdout).contains("child 7"),
+        "the script must run to the end natively"
+    );
+}

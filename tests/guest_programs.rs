@@ -74,6 +74,27 @@ fn uname_fields(libc: Libc) {
     run("uname_fields", libc, &["/uname_fields"], None);
 }
 
+/// 64 pthreads with a mutex, a condvar, TLS, pthread_cancel and
+/// pthread_kill: one host thread and one vCPU per guest thread.
+fn threads(libc: Libc) {
+    let c = run("threads", libc, &["/threads"], None);
+    assert_eq!(c.native.status, 0, "threads must pass natively");
+}
+
+/// Copy-on-write after fork: heap, stack, data, bss and big mappings stay
+/// private; MAP_SHARED memory stays shared.
+fn cow_fork(libc: Libc) {
+    let c = run("cow_fork", libc, &["/cow_fork"], None);
+    assert_eq!(c.native.status, 0, "cow_fork must pass natively");
+}
+
+/// Raw futex operations between threads and forked processes, timeouts
+/// and robust lists.
+fn futex_stress(libc: Libc) {
+    let c = run("futex_stress", libc, &["/futex_stress"], None);
+    assert_eq!(c.native.status, 0, "futex_stress must pass natively");
+}
+
 /// The bench programs print times, so only their status and the shape of
 /// their output can match; the 1-byte writes themselves must all arrive.
 fn bench_getpid(libc: Libc) {
@@ -142,4 +163,7 @@ both_libcs!(
     uname_fields,
     bench_getpid,
     bench_write,
+    threads,
+    cow_fork,
+    futex_stress,
 );

@@ -17,6 +17,15 @@ impl log::Log for StderrLog {
     fn flush(&self) {}
 }
 
+/// This example runs one static program: execve finds nothing.
+struct NoExec;
+
+impl sentry::ExecOpener for NoExec {
+    fn open(&self, _: &str) -> Result<std::fs::File, sentry::errno::Errno> {
+        Err(sentry::errno::Errno::ENOENT)
+    }
+}
+
 fn main() {
     static LOGGER: StderrLog = StderrLog;
     let _ = log::set_logger(&LOGGER);
@@ -45,6 +54,7 @@ fn main() {
         memory_limit: 512 << 20,
         strace,
         exitless: std::env::var_os("SENTRY_NO_EXITLESS").is_none(),
+        exec: std::sync::Arc::new(NoExec),
     };
     let status = sentry::run(&platform, config, &mut || Ok(()));
     eprintln!("{status:?} in {:?}", t.elapsed());

@@ -1,70 +1,35 @@
-//! Starting the container's init and running it to the end: the machine,
-//! the address space, the executable and its stack, stdio, one vCPU, and
-//! the trap loop.
-//!
-//! The loop never holds a lock across `run_user`, handles every trap the
-//! platform reports, and turns faults the guest cannot survive into the
-//! signal Linux's default action would kill it with.
+//! Starting the container: the kernel, init's process and thread (its
+//! image, stack and stdio), the exitless poller, and waiting for init to
+//! end. Everything after that (more processes and threads) is the
+//! kernel's business.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use vmm::{Trap, UserRegs};
-
-use crate::kernel::fd_table::{FdEntry, FdTable, FileDescription};
+use crate::kernel::fd_table::{FdEntry, FdTable, FileDescription, FileKind};
 use crate::kernel::poller::Poller;
 use crate::kernel::rlimits::{RLIMIT_NOFILE, RLIMIT_STACK, Rlimits};
-use crate::kernel::task::{Credentials, Task};
-use crate::loader::{self, stack};
-use crate::mm::{FaultError, MemoryManager};
-use crate::{BootConfig, Error, ExitStatus, host, syscalls};
+use crate::kernel::signal::SigAction;
+use crate::kernel::{
+    Credentials, Kernel, KernelConfig, PrctlState, Process, StopState, Thread, spawn_thread,
+    wait_for_init,
+};
+use crate::{BootConfig, Error, ExitStatus, host, loader};
 
-const SIGILL: u8 = 4;
-const SIGTRAP: u8 = 5;
-const SIGBUS: u8 = 7;
-const SIGFPE: u8 = 8;
-const SIGKILL: u8 = 9;
-const SIGSEGV: u8 = 11;
-/// The same fault on an already-mapped page this many times in a row is
-/// not spurious: the guest cannot make progress.
-const MAX_SPURIOUS_FAULTS: u32 = 4;
+pub use crate::kernel::signal_for_exception;
 
-/// The signal Linux sends for a CPU exception (arch/x86/kernel/traps.c).
-pub fn signal_for_exception(vector: u8) -> u8 {
-    match vector {
-        0 | 16 | 19 => SIGFPE,  // #DE, #MF, #XM
-        1 | 3 => SIGTRAP,       // #DB, #BP
-        6 => SIGILL,            // #UD
-        11 | 12 | 17 => SIGBUS, // #NP, #SS, #AC
-        _ => SIGSEGV,           // #OF, #BR, #GP and the rest
-    }
-}
-
-/// Builds init's task from the boot configuration.
-fn create_task(machine: &vmm::Machine, config: &BootConfig) -> Result<Task, Error> {
+/// Builds init's process and thread in `kernel`; returns its registers.
+fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserRegs, Error> {
     let rlimits = Rlimits::new(&config.rlimits);
     let stack_limit = rlimits.soft(RLIMIT_STACK);
-    let mut mm = MemoryManager::new(machine.new_address_space()?, stack_limit);
-    let image = loader::load_elf(&mut mm, &config.executable)?;
-    mm.init_brk(image.brk_start);
-    let mut random = [0u8; 16];
-    host::fill_random(&mut random).map_err(|e| Error::Setup(format!("getrandom: {e}")))?;
-    let aux = stack::AuxInfo {
-        hwcap: host::hwcap(),
-        phdr: image.phdr,
-        phnum: image.phnum,
-        entry: image.entry,
-        uid: config.uid,
-        gid: config.gid,
-        random,
-    };
-    let sp = loader::setup_stack(
-        &mut mm,
-        stack_limit,
+    let image = loader::build_image(
+        &kernel.machine,
+        &config.executable,
         &config.argv,
         &config.envp,
-        &config.exe_path,
-        &aux,
-        image.exec_stack,
+        config.exe_path.as_bytes(),
+        config.uid,
+        config.gid,
+        stack_limit,
     )?;
     let mut fds = FdTable::default();
     let nofile = rlimits.soft(RLIMIT_NOFILE);
@@ -73,33 +38,61 @@ fn create_task(machine: &vmm::Machine, config: &BootConfig) -> Result<Task, Erro
         // for the guest too.
         if let Ok(host_fd) = host::dup_cloexec(fd) {
             let entry = FdEntry {
-                file: std::sync::Arc::new(FileDescription::Stdio(host_fd)),
+                file: Arc::new(FileDescription::new(FileKind::Stdio(host_fd), 0)),
                 cloexec: false,
             };
             fds.install_at(fd, entry, nofile)
                 .map_err(|e| Error::Setup(format!("stdio: {e}")))?;
         }
     }
-    Ok(Task::new(
-        1,
-        UserRegs {
-            rip: image.entry,
-            rsp: sp,
-            rflags: 0x202,
-            ..Default::default()
+    let exe = config
+        .executable
+        .try_clone()
+        .map_err(|e| Error::Setup(format!("executable: {e}")))?;
+    let mut k = kernel.state.lock();
+    let mm_id = k.add_mm(image.mm);
+    let pid = k
+        .alloc_pid()
+        .map_err(|e| Error::Setup(format!("pid: {e}")))?;
+    let comm = crate::kernel::task::comm_from_path(&config.exe_path);
+    k.threads.insert(pid, Thread::new(pid, pid, comm));
+    k.procs.insert(
+        pid,
+        Process {
+            pid,
+            ppid: 0,
+            pgid: pid,
+            sid: pid,
+            threads: vec![pid],
+            children: Default::default(),
+            mm_id,
+            fds,
+            actions: [SigAction::default(); crate::kernel::signal::NSIG],
+            shared_pending: Default::default(),
+            exit_signal: 0,
+            creds: Credentials {
+                uid: config.uid,
+                gid: config.gid,
+            },
+            rlimits,
+            umask: 0o022,
+            cwd: config.cwd.clone(),
+            exe_path: config.exe_path.clone(),
+            exe: Arc::new(exe),
+            personality: 0,
+            prctl: PrctlState::default(),
+            group_exit: None,
+            zombie: None,
+            stop: StopState::default(),
+            did_exec: false,
+            vfork_parent: None,
+            itimers: Default::default(),
+            cpu_ns: 0,
+            children_cpu_ns: 0,
+            start_time: std::time::Instant::now(),
         },
-        mm,
-        fds,
-        Credentials {
-            uid: config.uid,
-            gid: config.gid,
-        },
-        rlimits,
-        config.hostname.clone(),
-        config.cwd.clone(),
-        config.exe_path.clone(),
-        host::available_cpus(),
-    ))
+    );
+    Ok(image.regs)
 }
 
 /// See `crate::run`.
@@ -109,130 +102,68 @@ pub fn run(
     before_guest: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<ExitStatus, Error> {
     host::ignore_sigpipe();
+    host::limit_malloc_arenas();
     let start = std::time::Instant::now();
-    let task = Arc::new(Mutex::new(create_task(&machine, &config)?));
+    let kernel = Kernel::new(
+        Arc::clone(&machine),
+        KernelConfig {
+            hostname: config.hostname.clone(),
+            strace: config.strace,
+            exitless: config.exitless,
+            cpus: host::available_cpus(),
+            boot_time: start,
+        },
+        Arc::clone(&config.exec),
+    );
+    let regs = create_init(&kernel, &config)?;
     let loaded = start.elapsed();
-    let mut vcpu = machine.new_vcpu()?;
     // kvm_pvm: answer simple syscalls without an exit (see kernel::poller).
     // The thread must exist before the seccomp filter goes on.
-    let poller = match vcpu.mailbox() {
-        Some(mb) if config.exitless => Some(
-            Poller::start(Arc::clone(&task), mb, config.strace)
-                .map_err(|e| Error::Setup(format!("exitless poller: {e}")))?,
-        ),
-        _ => None,
-    };
+    if config.exitless && machine.flavour() == vmm::Flavour::Pvm {
+        let p = Poller::start(Arc::downgrade(&kernel))
+            .map_err(|e| Error::Setup(format!("exitless poller: {e}")))?;
+        let _ = kernel.poller.set(p);
+    }
+    // One vCPU made before the filter, for init.
+    let vcpu = kernel.take_vcpu()?;
+    kernel.put_vcpu(vcpu);
     before_guest().map_err(Error::Setup)?;
     let entered = start.elapsed();
-    let status = run_task(&task, &mut vcpu, poller.as_ref(), config.strace);
-    drop(poller);
-    // The container's only task is gone and this machine runs nothing
-    // else: its memory goes back with the file, not frame by frame.
+    spawn_thread(&kernel, 1, regs, None).map_err(|e| Error::Setup(format!("init thread: {e}")))?;
+    let status = wait_for_init(&kernel);
+    // Every guest thread is gone and this machine runs nothing else: its
+    // memory goes back with the file, not frame by frame.
+    let stats = {
+        let mut k = kernel.state.lock();
+        k.procs.clear();
+        k.mms.clear();
+        k.stats
+    };
+    log::debug!(
+        "container ended: {} syscalls ({} exitless), {} page faults",
+        stats.syscalls,
+        stats.exitless,
+        stats.faults
+    );
     machine.memory().release_all();
-    let status = status?;
-    let task = task.lock().unwrap_or_else(|e| e.into_inner());
     log::debug!(
         "boot: loaded {loaded:?}, first entry {:?}, ran {:?}",
         entered - loaded,
         start.elapsed() - entered
     );
+    let status = if status & 0x7f == 0 {
+        ExitStatus::Exited(((status >> 8) & 0xff) as u8)
+    } else {
+        ExitStatus::Signaled((status & 0x7f) as u8)
+    };
     if config.strace {
         match status {
-            ExitStatus::Exited(c) => eprintln!("[{}] +++ exited with {c} +++", task.tid),
+            ExitStatus::Exited(c) => eprintln!("[1] +++ exited with {c} +++"),
             ExitStatus::Signaled(s) => eprintln!(
-                "[{}] +++ killed by {} +++",
-                task.tid,
+                "[1] +++ killed by {} +++",
                 crate::strace::signal_name(u64::from(s))
             ),
         }
     }
-    log::debug!(
-        "init exited: {status:?}; {} exits, {} syscalls ({} exitless), {} page faults",
-        vcpu.exits,
-        task.stats.syscalls,
-        task.stats.exitless,
-        task.stats.faults
-    );
     Ok(status)
-}
-
-fn kill(task: &Task, sig: u8, why: std::fmt::Arguments<'_>) -> ExitStatus {
-    log::info!(
-        "task {} killed by signal {sig}: {why} (rip {:#x})",
-        task.tid,
-        task.regs.rip
-    );
-    ExitStatus::Signaled(sig)
-}
-
-/// The trap loop of one task. The task is locked only between runs of
-/// the vCPU, so the exitless poller can serve calls while the guest runs.
-fn run_task(
-    shared: &Mutex<Task>,
-    vcpu: &mut vmm::Vcpu,
-    poller: Option<&Poller>,
-    strace: bool,
-) -> Result<ExitStatus, Error> {
-    let mut spurious: (u64, u32) = (u64::MAX, 0);
-    let lock = || shared.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let (mut regs, space) = {
-            let t = lock();
-            (t.regs, t.mm.space_arc())
-        };
-        let trap = vcpu.run_user(&mut regs, &space)?;
-        let mut guard = lock();
-        let task = &mut *guard;
-        task.regs = regs;
-        match trap {
-            Trap::Syscall => {
-                task.stats.syscalls += 1;
-                let nr = task.regs.rax;
-                syscalls::dispatch(task, strace);
-                if let Some(p) = poller {
-                    p.exit_path_syscall(nr);
-                }
-            }
-            Trap::PageFault {
-                addr,
-                access,
-                present,
-            } => match task.mm.handle_fault(addr, access) {
-                Ok(()) => {
-                    task.stats.faults += 1;
-                    spurious = (u64::MAX, 0);
-                }
-                Err(FaultError::AlreadyMapped) => {
-                    spurious = if spurious.0 == addr {
-                        (addr, spurious.1 + 1)
-                    } else {
-                        (addr, 1)
-                    };
-                    if spurious.1 >= MAX_SPURIOUS_FAULTS {
-                        let why = format_args!(
-                            "repeated fault at {addr:#x} ({access:?}, present {present})"
-                        );
-                        task.exit = Some(kill(task, SIGSEGV, why));
-                    }
-                }
-                Err(FaultError::Segv) => {
-                    let why = format_args!("{access:?} fault at {addr:#x} (present {present})");
-                    task.exit = Some(kill(task, SIGSEGV, why));
-                }
-                Err(FaultError::NoMemory) => {
-                    let why = format_args!("out of memory faulting {addr:#x}");
-                    task.exit = Some(kill(task, SIGKILL, why));
-                }
-            },
-            Trap::Exception { vector, error_code } => {
-                let sig = signal_for_exception(vector);
-                let why = format_args!("exception {vector} (error code {error_code:#x})");
-                task.exit = Some(kill(task, sig, why));
-            }
-            Trap::Interrupted => {}
-        }
-        if let Some(status) = task.exit {
-            return Ok(status);
-        }
-    }
 }

@@ -19,6 +19,9 @@ macro_rules! errnos {
             pub fn name(self) -> &'static str {
                 match self.0 {
                     $(libc::$name => stringify!($name),)*
+                    512 => "ERESTARTSYS",
+                    513 => "ERESTARTNOINTR",
+                    514 => "ERESTARTNOHAND",
                     _ => "E?",
                 }
             }
@@ -62,9 +65,27 @@ errnos!(
     ENOTSUP,
     EOVERFLOW,
     ELOOP,
+    ETIMEDOUT,
+    EDEADLK,
+    EOWNERDEAD,
+    ENOTRECOVERABLE,
+    ECANCELED,
 );
 
 impl Errno {
+    /// Kernel-internal: restart the syscall if no handler runs, or if the
+    /// handler has SA_RESTART; EINTR otherwise. Never seen by the guest.
+    pub const ERESTARTSYS: Errno = Errno(512);
+    /// Kernel-internal: always restart (after a handler too).
+    pub const ERESTARTNOINTR: Errno = Errno(513);
+    /// Kernel-internal: restart only if no handler runs.
+    pub const ERESTARTNOHAND: Errno = Errno(514);
+
+    /// Whether this is one of the kernel-internal restart codes.
+    pub fn is_restart(self) -> bool {
+        matches!(self.0, 512..=514)
+    }
+
     /// The errno of the calling host thread's last failed libc call.
     pub fn last_host() -> Errno {
         Errno(

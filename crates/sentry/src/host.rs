@@ -265,3 +265,23 @@ pub fn pipe(flags: i32) -> Result<(OwnedFd, OwnedFd), Errno> {
     // SAFETY: both descriptors are fresh and owned by nobody else.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
+
+/// CPU time the calling host thread has used, in ns.
+pub fn thread_cpu_ns() -> u64 {
+    clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID)
+        .map(|t| t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64)
+        .unwrap_or(0)
+}
+
+/// Fixes glibc malloc's arena limit now. Otherwise the first allocation
+/// on the ninth-or-so host thread asks `get_nprocs`, which opens
+/// /sys/devices/system/cpu/online: a host file, which the seccomp filter
+/// (rightly) refuses.
+pub fn limit_malloc_arenas() {
+    #[cfg(target_env = "gnu")]
+    {
+        const M_ARENA_MAX: libc::c_int = -8;
+        // SAFETY: mallopt only changes the allocator's tuning.
+        unsafe { libc::mallopt(M_ARENA_MAX, 8) };
+    }
+}

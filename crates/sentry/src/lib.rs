@@ -6,16 +6,15 @@
 //! descriptor from the gofer, and stdio are the descriptors it inherited.
 //!
 //! Map of the crate:
-//! - `boot`: builds init (machine, address space, executable, stack,
-//!   stdio) and runs the trap loop; faults the guest cannot survive become
-//!   the signal Linux would kill it with.
+//! - `boot`: builds the kernel and init (image, stack, stdio), starts
+//!   init's thread and waits for the container to end.
 //! - `mm`: VMAs, brk, mmap/munmap/mprotect/madvise/mremap, demand paging
 //!   with fault-around, and all access to user memory (`copy_in`,
 //!   `copy_out`, `read_cstring`, `io_vecs`), which turns bad pointers into
 //!   EFAULT.
 //! - `loader`: static ELF (ET_EXEC and static-pie) and the initial stack.
-//! - `kernel`: the task and its per-process state (descriptor table,
-//!   limits, signal dispositions).
+//! - `kernel`: threads, processes, sessions, signals, futexes and the
+//!   per-thread trap loop (one host thread and one vCPU per guest thread).
 //! - `syscalls`: the one syscall table and thin handlers per family;
 //!   `strace` formats calls from the same table.
 //! - `host`: the only place with host syscalls (`unsafe` at the edge).
@@ -41,6 +40,7 @@ mod strace;
 pub mod syscalls;
 
 pub use boot::signal_for_exception;
+pub use kernel::ExecOpener;
 
 /// One resource limit from the spec (`RLIMIT_*` number, soft, hard).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +70,8 @@ pub struct BootConfig {
     /// On kvm_pvm, answer simple syscalls from a polling thread without a
     /// VM exit (costs a spinning core while the guest makes syscalls).
     pub exitless: bool,
+    /// Opens executables for execve (through the gofer).
+    pub exec: std::sync::Arc<dyn kernel::ExecOpener>,
 }
 
 /// How the container's init ended.

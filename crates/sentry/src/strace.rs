@@ -32,7 +32,7 @@ fn escape(bytes: &[u8], more: bool) -> String {
 }
 
 /// `name(args)` for the call about to run.
-pub fn format_call(task: &Task, nr: u64, info: Option<&SyscallInfo>, a: &Args) -> String {
+pub fn format_call(task: &Task<'_>, nr: u64, info: Option<&SyscallInfo>, a: &Args) -> String {
     let Some(info) = info.filter(|i| !i.name.is_empty()) else {
         return format!(
             "syscall_{nr}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x})",
@@ -57,14 +57,14 @@ pub fn format_call(task: &Task, nr: u64, info: Option<&SyscallInfo>, a: &Args) -
             b'u' => v.to_string(),
             b'o' => format!("{v:#o}"),
             b'p' if v == 0 => "NULL".to_string(),
-            b's' => match task.mm.read_cstring(v, 4096) {
+            b's' => match task.mm().read_cstring(v, 4096) {
                 Ok(s) => escape(&s[..s.len().min(SHOW)], s.len() > SHOW),
                 Err(_) => format!("{v:#x}"),
             },
             b'b' => {
                 let len = a.0.get(i + 1).copied().unwrap_or(0).min(SHOW as u64) as usize;
                 let mut buf = vec![0u8; len];
-                match task.mm.copy_in(v, &mut buf) {
+                match task.mm().copy_in(v, &mut buf) {
                     Ok(()) => escape(&buf, a.0.get(i + 1).copied().unwrap_or(0) > SHOW as u64),
                     Err(_) => format!("{v:#x}"),
                 }

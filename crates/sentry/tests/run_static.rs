@@ -13,6 +13,15 @@ use std::sync::OnceLock;
 
 use sentry::{BootConfig, ExitStatus};
 
+/// These programs never exec: execve fails as for a missing file.
+struct NoExec;
+
+impl sentry::ExecOpener for NoExec {
+    fn open(&self, _: &str) -> Result<std::fs::File, sentry::errno::Errno> {
+        Err(sentry::errno::Errno::ENOENT)
+    }
+}
+
 const SETUP: &str = "run tools/install-deps (gcc, musl-tools, busybox-static)";
 
 fn guest_src(name: &str) -> PathBuf {
@@ -135,6 +144,7 @@ fn child_entry() {
         rlimits: vec![],
         memory_limit: 256 << 20,
         strace: std::env::var_os("SENTRY_CHILD_STRACE").is_some(),
+        exec: std::sync::Arc::new(NoExec),
         exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
@@ -315,6 +325,7 @@ fn load_error(bytes: &[u8]) -> String {
         rlimits: vec![],
         memory_limit: 64 << 20,
         strace: false,
+        exec: std::sync::Arc::new(NoExec),
         exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
@@ -381,6 +392,7 @@ fn load_error_or_run(bytes: &[u8]) -> Option<String> {
         rlimits: vec![],
         memory_limit: 64 << 20,
         strace: false,
+        exec: std::sync::Arc::new(NoExec),
         exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");

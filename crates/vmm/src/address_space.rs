@@ -263,6 +263,65 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Copies the mapped leaves of `[va, va+len)` into `child` for fork:
+    /// each frame gains a reference and is mapped at the same address in
+    /// `child`. With `cow`, both copies lose write permission (the parent's
+    /// leaves are zapped, so a write faults and the sentry breaks the
+    /// sharing); without it (MAP_SHARED), both keep the protection they had.
+    /// Returns the number of leaves copied.
+    pub fn fork_into(&self, child: &AddressSpace, va: u64, len: u64, cow: bool) -> Result<u64> {
+        Self::check_user(va, len)?;
+        let _t = self.lock();
+        let mut zap = Zapper::new(&self.mem);
+        let mut copied = 0;
+        let mut a = va;
+        let end = va + len;
+        let result = (|| {
+            while a < end {
+                let Some(slot) = self.leaf_slot(a) else {
+                    a = (a | 0x1f_ffff) + 1;
+                    continue;
+                };
+                let old = self.mem.read_u64(slot);
+                if is_mapped(old) {
+                    let mut e = old;
+                    if cow && old & pte::WRITE != 0 {
+                        e = old & !(pte::WRITE | pte::DIRTY);
+                        self.mem.write_u64(slot, e);
+                        zap.add(old);
+                    }
+                    let frame = old & pte::ADDR_MASK;
+                    self.mem.get(frame);
+                    child.map_raw(a, e)?;
+                    copied += 1;
+                }
+                a += PAGE_SIZE;
+            }
+            Ok(())
+        })();
+        zap.flush();
+        result.map(|()| copied)
+    }
+
+    /// Writes the leaf `entry` (which carries one reference on its frame)
+    /// into an empty slot of this tree (fork's child).
+    fn map_raw(&self, va: u64, entry: u64) -> Result<()> {
+        let mut t = self.lock();
+        let pt = match self.walk_create(&mut t, va, 3) {
+            Ok(pt) => pt,
+            Err(e) => {
+                self.mem.put(entry & pte::ADDR_MASK);
+                return Err(e);
+            }
+        };
+        let slot = pt + index(va, 3) * 8;
+        let old = self.mem.read_u64(slot);
+        self.mem.write_u64(slot, entry);
+        drop(t);
+        self.retire(old, entry);
+        Ok(())
+    }
+
     /// The frame and protection mapped at `va`, if any (PROT_NONE included).
     pub fn lookup(&self, va: u64) -> Option<(Frame, Prot)> {
         if !arch::is_user_range(va, 1) {

@@ -9,32 +9,66 @@
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::errno::Errno;
 
-/// An open file, shared by every descriptor that refers to it.
+/// What an open file is.
 #[derive(Debug)]
-pub enum FileDescription {
+pub enum FileKind {
     /// A duplicate of one of the sandbox's inherited stdio descriptors
     /// (possibly a terminal: terminal ioctls pass through to it).
     Stdio(OwnedFd),
     /// One end of a host pipe the sentry created for the guest (never a
-    /// terminal).
+    /// terminal). The host descriptor is always non-blocking; blocking is
+    /// the sentry's (it waits with the kernel unlocked).
     Pipe(OwnedFd),
 }
 
+/// An open file, shared by every descriptor that refers to it: what it
+/// is and its status flags (O_NONBLOCK, O_APPEND, the access mode).
+#[derive(Debug)]
+pub struct FileDescription {
+    pub kind: FileKind,
+    status: AtomicU32,
+}
+
+/// O_NONBLOCK.
+pub const O_NONBLOCK: u32 = 0o4000;
+
 impl FileDescription {
+    pub fn new(kind: FileKind, status: u32) -> FileDescription {
+        FileDescription {
+            kind,
+            status: AtomicU32::new(status),
+        }
+    }
+
     /// The host descriptor behind this file, if it has one.
     pub fn host_fd(&self) -> Option<BorrowedFd<'_>> {
-        match self {
-            FileDescription::Stdio(fd) | FileDescription::Pipe(fd) => Some(fd.as_fd()),
+        match &self.kind {
+            FileKind::Stdio(fd) | FileKind::Pipe(fd) => Some(fd.as_fd()),
         }
     }
 
     /// Whether this may be a terminal, so that terminal ioctls go to the
     /// host (whose seccomp filter allows them on stdio only).
     pub fn may_be_tty(&self) -> bool {
-        matches!(self, FileDescription::Stdio(_))
+        matches!(self.kind, FileKind::Stdio(_))
+    }
+
+    /// The status flags (F_GETFL).
+    pub fn status(&self) -> u32 {
+        self.status.load(Ordering::Relaxed)
+    }
+
+    /// Sets the status flags F_SETFL may change.
+    pub fn set_status(&self, flags: u32) {
+        self.status.store(flags, Ordering::Relaxed);
+    }
+
+    pub fn nonblocking(&self) -> bool {
+        self.status() & O_NONBLOCK != 0
     }
 }
 
@@ -46,7 +80,7 @@ pub struct FdEntry {
 }
 
 /// The descriptor table.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct FdTable {
     slots: Vec<Option<FdEntry>>,
 }
@@ -116,6 +150,21 @@ impl FdTable {
         Ok(())
     }
 
+    /// close_range: closes `[first, last]`, or with `cloexec` marks them
+    /// close-on-exec instead.
+    pub fn close_range(&mut self, first: u32, last: u32, cloexec: bool) {
+        let end = (last as usize).saturating_add(1).min(self.slots.len());
+        for s in self.slots.iter_mut().take(end).skip(first as usize) {
+            if cloexec {
+                if let Some(e) = s.as_mut() {
+                    e.cloexec = true;
+                }
+            } else {
+                *s = None;
+            }
+        }
+    }
+
     /// Drops every close-on-exec descriptor (execve).
     pub fn close_on_exec(&mut self) {
         for s in &mut self.slots {
@@ -133,7 +182,7 @@ mod tests {
     fn host_entry() -> FdEntry {
         let fd = crate::host::dup_cloexec(2).expect("stderr is open in tests");
         FdEntry {
-            file: Arc::new(FileDescription::Stdio(fd)),
+            file: Arc::new(FileDescription::new(FileKind::Stdio(fd), 0)),
             cloexec: false,
         }
     }

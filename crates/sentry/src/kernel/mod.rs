@@ -1,10 +1,436 @@
-//! The kernel proper: tasks and their per-process state (credentials,
-//! limits, descriptors, signal dispositions).
+//! The kernel proper: threads, processes (thread groups), process groups
+//! and sessions in one PID namespace, signals, futexes, pipes, and the
+//! per-thread trap loop.
+//!
+//! Locking: all shared kernel state lives in one `KernelState` behind
+//! `Kernel::state` (a big kernel lock). A guest thread's host thread holds
+//! it while it handles a trap and releases it while its vCPU runs guest
+//! code, while it sleeps (`Task::block`, on its own condition variable),
+//! and around host calls that may block. The lock is never held across
+//! `KVM_RUN`. On a 2-core host whose traps cost tens of µs, handler time
+//! is small next to the trap itself; finer locks can come where a
+//! benchmark shows contention.
+//!
+//! Invariants:
+//! - A thread's `Thread` entry exists from clone until its host thread
+//!   finishes its exit; only that host thread removes it.
+//! - A process's `Process` entry exists until its parent reaps it (or, if
+//!   nobody will, until its last thread is gone).
+//! - PIDs and TIDs share one number space; a number is reused only when no
+//!   thread, process, process group or session still uses it.
 
+pub mod deliver;
+pub mod exit;
 pub mod fd_table;
+pub mod futex;
 pub mod poller;
 pub mod rlimits;
+mod run;
 pub mod signal;
 pub mod task;
 
-pub use task::Task;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::{Condvar, Mutex};
+use vmm::{Kicker, Vcpu};
+
+use self::fd_table::FdTable;
+use self::rlimits::Rlimits;
+pub use self::run::{signal_for_exception, spawn_thread, wait_for_init};
+use self::signal::{AltStack, NSIG, SigAction, SigQueue};
+pub use self::task::Task;
+use crate::errno::Errno;
+use crate::mm::MemoryManager;
+
+/// A thread or process ID in the container's PID namespace.
+pub type Tid = i32;
+
+/// The highest PID plus one (Linux's default `pid_max` on 64-bit).
+pub const PID_MAX: Tid = 4_194_304;
+
+/// Opens executables for execve. The sentry never opens host files: the
+/// embedder answers through the gofer.
+pub trait ExecOpener: Send + Sync {
+    /// Opens the file at `path` (absolute, inside the container) for
+    /// execution; the errno is what execve returns.
+    fn open(&self, path: &str) -> Result<std::fs::File, Errno>;
+}
+
+/// Settings fixed at boot.
+pub struct KernelConfig {
+    pub hostname: String,
+    pub strace: bool,
+    pub exitless: bool,
+    /// CPUs the guest sees.
+    pub cpus: usize,
+    pub boot_time: Instant,
+}
+
+/// The kernel: the machine, the big lock over all shared state, and the
+/// pool of vCPUs.
+pub struct Kernel {
+    pub machine: Arc<vmm::Machine>,
+    pub state: Mutex<KernelState>,
+    pub config: KernelConfig,
+    pub exec: Arc<dyn ExecOpener>,
+    /// vCPUs of exited threads, for reuse.
+    pub(crate) vcpus: Mutex<Vec<Vcpu>>,
+    /// The exitless poller, when there is one.
+    pub(crate) poller: std::sync::OnceLock<poller::Poller>,
+    /// Live host threads; `wait_for_init` waits for zero.
+    pub(crate) live: Mutex<usize>,
+    pub(crate) live_cv: Condvar,
+}
+
+/// Counters for logs and benchmarks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TaskStats {
+    pub syscalls: u64,
+    /// Guest page faults the sentry resolved.
+    pub faults: u64,
+    /// Syscalls answered by the exitless poller (counted in `syscalls` too).
+    pub exitless: u64,
+}
+
+/// Credentials (the container's user; no setuid yet).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// State set with prctl(2).
+#[derive(Clone, Copy, Debug)]
+pub struct PrctlState {
+    pub dumpable: bool,
+    pub child_subreaper: bool,
+    pub no_new_privs: bool,
+}
+
+impl Default for PrctlState {
+    fn default() -> Self {
+        PrctlState {
+            dumpable: true,
+            child_subreaper: false,
+            no_new_privs: false,
+        }
+    }
+}
+
+/// One guest thread: what other threads may read or change.
+pub struct Thread {
+    pub tid: Tid,
+    pub tgid: Tid,
+    /// Wakes the thread from `Task::block`.
+    pub cond: Arc<Condvar>,
+    /// Kicks the thread's vCPU out of the guest (set while it has one).
+    pub kicker: Option<Kicker>,
+    /// The blocked-signal mask.
+    pub blocked: u64,
+    /// Signals sent to this thread only.
+    pub pending: SigQueue,
+    pub altstack: AltStack,
+    /// A mask to restore once a signal handler has been set up
+    /// (rt_sigsuspend, ppoll, pselect6).
+    pub saved_mask: Option<u64>,
+    /// set_tid_address / CLONE_CHILD_CLEARTID.
+    pub clear_child_tid: u64,
+    /// set_robust_list: head and length.
+    pub robust_list: (u64, u64),
+    /// The thread name (prctl PR_SET_NAME): at most 15 bytes.
+    pub comm: Vec<u8>,
+    /// PR_SET_PDEATHSIG.
+    pub pdeathsig: u32,
+    pub stats: TaskStats,
+    /// The thread must exit at its next check (group exit, exec of
+    /// another thread, SIGKILL).
+    pub killed: bool,
+    /// The wait status of a lone `exit` (used if this is the last thread).
+    pub exit_status: i32,
+    /// Host CPU time of the thread's host thread, set when it exits.
+    pub cpu_ns: u64,
+}
+
+impl Thread {
+    pub fn new(tid: Tid, tgid: Tid, comm: Vec<u8>) -> Thread {
+        Thread {
+            tid,
+            tgid,
+            cond: Arc::new(Condvar::new()),
+            kicker: None,
+            blocked: 0,
+            pending: SigQueue::default(),
+            altstack: AltStack::default(),
+            saved_mask: None,
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+            comm,
+            pdeathsig: 0,
+            stats: TaskStats::default(),
+            killed: false,
+            exit_status: 0,
+            cpu_ns: 0,
+        }
+    }
+
+    /// Wakes the thread if it sleeps and kicks its vCPU if it runs guest
+    /// code, so that it looks at its signals and exit state.
+    pub fn interrupt(&self) {
+        self.cond.notify_all();
+        if let Some(k) = &self.kicker {
+            k.kick();
+        }
+    }
+}
+
+/// A child state change that wait4/waitid report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildReport {
+    /// Stopped by this signal (WUNTRACED / WSTOPPED).
+    Stopped(u32),
+    /// Continued (WCONTINUED).
+    Continued,
+}
+
+/// Job-control state of a process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StopState {
+    /// Stopped by this signal (0: running).
+    pub stopped_by: u32,
+    /// A stop or continue not yet reported to the parent's wait.
+    pub report: Option<ChildReport>,
+}
+
+/// Interval timers (setitimer): value and interval in ns, and for
+/// ITIMER_REAL the deadline.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ITimer {
+    pub interval_ns: u64,
+    /// For ITIMER_REAL: when it fires next. For the CPU-time timers: the
+    /// remaining CPU ns.
+    pub deadline: Option<Instant>,
+    pub remaining_ns: u64,
+}
+
+/// One process (thread group).
+pub struct Process {
+    pub pid: Tid,
+    /// The parent's PID; 0 for init.
+    pub ppid: Tid,
+    pub pgid: Tid,
+    pub sid: Tid,
+    /// Live threads, the leader's first if it lives.
+    pub threads: Vec<Tid>,
+    pub children: BTreeSet<Tid>,
+    pub mm_id: u64,
+    pub fds: FdTable,
+    /// Dispositions, indexed by signal number - 1.
+    pub actions: [SigAction; NSIG],
+    /// Signals sent to the process as a whole.
+    pub shared_pending: SigQueue,
+    /// The signal the parent gets when this process ends (SIGCHLD, or
+    /// what clone said).
+    pub exit_signal: u32,
+    pub creds: Credentials,
+    pub rlimits: Rlimits,
+    pub umask: u32,
+    pub cwd: String,
+    pub exe_path: String,
+    /// The executable, kept for /proc/self/exe re-execs.
+    pub exe: Arc<std::fs::File>,
+    pub personality: u32,
+    pub prctl: PrctlState,
+    /// The wait status the process ends with, once a group exit (exit_group
+    /// or a fatal signal) has begun.
+    pub group_exit: Option<i32>,
+    /// Set when every thread is gone: the wait status. The process is a
+    /// zombie until reaped.
+    pub zombie: Option<i32>,
+    pub stop: StopState,
+    /// Whether the process has exec'd since fork (setpgid: EACCES).
+    pub did_exec: bool,
+    /// The thread that vforked us and waits for our exec or exit.
+    pub vfork_parent: Option<Tid>,
+    /// setitimer: real, virtual, prof.
+    pub itimers: [ITimer; 3],
+    /// CPU time of exited threads, ns.
+    pub cpu_ns: u64,
+    /// CPU time of reaped children, ns.
+    pub children_cpu_ns: u64,
+    pub start_time: Instant,
+}
+
+/// All shared kernel state (under `Kernel::state`).
+pub struct KernelState {
+    pub threads: HashMap<Tid, Thread>,
+    pub procs: HashMap<Tid, Process>,
+    /// Memory managers by id; a process names its own with `mm_id` (vfork
+    /// children share their parent's).
+    pub mms: HashMap<u64, MemoryManager>,
+    next_mm: u64,
+    last_pid: Tid,
+    pub futexes: futex::FutexTable,
+    /// Set when init has exited: the container is over.
+    pub init_status: Option<i32>,
+    /// Counters of exited threads, for the log at the end.
+    pub stats: TaskStats,
+}
+
+impl KernelState {
+    pub fn new() -> KernelState {
+        KernelState {
+            threads: HashMap::new(),
+            procs: HashMap::new(),
+            mms: HashMap::new(),
+            next_mm: 1,
+            last_pid: 0,
+            futexes: futex::FutexTable::default(),
+            init_status: None,
+            stats: TaskStats::default(),
+        }
+    }
+
+    /// Registers a memory manager; returns its id.
+    pub fn add_mm(&mut self, mm: MemoryManager) -> u64 {
+        let id = self.next_mm;
+        self.next_mm += 1;
+        self.mms.insert(id, mm);
+        id
+    }
+
+    /// Drops memory manager `id` if no process uses it any more.
+    pub fn put_mm(&mut self, id: u64) {
+        let used = self
+            .procs
+            .values()
+            .any(|p| p.mm_id == id && p.zombie.is_none());
+        if !used {
+            self.mms.remove(&id);
+        }
+    }
+
+    fn pid_in_use(&self, pid: Tid) -> bool {
+        self.threads.contains_key(&pid)
+            || self.procs.contains_key(&pid)
+            || self.procs.values().any(|p| p.pgid == pid || p.sid == pid)
+    }
+
+    /// The next free PID (Linux: counting up, wrapping to 300).
+    pub fn alloc_pid(&mut self) -> Result<Tid, Errno> {
+        let mut pid = self.last_pid;
+        for _ in 0..PID_MAX {
+            pid += 1;
+            if pid >= PID_MAX {
+                pid = 300;
+            }
+            if !self.pid_in_use(pid) {
+                self.last_pid = pid;
+                return Ok(pid);
+            }
+        }
+        Err(Errno::EAGAIN)
+    }
+
+    /// Number of live threads in the namespace (RLIMIT_NPROC-style checks
+    /// and sysinfo).
+    pub fn nr_threads(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// Wakes every thread of process `pid` (a wait4 in any of them may be
+    /// satisfied).
+    pub fn wake_process(&self, pid: Tid) {
+        if let Some(p) = self.procs.get(&pid) {
+            for t in &p.threads {
+                if let Some(th) = self.threads.get(t) {
+                    th.cond.notify_all();
+                }
+            }
+        }
+    }
+
+    /// Wakes one thread.
+    pub fn wake_thread(&self, tid: Tid) {
+        if let Some(th) = self.threads.get(&tid) {
+            th.cond.notify_all();
+        }
+    }
+}
+
+impl Default for KernelState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Kernel {
+    pub fn new(
+        machine: Arc<vmm::Machine>,
+        config: KernelConfig,
+        exec: Arc<dyn ExecOpener>,
+    ) -> Arc<Kernel> {
+        Arc::new(Kernel {
+            machine,
+            state: Mutex::new(KernelState::new()),
+            config,
+            exec,
+            vcpus: Mutex::new(Vec::new()),
+            poller: std::sync::OnceLock::new(),
+            live: Mutex::new(0),
+            live_cv: Condvar::new(),
+        })
+    }
+
+    /// A vCPU from the pool, or a new one.
+    pub(crate) fn take_vcpu(&self) -> Result<Vcpu, vmm::Error> {
+        if let Some(v) = self.vcpus.lock().pop() {
+            return Ok(v);
+        }
+        self.machine.new_vcpu()
+    }
+
+    /// Returns a vCPU to the pool.
+    pub(crate) fn put_vcpu(&self, v: Vcpu) {
+        self.vcpus.lock().push(v);
+    }
+}
+
+/// A live process with default state, for tests.
+#[cfg(test)]
+pub(crate) fn test_process(pid: Tid, mm_id: u64, fds: FdTable) -> Process {
+    Process {
+        pid,
+        ppid: 0,
+        pgid: pid,
+        sid: pid,
+        threads: vec![pid],
+        children: BTreeSet::new(),
+        mm_id,
+        fds,
+        actions: [SigAction::default(); NSIG],
+        shared_pending: SigQueue::default(),
+        exit_signal: 0,
+        creds: Credentials {
+            uid: 1000,
+            gid: 1000,
+        },
+        rlimits: Rlimits::new(&[]),
+        umask: 0o022,
+        cwd: "/".into(),
+        exe_path: "/x".into(),
+        exe: Arc::new(std::fs::File::open("/dev/null").expect("/dev/null")),
+        personality: 0,
+        prctl: PrctlState::default(),
+        group_exit: None,
+        zombie: None,
+        stop: StopState::default(),
+        did_exec: false,
+        vfork_parent: None,
+        itimers: Default::default(),
+        cpu_ns: 0,
+        children_cpu_ns: 0,
+        start_time: Instant::now(),
+    }
+}

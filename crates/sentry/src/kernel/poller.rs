@@ -10,20 +10,24 @@
 //!   task's registers and never change existing mappings (faulting in a
 //!   fresh page is an addition the guest sees without help). Everything
 //!   else is deferred and takes the exit path on the vCPU thread.
-//! - The poller and the trap loop share the task through one mutex; the
-//!   trap loop never holds it while the vCPU runs.
+//! - The poller serves the mailboxes of every thread that runs guest
+//!   code, taking the kernel lock per call like any trap loop; a call of
+//!   a thread with a signal pending or an exit under way is deferred, so
+//!   that the thread itself handles it.
 //! - The poller spins only while calls keep coming. After `IDLE` without
 //!   one it marks the mailbox inactive (so the stub stops spinning too)
 //!   and parks; the trap loop unparks it when an exit-path syscall shows
 //!   that the task is busy with calls the poller could have served.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use vmm::Mailbox;
+use parking_lot::Mutex;
+use vmm::{Mailbox, UserRegs};
 
+use super::{Kernel, Tid};
 use crate::kernel::task::Task;
 use crate::syscalls::{self, Args};
 
@@ -66,25 +70,29 @@ pub fn served_exitless(nr: u64) -> bool {
 struct Shared {
     stop: AtomicBool,
     parked: AtomicBool,
+    /// The mailboxes of threads that run guest code now.
+    boxes: Mutex<Vec<(Tid, Mailbox)>>,
+    /// Bumped when `boxes` changes, so the loop refreshes its copy.
+    generation: AtomicU64,
+    active: AtomicBool,
 }
 
-/// A running poller thread for one task's mailbox.
+/// The poller thread, serving the mailboxes of every running thread.
 pub struct Poller {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Poller {
-    /// Starts serving `mailbox` for `task`. Must run before the seccomp
-    /// filter goes on (it creates a thread).
-    pub fn start(
-        task: Arc<Mutex<Task>>,
-        mailbox: Mailbox,
-        strace: bool,
-    ) -> std::io::Result<Poller> {
+    /// Starts the poller for `kernel`. Must run before the seccomp filter
+    /// goes on (it creates a thread).
+    pub fn start(kernel: Weak<Kernel>) -> std::io::Result<Poller> {
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             parked: AtomicBool::new(true),
+            boxes: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
+            active: AtomicBool::new(false),
         });
         let s = Arc::clone(&shared);
         // Unnamed (naming is a prctl the filter does not allow), and
@@ -93,7 +101,7 @@ impl Poller {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new().spawn(move || {
             let _ = ready_tx.send(());
-            serve(&task, &mailbox, &s, strace);
+            serve(&kernel, &s);
         })?;
         ready_rx
             .recv()
@@ -104,7 +112,27 @@ impl Poller {
         })
     }
 
-    /// Called by the trap loop after it served syscall `nr` through an
+    /// Serves thread `tid`'s mailbox from now on.
+    pub fn register(&self, tid: Tid, mb: Mailbox) {
+        mb.set_active(self.shared.active.load(Ordering::Acquire));
+        self.shared.boxes.lock().push((tid, mb));
+        self.shared.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Stops serving thread `tid` (it exits; its vCPU goes to the pool).
+    pub fn unregister(&self, tid: Tid) {
+        let mut b = self.shared.boxes.lock();
+        b.retain(|(t, mb)| {
+            if *t == tid {
+                mb.set_active(false);
+            }
+            *t != tid
+        });
+        drop(b);
+        self.shared.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Called by a trap loop after it served syscall `nr` through an
     /// exit: wakes a parked poller if it could have answered it.
     pub fn exit_path_syscall(&self, nr: u64) {
         if self.shared.parked.load(Ordering::Acquire) && served_exitless(nr) {
@@ -126,14 +154,19 @@ impl Drop for Poller {
     }
 }
 
-fn lock(task: &Mutex<Task>) -> std::sync::MutexGuard<'_, Task> {
-    task.lock().unwrap_or_else(|e| e.into_inner())
+fn set_all_active(shared: &Shared, on: bool) {
+    shared.active.store(on, Ordering::Release);
+    for (_, mb) in shared.boxes.lock().iter() {
+        mb.set_active(on);
+    }
 }
 
-fn serve(task: &Mutex<Task>, mb: &Mailbox, shared: &Shared, strace: bool) {
-    // Parked until the task shows it makes calls worth serving: start-up
+fn serve(kernel: &Weak<Kernel>, shared: &Shared) {
+    // Parked until a task shows it makes calls worth serving: start-up
     // (brk, mmap, arch_prctl, ...) is all exit-path work, and a spinning
     // poller would only take the core the guest needs.
+    let mut boxes: Vec<(Tid, Mailbox)> = Vec::new();
+    let mut generation = u64::MAX;
     while !shared.stop.load(Ordering::Acquire) {
         while shared.parked.load(Ordering::Acquire) && !shared.stop.load(Ordering::Acquire) {
             std::thread::park();
@@ -141,12 +174,26 @@ fn serve(task: &Mutex<Task>, mb: &Mailbox, shared: &Shared, strace: bool) {
         if shared.stop.load(Ordering::Acquire) {
             break;
         }
-        mb.set_active(true);
+        let Some(kernel) = kernel.upgrade() else {
+            break;
+        };
+        set_all_active(shared, true);
         let mut last = Instant::now();
         let mut spins = 0u32;
         loop {
-            if let Some(req) = mb.try_claim() {
-                answer(task, mb, req.nr, req.args, strace);
+            let g = shared.generation.load(Ordering::Acquire);
+            if g != generation {
+                boxes = shared.boxes.lock().clone();
+                generation = g;
+            }
+            let mut served = false;
+            for (tid, mb) in &boxes {
+                if let Some(req) = mb.try_claim() {
+                    answer(&kernel, *tid, mb, req.nr, req.args);
+                    served = true;
+                }
+            }
+            if served {
                 last = Instant::now();
                 continue;
             }
@@ -158,15 +205,21 @@ fn serve(task: &Mutex<Task>, mb: &Mailbox, shared: &Shared, strace: bool) {
                 break;
             }
         }
-        mb.set_active(false);
-        // A call published just before the mailbox went inactive.
-        if let Some(req) = mb.try_claim() {
-            answer(task, mb, req.nr, req.args, strace);
+        set_all_active(shared, false);
+        // Calls published just before the mailboxes went inactive.
+        let mut late = false;
+        for (tid, mb) in shared.boxes.lock().clone().iter() {
+            if let Some(req) = mb.try_claim() {
+                answer(&kernel, *tid, mb, req.nr, req.args);
+                late = true;
+            }
+        }
+        if late {
             continue;
         }
         shared.parked.store(true, Ordering::Release);
     }
-    mb.set_active(false);
+    set_all_active(shared, false);
 }
 
 /// Whether a write to guest descriptor `fd` will complete without
@@ -175,7 +228,7 @@ fn serve(task: &Mutex<Task>, mb: &Mailbox, shared: &Shared, strace: bool) {
 /// writable. A pipe then has room for the whole write; regular files and
 /// character devices never wait on a reader. Anything else is deferred to
 /// the vCPU thread, where blocking is the task's own business.
-fn write_ready(task: &Task, nr: u64, args: &[u64; 6]) -> bool {
+fn write_ready(task: &Task<'_>, nr: u64, args: &[u64; 6]) -> bool {
     const PIPE_BUF: u64 = 4096;
     // write and pwrite64 say their length; writev's is spread over guest
     // iovecs, so it only gets the readiness check (musl writes stdout that
@@ -186,7 +239,7 @@ fn write_ready(task: &Task, nr: u64, args: &[u64; 6]) -> bool {
     let Ok(fd) = i32::try_from(args[0]) else {
         return true; // EBADF, answered at once
     };
-    let Ok(file) = task.fds.file(fd) else {
+    let Ok(file) = task.fds().file(fd) else {
         return true;
     };
     let Some(host) = file.host_fd() else {
@@ -200,28 +253,27 @@ fn write_ready(task: &Task, nr: u64, args: &[u64; 6]) -> bool {
     matches!(crate::host::poll(&mut pfd, 0), Ok(1))
 }
 
-fn answer(task: &Mutex<Task>, mb: &Mailbox, nr: u64, args: [u64; 6], strace: bool) {
+fn answer(kernel: &Arc<Kernel>, tid: Tid, mb: &Mailbox, nr: u64, args: [u64; 6]) {
     if !served_exitless(nr) {
         mb.defer();
         return;
     }
-    let mut t = lock(task);
+    let Some(mut t) = Task::lock(kernel, tid, UserRegs::default(), None) else {
+        mb.defer();
+        return;
+    };
     let is_write = [libc::SYS_write, libc::SYS_writev, libc::SYS_pwrite64]
         .iter()
         .any(|w| *w as u64 == nr);
-    if is_write && !write_ready(&t, nr, &args) {
+    if (is_write && !write_ready(&t, nr, &args)) || t.interrupted() {
         drop(t);
         mb.defer();
         return;
     }
-    if t.exit.is_some() {
-        drop(t);
-        mb.defer();
-        return;
-    }
-    t.stats.syscalls += 1;
-    t.stats.exitless += 1;
-    let rax = syscalls::dispatch_args(&mut t, nr, &Args(args), strace);
+    let stats = &mut t.thread_mut().stats;
+    stats.syscalls += 1;
+    stats.exitless += 1;
+    let rax = syscalls::dispatch_args(&mut t, nr, &Args(args));
     drop(t);
     mb.complete(rax);
 }

@@ -1,139 +1,204 @@
-//! A task: one guest thread, with the state the syscall handlers act on.
+//! `Task`: the running thread as a syscall handler sees it. It holds the
+//! big kernel lock, the thread's registers and (on its own host thread)
+//! its vCPU, and gives handlers their process's memory, descriptors and
+//! signal state.
 //!
-//! There is one task (the container's init) until issue 3 adds clone; the
-//! per-process parts (memory, descriptors, limits) are plain fields now and
-//! will move behind a thread group then.
+//! Blocking: `block` sleeps on the thread's condition variable with the
+//! lock released; whoever changes what the thread waits for (a pipe, a
+//! futex, a child, a signal) wakes it. Callers loop on their condition.
 
-use vmm::UserRegs;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::MutexGuard;
+use vmm::{UserRegs, Vcpu};
 
 use super::fd_table::FdTable;
 use super::rlimits::Rlimits;
-use super::signal::SignalState;
-use crate::ExitStatus;
+use super::signal::{SIG_IGN, UNBLOCKABLE, bit};
+use super::{Credentials, Kernel, KernelState, Process, Thread, Tid};
 use crate::mm::MemoryManager;
 
-/// Credentials (the container's user; no setuid yet).
+/// How a `block` ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Credentials {
-    pub uid: u32,
-    pub gid: u32,
+pub enum Wake {
+    /// Woken (the condition may hold now: check it).
+    Woken,
+    TimedOut,
+    /// A signal is pending or the thread must exit.
+    Interrupted,
 }
 
-/// Counters for logs and benchmarks.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct TaskStats {
-    pub syscalls: u64,
-    /// Guest page faults the sentry resolved.
-    pub faults: u64,
-    /// Syscalls answered by the exitless poller (counted in `syscalls` too).
-    pub exitless: u64,
-}
-
-/// State set with prctl(2). Recorded now; it takes effect with the
-/// features it governs (exec for no_new_privs, parent death and orphan
-/// reaping once processes exist, core dumps never).
-#[derive(Clone, Copy, Debug)]
-pub struct PrctlState {
-    pub pdeathsig: u32,
-    pub dumpable: bool,
-    pub child_subreaper: bool,
-    pub no_new_privs: bool,
-}
-
-impl Default for PrctlState {
-    fn default() -> Self {
-        PrctlState {
-            pdeathsig: 0,
-            dumpable: true,
-            child_subreaper: false,
-            no_new_privs: false,
-        }
-    }
-}
-
-/// One guest thread.
-pub struct Task {
-    /// The thread ID (and, for the only thread, the process ID).
-    pub tid: i32,
+/// The running thread, with the kernel locked.
+pub struct Task<'a> {
+    pub kernel: &'a Arc<Kernel>,
+    pub k: MutexGuard<'a, KernelState>,
+    pub tid: Tid,
+    pub tgid: Tid,
+    pub mm_id: u64,
     pub regs: UserRegs,
-    pub mm: MemoryManager,
-    pub fds: FdTable,
-    pub creds: Credentials,
-    pub rlimits: Rlimits,
-    pub signals: SignalState,
-    pub hostname: String,
-    pub cwd: String,
-    pub exe_path: String,
-    /// The task name (prctl PR_SET_NAME): at most 15 bytes.
-    pub comm: Vec<u8>,
-    /// set_tid_address.
-    pub clear_child_tid: u64,
-    /// set_robust_list: head and length.
-    pub robust_list: (u64, u64),
-    /// CPUs the guest sees (sched_getaffinity), fixed at boot.
-    pub cpus: usize,
-    pub stats: TaskStats,
-    /// The file mode creation mask (umask).
-    pub umask: u32,
-    /// personality(2) flags (PER_LINUX = 0).
-    pub personality: u32,
-    pub prctl: PrctlState,
-    /// When the sandbox's kernel started (sysinfo's uptime).
-    pub boot_time: std::time::Instant,
-    /// Set by exit/exit_group (and fatal signals): the run loop stops.
-    pub exit: Option<ExitStatus>,
+    /// The thread's vCPU (None when the exitless poller serves a call).
+    pub vcpu: Option<&'a mut Vcpu>,
 }
 
-impl Task {
-    /// A new task as a process's first thread after exec: the given
-    /// state, with everything else as Linux starts it (no robust list, no
-    /// clear_child_tid, umask 022, no prctl state, not exited).
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        tid: i32,
+impl<'a> Task<'a> {
+    /// Locks the kernel for thread `tid`; None if the thread is gone.
+    pub fn lock(
+        kernel: &'a Arc<Kernel>,
+        tid: Tid,
         regs: UserRegs,
-        mm: MemoryManager,
-        fds: FdTable,
-        creds: Credentials,
-        rlimits: Rlimits,
-        hostname: String,
-        cwd: String,
-        exe_path: String,
-        cpus: usize,
-    ) -> Task {
-        Task {
+        vcpu: Option<&'a mut Vcpu>,
+    ) -> Option<Task<'a>> {
+        let k = kernel.state.lock();
+        let tgid = k.threads.get(&tid)?.tgid;
+        let mm_id = k.procs.get(&tgid)?.mm_id;
+        Some(Task {
+            kernel,
+            k,
             tid,
+            tgid,
+            mm_id,
             regs,
-            mm,
-            fds,
-            creds,
-            rlimits,
-            signals: SignalState::default(),
-            hostname,
-            cwd,
-            comm: Task::comm_from_path(&exe_path),
-            exe_path,
-            clear_child_tid: 0,
-            robust_list: (0, 0),
-            cpus,
-            stats: TaskStats::default(),
-            umask: 0o022,
-            personality: 0,
-            prctl: PrctlState::default(),
-            boot_time: std::time::Instant::now(),
-            exit: None,
+            vcpu,
+        })
+    }
+
+    pub fn thread(&self) -> &Thread {
+        self.k
+            .threads
+            .get(&self.tid)
+            .expect("a running thread is in the thread table")
+    }
+
+    pub fn thread_mut(&mut self) -> &mut Thread {
+        self.k
+            .threads
+            .get_mut(&self.tid)
+            .expect("a running thread is in the thread table")
+    }
+
+    pub fn process(&self) -> &Process {
+        self.k
+            .procs
+            .get(&self.tgid)
+            .expect("a running thread's process exists")
+    }
+
+    pub fn process_mut(&mut self) -> &mut Process {
+        self.k
+            .procs
+            .get_mut(&self.tgid)
+            .expect("a running thread's process exists")
+    }
+
+    pub fn mm(&self) -> &MemoryManager {
+        self.k
+            .mms
+            .get(&self.mm_id)
+            .expect("a running process has its memory")
+    }
+
+    pub fn mm_mut(&mut self) -> &mut MemoryManager {
+        self.k
+            .mms
+            .get_mut(&self.mm_id)
+            .expect("a running process has its memory")
+    }
+
+    pub fn fds(&self) -> &FdTable {
+        &self.process().fds
+    }
+
+    pub fn fds_mut(&mut self) -> &mut FdTable {
+        &mut self.process_mut().fds
+    }
+
+    pub fn creds(&self) -> Credentials {
+        self.process().creds
+    }
+
+    pub fn rlimits(&self) -> &Rlimits {
+        &self.process().rlimits
+    }
+
+    /// Whether the task may override limits (CAP_SYS_RESOURCE and the
+    /// like): root in the container.
+    pub fn privileged(&self) -> bool {
+        self.creds().uid == 0
+    }
+
+    pub fn strace(&self) -> bool {
+        self.kernel.config.strace
+    }
+
+    /// Whether the thread must stop what it waits for: it must exit, its
+    /// process is stopping or exiting, or an unblocked signal is pending.
+    pub fn interrupted(&self) -> bool {
+        let t = self.thread();
+        let p = self.process();
+        if t.killed || p.group_exit.is_some() || p.stop.stopped_by != 0 {
+            return true;
+        }
+        let blocked = t.blocked & !UNBLOCKABLE;
+        (t.pending.mask | p.shared_pending.mask) & !blocked != 0
+    }
+
+    /// Sleeps until woken, until `deadline`, or until interrupted. The
+    /// kernel lock is released while asleep.
+    pub fn block(&mut self, deadline: Option<Instant>) -> Wake {
+        if self.interrupted() {
+            return Wake::Interrupted;
+        }
+        let cond = Arc::clone(&self.thread().cond);
+        let timed_out = match deadline {
+            Some(d) => cond.wait_until(&mut self.k, d).timed_out(),
+            None => {
+                cond.wait(&mut self.k);
+                false
+            }
+        };
+        if self.interrupted() {
+            Wake::Interrupted
+        } else if timed_out || deadline.is_some_and(|d| Instant::now() >= d) {
+            Wake::TimedOut
+        } else {
+            Wake::Woken
         }
     }
 
-    /// The task's name from an executable path, as Linux sets it at exec.
-    pub fn comm_from_path(path: &str) -> Vec<u8> {
-        let base = path.rsplit('/').next().unwrap_or(path).as_bytes();
-        base[..base.len().min(15)].to_vec()
+    /// Runs `f` (a host call that may block) with the kernel unlocked.
+    pub fn unlocked<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        MutexGuard::unlocked(&mut self.k, f)
     }
 
-    /// Whether the task may override limits (CAP_SYS_RESOURCE): root in
-    /// the container.
-    pub fn privileged(&self) -> bool {
-        self.creds.uid == 0
+    /// Whether signal `sig` would be ignored by this process right now
+    /// (SIG_IGN, or SIG_DFL with an "ignore" default).
+    pub fn ignores(&self, sig: u32) -> bool {
+        super::deliver::ignored(self.process(), sig)
     }
+
+    /// Sets the blocked mask (SIGKILL and SIGSTOP are never blocked).
+    pub fn set_blocked(&mut self, mask: u64) {
+        self.thread_mut().blocked = mask & !UNBLOCKABLE;
+    }
+
+    /// Whether `sig` is blocked by this thread.
+    pub fn is_blocked(&self, sig: u32) -> bool {
+        self.thread().blocked & bit(sig) != 0
+    }
+
+    /// The disposition handler of `sig` is SIG_IGN.
+    pub fn handler_is_ignore(&self, sig: u32) -> bool {
+        self.process()
+            .actions
+            .get(sig as usize - 1)
+            .is_some_and(|a| a.handler == SIG_IGN)
+    }
+}
+
+/// The task name Linux sets at exec: the path's last component, at most
+/// 15 bytes.
+pub fn comm_from_path(path: &str) -> Vec<u8> {
+    let base = path.rsplit('/').next().unwrap_or(path).as_bytes();
+    base[..base.len().min(15)].to_vec()
 }

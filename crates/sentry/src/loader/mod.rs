@@ -131,12 +131,12 @@ pub fn load_elf(mm: &mut MemoryManager, file: &File) -> Result<LoadedImage, Erro
 
 /// Creates the stack VMA under `STACK_TOP`, fills in the initial stack and
 /// returns the stack pointer.
-pub fn setup_stack(
+pub fn setup_stack<S: AsRef<[u8]>>(
     mm: &mut MemoryManager,
     stack_limit: u64,
-    argv: &[String],
-    envp: &[String],
-    execfn: &str,
+    argv: &[S],
+    envp: &[S],
+    execfn: &[u8],
     aux: &stack::AuxInfo,
     exec_stack: bool,
 ) -> Result<u64, Error> {
@@ -160,4 +160,57 @@ pub fn setup_stack(
     mm.copy_out(img.sp, &img.bytes)
         .map_err(|e| Error::Load(format!("writing the stack: {e}")))?;
     Ok(img.sp)
+}
+
+/// A process image ready to run: its memory and first registers.
+pub struct Image {
+    pub mm: MemoryManager,
+    pub regs: vmm::UserRegs,
+}
+
+/// Loads `file` into a fresh address space with its stack (execve and
+/// boot): argv, envp and `execfn` (AT_EXECFN) as given.
+#[allow(clippy::too_many_arguments)]
+pub fn build_image<S: AsRef<[u8]>>(
+    machine: &vmm::Machine,
+    file: &File,
+    argv: &[S],
+    envp: &[S],
+    execfn: &[u8],
+    uid: u32,
+    gid: u32,
+    stack_limit: u64,
+) -> Result<Image, Error> {
+    let mut mm = MemoryManager::new(machine.new_address_space()?, stack_limit);
+    let image = load_elf(&mut mm, file)?;
+    mm.init_brk(image.brk_start);
+    let mut random = [0u8; 16];
+    crate::host::fill_random(&mut random).map_err(|e| Error::Setup(format!("getrandom: {e}")))?;
+    let aux = stack::AuxInfo {
+        hwcap: crate::host::hwcap(),
+        phdr: image.phdr,
+        phnum: image.phnum,
+        entry: image.entry,
+        uid,
+        gid,
+        random,
+    };
+    let sp = setup_stack(
+        &mut mm,
+        stack_limit,
+        argv,
+        envp,
+        execfn,
+        &aux,
+        image.exec_stack,
+    )?;
+    Ok(Image {
+        mm,
+        regs: vmm::UserRegs {
+            rip: image.entry,
+            rsp: sp,
+            rflags: 0x202,
+            ..Default::default()
+        },
+    })
 }

@@ -60,23 +60,23 @@ pub struct StackImage {
     pub bytes: Vec<u8>,
 }
 
-fn cstr(s: &str, what: &str) -> Result<Vec<u8>, Error> {
-    if s.as_bytes().contains(&0) {
+fn cstr(s: &[u8], what: &str) -> Result<Vec<u8>, Error> {
+    if s.contains(&0) {
         return Err(Error::Load(format!("{what} contains a NUL byte")));
     }
-    let mut v = s.as_bytes().to_vec();
+    let mut v = s.to_vec();
     v.push(0);
     Ok(v)
 }
 
 /// Lays out the stack ending at `top` (page aligned). `max` bounds the
 /// total size (Linux allows a quarter of the stack limit for strings).
-pub fn build(
+pub fn build<S: AsRef<[u8]>>(
     top: u64,
     max: u64,
-    argv: &[String],
-    envp: &[String],
-    execfn: &str,
+    argv: &[S],
+    envp: &[S],
+    execfn: &[u8],
     aux: &AuxInfo,
 ) -> Result<StackImage, Error> {
     let too_big = || Error::Load("argument list too long".into());
@@ -93,16 +93,16 @@ pub fn build(
     let execfn_addr = push(&mut p, cstr(execfn, "the executable path")?)?;
     let mut env_addrs = Vec::with_capacity(envp.len());
     for s in envp.iter().rev() {
-        env_addrs.push(push(&mut p, cstr(s, "an environment string")?)?);
+        env_addrs.push(push(&mut p, cstr(s.as_ref(), "an environment string")?)?);
     }
     env_addrs.reverse();
     let mut arg_addrs = Vec::with_capacity(argv.len());
     for s in argv.iter().rev() {
-        arg_addrs.push(push(&mut p, cstr(s, "an argument")?)?);
+        arg_addrs.push(push(&mut p, cstr(s.as_ref(), "an argument")?)?);
     }
     arg_addrs.reverse();
     p &= !15;
-    let platform_addr = push(&mut p, cstr(PLATFORM, "platform")?)?;
+    let platform_addr = push(&mut p, cstr(PLATFORM.as_bytes(), "platform")?)?;
     let random_addr = push(&mut p, aux.random.to_vec())?;
 
     let auxv: [(u64, u64); 18] = [
@@ -182,7 +182,7 @@ mod tests {
         };
         let argv = vec!["/bin/prog".to_string(), "arg1".to_string()];
         let envp = vec!["A=b".to_string()];
-        let img = build(top, 1 << 20, &argv, &envp, "/bin/prog", &aux).unwrap();
+        let img = build(top, 1 << 20, &argv, &envp, b"/bin/prog", &aux).unwrap();
         assert_eq!(img.sp % 16, 0, "sp is 16-byte aligned at entry");
         assert_eq!(img.sp + img.bytes.len() as u64, top);
         assert_eq!(word(&img, top - 8), 0, "top 8 bytes are zero");
@@ -247,12 +247,12 @@ mod tests {
         };
         let big = vec!["x".repeat(5000)];
         assert!(matches!(
-            build(0x10_0000, 4096, &big, &[], "/x", &aux),
+            build(0x10_0000, 4096, &big, &[], b"/x", &aux),
             Err(Error::Load(_))
         ));
         let nul = vec!["a\0b".to_string()];
         assert!(matches!(
-            build(0x10_0000, 4096, &nul, &[], "/x", &aux),
+            build(0x10_0000, 4096, &nul, &[], b"/x", &aux),
             Err(Error::Load(_))
         ));
     }

@@ -77,7 +77,10 @@ impl MemoryManager {
             return Err(FaultError::Segv);
         }
         let page = page_down(addr);
-        if self.space.lookup(page).is_some() {
+        if let Some((frame, prot)) = self.space.lookup(page) {
+            if access == Access::Write && vma.prot.write && !prot.write && !vma.shared {
+                return self.break_cow(page, frame, &vma);
+            }
             return Err(FaultError::AlreadyMapped);
         }
         let (lo, hi) = self.fault_stream().window(page, &vma);
@@ -91,6 +94,42 @@ impl MemoryManager {
                 break;
             }
             a += PAGE_SIZE;
+        }
+        Ok(())
+    }
+
+    /// A write to a private page that fork left shared: the last sharer
+    /// takes the frame back writable; the others get a copy.
+    fn break_cow(&self, page: u64, frame: vmm::Frame, vma: &Vma) -> Result<(), FaultError> {
+        if self.mem.refs(frame) == 1 {
+            // Gaining a permission needs no zap: the shadow entry refaults.
+            return self
+                .space
+                .protect(page, PAGE_SIZE, vma.prot)
+                .map_err(|_| FaultError::NoMemory);
+        }
+        let new = self.mem.alloc().map_err(|_| FaultError::NoMemory)?;
+        let mut buf = vec![0u8; PAGE_SIZE as usize];
+        if self.mem.read(frame, &mut buf).is_err() || self.mem.write(new, &buf).is_err() {
+            self.mem.put(new);
+            return Err(FaultError::NoMemory);
+        }
+        self.map_frame(page, new, vma.prot)
+            .map_err(|_| FaultError::NoMemory)
+    }
+
+    /// Maps every page of `[start, end)` with a fresh frame, PROT_NONE
+    /// included (shared anonymous memory; see `mmap_anon`).
+    pub fn populate_all(&self, start: u64, end: u64) -> Result<(), Errno> {
+        let vmas: Vec<_> = self.vmas.intersecting(start, end).copied().collect();
+        for v in vmas {
+            let mut a = v.start.max(start);
+            while a < v.end.min(end) {
+                if self.space.lookup(a).is_none() {
+                    self.map_new_page(a, v.prot)?;
+                }
+                a += PAGE_SIZE;
+            }
         }
         Ok(())
     }

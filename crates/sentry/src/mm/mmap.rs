@@ -65,7 +65,13 @@ impl MemoryManager {
             shared,
             kind: VmaKind::Anon,
         });
-        if populate {
+        if shared {
+            // Shared anonymous memory must be the same frames in every
+            // process that inherits it, so its frames exist from the start
+            // (Linux backs it with a shmem file; the memory file is sparse,
+            // so an untouched frame costs no host memory).
+            self.populate_all(start, end)?;
+        } else if populate {
             // Linux ignores population failures (mm_populate): the mapping
             // stands and the rest faults in later.
             let _ = self.populate(start, end);

@@ -111,6 +111,28 @@ impl MemoryManager {
         }
     }
 
+    /// fork: a copy of this memory in `space` (a fresh tree). Private
+    /// pages become copy-on-write in both; MAP_SHARED pages stay shared.
+    pub fn fork(&self, space: AddressSpace) -> Result<MemoryManager, Errno> {
+        let child = MemoryManager {
+            space: Arc::new(space),
+            mem: Arc::clone(&self.mem),
+            vmas: self.vmas.clone(),
+            brk: self.brk,
+            mmap_base: self.mmap_base,
+            populated: Mutex::new(self.populated().clone()),
+            fault_stream: Mutex::new(fault::FaultStream::default()),
+        };
+        for v in self.vmas.iter() {
+            for (s, e) in self.populated_pieces(v.start, v.end) {
+                self.space
+                    .fork_into(&child.space, s, e - s, !v.shared)
+                    .map_err(|_| Errno::ENOMEM)?;
+            }
+        }
+        Ok(child)
+    }
+
     /// Bytes of guest memory in all, and not allocated to any frame.
     pub fn memory_usage(&self) -> (u64, u64) {
         let total = self.mem.size();
@@ -284,7 +306,7 @@ impl MemoryManager {
     }
 
     /// Maps an existing frame at `va`, consuming one reference on it.
-    fn map_frame(&self, va: u64, frame: vmm::Frame, prot: Prot) -> Result<(), Errno> {
+    pub(crate) fn map_frame(&self, va: u64, frame: vmm::Frame, prot: Prot) -> Result<(), Errno> {
         self.space.map(va, frame, prot).map_err(|_| {
             self.mem.put(frame);
             Errno::ENOMEM

@@ -60,6 +60,13 @@ impl MemoryManager {
         }
     }
 
+    /// Reads a little-endian u32.
+    pub fn read_u32(&self, addr: u64) -> Result<u32, Errno> {
+        let mut b = [0u8; 4];
+        self.copy_in(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
     /// Reads a little-endian u64.
     pub fn read_u64(&self, addr: u64) -> Result<u64, Errno> {
         let mut b = [0u8; 8];

@@ -61,7 +61,7 @@ impl Vma {
 }
 
 /// The VMAs of an address space.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct VmaSet {
     map: BTreeMap<u64, Vma>,
 }

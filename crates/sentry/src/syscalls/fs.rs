@@ -1,9 +1,13 @@
 //! File-descriptor syscalls: I/O, the descriptor table, stat and ioctl.
 //!
 //! Data moves straight between the host descriptor and guest frames
-//! (`MemoryManager::io_vecs`), with no copy through the sentry. Host calls
-//! interrupted by a host signal (a vCPU kick) are restarted: the guest has
-//! no signal to deliver yet.
+//! (`MemoryManager::io_vecs`), with no copy through the sentry.
+//!
+//! Blocking: the sentry's own pipes are non-blocking on the host. A read
+//! or write that must wait polls the host descriptor with the kernel
+//! unlocked, in slices, so that a signal or an exit interrupts it
+//! (ERESTARTSYS); the transfer itself runs with the kernel locked once the
+//! descriptor is ready, so guest memory cannot change under it.
 
 use std::sync::Arc;
 
@@ -11,8 +15,10 @@ use super::Args;
 use crate::errno::{Errno, SysResult};
 use crate::host::{self, IoVec};
 use crate::kernel::Task;
-use crate::kernel::fd_table::{FdEntry, FileDescription};
+use crate::kernel::deliver::{self, Dest};
+use crate::kernel::fd_table::{FdEntry, FileDescription, FileKind, O_NONBLOCK};
 use crate::kernel::rlimits::RLIMIT_NOFILE;
+use crate::kernel::signal::{SIGPIPE, SigInfo, code};
 use crate::mm::usercopy::{MAX_IO_CHUNK, MAX_RW_COUNT};
 
 const UIO_MAXIOV: u64 = 1024;
@@ -33,41 +39,123 @@ pub(super) fn restart<T>(mut f: impl FnMut() -> Result<T, Errno>) -> Result<T, E
     }
 }
 
-fn host_file(task: &Task, fd: i32) -> Result<Arc<FileDescription>, Errno> {
-    task.fds.file(fd)
+fn host_file(task: &Task<'_>, fd: i32) -> Result<Arc<FileDescription>, Errno> {
+    task.fds().file(fd)
 }
 
-/// A write that hit a closed pipe. Linux sends SIGPIPE (not forced); the
-/// only task is its PID namespace's init, for which a SIG_DFL signal from
-/// the kernel is dropped (SIGNAL_UNKILLABLE) and one with a handler needs
-/// delivery (issue 3), so the caller sees EPIPE either way. Non-init tasks
-/// will get the signal once processes exist.
-fn on_epipe(_task: &mut Task, r: SysResult) -> SysResult {
+/// A write that hit a pipe with no reader: SIGPIPE to the writing thread
+/// (not forced: a handler or SIG_IGN leaves just the EPIPE), as Linux.
+fn on_epipe(task: &mut Task<'_>, r: SysResult) -> SysResult {
+    if r == Err(Errno::EPIPE) {
+        let info = SigInfo::user(SIGPIPE, code::SI_USER, task.tgid, task.creds().uid);
+        let tid = task.tid;
+        deliver::send(&mut task.k, Dest::Thread(tid), info, false);
+    }
     r
 }
 
-pub fn read(task: &mut Task, a: &Args) -> SysResult {
+/// How long one unlocked poll waits before looking for signals again.
+const POLL_SLICE_MS: i32 = 20;
+
+/// Waits until `file` polls ready for `events` (POLLIN or POLLOUT), with
+/// the kernel unlocked; ERESTARTSYS if the thread is interrupted first.
+pub(super) fn wait_ready(
+    task: &mut Task<'_>,
+    file: &FileDescription,
+    events: i16,
+) -> Result<(), Errno> {
+    let Some(fd) = file.host_fd() else {
+        return Ok(());
+    };
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    let mut p = [libc::pollfd {
+        fd: raw,
+        events,
+        revents: 0,
+    }];
+    loop {
+        // Hang-up and errors count as ready: the transfer reports them.
+        if matches!(host::poll(&mut p, 0), Ok(n) if n > 0) {
+            return Ok(());
+        }
+        if task.interrupted() {
+            return Err(Errno::ERESTARTSYS);
+        }
+        let r = task.unlocked(|| host::poll(&mut p, POLL_SLICE_MS));
+        if matches!(r, Ok(n) if n > 0) {
+            return Ok(());
+        }
+    }
+}
+
+/// Runs `io` (a transfer on `file`'s host descriptor) with blocking
+/// semantics from the guest's point of view: EAGAIN from the
+/// non-blocking host descriptor means wait, unless the guest asked for
+/// O_NONBLOCK.
+fn blocking_io(
+    task: &mut Task<'_>,
+    file: &FileDescription,
+    events: i16,
+    mut io: impl FnMut(&mut Task<'_>) -> SysResult,
+) -> SysResult {
+    loop {
+        if !file.nonblocking() {
+            wait_ready(task, file, events)?;
+        }
+        match io(task) {
+            Err(Errno::EAGAIN) if !file.nonblocking() => continue,
+            Err(Errno::EINTR) => continue,
+            r => return r,
+        }
+    }
+}
+
+pub fn read(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
     let count = a.u(2).min(MAX_RW_COUNT);
     if count == 0 {
         return restart(|| host::read(fd, &mut [], None)).map(|n| n as u64);
     }
-    let iov = task.mm.io_vecs(a.u(1), count, true)?;
-    restart(|| host::readv(fd, &iov)).map(|n| n as u64)
+    let buf = a.u(1);
+    blocking_io(task, &file, libc::POLLIN, |t| {
+        let iov = t.mm().io_vecs(buf, count, true)?;
+        host::readv(fd, &iov).map(|n| n as u64)
+    })
 }
 
-pub fn write(task: &mut Task, a: &Args) -> SysResult {
+/// Writes all of `count` bytes at `buf` unless interrupted or the guest
+/// asked for O_NONBLOCK (then what fits).
+fn write_all(task: &mut Task<'_>, file: &FileDescription, buf: u64, count: u64) -> SysResult {
+    let fd = file.host_fd().ok_or(Errno::EINVAL)?;
+    let mut done = 0u64;
+    while done < count {
+        let r = blocking_io(task, file, libc::POLLOUT, |t| {
+            let iov = t.mm().io_vecs(buf + done, count - done, false)?;
+            host::writev(fd, &iov).map(|n| n as u64)
+        });
+        match r {
+            Ok(n) => done += n,
+            Err(e) if done == 0 => return on_epipe(task, Err(e)),
+            Err(_) => break,
+        }
+        if file.nonblocking() {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+pub fn write(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
     let count = a.u(2).min(MAX_RW_COUNT);
-    let r = if count == 0 {
-        restart(|| host::write(fd, &[])).map(|n| n as u64)
-    } else {
-        let iov = task.mm.io_vecs(a.u(1), count, false)?;
-        restart(|| host::writev(fd, &iov)).map(|n| n as u64)
-    };
-    on_epipe(task, r)
+    if count == 0 {
+        return restart(|| host::write(fd, &[])).map(|n| n as u64);
+    }
+    // Check the buffer first: a bad one is EFAULT even on a full pipe.
+    task.mm().io_vecs(a.u(1), count.min(4096), false)?;
+    write_all(task, &file, a.u(1), count)
 }
 
 fn offset(a: &Args, i: usize) -> Result<i64, Errno> {
@@ -75,7 +163,7 @@ fn offset(a: &Args, i: usize) -> Result<i64, Errno> {
     if off < 0 { Err(Errno::EINVAL) } else { Ok(off) }
 }
 
-pub fn pread64(task: &mut Task, a: &Args) -> SysResult {
+pub fn pread64(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
     let off = offset(a, 3)?;
@@ -83,11 +171,11 @@ pub fn pread64(task: &mut Task, a: &Args) -> SysResult {
     if count == 0 {
         return restart(|| host::read(fd, &mut [], Some(off))).map(|n| n as u64);
     }
-    let iov = task.mm.io_vecs(a.u(1), count, true)?;
+    let iov = task.mm().io_vecs(a.u(1), count, true)?;
     restart(|| host::preadv(fd, &iov, off)).map(|n| n as u64)
 }
 
-pub fn pwrite64(task: &mut Task, a: &Args) -> SysResult {
+pub fn pwrite64(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
     let off = offset(a, 3)?;
@@ -95,7 +183,7 @@ pub fn pwrite64(task: &mut Task, a: &Args) -> SysResult {
     if count == 0 {
         return Ok(0);
     }
-    let iov = task.mm.io_vecs(a.u(1), count, false)?;
+    let iov = task.mm().io_vecs(a.u(1), count, false)?;
     let r = restart(|| host::pwritev(fd, &iov, off)).map(|n| n as u64);
     on_epipe(task, r)
 }
@@ -103,12 +191,12 @@ pub fn pwrite64(task: &mut Task, a: &Args) -> SysResult {
 /// Reads a guest iovec array and maps it onto host iovecs over guest
 /// frames. Stops early (a short transfer) at the first bad segment after
 /// the first, or at the per-call transfer cap.
-fn gather(task: &Task, iov: u64, cnt: u64, write_guest: bool) -> Result<Vec<IoVec>, Errno> {
+fn gather(task: &Task<'_>, iov: u64, cnt: u64, write_guest: bool) -> Result<Vec<IoVec>, Errno> {
     if cnt > UIO_MAXIOV {
         return Err(Errno::EINVAL);
     }
     let mut raw = vec![0u8; (cnt * 16) as usize];
-    task.mm.copy_in(iov, &mut raw)?;
+    task.mm().copy_in(iov, &mut raw)?;
     let segs: Vec<(u64, u64)> = raw
         .chunks_exact(16)
         .map(|c| {
@@ -133,7 +221,7 @@ fn gather(task: &Task, iov: u64, cnt: u64, write_guest: bool) -> Result<Vec<IoVe
         if len == 0 {
             continue;
         }
-        match task.mm.io_vecs(base, len, write_guest) {
+        match task.mm().io_vecs(base, len, write_guest) {
             Ok(v) => {
                 let got: u64 = v.iter().map(|v| v.len as u64).sum();
                 out.extend(v);
@@ -150,46 +238,67 @@ fn gather(task: &Task, iov: u64, cnt: u64, write_guest: bool) -> Result<Vec<IoVe
     Ok(out)
 }
 
-pub fn readv(task: &mut Task, a: &Args) -> SysResult {
+pub fn readv(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
-    let iov = gather(task, a.u(1), a.u(2), true)?;
-    if iov.is_empty() {
+    let (v, n) = (a.u(1), a.u(2));
+    if gather(task, v, n, true)?.is_empty() {
         return restart(|| host::read(fd, &mut [], None)).map(|n| n as u64);
     }
-    restart(|| host::readv(fd, &iov)).map(|n| n as u64)
+    blocking_io(task, &file, libc::POLLIN, |t| {
+        let iov = gather(t, v, n, true)?;
+        host::readv(fd, &iov).map(|n| n as u64)
+    })
 }
 
-pub fn writev(task: &mut Task, a: &Args) -> SysResult {
+pub fn writev(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
-    let iov = gather(task, a.u(1), a.u(2), false)?;
-    let r = if iov.is_empty() {
-        restart(|| host::write(fd, &[])).map(|n| n as u64)
-    } else {
-        restart(|| host::writev(fd, &iov)).map(|n| n as u64)
-    };
+    let (v, n) = (a.u(1), a.u(2));
+    if gather(task, v, n, false)?.is_empty() {
+        return restart(|| host::write(fd, &[])).map(|n| n as u64);
+    }
+    // One host writev per wait: a pipe write of at most PIPE_BUF is
+    // atomic, a larger one may be partial, as Linux allows for writev
+    // interrupted by a signal.
+    let r = blocking_io(task, &file, libc::POLLOUT, |t| {
+        let iov = gather(t, v, n, false)?;
+        host::writev(fd, &iov).map(|n| n as u64)
+    });
     on_epipe(task, r)
 }
 
-pub fn lseek(task: &mut Task, a: &Args) -> SysResult {
+pub fn lseek(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
     host::lseek(fd, a.u(1) as i64, a.int(2))
 }
 
-pub fn close(task: &mut Task, a: &Args) -> SysResult {
-    task.fds.remove(a.int(0)).map(|_| 0)
+pub fn close(task: &mut Task<'_>, a: &Args) -> SysResult {
+    task.fds_mut().remove(a.int(0)).map(|_| 0)
 }
 
-pub(super) fn nofile(task: &Task) -> u64 {
-    task.rlimits.soft(RLIMIT_NOFILE)
+pub fn close_range(task: &mut Task<'_>, a: &Args) -> SysResult {
+    const CLOSE_RANGE_UNSHARE: u32 = 2;
+    const CLOSE_RANGE_CLOEXEC: u32 = 4;
+    let (first, last, flags) = (a.uint(0), a.uint(1), a.uint(2));
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(Errno::EINVAL);
+    }
+    // Each process has its own table already: UNSHARE needs nothing.
+    task.fds_mut()
+        .close_range(first, last, flags & CLOSE_RANGE_CLOEXEC != 0);
+    Ok(0)
 }
 
-pub fn dup(task: &mut Task, a: &Args) -> SysResult {
-    let e = task.fds.get(a.int(0))?.clone();
+pub(super) fn nofile(task: &Task<'_>) -> u64 {
+    task.rlimits().soft(RLIMIT_NOFILE)
+}
+
+pub fn dup(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let e = task.fds().get(a.int(0))?.clone();
     let limit = nofile(task);
-    task.fds
+    task.fds_mut()
         .install(
             FdEntry {
                 cloexec: false,
@@ -201,23 +310,24 @@ pub fn dup(task: &mut Task, a: &Args) -> SysResult {
         .map(|fd| fd as u64)
 }
 
-fn do_dup3(task: &mut Task, old: i32, new: i32, cloexec: bool) -> SysResult {
-    let e = task.fds.get(old)?.clone();
+fn do_dup3(task: &mut Task<'_>, old: i32, new: i32, cloexec: bool) -> SysResult {
+    let e = task.fds().get(old)?.clone();
     let limit = nofile(task);
-    task.fds.install_at(new, FdEntry { cloexec, ..e }, limit)?;
+    task.fds_mut()
+        .install_at(new, FdEntry { cloexec, ..e }, limit)?;
     Ok(new as u64)
 }
 
-pub fn dup2(task: &mut Task, a: &Args) -> SysResult {
+pub fn dup2(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (old, new) = (a.int(0), a.int(1));
     if old == new {
-        task.fds.get(old)?;
+        task.fds().get(old)?;
         return Ok(new as u64);
     }
     do_dup3(task, old, new, false)
 }
 
-pub fn dup3(task: &mut Task, a: &Args) -> SysResult {
+pub fn dup3(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (old, new, flags) = (a.int(0), a.int(1), u64::from(a.uint(2)));
     if flags & !O_CLOEXEC != 0 || old == new {
         return Err(Errno::EINVAL);
@@ -225,14 +335,16 @@ pub fn dup3(task: &mut Task, a: &Args) -> SysResult {
     do_dup3(task, old, new, flags & O_CLOEXEC != 0)
 }
 
-pub fn fcntl(task: &mut Task, a: &Args) -> SysResult {
+pub fn fcntl(task: &mut Task<'_>, a: &Args) -> SysResult {
     const F_DUPFD: u32 = 0;
     const F_GETFD: u32 = 1;
     const F_SETFD: u32 = 2;
     const F_GETFL: u32 = 3;
+    const F_SETFL: u32 = 4;
+    const O_APPEND: u32 = 0o2000;
     const F_DUPFD_CLOEXEC: u32 = 1030;
     let fd = a.int(0);
-    let entry = task.fds.get(fd)?.clone();
+    let entry = task.fds().get(fd)?.clone();
     match a.uint(1) {
         cmd @ (F_DUPFD | F_DUPFD_CLOEXEC) => {
             let min = u64::from(a.uint(2));
@@ -244,22 +356,34 @@ pub fn fcntl(task: &mut Task, a: &Args) -> SysResult {
                 cloexec: cmd == F_DUPFD_CLOEXEC,
                 ..entry
             };
-            task.fds.install(e, min as usize, limit).map(|fd| fd as u64)
+            task.fds_mut()
+                .install(e, min as usize, limit)
+                .map(|fd| fd as u64)
         }
         F_GETFD => Ok(if entry.cloexec { FD_CLOEXEC } else { 0 }),
         F_SETFD => task
-            .fds
+            .fds_mut()
             .set_cloexec(fd, a.u(2) & FD_CLOEXEC != 0)
             .map(|()| 0),
         F_GETFL => {
             let host = entry.file.host_fd().ok_or(Errno::EINVAL)?;
-            host::status_flags(host).map(u64::from)
+            // The host descriptor of a pipe is always non-blocking; the
+            // guest sees its own O_NONBLOCK.
+            let f = (host::status_flags(host)? & !O_NONBLOCK) | (entry.file.status() & O_NONBLOCK);
+            Ok(u64::from(f))
+        }
+        F_SETFL => {
+            let keep = entry.file.status() & !(O_NONBLOCK | O_APPEND);
+            entry
+                .file
+                .set_status(keep | (a.uint(2) & (O_NONBLOCK | O_APPEND)));
+            Ok(0)
         }
         _ => Err(Errno::EINVAL),
     }
 }
 
-pub fn ioctl(task: &mut Task, a: &Args) -> SysResult {
+pub fn ioctl(task: &mut Task<'_>, a: &Args) -> SysResult {
     const TCGETS: u64 = 0x5401;
     const TIOCGWINSZ: u64 = 0x5413;
     let file = host_file(task, a.int(0))?;
@@ -275,7 +399,7 @@ pub fn ioctl(task: &mut Task, a: &Args) -> SysResult {
     let fd = file.host_fd().ok_or(Errno::ENOTTY)?;
     let mut buf = [0u8; 36];
     host::ioctl_read(fd, req, &mut buf[..size])?;
-    task.mm.copy_out(a.u(2), &buf[..size])?;
+    task.mm().copy_out(a.u(2), &buf[..size])?;
     Ok(0)
 }
 
@@ -308,24 +432,24 @@ fn stat_bytes(st: &libc::stat) -> [u8; 144] {
     b
 }
 
-fn fstat_into(task: &Task, fd: i32, buf: u64) -> SysResult {
+fn fstat_into(task: &Task<'_>, fd: i32, buf: u64) -> SysResult {
     let file = host_file(task, fd)?;
     let host = file.host_fd().ok_or(Errno::EINVAL)?;
     let st = host::fstat(host)?;
-    task.mm.copy_out(buf, &stat_bytes(&st))?;
+    task.mm().copy_out(buf, &stat_bytes(&st))?;
     Ok(0)
 }
 
-pub fn fstat(task: &mut Task, a: &Args) -> SysResult {
+pub fn fstat(task: &mut Task<'_>, a: &Args) -> SysResult {
     fstat_into(task, a.int(0), a.u(1))
 }
 
-pub fn newfstatat(task: &mut Task, a: &Args) -> SysResult {
+pub fn newfstatat(task: &mut Task<'_>, a: &Args) -> SysResult {
     let flags = a.uint(3);
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    let path = task.mm.read_cstring(a.u(1), PATH_MAX)?;
+    let path = task.mm().read_cstring(a.u(1), PATH_MAX)?;
     if !path.is_empty() {
         return Err(Errno::ENOSYS); // path walks need the VFS
     }
@@ -338,39 +462,40 @@ pub fn newfstatat(task: &mut Task, a: &Args) -> SysResult {
     fstat_into(task, a.int(0), a.u(2))
 }
 
-pub fn readlink(task: &mut Task, a: &Args) -> SysResult {
+pub fn readlink(task: &mut Task<'_>, a: &Args) -> SysResult {
     let size = a.int(2);
     if size <= 0 {
         return Err(Errno::EINVAL);
     }
-    let path = task.mm.read_cstring(a.u(0), PATH_MAX)?;
+    let path = task.mm().read_cstring(a.u(0), PATH_MAX)?;
     if path != b"/proc/self/exe" {
         return Err(Errno::ENOSYS);
     }
     // The link is always absolute, as Linux's d_path gives it.
-    let target = if task.exe_path.starts_with('/') {
-        task.exe_path.clone()
+    let target = if task.process().exe_path.starts_with('/') {
+        task.process().exe_path.clone()
     } else {
-        let rel = task.exe_path.trim_start_matches("./");
-        format!("{}/{rel}", task.cwd.trim_end_matches('/'))
+        let p = task.process();
+        let rel = p.exe_path.trim_start_matches("./");
+        format!("{}/{rel}", p.cwd.trim_end_matches('/'))
     };
     let target = target.as_bytes();
     let n = target.len().min(size as usize);
-    task.mm.copy_out(a.u(1), &target[..n])?;
+    task.mm().copy_out(a.u(1), &target[..n])?;
     Ok(n as u64)
 }
 
-pub fn getcwd(task: &mut Task, a: &Args) -> SysResult {
-    let mut cwd = task.cwd.as_bytes().to_vec();
+pub fn getcwd(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let mut cwd = task.process().cwd.as_bytes().to_vec();
     cwd.push(0);
     if a.u(1) < cwd.len() as u64 {
         return Err(Errno::ERANGE);
     }
-    task.mm.copy_out(a.u(0), &cwd)?;
+    task.mm().copy_out(a.u(0), &cwd)?;
     Ok(cwd.len() as u64)
 }
 
-pub fn sendfile(task: &mut Task, a: &Args) -> SysResult {
+pub fn sendfile(task: &mut Task<'_>, a: &Args) -> SysResult {
     const CHUNK: usize = 64 << 10;
     let out = host_file(task, a.int(0))?;
     let inp = host_file(task, a.int(1))?;
@@ -380,7 +505,7 @@ pub fn sendfile(task: &mut Task, a: &Args) -> SysResult {
     );
     let off_ptr = a.u(2);
     let mut off = if off_ptr != 0 {
-        let o = task.mm.read_u64(off_ptr)? as i64;
+        let o = task.mm().read_u64(off_ptr)? as i64;
         if o < 0 {
             return Err(Errno::EINVAL);
         }
@@ -421,7 +546,7 @@ pub fn sendfile(task: &mut Task, a: &Args) -> SysResult {
         }
     }
     if let Some(o) = off {
-        task.mm.write_u64(off_ptr, o as u64)?;
+        task.mm().write_u64(off_ptr, o as u64)?;
     }
     match result {
         Err(e) if done == 0 => on_epipe(task, Err(e)),
@@ -429,53 +554,53 @@ pub fn sendfile(task: &mut Task, a: &Args) -> SysResult {
     }
 }
 
-fn do_pipe(task: &mut Task, fds_addr: u64, flags: u32) -> SysResult {
-    const O_NONBLOCK: u32 = 0o4000;
+fn do_pipe(task: &mut Task<'_>, fds_addr: u64, flags: u32) -> SysResult {
     const O_DIRECT: u32 = 0o40000;
     if flags & !(O_CLOEXEC as u32 | O_NONBLOCK | O_DIRECT) != 0 {
         return Err(Errno::EINVAL);
     }
     // The pipe itself is the host's: its buffering, blocking, atomicity and
     // EPIPE rules are Linux's own.
-    let (r, w) = host::pipe((flags & (O_NONBLOCK | O_DIRECT)) as i32)?;
+    // The host side is always non-blocking (see the module comment).
+    let (r, w) = host::pipe((O_NONBLOCK | (flags & O_DIRECT)) as i32)?;
     let cloexec = u64::from(flags) & O_CLOEXEC != 0;
     let limit = nofile(task);
     let entry = |fd| FdEntry {
-        file: Arc::new(FileDescription::Pipe(fd)),
+        file: Arc::new(FileDescription::new(FileKind::Pipe(fd), flags & O_NONBLOCK)),
         cloexec,
     };
-    let rfd = task.fds.install(entry(r), 0, limit)?;
-    let wfd = match task.fds.install(entry(w), 0, limit) {
+    let rfd = task.fds_mut().install(entry(r), 0, limit)?;
+    let wfd = match task.fds_mut().install(entry(w), 0, limit) {
         Ok(fd) => fd,
         Err(e) => {
-            let _ = task.fds.remove(rfd);
+            let _ = task.fds_mut().remove(rfd);
             return Err(e);
         }
     };
     let mut out = [0u8; 8];
     out[..4].copy_from_slice(&rfd.to_le_bytes());
     out[4..].copy_from_slice(&wfd.to_le_bytes());
-    if let Err(e) = task.mm.copy_out(fds_addr, &out) {
-        let _ = task.fds.remove(rfd);
-        let _ = task.fds.remove(wfd);
+    if let Err(e) = task.mm().copy_out(fds_addr, &out) {
+        let _ = task.fds_mut().remove(rfd);
+        let _ = task.fds_mut().remove(wfd);
         return Err(e);
     }
     Ok(0)
 }
 
-pub fn pipe(task: &mut Task, a: &Args) -> SysResult {
+pub fn pipe(task: &mut Task<'_>, a: &Args) -> SysResult {
     do_pipe(task, a.u(0), 0)
 }
 
-pub fn pipe2(task: &mut Task, a: &Args) -> SysResult {
+pub fn pipe2(task: &mut Task<'_>, a: &Args) -> SysResult {
     do_pipe(task, a.u(0), a.uint(1))
 }
 
 /// The checks Linux makes before any path walk (fs/open.c): the name is
 /// copied in (EFAULT, ENAMETOOLONG) and must not be empty (ENOENT). The
 /// walk itself needs the VFS, which does not exist yet: ENOSYS.
-fn open_path(task: &mut Task, path: u64) -> SysResult {
-    let name = task.mm.read_cstring(path, PATH_MAX - 1)?;
+fn open_path(task: &mut Task<'_>, path: u64) -> SysResult {
+    let name = task.mm().read_cstring(path, PATH_MAX - 1)?;
     if name.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -486,16 +611,16 @@ fn open_path(task: &mut Task, path: u64) -> SysResult {
     Err(Errno::ENOSYS)
 }
 
-pub fn open(task: &mut Task, a: &Args) -> SysResult {
+pub fn open(task: &mut Task<'_>, a: &Args) -> SysResult {
     open_path(task, a.u(0))
 }
 
-pub fn openat(task: &mut Task, a: &Args) -> SysResult {
+pub fn openat(task: &mut Task<'_>, a: &Args) -> SysResult {
     open_path(task, a.u(1))
 }
 
-pub fn umask(task: &mut Task, a: &Args) -> SysResult {
-    let old = task.umask;
-    task.umask = a.uint(0) & 0o777;
+pub fn umask(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let old = task.process().umask;
+    task.process_mut().umask = a.uint(0) & 0o777;
     Ok(u64::from(old))
 }

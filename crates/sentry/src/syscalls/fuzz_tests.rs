@@ -8,10 +8,8 @@ use std::sync::Arc;
 use vmm::Prot;
 
 use super::{Args, table};
-use crate::kernel::Task;
-use crate::kernel::fd_table::{FdEntry, FdTable, FileDescription};
-use crate::kernel::rlimits::Rlimits;
-use crate::kernel::task::Credentials;
+use crate::kernel::fd_table::{FdEntry, FdTable, FileDescription, FileKind};
+use crate::kernel::{Kernel, KernelConfig, Task, Thread};
 use crate::mm::mmap::Placement;
 use crate::mm::{MemoryManager, TASK_SIZE};
 
@@ -27,7 +25,18 @@ impl Rng {
     }
 }
 
-fn test_task(machine: &vmm::Machine) -> (Task, u64) {
+struct NoExec;
+
+impl crate::kernel::ExecOpener for NoExec {
+    fn open(&self, _: &str) -> Result<std::fs::File, crate::errno::Errno> {
+        Err(crate::errno::Errno::ENOENT)
+    }
+}
+
+/// A kernel with one process (pid 1) whose only thread has no host
+/// thread: handlers run on the test's own thread. The thread is marked
+/// killed, so that every call that would sleep returns at once.
+fn test_kernel(machine: &Arc<vmm::Machine>) -> (Arc<Kernel>, u64) {
     let mut mm = MemoryManager::new(machine.new_address_space().unwrap(), 8 << 20);
     mm.init_brk(0x60_0000);
     let buf = mm
@@ -40,7 +49,7 @@ fn test_task(machine: &vmm::Machine) -> (Task, u64) {
             .write(true)
             .open("/dev/null")
             .unwrap();
-        let file = Arc::new(FileDescription::Stdio(null.into()));
+        let file = Arc::new(FileDescription::new(FileKind::Stdio(null.into()), 0));
         fds.install_at(
             fd,
             FdEntry {
@@ -51,22 +60,28 @@ fn test_task(machine: &vmm::Machine) -> (Task, u64) {
         )
         .unwrap();
     }
-    let task = Task::new(
-        1,
-        vmm::UserRegs::default(),
-        mm,
-        fds,
-        Credentials {
-            uid: 1000,
-            gid: 1000,
+    let kernel = Kernel::new(
+        Arc::clone(machine),
+        KernelConfig {
+            hostname: "h".into(),
+            strace: false,
+            exitless: false,
+            cpus: 2,
+            boot_time: std::time::Instant::now(),
         },
-        Rlimits::new(&[]),
-        "h".into(),
-        "/".into(),
-        "/x".into(),
-        2,
+        Arc::new(NoExec),
     );
-    (task, buf)
+    {
+        let mut k = kernel.state.lock();
+        let mm_id = k.add_mm(mm);
+        let pid = k.alloc_pid().unwrap();
+        let mut th = Thread::new(pid, pid, b"x".to_vec());
+        th.killed = true;
+        k.threads.insert(pid, th);
+        k.procs
+            .insert(pid, crate::kernel::test_process(pid, mm_id, fds));
+    }
+    (kernel, buf)
 }
 
 fn pick(rng: &mut Rng, buf: u64) -> u64 {
@@ -92,7 +107,8 @@ fn pick(rng: &mut Rng, buf: u64) -> u64 {
 fn handlers_survive_hostile_arguments() {
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
     let machine = platform.create_machine(128 << 20).expect("machine");
-    let (mut task, buf) = test_task(&machine);
+    let (kernel, buf) = test_kernel(&machine);
+    let mut task = Task::lock(&kernel, 1, vmm::UserRegs::default(), None).expect("pid 1");
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for (nr, info) in table::TABLE.iter().enumerate() {
         let Some(handler) = info.handler else {
@@ -102,6 +118,8 @@ fn handlers_survive_hostile_arguments() {
         if matches!(
             info.name,
             "nanosleep" | "clock_nanosleep" | "poll" | "ppoll"
+                // These start host threads running guest code.
+                | "clone" | "fork" | "vfork"
         ) {
             continue;
         }
@@ -109,7 +127,7 @@ fn handlers_survive_hostile_arguments() {
             let args = Args(std::array::from_fn(|_| pick(&mut rng, buf)));
             // Random content behind valid pointers too.
             let junk: Vec<u8> = (0..64).map(|_| rng.next() as u8).collect();
-            let _ = task.mm.copy_out(buf + (rng.next() % 0xffc0), &junk);
+            let _ = task.mm().copy_out(buf + (rng.next() % 0xffc0), &junk);
             // strace decodes the same arguments before the call.
             let line = crate::strace::format_call(&task, nr as u64, Some(info), &args);
             assert!(line.starts_with(info.name), "{line}");
@@ -118,17 +136,19 @@ fn handlers_survive_hostile_arguments() {
             if let Err(e) = r {
                 assert!(e.0 > 0 && e.0 < 4096, "{nr} {}: bad errno {e:?}", info.name);
             }
-            task.exit = None;
+            // exit and exit_group end the thread or process: undo.
+            task.process_mut().group_exit = None;
+            task.thread_mut().killed = true;
             // Descriptors a call created (pipes, dups) go, so that a later
             // read cannot block on an empty pipe.
             for fd in 3..1024 {
-                let _ = task.fds.remove(fd);
+                let _ = task.fds_mut().remove(fd);
             }
-            if task.mm.vmas().find(buf).is_none_or(|v| !v.prot.write) {
+            if task.mm().vmas().find(buf).is_none_or(|v| !v.prot.write) {
                 // The handler legitimately unmapped or protected our
                 // scratch buffer: make a new one.
-                task.mm.remove_range(buf, buf + 0x10000);
-                task.mm
+                task.mm_mut().remove_range(buf, buf + 0x10000);
+                task.mm_mut()
                     .mmap_anon(Placement::Fixed(buf), 0x10000, Prot::RW, false, false)
                     .unwrap();
             }
@@ -137,12 +157,12 @@ fn handlers_survive_hostile_arguments() {
     // Unknown and unassigned numbers through the whole dispatch path.
     for nr in [335, 400, 463, 1000, u64::MAX, 1 << 40] {
         task.regs.rax = nr;
-        super::dispatch(&mut task, true);
+        super::dispatch(&mut task);
         assert_eq!(task.regs.rax as i64, -38, "{nr}");
     }
     // The VMA set is still well formed.
     let mut prev_end = 0;
-    for v in task.mm.vmas().iter() {
+    for v in task.mm().vmas().iter() {
         assert!(
             v.start >= prev_end && v.start < v.end && v.end <= TASK_SIZE,
             "{v:?}"

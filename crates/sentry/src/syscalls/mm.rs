@@ -38,7 +38,7 @@ const KNOWN_FLAGS: u64 = 0x0f
     | 0x20_0000
     | 0xfc00_0000;
 
-pub fn mmap(task: &mut Task, a: &Args) -> SysResult {
+pub fn mmap(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (addr, len, prot, flags, fd, off) = (a.u(0), a.u(1), a.u(2), a.u(3), a.int(4), a.u(5));
     if off % PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);
@@ -55,7 +55,7 @@ pub fn mmap(task: &mut Task, a: &Args) -> SysResult {
         _ => return Err(Errno::EINVAL),
     };
     if flags & MAP_ANONYMOUS == 0 {
-        task.fds.get(fd)?;
+        task.fds().get(fd)?;
         // File-backed mappings need the VFS; the only files so far are host
         // stdio streams, which Linux cannot map either.
         return Err(Errno::ENODEV);
@@ -71,29 +71,29 @@ pub fn mmap(task: &mut Task, a: &Args) -> SysResult {
         Placement::Hint(addr)
     };
     let prot = Prot::from_linux(prot);
-    task.mm
+    task.mm_mut()
         .mmap_anon(placement, len, prot, shared, flags & MAP_POPULATE != 0)
 }
 
-pub fn munmap(task: &mut Task, a: &Args) -> SysResult {
-    task.mm.munmap(a.u(0), a.u(1)).map(|()| 0)
+pub fn munmap(task: &mut Task<'_>, a: &Args) -> SysResult {
+    task.mm_mut().munmap(a.u(0), a.u(1)).map(|()| 0)
 }
 
-pub fn mprotect(task: &mut Task, a: &Args) -> SysResult {
-    task.mm.mprotect(a.u(0), a.u(1), a.u(2)).map(|()| 0)
+pub fn mprotect(task: &mut Task<'_>, a: &Args) -> SysResult {
+    task.mm_mut().mprotect(a.u(0), a.u(1), a.u(2)).map(|()| 0)
 }
 
-pub fn madvise(task: &mut Task, a: &Args) -> SysResult {
-    task.mm
+pub fn madvise(task: &mut Task<'_>, a: &Args) -> SysResult {
+    task.mm_mut()
         .madvise(a.u(0), a.u(1), u64::from(a.uint(2)))
         .map(|()| 0)
 }
 
-pub fn brk(task: &mut Task, a: &Args) -> SysResult {
-    let limit = task.rlimits.soft(RLIMIT_DATA);
-    Ok(task.mm.set_brk(a.u(0), limit))
+pub fn brk(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let limit = task.rlimits().soft(RLIMIT_DATA);
+    Ok(task.mm_mut().set_brk(a.u(0), limit))
 }
 
-pub fn mremap(task: &mut Task, a: &Args) -> SysResult {
-    task.mm.mremap(a.u(0), a.u(1), a.u(2), a.u(3), a.u(4))
+pub fn mremap(task: &mut Task<'_>, a: &Args) -> SysResult {
+    task.mm_mut().mremap(a.u(0), a.u(1), a.u(2), a.u(3), a.u(4))
 }

@@ -5,7 +5,9 @@
 //!
 //! An unimplemented syscall returns ENOSYS and is logged once.
 
+mod clone;
 mod fs;
+mod futex;
 #[cfg(test)]
 mod fuzz_tests;
 mod mm;
@@ -14,6 +16,7 @@ mod process;
 mod signal;
 pub mod table;
 mod time;
+mod wait;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -32,7 +35,7 @@ pub enum Support {
 }
 
 /// A syscall handler.
-pub type Handler = fn(&mut Task, &Args) -> SysResult;
+pub type Handler = fn(&mut Task<'_>, &Args) -> SysResult;
 
 /// One row of the table.
 pub struct SyscallInfo {
@@ -77,16 +80,17 @@ static WARNED: [AtomicBool; table::NR_SYSCALLS] =
     [const { AtomicBool::new(false) }; table::NR_SYSCALLS];
 
 /// Runs the syscall in the task's registers and stores its result in rax.
-pub fn dispatch(task: &mut Task, strace: bool) {
+pub fn dispatch(task: &mut Task<'_>) {
     let nr = task.regs.rax;
     let args = Args::from_regs(&task.regs);
-    task.regs.rax = dispatch_args(task, nr, &args, strace);
+    task.regs.rax = dispatch_args(task, nr, &args);
 }
 
 /// Runs syscall `nr` with `args` for `task` and returns the value for rax
 /// (the result or a negated errno). The exitless poller calls this
 /// directly with a request taken from the vCPU's mailbox.
-pub fn dispatch_args(task: &mut Task, nr: u64, args: &Args, strace: bool) -> u64 {
+pub fn dispatch_args(task: &mut Task<'_>, nr: u64, args: &Args) -> u64 {
+    let strace = task.strace();
     let info = lookup(nr);
     let call = strace.then(|| crate::strace::format_call(task, nr, info, args));
     let start = strace.then(Instant::now);
@@ -102,7 +106,8 @@ pub fn dispatch_args(task: &mut Task, nr: u64, args: &Args, strace: bool) -> u64
         Err(e) => e.as_return(),
     };
     if let Some(call) = call {
-        let ret = if task.exit.is_some() {
+        let gone = !task.k.threads.contains_key(&task.tid) || task.thread().killed;
+        let ret = if gone {
             "?".to_string()
         } else {
             crate::strace::format_result(result)

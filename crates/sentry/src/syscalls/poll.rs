@@ -14,19 +14,23 @@ const POLLNVAL: i16 = 0x20;
 
 /// Polls the guest's `pollfd` array at `addr`; `timeout` None waits
 /// forever.
-fn do_poll(task: &mut Task, addr: u64, nfds: u64, timeout: Option<Duration>) -> SysResult {
+fn do_poll(task: &mut Task<'_>, addr: u64, nfds: u64, timeout: Option<Duration>) -> SysResult {
     if nfds > nofile(task) {
         return Err(Errno::EINVAL);
     }
     let mut raw = vec![0u8; (nfds * 8) as usize];
-    task.mm.copy_in(addr, &mut raw)?;
+    task.mm().copy_in(addr, &mut raw)?;
     let mut files = Vec::new();
     let mut pfds: Vec<libc::pollfd> = Vec::new();
     let mut invalid = Vec::new();
     for c in raw.chunks_exact(8) {
         let fd = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
         let events = i16::from_le_bytes([c[4], c[5]]);
-        let file = if fd < 0 { None } else { task.fds.file(fd).ok() };
+        let file = if fd < 0 {
+            None
+        } else {
+            task.fds().file(fd).ok()
+        };
         invalid.push(fd >= 0 && file.is_none());
         let host = file
             .as_ref()
@@ -67,17 +71,17 @@ fn do_poll(task: &mut Task, addr: u64, nfds: u64, timeout: Option<Duration>) -> 
         }
         raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&p.revents.to_le_bytes());
     }
-    task.mm.copy_out(addr, &raw)?;
+    task.mm().copy_out(addr, &raw)?;
     Ok(ready)
 }
 
-pub fn poll(task: &mut Task, a: &Args) -> SysResult {
+pub fn poll(task: &mut Task<'_>, a: &Args) -> SysResult {
     let ms = a.int(2);
     let timeout = (ms >= 0).then(|| Duration::from_millis(ms as u64));
     do_poll(task, a.u(0), u64::from(a.uint(1)), timeout)
 }
 
-pub fn ppoll(task: &mut Task, a: &Args) -> SysResult {
+pub fn ppoll(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (fds, nfds, tsp, sigmask, sigsetsize) =
         (a.u(0), u64::from(a.uint(1)), a.u(2), a.u(3), a.u(4));
     if sigmask != 0 {
@@ -86,11 +90,11 @@ pub fn ppoll(task: &mut Task, a: &Args) -> SysResult {
         }
         // The mask is read (EFAULT) but there is no signal delivery to
         // apply it to yet.
-        task.mm.read_u64(sigmask)?;
+        task.mm().read_u64(sigmask)?;
     }
     let timeout = if tsp != 0 {
         let mut b = [0u8; 16];
-        task.mm.copy_in(tsp, &mut b)?;
+        task.mm().copy_in(tsp, &mut b)?;
         let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
         let nsec = i64::from_le_bytes(b[8..].try_into().unwrap_or([0; 8]));
         if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
@@ -108,7 +112,7 @@ pub fn ppoll(task: &mut Task, a: &Args) -> SysResult {
         let mut b = [0u8; 16];
         b[..8].copy_from_slice(&(left.as_secs() as i64).to_le_bytes());
         b[8..].copy_from_slice(&i64::from(left.subsec_nanos()).to_le_bytes());
-        let _ = task.mm.copy_out(tsp, &b);
+        let _ = task.mm().copy_out(tsp, &b);
     }
     Ok(r)
 }

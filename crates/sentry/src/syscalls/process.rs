@@ -2,82 +2,62 @@
 //! arch_prctl, affinity and getrandom.
 
 use super::Args;
-use crate::ExitStatus;
 use crate::errno::{Errno, SysResult};
 use crate::host;
 use crate::kernel::Task;
 use crate::kernel::rlimits::{Limit, NLIMITS};
 use crate::mm::TASK_SIZE;
 
-pub fn exit(task: &mut Task, a: &Args) -> SysResult {
-    // The only thread exiting ends the process.
-    exit_group(task, a)
+pub fn getpid(task: &mut Task<'_>, _: &Args) -> SysResult {
+    Ok(task.tgid as u64)
 }
 
-pub fn exit_group(task: &mut Task, a: &Args) -> SysResult {
-    task.exit = Some(ExitStatus::Exited(a.int(0) as u8));
-    Ok(0)
-}
-
-pub fn getpid(task: &mut Task, _: &Args) -> SysResult {
+pub fn gettid(task: &mut Task<'_>, _: &Args) -> SysResult {
     Ok(task.tid as u64)
 }
 
-pub fn gettid(task: &mut Task, _: &Args) -> SysResult {
-    Ok(task.tid as u64)
+pub fn getppid(task: &mut Task<'_>, _: &Args) -> SysResult {
+    // init's parent is outside the container's PID namespace: 0.
+    Ok(task.process().ppid as u64)
 }
 
-pub fn getppid(_: &mut Task, _: &Args) -> SysResult {
-    // init's parent is outside the container's PID namespace.
-    Ok(0)
+pub fn getuid(task: &mut Task<'_>, _: &Args) -> SysResult {
+    Ok(u64::from(task.creds().uid))
 }
 
-pub fn getuid(task: &mut Task, _: &Args) -> SysResult {
-    Ok(u64::from(task.creds.uid))
+pub fn geteuid(task: &mut Task<'_>, _: &Args) -> SysResult {
+    Ok(u64::from(task.creds().uid))
 }
 
-pub fn geteuid(task: &mut Task, _: &Args) -> SysResult {
-    Ok(u64::from(task.creds.uid))
+pub fn getgid(task: &mut Task<'_>, _: &Args) -> SysResult {
+    Ok(u64::from(task.creds().gid))
 }
 
-pub fn getgid(task: &mut Task, _: &Args) -> SysResult {
-    Ok(u64::from(task.creds.gid))
+pub fn getegid(task: &mut Task<'_>, _: &Args) -> SysResult {
+    Ok(u64::from(task.creds().gid))
 }
 
-pub fn getegid(task: &mut Task, _: &Args) -> SysResult {
-    Ok(u64::from(task.creds.gid))
-}
-
-fn write_ids(task: &Task, a: &Args, id: u32) -> SysResult {
+fn write_ids(task: &Task<'_>, a: &Args, id: u32) -> SysResult {
     for i in 0..3 {
-        task.mm.write_u32(a.u(i), id)?;
+        task.mm().write_u32(a.u(i), id)?;
     }
     Ok(0)
 }
 
-pub fn getresuid(task: &mut Task, a: &Args) -> SysResult {
-    write_ids(task, a, task.creds.uid)
+pub fn getresuid(task: &mut Task<'_>, a: &Args) -> SysResult {
+    write_ids(task, a, task.creds().uid)
 }
 
-pub fn getresgid(task: &mut Task, a: &Args) -> SysResult {
-    write_ids(task, a, task.creds.gid)
+pub fn getresgid(task: &mut Task<'_>, a: &Args) -> SysResult {
+    write_ids(task, a, task.creds().gid)
 }
 
-pub fn set_tid_address(task: &mut Task, a: &Args) -> SysResult {
-    task.clear_child_tid = a.u(0);
+pub fn set_tid_address(task: &mut Task<'_>, a: &Args) -> SysResult {
+    task.thread_mut().clear_child_tid = a.u(0);
     Ok(task.tid as u64)
 }
 
-pub fn set_robust_list(task: &mut Task, a: &Args) -> SysResult {
-    const ROBUST_LIST_HEAD_SIZE: u64 = 24;
-    if a.u(1) != ROBUST_LIST_HEAD_SIZE {
-        return Err(Errno::EINVAL);
-    }
-    task.robust_list = (a.u(0), a.u(1));
-    Ok(0)
-}
-
-pub fn arch_prctl(task: &mut Task, a: &Args) -> SysResult {
+pub fn arch_prctl(task: &mut Task<'_>, a: &Args) -> SysResult {
     const ARCH_SET_GS: u64 = 0x1001;
     const ARCH_SET_FS: u64 = 0x1002;
     const ARCH_GET_FS: u64 = 0x1003;
@@ -93,13 +73,13 @@ pub fn arch_prctl(task: &mut Task, a: &Args) -> SysResult {
             task.regs.gs_base = addr;
             Ok(0)
         }
-        ARCH_GET_FS => task.mm.write_u64(addr, task.regs.fs_base).map(|()| 0),
-        ARCH_GET_GS => task.mm.write_u64(addr, task.regs.gs_base).map(|()| 0),
+        ARCH_GET_FS => task.mm().write_u64(addr, task.regs.fs_base).map(|()| 0),
+        ARCH_GET_GS => task.mm().write_u64(addr, task.regs.gs_base).map(|()| 0),
         _ => Err(Errno::EINVAL),
     }
 }
 
-pub fn prctl(task: &mut Task, a: &Args) -> SysResult {
+pub fn prctl(task: &mut Task<'_>, a: &Args) -> SysResult {
     const PR_SET_PDEATHSIG: i32 = 1;
     const PR_GET_PDEATHSIG: i32 = 2;
     const PR_GET_DUMPABLE: i32 = 3;
@@ -118,71 +98,74 @@ pub fn prctl(task: &mut Task, a: &Args) -> SysResult {
             if sig > crate::kernel::signal::NSIG as u64 {
                 return Err(Errno::EINVAL);
             }
-            task.prctl.pdeathsig = sig as u32;
+            task.thread_mut().pdeathsig = sig as u32;
             Ok(0)
         }
-        PR_GET_PDEATHSIG => task.mm.write_u32(a.u(1), task.prctl.pdeathsig).map(|()| 0),
-        PR_GET_DUMPABLE => Ok(u64::from(task.prctl.dumpable)),
+        PR_GET_PDEATHSIG => {
+            let sig = task.thread().pdeathsig;
+            task.mm().write_u32(a.u(1), sig).map(|()| 0)
+        }
+        PR_GET_DUMPABLE => Ok(u64::from(task.process().prctl.dumpable)),
         PR_SET_DUMPABLE => match a.u(1) {
             v @ (0 | 1) => {
-                task.prctl.dumpable = v == 1;
+                task.process_mut().prctl.dumpable = v == 1;
                 Ok(0)
             }
             _ => Err(Errno::EINVAL),
         },
         PR_SET_CHILD_SUBREAPER => {
-            task.prctl.child_subreaper = a.u(1) != 0;
+            task.process_mut().prctl.child_subreaper = a.u(1) != 0;
             Ok(0)
         }
         PR_GET_CHILD_SUBREAPER => task
-            .mm
-            .write_u32(a.u(1), u32::from(task.prctl.child_subreaper))
+            .mm()
+            .write_u32(a.u(1), u32::from(task.process().prctl.child_subreaper))
             .map(|()| 0),
         PR_SET_NO_NEW_PRIVS => {
             // It can only be set, never cleared.
             if a.u(1) != 1 || !unused_zero(2) {
                 return Err(Errno::EINVAL);
             }
-            task.prctl.no_new_privs = true;
+            task.process_mut().prctl.no_new_privs = true;
             Ok(0)
         }
         PR_GET_NO_NEW_PRIVS => {
             if !unused_zero(1) {
                 return Err(Errno::EINVAL);
             }
-            Ok(u64::from(task.prctl.no_new_privs))
+            Ok(u64::from(task.process().prctl.no_new_privs))
         }
         PR_SET_NAME => {
             // Linux copies at most 15 bytes and truncates silently.
             let mut name = Vec::new();
             for i in 0..TASK_COMM_LEN as u64 - 1 {
                 let mut b = [0u8; 1];
-                task.mm
+                task.mm()
                     .copy_in(a.u(1).checked_add(i).ok_or(Errno::EFAULT)?, &mut b)?;
                 if b[0] == 0 {
                     break;
                 }
                 name.push(b[0]);
             }
-            task.comm = name;
+            task.thread_mut().comm = name;
             Ok(0)
         }
         PR_GET_NAME => {
             let mut buf = [0u8; TASK_COMM_LEN];
-            let n = task.comm.len().min(TASK_COMM_LEN - 1);
-            buf[..n].copy_from_slice(&task.comm[..n]);
-            task.mm.copy_out(a.u(1), &buf)?;
+            let n = task.thread_mut().comm.len().min(TASK_COMM_LEN - 1);
+            buf[..n].copy_from_slice(&task.thread_mut().comm[..n]);
+            task.mm().copy_out(a.u(1), &buf)?;
             Ok(0)
         }
         _ => Err(Errno::EINVAL),
     }
 }
 
-pub fn uname(task: &mut Task, a: &Args) -> SysResult {
+pub fn uname(task: &mut Task<'_>, a: &Args) -> SysResult {
     const LEN: usize = 65;
     let fields = [
         "Linux",
-        task.hostname.as_str(),
+        task.kernel.config.hostname.as_str(),
         "6.1.0",
         "#1 SMP sandbox",
         "x86_64",
@@ -194,7 +177,7 @@ pub fn uname(task: &mut Task, a: &Args) -> SysResult {
         let n = b.len().min(LEN - 1);
         buf[i * LEN..i * LEN + n].copy_from_slice(&b[..n]);
     }
-    task.mm.copy_out(a.u(0), &buf)?;
+    task.mm().copy_out(a.u(0), &buf)?;
     Ok(0)
 }
 
@@ -205,9 +188,9 @@ fn limit_bytes(l: Limit) -> [u8; 16] {
     b
 }
 
-fn read_limit(task: &Task, addr: u64) -> Result<Limit, Errno> {
+fn read_limit(task: &Task<'_>, addr: u64) -> Result<Limit, Errno> {
     let mut b = [0u8; 16];
-    task.mm.copy_in(addr, &mut b)?;
+    task.mm().copy_in(addr, &mut b)?;
     let w = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
     Ok(Limit {
         soft: w(0),
@@ -215,19 +198,22 @@ fn read_limit(task: &Task, addr: u64) -> Result<Limit, Errno> {
     })
 }
 
-pub fn getrlimit(task: &mut Task, a: &Args) -> SysResult {
-    let l = task.rlimits.get(a.uint(0))?;
-    task.mm.copy_out(a.u(1), &limit_bytes(l))?;
+pub fn getrlimit(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let l = task.rlimits().get(a.uint(0))?;
+    task.mm().copy_out(a.u(1), &limit_bytes(l))?;
     Ok(0)
 }
 
-pub fn setrlimit(task: &mut Task, a: &Args) -> SysResult {
+pub fn setrlimit(task: &mut Task<'_>, a: &Args) -> SysResult {
     let new = read_limit(task, a.u(1))?;
     let privileged = task.privileged();
-    task.rlimits.set(a.uint(0), new, privileged).map(|_| 0)
+    task.process_mut()
+        .rlimits
+        .set(a.uint(0), new, privileged)
+        .map(|_| 0)
 }
 
-pub fn prlimit64(task: &mut Task, a: &Args) -> SysResult {
+pub fn prlimit64(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (pid, resource, new, old) = (a.int(0), a.uint(1), a.u(2), a.u(3));
     if pid != 0 && pid != task.tid {
         return Err(Errno::ESRCH);
@@ -240,18 +226,18 @@ pub fn prlimit64(task: &mut Task, a: &Args) -> SysResult {
     } else {
         None
     };
-    let current = task.rlimits.get(resource)?;
+    let current = task.rlimits().get(resource)?;
     if let Some(l) = new {
         let privileged = task.privileged();
-        task.rlimits.set(resource, l, privileged)?;
+        task.process_mut().rlimits.set(resource, l, privileged)?;
     }
     if old != 0 {
-        task.mm.copy_out(old, &limit_bytes(current))?;
+        task.mm().copy_out(old, &limit_bytes(current))?;
     }
     Ok(0)
 }
 
-pub fn sched_getaffinity(task: &mut Task, a: &Args) -> SysResult {
+pub fn sched_getaffinity(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (pid, len) = (a.int(0), a.uint(1) as u64);
     if pid < 0 {
         return Err(Errno::EINVAL);
@@ -259,7 +245,7 @@ pub fn sched_getaffinity(task: &mut Task, a: &Args) -> SysResult {
     if pid != 0 && pid != task.tid {
         return Err(Errno::ESRCH);
     }
-    let cpus = task.cpus;
+    let cpus = task.kernel.config.cpus;
     let needed = cpus.div_ceil(64) as u64 * 8;
     if len * 8 < cpus as u64 || len % 8 != 0 {
         return Err(Errno::EINVAL);
@@ -268,16 +254,16 @@ pub fn sched_getaffinity(task: &mut Task, a: &Args) -> SysResult {
     for c in 0..cpus {
         mask[c / 8] |= 1 << (c % 8);
     }
-    task.mm.copy_out(a.u(2), &mask)?;
+    task.mm().copy_out(a.u(2), &mask)?;
     Ok(needed)
 }
 
-pub fn sched_yield(_: &mut Task, _: &Args) -> SysResult {
+pub fn sched_yield(_: &mut Task<'_>, _: &Args) -> SysResult {
     host::sched_yield();
     Ok(0)
 }
 
-pub fn getrandom(task: &mut Task, a: &Args) -> SysResult {
+pub fn getrandom(task: &mut Task<'_>, a: &Args) -> SysResult {
     const GRND_NONBLOCK: u32 = 1;
     const GRND_RANDOM: u32 = 2;
     const GRND_INSECURE: u32 = 4;
@@ -302,7 +288,7 @@ pub fn getrandom(task: &mut Task, a: &Args) -> SysResult {
         let Some(at) = buf.checked_add(done) else {
             break;
         };
-        match task.mm.copy_out(at, &tmp[..got]) {
+        match task.mm().copy_out(at, &tmp[..got]) {
             Ok(()) => done += got as u64,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
@@ -314,7 +300,7 @@ pub fn getrandom(task: &mut Task, a: &Args) -> SysResult {
     Ok(done)
 }
 
-pub fn getgroups(_: &mut Task, a: &Args) -> SysResult {
+pub fn getgroups(_: &mut Task<'_>, a: &Args) -> SysResult {
     // The task has no supplementary groups.
     if a.int(0) < 0 {
         return Err(Errno::EINVAL);
@@ -322,77 +308,86 @@ pub fn getgroups(_: &mut Task, a: &Args) -> SysResult {
     Ok(0)
 }
 
-fn check_self(task: &Task, pid: i32) -> Result<(), Errno> {
-    if pid == 0 || pid == task.tid {
+fn check_self(task: &Task<'_>, pid: i32) -> Result<(), Errno> {
+    if pid == 0 || pid == task.tgid || task.k.threads.contains_key(&pid) {
         Ok(())
     } else {
         Err(Errno::ESRCH)
     }
 }
 
-/// Init's process group and session: its own, 1.
-pub fn getpgrp(task: &mut Task, _: &Args) -> SysResult {
-    Ok(task.tid as u64)
+/// The process `pid` names (0: the caller's).
+fn target_process<'t>(task: &'t Task<'_>, pid: i32) -> Result<&'t crate::kernel::Process, Errno> {
+    if pid < 0 {
+        return Err(Errno::ESRCH);
+    }
+    let pid = if pid == 0 { task.tgid } else { pid };
+    task.k.procs.get(&pid).ok_or(Errno::ESRCH)
 }
 
-pub fn getpgid(task: &mut Task, a: &Args) -> SysResult {
-    check_self(task, a.int(0))?;
-    Ok(task.tid as u64)
+pub fn getpgrp(task: &mut Task<'_>, _: &Args) -> SysResult {
+    Ok(task.process().pgid as u64)
 }
 
-pub fn getsid(task: &mut Task, a: &Args) -> SysResult {
-    check_self(task, a.int(0))?;
-    Ok(task.tid as u64)
+pub fn getpgid(task: &mut Task<'_>, a: &Args) -> SysResult {
+    target_process(task, a.int(0)).map(|p| p.pgid as u64)
 }
 
-pub fn setsid(_: &mut Task, _: &Args) -> SysResult {
-    // Init already leads its process group: Linux refuses.
-    Err(Errno::EPERM)
+pub fn getsid(task: &mut Task<'_>, a: &Args) -> SysResult {
+    target_process(task, a.int(0)).map(|p| p.sid as u64)
 }
 
-pub fn setpgid(task: &mut Task, a: &Args) -> SysResult {
+pub fn setsid(task: &mut Task<'_>, _: &Args) -> SysResult {
+    let pid = task.tgid;
+    // A process group leader cannot, nor can anyone if a group with its
+    // PID exists.
+    if task.k.procs.values().any(|p| p.pgid == pid) {
+        return Err(Errno::EPERM);
+    }
+    let p = task.process_mut();
+    p.sid = pid;
+    p.pgid = pid;
+    Ok(pid as u64)
+}
+
+pub fn setpgid(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (pid, pgid) = (a.int(0), a.int(1));
-    if pgid < 0 {
+    if pgid < 0 || pid < 0 {
         return Err(Errno::EINVAL);
     }
-    check_self(task, pid)?;
-    // A session leader cannot change its process group, not even to the
-    // one it has.
-    Err(Errno::EPERM)
-}
-
-pub fn wait4(_: &mut Task, a: &Args) -> SysResult {
-    const WNOHANG: u32 = 1;
-    const WUNTRACED: u32 = 2;
-    const WCONTINUED: u32 = 8;
-    const WNOTHREAD: u32 = 0x2000_0000;
-    const WALL: u32 = 0x4000_0000;
-    const WCLONE: u32 = 0x8000_0000;
-    if a.uint(2) & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
-        return Err(Errno::EINVAL);
+    let me = task.tgid;
+    let pid = if pid == 0 { me } else { pid };
+    let pgid = if pgid == 0 { pid } else { pgid };
+    let my_sid = task.process().sid;
+    let target = task.k.procs.get(&pid).ok_or(Errno::ESRCH)?;
+    if pid != me {
+        // Only the caller itself or one of its children.
+        if target.ppid != me {
+            return Err(Errno::ESRCH);
+        }
+        if target.sid != my_sid {
+            return Err(Errno::EPERM);
+        }
+        if target.did_exec {
+            return Err(Errno::EACCES);
+        }
     }
-    Err(Errno::ECHILD) // no children: there is no fork yet
-}
-
-pub fn waitid(_: &mut Task, a: &Args) -> SysResult {
-    const WNOHANG: u32 = 1;
-    const WSTOPPED: u32 = 2;
-    const WEXITED: u32 = 4;
-    const WCONTINUED: u32 = 8;
-    const WNOWAIT: u32 = 0x0100_0000;
-    const WNOTHREAD: u32 = 0x2000_0000;
-    const WALL: u32 = 0x4000_0000;
-    const WCLONE: u32 = 0x8000_0000;
-    let (idtype, options) = (a.uint(0), a.uint(3));
-    let known = WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE;
-    if options & !known != 0 || options & (WEXITED | WSTOPPED | WCONTINUED) == 0 {
-        return Err(Errno::EINVAL);
+    if target.sid == target.pid {
+        return Err(Errno::EPERM); // a session leader
     }
-    match idtype {
-        0..=2 => Err(Errno::ECHILD),
-        3 => Err(Errno::EBADF), // P_PIDFD: no pidfds exist
-        _ => Err(Errno::EINVAL),
+    if pgid != pid
+        && !task
+            .k
+            .procs
+            .values()
+            .any(|p| p.pgid == pgid && p.sid == my_sid && p.zombie.is_none())
+    {
+        return Err(Errno::EPERM);
     }
+    if let Some(t) = task.k.procs.get_mut(&pid) {
+        t.pgid = pgid;
+    }
+    Ok(0)
 }
 
 fn timeval_of(ts: libc::timespec) -> [u8; 16] {
@@ -402,7 +397,7 @@ fn timeval_of(ts: libc::timespec) -> [u8; 16] {
     b
 }
 
-pub fn getrusage(task: &mut Task, a: &Args) -> SysResult {
+pub fn getrusage(task: &mut Task<'_>, a: &Args) -> SysResult {
     const RUSAGE_SELF: i32 = 0;
     const RUSAGE_CHILDREN: i32 = -1;
     const RUSAGE_THREAD: i32 = 1;
@@ -418,11 +413,11 @@ pub fn getrusage(task: &mut Task, a: &Args) -> SysResult {
         RUSAGE_CHILDREN => {} // no children have ever run
         _ => return Err(Errno::EINVAL),
     }
-    task.mm.copy_out(a.u(1), &usage)?;
+    task.mm().copy_out(a.u(1), &usage)?;
     Ok(0)
 }
 
-pub fn times(task: &mut Task, a: &Args) -> SysResult {
+pub fn times(task: &mut Task<'_>, a: &Args) -> SysResult {
     const TICKS: i64 = 100;
     let to_ticks =
         |t: libc::timespec| (t.tv_sec * TICKS + t.tv_nsec / (1_000_000_000 / TICKS)) as u64;
@@ -430,21 +425,21 @@ pub fn times(task: &mut Task, a: &Args) -> SysResult {
         let cpu = host::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID)?;
         let mut b = [0u8; 32];
         b[..8].copy_from_slice(&to_ticks(cpu).to_le_bytes());
-        task.mm.copy_out(a.u(0), &b)?;
+        task.mm().copy_out(a.u(0), &b)?;
     }
     Ok(to_ticks(host::clock_gettime(libc::CLOCK_BOOTTIME)?))
 }
 
-pub fn personality(task: &mut Task, a: &Args) -> SysResult {
-    let old = task.personality;
+pub fn personality(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let old = task.process_mut().personality;
     let new = a.uint(0);
     if new != 0xffff_ffff {
-        task.personality = new;
+        task.process_mut().personality = new;
     }
     Ok(u64::from(old))
 }
 
-pub fn sched_getscheduler(task: &mut Task, a: &Args) -> SysResult {
+pub fn sched_getscheduler(task: &mut Task<'_>, a: &Args) -> SysResult {
     if a.int(0) < 0 {
         return Err(Errno::EINVAL);
     }
@@ -452,23 +447,23 @@ pub fn sched_getscheduler(task: &mut Task, a: &Args) -> SysResult {
     Ok(0) // SCHED_OTHER
 }
 
-pub fn sched_getparam(task: &mut Task, a: &Args) -> SysResult {
+pub fn sched_getparam(task: &mut Task<'_>, a: &Args) -> SysResult {
     if a.int(0) < 0 || a.u(1) == 0 {
         return Err(Errno::EINVAL);
     }
     check_self(task, a.int(0))?;
-    task.mm.write_u32(a.u(1), 0)?; // sched_priority of SCHED_OTHER
+    task.mm().write_u32(a.u(1), 0)?; // sched_priority of SCHED_OTHER
     Ok(0)
 }
 
-pub fn getpriority(task: &mut Task, a: &Args) -> SysResult {
+pub fn getpriority(task: &mut Task<'_>, a: &Args) -> SysResult {
     const PRIO_PROCESS: i32 = 0;
     const PRIO_PGRP: i32 = 1;
     const PRIO_USER: i32 = 2;
     let who = a.int(1);
     match a.int(0) {
         PRIO_PROCESS | PRIO_PGRP => check_self(task, who)?,
-        PRIO_USER if who == 0 || who as u32 == task.creds.uid => {}
+        PRIO_USER if who == 0 || who as u32 == task.creds().uid => {}
         PRIO_USER => return Err(Errno::ESRCH),
         _ => return Err(Errno::EINVAL),
     }
@@ -476,17 +471,17 @@ pub fn getpriority(task: &mut Task, a: &Args) -> SysResult {
     Ok(20)
 }
 
-pub fn sysinfo(task: &mut Task, a: &Args) -> SysResult {
+pub fn sysinfo(task: &mut Task<'_>, a: &Args) -> SysResult {
     // struct sysinfo on x86-64: 112 bytes, mem_unit 1.
-    let (total, free) = task.mm.memory_usage();
+    let (total, free) = task.mm().memory_usage();
     let mut b = [0u8; 112];
     let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
-    put(0, task.boot_time.elapsed().as_secs());
+    put(0, task.kernel.config.boot_time.elapsed().as_secs());
     // loads[3] at 8: the sentry keeps no load average (0).
     put(32, total);
     put(40, free);
     b[80..82].copy_from_slice(&1u16.to_le_bytes()); // procs: init alone
     b[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
-    task.mm.copy_out(a.u(0), &b)?;
+    task.mm().copy_out(a.u(0), &b)?;
     Ok(0)
 }

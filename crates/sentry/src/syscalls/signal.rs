@@ -1,18 +1,21 @@
-//! Signal syscalls: rt_sigaction, rt_sigprocmask and sigaltstack record
-//! state; kill/tkill/tgkill send to the only task, init. Delivery to a
-//! handler (and so rt_sigreturn) comes with issue 3.
+//! Signal syscalls: dispositions, masks, the alternate stack, sending
+//! (kill with process groups and -1, tkill, tgkill, the queueinfo calls),
+//! waiting (pause, rt_sigsuspend, rt_sigtimedwait) and rt_sigreturn. The
+//! queues and delivery are in `kernel::deliver`.
 
 use super::Args;
 use crate::errno::{Errno, SysResult};
-use crate::kernel::Task;
+use crate::kernel::Tid;
+use crate::kernel::deliver::{self, Dest};
 use crate::kernel::signal::{
     AltStack, MINSIGSTKSZ, NSIG, SIGKILL, SIGSTOP, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK,
-    SigAction, UNBLOCKABLE,
+    SigAction, SigInfo, UNBLOCKABLE, code, valid,
 };
+use crate::kernel::task::{Task, Wake};
 
 const SIGSET_SIZE: u64 = 8;
 
-pub fn rt_sigaction(task: &mut Task, a: &Args) -> SysResult {
+pub fn rt_sigaction(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (sig, act, oact) = (a.int(0), a.u(1), a.u(2));
     if a.u(3) != SIGSET_SIZE {
         return Err(Errno::EINVAL);
@@ -20,30 +23,42 @@ pub fn rt_sigaction(task: &mut Task, a: &Args) -> SysResult {
     if sig < 1 || sig as usize > NSIG {
         return Err(Errno::EINVAL);
     }
+    let sig = sig as u32;
     let new = if act != 0 {
-        if sig as u32 == SIGKILL || sig as u32 == SIGSTOP {
+        if sig == SIGKILL || sig == SIGSTOP {
             return Err(Errno::EINVAL);
         }
         let mut b = [0u8; SigAction::SIZE];
-        task.mm.copy_in(act, &mut b)?;
+        task.mm().copy_in(act, &mut b)?;
         let mut sa = SigAction::from_bytes(&b);
         sa.mask &= !UNBLOCKABLE;
         Some(sa)
     } else {
         None
     };
-    let slot = &mut task.signals.actions[sig as usize - 1];
-    let old = *slot;
-    if let Some(sa) = new {
-        *slot = sa;
-    }
+    let old = task.process().actions[sig as usize - 1];
     if oact != 0 {
-        task.mm.copy_out(oact, &old.to_bytes())?;
+        task.mm().copy_out(oact, &old.to_bytes())?;
+    }
+    if let Some(sa) = new {
+        task.process_mut().actions[sig as usize - 1] = sa;
+        // Setting a signal to be ignored discards what is pending of it
+        // (POSIX; Linux does the same for SIG_DFL with an ignore default).
+        if task.ignores(sig) {
+            let bit = crate::kernel::signal::bit(sig);
+            task.process_mut().shared_pending.discard(bit);
+            let threads = task.process().threads.clone();
+            for t in threads {
+                if let Some(th) = task.k.threads.get_mut(&t) {
+                    th.pending.discard(bit);
+                }
+            }
+        }
     }
     Ok(0)
 }
 
-pub fn rt_sigprocmask(task: &mut Task, a: &Args) -> SysResult {
+pub fn rt_sigprocmask(task: &mut Task<'_>, a: &Args) -> SysResult {
     const SIG_BLOCK: i32 = 0;
     const SIG_UNBLOCK: i32 = 1;
     const SIG_SETMASK: i32 = 2;
@@ -51,21 +66,116 @@ pub fn rt_sigprocmask(task: &mut Task, a: &Args) -> SysResult {
     if a.u(3) != SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let old = task.signals.blocked;
+    let old = task.thread().blocked;
     if set != 0 {
-        let mask = task.mm.read_u64(set)?;
+        let mask = task.mm().read_u64(set)?;
         let new = match how {
             SIG_BLOCK => old | mask,
             SIG_UNBLOCK => old & !mask,
             SIG_SETMASK => mask,
             _ => return Err(Errno::EINVAL),
         };
-        task.signals.blocked = new & !UNBLOCKABLE;
+        task.set_blocked(new);
     }
     if oset != 0 {
-        task.mm.write_u64(oset, old)?;
+        task.mm().write_u64(oset, old)?;
     }
     Ok(0)
+}
+
+pub fn rt_sigpending(task: &mut Task<'_>, a: &Args) -> SysResult {
+    if a.u(1) > SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let pending =
+        (task.thread().pending.mask | task.process().shared_pending.mask) & task.thread().blocked;
+    let b = pending.to_le_bytes();
+    task.mm().copy_out(a.u(0), &b[..a.u(1) as usize])?;
+    Ok(0)
+}
+
+/// Waits for a signal with `mask` temporarily blocked; the old mask comes
+/// back after the handler runs (through `saved_mask`).
+fn suspend_with(task: &mut Task<'_>, mask: u64) -> SysResult {
+    let old = task.thread().blocked;
+    task.set_blocked(mask);
+    while task.block(None) != Wake::Interrupted {}
+    task.thread_mut().saved_mask = Some(old);
+    Err(Errno::ERESTARTNOHAND)
+}
+
+pub fn rt_sigsuspend(task: &mut Task<'_>, a: &Args) -> SysResult {
+    if a.u(1) != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let mask = task.mm().read_u64(a.u(0))?;
+    suspend_with(task, mask)
+}
+
+pub fn pause(task: &mut Task<'_>, _: &Args) -> SysResult {
+    while task.block(None) != Wake::Interrupted {}
+    Err(Errno::ERESTARTNOHAND)
+}
+
+pub fn rt_sigtimedwait(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let (set, info, ts) = (a.u(0), a.u(1), a.u(2));
+    if a.u(3) != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let wanted = task.mm().read_u64(set)? & !UNBLOCKABLE;
+    let deadline = if ts != 0 {
+        let (sec, nsec) = super::futex::read_timespec(task, ts)?;
+        Some(std::time::Instant::now() + std::time::Duration::new(sec as u64, nsec as u32))
+    } else {
+        None
+    };
+    // The signals waited for are unblocked for the wait (Linux does the
+    // same), so that they interrupt the sleep; they are taken here, not
+    // delivered.
+    let old = task.thread().blocked;
+    loop {
+        let found = {
+            let th = task.thread();
+            let p = task.process();
+            let m = (th.pending.mask | p.shared_pending.mask) & wanted;
+            (m != 0).then(|| m.trailing_zeros() + 1)
+        };
+        if let Some(sig) = found {
+            let from_thread = task.thread().pending.mask & crate::kernel::signal::bit(sig) != 0;
+            let si = if from_thread {
+                task.thread_mut().pending.take(sig)
+            } else {
+                task.process_mut().shared_pending.take(sig)
+            }
+            .unwrap_or(SigInfo {
+                signo: sig as i32,
+                ..Default::default()
+            });
+            task.thread_mut().blocked = old;
+            if info != 0 {
+                task.mm().copy_out(info, &si.to_bytes())?;
+            }
+            return Ok(u64::from(sig));
+        }
+        task.thread_mut().blocked = old & !wanted;
+        let w = task.block(deadline);
+        task.thread_mut().blocked = old;
+        match w {
+            Wake::TimedOut => return Err(Errno::EAGAIN),
+            Wake::Interrupted => {
+                // Interrupted by a signal we wait for? Take it next round.
+                let pending = task.thread().pending.mask | task.process().shared_pending.mask;
+                if pending & wanted == 0 {
+                    return Err(Errno::EINTR);
+                }
+            }
+            Wake::Woken => {}
+        }
+    }
+}
+
+pub fn rt_sigreturn(task: &mut Task<'_>, _: &Args) -> SysResult {
+    deliver::sigreturn(task)
 }
 
 fn stack_bytes(s: &AltStack) -> [u8; 24] {
@@ -76,91 +186,182 @@ fn stack_bytes(s: &AltStack) -> [u8; 24] {
     b
 }
 
-pub fn sigaltstack(task: &mut Task, a: &Args) -> SysResult {
+pub fn sigaltstack(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (ss, oss) = (a.u(0), a.u(1));
-    let old = task.signals.altstack;
+    let old = task.thread().altstack;
+    let sp = task.regs.rsp;
+    let on_stack = old.flags & SS_DISABLE == 0 && sp > old.sp && sp <= old.sp + old.size;
     if ss != 0 {
         let mut b = [0u8; 24];
-        task.mm.copy_in(ss, &mut b)?;
-        let sp = u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
+        task.mm().copy_in(ss, &mut b)?;
+        let new_sp = u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
         let flags = i32::from_le_bytes(b[8..12].try_into().unwrap_or([0; 4]));
         let size = u64::from_le_bytes(b[16..].try_into().unwrap_or([0; 8]));
+        if on_stack {
+            return Err(Errno::EPERM);
+        }
         let mode = flags & !SS_AUTODISARM;
         if mode != SS_DISABLE && mode != SS_ONSTACK && mode != 0 {
             return Err(Errno::EINVAL);
         }
-        task.signals.altstack = if mode == SS_DISABLE {
+        task.thread_mut().altstack = if mode == SS_DISABLE {
             AltStack::default()
         } else {
             if size < MINSIGSTKSZ {
                 return Err(Errno::ENOMEM);
             }
             AltStack {
-                sp,
+                sp: new_sp,
                 flags: flags & SS_AUTODISARM,
                 size,
             }
         };
     }
     if oss != 0 {
-        task.mm.copy_out(oss, &stack_bytes(&old))?;
+        let mut o = old;
+        if on_stack {
+            o.flags |= SS_ONSTACK;
+        }
+        task.mm().copy_out(oss, &stack_bytes(&o))?;
     }
     Ok(0)
 }
 
-/// Sends `sig` to init (the only task) from inside its PID namespace.
-///
-/// Linux (kernel/signal.c `sig_task_ignored`): a namespace's init has
-/// SIGNAL_UNKILLABLE, so a signal from inside the namespace whose
-/// disposition is SIG_DFL is dropped, SIGKILL and SIGSTOP included; so is
-/// one with SIG_IGN. Only a signal with a handler would be delivered, and
-/// delivery is not implemented yet: that case is ENOSYS, not a silent drop.
-fn send_to_init(task: &mut Task, sig: i32) -> SysResult {
-    const SIG_DFL: u64 = 0;
-    const SIG_IGN: u64 = 1;
-    if sig < 0 || sig as usize > NSIG {
+/// Checks the signal number of a send (0 is the existence check).
+fn check_sig(sig: i32) -> Result<Option<u32>, Errno> {
+    if sig == 0 {
+        return Ok(None);
+    }
+    if !valid(i64::from(sig)) {
         return Err(Errno::EINVAL);
     }
-    if sig == 0 {
-        return Ok(0); // existence and permission check only
-    }
-    let sig = sig as u32;
-    let handler = task.signals.actions[sig as usize - 1].handler;
-    if handler == SIG_DFL || handler == SIG_IGN {
-        return Ok(0);
-    }
-    log::warn!("signal {sig} to a handler: delivery is not implemented yet");
-    Err(Errno::ENOSYS)
+    Ok(Some(sig as u32))
 }
 
-pub fn kill(task: &mut Task, a: &Args) -> SysResult {
-    let pid = a.int(0);
-    // pid 0 is our process group, -1 every process we may signal (only
-    // init here), -pgid a group: init's pgid is 1.
-    if pid != task.tid && pid != 0 && pid != -1 && pid != -task.tid {
+pub fn kill(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let (pid, sig) = (a.int(0), check_sig(a.int(1))?);
+    let me = task.tgid;
+    let uid = task.creds().uid;
+    let info = |s: u32| SigInfo::user(s, code::SI_USER, me, uid);
+    let targets: Vec<Tid> = match pid {
+        p if p > 0 => {
+            let alive = task.k.procs.get(&p).is_some_and(|x| x.zombie.is_none());
+            let exists = task.k.procs.contains_key(&p);
+            if !exists {
+                return Err(Errno::ESRCH);
+            }
+            if alive { vec![p] } else { vec![] }
+        }
+        i32::MIN => return Err(Errno::ESRCH),
+        -1 => {
+            // Every process but init and the caller.
+            let v: Vec<Tid> = task
+                .k
+                .procs
+                .values()
+                .filter(|p| p.pid != 1 && p.pid != me && p.zombie.is_none())
+                .map(|p| p.pid)
+                .collect();
+            if v.is_empty() {
+                return Err(Errno::ESRCH);
+            }
+            v
+        }
+        p => {
+            let pgid = if p == 0 { task.process().pgid } else { -p };
+            let v: Vec<Tid> = task
+                .k
+                .procs
+                .values()
+                .filter(|x| x.pgid == pgid && x.zombie.is_none())
+                .map(|x| x.pid)
+                .collect();
+            if v.is_empty() {
+                return Err(Errno::ESRCH);
+            }
+            v
+        }
+    };
+    if let Some(s) = sig {
+        for t in targets {
+            deliver::send(&mut task.k, Dest::Process(t), info(s), false);
+        }
+    }
+    Ok(0)
+}
+
+fn send_thread(task: &mut Task<'_>, tgid: Option<Tid>, tid: Tid, sig: i32) -> SysResult {
+    let sig = check_sig(sig)?;
+    let target_tgid = task
+        .k
+        .threads
+        .get(&tid)
+        .map(|t| t.tgid)
+        .ok_or(Errno::ESRCH)?;
+    if tgid.is_some_and(|g| g != target_tgid) {
         return Err(Errno::ESRCH);
     }
-    send_to_init(task, a.int(1))
+    if let Some(s) = sig {
+        let info = SigInfo::user(s, code::SI_TKILL, task.tgid, task.creds().uid);
+        deliver::send(&mut task.k, Dest::Thread(tid), info, false);
+    }
+    Ok(0)
 }
 
-pub fn tkill(task: &mut Task, a: &Args) -> SysResult {
+pub fn tkill(task: &mut Task<'_>, a: &Args) -> SysResult {
     let tid = a.int(0);
     if tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tid != task.tid {
-        return Err(Errno::ESRCH);
-    }
-    send_to_init(task, a.int(1))
+    send_thread(task, None, tid, a.int(1))
 }
 
-pub fn tgkill(task: &mut Task, a: &Args) -> SysResult {
+pub fn tgkill(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (tgid, tid) = (a.int(0), a.int(1));
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tgid != task.tid || tid != task.tid {
+    send_thread(task, Some(tgid), tid, a.int(2))
+}
+
+/// Reads the siginfo of a queueinfo call: a process may not pretend to be
+/// the kernel or kill(2) (si_code >= 0) when signalling another process.
+fn queue_info(task: &Task<'_>, addr: u64, sig: u32, target: Tid) -> Result<SigInfo, Errno> {
+    let mut b = [0u8; SigInfo::SIZE];
+    task.mm().copy_in(addr, &mut b)?;
+    let mut info = SigInfo::from_bytes(&b);
+    if (info.code >= 0 || info.code == code::SI_TKILL) && target != task.tgid {
+        return Err(Errno::EPERM);
+    }
+    info.signo = sig as i32;
+    Ok(info)
+}
+
+pub fn rt_sigqueueinfo(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let pid = a.int(0);
+    let sig = check_sig(a.int(1))?;
+    if !task.k.procs.contains_key(&pid) {
         return Err(Errno::ESRCH);
     }
-    send_to_init(task, a.int(2))
+    if let Some(s) = sig {
+        let info = queue_info(task, a.u(2), s, pid)?;
+        deliver::send(&mut task.k, Dest::Process(pid), info, false);
+    }
+    Ok(0)
+}
+
+pub fn rt_tgsigqueueinfo(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let (tgid, tid) = (a.int(0), a.int(1));
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let sig = check_sig(a.int(2))?;
+    if task.k.threads.get(&tid).map(|t| t.tgid) != Some(tgid) {
+        return Err(Errno::ESRCH);
+    }
+    if let Some(s) = sig {
+        let info = queue_info(task, a.u(3), s, tgid)?;
+        deliver::send(&mut task.k, Dest::Thread(tid), info, false);
+    }
+    Ok(0)
 }

@@ -7,7 +7,7 @@
 //! unsigned decimal, `o` octal, `x` hex, `p` pointer, `s` C string, `b`
 //! buffer whose length is the next argument.
 
-use super::{Support, SyscallInfo, fs, mm, poll, process, signal, time};
+use super::{Support, SyscallInfo, clone, fs, futex, mm, poll, process, signal, time, wait};
 
 const fn none(name: &'static str) -> SyscallInfo {
     SyscallInfo {
@@ -78,16 +78,11 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "rt_sigaction",
         signal::rt_sigaction,
-        "dispositions recorded; delivery comes with issue 3",
+        "SA_RESTORER, SA_SIGINFO, SA_RESTART, SA_NODEFER, SA_RESETHAND, SA_ONSTACK and SA_NOCLDSTOP/SA_NOCLDWAIT honoured; SA_EXPOSE_TAGBITS ignored",
         "dppu",
     ), // 13
-    partial(
-        "rt_sigprocmask",
-        signal::rt_sigprocmask,
-        "mask recorded; delivery comes with issue 3",
-        "dppu",
-    ), // 14
-    none("rt_sigreturn"),            // 15
+    full("rt_sigprocmask", signal::rt_sigprocmask, "dppu"), // 14
+    full("rt_sigreturn", signal::rt_sigreturn, ""), // 15
     partial(
         "ioctl",
         fs::ioctl,
@@ -116,7 +111,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("shmctl"),                  // 31
     full("dup", fs::dup, "d"),       // 32
     full("dup2", fs::dup2, "dd"),    // 33
-    none("pause"),                   // 34
+    full("pause", signal::pause, ""), // 34
     full("nanosleep", time::nanosleep, "pp"), // 35
     none("getitimer"),               // 36
     none("alarm"),                   // 37
@@ -138,28 +133,23 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("socketpair"),              // 53
     none("setsockopt"),              // 54
     none("getsockopt"),              // 55
-    none("clone"),                   // 56
-    none("fork"),                    // 57
-    none("vfork"),                   // 58
-    none("execve"),                  // 59
     partial(
-        "exit",
-        process::exit,
-        "single-threaded: ends the process",
-        "d",
-    ), // 60
+        "clone",
+        clone::clone,
+        "no namespaces or pidfds (EINVAL); CLONE_FILES and CLONE_SIGHAND without CLONE_THREAD copy instead of sharing",
+        "xpppx",
+    ), // 56
+    full("fork", clone::fork, ""),   // 57
+    full("vfork", clone::vfork, ""), // 58
     partial(
-        "wait4",
-        process::wait4,
-        "no children exist yet (ECHILD)",
-        "dpxp",
-    ), // 61
-    partial(
-        "kill",
-        signal::kill,
-        "init only: SIG_DFL and SIG_IGN signals are dropped as for a PID-namespace init; a handler would need delivery (ENOSYS until issue 3)",
-        "dd",
-    ), // 62
+        "execve",
+        clone::execve,
+        "static ELF only: PT_INTERP and #! scripts are ENOEXEC until the VFS",
+        "spp",
+    ), // 59
+    full("exit", clone::exit, "d"),  // 60
+    full("wait4", wait::wait4, "dpxp"), // 61
+    full("kill", signal::kill, "dd"), // 62
     full("uname", process::uname, "p"), // 63
     none("semget"),                  // 64
     none("semop"),                   // 65
@@ -254,16 +244,11 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("getsid", process::getsid, "d"), // 124
     none("capget"),                  // 125
     none("capset"),                  // 126
-    none("rt_sigpending"),           // 127
-    none("rt_sigtimedwait"),         // 128
-    none("rt_sigqueueinfo"),         // 129
-    none("rt_sigsuspend"),           // 130
-    partial(
-        "sigaltstack",
-        signal::sigaltstack,
-        "recorded; delivery comes with issue 3",
-        "pp",
-    ), // 131
+    full("rt_sigpending", signal::rt_sigpending, "pu"), // 127
+    full("rt_sigtimedwait", signal::rt_sigtimedwait, "pppu"), // 128
+    full("rt_sigqueueinfo", signal::rt_sigqueueinfo, "ddp"), // 129
+    full("rt_sigsuspend", signal::rt_sigsuspend, "pu"), // 130
+    full("sigaltstack", signal::sigaltstack, "pp"), // 131
     none("utime"),                   // 132
     none("mknod"),                   // 133
     none("uselib"),                  // 134
@@ -347,9 +332,14 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("removexattr"),             // 197
     none("lremovexattr"),            // 198
     none("fremovexattr"),            // 199
-    partial("tkill", signal::tkill, "as kill", "dd"), // 200
+    full("tkill", signal::tkill, "dd"), // 200
     full("time", time::time, "p"),   // 201
-    none("futex"),                   // 202
+    partial(
+        "futex",
+        futex::futex,
+        "WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, WAIT_BITSET, WAKE_BITSET; the PI operations are ENOSYS",
+        "pxuppu",
+    ), // 202
     none("sched_setaffinity"),       // 203
     full("sched_getaffinity", process::sched_getaffinity, "dup"), // 204
     none("set_thread_area"),         // 205
@@ -365,12 +355,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("epoll_wait_old"),          // 215
     none("remap_file_pages"),        // 216
     none("getdents64"),              // 217
-    partial(
-        "set_tid_address",
-        process::set_tid_address,
-        "recorded; the futex wake at thread exit comes with threads",
-        "p",
-    ), // 218
+    full("set_tid_address", process::set_tid_address, "p"), // 218
     none("restart_syscall"),         // 219
     none("semtimedop"),              // 220
     none("fadvise64"),               // 221
@@ -383,10 +368,10 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("clock_gettime", time::clock_gettime, "dp"), // 228
     full("clock_getres", time::clock_getres, "dp"), // 229
     full("clock_nanosleep", time::clock_nanosleep, "dxpp"), // 230
-    full("exit_group", process::exit_group, "d"), // 231
+    full("exit_group", clone::exit_group, "d"), // 231
     none("epoll_wait"),              // 232
     none("epoll_ctl"),               // 233
-    partial("tgkill", signal::tgkill, "as kill", "ddd"), // 234
+    full("tgkill", signal::tgkill, "ddd"), // 234
     none("utimes"),                  // 235
     none("vserver"),                 // 236
     none("mbind"),                   // 237
@@ -401,8 +386,8 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("kexec_load"),              // 246
     partial(
         "waitid",
-        process::waitid,
-        "no children exist yet (ECHILD)",
+        wait::waitid,
+        "P_PIDFD is EBADF (no pidfds); rusage holds CPU time only",
         "ddpxp",
     ), // 247
     none("add_key"),                 // 248
@@ -445,13 +430,8 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "pupxu",
     ), // 271
     none("unshare"),                 // 272
-    partial(
-        "set_robust_list",
-        process::set_robust_list,
-        "recorded; robust futex cleanup comes with threads",
-        "pu",
-    ), // 273
-    none("get_robust_list"),         // 274
+    full("set_robust_list", futex::set_robust_list, "pu"), // 273
+    full("get_robust_list", futex::get_robust_list, "dpp"), // 274
     none("splice"),                  // 275
     none("tee"),                     // 276
     none("sync_file_range"),         // 277
@@ -479,7 +459,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("inotify_init1"),           // 294
     none("preadv"),                  // 295
     none("pwritev"),                 // 296
-    none("rt_tgsigqueueinfo"),       // 297
+    full("rt_tgsigqueueinfo", signal::rt_tgsigqueueinfo, "dddp"), // 297
     none("perf_event_open"),         // 298
     none("recvmmsg"),                // 299
     none("fanotify_init"),           // 300
@@ -504,7 +484,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("memfd_create"),            // 319
     none("kexec_file_load"),         // 320
     none("bpf"),                     // 321
-    none("execveat"),                // 322
+    partial(
+        "execveat",
+        clone::execveat,
+        "AT_FDCWD and no flags only (ENOSYS otherwise) until the VFS",
+        "dsppx",
+    ), // 322
     none("userfaultfd"),             // 323
     none("membarrier"),              // 324
     none("mlock2"),                  // 325
@@ -618,7 +603,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("fspick"),                  // 433
     none("pidfd_open"),              // 434
     none("clone3"),                  // 435
-    none("close_range"),             // 436
+    full("close_range", fs::close_range, "uux"), // 436
     none("openat2"),                 // 437
     none("pidfd_getfd"),             // 438
     none("faccessat2"),              // 439
@@ -651,6 +636,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
 pub fn unimplemented_note(name: &str) -> Option<&'static str> {
     match name {
         "rseq" => Some("restartable sequences are not supported (glibc falls back)"),
+        "clone3" => Some("libc falls back to clone"),
         _ => None,
     }
 }

@@ -15,7 +15,7 @@ const TIMER_ABSTIME: i32 = 1;
 /// process or thread (`~pid << 3 | per_thread << 2 | which`); the only
 /// task's CPU time is its vCPU thread's, so both kinds of its own clock map
 /// to the host's thread CPU clock. Another pid, or `which` 3, is EINVAL.
-fn check_clock(task: &Task, id: i32) -> Result<libc::clockid_t, Errno> {
+fn check_clock(task: &Task<'_>, id: i32) -> Result<libc::clockid_t, Errno> {
     match id {
         0..=9 | 11 => Ok(id),
         i32::MIN..=-1 => {
@@ -36,9 +36,9 @@ fn timespec_bytes(ts: &libc::timespec) -> [u8; 16] {
     b
 }
 
-fn read_timespec(task: &Task, addr: u64) -> Result<libc::timespec, Errno> {
+fn read_timespec(task: &Task<'_>, addr: u64) -> Result<libc::timespec, Errno> {
     let mut b = [0u8; 16];
-    task.mm.copy_in(addr, &mut b)?;
+    task.mm().copy_in(addr, &mut b)?;
     let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
     let nsec = i64::from_le_bytes(b[8..].try_into().unwrap_or([0; 8]));
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
@@ -50,40 +50,40 @@ fn read_timespec(task: &Task, addr: u64) -> Result<libc::timespec, Errno> {
     })
 }
 
-pub fn clock_gettime(task: &mut Task, a: &Args) -> SysResult {
+pub fn clock_gettime(task: &mut Task<'_>, a: &Args) -> SysResult {
     let ts = host::clock_gettime(check_clock(task, a.int(0))?)?;
-    task.mm.copy_out(a.u(1), &timespec_bytes(&ts))?;
+    task.mm().copy_out(a.u(1), &timespec_bytes(&ts))?;
     Ok(0)
 }
 
-pub fn clock_getres(task: &mut Task, a: &Args) -> SysResult {
+pub fn clock_getres(task: &mut Task<'_>, a: &Args) -> SysResult {
     let ts = host::clock_getres(check_clock(task, a.int(0))?)?;
     if a.u(1) != 0 {
-        task.mm.copy_out(a.u(1), &timespec_bytes(&ts))?;
+        task.mm().copy_out(a.u(1), &timespec_bytes(&ts))?;
     }
     Ok(0)
 }
 
-pub fn gettimeofday(task: &mut Task, a: &Args) -> SysResult {
+pub fn gettimeofday(task: &mut Task<'_>, a: &Args) -> SysResult {
     if a.u(0) != 0 {
         let ts = host::clock_gettime(CLOCK_REALTIME)?;
         let mut b = [0u8; 16];
         b[..8].copy_from_slice(&ts.tv_sec.to_le_bytes());
         b[8..].copy_from_slice(&(ts.tv_nsec / 1000).to_le_bytes());
-        task.mm.copy_out(a.u(0), &b)?;
+        task.mm().copy_out(a.u(0), &b)?;
     }
     if a.u(1) != 0 {
         // struct timezone: the kernel's sys_tz, zero unless settimeofday
         // set it.
-        task.mm.copy_out(a.u(1), &[0u8; 8])?;
+        task.mm().copy_out(a.u(1), &[0u8; 8])?;
     }
     Ok(0)
 }
 
-pub fn time(task: &mut Task, a: &Args) -> SysResult {
+pub fn time(task: &mut Task<'_>, a: &Args) -> SysResult {
     let sec = host::clock_gettime(CLOCK_REALTIME)?.tv_sec as u64;
     if a.u(0) != 0 {
-        task.mm.write_u64(a.u(0), sec)?;
+        task.mm().write_u64(a.u(0), sec)?;
     }
     Ok(sec)
 }
@@ -105,12 +105,12 @@ fn sleep(clock: libc::clockid_t, flags: i32, req: libc::timespec) -> SysResult {
     }
 }
 
-pub fn nanosleep(task: &mut Task, a: &Args) -> SysResult {
+pub fn nanosleep(task: &mut Task<'_>, a: &Args) -> SysResult {
     let req = read_timespec(task, a.u(0))?;
     sleep(CLOCK_MONOTONIC, 0, req)
 }
 
-pub fn clock_nanosleep(task: &mut Task, a: &Args) -> SysResult {
+pub fn clock_nanosleep(task: &mut Task<'_>, a: &Args) -> SysResult {
     let clock = check_clock(task, a.int(0))?;
     let req = read_timespec(task, a.u(2))?;
     sleep(clock, a.int(1) & TIMER_ABSTIME, req)

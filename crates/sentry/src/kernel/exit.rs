@@ -1,0 +1,184 @@
+//! Exits and waits: group exits, a thread's exit (clear_child_tid, robust
+//! futexes), a process becoming a zombie (descriptors closed, memory
+//! released, children reparented to init, the parent told), reaping, and
+//! the end of the container when init exits.
+//!
+//! Wait statuses are Linux's: `code << 8` for an exit, the signal number
+//! for a kill, `sig << 8 | 0x7f` for a stop, 0xffff for a continue.
+
+use super::deliver::{self, Dest};
+use super::signal::{SA_NOCLDWAIT, SIG_IGN, SIGCHLD, SIGKILL};
+use super::task::Task;
+use super::{KernelState, Tid, futex};
+
+/// Starts the exit of every thread of process `pid` with wait status
+/// `status` (exit_group, or a fatal signal). The threads notice at their
+/// next check and leave.
+pub fn group_exit(k: &mut KernelState, pid: Tid, status: i32) {
+    let Some(p) = k.procs.get_mut(&pid) else {
+        return;
+    };
+    if p.group_exit.is_some() || p.zombie.is_some() {
+        return;
+    }
+    p.group_exit = Some(status);
+    p.stop.stopped_by = 0;
+    for t in p.threads.clone() {
+        if let Some(th) = k.threads.get_mut(&t) {
+            th.killed = true;
+            th.interrupt();
+        }
+    }
+}
+
+/// The calling thread leaves. If it is the last, the process ends with
+/// the group exit's status, or the thread's own (a lone `exit`). Called
+/// by the thread's host thread with the kernel locked, once, at the very
+/// end.
+pub fn exit_thread(t: &mut Task<'_>) {
+    let status = t.thread().exit_status;
+    let tid = t.tid;
+    let pid = t.tgid;
+    // clear_child_tid: zero it and wake one waiter (pthread_join), unless
+    // the memory is already gone.
+    let ctid = t.thread().clear_child_tid;
+    let robust = t.thread().robust_list;
+    if t.k.mms.contains_key(&t.mm_id) {
+        if robust.0 != 0 {
+            futex::exit_robust_list(t, robust.0);
+        }
+        if ctid != 0 && t.mm().write_u32(ctid, 0).is_ok() {
+            let mm_id = t.mm_id;
+            futex::wake_address(&mut t.k, mm_id, ctid, 1);
+        }
+    }
+    let cpu = crate::host::thread_cpu_ns();
+    let last = {
+        let p = t.process_mut();
+        p.threads.retain(|x| *x != tid);
+        p.cpu_ns += cpu;
+        p.threads.is_empty()
+    };
+    if let Some(th) = t.k.threads.remove(&tid) {
+        t.k.stats.syscalls += th.stats.syscalls;
+        t.k.stats.exitless += th.stats.exitless;
+        t.k.stats.faults += th.stats.faults;
+    }
+    if last {
+        let status = t.process().group_exit.unwrap_or(status);
+        process_exit(&mut t.k, pid, status);
+    }
+}
+
+/// Process `pid` has no threads left: it becomes a zombie with wait
+/// status `status`, or goes away at once if its parent does not wait.
+pub fn process_exit(k: &mut KernelState, pid: Tid, status: i32) {
+    let Some(p) = k.procs.get_mut(&pid) else {
+        return;
+    };
+    p.zombie = Some(status);
+    p.group_exit.get_or_insert(status);
+    // Closing descriptors wakes pipe peers (their Drop does).
+    let fds = std::mem::take(&mut p.fds);
+    let mm_id = p.mm_id;
+    let vfork_parent = p.vfork_parent.take();
+    let children: Vec<Tid> = std::mem::take(&mut p.children).into_iter().collect();
+    let (ppid, uid, exit_signal) = (p.ppid, p.creds.uid, p.exit_signal);
+    drop(fds);
+    k.put_mm(mm_id);
+    if let Some(v) = vfork_parent {
+        k.wake_thread(v);
+    }
+    if pid == 1 {
+        // The container's init is gone: every other process dies with it.
+        k.init_status = Some(status);
+        let others: Vec<Tid> = k.procs.keys().copied().filter(|p| *p != 1).collect();
+        for o in others {
+            group_exit(k, o, SIGKILL as i32);
+        }
+        return;
+    }
+    reparent(k, pid, children);
+    if k.init_status.is_some() {
+        // Nobody is left to wait: drop the zombie.
+        k.procs.remove(&pid);
+        return;
+    }
+    let Some(parent) = k.procs.get(&ppid) else {
+        k.procs.remove(&pid);
+        return;
+    };
+    let sigchld = parent.actions[SIGCHLD as usize - 1];
+    let autoreap =
+        exit_signal == SIGCHLD && (sigchld.handler == SIG_IGN || sigchld.flags & SA_NOCLDWAIT != 0);
+    if exit_signal != 0 && !autoreap {
+        deliver::send(
+            k,
+            Dest::Process(ppid),
+            {
+                let mut i = deliver::child_exit_info(pid, uid, status);
+                i.signo = exit_signal as i32;
+                i
+            },
+            false,
+        );
+    }
+    if autoreap {
+        reap(k, pid);
+    }
+    k.wake_process(ppid);
+}
+
+/// Gives `children` of the exiting `pid` to init (or the nearest
+/// ancestor that is a child subreaper), and sends each its parent-death
+/// signal if it asked for one.
+fn reparent(k: &mut KernelState, pid: Tid, children: Vec<Tid>) {
+    let mut reaper = 1;
+    let mut a = k.procs.get(&pid).map_or(0, |p| p.ppid);
+    while a > 1 {
+        match k.procs.get(&a) {
+            Some(p) if p.prctl.child_subreaper && p.zombie.is_none() => {
+                reaper = a;
+                break;
+            }
+            Some(p) => a = p.ppid,
+            None => break,
+        }
+    }
+    let mut zombie_given = false;
+    for c in children {
+        let Some(cp) = k.procs.get_mut(&c) else {
+            continue;
+        };
+        cp.ppid = reaper;
+        zombie_given |= cp.zombie.is_some();
+        let threads = cp.threads.clone();
+        if let Some(r) = k.procs.get_mut(&reaper) {
+            r.children.insert(c);
+        }
+        for t in threads {
+            let sig = k.threads.get(&t).map_or(0, |th| th.pdeathsig);
+            if sig != 0 {
+                deliver::send(
+                    k,
+                    Dest::Thread(t),
+                    super::signal::SigInfo::user(sig, 0, 0, 0),
+                    false,
+                );
+            }
+        }
+    }
+    if zombie_given {
+        k.wake_process(reaper);
+    }
+}
+
+/// Removes zombie `pid`, adding its CPU time to its parent's.
+pub fn reap(k: &mut KernelState, pid: Tid) -> Option<super::Process> {
+    let p = k.procs.remove(&pid)?;
+    if let Some(parent) = k.procs.get_mut(&p.ppid) {
+        parent.children.remove(&pid);
+        parent.children_cpu_ns += p.cpu_ns + p.children_cpu_ns;
+    }
+    Some(p)
+}

@@ -1,0 +1,220 @@
+//! One host thread per guest thread: it takes a vCPU from the pool, runs
+//! the guest, and handles every trap with the kernel locked; faults the
+//! sentry cannot resolve become the signals Linux sends. When the thread
+//! exits, its vCPU goes back to the pool.
+
+use std::sync::Arc;
+
+use vmm::{Trap, UserRegs};
+
+use super::deliver::{self, Flow};
+use super::signal::{SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP, SigInfo, code};
+use super::task::Task;
+use super::{Kernel, Tid, exit};
+use crate::errno::Errno;
+use crate::mm::FaultError;
+use crate::syscalls;
+
+/// The same fault on an already-mapped page this many times in a row is
+/// not spurious: the guest cannot make progress.
+const MAX_SPURIOUS_FAULTS: u32 = 4;
+
+/// Starts the host thread of guest thread `tid` (whose `Thread` and
+/// `Process` entries exist already) at `regs`, with the FPU state `fpu`
+/// (the parent's, for clone) or the initial one.
+pub fn spawn_thread(
+    kernel: &Arc<Kernel>,
+    tid: Tid,
+    regs: UserRegs,
+    fpu: Option<Vec<u8>>,
+) -> Result<(), Errno> {
+    *kernel.live.lock() += 1;
+    let k = Arc::clone(kernel);
+    let spawned = std::thread::Builder::new().spawn(move || {
+        thread_main(&k, tid, regs, fpu);
+        let mut live = k.live.lock();
+        *live -= 1;
+        k.live_cv.notify_all();
+    });
+    if spawned.is_err() {
+        *kernel.live.lock() -= 1;
+        return Err(Errno::EAGAIN);
+    }
+    Ok(())
+}
+
+/// Waits until init has exited and every guest thread is gone; returns
+/// init's wait status.
+pub fn wait_for_init(kernel: &Kernel) -> i32 {
+    let mut live = kernel.live.lock();
+    while *live > 0 {
+        kernel.live_cv.wait(&mut live);
+    }
+    drop(live);
+    kernel
+        .state
+        .lock()
+        .init_status
+        .unwrap_or(super::signal::SIGKILL as i32)
+}
+
+fn thread_main(kernel: &Arc<Kernel>, mut tid: Tid, mut regs: UserRegs, fpu: Option<Vec<u8>>) {
+    let mut vcpu = match kernel.take_vcpu() {
+        Ok(v) => v,
+        Err(e) => {
+            log::error!("thread {tid}: no vCPU: {e}");
+            if let Some(mut t) = Task::lock(kernel, tid, regs, None) {
+                let pid = t.tgid;
+                exit::group_exit(&mut t.k, pid, super::signal::SIGKILL as i32);
+                exit::exit_thread(&mut t);
+            }
+            return;
+        }
+    };
+    let fpu = fpu.unwrap_or_else(deliver::initial_fpu);
+    if let Err(e) = vcpu.set_fpu_state(&fpu) {
+        log::warn!("thread {tid}: loading the FPU state: {e}");
+    }
+    {
+        let mut k = kernel.state.lock();
+        if let Some(t) = k.threads.get_mut(&tid) {
+            t.kicker = Some(vcpu.kicker());
+        }
+    }
+    if let (Some(p), Some(mb)) = (kernel.poller.get(), vcpu.mailbox()) {
+        p.register(tid, mb);
+    }
+    let mut trap: Option<Trap> = None;
+    let mut spurious: (u64, u32) = (u64::MAX, 0);
+    loop {
+        let Some(mut t) = Task::lock(kernel, tid, regs, Some(&mut vcpu)) else {
+            break;
+        };
+        let mut syscall = None;
+        if let Some(tr) = trap.take() {
+            syscall = handle_trap(&mut t, tr, &mut spurious);
+        }
+        if deliver::before_user(&mut t, syscall) == Flow::Exit {
+            exit::exit_thread(&mut t);
+            break;
+        }
+        tid = t.tid;
+        regs = t.regs;
+        let space = t.mm().space_arc();
+        drop(t);
+        if let (Some(p), Some(nr)) = (kernel.poller.get(), syscall) {
+            p.exit_path_syscall(nr);
+        }
+        match vcpu.run_user(&mut regs, &space) {
+            Ok(tr) => trap = Some(tr),
+            Err(e) => {
+                log::error!("thread {tid}: the vCPU failed: {e}");
+                let mut k = kernel.state.lock();
+                if let Some(pid) = k.threads.get(&tid).map(|t| t.tgid) {
+                    exit::group_exit(&mut k, pid, super::signal::SIGKILL as i32);
+                }
+            }
+        }
+    }
+    if let Some(p) = kernel.poller.get() {
+        p.unregister(tid);
+    }
+    kernel.put_vcpu(vcpu);
+}
+
+/// Handles one trap; returns the syscall number if it was a syscall (for
+/// the restart logic in `before_user`).
+fn handle_trap(t: &mut Task<'_>, trap: Trap, spurious: &mut (u64, u32)) -> Option<u64> {
+    match trap {
+        Trap::Syscall => {
+            let nr = t.regs.rax;
+            t.thread_mut().stats.syscalls += 1;
+            syscalls::dispatch(t);
+            // rt_sigreturn restored rax itself: never a restart.
+            (nr != libc::SYS_rt_sigreturn as u64).then_some(nr)
+        }
+        Trap::PageFault {
+            addr,
+            access,
+            present,
+        } => {
+            match t.mm().handle_fault(addr, access) {
+                Ok(()) => {
+                    t.thread_mut().stats.faults += 1;
+                    *spurious = (u64::MAX, 0);
+                }
+                Err(FaultError::AlreadyMapped) => {
+                    *spurious = if spurious.0 == addr {
+                        (addr, spurious.1 + 1)
+                    } else {
+                        (addr, 1)
+                    };
+                    if spurious.1 >= MAX_SPURIOUS_FAULTS {
+                        log::info!(
+                            "thread {}: repeated fault at {addr:#x} ({access:?}, present {present})",
+                            t.tid
+                        );
+                        fault_signal(t, SIGSEGV, code::SEGV_ACCERR, addr);
+                    }
+                }
+                Err(FaultError::Segv) => {
+                    let mapped = t.mm().vmas().find(addr).is_some();
+                    let c = if mapped {
+                        code::SEGV_ACCERR
+                    } else {
+                        code::SEGV_MAPERR
+                    };
+                    log::debug!(
+                        "thread {}: {access:?} fault at {addr:#x} (rip {:#x})",
+                        t.tid,
+                        t.regs.rip
+                    );
+                    fault_signal(t, SIGSEGV, c, addr);
+                }
+                Err(FaultError::NoMemory) => {
+                    log::info!("thread {}: out of memory faulting {addr:#x}", t.tid);
+                    let pid = t.tgid;
+                    exit::group_exit(&mut t.k, pid, super::signal::SIGKILL as i32);
+                }
+            }
+            None
+        }
+        Trap::Exception { vector, error_code } => {
+            log::debug!(
+                "thread {}: exception {vector} (error code {error_code:#x}) at {:#x}",
+                t.tid,
+                t.regs.rip
+            );
+            let rip = t.regs.rip;
+            let (sig, c, addr) = match vector {
+                0 => (SIGFPE, code::FPE_INTDIV, rip),
+                16 | 19 => (SIGFPE, code::FPE_FLTINV, rip),
+                1 => (SIGTRAP, code::TRAP_BRKPT, rip),
+                3 => (SIGTRAP, code::SI_KERNEL, 0),
+                6 => (SIGILL, code::ILL_ILLOPN, rip),
+                17 => (SIGBUS, code::BUS_ADRALN, 0),
+                11 | 12 => (SIGBUS, code::SI_KERNEL, 0),
+                _ => (SIGSEGV, code::SI_KERNEL, 0),
+            };
+            fault_signal(t, sig, c, addr);
+            None
+        }
+        Trap::Interrupted => None,
+    }
+}
+
+fn fault_signal(t: &mut Task<'_>, sig: u32, c: i32, addr: u64) {
+    let tid = t.tid;
+    deliver::force(&mut t.k, tid, SigInfo::fault(sig, c, addr));
+}
+
+/// Exposed for `boot`: the signal Linux sends for a CPU exception.
+pub fn signal_for_exception(vector: u8) -> u8 {
+    match vector {
+        0 | 16 | 19 => SIGFPE as u8,
+        1 | 3 => SIGTRAP as u8,
+        6 => SIGILL as u8,
+        11 | 12 | 17 => SIGBUS as u8,
+        _ => SIGSEGV as u8,
+    }
+}

@@ -1,0 +1,470 @@
+//! clone, fork, vfork and execve.
+//!
+//! clone creates a thread in the caller's process (CLONE_THREAD) or a new
+//! process whose memory is a copy-on-write copy of the caller's (or the
+//! same memory, with CLONE_VM: vfork and posix_spawn). Every new guest
+//! thread gets its own host thread and vCPU (`kernel::spawn_thread`), with
+//! the caller's registers and FPU state.
+//!
+//! Not supported (EINVAL): new namespaces, CLONE_PIDFD, CLONE_SETTLS
+//! without a valid address. CLONE_FILES and CLONE_SIGHAND without
+//! CLONE_THREAD copy the table instead of sharing it (nothing in libc
+//! relies on the sharing). clone3 is ENOSYS, so libc falls back to clone.
+
+use std::sync::Arc;
+
+use super::Args;
+use crate::errno::{Errno, SysResult};
+use crate::kernel::deliver::initial_fpu;
+use crate::kernel::rlimits::RLIMIT_STACK;
+use crate::kernel::signal::{SIG_IGN, SigAction};
+use crate::kernel::task::{Task, comm_from_path};
+use crate::kernel::{Process, StopState, Thread, exit, spawn_thread};
+use crate::mm::{MemoryManager, TASK_SIZE};
+
+const CSIGNAL: u64 = 0xff;
+const CLONE_VM: u64 = 0x100;
+const CLONE_FS: u64 = 0x200;
+const CLONE_FILES: u64 = 0x400;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_PTRACE: u64 = 0x2000;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_PARENT: u64 = 0x8000;
+const CLONE_THREAD: u64 = 0x1_0000;
+const CLONE_NEWNS: u64 = 0x2_0000;
+const CLONE_SYSVSEM: u64 = 0x4_0000;
+const CLONE_SETTLS: u64 = 0x8_0000;
+const CLONE_PARENT_SETTID: u64 = 0x10_0000;
+const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
+const CLONE_DETACHED: u64 = 0x40_0000;
+const CLONE_UNTRACED: u64 = 0x80_0000;
+const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+const CLONE_NEWCGROUP: u64 = 0x200_0000;
+const CLONE_NEWUTS: u64 = 0x400_0000;
+const CLONE_NEWIPC: u64 = 0x800_0000;
+const CLONE_NEWUSER: u64 = 0x1000_0000;
+const CLONE_NEWPID: u64 = 0x2000_0000;
+const CLONE_NEWNET: u64 = 0x4000_0000;
+const CLONE_IO: u64 = 0x8000_0000;
+
+const NAMESPACES: u64 = CLONE_NEWNS
+    | CLONE_NEWCGROUP
+    | CLONE_NEWUTS
+    | CLONE_NEWIPC
+    | CLONE_NEWUSER
+    | CLONE_NEWPID
+    | CLONE_NEWNET;
+
+/// The flags this clone understands.
+const KNOWN: u64 = CSIGNAL
+    | CLONE_VM
+    | CLONE_FS
+    | CLONE_FILES
+    | CLONE_SIGHAND
+    | CLONE_PIDFD
+    | CLONE_PTRACE
+    | CLONE_VFORK
+    | CLONE_PARENT
+    | CLONE_THREAD
+    | NAMESPACES
+    | CLONE_SYSVSEM
+    | CLONE_SETTLS
+    | CLONE_PARENT_SETTID
+    | CLONE_CHILD_CLEARTID
+    | CLONE_DETACHED
+    | CLONE_UNTRACED
+    | CLONE_CHILD_SETTID
+    | CLONE_IO;
+
+pub fn clone(task: &mut Task<'_>, a: &Args) -> SysResult {
+    // x86-64 order: flags, stack, parent_tid, child_tid, tls.
+    do_clone(task, a.u(0), a.u(1), a.u(2), a.u(3), a.u(4))
+}
+
+pub fn fork(task: &mut Task<'_>, _: &Args) -> SysResult {
+    do_clone(task, u64::from(crate::kernel::signal::SIGCHLD), 0, 0, 0, 0)
+}
+
+pub fn vfork(task: &mut Task<'_>, _: &Args) -> SysResult {
+    let flags = CLONE_VM | CLONE_VFORK | u64::from(crate::kernel::signal::SIGCHLD);
+    do_clone(task, flags, 0, 0, 0, 0)
+}
+
+fn do_clone(
+    task: &mut Task<'_>,
+    flags: u64,
+    stack: u64,
+    ptid: u64,
+    ctid: u64,
+    tls: u64,
+) -> SysResult {
+    if flags & !KNOWN != 0 || flags & 0xffff_ffff_0000_0000 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // copy_process's consistency rules.
+    if flags & (CLONE_NEWNS | CLONE_FS) == (CLONE_NEWNS | CLONE_FS) {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_THREAD != 0 && flags & CLONE_SIGHAND == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & NAMESPACES != 0 || flags & CLONE_PIDFD != 0 {
+        log::info!("clone: namespaces and pidfds are not supported (flags {flags:#x})");
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_SETTLS != 0 && tls >= TASK_SIZE {
+        return Err(Errno::EPERM);
+    }
+    if task.process().group_exit.is_some() {
+        return Err(Errno::EINTR);
+    }
+    let thread = flags & CLONE_THREAD != 0;
+    let tid = task.k.alloc_pid()?;
+    let fpu = match task.vcpu.as_ref() {
+        Some(v) => v.fpu_state().ok(),
+        None => None,
+    };
+    let mut regs = task.regs;
+    regs.rax = 0;
+    if stack != 0 {
+        regs.rsp = stack;
+    }
+    if flags & CLONE_SETTLS != 0 {
+        regs.fs_base = tls;
+    }
+    let parent_thread = task.thread();
+    let mut th = Thread::new(
+        tid,
+        if thread { task.tgid } else { tid },
+        parent_thread.comm.clone(),
+    );
+    th.blocked = parent_thread.blocked;
+    // A thread sharing the memory (but not vfork's child) starts without
+    // the alternate stack; a fork keeps it.
+    if flags & (CLONE_VM | CLONE_VFORK) != CLONE_VM {
+        th.altstack = parent_thread.altstack;
+    }
+    if flags & CLONE_CHILD_CLEARTID != 0 {
+        th.clear_child_tid = ctid;
+    }
+    let child_mm_id = if thread || flags & CLONE_VM != 0 {
+        task.mm_id
+    } else {
+        let space = task
+            .kernel
+            .machine
+            .new_address_space()
+            .map_err(|_| Errno::ENOMEM)?;
+        let mm: MemoryManager = task.mm().fork(space)?;
+        task.k.add_mm(mm)
+    };
+    if thread {
+        task.process_mut().threads.push(tid);
+    } else {
+        let p = task.process();
+        let ppid = if flags & CLONE_PARENT != 0 {
+            p.ppid
+        } else {
+            task.tgid
+        };
+        if flags & CLONE_PARENT != 0 && task.tgid == 1 {
+            // init's siblings would live outside the namespace.
+            task.k.mms.remove(&child_mm_id);
+            return Err(Errno::EINVAL);
+        }
+        let child = Process {
+            pid: tid,
+            ppid,
+            pgid: p.pgid,
+            sid: p.sid,
+            threads: vec![tid],
+            children: Default::default(),
+            mm_id: child_mm_id,
+            fds: p.fds.clone(),
+            actions: p.actions,
+            shared_pending: Default::default(),
+            exit_signal: (flags & CSIGNAL) as u32,
+            creds: p.creds,
+            rlimits: p.rlimits.clone(),
+            umask: p.umask,
+            cwd: p.cwd.clone(),
+            exe_path: p.exe_path.clone(),
+            exe: Arc::clone(&p.exe),
+            personality: p.personality,
+            prctl: p.prctl,
+            group_exit: None,
+            zombie: None,
+            stop: StopState::default(),
+            did_exec: false,
+            vfork_parent: (flags & CLONE_VFORK != 0).then_some(task.tid),
+            itimers: Default::default(),
+            cpu_ns: 0,
+            children_cpu_ns: 0,
+            start_time: std::time::Instant::now(),
+        };
+        task.k.procs.insert(tid, child);
+        if let Some(pp) = task.k.procs.get_mut(&ppid) {
+            pp.children.insert(tid);
+        }
+    }
+    task.k.threads.insert(tid, th);
+    // The tid stores, as Linux makes them: the parent's in the caller's
+    // memory, the child's in the child's.
+    if flags & CLONE_PARENT_SETTID != 0 {
+        let _ = task.mm().write_u32(ptid, tid as u32);
+    }
+    if flags & CLONE_CHILD_SETTID != 0
+        && let Some(m) = task.k.mms.get(&child_mm_id)
+    {
+        let _ = m.write_u32(ctid, tid as u32);
+    }
+    if let Err(e) = spawn_thread(task.kernel, tid, regs, fpu) {
+        // Undo: the thread never ran.
+        task.k.threads.remove(&tid);
+        if thread {
+            task.process_mut().threads.retain(|t| *t != tid);
+        } else {
+            if let Some(c) = task.k.procs.remove(&tid)
+                && let Some(pp) = task.k.procs.get_mut(&c.ppid)
+            {
+                pp.children.remove(&tid);
+            }
+            task.k.put_mm(child_mm_id);
+        }
+        return Err(e);
+    }
+    if flags & CLONE_VFORK != 0 {
+        // The parent sleeps until the child execs or exits (killable only).
+        while task
+            .k
+            .procs
+            .get(&tid)
+            .is_some_and(|c| c.vfork_parent.is_some() && c.zombie.is_none())
+        {
+            if task.thread().killed || task.process().group_exit.is_some() {
+                break;
+            }
+            let cond = Arc::clone(&task.thread().cond);
+            cond.wait_for(&mut task.k, std::time::Duration::from_millis(50));
+        }
+    }
+    Ok(tid as u64)
+}
+
+/// The longest argument or environment string (MAX_ARG_STRLEN).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+/// The most strings in argv or envp (MAX_ARG_STRINGS).
+const MAX_ARG_STRINGS: usize = 0x7fff_ffff;
+const PATH_MAX: usize = 4096;
+
+/// Reads a NULL-terminated array of string pointers; `total` accumulates
+/// the bytes against the stack-derived limit (E2BIG).
+fn read_strings(
+    task: &Task<'_>,
+    addr: u64,
+    total: &mut u64,
+    limit: u64,
+) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    for i in 0..MAX_ARG_STRINGS as u64 {
+        let p = task
+            .mm()
+            .read_u64(addr.checked_add(i * 8).ok_or(Errno::EFAULT)?)?;
+        if p == 0 {
+            break;
+        }
+        let s = match task.mm().read_cstring(p, MAX_ARG_STRLEN) {
+            Ok(s) => s,
+            Err(Errno::ENAMETOOLONG) => return Err(Errno::E2BIG),
+            Err(e) => return Err(e),
+        };
+        *total += s.len() as u64 + 1 + 8;
+        if *total > limit {
+            return Err(Errno::E2BIG);
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+pub fn execve(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_execve(task, a.u(0), a.u(1), a.u(2))
+}
+
+pub fn execveat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    const AT_FDCWD: i32 = -100;
+    if a.int(0) != AT_FDCWD || a.uint(4) != 0 {
+        // Directory descriptors and flags need the VFS.
+        return Err(Errno::ENOSYS);
+    }
+    do_execve(task, a.u(1), a.u(2), a.u(3))
+}
+
+fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult {
+    let name = task.mm().read_cstring(path, PATH_MAX - 1)?;
+    if name.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let name = String::from_utf8(name).map_err(|_| Errno::ENOENT)?;
+    // Linux allows a quarter of the stack limit for strings.
+    let limit = (task.rlimits().soft(RLIMIT_STACK) / 4).max(32 * 4096);
+    let mut total = 0;
+    let argv = read_strings(task, argv, &mut total, limit)?;
+    let envp = read_strings(task, envp, &mut total, limit)?;
+    let abs = if name.starts_with('/') {
+        name.clone()
+    } else {
+        format!("{}/{}", task.process().cwd.trim_end_matches('/'), name)
+    };
+    // /proc/self/exe is the running executable (busybox re-execs itself
+    // through it); everything else is opened by the gofer.
+    let file = if abs == "/proc/self/exe" {
+        let exe = Arc::clone(&task.process().exe);
+        let exe_path = task.process().exe_path.clone();
+        (exe, exe_path)
+    } else {
+        let opener = Arc::clone(&task.kernel.exec);
+        let p = abs.clone();
+        let f = task.unlocked(move || opener.open(&p))?;
+        (Arc::new(f), abs.clone())
+    };
+    let (file, exe_path) = file;
+    check_executable(&file)?;
+    let creds = task.creds();
+    let stack_limit = task.rlimits().soft(RLIMIT_STACK);
+    let image = crate::loader::build_image(
+        &task.kernel.machine,
+        &file,
+        &argv,
+        &envp,
+        name.as_bytes(),
+        creds.uid,
+        creds.gid,
+        stack_limit,
+    )
+    .map_err(|e| {
+        log::info!("execve {abs}: {e}");
+        match e {
+            crate::Error::Load(_) => Errno::ENOEXEC,
+            _ => Errno::ENOMEM,
+        }
+    })?;
+    // The point of no return: the other threads go first.
+    if !de_thread(task) {
+        return Err(Errno::EINTR);
+    }
+    let new_mm = task.k.add_mm(image.mm);
+    let old_mm = task.mm_id;
+    task.mm_id = new_mm;
+    let tgid = task.tgid;
+    {
+        let p = task.process_mut();
+        p.mm_id = new_mm;
+        p.exe = file;
+        p.exe_path = exe_path.clone();
+        p.did_exec = true;
+        p.fds.close_on_exec();
+        for act in p.actions.iter_mut() {
+            // Handlers are reset; ignored signals stay ignored.
+            if act.handler != SIG_IGN {
+                *act = SigAction::default();
+            }
+            act.flags = 0;
+            act.mask = 0;
+            act.restorer = 0;
+        }
+    }
+    if let Some(v) = task.process_mut().vfork_parent.take() {
+        task.k.wake_thread(v);
+    }
+    task.k.put_mm(old_mm);
+    let th = task.thread_mut();
+    th.altstack = Default::default();
+    th.clear_child_tid = 0;
+    th.robust_list = (0, 0);
+    th.comm = comm_from_path(&exe_path);
+    if let Some(v) = task.vcpu.as_ref() {
+        let _ = v.set_fpu_state(&initial_fpu());
+    }
+    task.regs = image.regs;
+    log::debug!("process {tgid} exec {abs}");
+    // rax of the new image is 0, as on Linux.
+    Ok(0)
+}
+
+/// ENOEXEC unless the file starts like an ELF executable; a `#!` script
+/// needs the filesystem to find its interpreter.
+fn check_executable(file: &std::fs::File) -> Result<(), Errno> {
+    let mut magic = [0u8; 4];
+    let n = crate::host::read(std::os::fd::AsFd::as_fd(file), &mut magic, Some(0))?;
+    if n == 4 && magic == *b"\x7fELF" {
+        return Ok(());
+    }
+    if n >= 2 && magic[..2] == *b"#!" {
+        log::info!("execve of a #! script: interpreters need the VFS (ENOEXEC)");
+    }
+    Err(Errno::ENOEXEC)
+}
+
+/// Kills every other thread of the process and waits until they are gone;
+/// the caller then becomes the leader (taking the process ID as its
+/// thread ID, as Linux does). False if the caller was killed meanwhile.
+fn de_thread(task: &mut Task<'_>) -> bool {
+    let others: Vec<_> = task
+        .process()
+        .threads
+        .iter()
+        .copied()
+        .filter(|t| *t != task.tid)
+        .collect();
+    if others.is_empty() && task.tid == task.tgid {
+        return true;
+    }
+    for t in &others {
+        if let Some(th) = task.k.threads.get_mut(t) {
+            th.killed = true;
+            th.interrupt();
+        }
+    }
+    while task.process().threads.iter().any(|t| *t != task.tid) {
+        if task.thread().killed || task.process().group_exit.is_some() {
+            return false;
+        }
+        // Woken by exiting threads (they change the thread list under
+        // the lock); poll as well, since they do not know we wait.
+        let cond = Arc::clone(&task.thread().cond);
+        cond.wait_for(&mut task.k, std::time::Duration::from_millis(5));
+    }
+    if task.tid != task.tgid {
+        let old = task.tid;
+        let new = task.tgid;
+        if let Some(mut th) = task.k.threads.remove(&old) {
+            th.tid = new;
+            task.k.threads.insert(new, th);
+        }
+        task.process_mut().threads = vec![new];
+        task.tid = new;
+        log::debug!("exec: thread {old} becomes the leader {new}");
+    }
+    true
+}
+
+pub fn exit(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let th = task.thread_mut();
+    th.exit_status = (a.int(0) & 0xff) << 8;
+    th.killed = true;
+    Ok(0)
+}
+
+pub fn exit_group(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let pid = task.tgid;
+    exit::group_exit(&mut task.k, pid, (a.int(0) & 0xff) << 8);
+    Ok(0)
+}
