@@ -368,6 +368,14 @@ pub fn gofer_filter() -> Result<SeccompFilter, SeccompError> {
 /// Installs the SIGSYS reporter and the gofer's filter (the gofer is
 /// single-threaded; TSYNC anyway).
 pub fn install_gofer() -> Result<(), SeccompError> {
+    // glibc's malloc asks get_nprocs (which opens /sys) when it adds an
+    // arena; fix the limit now so that never happens under the filter.
+    #[cfg(target_env = "gnu")]
+    {
+        const M_ARENA_MAX: libc::c_int = -8;
+        // SAFETY: mallopt only changes the allocator's tuning.
+        unsafe { libc::mallopt(M_ARENA_MAX, 8) };
+    }
     let prog = BpfProgram::try_from(gofer_filter()?)?;
     install_sigsys_handler()?;
     seccompiler::apply_filter_all_threads(&prog)?;

@@ -5,6 +5,13 @@
 #
 #   tools/build-guests.sh OUTDIR [NAME...]     (default: every program)
 #
+# A NAME is a path under resources/guest without ".c". Programs in
+# subdirectories keep them: `conformance/signal` builds
+# resources/guest/conformance/signal.c into OUTDIR/glibc/conformance/signal
+# and OUTDIR/musl/conformance/signal. A NAME that is a directory, such as
+# `conformance`, stands for every program in it. The default (no NAME) is
+# resources/guest/*.c only, without subdirectories.
+#
 # Writes each binary atomically (temp file + rename), so concurrent callers
 # sharing OUTDIR never see a half-written executable.
 set -euo pipefail
@@ -18,7 +25,24 @@ shift
 src_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../resources/guest" && pwd)
 
 if [[ $# -gt 0 ]]; then
-	names=("$@")
+	names=()
+	for n in "$@"; do
+		n=${n%/}
+		if [[ -d $src_dir/$n ]]; then
+			found=0
+			for f in "$src_dir/$n"/*.c; do
+				[[ -f $f ]] || continue
+				names+=("$n/$(basename "$f" .c)")
+				found=1
+			done
+			if [[ $found -eq 0 ]]; then
+				echo "$0: no programs in $src_dir/$n" >&2
+				exit 1
+			fi
+		else
+			names+=("$n")
+		fi
+	done
 else
 	names=()
 	for f in "$src_dir"/*.c; do
@@ -45,6 +69,7 @@ for n in "${names[@]}"; do
 		esac
 		dst="$out/$libc/$n"
 		tmp="$dst.tmp.$$"
+		mkdir -p "$(dirname "$dst")"
 		"$cc" -static -O2 -Wall -o "$tmp" "$src"
 		mv -f "$tmp" "$dst"
 	done
