@@ -1,0 +1,412 @@
+/*
+ * Edge cases of mmap, munmap, mprotect, mremap, mincore, msync, madvise
+ * and brk on anonymous memory: the documented errnos, splitting of
+ * mappings, faults on PROT_NONE (caught with siglongjmp), growing and
+ * moving with mremap, residency reported by mincore, MAP_POPULATE and
+ * MAP_GROWSDOWN. Raw syscalls are used wherever a libc wrapper could hide
+ * the kernel's answer. Addresses are never printed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+#ifndef MADV_FREE
+#define MADV_FREE 8
+#endif
+
+#define PAGE 4096UL
+
+static int failures;
+
+static void check(int ok, const char *what)
+{
+	printf("%s: %s\n", what, ok ? "ok" : "FAIL");
+	if (!ok)
+		failures++;
+}
+
+static const char *errname(int e)
+{
+	switch (e) {
+	case 0: return "0";
+	case EINVAL: return "EINVAL";
+	case ENOMEM: return "ENOMEM";
+	case EEXIST: return "EEXIST";
+	case EFAULT: return "EFAULT";
+	case EAGAIN: return "EAGAIN";
+	case EBADF: return "EBADF";
+	case ENOSYS: return "ENOSYS";
+	default: return "other";
+	}
+}
+
+/* Prints the errno a raw call gave (0 for success) and checks it. */
+static void expect_errno(long ret, int want, const char *what)
+{
+	int e = ret == -1 ? errno : 0;
+	char line[200];
+
+	snprintf(line, sizeof(line), "%s -> %s", what, errname(e));
+	check(e == want, line);
+}
+
+static void *raw_mmap(void *addr, size_t len, int prot, int flags, int fd,
+		      long off)
+{
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+static void *map(size_t len, int prot)
+{
+	void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		printf("mmap failed: %s\n", strerror(errno));
+		exit(1);
+	}
+	return p;
+}
+
+/* Returns 1 if every page of [p, p+len) is mapped, per mincore. */
+static int mapped(void *p, size_t len)
+{
+	unsigned char vec[64];
+
+	if (len / PAGE > sizeof(vec))
+		return -1;
+	return mincore(p, len, vec) == 0;
+}
+
+/* ---- touching memory that may fault ---- */
+
+static sigjmp_buf jump;
+static volatile int fault_code;
+
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	fault_code = si->si_code;
+	siglongjmp(jump, 1);
+}
+
+/* Returns 0 if the write worked, else the SIGSEGV si_code. */
+static int try_write(volatile char *p)
+{
+	fault_code = 0;
+	if (sigsetjmp(jump, 1) == 0)
+		*p = 1;
+	return fault_code;
+}
+
+static int try_read(volatile char *p)
+{
+	volatile char c;
+
+	fault_code = 0;
+	if (sigsetjmp(jump, 1) == 0)
+		c = *p;
+	(void)c;
+	return fault_code;
+}
+
+static void test_mmap_errors(void)
+{
+	char *p;
+
+	expect_errno((long)raw_mmap(NULL, 0, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+		     EINVAL, "mmap length 0");
+	expect_errno((long)raw_mmap((void *)0x10000001, PAGE, PROT_READ,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0),
+		     EINVAL, "mmap MAP_FIXED at an unaligned address");
+	expect_errno((long)raw_mmap(NULL, PAGE, PROT_READ, MAP_ANONYMOUS, -1, 0),
+		     EINVAL, "mmap with neither MAP_SHARED nor MAP_PRIVATE");
+	expect_errno((long)raw_mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 123),
+		     EINVAL, "mmap with an unaligned offset");
+	expect_errno((long)raw_mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE, -1, 0),
+		     EBADF, "mmap of fd -1 without MAP_ANONYMOUS");
+	expect_errno((long)raw_mmap(NULL, (size_t)-PAGE, PROT_READ,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+		     ENOMEM, "mmap of nearly 2^64 bytes");
+	/* Both bits is MAP_SHARED_VALIDATE, which only files accept. */
+	expect_errno((long)raw_mmap(NULL, PAGE, PROT_READ,
+				    MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+		     EINVAL, "anonymous mmap with both MAP_SHARED and MAP_PRIVATE");
+
+	p = map(4 * PAGE, PROT_READ | PROT_WRITE);
+	expect_errno((long)raw_mmap(p + PAGE, PAGE, PROT_READ,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
+		     EEXIST, "MAP_FIXED_NOREPLACE over a mapping");
+	p[PAGE] = 42;
+	check(raw_mmap(p + PAGE, PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p + PAGE &&
+		      p[PAGE] == 0,
+	      "MAP_FIXED replaces a mapping with fresh zero pages");
+	munmap(p, 4 * PAGE);
+	check(raw_mmap(p + PAGE, PAGE, PROT_READ,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) == p + PAGE,
+	      "MAP_FIXED_NOREPLACE in a hole returns that address");
+	munmap(p + PAGE, PAGE);
+}
+
+static void test_munmap(void)
+{
+	char *p = map(8 * PAGE, PROT_READ | PROT_WRITE);
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i * PAGE] = (char)(i + 1);
+	check(munmap(p + 3 * PAGE, 2 * PAGE) == 0, "munmap of the middle two pages");
+	check(mapped(p, 3 * PAGE) && mapped(p + 5 * PAGE, 3 * PAGE),
+	      "the pieces on both sides stay mapped");
+	check(!mapped(p + 3 * PAGE, PAGE) && errno == ENOMEM,
+	      "mincore of the hole -> ENOMEM");
+	check(p[2 * PAGE] == 3 && p[5 * PAGE] == 6 && p[7 * PAGE] == 8,
+	      "the pieces keep their contents");
+	check(try_write(p + 3 * PAGE) == SEGV_MAPERR, "touching the hole -> SEGV_MAPERR");
+	expect_errno(syscall(SYS_munmap, p + 3 * PAGE, 2 * PAGE), 0,
+		     "munmap of an unmapped range");
+	expect_errno(syscall(SYS_munmap, p + 1, PAGE), EINVAL, "munmap unaligned");
+	expect_errno(syscall(SYS_munmap, p, 0), EINVAL, "munmap length 0");
+	check(munmap(p, 8 * PAGE) == 0, "munmap across mapped pieces and a hole");
+	check(!mapped(p, PAGE) && !mapped(p + 7 * PAGE, PAGE), "all gone");
+}
+
+static void test_mprotect(void)
+{
+	char *p = map(4 * PAGE, PROT_READ | PROT_WRITE);
+
+	p[0] = 1;
+	check(mprotect(p, 4 * PAGE, PROT_NONE) == 0, "mprotect PROT_NONE");
+	check(try_read(p) == SEGV_ACCERR, "reading PROT_NONE -> SEGV_ACCERR");
+	check(try_write(p + PAGE) == SEGV_ACCERR, "writing PROT_NONE -> SEGV_ACCERR");
+	check(mprotect(p + PAGE, PAGE, PROT_READ) == 0, "mprotect one page PROT_READ");
+	check(try_read(p + PAGE) == 0 && try_write(p + PAGE) == SEGV_ACCERR,
+	      "that page reads but does not write");
+	check(mprotect(p, 4 * PAGE, PROT_READ | PROT_WRITE) == 0 && p[0] == 1,
+	      "back to read-write: contents kept");
+	check(try_write(p + 3 * PAGE) == 0, "and writable again");
+
+	expect_errno(syscall(SYS_mprotect, p + 1, PAGE, PROT_READ), EINVAL,
+		     "mprotect unaligned");
+	expect_errno(syscall(SYS_mprotect, p, PAGE, 0x80), EINVAL,
+		     "mprotect with an unknown prot bit");
+	munmap(p + 2 * PAGE, PAGE);
+	expect_errno(syscall(SYS_mprotect, p + 2 * PAGE, PAGE, PROT_READ), ENOMEM,
+		     "mprotect of an unmapped page");
+	expect_errno(syscall(SYS_mprotect, p, 4 * PAGE, PROT_READ), ENOMEM,
+		     "mprotect of a range with a hole");
+	expect_errno(syscall(SYS_mprotect, p, 0, PROT_READ), 0, "mprotect length 0");
+	munmap(p, 4 * PAGE);
+}
+
+static void test_mremap(void)
+{
+	char *reserve, *p, *q;
+	int i, ok;
+
+	/* Room to grow: reserve 8 pages, keep the first 2. */
+	reserve = map(8 * PAGE, PROT_NONE);
+	munmap(reserve + 2 * PAGE, 6 * PAGE);
+	p = reserve;
+	mprotect(p, 2 * PAGE, PROT_READ | PROT_WRITE);
+	p[0] = 'a';
+	p[PAGE] = 'b';
+	q = mremap(p, 2 * PAGE, 4 * PAGE, 0);
+	check(q == p, "mremap grows in place when the next pages are free");
+	check(q != MAP_FAILED && q[0] == 'a' && q[PAGE] == 'b' && q[3 * PAGE] == 0,
+	      "old contents kept, new pages zero");
+	q = mremap(p, 4 * PAGE, PAGE, 0);
+	check(q == p && !mapped(p + PAGE, PAGE) && p[0] == 'a',
+	      "mremap shrinks in place and unmaps the tail");
+
+	/* Blocked by a neighbour: ENOMEM without MAYMOVE, moves with it. */
+	q = raw_mmap(p + PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	expect_errno(syscall(SYS_mremap, p, PAGE, 2 * PAGE, 0), ENOMEM,
+		     "mremap grow blocked by a neighbour, no MAYMOVE");
+	q = mremap(p, PAGE, 64 * PAGE, MREMAP_MAYMOVE);
+	check(q != MAP_FAILED && q != p && q[0] == 'a',
+	      "MREMAP_MAYMOVE moves the mapping and its contents");
+	check(!mapped(p, PAGE), "the old place is unmapped");
+	munmap(p + PAGE, PAGE);
+	for (i = 1; i < 64; i++)
+		q[i * PAGE] = (char)i;
+
+	/* MREMAP_FIXED to a chosen address. */
+	reserve = map(64 * PAGE, PROT_NONE);
+	p = mremap(q, 64 * PAGE, 64 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, reserve);
+	ok = p == reserve && p[0] == 'a';
+	for (i = 1; i < 64; i++)
+		if (p[i * PAGE] != (char)i)
+			ok = 0;
+	check(ok, "MREMAP_FIXED moves onto the target, replacing it");
+	expect_errno(syscall(SYS_mremap, p, PAGE, PAGE, MREMAP_FIXED, p + 128 * PAGE),
+		     EINVAL, "MREMAP_FIXED without MREMAP_MAYMOVE");
+	expect_errno(syscall(SYS_mremap, p + 1, PAGE, PAGE, 0), EINVAL,
+		     "mremap of an unaligned address");
+	expect_errno(syscall(SYS_mremap, p, PAGE, 0, 0), EINVAL,
+		     "mremap to new size 0");
+	expect_errno(syscall(SYS_mremap, p, 0, PAGE, MREMAP_MAYMOVE), EINVAL,
+		     "mremap old size 0 of a private mapping");
+	expect_errno(syscall(SYS_mremap, p, PAGE, PAGE, 0x80), EINVAL,
+		     "mremap with an unknown flag");
+	expect_errno(syscall(SYS_mremap, p, 2 * PAGE, 4 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p + PAGE),
+		     EINVAL, "MREMAP_FIXED onto an overlapping range");
+
+	/* MREMAP_DONTUNMAP: the old range stays mapped, with fresh pages. */
+	/* Raw: glibc 2.36's mremap passes a stray new_address unless
+	 * MREMAP_FIXED is set, and the kernel checks it for DONTUNMAP. */
+	q = (char *)syscall(SYS_mremap, p, 4 * PAGE, 4 * PAGE,
+			    MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+	check(q != MAP_FAILED && q != p && q[0] == 'a' && q[PAGE] == 1,
+	      "MREMAP_DONTUNMAP moves the contents");
+	check(mapped(p, 4 * PAGE) && p[0] == 0 && p[PAGE] == 0,
+	      "and leaves the old range mapped and empty");
+	if (q != MAP_FAILED)
+		munmap(q, 4 * PAGE);
+
+	/* Shared anonymous: old_size 0 makes a second view of the same pages. */
+	q = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	{
+		char *view = mremap(q, 0, 2 * PAGE, MREMAP_MAYMOVE);
+
+		check(view != MAP_FAILED && view != q, "mremap old size 0 of a shared mapping");
+		if (view != MAP_FAILED) {
+			view[PAGE + 1] = 'z';
+			check(q[PAGE + 1] == 'z', "the two views share pages");
+			munmap(view, 2 * PAGE);
+		}
+	}
+	munmap(q, 2 * PAGE);
+	munmap(p, 64 * PAGE);
+}
+
+static void test_mincore(void)
+{
+	unsigned char vec[8];
+	char *p = map(8 * PAGE, PROT_READ | PROT_WRITE);
+	int i, ok = 1;
+
+	check(mincore(p, 8 * PAGE, vec) == 0, "mincore of a fresh mapping");
+	for (i = 0; i < 8; i++)
+		if (vec[i] & 1)
+			ok = 0;
+	check(ok, "untouched pages are not resident");
+	p[0] = 1;
+	p[5 * PAGE + 7] = 1;
+	/* Only the written pages are certain: a kernel may fault around. */
+	mincore(p, 8 * PAGE, vec);
+	check((vec[0] & 1) && (vec[5] & 1), "written pages are resident");
+	madvise(p, 8 * PAGE, MADV_DONTNEED);
+	mincore(p, 8 * PAGE, vec);
+	check(!(vec[0] & 1) && !(vec[5] & 1), "MADV_DONTNEED drops them");
+	expect_errno(syscall(SYS_mincore, p + 1, PAGE, vec), EINVAL, "mincore unaligned");
+	munmap(p, 8 * PAGE);
+	expect_errno(syscall(SYS_mincore, p, PAGE, vec), ENOMEM, "mincore unmapped");
+
+	p = mmap(NULL, 8 * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	mincore(p, 8 * PAGE, vec);
+	ok = 1;
+	for (i = 0; i < 8; i++)
+		if (!(vec[i] & 1))
+			ok = 0;
+	check(ok, "MAP_POPULATE pages are resident without a touch");
+	munmap(p, 8 * PAGE);
+}
+
+static void test_growsdown(void)
+{
+	char *area = map(64 * PAGE, PROT_NONE), *p;
+
+	/* Leave a free gap below; the stack guard gap is not our concern. */
+	munmap(area, 64 * PAGE);
+	p = raw_mmap(area + 60 * PAGE, 4 * PAGE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN, -1, 0);
+	check(p == area + 60 * PAGE, "MAP_GROWSDOWN mapping created");
+	check(try_write(p) == 0 && try_write(p + 4 * PAGE - 1) == 0,
+	      "MAP_GROWSDOWN mapping is usable");
+	check(try_write(p - PAGE) == 0, "a write just below it grows it");
+	check(mapped(p - PAGE, PAGE), "the grown page is mapped");
+	munmap(area, 64 * PAGE);
+}
+
+static void test_msync_madvise(void)
+{
+	char *p = map(4 * PAGE, PROT_READ | PROT_WRITE);
+
+	p[0] = 1;
+	expect_errno(syscall(SYS_msync, p, 4 * PAGE, MS_SYNC), 0, "msync MS_SYNC on anon");
+	expect_errno(syscall(SYS_msync, p, 4 * PAGE, MS_ASYNC), 0, "msync MS_ASYNC on anon");
+	expect_errno(syscall(SYS_msync, p + 1, PAGE, MS_SYNC), EINVAL, "msync unaligned");
+	expect_errno(syscall(SYS_msync, p, PAGE, MS_SYNC | MS_ASYNC), EINVAL,
+		     "msync MS_SYNC|MS_ASYNC");
+	expect_errno(syscall(SYS_msync, p, PAGE, 0x100), EINVAL, "msync unknown flag");
+
+	expect_errno(syscall(SYS_madvise, p, 4 * PAGE, MADV_WILLNEED), 0, "madvise WILLNEED");
+	expect_errno(syscall(SYS_madvise, p, 4 * PAGE, MADV_FREE), 0, "madvise FREE");
+	expect_errno(syscall(SYS_madvise, p, 4 * PAGE, MADV_NORMAL), 0, "madvise NORMAL");
+	expect_errno(syscall(SYS_madvise, p, 4 * PAGE, MADV_SEQUENTIAL), 0,
+		     "madvise SEQUENTIAL");
+	expect_errno(syscall(SYS_madvise, p, 4 * PAGE, 12345), EINVAL, "madvise unknown advice");
+	expect_errno(syscall(SYS_madvise, p + 1, PAGE, MADV_NORMAL), EINVAL, "madvise unaligned");
+	munmap(p, 4 * PAGE);
+	expect_errno(syscall(SYS_msync, p, PAGE, MS_SYNC), ENOMEM, "msync unmapped");
+	expect_errno(syscall(SYS_madvise, p, PAGE, MADV_NORMAL), ENOMEM, "madvise unmapped");
+}
+
+static void test_brk(void)
+{
+	char *start = (char *)syscall(SYS_brk, 0), *cur;
+
+	check(start != NULL, "brk(0) returns the current break");
+	cur = (char *)syscall(SYS_brk, start + 64 * 1024);
+	check(cur == start + 64 * 1024, "brk grows by 64 KiB");
+	memset(start, 0x5a, 64 * 1024);
+	check(start[64 * 1024 - 1] == 0x5a, "the new memory is writable");
+	cur = (char *)syscall(SYS_brk, start + 4096);
+	check(cur == start + 4096, "brk shrinks");
+	check(!mapped(start + 8192, PAGE), "the released pages are unmapped");
+	cur = (char *)syscall(SYS_brk, start + 64 * 1024);
+	check(cur == start + 64 * 1024 && start[8192] == 0,
+	      "grown again: the released pages come back zeroed");
+	cur = (char *)syscall(SYS_brk, (char *)4096);
+	check(cur == start + 64 * 1024, "brk below the start leaves the break unchanged");
+	syscall(SYS_brk, start);
+}
+
+int main(void)
+{
+	struct sigaction sa;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_segv;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGSEGV, &sa, NULL);
+
+	test_mmap_errors();
+	test_munmap();
+	test_mprotect();
+	test_mremap();
+	test_mincore();
+	test_growsdown();
+	test_msync_madvise();
+	test_brk();
+	printf("mmap_edges: %s\n", failures ? "FAILED" : "all ok");
+	return failures ? 1 : 0;
+}
