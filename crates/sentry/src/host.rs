@@ -175,21 +175,6 @@ pub fn clock_getres(clock: libc::clockid_t) -> Result<libc::timespec, Errno> {
     Ok(ts)
 }
 
-/// clock_nanosleep(2); returns the remaining time when interrupted.
-pub fn clock_nanosleep(
-    clock: libc::clockid_t,
-    flags: i32,
-    req: &libc::timespec,
-) -> Result<(), (Errno, libc::timespec)> {
-    let mut rem = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `req` and `rem` are valid for the call.
-    let r = unsafe { libc::clock_nanosleep(clock, flags, req, &mut rem) };
-    if r != 0 { Err((Errno(r), rem)) } else { Ok(()) }
-}
-
 /// sched_yield(2).
 pub fn sched_yield() {
     // SAFETY: no arguments.

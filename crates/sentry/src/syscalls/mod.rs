@@ -16,6 +16,7 @@ mod process;
 mod signal;
 pub mod table;
 mod time;
+mod timer;
 mod wait;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -7,7 +7,7 @@
 //! unsigned decimal, `o` octal, `x` hex, `p` pointer, `s` C string, `b`
 //! buffer whose length is the next argument.
 
-use super::{Support, SyscallInfo, clone, fs, futex, mm, poll, process, signal, time, wait};
+use super::{Support, SyscallInfo, clone, fs, futex, mm, poll, process, signal, time, timer, wait};
 
 const fn none(name: &'static str) -> SyscallInfo {
     SyscallInfo {
@@ -112,7 +112,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("dup", fs::dup, "d"),       // 32
     full("dup2", fs::dup2, "dd"),    // 33
     full("pause", signal::pause, ""), // 34
-    full("nanosleep", time::nanosleep, "pp"), // 35
+    full("nanosleep", timer::nanosleep, "pp"), // 35
     none("getitimer"),               // 36
     none("alarm"),                   // 37
     none("setitimer"),               // 38
@@ -367,7 +367,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("clock_settime"),           // 227
     full("clock_gettime", time::clock_gettime, "dp"), // 228
     full("clock_getres", time::clock_getres, "dp"), // 229
-    full("clock_nanosleep", time::clock_nanosleep, "dxpp"), // 230
+    full("clock_nanosleep", timer::clock_nanosleep, "dxpp"), // 230
     full("exit_group", clone::exit_group, "d"), // 231
     none("epoll_wait"),              // 232
     none("epoll_ctl"),               // 233

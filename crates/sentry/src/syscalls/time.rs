@@ -7,15 +7,13 @@ use crate::host;
 use crate::kernel::Task;
 
 const CLOCK_REALTIME: i32 = 0;
-const CLOCK_MONOTONIC: i32 = 1;
-const TIMER_ABSTIME: i32 = 1;
 
 /// The host clock behind a guest clock ID. Linux accepts 0-9 and 11
 /// (10, CLOCK_SGI_CYCLE, is gone). Negative IDs are CPU clocks of a
 /// process or thread (`~pid << 3 | per_thread << 2 | which`); the only
 /// task's CPU time is its vCPU thread's, so both kinds of its own clock map
 /// to the host's thread CPU clock. Another pid, or `which` 3, is EINVAL.
-fn check_clock(task: &Task<'_>, id: i32) -> Result<libc::clockid_t, Errno> {
+pub(super) fn check_clock(task: &Task<'_>, id: i32) -> Result<libc::clockid_t, Errno> {
     match id {
         0..=9 | 11 => Ok(id),
         i32::MIN..=-1 => {
@@ -29,14 +27,14 @@ fn check_clock(task: &Task<'_>, id: i32) -> Result<libc::clockid_t, Errno> {
     }
 }
 
-fn timespec_bytes(ts: &libc::timespec) -> [u8; 16] {
+pub(super) fn timespec_bytes(ts: &libc::timespec) -> [u8; 16] {
     let mut b = [0u8; 16];
     b[..8].copy_from_slice(&ts.tv_sec.to_le_bytes());
     b[8..].copy_from_slice(&ts.tv_nsec.to_le_bytes());
     b
 }
 
-fn read_timespec(task: &Task<'_>, addr: u64) -> Result<libc::timespec, Errno> {
+pub(super) fn read_timespec(task: &Task<'_>, addr: u64) -> Result<libc::timespec, Errno> {
     let mut b = [0u8; 16];
     task.mm().copy_in(addr, &mut b)?;
     let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
@@ -86,32 +84,4 @@ pub fn time(task: &mut Task<'_>, a: &Args) -> SysResult {
         task.mm().write_u64(a.u(0), sec)?;
     }
     Ok(sec)
-}
-
-/// Sleeps on the host, restarting after host signals (the guest has none
-/// to deliver yet).
-fn sleep(clock: libc::clockid_t, flags: i32, req: libc::timespec) -> SysResult {
-    let mut req = req;
-    loop {
-        match host::clock_nanosleep(clock, flags, &req) {
-            Ok(()) => return Ok(0),
-            Err((Errno::EINTR, rem)) => {
-                if flags & TIMER_ABSTIME == 0 {
-                    req = rem;
-                }
-            }
-            Err((e, _)) => return Err(e),
-        }
-    }
-}
-
-pub fn nanosleep(task: &mut Task<'_>, a: &Args) -> SysResult {
-    let req = read_timespec(task, a.u(0))?;
-    sleep(CLOCK_MONOTONIC, 0, req)
-}
-
-pub fn clock_nanosleep(task: &mut Task<'_>, a: &Args) -> SysResult {
-    let clock = check_clock(task, a.int(0))?;
-    let req = read_timespec(task, a.u(2))?;
-    sleep(clock, a.int(1) & TIMER_ABSTIME, req)
 }
