@@ -95,6 +95,28 @@ fn futex_stress(libc: Libc) {
     assert_eq!(c.native.status, 0, "futex_stress must pass natively");
 }
 
+/// fork, exec and every wait flavour: exit codes through a chain of
+/// execs, stop and continue reports, vfork, reparenting.
+fn fork_exec_wait(libc: Libc) {
+    let c = run("fork_exec_wait", libc, &["/fork_exec_wait"], None);
+    assert_eq!(c.native.status, 0, "fork_exec_wait must pass natively");
+}
+
+/// Handlers with SA_SIGINFO, SA_RESTART, SA_ONSTACK, masks, sigsuspend,
+/// sigtimedwait, longjmp out of SIGSEGV, SIGFPE, SIGILL, FPU state
+/// across a handler, SIGCHLD.
+fn signals(libc: Libc) {
+    let c = run("signals", libc, &["/signals"], None);
+    assert_eq!(c.native.status, 0, "signals must pass natively");
+}
+
+/// Sleeps, alarm, itimers (real, virtual, prof) and POSIX timers with
+/// SIGEV_SIGNAL and SIGEV_THREAD_ID, overruns.
+fn timers(libc: Libc) {
+    let c = run("timers", libc, &["/timers"], None);
+    assert_eq!(c.native.status, 0, "timers must pass natively");
+}
+
 /// The bench programs print times, so only their status and the shape of
 /// their output can match; the 1-byte writes themselves must all arrive.
 fn bench_getpid(libc: Libc) {
@@ -166,4 +188,7 @@ both_libcs!(
     threads,
     cow_fork,
     futex_stress,
+    fork_exec_wait,
+    signals,
+    timers,
 );

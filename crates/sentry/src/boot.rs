@@ -23,6 +23,7 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
     let stack_limit = rlimits.soft(RLIMIT_STACK);
     let image = loader::build_image(
         &kernel.machine,
+        kernel.vdso.as_deref(),
         &config.executable,
         &config.argv,
         &config.envp,
@@ -38,7 +39,13 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
         // for the guest too.
         if let Ok(host_fd) = host::dup_cloexec(fd) {
             let entry = FdEntry {
-                file: Arc::new(FileDescription::new(FileKind::Stdio(host_fd), 0)),
+                file: {
+                    // The guest sees the host file's own O_APPEND and
+                    // O_NONBLOCK.
+                    let st = host::status_flags(std::os::fd::AsFd::as_fd(&host_fd)).unwrap_or(0)
+                        & (libc::O_APPEND | libc::O_NONBLOCK) as u32;
+                    Arc::new(FileDescription::new(FileKind::Stdio(host_fd), st))
+                },
                 cloexec: false,
             };
             fds.install_at(fd, entry, nofile)
@@ -86,7 +93,7 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
             stop: StopState::default(),
             did_exec: false,
             vfork_parent: None,
-            itimers: Default::default(),
+            timers: Default::default(),
             cpu_ns: 0,
             children_cpu_ns: 0,
             start_time: std::time::Instant::now(),
@@ -124,13 +131,31 @@ pub fn run(
             .map_err(|e| Error::Setup(format!("exitless poller: {e}")))?;
         let _ = kernel.poller.set(p);
     }
-    // One vCPU made before the filter, for init.
+    // One vCPU made before the filter, for init. KVM tells the TSC rate
+    // the guest's clocks run at; the timekeeper thread that keeps them
+    // must exist before the filter too.
     let vcpu = kernel.take_vcpu()?;
+    let tsc_khz = vcpu.tsc_khz().ok();
     kernel.put_vcpu(vcpu);
+    let timekeeper = crate::time::Timekeeper::start(&kernel, tsc_khz)
+        .map_err(|e| Error::Setup(e.to_string()))?;
+    let timer_thread = crate::kernel::timers::start(&kernel)
+        .map_err(|e| Error::Setup(format!("timer thread: {e}")))?;
     before_guest().map_err(Error::Setup)?;
     let entered = start.elapsed();
     spawn_thread(&kernel, 1, regs, None).map_err(|e| Error::Setup(format!("init thread: {e}")))?;
     let status = wait_for_init(&kernel);
+    drop(timekeeper);
+    kernel
+        .timer_stop
+        .store(true, std::sync::atomic::Ordering::Release);
+    {
+        // Under the lock, so the thread is either waiting (and woken) or
+        // will see the flag before it waits.
+        let _k = kernel.state.lock();
+        kernel.timer_cv.notify_all();
+    }
+    let _ = timer_thread.join();
     // Every guest thread is gone and this machine runs nothing else: its
     // memory goes back with the file, not frame by frame.
     let stats = {

@@ -251,6 +251,21 @@ pub fn pipe(flags: i32) -> Result<(OwnedFd, OwnedFd), Errno> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
+/// The CPU-time clock of the calling host thread.
+pub fn own_cpu_clock() -> Option<libc::clockid_t> {
+    let mut c: libc::clockid_t = 0;
+    // SAFETY: pthread_self is the calling thread; `c` is a valid out-pointer.
+    (unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut c) } == 0).then_some(c)
+}
+
+/// The reading of CPU-time clock `clock` in ns (0 if it cannot be read,
+/// e.g. its thread is gone).
+pub fn cpu_clock_ns(clock: libc::clockid_t) -> u64 {
+    clock_gettime(clock)
+        .map(|t| t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64)
+        .unwrap_or(0)
+}
+
 /// CPU time the calling host thread has used, in ns.
 pub fn thread_cpu_ns() -> u64 {
     clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID)

@@ -12,9 +12,12 @@
 //!   with fault-around, and all access to user memory (`copy_in`,
 //!   `copy_out`, `read_cstring`, `io_vecs`), which turns bad pointers into
 //!   EFAULT.
-//! - `loader`: static ELF (ET_EXEC and static-pie) and the initial stack.
+//! - `loader`: static ELF (ET_EXEC and static-pie), the vDSO mapping and
+//!   the initial stack.
 //! - `kernel`: threads, processes, sessions, signals, futexes and the
 //!   per-thread trap loop (one host thread and one vCPU per guest thread).
+//! - `time`: the vDSO every process maps, and the timekeeper thread that
+//!   publishes the clocks it reads without a trap.
 //! - `syscalls`: the one syscall table and thin handlers per family;
 //!   `strace` formats calls from the same table.
 //! - `host`: the only place with host syscalls (`unsafe` at the edge).
@@ -38,6 +41,7 @@ pub mod loader;
 pub mod mm;
 mod strace;
 pub mod syscalls;
+pub mod time;
 
 pub use boot::signal_for_exception;
 pub use kernel::ExecOpener;

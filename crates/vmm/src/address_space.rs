@@ -237,6 +237,13 @@ impl AddressSpace {
 
     /// Changes the protection of mapped pages in `[va, va+len)`.
     pub fn protect(&self, va: u64, len: u64, prot: Prot) -> Result<()> {
+        self.protect_cow(va, len, prot, false)
+    }
+
+    /// Like `protect`; with `cow` (private memory), a frame that fork left
+    /// shared (more than one reference) stays read-only even where `prot`
+    /// allows writing, so that the first write still faults and copies.
+    pub fn protect_cow(&self, va: u64, len: u64, prot: Prot, cow: bool) -> Result<()> {
         Self::check_user(va, len)?;
         let _t = self.lock();
         let mut zap = Zapper::new(&self.mem);
@@ -246,6 +253,12 @@ impl AddressSpace {
             if let Some(slot) = self.leaf_slot(a) {
                 let old = self.mem.read_u64(slot);
                 if is_mapped(old) {
+                    let shared = cow && self.mem.refs(old & pte::ADDR_MASK) > 1;
+                    let bits = if shared {
+                        bits & !(pte::WRITE | pte::DIRTY)
+                    } else {
+                        bits
+                    };
                     let new = (old & pte::ADDR_MASK)
                         | bits
                         | if bits == 0 { NOT_PRESENT_MAPPED } else { 0 };

@@ -166,6 +166,15 @@ impl Machine {
         self.flavour
     }
 
+    /// Whether the guest's `rdtsc` reads the host's TSC unchanged, so that
+    /// clocks the host refers to its TSC hold in the guest. On kvm_pvm the
+    /// guest's ring 3 is host user mode and `rdtsc` runs natively
+    /// (`tests/trap.rs` checks it); hardware KVM applies the VM's TSC
+    /// offset, which this platform does not zero yet.
+    pub fn guest_tsc_is_host_tsc(&self) -> bool {
+        self.flavour == Flavour::Pvm
+    }
+
     /// A new, empty user address space.
     pub fn new_address_space(&self) -> Result<AddressSpace> {
         AddressSpace::new(Arc::clone(&self.mem), self.supervisor.pt)

@@ -412,6 +412,13 @@ impl Vcpu {
         unsafe { self.fd.set_xsave(&x) }.map_err(Error::Kvm)
     }
 
+    /// The guest's TSC rate in kHz, as KVM runs it (`KVM_GET_TSC_KHZ`).
+    /// KVM measured the host's rate at its own boot, so asking costs one
+    /// ioctl where a calibration against a host clock costs a sleep.
+    pub fn tsc_khz(&self) -> Result<u32> {
+        self.fd.get_tsc_khz().map_err(Error::Kvm)
+    }
+
     /// A handle other threads use to interrupt this vCPU.
     pub fn kicker(&self) -> Kicker {
         self.kick.clone()
@@ -799,6 +806,23 @@ impl Vcpu {
                 VcpuExit::MmioRead(_, data) => {
                     // A load from the trap page: it reads as zeros.
                     data.fill(0);
+                }
+                VcpuExit::InternalError => {
+                    let run = self.fd.get_kvm_run();
+                    // SAFETY: after KVM_EXIT_INTERNAL_ERROR, the `internal`
+                    // member is the active one of kvm_run's exit union.
+                    let internal = unsafe { run.__bindgen_anon_1.internal };
+                    let n = (internal.ndata as usize).min(internal.data.len());
+                    let s = self.fd.sync_regs();
+                    let what = format!(
+                        "internal error: suberror {}, data {:x?}, rip {:#x}, cs {:#x}, cr3 {:#x}",
+                        internal.suberror,
+                        &internal.data[..n],
+                        s.regs.rip,
+                        s.sregs.cs.selector,
+                        s.sregs.cr3
+                    );
+                    return Err(Error::UnexpectedExit(what));
                 }
                 other => {
                     let what = format!("{other:?}");

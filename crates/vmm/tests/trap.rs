@@ -114,3 +114,34 @@ fn fpu_state_round_trips_through_the_guest() {
     state[512..520].copy_from_slice(&u64::MAX.to_le_bytes());
     assert!(vcpu.set_fpu_state(&state).is_err());
 }
+
+/// The host TSC, after earlier loads (as the guest vDSO reads it).
+fn host_tsc() -> u64 {
+    // SAFETY: `lfence` and `rdtsc` only read the TSC, which Linux leaves
+    // readable from user mode.
+    unsafe {
+        std::arch::x86_64::_mm_lfence();
+        std::arch::x86_64::_rdtsc()
+    }
+}
+
+#[test]
+fn guest_tsc_is_the_host_tsc_at_the_reported_rate() {
+    // The sentry's vDSO publishes clocks against the host's TSC and the
+    // guest computes them from its own `rdtsc`: where the platform says
+    // they are one counter, they must be.
+    // lfence; rdtsc; syscall; ud2
+    let code = [0x0f, 0xae, 0xe8, 0x0f, 0x31, 0x0f, 0x05, 0x0f, 0x0b];
+    let (m, space, mut vcpu, mut regs) = setup(&code);
+    let before = host_tsc();
+    assert_eq!(vcpu.run_user(&mut regs, &space).unwrap(), Trap::Syscall);
+    let after = host_tsc();
+    let guest = (regs.rdx << 32) | (regs.rax & 0xffff_ffff);
+    assert!(
+        !m.guest_tsc_is_host_tsc() || (before <= guest && guest <= after),
+        "guest TSC {guest} outside the host's [{before}, {after}] (offset {})",
+        guest as i64 - before as i64
+    );
+    let khz = vcpu.tsc_khz().expect("KVM_GET_TSC_KHZ");
+    assert!(khz > 100_000, "implausible TSC rate {khz} kHz");
+}

@@ -65,9 +65,15 @@ pub fn send(k: &mut KernelState, dest: Dest, info: SigInfo, forced: bool) {
     if p.zombie.is_some() || p.group_exit.is_some() {
         return;
     }
-    // The namespace's init only gets signals it has a handler for.
+    // The namespace's init only gets signals it has a handler for, or
+    // blocks (sig_ignored: a blocked signal is never ignored).
     let handler = p.actions[sig as usize - 1].handler;
-    if pid == 1 && !forced && (handler == SIG_DFL || handler == SIG_IGN) {
+    let init_blocks = p.threads.iter().any(|t| {
+        k.threads
+            .get(t)
+            .is_some_and(|th| th.blocked & bit(sig) != 0)
+    });
+    if pid == 1 && !forced && !init_blocks && (handler == SIG_DFL || handler == SIG_IGN) {
         return;
     }
     if sig == SIGKILL {
@@ -93,7 +99,7 @@ pub fn send(k: &mut KernelState, dest: Dest, info: SigInfo, forced: bool) {
             .find(|t| {
                 k.threads
                     .get(t)
-                    .is_some_and(|th| th.blocked & bit(sig) == 0)
+                    .is_some_and(|th| th.blocked & bit(sig) == 0 || th.waiting_for & bit(sig) != 0)
             })
             .or_else(|| p.threads.first().copied()),
     };
@@ -114,8 +120,8 @@ pub fn send(k: &mut KernelState, dest: Dest, info: SigInfo, forced: bool) {
             .is_some_and(|p| p.shared_pending.push(info, RT_QUEUE_LIMIT)),
     };
     if queued
-        && !blocked
         && let Some(th) = target.and_then(|t| k.threads.get(&t))
+        && (!blocked || th.waiting_for & bit(sig) != 0)
     {
         th.interrupt();
     }
@@ -183,6 +189,12 @@ pub fn force(k: &mut KernelState, tid: Tid, info: SigInfo) {
         return;
     };
     let pid = th.tgid;
+    if pid == 1 {
+        k.init_killable = true;
+    }
+    let Some(th) = k.threads.get_mut(&tid) else {
+        return;
+    };
     let was_blocked = th.blocked & bit(sig) != 0;
     th.blocked &= !bit(sig);
     if let Some(p) = k.procs.get_mut(&pid) {
@@ -213,7 +225,11 @@ pub fn before_user(t: &mut Task<'_>, mut syscall: Option<u64>) -> Flow {
             return Flow::Exit;
         }
         if t.process().stop.stopped_by != 0 {
-            t.block(None);
+            // Parked until SIGCONT or SIGKILL (both wake every thread);
+            // `block` would return at once, since a stop counts as an
+            // interruption for threads inside syscalls.
+            let cond = std::sync::Arc::clone(&t.thread().cond);
+            cond.wait(&mut t.k);
             continue;
         }
         let blocked = t.thread().blocked;
@@ -224,13 +240,21 @@ pub fn before_user(t: &mut Task<'_>, mut syscall: Option<u64>) -> Flow {
                 None => break,
             },
         };
-        let info = info.unwrap_or(SigInfo {
+        let mut info = info.unwrap_or(SigInfo {
             signo: sig as i32,
             ..Default::default()
         });
+        let pid = t.tgid;
+        super::timers::on_dequeue(&mut t.k, pid, &mut info);
         let act = t.process().actions[sig as usize - 1];
         match act.handler {
             SIG_IGN => continue,
+            // The namespace's init ignores what would kill or stop it,
+            // even a signal that was queued while blocked (get_signal's
+            // SIGNAL_UNKILLABLE check), unless a fault forced it.
+            SIG_DFL if t.tgid == 1 && !t.k.init_killable && sig != SIGKILL && sig != SIGSTOP => {
+                continue;
+            }
             SIG_DFL => match default_action(sig) {
                 DefaultAction::Ignore | DefaultAction::Continue => continue,
                 DefaultAction::Stop => {

@@ -23,6 +23,37 @@ pub enum FileKind {
     /// terminal). The host descriptor is always non-blocking; blocking is
     /// the sentry's (it waits with the kernel unlocked).
     Pipe(OwnedFd),
+    /// A character device the sentry implements itself.
+    Device(Device),
+}
+
+/// The sentry's own character devices (the rest of devfs comes with the
+/// VFS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Device {
+    /// /dev/null: reads end at once, writes vanish.
+    Null,
+    /// /dev/zero: reads give zeros, writes vanish.
+    Zero,
+}
+
+impl Device {
+    /// The device at `path`, if the sentry has it.
+    pub fn at(path: &[u8]) -> Option<Device> {
+        match path {
+            b"/dev/null" => Some(Device::Null),
+            b"/dev/zero" => Some(Device::Zero),
+            _ => None,
+        }
+    }
+
+    /// Its device number (major 1, as on Linux).
+    pub fn rdev(self) -> u64 {
+        match self {
+            Device::Null => (1 << 8) | 3,
+            Device::Zero => (1 << 8) | 5,
+        }
+    }
 }
 
 /// An open file, shared by every descriptor that refers to it: what it
@@ -48,6 +79,7 @@ impl FileDescription {
     pub fn host_fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.kind {
             FileKind::Stdio(fd) | FileKind::Pipe(fd) => Some(fd.as_fd()),
+            FileKind::Device(_) => None,
         }
     }
 
@@ -65,6 +97,14 @@ impl FileDescription {
     /// Sets the status flags F_SETFL may change.
     pub fn set_status(&self, flags: u32) {
         self.status.store(flags, Ordering::Relaxed);
+    }
+
+    /// The device, if this is one of the sentry's own.
+    pub fn device(&self) -> Option<Device> {
+        match self.kind {
+            FileKind::Device(d) => Some(d),
+            _ => None,
+        }
     }
 
     pub fn nonblocking(&self) -> bool {

@@ -28,6 +28,7 @@ pub mod rlimits;
 mod run;
 pub mod signal;
 pub mod task;
+pub mod timers;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -79,9 +80,14 @@ pub struct Kernel {
     pub(crate) vcpus: Mutex<Vec<Vcpu>>,
     /// The exitless poller, when there is one.
     pub(crate) poller: std::sync::OnceLock<poller::Poller>,
+    /// The vDSO every process maps (none if its frames could not be had).
+    pub vdso: Option<Arc<crate::time::Vdso>>,
     /// Live host threads; `wait_for_init` waits for zero.
     pub(crate) live: Mutex<usize>,
     pub(crate) live_cv: Condvar,
+    /// Wakes the timer thread (a timer was armed, or the kernel ends).
+    pub timer_cv: Condvar,
+    pub timer_stop: std::sync::atomic::AtomicBool,
 }
 
 /// Counters for logs and benchmarks.
@@ -135,6 +141,9 @@ pub struct Thread {
     /// A mask to restore once a signal handler has been set up
     /// (rt_sigsuspend, ppoll, pselect6).
     pub saved_mask: Option<u64>,
+    /// Blocked signals that rt_sigtimedwait is waiting for: they wake the
+    /// thread although they stay blocked (Linux's real_blocked).
+    pub waiting_for: u64,
     /// set_tid_address / CLONE_CHILD_CLEARTID.
     pub clear_child_tid: u64,
     /// set_robust_list: head and length.
@@ -151,6 +160,8 @@ pub struct Thread {
     pub exit_status: i32,
     /// Host CPU time of the thread's host thread, set when it exits.
     pub cpu_ns: u64,
+    /// The CPU-time clock of the thread's host thread, once it runs.
+    pub cpu_clock: Option<libc::clockid_t>,
 }
 
 impl Thread {
@@ -164,6 +175,7 @@ impl Thread {
             pending: SigQueue::default(),
             altstack: AltStack::default(),
             saved_mask: None,
+            waiting_for: 0,
             clear_child_tid: 0,
             robust_list: (0, 0),
             comm,
@@ -172,6 +184,7 @@ impl Thread {
             killed: false,
             exit_status: 0,
             cpu_ns: 0,
+            cpu_clock: None,
         }
     }
 
@@ -201,17 +214,6 @@ pub struct StopState {
     pub stopped_by: u32,
     /// A stop or continue not yet reported to the parent's wait.
     pub report: Option<ChildReport>,
-}
-
-/// Interval timers (setitimer): value and interval in ns, and for
-/// ITIMER_REAL the deadline.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ITimer {
-    pub interval_ns: u64,
-    /// For ITIMER_REAL: when it fires next. For the CPU-time timers: the
-    /// remaining CPU ns.
-    pub deadline: Option<Instant>,
-    pub remaining_ns: u64,
 }
 
 /// One process (thread group).
@@ -253,8 +255,8 @@ pub struct Process {
     pub did_exec: bool,
     /// The thread that vforked us and waits for our exec or exit.
     pub vfork_parent: Option<Tid>,
-    /// setitimer: real, virtual, prof.
-    pub itimers: [ITimer; 3],
+    /// Interval timers and POSIX timers.
+    pub timers: timers::ProcessTimers,
     /// CPU time of exited threads, ns.
     pub cpu_ns: u64,
     /// CPU time of reaped children, ns.
@@ -276,6 +278,9 @@ pub struct KernelState {
     pub init_status: Option<i32>,
     /// Counters of exited threads, for the log at the end.
     pub stats: TaskStats,
+    /// A fault forced a signal on init: its default action may kill it
+    /// now (Linux clears SIGNAL_UNKILLABLE in force_sig_info).
+    pub init_killable: bool,
 }
 
 impl KernelState {
@@ -289,6 +294,7 @@ impl KernelState {
             futexes: futex::FutexTable::default(),
             init_status: None,
             stats: TaskStats::default(),
+            init_killable: false,
         }
     }
 
@@ -371,6 +377,10 @@ impl Kernel {
         config: KernelConfig,
         exec: Arc<dyn ExecOpener>,
     ) -> Arc<Kernel> {
+        let vdso = crate::time::Vdso::new(machine.memory())
+            .inspect_err(|e| log::warn!("{e}: guest clock reads trap"))
+            .ok()
+            .map(Arc::new);
         Arc::new(Kernel {
             machine,
             state: Mutex::new(KernelState::new()),
@@ -378,8 +388,11 @@ impl Kernel {
             exec,
             vcpus: Mutex::new(Vec::new()),
             poller: std::sync::OnceLock::new(),
+            vdso,
             live: Mutex::new(0),
             live_cv: Condvar::new(),
+            timer_cv: Condvar::new(),
+            timer_stop: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -428,7 +441,7 @@ pub(crate) fn test_process(pid: Tid, mm_id: u64, fds: FdTable) -> Process {
         stop: StopState::default(),
         did_exec: false,
         vfork_parent: None,
-        itimers: Default::default(),
+        timers: Default::default(),
         cpu_ns: 0,
         children_cpu_ns: 0,
         start_time: Instant::now(),

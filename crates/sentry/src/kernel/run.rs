@@ -79,6 +79,7 @@ fn thread_main(kernel: &Arc<Kernel>, mut tid: Tid, mut regs: UserRegs, fpu: Opti
         let mut k = kernel.state.lock();
         if let Some(t) = k.threads.get_mut(&tid) {
             t.kicker = Some(vcpu.kicker());
+            t.cpu_clock = crate::host::own_cpu_clock();
         }
     }
     if let (Some(p), Some(mb)) = (kernel.poller.get(), vcpu.mailbox()) {

@@ -227,6 +227,13 @@ impl SigQueue {
         (m != 0).then(|| m.trailing_zeros() + 1)
     }
 
+    /// Whether a signal of POSIX timer `id` is queued.
+    pub fn has_timer(&self, id: i32) -> bool {
+        self.queue
+            .iter()
+            .any(|i| i.code == code::SI_TIMER && i.fields[0] as u32 == id as u32)
+    }
+
     /// Drops every pending instance of the signals in `mask`.
     pub fn discard(&mut self, mask: u64) {
         self.queue.retain(|i| bit(i.signo as u32) & mask == 0);

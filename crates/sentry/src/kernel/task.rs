@@ -139,7 +139,7 @@ impl<'a> Task<'a> {
         if t.killed || p.group_exit.is_some() || p.stop.stopped_by != 0 {
             return true;
         }
-        let blocked = t.blocked & !UNBLOCKABLE;
+        let blocked = t.blocked & !UNBLOCKABLE & !t.waiting_for;
         (t.pending.mask | p.shared_pending.mask) & !blocked != 0
     }
 

@@ -1,6 +1,6 @@
 //! Loading a static executable into a fresh address space: the PT_LOAD
-//! segments, the heap start, and the initial stack with argv, envp and
-//! the auxiliary vector.
+//! segments, the heap start, the vDSO, and the initial stack with argv,
+//! envp and the auxiliary vector.
 //!
 //! Segments are mapped eagerly, page by page, like a private file mapping:
 //! a page holds the file's bytes at its offset, the tail after `p_filesz`
@@ -19,7 +19,9 @@ use vmm::Prot;
 
 use self::elf::ElfFile;
 use crate::Error;
+use crate::errno::Errno;
 use crate::mm::{MemoryManager, PAGE_SIZE, STACK_TOP, Vma, VmaKind, page_down, page_up};
+use crate::time::Vdso;
 
 /// Where a static-pie (ET_DYN without PT_INTERP) is loaded: Linux's
 /// ELF_ET_DYN_BASE without randomisation.
@@ -169,10 +171,12 @@ pub struct Image {
 }
 
 /// Loads `file` into a fresh address space with its stack (execve and
-/// boot): argv, envp and `execfn` (AT_EXECFN) as given.
+/// boot): argv, envp and `execfn` (AT_EXECFN) as given, and `vdso` mapped
+/// (AT_SYSINFO_EHDR) if there is one.
 #[allow(clippy::too_many_arguments)]
 pub fn build_image<S: AsRef<[u8]>>(
     machine: &vmm::Machine,
+    vdso: Option<&Vdso>,
     file: &File,
     argv: &[S],
     envp: &[S],
@@ -184,6 +188,17 @@ pub fn build_image<S: AsRef<[u8]>>(
     let mut mm = MemoryManager::new(machine.new_address_space()?, stack_limit);
     let image = load_elf(&mut mm, file)?;
     mm.init_brk(image.brk_start);
+    let sysinfo_ehdr = match vdso.map(|v| v.map_into(&mut mm)) {
+        Some(Ok(base)) => base,
+        // Segments where the vDSO goes: run without one (the C libraries
+        // then make real syscalls) rather than refuse the executable.
+        Some(Err(Errno::EEXIST)) => {
+            log::info!("no vDSO: the executable's segments cover its place");
+            0
+        }
+        Some(Err(e)) => return Err(Error::Setup(format!("mapping the vDSO: {e}"))),
+        None => 0,
+    };
     let mut random = [0u8; 16];
     crate::host::fill_random(&mut random).map_err(|e| Error::Setup(format!("getrandom: {e}")))?;
     let aux = stack::AuxInfo {
@@ -194,6 +209,7 @@ pub fn build_image<S: AsRef<[u8]>>(
         uid,
         gid,
         random,
+        sysinfo_ehdr,
     };
     let sp = setup_stack(
         &mut mm,
@@ -213,4 +229,131 @@ pub fn build_image<S: AsRef<[u8]>>(
             ..Default::default()
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use guest_vdso::{VDSO_IMAGE, VdsoData};
+
+    use super::stack::{AT_NULL, AT_SYSINFO_EHDR};
+    use super::*;
+    use crate::time::{VDSO_BASE, VVAR_START};
+
+    /// A minimal static executable: one R+X PT_LOAD at 0x40_0000 holding
+    /// the headers and a `ud2` at the entry point.
+    fn tiny_elf() -> File {
+        let mut b = vec![0u8; 0x80];
+        b[..8].copy_from_slice(b"\x7fELF\x02\x01\x01\x00");
+        let put16 =
+            |b: &mut Vec<u8>, at: usize, v: u16| b[at..at + 2].copy_from_slice(&v.to_le_bytes());
+        let put32 =
+            |b: &mut Vec<u8>, at: usize, v: u32| b[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        let put64 =
+            |b: &mut Vec<u8>, at: usize, v: u64| b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        put16(&mut b, 0x10, 2); // ET_EXEC
+        put16(&mut b, 0x12, 0x3e); // EM_X86_64
+        put32(&mut b, 0x14, 1);
+        put64(&mut b, 0x18, 0x40_0078); // e_entry
+        put64(&mut b, 0x20, 0x40); // e_phoff
+        put16(&mut b, 0x34, 0x40); // e_ehsize
+        put16(&mut b, 0x36, 56); // e_phentsize
+        put16(&mut b, 0x38, 1); // e_phnum
+        put32(&mut b, 0x40, 1); // PT_LOAD
+        put32(&mut b, 0x44, 5); // PF_R | PF_X
+        put64(&mut b, 0x50, 0x40_0000); // p_vaddr
+        put64(&mut b, 0x58, 0x40_0000); // p_paddr
+        put64(&mut b, 0x60, 0x80); // p_filesz
+        put64(&mut b, 0x68, 0x80); // p_memsz
+        put64(&mut b, 0x70, 0x1000); // p_align
+        b[0x78..0x7a].copy_from_slice(&[0x0f, 0x0b]);
+        let path = std::env::temp_dir().join(format!("sentry-tiny-elf-{}", std::process::id()));
+        let mut f = File::create(&path).unwrap();
+        f.write_all(&b).unwrap();
+        let f = File::open(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        f
+    }
+
+    /// The auxiliary vector of the initial stack at `sp`.
+    fn auxv(mm: &MemoryManager, sp: u64) -> Vec<(u64, u64)> {
+        let argc = mm.read_u64(sp).unwrap();
+        let mut at = sp + 8 * (argc + 2);
+        while mm.read_u64(at).unwrap() != 0 {
+            at += 8; // envp
+        }
+        at += 8;
+        let mut pairs = Vec::new();
+        loop {
+            let (k, v) = (mm.read_u64(at).unwrap(), mm.read_u64(at + 8).unwrap());
+            if k == AT_NULL {
+                return pairs;
+            }
+            pairs.push((k, v));
+            at += 16;
+        }
+    }
+
+    #[test]
+    fn the_vdso_is_in_auxv_with_its_parameter_page_below() {
+        let (m, _) = crate::mm::test_mm();
+        let vdso = Vdso::new(m.memory()).unwrap();
+        let marker = VdsoData {
+            tsc_base: 0x1234_5678_9abc,
+            ..VdsoData::default()
+        };
+        vdso.publish(&marker);
+        let image = build_image(
+            &m,
+            Some(&vdso),
+            &tiny_elf(),
+            &["/tiny"],
+            &["A=b"],
+            b"/tiny",
+            1,
+            1,
+            8 << 20,
+        )
+        .unwrap();
+        let mm = &image.mm;
+        let aux = auxv(mm, image.regs.rsp);
+        let ehdr = aux
+            .iter()
+            .find(|(k, _)| *k == AT_SYSINFO_EHDR)
+            .map(|(_, v)| *v)
+            .expect("AT_SYSINFO_EHDR in auxv");
+        assert_eq!(aux[0].0, AT_SYSINFO_EHDR, "first, as Linux has it");
+        assert_eq!(ehdr, VDSO_BASE);
+        let mut head = [0u8; 64];
+        mm.copy_in(ehdr, &mut head).unwrap();
+        assert_eq!(&head[..4], b"\x7fELF");
+        assert_eq!(head, VDSO_IMAGE[..64]);
+        // The page below is the parameter page: the published data is
+        // there (after the seqlock count and a reserved word).
+        assert_eq!(ehdr - 4096, VVAR_START);
+        assert_eq!(mm.read_u64(ehdr - 4096).unwrap() & 1, 0, "even count");
+        assert_eq!(mm.read_u64(ehdr - 4096 + 16).unwrap(), marker.tsc_base);
+        assert_eq!(
+            mm.vmas().find(ehdr - 4096).map(|v| (v.kind, v.prot)),
+            Some((VmaKind::Vdso, Prot::R))
+        );
+
+        // Without a vDSO there is no entry.
+        let image = build_image(
+            &m,
+            None,
+            &tiny_elf(),
+            &["/tiny"],
+            &[],
+            b"/tiny",
+            1,
+            1,
+            8 << 20,
+        )
+        .unwrap();
+        let aux = auxv(&image.mm, image.regs.rsp);
+        assert!(aux.iter().all(|(k, _)| *k != AT_SYSINFO_EHDR), "{aux:?}");
+        assert!(image.mm.vmas().find(VDSO_BASE).is_none());
+    }
 }

@@ -36,6 +36,7 @@ pub const AT_SECURE: u64 = 23;
 pub const AT_RANDOM: u64 = 25;
 pub const AT_HWCAP2: u64 = 26;
 pub const AT_EXECFN: u64 = 31;
+pub const AT_SYSINFO_EHDR: u64 = 33;
 
 /// The platform string of AT_PLATFORM.
 pub const PLATFORM: &str = "x86_64";
@@ -51,6 +52,8 @@ pub struct AuxInfo {
     pub uid: u32,
     pub gid: u32,
     pub random: [u8; 16],
+    /// The vDSO's base (AT_SYSINFO_EHDR); 0 for none.
+    pub sysinfo_ehdr: u64,
 }
 
 /// The initial stack: the bytes of `[sp, top)`.
@@ -105,7 +108,9 @@ pub fn build<S: AsRef<[u8]>>(
     let platform_addr = push(&mut p, cstr(PLATFORM.as_bytes(), "platform")?)?;
     let random_addr = push(&mut p, aux.random.to_vec())?;
 
-    let auxv: [(u64, u64); 18] = [
+    // Linux puts the architecture's entries (the vDSO) first.
+    let vdso = (aux.sysinfo_ehdr != 0).then_some((AT_SYSINFO_EHDR, aux.sysinfo_ehdr));
+    let auxv = vdso.into_iter().chain([
         (AT_HWCAP, aux.hwcap),
         (AT_PAGESZ, crate::mm::PAGE_SIZE),
         (AT_CLKTCK, 100),
@@ -124,7 +129,7 @@ pub fn build<S: AsRef<[u8]>>(
         (AT_HWCAP2, 0),
         (AT_EXECFN, execfn_addr),
         (AT_PLATFORM, platform_addr),
-    ];
+    ]);
     let mut words: Vec<u64> = Vec::new();
     words.push(argv.len() as u64);
     words.extend(&arg_addrs);
@@ -179,6 +184,7 @@ mod tests {
             uid: 5,
             gid: 6,
             random: [9; 16],
+            sysinfo_ehdr: 0x7fff_ff10_1000,
         };
         let argv = vec!["/bin/prog".to_string(), "arg1".to_string()];
         let envp = vec!["A=b".to_string()];
@@ -221,6 +227,8 @@ mod tests {
         assert_eq!(auxv[&AT_EUID], 5);
         assert_eq!(auxv[&AT_EGID], 6);
         assert_eq!(auxv[&AT_EXECFN], execfn);
+        assert_eq!(auxv[&AT_SYSINFO_EHDR], 0x7fff_ff10_1000);
+        assert_eq!(word(&img, sp + 48), AT_SYSINFO_EHDR, "the vDSO comes first");
         assert_eq!(string(&img, auxv[&AT_PLATFORM]), "x86_64");
         let r = auxv[&AT_RANDOM];
         assert_eq!(
@@ -244,6 +252,7 @@ mod tests {
             uid: 0,
             gid: 0,
             random: [0; 16],
+            sysinfo_ehdr: 0,
         };
         let big = vec!["x".repeat(5000)];
         assert!(matches!(

@@ -13,7 +13,7 @@
 
 use vmm::Access;
 
-use super::{FAULT_AROUND_PAGES, MemoryManager, PAGE_SIZE, Vma, page_down};
+use super::{FAULT_AROUND_PAGES, MemoryManager, PAGE_SIZE, Vma, VmaKind, page_down};
 use crate::errno::Errno;
 
 /// VMAs up to this many pages are mapped whole on their first fault.
@@ -83,6 +83,11 @@ impl MemoryManager {
             }
             return Err(FaultError::AlreadyMapped);
         }
+        if vma.kind == VmaKind::Vdso {
+            // Its pages were all mapped at exec; a missing one went with a
+            // munmap or never existed (mremap growth): Linux faults too.
+            return Err(FaultError::Segv);
+        }
         let (lo, hi) = self.fault_stream().window(page, &vma);
         // The faulting page first, so that running out of memory in the
         // window still resolves the fault itself.
@@ -146,8 +151,8 @@ impl MemoryManager {
     pub fn populate(&self, start: u64, end: u64) -> Result<(), Errno> {
         let vmas: Vec<_> = self.vmas.intersecting(start, end).copied().collect();
         for v in vmas {
-            if !v.allows(Access::Read) {
-                continue; // PROT_NONE stays unpopulated
+            if !v.allows(Access::Read) || v.kind == VmaKind::Vdso {
+                continue; // PROT_NONE stays unpopulated; the vDSO is mapped
             }
             let mut a = v.start.max(start);
             let e = v.end.min(end);
@@ -165,7 +170,6 @@ mod tests {
     use vmm::Prot;
 
     use super::*;
-    use crate::mm::VmaKind;
 
     fn vma(start: u64, pages: u64) -> Vma {
         Vma {

@@ -115,6 +115,7 @@ impl MemoryManager {
     pub fn mprotect(&mut self, addr: u64, len: u64, prot: u64) -> Result<(), Errno> {
         const PROT_GROWSDOWN: u64 = 0x0100_0000;
         const PROT_GROWSUP: u64 = 0x0200_0000;
+        const PROT_WRITE: u64 = 2;
         if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
@@ -131,9 +132,19 @@ impl MemoryManager {
         if end > TASK_SIZE || !self.vmas.covers(addr, end) {
             return Err(Errno::ENOMEM);
         }
+        // The vDSO's frames are shared by every process: like Linux's vvar
+        // mapping, it cannot be made writable.
+        if prot & PROT_WRITE != 0
+            && self
+                .vmas
+                .intersecting(addr, end)
+                .any(|v| v.kind == VmaKind::Vdso)
+        {
+            return Err(Errno::EACCES);
+        }
         let prot = Prot::from_linux(prot);
         for v in self.vmas.protect_range(addr, end, prot) {
-            self.protect_pages(v.start, v.end, prot);
+            self.protect_pages(v.start, v.end, prot, !v.shared);
         }
         Ok(())
     }
@@ -165,7 +176,9 @@ impl MemoryManager {
                 // frames; the next touch faults in a fresh zeroed one.
                 // (MADV_FREE may do the same; REMOVE on anonymous memory
                 // behaves like DONTNEED for private data.)
-                for v in &pieces {
+                // The vDSO's pages would not fault back: leave them (Linux
+                // refuses the vvar page and refills the vDSO's).
+                for v in pieces.iter().filter(|v| v.kind != VmaKind::Vdso) {
                     self.unmap_pages(v.start.max(addr), v.end.min(end));
                 }
             }
@@ -326,5 +339,52 @@ mod tests {
         assert_eq!(mm.set_brk(0x60_3000, u64::MAX), 0x60_3000);
         mm.copy_in(0x60_2008, &mut b).unwrap();
         assert_eq!(b, [0; 4], "shrunk heap comes back zeroed");
+    }
+}
+
+#[cfg(test)]
+mod fork_tests {
+    use vmm::Prot;
+
+    use super::*;
+    use crate::mm::test_mm;
+
+    /// After fork, private pages are copy-on-write in both processes, and
+    /// stay so through an mprotect that takes write away and gives it
+    /// back; MAP_SHARED pages stay shared.
+    #[test]
+    fn fork_copies_private_memory_and_shares_shared_memory() {
+        let (machine, mut parent) = test_mm();
+        let private = parent
+            .mmap_anon(Placement::Hint(0), 2 * PAGE_SIZE, Prot::RW, false, false)
+            .unwrap();
+        let shared = parent
+            .mmap_anon(Placement::Hint(0), PAGE_SIZE, Prot::RW, true, false)
+            .unwrap();
+        parent.copy_out(private, b"before").unwrap();
+        parent.copy_out(private + PAGE_SIZE, b"second").unwrap();
+        parent.copy_out(shared, b"one").unwrap();
+        let child = parent.fork(machine.new_address_space().unwrap()).unwrap();
+        // The parent writes after the fork; the child keeps its copy.
+        parent.copy_out(private, b"parent").unwrap();
+        let mut b = [0u8; 6];
+        child.copy_in(private, &mut b).unwrap();
+        assert_eq!(&b, b"before");
+        // mprotect read-only then read-write must not make the shared
+        // frame writable in the parent.
+        parent.mprotect(private + PAGE_SIZE, PAGE_SIZE, 1).unwrap();
+        parent.mprotect(private + PAGE_SIZE, PAGE_SIZE, 3).unwrap();
+        parent.copy_out(private + PAGE_SIZE, b"PARENT").unwrap();
+        child.copy_in(private + PAGE_SIZE, &mut b).unwrap();
+        assert_eq!(&b, b"second");
+        // The child's writes stay its own too.
+        child.copy_out(private, b"child!").unwrap();
+        parent.copy_in(private, &mut b).unwrap();
+        assert_eq!(&b, b"parent");
+        // Shared memory is one copy.
+        child.copy_out(shared, b"two").unwrap();
+        let mut s = [0u8; 3];
+        parent.copy_in(shared, &mut s).unwrap();
+        assert_eq!(&s, b"two");
     }
 }

@@ -214,9 +214,10 @@ impl MemoryManager {
     }
 
     /// Changes the protection of the mapped pages of `[start, end)`.
-    fn protect_pages(&self, start: u64, end: u64, prot: Prot) {
+    /// Frames fork left shared in private memory stay read-only (`cow`).
+    fn protect_pages(&self, start: u64, end: u64, prot: Prot, cow: bool) {
         for (s, e) in self.populated_pieces(start, end) {
-            if let Err(err) = self.space.protect(s, e - s, prot) {
+            if let Err(err) = self.space.protect_cow(s, e - s, prot, cow) {
                 log::error!("protect {s:#x}+{:#x}: {err}", e - s);
             }
         }

@@ -24,6 +24,10 @@ pub enum VmaKind {
     Stack,
     /// An anonymous mmap.
     Anon,
+    /// The vDSO or its parameter page: frames shared by every process,
+    /// mapped whole at exec; faults never fill it and it never becomes
+    /// writable.
+    Vdso,
 }
 
 /// One mapping.

@@ -201,7 +201,7 @@ fn do_clone(
             stop: StopState::default(),
             did_exec: false,
             vfork_parent: (flags & CLONE_VFORK != 0).then_some(task.tid),
-            itimers: Default::default(),
+            timers: Default::default(),
             cpu_ns: 0,
             children_cpu_ns: 0,
             start_time: std::time::Instant::now(),
@@ -341,6 +341,7 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
     let stack_limit = task.rlimits().soft(RLIMIT_STACK);
     let image = crate::loader::build_image(
         &task.kernel.machine,
+        task.kernel.vdso.as_deref(),
         &file,
         &argv,
         &envp,
@@ -371,6 +372,7 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
         p.exe_path = exe_path.clone();
         p.did_exec = true;
         p.fds.close_on_exec();
+        p.timers.clear_posix();
         for act in p.actions.iter_mut() {
             // Handlers are reset; ignored signals stay ignored.
             if act.handler != SIG_IGN {

@@ -16,7 +16,7 @@ use crate::errno::{Errno, SysResult};
 use crate::host::{self, IoVec};
 use crate::kernel::Task;
 use crate::kernel::deliver::{self, Dest};
-use crate::kernel::fd_table::{FdEntry, FileDescription, FileKind, O_NONBLOCK};
+use crate::kernel::fd_table::{Device, FdEntry, FileDescription, FileKind, O_NONBLOCK};
 use crate::kernel::rlimits::RLIMIT_NOFILE;
 use crate::kernel::signal::{SIGPIPE, SigInfo, code};
 use crate::mm::usercopy::{MAX_IO_CHUNK, MAX_RW_COUNT};
@@ -110,8 +110,24 @@ fn blocking_io(
     }
 }
 
+/// A read from one of the sentry's devices: EOF, or zeros.
+fn device_read(task: &Task<'_>, dev: Device, buf: u64, count: u64) -> SysResult {
+    match dev {
+        Device::Null => Ok(0),
+        Device::Zero => {
+            let n = count.min(MAX_IO_CHUNK);
+            let zeros = vec![0u8; n as usize];
+            task.mm().copy_out(buf, &zeros)?;
+            Ok(n)
+        }
+    }
+}
+
 pub fn read(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
+    if let Some(d) = file.device() {
+        return device_read(task, d, a.u(1), a.u(2).min(MAX_RW_COUNT));
+    }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
     let count = a.u(2).min(MAX_RW_COUNT);
     if count == 0 {
@@ -148,6 +164,14 @@ fn write_all(task: &mut Task<'_>, file: &FileDescription, buf: u64, count: u64) 
 
 pub fn write(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
+    if file.device().is_some() {
+        // Written into the void, after the same pointer check.
+        let count = a.u(2).min(MAX_RW_COUNT);
+        if count > 0 {
+            task.mm().io_vecs(a.u(1), count.min(4096), false)?;
+        }
+        return Ok(count);
+    }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
     let count = a.u(2).min(MAX_RW_COUNT);
     if count == 0 {
@@ -240,6 +264,24 @@ fn gather(task: &Task<'_>, iov: u64, cnt: u64, write_guest: bool) -> Result<Vec<
 
 pub fn readv(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
+    if let Some(d) = file.device() {
+        gather(task, a.u(1), a.u(2), true)?;
+        return match d {
+            Device::Null => Ok(0),
+            // Zeros into each segment in turn.
+            Device::Zero => {
+                let iov = gather(task, a.u(1), a.u(2), true)?;
+                let mut n = 0u64;
+                for v in &iov {
+                    // SAFETY: `gather` returned host views of guest frames,
+                    // writable and `len` bytes long.
+                    unsafe { std::ptr::write_bytes(v.base, 0, v.len) };
+                    n += v.len as u64;
+                }
+                Ok(n)
+            }
+        };
+    }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
     let (v, n) = (a.u(1), a.u(2));
     if gather(task, v, n, true)?.is_empty() {
@@ -253,6 +295,10 @@ pub fn readv(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 pub fn writev(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
+    if file.device().is_some() {
+        let iov = gather(task, a.u(1), a.u(2), false)?;
+        return Ok(iov.iter().map(|v| v.len as u64).sum());
+    }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
     let (v, n) = (a.u(1), a.u(2));
     if gather(task, v, n, false)?.is_empty() {
@@ -270,6 +316,14 @@ pub fn writev(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 pub fn lseek(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
+    if file.device().is_some() {
+        // Character devices without positions: Linux's noop_llseek.
+        return if (0..=4).contains(&a.int(2)) {
+            Ok(0)
+        } else {
+            Err(Errno::EINVAL)
+        };
+    }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
     host::lseek(fd, a.u(1) as i64, a.int(2))
 }
@@ -341,6 +395,7 @@ pub fn fcntl(task: &mut Task<'_>, a: &Args) -> SysResult {
     const F_SETFD: u32 = 2;
     const F_GETFL: u32 = 3;
     const F_SETFL: u32 = 4;
+    const F_GETPIPE_SZ: u32 = 1032;
     const O_APPEND: u32 = 0o2000;
     const F_DUPFD_CLOEXEC: u32 = 1030;
     let fd = a.int(0);
@@ -366,12 +421,16 @@ pub fn fcntl(task: &mut Task<'_>, a: &Args) -> SysResult {
             .set_cloexec(fd, a.u(2) & FD_CLOEXEC != 0)
             .map(|()| 0),
         F_GETFL => {
-            let host = entry.file.host_fd().ok_or(Errno::EINVAL)?;
+            const MINE: u32 = O_NONBLOCK | O_APPEND;
+            let Some(host) = entry.file.host_fd() else {
+                return Ok(u64::from(entry.file.status()));
+            };
             // The host descriptor of a pipe is always non-blocking; the
-            // guest sees its own O_NONBLOCK.
-            let f = (host::status_flags(host)? & !O_NONBLOCK) | (entry.file.status() & O_NONBLOCK);
+            // guest sees its own O_NONBLOCK and O_APPEND.
+            let f = (host::status_flags(host)? & !MINE) | (entry.file.status() & MINE);
             Ok(u64::from(f))
         }
+        F_GETPIPE_SZ if matches!(entry.file.kind, FileKind::Pipe(_)) => Ok(65536),
         F_SETFL => {
             let keep = entry.file.status() & !(O_NONBLOCK | O_APPEND);
             entry
@@ -434,6 +493,16 @@ fn stat_bytes(st: &libc::stat) -> [u8; 144] {
 
 fn fstat_into(task: &Task<'_>, fd: i32, buf: u64) -> SysResult {
     let file = host_file(task, fd)?;
+    if let Some(d) = file.device() {
+        // SAFETY: libc::stat is plain old data; all zeros is a valid value.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        st.st_mode = libc::S_IFCHR | 0o666;
+        st.st_rdev = d.rdev();
+        st.st_nlink = 1;
+        st.st_blksize = 4096;
+        task.mm().copy_out(buf, &stat_bytes(&st))?;
+        return Ok(0);
+    }
     let host = file.host_fd().ok_or(Errno::EINVAL)?;
     let st = host::fstat(host)?;
     task.mm().copy_out(buf, &stat_bytes(&st))?;
@@ -599,10 +668,21 @@ pub fn pipe2(task: &mut Task<'_>, a: &Args) -> SysResult {
 /// The checks Linux makes before any path walk (fs/open.c): the name is
 /// copied in (EFAULT, ENAMETOOLONG) and must not be empty (ENOENT). The
 /// walk itself needs the VFS, which does not exist yet: ENOSYS.
-fn open_path(task: &mut Task<'_>, path: u64) -> SysResult {
+fn open_path(task: &mut Task<'_>, path: u64, flags: u32) -> SysResult {
     let name = task.mm().read_cstring(path, PATH_MAX - 1)?;
     if name.is_empty() {
         return Err(Errno::ENOENT);
+    }
+    if let Some(d) = Device::at(&name) {
+        const O_ACCMODE: u32 = 3;
+        const O_CLOEXEC_FLAG: u32 = 0o2000000;
+        let status = flags & (O_ACCMODE | O_NONBLOCK | 0o2000);
+        let limit = nofile(task);
+        let entry = FdEntry {
+            file: Arc::new(FileDescription::new(FileKind::Device(d), status)),
+            cloexec: flags & O_CLOEXEC_FLAG != 0,
+        };
+        return task.fds_mut().install(entry, 0, limit).map(|fd| fd as u64);
     }
     log::warn!(
         "open {:?}: no filesystem yet (ENOSYS)",
@@ -612,11 +692,11 @@ fn open_path(task: &mut Task<'_>, path: u64) -> SysResult {
 }
 
 pub fn open(task: &mut Task<'_>, a: &Args) -> SysResult {
-    open_path(task, a.u(0))
+    open_path(task, a.u(0), a.uint(1))
 }
 
 pub fn openat(task: &mut Task<'_>, a: &Args) -> SysResult {
-    open_path(task, a.u(1))
+    open_path(task, a.u(1), a.uint(2))
 }
 
 pub fn umask(task: &mut Task<'_>, a: &Args) -> SysResult {

@@ -54,6 +54,10 @@ pub fn mmap(task: &mut Task<'_>, a: &Args) -> SysResult {
         }
         _ => return Err(Errno::EINVAL),
     };
+    if flags & MAP_ANONYMOUS != 0 && flags & MAP_TYPE == MAP_SHARED_VALIDATE {
+        // do_mmap: an anonymous mapping must be plainly shared or private.
+        return Err(Errno::EINVAL);
+    }
     if flags & MAP_ANONYMOUS == 0 {
         task.fds().get(fd)?;
         // File-backed mappings need the VFS; the only files so far are host
@@ -96,4 +100,57 @@ pub fn brk(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 pub fn mremap(task: &mut Task<'_>, a: &Args) -> SysResult {
     task.mm_mut().mremap(a.u(0), a.u(1), a.u(2), a.u(3), a.u(4))
+}
+
+/// Checks that `[addr, addr+len)` (page aligned start) lies wholly in
+/// VMAs; returns the page-rounded end. ENOMEM for a hole, as mincore and
+/// msync report it.
+fn mapped_range(task: &Task<'_>, addr: u64, len: u64) -> Result<u64, Errno> {
+    if !addr.is_multiple_of(PAGE_SIZE) {
+        return Err(Errno::EINVAL);
+    }
+    let end = addr
+        .checked_add(len)
+        .and_then(crate::mm::page_up)
+        .filter(|e| *e <= crate::mm::TASK_SIZE)
+        .ok_or(Errno::ENOMEM)?;
+    if len > 0 && !task.mm().vmas().covers(addr, end) {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(end)
+}
+
+pub fn mincore(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let (addr, len, vec) = (a.u(0), a.u(1), a.u(2));
+    let end = mapped_range(task, addr, len)?;
+    // One byte per page: 1 if it is in memory (mapped to a frame).
+    let pages = (end - addr) / PAGE_SIZE;
+    let mut out = Vec::with_capacity(pages.min(1 << 20) as usize);
+    let mut va = addr;
+    while va < end {
+        out.push(u8::from(task.mm().space().lookup(va).is_some()));
+        va += PAGE_SIZE;
+        if out.len() == 1 << 20 {
+            task.mm()
+                .copy_out(vec + (va - addr) / PAGE_SIZE - out.len() as u64, &out)?;
+            out.clear();
+        }
+    }
+    let done = (end - addr) / PAGE_SIZE - out.len() as u64;
+    task.mm().copy_out(vec + done, &out)?;
+    Ok(0)
+}
+
+pub fn msync(task: &mut Task<'_>, a: &Args) -> SysResult {
+    const MS_ASYNC: u32 = 1;
+    const MS_INVALIDATE: u32 = 2;
+    const MS_SYNC: u32 = 4;
+    let (addr, len, flags) = (a.u(0), a.u(1), a.uint(2));
+    if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
+        || flags & (MS_ASYNC | MS_SYNC) == (MS_ASYNC | MS_SYNC)
+    {
+        return Err(Errno::EINVAL);
+    }
+    // Anonymous memory has nothing to write back; the range must exist.
+    mapped_range(task, addr, len).map(|_| 0)
 }

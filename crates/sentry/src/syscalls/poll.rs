@@ -1,118 +1,342 @@
-//! poll and ppoll over the task's descriptors, answered by the host's
-//! poll on the backing host descriptors (every file is host-backed so far).
+//! poll, ppoll, select and pselect6.
+//!
+//! Readiness of host-backed files (stdio, the sentry's pipes) comes from
+//! the host's poll; the sentry's own devices are always ready. A wait
+//! polls the host with the kernel unlocked, in slices, so that a signal or
+//! an exit interrupts it; with no host file to watch it sleeps on the
+//! thread's condition variable. ppoll and pselect6 swap in their signal
+//! mask for the wait and put the old one back after any handler has run.
 
 use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::Args;
 use super::fs::nofile;
 use crate::errno::{Errno, SysResult};
 use crate::host;
-use crate::kernel::Task;
+use crate::kernel::fd_table::FileDescription;
+use crate::kernel::task::{Task, Wake};
 
+const POLLIN: i16 = 0x1;
+const POLLPRI: i16 = 0x2;
+const POLLOUT: i16 = 0x4;
+const POLLERR: i16 = 0x8;
+const POLLHUP: i16 = 0x10;
 const POLLNVAL: i16 = 0x20;
+const POLLRDNORM: i16 = 0x40;
+const POLLWRNORM: i16 = 0x100;
+/// How long one unlocked host poll waits before looking for signals.
+const SLICE: Duration = Duration::from_millis(20);
 
-/// Polls the guest's `pollfd` array at `addr`; `timeout` None waits
-/// forever.
-fn do_poll(task: &mut Task<'_>, addr: u64, nfds: u64, timeout: Option<Duration>) -> SysResult {
+/// One entry being polled.
+struct Entry {
+    fd: i32,
+    events: i16,
+    file: Option<Arc<FileDescription>>,
+    revents: i16,
+}
+
+/// Fills in `revents` for every entry without waiting; returns how many
+/// are ready.
+fn scan(entries: &mut [Entry]) -> Result<usize, Errno> {
+    let mut host: Vec<libc::pollfd> = Vec::new();
+    let mut host_idx = Vec::new();
+    for (i, e) in entries.iter_mut().enumerate() {
+        e.revents = 0;
+        if e.fd < 0 {
+            continue;
+        }
+        match &e.file {
+            None => e.revents = POLLNVAL,
+            Some(f) => match f.host_fd() {
+                Some(h) => {
+                    host.push(libc::pollfd {
+                        fd: h.as_raw_fd(),
+                        events: e.events,
+                        revents: 0,
+                    });
+                    host_idx.push(i);
+                }
+                // The sentry's devices never wait.
+                None => e.revents = e.events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM),
+            },
+        }
+    }
+    if !host.is_empty() {
+        host::poll(&mut host, 0)?;
+        for (p, i) in host.iter().zip(host_idx) {
+            entries[i].revents = p.revents;
+        }
+    }
+    Ok(entries.iter().filter(|e| e.revents != 0).count())
+}
+
+/// Waits until an entry is ready, the deadline passes (Ok(0)), or the
+/// thread is interrupted (ERESTARTNOHAND).
+fn wait(task: &mut Task<'_>, entries: &mut [Entry], deadline: Option<Instant>) -> SysResult {
+    loop {
+        let n = scan(entries)?;
+        if n > 0 {
+            return Ok(n as u64);
+        }
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
+            return Ok(0);
+        }
+        if task.interrupted() {
+            return Err(Errno::ERESTARTNOHAND);
+        }
+        let slice = deadline.map_or(SLICE, |d| (d - now).min(SLICE));
+        let mut host: Vec<libc::pollfd> = entries
+            .iter()
+            .filter_map(|e| {
+                let h = e.file.as_ref()?.host_fd()?;
+                Some(libc::pollfd {
+                    fd: h.as_raw_fd(),
+                    events: e.events,
+                    revents: 0,
+                })
+            })
+            .collect();
+        if host.is_empty() {
+            // Nothing the host can wake us for: a plain interruptible sleep.
+            let until = deadline.unwrap_or_else(|| now + Duration::from_secs(3600));
+            if task.block(Some(until)) == Wake::Interrupted {
+                return Err(Errno::ERESTARTNOHAND);
+            }
+        } else {
+            let ms = i32::try_from(slice.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+            let _ = task.unlocked(|| host::poll(&mut host, ms));
+        }
+    }
+}
+
+fn read_timespec_opt(task: &Task<'_>, addr: u64) -> Result<Option<Duration>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let (sec, nsec) = super::futex::read_timespec(task, addr)?;
+    Ok(Some(Duration::new(sec as u64, nsec as u32)))
+}
+
+fn write_left(task: &Task<'_>, addr: u64, deadline: Option<Instant>, usec: bool) {
+    let Some(d) = deadline else {
+        return;
+    };
+    let left = d.saturating_duration_since(Instant::now());
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&(left.as_secs() as i64).to_le_bytes());
+    let frac = if usec {
+        i64::from(left.subsec_micros())
+    } else {
+        i64::from(left.subsec_nanos())
+    };
+    b[8..].copy_from_slice(&frac.to_le_bytes());
+    // Linux ignores a failure to write the time left.
+    let _ = task.mm().copy_out(addr, &b);
+}
+
+/// Sets the wait's signal mask (ppoll, pselect6) and returns the old one.
+fn swap_mask(task: &mut Task<'_>, mask_addr: u64) -> Result<Option<u64>, Errno> {
+    if mask_addr == 0 {
+        return Ok(None);
+    }
+    let mask = task.mm().read_u64(mask_addr)?;
+    let old = task.thread().blocked;
+    task.set_blocked(mask);
+    Ok(Some(old))
+}
+
+/// Puts the old mask back: after the handler runs if one is about to.
+fn restore_mask(task: &mut Task<'_>, old: Option<u64>, r: &SysResult) {
+    if let Some(old) = old {
+        if *r == Err(Errno::ERESTARTNOHAND) {
+            task.thread_mut().saved_mask = Some(old);
+        } else {
+            task.set_blocked(old);
+        }
+    }
+}
+
+fn do_poll(task: &mut Task<'_>, addr: u64, nfds: u64, deadline: Option<Instant>) -> SysResult {
     if nfds > nofile(task) {
         return Err(Errno::EINVAL);
     }
     let mut raw = vec![0u8; (nfds * 8) as usize];
     task.mm().copy_in(addr, &mut raw)?;
-    let mut files = Vec::new();
-    let mut pfds: Vec<libc::pollfd> = Vec::new();
-    let mut invalid = Vec::new();
-    for c in raw.chunks_exact(8) {
-        let fd = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        let events = i16::from_le_bytes([c[4], c[5]]);
-        let file = if fd < 0 {
-            None
-        } else {
-            task.fds().file(fd).ok()
-        };
-        invalid.push(fd >= 0 && file.is_none());
-        let host = file
-            .as_ref()
-            .and_then(|f| f.host_fd())
-            .map_or(-1, |h| h.as_raw_fd());
-        pfds.push(libc::pollfd {
-            fd: host,
-            events,
-            revents: 0,
-        });
-        files.push(file); // keeps the host descriptors open during the poll
-    }
-    let start = Instant::now();
-    let n = if invalid.iter().any(|b| *b) {
-        // Linux returns at once when a descriptor is invalid.
-        host::poll(&mut pfds, 0)?
-    } else {
-        loop {
-            let left = match timeout {
-                None => -1,
-                Some(t) => {
-                    let rest = t.saturating_sub(start.elapsed());
-                    // Round up to whole milliseconds, as Linux rounds up.
-                    i32::try_from(rest.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
-                }
-            };
-            match host::poll(&mut pfds, left) {
-                Err(Errno::EINTR) => continue,
-                r => break r?,
+    let mut entries: Vec<Entry> = raw
+        .chunks_exact(8)
+        .map(|c| {
+            let fd = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            let events = i16::from_le_bytes([c[4], c[5]]);
+            Entry {
+                fd,
+                // POLLERR, POLLHUP and POLLNVAL are always reported.
+                events: events | POLLERR | POLLHUP,
+                file: if fd < 0 {
+                    None
+                } else {
+                    task.fds().file(fd).ok()
+                },
+                revents: 0,
             }
+        })
+        .collect();
+    let r = wait(task, &mut entries, deadline);
+    if r.is_ok() {
+        for (i, e) in entries.iter().enumerate() {
+            raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&e.revents.to_le_bytes());
         }
-    };
-    let mut ready = n as u64;
-    for (i, p) in pfds.iter_mut().enumerate() {
-        if invalid[i] {
-            p.revents = POLLNVAL;
-            ready += 1;
-        }
-        raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&p.revents.to_le_bytes());
+        task.mm().copy_out(addr, &raw)?;
     }
-    task.mm().copy_out(addr, &raw)?;
-    Ok(ready)
+    r
+}
+
+fn deadline_in(d: Duration) -> Instant {
+    Instant::now()
+        .checked_add(d)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40))
 }
 
 pub fn poll(task: &mut Task<'_>, a: &Args) -> SysResult {
     let ms = a.int(2);
-    let timeout = (ms >= 0).then(|| Duration::from_millis(ms as u64));
-    do_poll(task, a.u(0), u64::from(a.uint(1)), timeout)
+    let deadline = (ms >= 0).then(|| deadline_in(Duration::from_millis(ms as u64)));
+    do_poll(task, a.u(0), u64::from(a.uint(1)), deadline)
 }
 
 pub fn ppoll(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (fds, nfds, tsp, sigmask, sigsetsize) =
         (a.u(0), u64::from(a.uint(1)), a.u(2), a.u(3), a.u(4));
-    if sigmask != 0 {
-        if sigsetsize != 8 {
-            return Err(Errno::EINVAL);
-        }
-        // The mask is read (EFAULT) but there is no signal delivery to
-        // apply it to yet.
-        task.mm().read_u64(sigmask)?;
+    if sigmask != 0 && sigsetsize != 8 {
+        return Err(Errno::EINVAL);
     }
-    let timeout = if tsp != 0 {
+    let deadline = read_timespec_opt(task, tsp)?.map(deadline_in);
+    let old = swap_mask(task, sigmask)?;
+    let r = do_poll(task, fds, nfds, deadline);
+    restore_mask(task, old, &r);
+    if tsp != 0 {
+        write_left(task, tsp, deadline, false);
+    }
+    r
+}
+
+/// select's three sets over `nfds` descriptors: polls them and writes
+/// back the ready ones.
+fn do_select(
+    task: &mut Task<'_>,
+    nfds: i32,
+    sets: [u64; 3],
+    deadline: Option<Instant>,
+) -> SysResult {
+    if nfds < 0 {
+        return Err(Errno::EINVAL);
+    }
+    // Linux quietly limits nfds to the table's size.
+    let n = (nfds as u64).min(nofile(task)).min(1 << 20) as usize;
+    let words = n.div_ceil(64);
+    let mut bits = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    for (i, &addr) in sets.iter().enumerate() {
+        if addr != 0 && words > 0 {
+            let mut raw = vec![0u8; words * 8];
+            task.mm().copy_in(addr, &mut raw)?;
+            for (w, c) in raw.chunks_exact(8).enumerate() {
+                bits[i][w] = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            }
+        }
+    }
+    let is_set = |s: &[u64], fd: usize| s[fd / 64] & (1 << (fd % 64)) != 0;
+    let mut entries = Vec::new();
+    for fd in 0..n {
+        let mut events = 0;
+        if is_set(&bits[0], fd) {
+            events |= POLLIN | POLLHUP | POLLERR;
+        }
+        if is_set(&bits[1], fd) {
+            events |= POLLOUT | POLLERR;
+        }
+        if is_set(&bits[2], fd) {
+            events |= POLLPRI;
+        }
+        if events == 0 {
+            continue;
+        }
+        let file = task.fds().file(fd as i32).map_err(|_| Errno::EBADF)?;
+        entries.push(Entry {
+            fd: fd as i32,
+            events,
+            file: Some(file),
+            revents: 0,
+        });
+    }
+    wait(task, &mut entries, deadline)?;
+    let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];
+    let mut count = 0u64;
+    for e in &entries {
+        let fd = e.fd as usize;
+        let hits = [
+            is_set(&bits[0], fd) && e.revents & (POLLIN | POLLHUP | POLLERR) != 0,
+            is_set(&bits[1], fd) && e.revents & (POLLOUT | POLLERR) != 0,
+            is_set(&bits[2], fd) && e.revents & POLLPRI != 0,
+        ];
+        for (i, h) in hits.iter().enumerate() {
+            if *h {
+                out[i][fd / 64] |= 1 << (fd % 64);
+                count += 1;
+            }
+        }
+    }
+    for (i, &addr) in sets.iter().enumerate() {
+        if addr != 0 && words > 0 {
+            let raw: Vec<u8> = out[i].iter().flat_map(|w| w.to_le_bytes()).collect();
+            task.mm().copy_out(addr, &raw)?;
+        }
+    }
+    Ok(count)
+}
+
+pub fn select(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let tvp = a.u(4);
+    let deadline = if tvp != 0 {
         let mut b = [0u8; 16];
-        task.mm().copy_in(tsp, &mut b)?;
+        task.mm().copy_in(tvp, &mut b)?;
         let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
-        let nsec = i64::from_le_bytes(b[8..].try_into().unwrap_or([0; 8]));
-        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        let usec = i64::from_le_bytes(b[8..].try_into().unwrap_or([0; 8]));
+        if sec < 0 || usec < 0 {
             return Err(Errno::EINVAL);
         }
-        Some(Duration::new(sec as u64, nsec as u32))
+        // Linux normalises a large usec value instead of refusing it.
+        let d = Duration::from_secs(sec as u64) + Duration::from_micros(usec as u64);
+        Some(deadline_in(d))
     } else {
         None
     };
-    let start = Instant::now();
-    let r = do_poll(task, fds, nfds, timeout)?;
-    if let Some(t) = timeout {
-        // Linux writes the time left back (failure to do so is ignored).
-        let left = t.saturating_sub(start.elapsed());
-        let mut b = [0u8; 16];
-        b[..8].copy_from_slice(&(left.as_secs() as i64).to_le_bytes());
-        b[8..].copy_from_slice(&i64::from(left.subsec_nanos()).to_le_bytes());
-        let _ = task.mm().copy_out(tsp, &b);
+    let r = do_select(task, a.int(0), [a.u(1), a.u(2), a.u(3)], deadline);
+    if tvp != 0 {
+        write_left(task, tvp, deadline, true);
     }
-    Ok(r)
+    r
+}
+
+pub fn pselect6(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let (tsp, sig) = (a.u(4), a.u(5));
+    let deadline = read_timespec_opt(task, tsp)?.map(deadline_in);
+    // The sixth argument points at { const sigset_t *ss; size_t ss_len }.
+    let mask_addr = if sig != 0 {
+        let ss = task.mm().read_u64(sig)?;
+        let len = task.mm().read_u64(sig + 8)?;
+        if ss != 0 && len != 8 {
+            return Err(Errno::EINVAL);
+        }
+        ss
+    } else {
+        0
+    };
+    let old = swap_mask(task, mask_addr)?;
+    let r = do_select(task, a.int(0), [a.u(1), a.u(2), a.u(3)], deadline);
+    restore_mask(task, old, &r);
+    if tsp != 0 {
+        write_left(task, tsp, deadline, false);
+    }
+    r
 }

@@ -129,10 +129,8 @@ pub fn rt_sigtimedwait(task: &mut Task<'_>, a: &Args) -> SysResult {
     } else {
         None
     };
-    // The signals waited for are unblocked for the wait (Linux does the
-    // same), so that they interrupt the sleep; they are taken here, not
-    // delivered.
-    let old = task.thread().blocked;
+    // The signals waited for stay blocked (so that they are queued, not
+    // ignored or delivered) but wake the thread (`waiting_for`).
     loop {
         let found = {
             let th = task.thread();
@@ -142,7 +140,7 @@ pub fn rt_sigtimedwait(task: &mut Task<'_>, a: &Args) -> SysResult {
         };
         if let Some(sig) = found {
             let from_thread = task.thread().pending.mask & crate::kernel::signal::bit(sig) != 0;
-            let si = if from_thread {
+            let mut si = if from_thread {
                 task.thread_mut().pending.take(sig)
             } else {
                 task.process_mut().shared_pending.take(sig)
@@ -151,22 +149,23 @@ pub fn rt_sigtimedwait(task: &mut Task<'_>, a: &Args) -> SysResult {
                 signo: sig as i32,
                 ..Default::default()
             });
-            task.thread_mut().blocked = old;
+            let pid = task.tgid;
+            crate::kernel::timers::on_dequeue(&mut task.k, pid, &mut si);
+            task.thread_mut().waiting_for = 0;
             if info != 0 {
                 task.mm().copy_out(info, &si.to_bytes())?;
             }
             return Ok(u64::from(sig));
         }
-        task.thread_mut().blocked = old & !wanted;
+        task.thread_mut().waiting_for = wanted;
         let w = task.block(deadline);
-        task.thread_mut().blocked = old;
+        task.thread_mut().waiting_for = 0;
         match w {
             Wake::TimedOut => return Err(Errno::EAGAIN),
             Wake::Interrupted => {
-                // Interrupted by a signal we wait for? Take it next round.
                 let pending = task.thread().pending.mask | task.process().shared_pending.mask;
                 if pending & wanted == 0 {
-                    return Err(Errno::EINTR);
+                    return Err(Errno::ERESTARTNOHAND);
                 }
             }
             Wake::Woken => {}

@@ -100,11 +100,16 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "a host pipe (the sentry has no pipe filesystem yet)",
         "p",
     ), // 22
-    none("select"),                  // 23
+    full("select", poll::select, "dppppp"), // 23
     full("sched_yield", process::sched_yield, ""), // 24
     full("mremap", mm::mremap, "puuxp"), // 25
-    none("msync"),                   // 26
-    none("mincore"),                 // 27
+    partial(
+        "msync",
+        mm::msync,
+        "argument and range checks; anonymous memory has nothing to write back (file mappings come with the VFS)",
+        "pux",
+    ), // 26
+    full("mincore", mm::mincore, "pup"), // 27
     full("madvise", mm::madvise, "pud"), // 28
     none("shmget"),                  // 29
     none("shmat"),                   // 30
@@ -113,9 +118,14 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("dup2", fs::dup2, "dd"),    // 33
     full("pause", signal::pause, ""), // 34
     full("nanosleep", timer::nanosleep, "pp"), // 35
-    none("getitimer"),               // 36
-    none("alarm"),                   // 37
-    none("setitimer"),               // 38
+    full("getitimer", timer::getitimer, "dp"), // 36
+    full("alarm", timer::alarm, "u"), // 37
+    partial(
+        "setitimer",
+        timer::setitimer,
+        "ITIMER_VIRTUAL and ITIMER_PROF both count the thread's whole CPU time (guest and sentry), sampled every 5 ms",
+        "dpp",
+    ), // 38
     full("getpid", process::getpid, ""), // 39
     full("sendfile", fs::sendfile, "ddpu"), // 40
     none("socket"),                  // 41
@@ -359,11 +369,16 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("restart_syscall"),         // 219
     none("semtimedop"),              // 220
     none("fadvise64"),               // 221
-    none("timer_create"),            // 222
-    none("timer_settime"),           // 223
-    none("timer_gettime"),           // 224
-    none("timer_getoverrun"),        // 225
-    none("timer_delete"),            // 226
+    partial(
+        "timer_create",
+        timer::timer_create,
+        "SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID; CPU-time clocks sampled every 5 ms; the _ALARM clocks are EPERM",
+        "dpp",
+    ), // 222
+    full("timer_settime", timer::timer_settime, "ddpp"), // 223
+    full("timer_gettime", timer::timer_gettime, "dp"), // 224
+    full("timer_getoverrun", timer::timer_getoverrun, "d"), // 225
+    full("timer_delete", timer::timer_delete, "d"), // 226
     none("clock_settime"),           // 227
     full("clock_gettime", time::clock_gettime, "dp"), // 228
     full("clock_getres", time::clock_getres, "dp"), // 229
@@ -422,13 +437,8 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("readlinkat"),              // 267
     none("fchmodat"),                // 268
     none("faccessat"),               // 269
-    none("pselect6"),                // 270
-    partial(
-        "ppoll",
-        poll::ppoll,
-        "the signal mask is checked but not applied (no signal delivery yet)",
-        "pupxu",
-    ), // 271
+    full("pselect6", poll::pselect6, "dppppp"), // 270
+    full("ppoll", poll::ppoll, "pupxu"), // 271
     none("unshare"),                 // 272
     full("set_robust_list", futex::set_robust_list, "pu"), // 273
     full("get_robust_list", futex::get_robust_list, "dpp"), // 274

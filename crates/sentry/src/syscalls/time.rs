@@ -1,5 +1,11 @@
-//! Time syscalls, answered from the host's clocks (the guest's clocks are
-//! the host's: the TSC offset is zero).
+//! Time syscalls. The clocks the vDSO serves are answered from its
+//! parameter page with the vDSO's own arithmetic (`crate::time`), so that a
+//! trapped call (a raw syscall, a C library without the vDSO, a page not
+//! yet published) and a vDSO call agree to the nanosecond; everything else
+//! (CPU-time clocks, alarm clocks, no served page) comes from the host's
+//! clocks.
+
+use guest_vdso::Timespec;
 
 use super::Args;
 use crate::errno::{Errno, SysResult};
@@ -48,14 +54,42 @@ pub(super) fn read_timespec(task: &Task<'_>, addr: u64) -> Result<libc::timespec
     })
 }
 
+fn to_libc(ts: Timespec) -> libc::timespec {
+    libc::timespec {
+        tv_sec: ts.sec,
+        // Below 1e9: the page's arithmetic keeps it normalized.
+        tv_nsec: ts.nsec as i64,
+    }
+}
+
+/// Clock `id` (already checked) now: from the vDSO's page if it serves
+/// the clock, else from the host's clock `host_clock`.
+fn now(task: &Task<'_>, id: i32, host_clock: libc::clockid_t) -> Result<libc::timespec, Errno> {
+    match task.kernel.vdso.as_ref().and_then(|v| v.clock_gettime(id)) {
+        Some(ts) => Ok(to_libc(ts)),
+        None => host::clock_gettime(host_clock),
+    }
+}
+
 pub fn clock_gettime(task: &mut Task<'_>, a: &Args) -> SysResult {
-    let ts = host::clock_gettime(check_clock(task, a.int(0))?)?;
+    let id = a.int(0);
+    let ts = now(task, id, check_clock(task, id)?)?;
     task.mm().copy_out(a.u(1), &timespec_bytes(&ts))?;
     Ok(0)
 }
 
 pub fn clock_getres(task: &mut Task<'_>, a: &Args) -> SysResult {
-    let ts = host::clock_getres(check_clock(task, a.int(0))?)?;
+    let id = a.int(0);
+    let clock = check_clock(task, id)?;
+    let served = task
+        .kernel
+        .vdso
+        .as_ref()
+        .and_then(|v| v.read()?.clock_getres(id));
+    let ts = match served {
+        Some(ts) => to_libc(ts),
+        None => host::clock_getres(clock)?,
+    };
     if a.u(1) != 0 {
         task.mm().copy_out(a.u(1), &timespec_bytes(&ts))?;
     }
@@ -64,22 +98,27 @@ pub fn clock_getres(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 pub fn gettimeofday(task: &mut Task<'_>, a: &Args) -> SysResult {
     if a.u(0) != 0 {
-        let ts = host::clock_gettime(CLOCK_REALTIME)?;
+        let ts = now(task, CLOCK_REALTIME, CLOCK_REALTIME)?;
         let mut b = [0u8; 16];
         b[..8].copy_from_slice(&ts.tv_sec.to_le_bytes());
         b[8..].copy_from_slice(&(ts.tv_nsec / 1000).to_le_bytes());
         task.mm().copy_out(a.u(0), &b)?;
     }
     if a.u(1) != 0 {
-        // struct timezone: the kernel's sys_tz, zero unless settimeofday
-        // set it.
-        task.mm().copy_out(a.u(1), &[0u8; 8])?;
+        // struct timezone: the kernel's sys_tz, which the vDSO's page
+        // carries (zero: nothing sets it).
+        let data = task.kernel.vdso.as_ref().and_then(|v| v.read());
+        let (west, dst) = data.map_or((0, 0), |d| (d.tz_minuteswest, d.tz_dsttime));
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&west.to_le_bytes());
+        b[4..].copy_from_slice(&dst.to_le_bytes());
+        task.mm().copy_out(a.u(1), &b)?;
     }
     Ok(0)
 }
 
 pub fn time(task: &mut Task<'_>, a: &Args) -> SysResult {
-    let sec = host::clock_gettime(CLOCK_REALTIME)?.tv_sec as u64;
+    let sec = now(task, CLOCK_REALTIME, CLOCK_REALTIME)?.tv_sec as u64;
     if a.u(0) != 0 {
         task.mm().write_u64(a.u(0), sec)?;
     }

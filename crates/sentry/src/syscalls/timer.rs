@@ -1,0 +1,369 @@
+//! Sleeps and timers: nanosleep and clock_nanosleep. A sleeping thread
+//! waits on its condition variable with the kernel unlocked, so other
+//! threads run and a signal interrupts it.
+
+use std::time::{Duration, Instant};
+
+use super::Args;
+use super::time::{check_clock, read_timespec, timespec_bytes};
+use crate::errno::{Errno, SysResult};
+use crate::kernel::task::{Task, Wake};
+
+const TIMER_ABSTIME: i32 = 1;
+
+/// Sleeps until `deadline`. Interrupted: the time left goes to `rem` (if
+/// given) and the call restarts only if no handler runs (Linux restarts a
+/// relative sleep with the time left; this restarts it whole, which only
+/// a stop and continue can tell apart).
+fn sleep_until(task: &mut Task<'_>, deadline: Instant, rem: u64) -> SysResult {
+    loop {
+        match task.block(Some(deadline)) {
+            Wake::TimedOut => return Ok(0),
+            Wake::Woken => {
+                if Instant::now() >= deadline {
+                    return Ok(0);
+                }
+            }
+            Wake::Interrupted => {
+                if rem != 0 {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let ts = libc::timespec {
+                        tv_sec: left.as_secs() as i64,
+                        tv_nsec: i64::from(left.subsec_nanos()),
+                    };
+                    task.mm().copy_out(rem, &timespec_bytes(&ts))?;
+                }
+                return Err(Errno::ERESTARTNOHAND);
+            }
+        }
+    }
+}
+
+fn deadline_after(d: Duration) -> Instant {
+    Instant::now()
+        .checked_add(d)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40))
+}
+
+pub fn nanosleep(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let req = read_timespec(task, a.u(0))?;
+    let d = Duration::new(req.tv_sec as u64, req.tv_nsec as u32);
+    sleep_until(task, deadline_after(d), a.u(1))
+}
+
+pub fn clock_nanosleep(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let id = a.int(0);
+    let clock = check_clock(task, id)?;
+    // CPU-time clocks cannot be slept on by the caller's own thread
+    // (Linux: EINVAL for the thread clock); process clocks are ENOTSUP
+    // here.
+    if id < 0 || clock == libc::CLOCK_THREAD_CPUTIME_ID || clock == libc::CLOCK_PROCESS_CPUTIME_ID {
+        return Err(Errno::EINVAL);
+    }
+    let flags = a.int(1);
+    let req = read_timespec(task, a.u(2))?;
+    let deadline = if flags & TIMER_ABSTIME != 0 {
+        super::futex::deadline_from_abs(clock, req.tv_sec, req.tv_nsec)?
+    } else {
+        deadline_after(Duration::new(req.tv_sec as u64, req.tv_nsec as u32))
+    };
+    let rem = if flags & TIMER_ABSTIME != 0 {
+        0
+    } else {
+        a.u(3)
+    };
+    sleep_until(task, deadline, rem)
+}
+
+use crate::kernel::timers::{
+    self, Notify, Timer, TimerClock, arm, arm_at, cpu_now, itimer_id, remaining,
+};
+
+const NSEC: u64 = 1_000_000_000;
+
+/// Reads a `struct timeval` as ns (EINVAL if out of range).
+fn read_timeval_ns(task: &Task<'_>, addr: u64) -> Result<u64, Errno> {
+    let mut b = [0u8; 16];
+    task.mm().copy_in(addr, &mut b)?;
+    let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
+    let usec = i64::from_le_bytes(b[8..].try_into().unwrap_or([0; 8]));
+    if sec < 0 || !(0..1_000_000).contains(&usec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok((sec as u64)
+        .saturating_mul(NSEC)
+        .saturating_add(usec as u64 * 1000))
+}
+
+fn timeval_bytes(ns: u64) -> [u8; 16] {
+    // Round up to whole µs, so a running timer never reads as disarmed.
+    let (mut sec, mut usec) = (ns / NSEC, (ns % NSEC).div_ceil(1000));
+    if usec == 1_000_000 {
+        sec += 1;
+        usec = 0;
+    }
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&(sec as i64).to_le_bytes());
+    b[8..].copy_from_slice(&(usec as i64).to_le_bytes());
+    b
+}
+
+fn timespec_ns_bytes(ns: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&((ns / NSEC) as i64).to_le_bytes());
+    b[8..].copy_from_slice(&((ns % NSEC) as i64).to_le_bytes());
+    b
+}
+
+/// The process's itimer `id`, created on first use.
+fn ensure_itimer(task: &mut Task<'_>, id: i32) {
+    task.process_mut()
+        .timers
+        .timers
+        .entry(id)
+        .or_insert_with(|| Timer::itimer(id));
+}
+
+fn itimer_value(task: &Task<'_>, id: i32) -> (u64, u64) {
+    let p = task.process();
+    match p.timers.timers.get(&id) {
+        Some(t) => (
+            remaining(t, cpu_now(&task.k, task.tgid, t.clock)),
+            t.interval_ns,
+        ),
+        None => (0, 0),
+    }
+}
+
+pub fn getitimer(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let id = itimer_id(a.int(0)).ok_or(Errno::EINVAL)?;
+    let (value, interval) = itimer_value(task, id);
+    let mut b = [0u8; 32];
+    b[..16].copy_from_slice(&timeval_bytes(interval));
+    b[16..].copy_from_slice(&timeval_bytes(value));
+    task.mm().copy_out(a.u(1), &b)?;
+    Ok(0)
+}
+
+pub fn setitimer(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let id = itimer_id(a.int(0)).ok_or(Errno::EINVAL)?;
+    // A NULL new value disarms, as Linux allows.
+    let (interval, value) = if a.u(1) != 0 {
+        (
+            read_timeval_ns(task, a.u(1))?,
+            read_timeval_ns(task, a.u(1) + 16)?,
+        )
+    } else {
+        (0, 0)
+    };
+    let old = itimer_value(task, id);
+    if a.u(2) != 0 {
+        let mut b = [0u8; 32];
+        b[..16].copy_from_slice(&timeval_bytes(old.1));
+        b[16..].copy_from_slice(&timeval_bytes(old.0));
+        task.mm().copy_out(a.u(2), &b)?;
+    }
+    ensure_itimer(task, id);
+    let (pid, kernel) = (task.tgid, task.kernel);
+    arm(kernel, &mut task.k, pid, id, value, interval);
+    Ok(0)
+}
+
+pub fn alarm(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let secs = u64::from(a.uint(0));
+    let (old, _) = itimer_value(task, timers::ITIMER_REAL);
+    ensure_itimer(task, timers::ITIMER_REAL);
+    let (pid, kernel) = (task.tgid, task.kernel);
+    arm(
+        kernel,
+        &mut task.k,
+        pid,
+        timers::ITIMER_REAL,
+        secs * NSEC,
+        0,
+    );
+    // The old remainder in seconds, rounded to nearest, and at least 1 if
+    // anything was left (Linux's alarm_setitimer).
+    let mut s = old / NSEC;
+    if old % NSEC >= NSEC / 2 {
+        s += 1;
+    }
+    if s == 0 && old > 0 {
+        s = 1;
+    }
+    Ok(s)
+}
+
+const SIGEV_SIGNAL: i32 = 0;
+const SIGEV_NONE: i32 = 1;
+const SIGEV_THREAD_ID: i32 = 4;
+
+pub fn timer_create(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let (clockid, sevp, out) = (a.int(0), a.u(1), a.u(2));
+    let clock = match clockid {
+        0 | 1 | 4 | 7 | 11 => TimerClock::Wall, // REALTIME, MONOTONIC, RAW*, BOOTTIME, TAI
+        2 => TimerClock::ProcessCpu,
+        3 => TimerClock::ThreadCpu(task.tid),
+        8 | 9 => return Err(Errno::EPERM), // the _ALARM clocks need CAP_WAKE_ALARM
+        id if id < 0 => {
+            // A CPU clock of a process or thread (~pid << 3 | thread << 2).
+            let pid = !(id >> 3);
+            if id & 3 == 3 {
+                return Err(Errno::EINVAL);
+            }
+            let thread = id & 4 != 0;
+            if thread {
+                let tid = if pid == 0 { task.tid } else { pid };
+                if !task.k.threads.contains_key(&tid) {
+                    return Err(Errno::EINVAL);
+                }
+                TimerClock::ThreadCpu(tid)
+            } else {
+                if pid != 0 && pid != task.tgid {
+                    return Err(Errno::EINVAL);
+                }
+                TimerClock::ProcessCpu
+            }
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    if clockid == 4 {
+        // CLOCK_MONOTONIC_RAW has no timers.
+        return Err(Errno::EINVAL);
+    }
+    let id = task.process().timers.free_id().ok_or(Errno::EAGAIN)?;
+    let notify = if sevp == 0 {
+        Notify::Signal {
+            signo: crate::kernel::signal::SIGALRM,
+            value: id as u64,
+            thread: None,
+        }
+    } else {
+        let mut b = [0u8; 64];
+        task.mm().copy_in(sevp, &mut b)?;
+        let value = u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
+        let signo = i32::from_le_bytes(b[8..12].try_into().unwrap_or([0; 4]));
+        let how = i32::from_le_bytes(b[12..16].try_into().unwrap_or([0; 4]));
+        let tid = i32::from_le_bytes(b[16..20].try_into().unwrap_or([0; 4]));
+        match how {
+            SIGEV_NONE => Notify::None,
+            SIGEV_SIGNAL | SIGEV_THREAD_ID => {
+                if !crate::kernel::signal::valid(i64::from(signo)) {
+                    return Err(Errno::EINVAL);
+                }
+                let thread = if how == SIGEV_THREAD_ID {
+                    let ok = task
+                        .k
+                        .threads
+                        .get(&tid)
+                        .is_some_and(|t| t.tgid == task.tgid);
+                    if !ok {
+                        return Err(Errno::EINVAL);
+                    }
+                    Some(tid)
+                } else {
+                    None
+                };
+                Notify::Signal {
+                    signo: signo as u32,
+                    value,
+                    thread,
+                }
+            }
+            _ => return Err(Errno::EINVAL),
+        }
+    };
+    task.mm().write_u32(out, id as u32)?;
+    let mut timer = Timer::new(clock, notify);
+    timer.wall_clock = match clockid {
+        0 => libc::CLOCK_REALTIME,
+        7 => libc::CLOCK_BOOTTIME,
+        11 => libc::CLOCK_TAI,
+        _ => libc::CLOCK_MONOTONIC,
+    };
+    task.process_mut().timers.timers.insert(id, timer);
+    Ok(0)
+}
+
+fn posix_timer(task: &Task<'_>, id: i32) -> Result<Timer, Errno> {
+    if id < 0 {
+        return Err(Errno::EINVAL);
+    }
+    task.process()
+        .timers
+        .timers
+        .get(&id)
+        .cloned()
+        .ok_or(Errno::EINVAL)
+}
+
+fn itimerspec_bytes(value: u64, interval: u64) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    b[..16].copy_from_slice(&timespec_ns_bytes(interval));
+    b[16..].copy_from_slice(&timespec_ns_bytes(value));
+    b
+}
+
+pub fn timer_settime(task: &mut Task<'_>, a: &Args) -> SysResult {
+    const TIMER_ABSTIME_FLAG: i32 = 1;
+    let (id, flags, new, old) = (a.int(0), a.int(1), a.u(2), a.u(3));
+    let t = posix_timer(task, id)?;
+    if new == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let interval = read_timespec(task, new)?;
+    let value = read_timespec(task, new + 16)?;
+    let ns = |ts: libc::timespec| (ts.tv_sec as u64).saturating_mul(NSEC) + ts.tv_nsec as u64;
+    let now_cpu = cpu_now(&task.k, task.tgid, t.clock);
+    if old != 0 {
+        let b = itimerspec_bytes(remaining(&t, now_cpu), t.interval_ns);
+        task.mm().copy_out(old, &b)?;
+    }
+    let (pid, kernel) = (task.tgid, task.kernel);
+    let (v, i) = (ns(value), ns(interval));
+    if flags & TIMER_ABSTIME_FLAG != 0 && v != 0 {
+        match t.clock {
+            TimerClock::Wall => {
+                let clockid = timer_wall_clock(task, id);
+                let at = super::futex::deadline_from_abs(clockid, value.tv_sec, value.tv_nsec)?;
+                arm_at(kernel, &mut task.k, pid, id, at, i);
+            }
+            _ => {
+                let rel = v.saturating_sub(now_cpu).max(1);
+                arm(kernel, &mut task.k, pid, id, rel, i);
+            }
+        }
+    } else {
+        arm(kernel, &mut task.k, pid, id, v, i);
+    }
+    Ok(0)
+}
+
+/// The wall clock a timer was created on (absolute times are read on it).
+fn timer_wall_clock(task: &Task<'_>, id: i32) -> libc::clockid_t {
+    task.process()
+        .timers
+        .timers
+        .get(&id)
+        .map_or(libc::CLOCK_MONOTONIC, |t| t.wall_clock)
+}
+
+pub fn timer_gettime(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let t = posix_timer(task, a.int(0))?;
+    let now_cpu = cpu_now(&task.k, task.tgid, t.clock);
+    let b = itimerspec_bytes(remaining(&t, now_cpu), t.interval_ns);
+    task.mm().copy_out(a.u(1), &b)?;
+    Ok(0)
+}
+
+pub fn timer_getoverrun(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let t = posix_timer(task, a.int(0))?;
+    Ok(t.last_overrun.max(0) as u64)
+}
+
+pub fn timer_delete(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let id = a.int(0);
+    posix_timer(task, id)?;
+    task.process_mut().timers.timers.remove(&id);
+    Ok(0)
+}
