@@ -308,6 +308,11 @@ pub fn program(stdio: &[RawFd]) -> Result<BpfProgram, SeccompError> {
 /// Installs the SIGSYS reporter and then the sandbox process's filter on
 /// every thread.
 pub fn install() -> Result<(), SeccompError> {
+    // A panic under the filter must not try to symbolize a backtrace (that
+    // opens files, which the filter forbids): print the message only.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("sandbox: internal error (a bug): {info}");
+    }));
     let stdio = stdio_fds();
     log::debug!("seccomp: terminal ioctls allowed on descriptors {stdio:?}");
     let prog = program(&stdio)?;

@@ -31,7 +31,17 @@ pub fn spawn_thread(
     *kernel.live.lock() += 1;
     let k = Arc::clone(kernel);
     let spawned = std::thread::Builder::new().spawn(move || {
-        thread_main(&k, tid, regs, fpu);
+        let run = std::panic::AssertUnwindSafe(|| thread_main(&k, tid, regs, fpu));
+        if std::panic::catch_unwind(run).is_err() {
+            // A sentry bug. The process dies of SIGKILL instead of leaving
+            // a thread that never exits (and a container that never ends).
+            log::error!("sentry bug: the host thread of guest thread {tid} panicked");
+            if let Some(mut t) = Task::lock(&k, tid, UserRegs::default(), None) {
+                let pid = t.tgid;
+                exit::group_exit(&mut t.k, pid, super::signal::SIGKILL as i32);
+                exit::exit_thread(&mut t);
+            }
+        }
         let mut live = k.live.lock();
         *live -= 1;
         k.live_cv.notify_all();
