@@ -51,6 +51,12 @@ const RT_QUEUE_LIMIT: usize = 1 << 12;
 /// protection of the namespace's init. A signal to a process that is gone
 /// or exiting is dropped, as Linux does.
 pub fn send(k: &mut KernelState, dest: Dest, info: SigInfo, forced: bool) {
+    // Callers check numbers from the guest; this keeps every index below
+    // in range whatever reaches it.
+    if !super::signal::valid(i64::from(info.signo)) {
+        log::warn!("dropping a signal with invalid number {}", info.signo);
+        return;
+    }
     let sig = info.signo as u32;
     let (pid, thread) = match dest {
         Dest::Thread(t) => match k.threads.get(&t) {
@@ -430,16 +436,16 @@ fn setup_frame(t: &mut Task<'_>, sig: u32, info: &SigInfo, act: &SigAction) -> R
     let mm = t.mm();
     mm.copy_out(fp_addr, &fp)?;
     mm.copy_out(frame, &act.restorer.to_le_bytes())?;
-    mm.copy_out(frame + UC_OFF, &uc)?;
-    mm.copy_out(frame + INFO_OFF, &info.to_bytes())?;
+    mm.copy_out(frame.wrapping_add(UC_OFF), &uc)?;
+    mm.copy_out(frame.wrapping_add(INFO_OFF), &info.to_bytes())?;
     // The handler starts with a clean FPU, as on Linux.
     if let Some(v) = t.vcpu.as_ref() {
         let _ = v.set_fpu_state(&initial_fpu());
     }
     let r = &mut t.regs;
     r.rdi = u64::from(sig);
-    r.rsi = frame + INFO_OFF;
-    r.rdx = frame + UC_OFF;
+    r.rsi = frame.wrapping_add(INFO_OFF);
+    r.rdx = frame.wrapping_add(UC_OFF);
     r.rax = 0;
     r.rsp = frame;
     r.rip = act.handler;
@@ -467,7 +473,7 @@ fn setup_frame(t: &mut Task<'_>, sig: u32, info: &SigInfo, act: &SigAction) -> R
 pub fn sigreturn(t: &mut Task<'_>) -> Result<u64, Errno> {
     let frame = t.regs.rsp.wrapping_sub(8);
     let mut uc = [0u8; 304];
-    if t.mm().copy_in(frame + UC_OFF, &mut uc).is_err() {
+    if t.mm().copy_in(frame.wrapping_add(UC_OFF), &mut uc).is_err() {
         return bad_frame(t);
     }
     let w = |o: usize| u64::from_le_bytes(uc[o..o + 8].try_into().unwrap_or([0; 8]));
@@ -548,5 +554,34 @@ pub fn child_exit_info(pid: Tid, uid: u32, status: i32) -> SigInfo {
         SigInfo::child(code::CLD_EXITED, pid, uid, (status >> 8) & 0xff)
     } else {
         SigInfo::child(code::CLD_KILLED, pid, uid, status & 0x7f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::fd_table::FdTable;
+    use crate::kernel::{Thread, test_process};
+
+    /// Legacy clone lets a child's exit signal be any byte; Linux never
+    /// sends an invalid one, and nothing here may index past the table.
+    #[test]
+    fn invalid_signal_numbers_are_dropped() {
+        let mut k = KernelState::new();
+        k.threads.insert(2, Thread::new(2, 2, b"x".to_vec()));
+        k.procs.insert(2, test_process(2, 0, FdTable::default()));
+        for signo in [0, 65, 200, 255, -1] {
+            let info = SigInfo {
+                signo,
+                ..Default::default()
+            };
+            send(&mut k, Dest::Process(2), info, false);
+            send(&mut k, Dest::Thread(2), info, false);
+        }
+        assert_eq!(k.procs[&2].shared_pending.mask, 0);
+        assert_eq!(k.threads[&2].pending.mask, 0);
+        // A valid one still arrives.
+        send(&mut k, Dest::Process(2), SigInfo::user(10, 0, 1, 0), false);
+        assert_eq!(k.procs[&2].shared_pending.mask, 1 << 9);
     }
 }

@@ -323,10 +323,10 @@ pub fn exit_robust_list(t: &mut Task<'_>, head: u64) {
     let Some(mut entry) = read(t, head) else {
         return;
     };
-    let Some(offset) = read(t, head + 8) else {
+    let Some(offset) = read(t, head.wrapping_add(8)) else {
         return;
     };
-    let pending = read(t, head + 16).unwrap_or(0) & !1;
+    let pending = read(t, head.wrapping_add(16)).unwrap_or(0) & !1;
     let handle = |t: &mut Task<'_>, e: u64| {
         let uaddr = e.wrapping_add(offset);
         let Ok(v) = t.mm().read_u32(uaddr) else {

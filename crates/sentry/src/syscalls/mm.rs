@@ -123,21 +123,19 @@ fn mapped_range(task: &Task<'_>, addr: u64, len: u64) -> Result<u64, Errno> {
 pub fn mincore(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (addr, len, vec) = (a.u(0), a.u(1), a.u(2));
     let end = mapped_range(task, addr, len)?;
-    // One byte per page: 1 if it is in memory (mapped to a frame).
+    // One byte per page: 1 if it is in memory (mapped to a frame),
+    // copied out a bounded chunk at a time.
+    const CHUNK: u64 = 1 << 20;
     let pages = (end - addr) / PAGE_SIZE;
-    let mut out = Vec::with_capacity(pages.min(1 << 20) as usize);
-    let mut va = addr;
-    while va < end {
-        out.push(u8::from(task.mm().space().lookup(va).is_some()));
-        va += PAGE_SIZE;
-        if out.len() == 1 << 20 {
-            task.mm()
-                .copy_out(vec + (va - addr) / PAGE_SIZE - out.len() as u64, &out)?;
-            out.clear();
-        }
+    let mut done = 0;
+    while done < pages {
+        let n = (pages - done).min(CHUNK);
+        let out: Vec<u8> = (done..done + n)
+            .map(|p| u8::from(task.mm().space().lookup(addr + p * PAGE_SIZE).is_some()))
+            .collect();
+        task.mm().copy_out(vec.wrapping_add(done), &out)?;
+        done += n;
     }
-    let done = (end - addr) / PAGE_SIZE - out.len() as u64;
-    task.mm().copy_out(vec + done, &out)?;
     Ok(0)
 }
 

@@ -324,7 +324,7 @@ pub fn pselect6(task: &mut Task<'_>, a: &Args) -> SysResult {
     // The sixth argument points at { const sigset_t *ss; size_t ss_len }.
     let mask_addr = if sig != 0 {
         let ss = task.mm().read_u64(sig)?;
-        let len = task.mm().read_u64(sig + 8)?;
+        let len = task.mm().read_u64(sig.wrapping_add(8))?;
         if ss != 0 && len != 8 {
             return Err(Errno::EINVAL);
         }

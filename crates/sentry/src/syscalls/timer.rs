@@ -151,7 +151,7 @@ pub fn setitimer(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (interval, value) = if a.u(1) != 0 {
         (
             read_timeval_ns(task, a.u(1))?,
-            read_timeval_ns(task, a.u(1) + 16)?,
+            read_timeval_ns(task, a.u(1).wrapping_add(16))?,
         )
     } else {
         (0, 0)
@@ -312,7 +312,7 @@ pub fn timer_settime(task: &mut Task<'_>, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let interval = read_timespec(task, new)?;
-    let value = read_timespec(task, new + 16)?;
+    let value = read_timespec(task, new.wrapping_add(16))?;
     let ns = |ts: libc::timespec| (ts.tv_sec as u64).saturating_mul(NSEC) + ts.tv_nsec as u64;
     let now_cpu = cpu_now(&task.k, task.tgid, t.clock);
     if old != 0 {
