@@ -515,7 +515,10 @@ impl Vcpu {
 
     /// Runs `regs` on `space` until the guest traps.
     pub fn run_user(&mut self, regs: &mut UserRegs, space: &AddressSpace) -> Result<Trap> {
-        if !is_canonical_user(regs.rip) {
+        // A fault inside this vCPU's exitless stub (its `push` onto a user
+        // stack page that is not mapped yet, or copy-on-write after fork)
+        // leaves the user's RIP in the stub: resuming there is the retry.
+        if !is_canonical_user(regs.rip) && !self.in_stub(regs.rip) {
             // iretq to a non-user address would fault in ring 0; report
             // what Linux reports for a jump there.
             return Ok(Trap::PageFault {

@@ -200,3 +200,45 @@ fn kicks_inside_the_stub_never_lose_or_repeat_a_call() {
     assert_eq!(regs.r13 & 0xff, 1);
     assert_eq!(regs.rsp, STACK + 0x1000, "stack pointer changed");
 }
+
+/// The stub's return path pushes the flags onto the user stack, below the
+/// red zone. When that page is not mapped (a fresh stack page, or one
+/// fork left copy-on-write), the fault comes from inside the stub; once
+/// the sentry maps the page, resuming there must finish the call.
+#[test]
+fn a_fault_inside_the_stub_is_retried_there() {
+    require_pvm();
+    let n = 2000;
+    let (machine, space, mut vcpu, mut regs) = guest(n);
+    // The stack pointer near the bottom of its page: the push at
+    // rsp - 136 lands in the unmapped page below.
+    regs.rsp = STACK + 64;
+    let poller = Poller::start(vcpu.mailbox().unwrap(), Duration::ZERO);
+    let below = STACK - 0x1000;
+    let mut faults_in_stub = 0;
+    loop {
+        match vcpu.run_user(&mut regs, &space).unwrap() {
+            Trap::Syscall if regs.rax == 60 => break,
+            Trap::Syscall => {
+                assert_eq!(regs.rax, 39);
+                regs.rax = 7;
+            }
+            Trap::Interrupted => {}
+            Trap::PageFault { addr, .. } if addr >= below && addr < STACK => {
+                assert!(regs.rip >= vmm::arch::USER_LIMIT, "rip {:#x}", regs.rip);
+                faults_in_stub += 1;
+                let f = machine.memory().alloc().unwrap();
+                space.map(below, f, Prot::RW).unwrap();
+            }
+            t => panic!("unexpected {t:?} at {:#x}", regs.rip),
+        }
+    }
+    let answered = poller.answered.load(Ordering::Relaxed);
+    assert!(
+        answered > 0,
+        "the poller answered nothing: nothing was tested"
+    );
+    assert_eq!(faults_in_stub, 1, "the first exitless return faults once");
+    assert_eq!(regs.rbx, 7 * n, "a call was lost or repeated");
+    assert_eq!(regs.rsp, STACK + 64, "stack pointer changed");
+}
