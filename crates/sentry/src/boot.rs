@@ -8,10 +8,8 @@ use std::sync::Arc;
 use crate::kernel::fd_table::{FdEntry, FdTable, FileDescription, FileKind};
 use crate::kernel::poller::Poller;
 use crate::kernel::rlimits::{RLIMIT_NOFILE, RLIMIT_STACK, Rlimits};
-use crate::kernel::signal::SigAction;
 use crate::kernel::{
-    Credentials, Kernel, KernelConfig, PrctlState, Process, StopState, Thread, spawn_thread,
-    wait_for_init,
+    Credentials, Kernel, KernelConfig, Process, Thread, spawn_thread, wait_for_init,
 };
 use crate::{BootConfig, Error, ExitStatus, host, loader};
 
@@ -65,39 +63,19 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
     k.threads.insert(pid, Thread::new(pid, pid, comm));
     k.procs.insert(
         pid,
-        Process {
+        Process::new(
             pid,
-            ppid: 0,
-            pgid: pid,
-            sid: pid,
-            threads: vec![pid],
-            children: Default::default(),
             mm_id,
             fds,
-            actions: [SigAction::default(); crate::kernel::signal::NSIG],
-            shared_pending: Default::default(),
-            exit_signal: 0,
-            creds: Credentials {
+            Credentials {
                 uid: config.uid,
                 gid: config.gid,
             },
             rlimits,
-            umask: 0o022,
-            cwd: config.cwd.clone(),
-            exe_path: config.exe_path.clone(),
-            exe: Arc::new(exe),
-            personality: 0,
-            prctl: PrctlState::default(),
-            group_exit: None,
-            zombie: None,
-            stop: StopState::default(),
-            did_exec: false,
-            vfork_parent: None,
-            timers: Default::default(),
-            cpu_ns: 0,
-            children_cpu_ns: 0,
-            start_time: std::time::Instant::now(),
-        },
+            config.cwd.clone(),
+            config.exe_path.clone(),
+            Arc::new(exe),
+        ),
     );
     Ok(image.regs)
 }

@@ -239,19 +239,9 @@ pub fn before_user(t: &mut Task<'_>, mut syscall: Option<u64>) -> Flow {
             continue;
         }
         let blocked = t.thread().blocked;
-        let (sig, info) = match t.thread().pending.first(blocked) {
-            Some(s) => (s, t.thread_mut().pending.take(s)),
-            None => match t.process().shared_pending.first(blocked) {
-                Some(s) => (s, t.process_mut().shared_pending.take(s)),
-                None => break,
-            },
+        let Some((sig, info)) = dequeue(t, !blocked) else {
+            break;
         };
-        let mut info = info.unwrap_or(SigInfo {
-            signo: sig as i32,
-            ..Default::default()
-        });
-        let pid = t.tgid;
-        super::timers::on_dequeue(&mut t.k, pid, &mut info);
         let act = t.process().actions[sig as usize - 1];
         match act.handler {
             SIG_IGN => continue,
@@ -302,6 +292,26 @@ pub fn before_user(t: &mut Task<'_>, mut syscall: Option<u64>) -> Flow {
         t.thread_mut().blocked = mask;
     }
     Flow::Run
+}
+
+/// Takes the next pending signal among `allowed`: the thread's own
+/// first, then the process's (Linux's dequeue_signal), settling a POSIX
+/// timer's overrun count as it leaves the queue.
+pub fn dequeue(t: &mut Task<'_>, allowed: u64) -> Option<(u32, SigInfo)> {
+    let (sig, info) = match t.thread().pending.first(!allowed) {
+        Some(s) => (s, t.thread_mut().pending.take(s)),
+        None => {
+            let s = t.process().shared_pending.first(!allowed)?;
+            (s, t.process_mut().shared_pending.take(s))
+        }
+    };
+    let mut info = info.unwrap_or(SigInfo {
+        signo: sig as i32,
+        ..Default::default()
+    });
+    let pid = t.tgid;
+    super::timers::on_dequeue(&mut t.k, pid, &mut info);
+    Some((sig, info))
 }
 
 fn restart_or_eintr(t: &mut Task<'_>, nr: u64, sa_restart: bool) {

@@ -67,6 +67,9 @@ pub fn exit_thread(t: &mut Task<'_>) {
     if last {
         let status = t.process().group_exit.unwrap_or(status);
         process_exit(&mut t.k, pid, status);
+    } else {
+        // An exec in another thread waits for the others to be gone.
+        t.k.wake_process(pid);
     }
 }
 

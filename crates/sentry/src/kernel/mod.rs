@@ -264,6 +264,79 @@ pub struct Process {
     pub start_time: Instant,
 }
 
+impl Process {
+    /// A process whose only thread is `pid`, leading its own process group
+    /// and session, with default dispositions and nothing pending (init).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        pid: Tid,
+        mm_id: u64,
+        fds: FdTable,
+        creds: Credentials,
+        rlimits: Rlimits,
+        cwd: String,
+        exe_path: String,
+        exe: Arc<std::fs::File>,
+    ) -> Process {
+        Process {
+            pid,
+            ppid: 0,
+            pgid: pid,
+            sid: pid,
+            threads: vec![pid],
+            children: BTreeSet::new(),
+            mm_id,
+            fds,
+            actions: [SigAction::default(); NSIG],
+            shared_pending: SigQueue::default(),
+            exit_signal: 0,
+            creds,
+            rlimits,
+            umask: 0o022,
+            cwd,
+            exe_path,
+            exe,
+            personality: 0,
+            prctl: PrctlState::default(),
+            group_exit: None,
+            zombie: None,
+            stop: StopState::default(),
+            did_exec: false,
+            vfork_parent: None,
+            timers: Default::default(),
+            cpu_ns: 0,
+            children_cpu_ns: 0,
+            start_time: Instant::now(),
+        }
+    }
+
+    /// fork's child `pid` of this process: what fork inherits (group,
+    /// session, descriptors, dispositions, limits, ...) and nothing else
+    /// (no pending signals, timers or children).
+    pub fn fork(&self, pid: Tid, ppid: Tid, mm_id: u64, exit_signal: u32) -> Process {
+        Process {
+            ppid,
+            pgid: self.pgid,
+            sid: self.sid,
+            actions: self.actions,
+            exit_signal,
+            umask: self.umask,
+            personality: self.personality,
+            prctl: self.prctl,
+            ..Process::new(
+                pid,
+                mm_id,
+                self.fds.clone(),
+                self.creds,
+                self.rlimits.clone(),
+                self.cwd.clone(),
+                self.exe_path.clone(),
+                Arc::clone(&self.exe),
+            )
+        }
+    }
+}
+
 /// All shared kernel state (under `Kernel::state`).
 pub struct KernelState {
     pub threads: HashMap<Tid, Thread>,
@@ -413,37 +486,17 @@ impl Kernel {
 /// A live process with default state, for tests.
 #[cfg(test)]
 pub(crate) fn test_process(pid: Tid, mm_id: u64, fds: FdTable) -> Process {
-    Process {
+    Process::new(
         pid,
-        ppid: 0,
-        pgid: pid,
-        sid: pid,
-        threads: vec![pid],
-        children: BTreeSet::new(),
         mm_id,
         fds,
-        actions: [SigAction::default(); NSIG],
-        shared_pending: SigQueue::default(),
-        exit_signal: 0,
-        creds: Credentials {
+        Credentials {
             uid: 1000,
             gid: 1000,
         },
-        rlimits: Rlimits::new(&[]),
-        umask: 0o022,
-        cwd: "/".into(),
-        exe_path: "/x".into(),
-        exe: Arc::new(std::fs::File::open("/dev/null").expect("/dev/null")),
-        personality: 0,
-        prctl: PrctlState::default(),
-        group_exit: None,
-        zombie: None,
-        stop: StopState::default(),
-        did_exec: false,
-        vfork_parent: None,
-        timers: Default::default(),
-        cpu_ns: 0,
-        children_cpu_ns: 0,
-        start_time: Instant::now(),
-    }
+        Rlimits::new(&[]),
+        "/".into(),
+        "/x".into(),
+        Arc::new(std::fs::File::open("/dev/null").expect("/dev/null")),
+    )
 }

@@ -180,7 +180,7 @@ pub fn arm(
     let old = (remaining(t, now_cpu), t.interval_ns);
     t.interval_ns = interval_ns;
     t.next = (value_ns > 0).then(|| match t.clock {
-        TimerClock::Wall => Expiry::At(after(Duration::from_nanos(value_ns))),
+        TimerClock::Wall => Expiry::At(deadline_after(Duration::from_nanos(value_ns))),
         _ => Expiry::Cpu(now_cpu.saturating_add(value_ns)),
     });
     kernel.timer_cv.notify_all();
@@ -207,7 +207,9 @@ pub fn arm_at(
     }
 }
 
-fn after(d: Duration) -> Instant {
+/// The Instant `d` from now; a duration too long for an Instant (a guest
+/// may ask for centuries) becomes "practically never".
+pub fn deadline_after(d: Duration) -> Instant {
     Instant::now()
         .checked_add(d)
         .unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40))

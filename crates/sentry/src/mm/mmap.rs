@@ -340,21 +340,13 @@ mod tests {
         mm.copy_in(0x60_2008, &mut b).unwrap();
         assert_eq!(b, [0; 4], "shrunk heap comes back zeroed");
     }
-}
-
-#[cfg(test)]
-mod fork_tests {
-    use vmm::Prot;
-
-    use super::*;
-    use crate::mm::test_mm;
 
     /// After fork, private pages are copy-on-write in both processes, and
     /// stay so through an mprotect that takes write away and gives it
     /// back; MAP_SHARED pages stay shared.
     #[test]
     fn fork_copies_private_memory_and_shares_shared_memory() {
-        let (machine, mut parent) = test_mm();
+        let (machine, mut parent) = mm();
         let private = parent
             .mmap_anon(Placement::Hint(0), 2 * PAGE_SIZE, Prot::RW, false, false)
             .unwrap();

@@ -19,7 +19,7 @@ use crate::kernel::deliver::initial_fpu;
 use crate::kernel::rlimits::RLIMIT_STACK;
 use crate::kernel::signal::{SIG_IGN, SigAction};
 use crate::kernel::task::{Task, comm_from_path};
-use crate::kernel::{Process, StopState, Thread, exit, spawn_thread};
+use crate::kernel::{Thread, exit, spawn_thread};
 use crate::mm::{MemoryManager, TASK_SIZE};
 
 const CSIGNAL: u64 = 0xff;
@@ -176,36 +176,8 @@ fn do_clone(
             task.k.mms.remove(&child_mm_id);
             return Err(Errno::EINVAL);
         }
-        let child = Process {
-            pid: tid,
-            ppid,
-            pgid: p.pgid,
-            sid: p.sid,
-            threads: vec![tid],
-            children: Default::default(),
-            mm_id: child_mm_id,
-            fds: p.fds.clone(),
-            actions: p.actions,
-            shared_pending: Default::default(),
-            exit_signal: (flags & CSIGNAL) as u32,
-            creds: p.creds,
-            rlimits: p.rlimits.clone(),
-            umask: p.umask,
-            cwd: p.cwd.clone(),
-            exe_path: p.exe_path.clone(),
-            exe: Arc::clone(&p.exe),
-            personality: p.personality,
-            prctl: p.prctl,
-            group_exit: None,
-            zombie: None,
-            stop: StopState::default(),
-            did_exec: false,
-            vfork_parent: (flags & CLONE_VFORK != 0).then_some(task.tid),
-            timers: Default::default(),
-            cpu_ns: 0,
-            children_cpu_ns: 0,
-            start_time: std::time::Instant::now(),
-        };
+        let mut child = p.fork(tid, ppid, child_mm_id, (flags & CSIGNAL) as u32);
+        child.vfork_parent = (flags & CLONE_VFORK != 0).then_some(task.tid);
         task.k.procs.insert(tid, child);
         if let Some(pp) = task.k.procs.get_mut(&ppid) {
             pp.children.insert(tid);
@@ -248,8 +220,9 @@ fn do_clone(
             if task.thread().killed || task.process().group_exit.is_some() {
                 break;
             }
+            // Woken by the child's exec or exit, or by a kill of ours.
             let cond = Arc::clone(&task.thread().cond);
-            cond.wait_for(&mut task.k, std::time::Duration::from_millis(50));
+            cond.wait(&mut task.k);
         }
     }
     Ok(tid as u64)
@@ -439,10 +412,9 @@ fn de_thread(task: &mut Task<'_>) -> bool {
         if task.thread().killed || task.process().group_exit.is_some() {
             return false;
         }
-        // Woken by exiting threads (they change the thread list under
-        // the lock); poll as well, since they do not know we wait.
+        // Every exiting thread wakes the threads that remain.
         let cond = Arc::clone(&task.thread().cond);
-        cond.wait_for(&mut task.k, std::time::Duration::from_millis(5));
+        cond.wait(&mut task.k);
     }
     if task.tid != task.tgid {
         let old = task.tid;

@@ -4,27 +4,17 @@
 use std::time::{Duration, Instant};
 
 use super::Args;
+use super::time::{read_timespec, timespec_duration};
 use crate::errno::{Errno, SysResult};
 use crate::host;
 use crate::kernel::futex::{self, Timeout};
 use crate::kernel::task::Task;
+use crate::kernel::timers::deadline_after;
 
 const FUTEX_WAIT: u32 = 0;
 const FUTEX_WAIT_BITSET: u32 = 9;
 const FUTEX_CLOCK_REALTIME: u32 = 256;
 const FUTEX_CMD_MASK: u32 = !(128 | 256);
-
-/// Reads a `struct timespec`, EINVAL if out of range.
-pub fn read_timespec(t: &Task<'_>, addr: u64) -> Result<(i64, i64), Errno> {
-    let mut b = [0u8; 16];
-    t.mm().copy_in(addr, &mut b)?;
-    let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8]));
-    let nsec = i64::from_le_bytes(b[8..].try_into().unwrap_or([0; 8]));
-    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-        return Err(Errno::EINVAL);
-    }
-    Ok((sec, nsec))
-}
 
 /// An absolute time on `clock` as an Instant (clamped to now).
 pub fn deadline_from_abs(clock: libc::clockid_t, sec: i64, nsec: i64) -> Result<Instant, Errno> {
@@ -33,9 +23,7 @@ pub fn deadline_from_abs(clock: libc::clockid_t, sec: i64, nsec: i64) -> Result<
     let cur = i128::from(now.tv_sec) * 1_000_000_000 + i128::from(now.tv_nsec);
     let left = (target - cur).max(0);
     let left = u64::try_from(left).unwrap_or(u64::MAX);
-    Ok(Instant::now()
-        .checked_add(Duration::from_nanos(left))
-        .unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40)))
+    Ok(deadline_after(Duration::from_nanos(left)))
 }
 
 pub fn futex(t: &mut Task<'_>, a: &Args) -> SysResult {
@@ -43,21 +31,16 @@ pub fn futex(t: &mut Task<'_>, a: &Args) -> SysResult {
         (a.u(0), a.uint(1), a.uint(2), a.u(3), a.u(4), a.uint(5));
     let cmd = op & FUTEX_CMD_MASK;
     let timeout = if (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) && utime != 0 {
-        let (sec, nsec) = read_timespec(t, utime)?;
+        let ts = read_timespec(t, utime)?;
         if cmd == FUTEX_WAIT {
-            let d = Duration::new(sec as u64, nsec as u32);
-            Timeout::Until(
-                Instant::now()
-                    .checked_add(d)
-                    .unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40)),
-            )
+            Timeout::Until(deadline_after(timespec_duration(&ts)))
         } else {
             let clock = if op & FUTEX_CLOCK_REALTIME != 0 {
                 libc::CLOCK_REALTIME
             } else {
                 libc::CLOCK_MONOTONIC
             };
-            Timeout::Until(deadline_from_abs(clock, sec, nsec)?)
+            Timeout::Until(deadline_from_abs(clock, ts.tv_sec, ts.tv_nsec)?)
         }
     } else {
         Timeout::Forever

@@ -17,6 +17,7 @@ use crate::errno::{Errno, SysResult};
 use crate::host;
 use crate::kernel::fd_table::FileDescription;
 use crate::kernel::task::{Task, Wake};
+use crate::kernel::timers::deadline_after;
 
 const POLLIN: i16 = 0x1;
 const POLLPRI: i16 = 0x2;
@@ -116,8 +117,8 @@ fn read_timespec_opt(task: &Task<'_>, addr: u64) -> Result<Option<Duration>, Err
     if addr == 0 {
         return Ok(None);
     }
-    let (sec, nsec) = super::futex::read_timespec(task, addr)?;
-    Ok(Some(Duration::new(sec as u64, nsec as u32)))
+    let ts = super::time::read_timespec(task, addr)?;
+    Ok(Some(super::time::timespec_duration(&ts)))
 }
 
 fn write_left(task: &Task<'_>, addr: u64, deadline: Option<Instant>, usec: bool) {
@@ -193,15 +194,9 @@ fn do_poll(task: &mut Task<'_>, addr: u64, nfds: u64, deadline: Option<Instant>)
     r
 }
 
-fn deadline_in(d: Duration) -> Instant {
-    Instant::now()
-        .checked_add(d)
-        .unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40))
-}
-
 pub fn poll(task: &mut Task<'_>, a: &Args) -> SysResult {
     let ms = a.int(2);
-    let deadline = (ms >= 0).then(|| deadline_in(Duration::from_millis(ms as u64)));
+    let deadline = (ms >= 0).then(|| deadline_after(Duration::from_millis(ms as u64)));
     do_poll(task, a.u(0), u64::from(a.uint(1)), deadline)
 }
 
@@ -211,7 +206,7 @@ pub fn ppoll(task: &mut Task<'_>, a: &Args) -> SysResult {
     if sigmask != 0 && sigsetsize != 8 {
         return Err(Errno::EINVAL);
     }
-    let deadline = read_timespec_opt(task, tsp)?.map(deadline_in);
+    let deadline = read_timespec_opt(task, tsp)?.map(deadline_after);
     let old = swap_mask(task, sigmask)?;
     let r = do_poll(task, fds, nfds, deadline);
     restore_mask(task, old, &r);
@@ -307,7 +302,7 @@ pub fn select(task: &mut Task<'_>, a: &Args) -> SysResult {
         }
         // Linux normalises a large usec value instead of refusing it.
         let d = Duration::from_secs(sec as u64) + Duration::from_micros(usec as u64);
-        Some(deadline_in(d))
+        Some(deadline_after(d))
     } else {
         None
     };
@@ -320,7 +315,7 @@ pub fn select(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 pub fn pselect6(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (tsp, sig) = (a.u(4), a.u(5));
-    let deadline = read_timespec_opt(task, tsp)?.map(deadline_in);
+    let deadline = read_timespec_opt(task, tsp)?.map(deadline_after);
     // The sixth argument points at { const sigset_t *ss; size_t ss_len }.
     let mask_addr = if sig != 0 {
         let ss = task.mm().read_u64(sig)?;

@@ -124,33 +124,17 @@ pub fn rt_sigtimedwait(task: &mut Task<'_>, a: &Args) -> SysResult {
     }
     let wanted = task.mm().read_u64(set)? & !UNBLOCKABLE;
     let deadline = if ts != 0 {
-        let (sec, nsec) = super::futex::read_timespec(task, ts)?;
-        Some(std::time::Instant::now() + std::time::Duration::new(sec as u64, nsec as u32))
+        let t = super::time::read_timespec(task, ts)?;
+        Some(crate::kernel::timers::deadline_after(
+            super::time::timespec_duration(&t),
+        ))
     } else {
         None
     };
     // The signals waited for stay blocked (so that they are queued, not
     // ignored or delivered) but wake the thread (`waiting_for`).
     loop {
-        let found = {
-            let th = task.thread();
-            let p = task.process();
-            let m = (th.pending.mask | p.shared_pending.mask) & wanted;
-            (m != 0).then(|| m.trailing_zeros() + 1)
-        };
-        if let Some(sig) = found {
-            let from_thread = task.thread().pending.mask & crate::kernel::signal::bit(sig) != 0;
-            let mut si = if from_thread {
-                task.thread_mut().pending.take(sig)
-            } else {
-                task.process_mut().shared_pending.take(sig)
-            }
-            .unwrap_or(SigInfo {
-                signo: sig as i32,
-                ..Default::default()
-            });
-            let pid = task.tgid;
-            crate::kernel::timers::on_dequeue(&mut task.k, pid, &mut si);
+        if let Some((sig, si)) = deliver::dequeue(task, wanted) {
             task.thread_mut().waiting_for = 0;
             if info != 0 {
                 task.mm().copy_out(info, &si.to_bytes())?;

@@ -40,6 +40,14 @@ pub(super) fn timespec_bytes(ts: &libc::timespec) -> [u8; 16] {
     b
 }
 
+/// A valid timespec (as `read_timespec` returns it) as a Duration.
+pub(super) fn timespec_duration(ts: &libc::timespec) -> std::time::Duration {
+    std::time::Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
+}
+
 pub(super) fn read_timespec(task: &Task<'_>, addr: u64) -> Result<libc::timespec, Errno> {
     let mut b = [0u8; 16];
     task.mm().copy_in(addr, &mut b)?;

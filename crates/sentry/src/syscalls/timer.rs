@@ -2,12 +2,13 @@
 //! waits on its condition variable with the kernel unlocked, so other
 //! threads run and a signal interrupts it.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::Args;
-use super::time::{check_clock, read_timespec, timespec_bytes};
+use super::time::{check_clock, read_timespec, timespec_bytes, timespec_duration};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::{Task, Wake};
+use crate::kernel::timers::deadline_after;
 
 const TIMER_ABSTIME: i32 = 1;
 
@@ -39,16 +40,9 @@ fn sleep_until(task: &mut Task<'_>, deadline: Instant, rem: u64) -> SysResult {
     }
 }
 
-fn deadline_after(d: Duration) -> Instant {
-    Instant::now()
-        .checked_add(d)
-        .unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 40))
-}
-
 pub fn nanosleep(task: &mut Task<'_>, a: &Args) -> SysResult {
     let req = read_timespec(task, a.u(0))?;
-    let d = Duration::new(req.tv_sec as u64, req.tv_nsec as u32);
-    sleep_until(task, deadline_after(d), a.u(1))
+    sleep_until(task, deadline_after(timespec_duration(&req)), a.u(1))
 }
 
 pub fn clock_nanosleep(task: &mut Task<'_>, a: &Args) -> SysResult {
@@ -65,7 +59,7 @@ pub fn clock_nanosleep(task: &mut Task<'_>, a: &Args) -> SysResult {
     let deadline = if flags & TIMER_ABSTIME != 0 {
         super::futex::deadline_from_abs(clock, req.tv_sec, req.tv_nsec)?
     } else {
-        deadline_after(Duration::new(req.tv_sec as u64, req.tv_nsec as u32))
+        deadline_after(timespec_duration(&req))
     };
     let rem = if flags & TIMER_ABSTIME != 0 {
         0
