@@ -135,14 +135,15 @@ fn applet_status_only(args: &[&str]) -> (common::Output, common::Output) {
 
 /// `busybox sh -c` with what a shell script needs from the kernel: fork,
 /// exec of applets, wait, pipes between processes, subshells, command
-/// substitution, loops and arithmetic. (A background job needs /dev/null
-/// for its stdin, which comes with the filesystem.)
+/// substitution, loops, arithmetic and a background job with `wait` (its
+/// stdin is the sentry's /dev/null).
 #[test]
 fn sh_pipelines_subshells_and_jobs() {
     let script = "echo start; for i in 1 2 3; do echo line $i; done | busybox cat | busybox wc -l; \
                   x=$(echo sub | busybox tr a-z A-Z); echo \"got $x\"; \
                   (echo in subshell; exit 3); echo \"status $?\"; \
                   busybox seq 1 200 | busybox tail -n 2; \
+                  busybox true & wait $!; echo \"bg $?\"; \
                   n=0; while [ $n -lt 5 ]; do n=$((n + 1)); done; echo \"n=$n\"; \
                   busybox sh -c 'exit 7'; echo \"child $?\"";
     let c = applet("sh", &["sh", "-c", script], None);

@@ -117,6 +117,13 @@ fn timers(libc: Libc) {
     assert_eq!(c.native.status, 0, "timers must pass natively");
 }
 
+/// pipe2, dup family, fcntl, close_range, pipe capacity and atomicity,
+/// EPIPE and SIGPIPE, poll/ppoll/select/pselect6 readiness.
+fn pipes_poll(libc: Libc) {
+    let c = run("pipes_poll", libc, &["/pipes_poll"], None);
+    assert_eq!(c.native.status, 0, "pipes_poll must pass natively");
+}
+
 /// The bench programs print times, so only their status and the shape of
 /// their output can match; the 1-byte writes themselves must all arrive.
 fn bench_getpid(libc: Libc) {
@@ -191,4 +198,5 @@ both_libcs!(
     fork_exec_wait,
     signals,
     timers,
+    pipes_poll,
 );
