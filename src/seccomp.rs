@@ -6,8 +6,7 @@
 //! (TSYNC), and every thread created later, may make only the syscalls in
 //! [`ALLOWED`], plus, with exact argument matches: `ioctl` (`KVM_RUN`; and
 //! `TCGETS`/`TIOCGWINSZ` on stdio and its duplicates), `fcntl` (`F_GETFD`,
-//! `F_GETFL`), `newfstatat` (`AT_EMPTY_PATH`) and `pipe2` (`O_CLOEXEC`
-//! with `O_NONBLOCK`/`O_DIRECT`). Anything else raises
+//! `F_GETFL`), and `newfstatat` (`AT_EMPTY_PATH`). Anything else raises
 //! `SIGSYS`, whose handler prints `sandbox: seccomp blocked syscall N` and
 //! exits 125, so a missing entry is diagnosable instead of a silent kill.
 //!
@@ -226,22 +225,6 @@ fn newfstatat_rules() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
     )?])?])
 }
 
-/// The `pipe2` rules: the guest's pipes are host pipes, created
-/// close-on-exec with at most `O_NONBLOCK` and `O_DIRECT` on top (the
-/// sentry rejects any other guest flag before it gets here).
-fn pipe2_rules() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
-    let base = libc::O_CLOEXEC;
-    [
-        0,
-        libc::O_NONBLOCK,
-        libc::O_DIRECT,
-        libc::O_NONBLOCK | libc::O_DIRECT,
-    ]
-    .into_iter()
-    .map(|extra| SeccompRule::new(vec![cond(1, (base | extra) as u64)?]))
-    .collect()
-}
-
 /// Syscalls allowed only with the argument values their rules match.
 fn conditional_rules(
     stdio: &[RawFd],
@@ -250,7 +233,6 @@ fn conditional_rules(
         (libc::SYS_ioctl, ioctl_rules(stdio)?),
         (libc::SYS_fcntl, fcntl_rules()?),
         (libc::SYS_newfstatat, newfstatat_rules()?),
-        (libc::SYS_pipe2, pipe2_rules()?),
         (
             libc::SYS_clone,
             vec![SeccompRule::new(vec![SeccompCondition::new(
@@ -505,11 +487,6 @@ mod tests {
                 SeccompRule::new(vec![cond(1, libc::F_GETFL as u64).unwrap()]).unwrap(),
             ],
         );
-        let pipe2 = pipe2_rules().unwrap();
-        assert_eq!(pipe2.len(), 4);
-        let nonblock = (libc::O_CLOEXEC | libc::O_NONBLOCK) as u64;
-        assert!(pipe2.contains(&SeccompRule::new(vec![cond(1, nonblock).unwrap()]).unwrap()));
-        expected.insert(libc::SYS_pipe2, pipe2);
         expected.insert(
             libc::SYS_newfstatat,
             vec![SeccompRule::new(vec![cond(3, libc::AT_EMPTY_PATH as u64).unwrap()]).unwrap()],

@@ -240,17 +240,6 @@ pub fn ignore_sigpipe() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }
 
-/// pipe2(2): a host pipe (read end, write end), close-on-exec on the host.
-pub fn pipe(flags: i32) -> Result<(OwnedFd, OwnedFd), Errno> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: `fds` is a valid out-array of two descriptors.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), flags | libc::O_CLOEXEC) } != 0 {
-        return Err(Errno::last_host());
-    }
-    // SAFETY: both descriptors are fresh and owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
 /// The CPU-time clock of the calling host thread.
 pub fn own_cpu_clock() -> Option<libc::clockid_t> {
     let mut c: libc::clockid_t = 0;

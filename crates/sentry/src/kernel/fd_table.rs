@@ -2,15 +2,22 @@
 //!
 //! A guest descriptor number maps to a shared `FileDescription` plus its
 //! own close-on-exec flag, as in Linux: `dup` shares the description
-//! (offset, status flags), `close` drops one reference. The only
-//! descriptions so far wrap host descriptors the sentry inherited (stdio),
-//! duplicated at start so that a guest `close(1)` never closes the
-//! sandbox's own stdout.
+//! (offset, status flags), `close` drops one reference. A description is
+//! either a host descriptor the sentry inherited (stdio, duplicated at
+//! start so that a guest `close(1)` never closes the sandbox's own
+//! stdout) or one of the sentry's own files: pipes, eventfds, timerfds
+//! and character devices, whose readiness and wait queues the sentry
+//! keeps itself (`readiness`, `wait_queue`).
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
 
+use super::eventfd::EventFd;
+use super::pipe::PipeEnd;
+use super::timerfd::TimerFd;
+use super::waitq::{WaitQueue, events};
 use crate::errno::Errno;
 
 /// What an open file is.
@@ -19,10 +26,10 @@ pub enum FileKind {
     /// A duplicate of one of the sandbox's inherited stdio descriptors
     /// (possibly a terminal: terminal ioctls pass through to it).
     Stdio(OwnedFd),
-    /// One end of a host pipe the sentry created for the guest (never a
-    /// terminal). The host descriptor is always non-blocking; blocking is
-    /// the sentry's (it waits with the kernel unlocked).
-    Pipe(OwnedFd),
+    /// One end of one of the sentry's pipes.
+    Pipe(PipeEnd),
+    EventFd(EventFd),
+    TimerFd(TimerFd),
     /// A character device the sentry implements itself.
     Device(Device),
 }
@@ -78,8 +85,41 @@ impl FileDescription {
     /// The host descriptor behind this file, if it has one.
     pub fn host_fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.kind {
-            FileKind::Stdio(fd) | FileKind::Pipe(fd) => Some(fd.as_fd()),
-            FileKind::Device(_) => None,
+            FileKind::Stdio(fd) => Some(fd.as_fd()),
+            _ => None,
+        }
+    }
+
+    /// The poll events of one of the sentry's own files now (None for a
+    /// host descriptor: ask the host).
+    pub fn readiness(&self) -> Option<i16> {
+        use events::*;
+        Some(match &self.kind {
+            FileKind::Stdio(_) => return None,
+            FileKind::Pipe(end) => end.pipe.readiness(end.writer),
+            FileKind::EventFd(e) => e.readiness(),
+            FileKind::TimerFd(t) => t.readiness(),
+            // The devices never wait.
+            FileKind::Device(_) => POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM,
+        })
+    }
+
+    /// The queue to wait on for a change of `readiness`.
+    pub fn wait_queue(&self) -> Option<&WaitQueue> {
+        match &self.kind {
+            FileKind::Pipe(end) => Some(&end.pipe.queue),
+            FileKind::EventFd(e) => Some(&e.queue),
+            FileKind::TimerFd(t) => Some(&t.queue),
+            FileKind::Stdio(_) | FileKind::Device(_) => None,
+        }
+    }
+
+    /// When `readiness` may change with nobody notifying (a timer's
+    /// expiry): a waiter sleeps no longer than this.
+    pub fn deadline(&self) -> Option<Instant> {
+        match &self.kind {
+            FileKind::TimerFd(t) => t.deadline(),
+            _ => None,
         }
     }
 

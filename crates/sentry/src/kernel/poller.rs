@@ -28,7 +28,9 @@ use parking_lot::Mutex;
 use vmm::{Mailbox, UserRegs};
 
 use super::{Kernel, Tid};
+use crate::kernel::fd_table::FileKind;
 use crate::kernel::task::Task;
+use crate::kernel::waitq::events::{POLLERR, POLLHUP, POLLIN, POLLOUT};
 use crate::syscalls::{self, Args};
 
 /// How long the poller spins without a request before it parks.
@@ -37,6 +39,7 @@ const IDLE: Duration = Duration::from_micros(300);
 /// Whether the poller may answer syscall `nr` (see the module invariants).
 pub fn served_exitless(nr: u64) -> bool {
     const SERVED: &[i64] = &[
+        libc::SYS_read,
         libc::SYS_write,
         libc::SYS_writev,
         libc::SYS_pwrite64,
@@ -222,32 +225,51 @@ fn serve(kernel: &Weak<Kernel>, shared: &Shared) {
     set_all_active(shared, false);
 }
 
-/// Whether a write to guest descriptor `fd` will complete without
-/// blocking, so that the poller (which serves every task) never sleeps in
-/// one: writes of at most PIPE_BUF bytes to a descriptor that polls
-/// writable. A pipe then has room for the whole write; regular files and
-/// character devices never wait on a reader. Anything else is deferred to
-/// the vCPU thread, where blocking is the task's own business.
-fn write_ready(task: &Task<'_>, nr: u64, args: &[u64; 6]) -> bool {
+/// Whether a read or write on guest descriptor `args[0]` will complete
+/// without blocking, so that the poller (which serves every task) never
+/// sleeps in one:
+/// - a read of a file that polls readable (or is O_NONBLOCK);
+/// - a write of at most PIPE_BUF bytes to a host descriptor that polls
+///   writable; writev's length is spread over guest iovecs, so it only
+///   gets the readiness check (musl writes stdout that way, always in
+///   small pieces);
+/// - a write or pwrite to one of the sentry's pipes with room for all of
+///   it and a reader (EPIPE raises SIGPIPE: the thread's own business);
+/// - anything on the sentry's devices, eventfds that poll ready, and
+///   descriptors that are not open (EBADF at once).
+///
+/// Anything else is deferred to the vCPU thread, where blocking is the
+/// task's own business.
+fn io_ready(task: &Task<'_>, nr: u64, args: &[u64; 6]) -> bool {
     const PIPE_BUF: u64 = 4096;
-    // write and pwrite64 say their length; writev's is spread over guest
-    // iovecs, so it only gets the readiness check (musl writes stdout that
-    // way, always in small pieces).
-    if nr != libc::SYS_writev as u64 && args[2] > PIPE_BUF {
-        return false;
-    }
+    let read = nr == libc::SYS_read as u64;
     let Ok(fd) = i32::try_from(args[0]) else {
         return true; // EBADF, answered at once
     };
     let Ok(file) = task.fds().file(fd) else {
         return true;
     };
+    if let Some(ready) = file.readiness() {
+        return match &file.kind {
+            _ if read => file.nonblocking() || ready & (POLLIN | POLLHUP) != 0,
+            FileKind::Pipe(end) => {
+                nr != libc::SYS_writev as u64
+                    && ready & POLLERR == 0
+                    && end.pipe.free() as u64 >= args[2].min(PIPE_BUF)
+                    && (args[2] <= PIPE_BUF || file.nonblocking())
+            }
+            _ => file.nonblocking() || ready & POLLOUT != 0,
+        };
+    }
+    if !read && nr != libc::SYS_writev as u64 && args[2] > PIPE_BUF {
+        return false;
+    }
     let Some(host) = file.host_fd() else {
         return true;
     };
     let mut pfd = [libc::pollfd {
         fd: std::os::fd::AsRawFd::as_raw_fd(&host),
-        events: libc::POLLOUT,
+        events: if read { libc::POLLIN } else { libc::POLLOUT },
         revents: 0,
     }];
     matches!(crate::host::poll(&mut pfd, 0), Ok(1))
@@ -262,10 +284,15 @@ fn answer(kernel: &Arc<Kernel>, tid: Tid, mb: &Mailbox, nr: u64, args: [u64; 6])
         mb.defer();
         return;
     };
-    let is_write = [libc::SYS_write, libc::SYS_writev, libc::SYS_pwrite64]
-        .iter()
-        .any(|w| *w as u64 == nr);
-    if (is_write && !write_ready(&t, nr, &args)) || t.interrupted() {
+    let is_io = [
+        libc::SYS_read,
+        libc::SYS_write,
+        libc::SYS_writev,
+        libc::SYS_pwrite64,
+    ]
+    .iter()
+    .any(|w| *w as u64 == nr);
+    if (is_io && !io_ready(&t, nr, &args)) || t.interrupted() {
         drop(t);
         mb.defer();
         return;
@@ -295,7 +322,6 @@ mod tests {
             libc::SYS_brk,
             libc::SYS_mremap,
             libc::SYS_madvise,
-            libc::SYS_read,
             libc::SYS_clone,
             libc::SYS_execve,
         ] {

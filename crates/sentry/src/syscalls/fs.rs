@@ -1,17 +1,21 @@
 //! File-descriptor syscalls: I/O, the descriptor table, stat and ioctl.
 //!
-//! Data moves straight between the host descriptor and guest frames
-//! (`MemoryManager::io_vecs`), with no copy through the sentry.
+//! Data moves straight between the file and guest frames
+//! (`MemoryManager::io_vecs`), with no copy through a sentry buffer for
+//! host descriptors. The sentry's own files (pipes, eventfds, timerfds,
+//! devices) are handled in `fdobj`, `dev`-like cases here.
 //!
-//! Blocking: the sentry's own pipes are non-blocking on the host. A read
-//! or write that must wait polls the host descriptor with the kernel
-//! unlocked, in slices, so that a signal or an exit interrupts it
-//! (ERESTARTSYS); the transfer itself runs with the kernel locked once the
-//! descriptor is ready, so guest memory cannot change under it.
+//! Blocking on a host descriptor (stdio): a read or write that must wait
+//! polls it with the kernel unlocked, in slices, so that a signal or an
+//! exit interrupts it (ERESTARTSYS); the transfer itself runs with the
+//! kernel locked once the descriptor is ready, so guest memory cannot
+//! change under it. The sentry's own files wait on their wait queues
+//! (`fdobj::wait_native`).
 
 use std::sync::Arc;
 
 use super::Args;
+use super::fdobj::{self, Guest};
 use crate::errno::{Errno, SysResult};
 use crate::host::{self, IoVec};
 use crate::kernel::Task;
@@ -22,7 +26,7 @@ use crate::kernel::signal::{SIGPIPE, SigInfo, code};
 use crate::mm::usercopy::{MAX_IO_CHUNK, MAX_RW_COUNT};
 
 const UIO_MAXIOV: u64 = 1024;
-const O_CLOEXEC: u64 = 0o2000000;
+pub(super) const O_CLOEXEC: u64 = 0o2000000;
 const FD_CLOEXEC: u64 = 1;
 const AT_FDCWD: i32 = -100;
 const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
@@ -45,7 +49,7 @@ fn host_file(task: &Task<'_>, fd: i32) -> Result<Arc<FileDescription>, Errno> {
 
 /// A write that hit a pipe with no reader: SIGPIPE to the writing thread
 /// (not forced: a handler or SIG_IGN leaves just the EPIPE), as Linux.
-fn on_epipe(task: &mut Task<'_>, r: SysResult) -> SysResult {
+pub(super) fn on_epipe(task: &mut Task<'_>, r: SysResult) -> SysResult {
     if r == Err(Errno::EPIPE) {
         let info = SigInfo::user(SIGPIPE, code::SI_USER, task.tgid, task.creds().uid);
         let tid = task.tid;
@@ -65,7 +69,7 @@ pub(super) fn wait_ready(
     events: i16,
 ) -> Result<(), Errno> {
     let Some(fd) = file.host_fd() else {
-        return Ok(());
+        return fdobj::wait_native(task, file, events);
     };
     let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
     let mut p = [libc::pollfd {
@@ -125,11 +129,23 @@ fn device_read(task: &Task<'_>, dev: Device, buf: u64, count: u64) -> SysResult 
 
 pub fn read(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
-    if let Some(d) = file.device() {
-        return device_read(task, d, a.u(1), a.u(2).min(MAX_RW_COUNT));
+    fdobj::check_access(&file, false)?;
+    let count = a.u(2).min(MAX_RW_COUNT);
+    let dst = Guest::Buf {
+        addr: a.u(1),
+        len: count,
+    };
+    match &file.kind {
+        FileKind::Device(d) => return device_read(task, *d, a.u(1), count),
+        // A zero-length read returns at once, even from an empty pipe.
+        FileKind::Pipe(_) if count == 0 => return Ok(0),
+        FileKind::Pipe(end) => return fdobj::pipe_read(task, &file, end, dst),
+        FileKind::EventFd(_) | FileKind::TimerFd(_) => {
+            return fdobj::counter_read(task, &file, dst);
+        }
+        FileKind::Stdio(_) => {}
     }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
-    let count = a.u(2).min(MAX_RW_COUNT);
     if count == 0 {
         return restart(|| host::read(fd, &mut [], None)).map(|n| n as u64);
     }
@@ -164,16 +180,32 @@ fn write_all(task: &mut Task<'_>, file: &FileDescription, buf: u64, count: u64) 
 
 pub fn write(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
-    if file.device().is_some() {
-        // Written into the void, after the same pointer check.
-        let count = a.u(2).min(MAX_RW_COUNT);
-        if count > 0 {
-            task.mm().io_vecs(a.u(1), count.min(4096), false)?;
+    fdobj::check_access(&file, true)?;
+    let count = a.u(2).min(MAX_RW_COUNT);
+    let src = Guest::Buf {
+        addr: a.u(1),
+        len: count,
+    };
+    match &file.kind {
+        FileKind::Device(_) => {
+            // Written into the void, after the same pointer check.
+            if count > 0 {
+                task.mm().io_vecs(a.u(1), count.min(4096), false)?;
+            }
+            return Ok(count);
         }
-        return Ok(count);
+        FileKind::Pipe(end) => {
+            if count == 0 {
+                return Ok(0);
+            }
+            return fdobj::pipe_write(task, &file, end, src, count);
+        }
+        FileKind::EventFd(_) | FileKind::TimerFd(_) => {
+            return fdobj::counter_write(task, &file, src);
+        }
+        FileKind::Stdio(_) => {}
     }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
-    let count = a.u(2).min(MAX_RW_COUNT);
     if count == 0 {
         return restart(|| host::write(fd, &[])).map(|n| n as u64);
     }
@@ -187,9 +219,27 @@ fn offset(a: &Args, i: usize) -> Result<i64, Errno> {
     if off < 0 { Err(Errno::EINVAL) } else { Ok(off) }
 }
 
+/// pread and pwrite on the sentry's own files: pipes and the anonymous
+/// files cannot seek (ESPIPE); a device reads and writes as usual.
+fn positioned_native(
+    task: &mut Task<'_>,
+    file: &FileDescription,
+    a: &Args,
+    write: bool,
+) -> SysResult {
+    offset(a, 3)?;
+    match file.kind {
+        FileKind::Device(_) if write => self::write(task, a),
+        FileKind::Device(_) => read(task, a),
+        _ => Err(Errno::ESPIPE),
+    }
+}
+
 pub fn pread64(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
-    let fd = file.host_fd().ok_or(Errno::EINVAL)?;
+    let Some(fd) = file.host_fd() else {
+        return positioned_native(task, &file, a, false);
+    };
     let off = offset(a, 3)?;
     let count = a.u(2).min(MAX_RW_COUNT);
     if count == 0 {
@@ -201,7 +251,9 @@ pub fn pread64(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 pub fn pwrite64(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
-    let fd = file.host_fd().ok_or(Errno::EINVAL)?;
+    let Some(fd) = file.host_fd() else {
+        return positioned_native(task, &file, a, true);
+    };
     let off = offset(a, 3)?;
     let count = a.u(2).min(MAX_RW_COUNT);
     if count == 0 {
@@ -212,10 +264,13 @@ pub fn pwrite64(task: &mut Task<'_>, a: &Args) -> SysResult {
     on_epipe(task, r)
 }
 
-/// Reads a guest iovec array and maps it onto host iovecs over guest
-/// frames. Stops early (a short transfer) at the first bad segment after
-/// the first, or at the per-call transfer cap.
-fn gather(task: &Task<'_>, iov: u64, cnt: u64, write_guest: bool) -> Result<Vec<IoVec>, Errno> {
+/// A guest iovec array's (base, len) pairs and their total length:
+/// EINVAL for too many, a negative length or a total past `ssize_t`.
+pub(super) fn read_iovecs(
+    task: &Task<'_>,
+    iov: u64,
+    cnt: u64,
+) -> Result<(Vec<(u64, u64)>, u64), Errno> {
     if cnt > UIO_MAXIOV {
         return Err(Errno::EINVAL);
     }
@@ -238,8 +293,22 @@ fn gather(task: &Task<'_>, iov: u64, cnt: u64, write_guest: bool) -> Result<Vec<
             .filter(|t| (*t as i64) >= 0)
             .ok_or(Errno::EINVAL)?;
     }
+    Ok((segs, total))
+}
+
+/// Reads a guest iovec array and maps it onto host iovecs over guest
+/// frames, `max` bytes at most. Stops early (a short transfer) at the
+/// first bad segment after the first, or at the per-call transfer cap.
+pub(super) fn gather(
+    task: &Task<'_>,
+    iov: u64,
+    cnt: u64,
+    write_guest: bool,
+    max: u64,
+) -> Result<Vec<IoVec>, Errno> {
+    let (segs, total) = read_iovecs(task, iov, cnt)?;
     let mut out = Vec::new();
-    let mut left = total.min(MAX_RW_COUNT).min(MAX_IO_CHUNK);
+    let mut left = total.min(MAX_RW_COUNT).min(MAX_IO_CHUNK).min(max);
     for (base, len) in segs {
         let len = len.min(left);
         if len == 0 {
@@ -264,13 +333,30 @@ fn gather(task: &Task<'_>, iov: u64, cnt: u64, write_guest: bool) -> Result<Vec<
 
 pub fn readv(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
+    fdobj::check_access(&file, false)?;
+    let dst = Guest::Iov {
+        addr: a.u(1),
+        count: a.u(2),
+    };
+    match &file.kind {
+        FileKind::Pipe(end) => {
+            if read_iovecs(task, a.u(1), a.u(2))?.1 == 0 {
+                return Ok(0);
+            }
+            return fdobj::pipe_read(task, &file, end, dst);
+        }
+        FileKind::EventFd(_) | FileKind::TimerFd(_) => {
+            return fdobj::counter_read(task, &file, dst);
+        }
+        FileKind::Device(_) | FileKind::Stdio(_) => {}
+    }
     if let Some(d) = file.device() {
-        gather(task, a.u(1), a.u(2), true)?;
+        gather(task, a.u(1), a.u(2), true, u64::MAX)?;
         return match d {
             Device::Null => Ok(0),
             // Zeros into each segment in turn.
             Device::Zero => {
-                let iov = gather(task, a.u(1), a.u(2), true)?;
+                let iov = gather(task, a.u(1), a.u(2), true, u64::MAX)?;
                 let mut n = 0u64;
                 for v in &iov {
                     // SAFETY: `gather` returned host views of guest frames,
@@ -284,31 +370,49 @@ pub fn readv(task: &mut Task<'_>, a: &Args) -> SysResult {
     }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
     let (v, n) = (a.u(1), a.u(2));
-    if gather(task, v, n, true)?.is_empty() {
+    if gather(task, v, n, true, u64::MAX)?.is_empty() {
         return restart(|| host::read(fd, &mut [], None)).map(|n| n as u64);
     }
     blocking_io(task, &file, libc::POLLIN, |t| {
-        let iov = gather(t, v, n, true)?;
+        let iov = gather(t, v, n, true, u64::MAX)?;
         host::readv(fd, &iov).map(|n| n as u64)
     })
 }
 
 pub fn writev(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
+    fdobj::check_access(&file, true)?;
+    let src = Guest::Iov {
+        addr: a.u(1),
+        count: a.u(2),
+    };
+    match &file.kind {
+        FileKind::Pipe(end) => {
+            let total = read_iovecs(task, a.u(1), a.u(2))?.1.min(MAX_RW_COUNT);
+            if total == 0 {
+                return Ok(0);
+            }
+            return fdobj::pipe_write(task, &file, end, src, total);
+        }
+        FileKind::EventFd(_) | FileKind::TimerFd(_) => {
+            return fdobj::counter_write(task, &file, src);
+        }
+        FileKind::Device(_) | FileKind::Stdio(_) => {}
+    }
     if file.device().is_some() {
-        let iov = gather(task, a.u(1), a.u(2), false)?;
+        let iov = gather(task, a.u(1), a.u(2), false, u64::MAX)?;
         return Ok(iov.iter().map(|v| v.len as u64).sum());
     }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
     let (v, n) = (a.u(1), a.u(2));
-    if gather(task, v, n, false)?.is_empty() {
+    if gather(task, v, n, false, u64::MAX)?.is_empty() {
         return restart(|| host::write(fd, &[])).map(|n| n as u64);
     }
     // One host writev per wait: a pipe write of at most PIPE_BUF is
     // atomic, a larger one may be partial, as Linux allows for writev
     // interrupted by a signal.
     let r = blocking_io(task, &file, libc::POLLOUT, |t| {
-        let iov = gather(t, v, n, false)?;
+        let iov = gather(t, v, n, false, u64::MAX)?;
         host::writev(fd, &iov).map(|n| n as u64)
     });
     on_epipe(task, r)
@@ -316,8 +420,12 @@ pub fn writev(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 pub fn lseek(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
-    if file.device().is_some() {
-        // Character devices without positions: Linux's noop_llseek.
+    if matches!(file.kind, FileKind::Pipe(_)) {
+        return Err(Errno::ESPIPE);
+    }
+    if file.host_fd().is_none() {
+        // Devices and anonymous files without positions: Linux's
+        // noop_llseek.
         return if (0..=4).contains(&a.int(2)) {
             Ok(0)
         } else {
@@ -395,6 +503,7 @@ pub fn fcntl(task: &mut Task<'_>, a: &Args) -> SysResult {
     const F_SETFD: u32 = 2;
     const F_GETFL: u32 = 3;
     const F_SETFL: u32 = 4;
+    const F_SETPIPE_SZ: u32 = 1031;
     const F_GETPIPE_SZ: u32 = 1032;
     const O_APPEND: u32 = 0o2000;
     const F_DUPFD_CLOEXEC: u32 = 1030;
@@ -430,7 +539,18 @@ pub fn fcntl(task: &mut Task<'_>, a: &Args) -> SysResult {
             let f = (host::status_flags(host)? & !MINE) | (entry.file.status() & MINE);
             Ok(u64::from(f))
         }
-        F_GETPIPE_SZ if matches!(entry.file.kind, FileKind::Pipe(_)) => Ok(65536),
+        F_GETPIPE_SZ | F_SETPIPE_SZ => {
+            let FileKind::Pipe(end) = &entry.file.kind else {
+                return Err(Errno::EBADF);
+            };
+            if a.uint(1) == F_GETPIPE_SZ {
+                return Ok(end.pipe.capacity() as u64);
+            }
+            let privileged = task.privileged();
+            end.pipe
+                .set_capacity(u64::from(a.uint(2)), privileged)
+                .map(|c| c as u64)
+        }
         F_SETFL => {
             let keep = entry.file.status() & !(O_NONBLOCK | O_APPEND);
             entry
@@ -445,15 +565,42 @@ pub fn fcntl(task: &mut Task<'_>, a: &Args) -> SysResult {
 pub fn ioctl(task: &mut Task<'_>, a: &Args) -> SysResult {
     const TCGETS: u64 = 0x5401;
     const TIOCGWINSZ: u64 = 0x5413;
-    let file = host_file(task, a.int(0))?;
+    const FIONREAD: u64 = 0x541b;
+    const FIONBIO: u64 = 0x5421;
+    const FIONCLEX: u64 = 0x5450;
+    const FIOCLEX: u64 = 0x5451;
+    let fd = a.int(0);
+    let file = host_file(task, fd)?;
     let req = u64::from(a.uint(1));
+    match req {
+        FIOCLEX | FIONCLEX => return task.fds_mut().set_cloexec(fd, req == FIOCLEX).map(|()| 0),
+        FIONBIO => {
+            let on = task.mm().read_u32(a.u(2))? != 0;
+            let st = file.status() & !O_NONBLOCK;
+            file.set_status(if on { st | O_NONBLOCK } else { st });
+            return Ok(0);
+        }
+        FIONREAD => {
+            if let FileKind::Pipe(end) = &file.kind {
+                let n = i32::try_from(end.pipe.available()).unwrap_or(i32::MAX);
+                task.mm().copy_out(a.u(2), &n.to_le_bytes())?;
+                return Ok(0);
+            }
+        }
+        _ => {}
+    }
     let size = match req {
         TCGETS => 36, // struct termios (kernel layout)
         TIOCGWINSZ => 8,
+        FIONREAD => 4,
         _ => return Err(Errno::ENOTTY),
     };
     if !file.may_be_tty() {
-        return Err(Errno::ENOTTY);
+        return Err(if req == FIONREAD {
+            Errno::EINVAL
+        } else {
+            Errno::ENOTTY
+        });
     }
     let fd = file.host_fd().ok_or(Errno::ENOTTY)?;
     let mut buf = [0u8; 36];
@@ -491,15 +638,39 @@ fn stat_bytes(st: &libc::stat) -> [u8; 144] {
     b
 }
 
+/// Device numbers of the sentry's pseudo filesystems (anonymous, major 0,
+/// as Linux gives them).
+const PIPEFS_DEV: u64 = 0x0d;
+const ANON_INODE_DEV: u64 = 0x0e;
+
 fn fstat_into(task: &Task<'_>, fd: i32, buf: u64) -> SysResult {
     let file = host_file(task, fd)?;
-    if let Some(d) = file.device() {
+    if file.host_fd().is_none() {
         // SAFETY: libc::stat is plain old data; all zeros is a valid value.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        st.st_mode = libc::S_IFCHR | 0o666;
-        st.st_rdev = d.rdev();
         st.st_nlink = 1;
         st.st_blksize = 4096;
+        let creds = task.creds();
+        match &file.kind {
+            FileKind::Device(d) => {
+                st.st_mode = libc::S_IFCHR | 0o666;
+                st.st_rdev = d.rdev();
+                st.st_dev = 0x06; // devtmpfs
+            }
+            FileKind::Pipe(end) => {
+                st.st_mode = libc::S_IFIFO | 0o600;
+                st.st_dev = PIPEFS_DEV;
+                st.st_ino = end.pipe.ino;
+                st.st_uid = creds.uid;
+                st.st_gid = creds.gid;
+            }
+            // Linux's anonymous inode: one inode, mode 0600 with no type.
+            _ => {
+                st.st_mode = 0o600;
+                st.st_dev = ANON_INODE_DEV;
+                st.st_ino = 1;
+            }
+        }
         task.mm().copy_out(buf, &stat_bytes(&st))?;
         return Ok(0);
     }
@@ -621,48 +792,6 @@ pub fn sendfile(task: &mut Task<'_>, a: &Args) -> SysResult {
         Err(e) if done == 0 => on_epipe(task, Err(e)),
         _ => Ok(done),
     }
-}
-
-fn do_pipe(task: &mut Task<'_>, fds_addr: u64, flags: u32) -> SysResult {
-    const O_DIRECT: u32 = 0o40000;
-    if flags & !(O_CLOEXEC as u32 | O_NONBLOCK | O_DIRECT) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    // The pipe itself is the host's: its buffering, blocking, atomicity and
-    // EPIPE rules are Linux's own.
-    // The host side is always non-blocking (see the module comment).
-    let (r, w) = host::pipe((O_NONBLOCK | (flags & O_DIRECT)) as i32)?;
-    let cloexec = u64::from(flags) & O_CLOEXEC != 0;
-    let limit = nofile(task);
-    let entry = |fd| FdEntry {
-        file: Arc::new(FileDescription::new(FileKind::Pipe(fd), flags & O_NONBLOCK)),
-        cloexec,
-    };
-    let rfd = task.fds_mut().install(entry(r), 0, limit)?;
-    let wfd = match task.fds_mut().install(entry(w), 0, limit) {
-        Ok(fd) => fd,
-        Err(e) => {
-            let _ = task.fds_mut().remove(rfd);
-            return Err(e);
-        }
-    };
-    let mut out = [0u8; 8];
-    out[..4].copy_from_slice(&rfd.to_le_bytes());
-    out[4..].copy_from_slice(&wfd.to_le_bytes());
-    if let Err(e) = task.mm().copy_out(fds_addr, &out) {
-        let _ = task.fds_mut().remove(rfd);
-        let _ = task.fds_mut().remove(wfd);
-        return Err(e);
-    }
-    Ok(0)
-}
-
-pub fn pipe(task: &mut Task<'_>, a: &Args) -> SysResult {
-    do_pipe(task, a.u(0), 0)
-}
-
-pub fn pipe2(task: &mut Task<'_>, a: &Args) -> SysResult {
-    do_pipe(task, a.u(0), a.uint(1))
 }
 
 /// The checks Linux makes before any path walk (fs/open.c): the name is

@@ -1,11 +1,16 @@
 //! poll, ppoll, select and pselect6.
 //!
-//! Readiness of host-backed files (stdio, the sentry's pipes) comes from
-//! the host's poll; the sentry's own devices are always ready. A wait
-//! polls the host with the kernel unlocked, in slices, so that a signal or
-//! an exit interrupts it; with no host file to watch it sleeps on the
-//! thread's condition variable. ppoll and pselect6 swap in their signal
-//! mask for the wait and put the old one back after any handler has run.
+//! Readiness of host descriptors (stdio) comes from the host's poll; the
+//! sentry's own files (pipes, eventfds, timerfds, devices) report their
+//! own (`FileDescription::readiness`). With no host descriptor to watch, a
+//! wait registers on the wait queue of every polled file and sleeps on
+//! the thread's condition variable until one notifies, a timerfd's next
+//! expiry, the deadline or a signal. With host descriptors it polls the
+//! host with the kernel unlocked, in slices (short ones when sentry files
+//! are polled too, since their changes cannot wake a host poll), so that
+//! a signal or an exit interrupts it. ppoll and pselect6 swap in their
+//! signal mask for the wait and put the old one back after any handler
+//! has run.
 
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -19,16 +24,12 @@ use crate::kernel::fd_table::FileDescription;
 use crate::kernel::task::{Task, Wake};
 use crate::kernel::timers::deadline_after;
 
-const POLLIN: i16 = 0x1;
-const POLLPRI: i16 = 0x2;
-const POLLOUT: i16 = 0x4;
-const POLLERR: i16 = 0x8;
-const POLLHUP: i16 = 0x10;
-const POLLNVAL: i16 = 0x20;
-const POLLRDNORM: i16 = 0x40;
-const POLLWRNORM: i16 = 0x100;
+use crate::kernel::waitq::events::*;
+
 /// How long one unlocked host poll waits before looking for signals.
 const SLICE: Duration = Duration::from_millis(20);
+/// The same when sentry files are polled beside host descriptors.
+const MIXED_SLICE: Duration = Duration::from_millis(1);
 
 /// One entry being polled.
 struct Entry {
@@ -50,8 +51,8 @@ fn scan(entries: &mut [Entry]) -> Result<usize, Errno> {
         }
         match &e.file {
             None => e.revents = POLLNVAL,
-            Some(f) => match f.host_fd() {
-                Some(h) => {
+            Some(f) => match (f.host_fd(), f.readiness()) {
+                (Some(h), _) => {
                     host.push(libc::pollfd {
                         fd: h.as_raw_fd(),
                         events: e.events,
@@ -59,8 +60,7 @@ fn scan(entries: &mut [Entry]) -> Result<usize, Errno> {
                     });
                     host_idx.push(i);
                 }
-                // The sentry's devices never wait.
-                None => e.revents = e.events & (POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM),
+                (None, ready) => e.revents = ready.unwrap_or(0) & e.events,
             },
         }
     }
@@ -88,8 +88,13 @@ fn wait(task: &mut Task<'_>, entries: &mut [Entry], deadline: Option<Instant>) -
         if task.interrupted() {
             return Err(Errno::ERESTARTNOHAND);
         }
-        let slice = deadline.map_or(SLICE, |d| (d - now).min(SLICE));
-        let mut host: Vec<libc::pollfd> = entries
+        // A timerfd's expiry changes its readiness with nobody notifying.
+        let wake_at = entries
+            .iter()
+            .filter_map(|e| e.file.as_ref()?.deadline())
+            .chain(deadline)
+            .min();
+        let host: Vec<libc::pollfd> = entries
             .iter()
             .filter_map(|e| {
                 let h = e.file.as_ref()?.host_fd()?;
@@ -101,16 +106,38 @@ fn wait(task: &mut Task<'_>, entries: &mut [Entry], deadline: Option<Instant>) -
             })
             .collect();
         if host.is_empty() {
-            // Nothing the host can wake us for: a plain interruptible sleep.
-            let until = deadline.unwrap_or_else(|| now + Duration::from_secs(3600));
-            if task.block(Some(until)) == Wake::Interrupted {
+            if block_on_queues(task, entries, wake_at) == Wake::Interrupted {
                 return Err(Errno::ERESTARTNOHAND);
             }
         } else {
+            let native = entries
+                .iter()
+                .any(|e| e.file.as_ref().is_some_and(|f| f.host_fd().is_none()));
+            let most = if native { MIXED_SLICE } else { SLICE };
+            let slice = wake_at.map_or(most, |d| d.saturating_duration_since(now).min(most));
             let ms = i32::try_from(slice.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+            let mut host = host;
             let _ = task.unlocked(|| host::poll(&mut host, ms));
         }
     }
+}
+
+/// Sleeps until one of the entries' files notifies an event the entry
+/// waits for, until `until`, or until interrupted.
+fn block_on_queues(task: &mut Task<'_>, entries: &[Entry], until: Option<Instant>) -> Wake {
+    let cond = Arc::clone(&task.thread().cond);
+    let keys: Vec<_> = entries
+        .iter()
+        .filter_map(|e| {
+            let q = e.file.as_ref()?.wait_queue()?;
+            Some((q, q.add(&cond, e.events | POLLERR | POLLHUP)))
+        })
+        .collect();
+    let w = task.block(until);
+    for (q, k) in keys {
+        q.remove(k);
+    }
+    w
 }
 
 fn read_timespec_opt(task: &Task<'_>, addr: u64) -> Result<Option<Duration>, Errno> {

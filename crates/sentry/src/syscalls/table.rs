@@ -7,7 +7,9 @@
 //! unsigned decimal, `o` octal, `x` hex, `p` pointer, `s` C string, `b`
 //! buffer whose length is the next argument.
 
-use super::{Support, SyscallInfo, clone, fs, futex, mm, poll, process, signal, time, timer, wait};
+use super::{
+    Support, SyscallInfo, clone, fdobj, fs, futex, mm, poll, process, signal, time, timer, wait,
+};
 
 const fn none(name: &'static str) -> SyscallInfo {
     SyscallInfo {
@@ -96,8 +98,8 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("access"),                  // 21
     partial(
         "pipe",
-        fs::pipe,
-        "a host pipe (the sentry has no pipe filesystem yet)",
+        fdobj::pipe,
+        "the sentry's own pipe; no splice, tee or vmsplice yet",
         "p",
     ), // 22
     full("select", poll::select, "dppppp"), // 23
@@ -450,20 +452,25 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("utimensat"),               // 280
     none("epoll_pwait"),             // 281
     none("signalfd"),                // 282
-    none("timerfd_create"),          // 283
-    none("eventfd"),                 // 284
+    partial(
+        "timerfd_create",
+        fdobj::timerfd_create,
+        "TFD_TIMER_CANCEL_ON_SET is accepted but never fires: the container cannot set the clock",
+        "dx",
+    ), // 283
+    full("eventfd", fdobj::eventfd, "u"), // 284
     none("fallocate"),               // 285
-    none("timerfd_settime"),         // 286
-    none("timerfd_gettime"),         // 287
+    full("timerfd_settime", fdobj::timerfd_settime, "dxpp"), // 286
+    full("timerfd_gettime", fdobj::timerfd_gettime, "dp"), // 287
     none("accept4"),                 // 288
     none("signalfd4"),               // 289
-    none("eventfd2"),                // 290
+    full("eventfd2", fdobj::eventfd2, "ux"), // 290
     none("epoll_create1"),           // 291
     full("dup3", fs::dup3, "ddx"),   // 292
     partial(
         "pipe2",
-        fs::pipe2,
-        "a host pipe (the sentry has no pipe filesystem yet)",
+        fdobj::pipe2,
+        "the sentry's own pipe; O_DIRECT (packet mode) is EINVAL",
         "px",
     ), // 293
     none("inotify_init1"),           // 294

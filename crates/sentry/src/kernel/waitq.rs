@@ -1,0 +1,109 @@
+//! Wait queues of the sentry's own files (pipes, eventfds, timerfds).
+//!
+//! A thread that must wait for a file (a blocking read or write, poll)
+//! adds its condition variable to the file's queue with the events it
+//! waits for, sleeps in `Task::block`, and removes itself when it wakes.
+//! Whoever changes the file's state notifies the queue with the events
+//! that may now hold, and every waiter interested in one of them wakes
+//! and checks its condition again.
+//!
+//! Invariant: a file's state changes and its notifications happen with
+//! the kernel lock held, and a waiter checks the state and goes to sleep
+//! (`Condvar::wait` on the kernel mutex) under that same lock, so no wake
+//! is lost between the check and the sleep.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::{Condvar, Mutex};
+
+/// poll(2) event bits, as the guest ABI has them.
+pub mod events {
+    pub const POLLIN: i16 = 0x1;
+    pub const POLLPRI: i16 = 0x2;
+    pub const POLLOUT: i16 = 0x4;
+    pub const POLLERR: i16 = 0x8;
+    pub const POLLHUP: i16 = 0x10;
+    pub const POLLNVAL: i16 = 0x20;
+    pub const POLLRDNORM: i16 = 0x40;
+    pub const POLLWRNORM: i16 = 0x100;
+    /// Everything that makes a reader runnable.
+    pub const READABLE: i16 = POLLIN | POLLRDNORM | POLLHUP | POLLERR;
+    /// Everything that makes a writer runnable.
+    pub const WRITABLE: i16 = POLLOUT | POLLWRNORM | POLLERR | POLLHUP;
+}
+
+/// A registration, for `WaitQueue::remove`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitKey(u64);
+
+struct Waiter {
+    key: u64,
+    cond: Arc<Condvar>,
+    mask: i16,
+}
+
+/// The threads waiting for one file.
+#[derive(Default)]
+pub struct WaitQueue {
+    waiters: Mutex<Vec<Waiter>>,
+}
+
+static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
+
+impl std::fmt::Debug for WaitQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WaitQueue({} waiters)", self.waiters.lock().len())
+    }
+}
+
+impl WaitQueue {
+    /// Wakes `cond` whenever one of `mask`'s events is notified, until
+    /// removed.
+    pub fn add(&self, cond: &Arc<Condvar>, mask: i16) -> WaitKey {
+        let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+        self.waiters.lock().push(Waiter {
+            key,
+            cond: Arc::clone(cond),
+            mask,
+        });
+        WaitKey(key)
+    }
+
+    pub fn remove(&self, key: WaitKey) {
+        self.waiters.lock().retain(|w| w.key != key.0);
+    }
+
+    /// Wakes every waiter interested in one of `events`.
+    pub fn notify(&self, events: i16) {
+        for w in self.waiters.lock().iter() {
+            if w.mask & events != 0 {
+                w.cond.notify_all();
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.waiters.lock().is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_interested_waiters_are_registered_and_removed() {
+        let q = WaitQueue::default();
+        let c = Arc::new(Condvar::new());
+        let a = q.add(&c, events::POLLIN);
+        let b = q.add(&c, events::POLLOUT);
+        assert_ne!(a, b);
+        // A notify with nobody waiting on the condvar is harmless.
+        q.notify(events::POLLIN);
+        q.remove(a);
+        assert!(!q.is_empty());
+        q.remove(b);
+        assert!(q.is_empty());
+    }
+}
