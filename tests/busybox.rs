@@ -158,3 +158,27 @@ fn sh_pipelines_subshells_and_jobs() {
         "the script must run to the end natively"
     );
 }
+
+/// tests/scripts/shell_workout.sh (200 lines: pipelines, subshells,
+/// command substitution, loops, arithmetic, case and parameter
+/// expansion, here-documents (one larger than a pipe), background jobs
+/// with `wait`, `trap` and `kill`, jobs killed by signals, and the forking
+/// applets `xargs`, `timeout` and `env`), given to `busybox sh -c`: the
+/// same stdout and exit status as natively.
+#[test]
+fn sh_runs_a_200_line_script() {
+    let script = include_str!("scripts/shell_workout.sh");
+    let c = applet("sh-workout", &["sh", "-c", script], None);
+    assert_eq!(c.native.status, 3, "the script ends with exit 3 natively");
+    let out = String::from_utf8_lossy(&c.native.stdout);
+    for want in [
+        "[heredoc] big document bytes 27788",
+        "[trap] caught USR1",
+        "[trap] killed job status 143",
+        "[timeout] timed out: status 143",
+        "[xargs] 1 2 3 4 5 6 7 8 9 10",
+        "[status] last",
+    ] {
+        assert!(out.contains(want), "native run lacks {want:?}:\n{out}");
+    }
+}
