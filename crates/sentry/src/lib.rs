@@ -42,9 +42,11 @@ pub mod mm;
 mod strace;
 pub mod syscalls;
 pub mod time;
+pub mod vfs;
 
 pub use boot::signal_for_exception;
 pub use kernel::ExecOpener;
+pub use vfs::backend::{Attr as FsAttr, FsBackend, Handle as FsHandle};
 
 /// One resource limit from the spec (`RLIMIT_*` number, soft, hard).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
