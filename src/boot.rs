@@ -112,6 +112,7 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         strace: args.strace,
         exitless: args.exitless == crate::cli::Toggle::On,
         exec: std::sync::Arc::new(GoferExec(std::sync::Mutex::new(gofer))),
+        fs: None,
     };
 
     let mut before_guest = || -> Result<(), String> {

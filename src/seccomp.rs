@@ -83,6 +83,10 @@ const ALLOWED: &[(i64, &str)] = &[
     (libc::SYS_close, "closing descriptors"),
     (libc::SYS_fstat, "file attributes of open descriptors"),
     (
+        libc::SYS_getdents64,
+        "directory reads on descriptors the gofer donated",
+    ),
+    (
         libc::SYS_fallocate,
         "punching freed guest memory back to the host",
     ),

@@ -55,6 +55,7 @@ fn main() {
         strace,
         exitless: std::env::var_os("SENTRY_NO_EXITLESS").is_none(),
         exec: std::sync::Arc::new(NoExec),
+        fs: None,
     };
     let status = sentry::run(&platform, config, &mut || Ok(()));
     eprintln!("{status:?} in {:?}", t.elapsed());

@@ -61,21 +61,52 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
         .map_err(|e| Error::Setup(format!("pid: {e}")))?;
     let comm = crate::kernel::task::comm_from_path(&config.exe_path);
     k.threads.insert(pid, Thread::new(pid, pid, comm));
+    let creds = Credentials {
+        uid: config.uid,
+        gid: config.gid,
+    };
+    // The working directory from the spec, resolved in the rootfs; one
+    // that does not exist (or is not a directory) is the root, as runc
+    // would have created it empty.
+    let fs = kernel.vfs.get().map(|vfs| {
+        let root = std::sync::Arc::clone(vfs.root());
+        let cwd = crate::vfs::resolve(
+            &root,
+            &root,
+            config.cwd.as_bytes(),
+            crate::vfs::Follow::Yes,
+            creds,
+        )
+        .ok()
+        .filter(|d| d.is_dir())
+        .unwrap_or_else(|| {
+            log::warn!(
+                "working directory {:?} is not a directory in the rootfs: using /",
+                config.cwd
+            );
+            std::sync::Arc::clone(&root)
+        });
+        crate::kernel::FsContext { root, cwd }
+    });
+    let cwd_path = fs.as_ref().map_or_else(
+        || config.cwd.clone(),
+        |f| String::from_utf8_lossy(&f.cwd.path()).into_owned(),
+    );
     k.procs.insert(
         pid,
-        Process::new(
-            pid,
-            mm_id,
-            fds,
-            Credentials {
-                uid: config.uid,
-                gid: config.gid,
-            },
-            rlimits,
-            config.cwd.clone(),
-            config.exe_path.clone(),
-            Arc::new(exe),
-        ),
+        Process {
+            fs,
+            ..Process::new(
+                pid,
+                mm_id,
+                fds,
+                creds,
+                rlimits,
+                cwd_path,
+                config.exe_path.clone(),
+                Arc::new(exe),
+            )
+        },
     );
     Ok(image.regs)
 }
@@ -100,6 +131,11 @@ pub fn run(
         },
         Arc::clone(&config.exec),
     );
+    if let Some(fs) = &config.fs {
+        let vfs = crate::vfs::Vfs::new(Arc::clone(fs))
+            .map_err(|e| Error::Setup(format!("rootfs: {e}")))?;
+        let _ = kernel.vfs.set(vfs);
+    }
     let regs = create_init(&kernel, &config)?;
     let loaded = start.elapsed();
     // kvm_pvm: answer simple syscalls without an exit (see kernel::poller).

@@ -105,6 +105,25 @@ pub fn fstat(fd: BorrowedFd<'_>) -> Result<libc::stat, Errno> {
     Ok(st)
 }
 
+/// getdents64(2) into a sentry buffer: the bytes of whole
+/// `linux_dirent64` records (0 at the end of the directory).
+pub fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: `buf` is a valid writable slice of the given length.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_getdents64,
+            fd.as_raw_fd(),
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    if r < 0 {
+        Err(Errno::last_host())
+    } else {
+        Ok(r as usize)
+    }
+}
+
 /// fcntl(F_GETFL).
 pub fn status_flags(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
     // SAFETY: F_GETFL has no memory arguments.
@@ -262,15 +281,24 @@ pub fn thread_cpu_ns() -> u64 {
         .unwrap_or(0)
 }
 
-/// Fixes glibc malloc's arena limit now. Otherwise the first allocation
-/// on the ninth-or-so host thread asks `get_nprocs`, which opens
-/// /sys/devices/system/cpu/online: a host file, which the seccomp filter
-/// (rightly) refuses.
+/// Tunes glibc malloc so that it never opens a host file under the
+/// seccomp filter (which, rightly, refuses):
+/// - the arena limit is fixed now; otherwise the first allocation on the
+///   ninth-or-so host thread asks `get_nprocs`, which opens
+///   /sys/devices/system/cpu/online;
+/// - trimming is off; otherwise shrinking a thread arena's heap first
+///   reads /proc/sys/vm/overcommit_memory (glibc's
+///   check_may_shrink_heap). Memory freed inside a heap stays for reuse;
+///   large blocks are still mmap'd and unmapped on free.
 pub fn limit_malloc_arenas() {
     #[cfg(target_env = "gnu")]
     {
+        const M_TRIM_THRESHOLD: libc::c_int = -1;
         const M_ARENA_MAX: libc::c_int = -8;
         // SAFETY: mallopt only changes the allocator's tuning.
-        unsafe { libc::mallopt(M_ARENA_MAX, 8) };
+        unsafe {
+            libc::mallopt(M_ARENA_MAX, 8);
+            libc::mallopt(M_TRIM_THRESHOLD, libc::c_int::MAX);
+        }
     }
 }

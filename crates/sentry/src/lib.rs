@@ -76,8 +76,13 @@ pub struct BootConfig {
     /// On kvm_pvm, answer simple syscalls from a polling thread without a
     /// VM exit (costs a spinning core while the guest makes syscalls).
     pub exitless: bool,
-    /// Opens executables for execve (through the gofer).
+    /// Opens executables for execve (through the gofer) when there is no
+    /// `fs`.
     pub exec: std::sync::Arc<dyn kernel::ExecOpener>,
+    /// The server of the container's rootfs (the gofer): with it the
+    /// sentry has a VFS, and opens, stats, directory reads and execve go
+    /// through it.
+    pub fs: Option<std::sync::Arc<dyn vfs::backend::FsBackend>>,
 }
 
 /// How the container's init ended.

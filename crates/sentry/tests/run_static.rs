@@ -145,6 +145,7 @@ fn child_entry() {
         memory_limit: 256 << 20,
         strace: std::env::var_os("SENTRY_CHILD_STRACE").is_some(),
         exec: std::sync::Arc::new(NoExec),
+        fs: None,
         exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
@@ -326,6 +327,7 @@ fn load_error(bytes: &[u8]) -> String {
         memory_limit: 64 << 20,
         strace: false,
         exec: std::sync::Arc::new(NoExec),
+        fs: None,
         exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
@@ -393,6 +395,7 @@ fn load_error_or_run(bytes: &[u8]) -> Option<String> {
         memory_limit: 64 << 20,
         strace: false,
         exec: std::sync::Arc::new(NoExec),
+        fs: None,
         exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");

@@ -32,6 +32,18 @@ pub enum FileKind {
     TimerFd(TimerFd),
     /// A character device the sentry implements itself.
     Device(Device),
+    /// A file of a gofer-backed mount, opened for I/O: the descriptor the
+    /// gofer donated does the reads and writes (and keeps the offset).
+    File(HostFile),
+    /// An O_PATH descriptor: a place in the tree, with no I/O.
+    Path(Arc<crate::vfs::Dentry>),
+}
+
+/// A gofer-backed file opened for I/O.
+#[derive(Debug)]
+pub struct HostFile {
+    pub fd: OwnedFd,
+    pub dentry: Arc<crate::vfs::Dentry>,
 }
 
 /// The sentry's own character devices (the rest of devfs comes with the
@@ -86,6 +98,7 @@ impl FileDescription {
     pub fn host_fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.kind {
             FileKind::Stdio(fd) => Some(fd.as_fd()),
+            FileKind::File(f) => Some(f.fd.as_fd()),
             _ => None,
         }
     }
@@ -95,7 +108,9 @@ impl FileDescription {
     pub fn readiness(&self) -> Option<i16> {
         use events::*;
         Some(match &self.kind {
-            FileKind::Stdio(_) => return None,
+            FileKind::Stdio(_) | FileKind::File(_) => return None,
+            // poll(2) does not see O_PATH descriptors.
+            FileKind::Path(_) => POLLNVAL,
             FileKind::Pipe(end) => end.pipe.readiness(end.writer),
             FileKind::EventFd(e) => e.readiness(),
             FileKind::TimerFd(t) => t.readiness(),
@@ -110,7 +125,16 @@ impl FileDescription {
             FileKind::Pipe(end) => Some(&end.pipe.queue),
             FileKind::EventFd(e) => Some(&e.queue),
             FileKind::TimerFd(t) => Some(&t.queue),
-            FileKind::Stdio(_) | FileKind::Device(_) => None,
+            _ => None,
+        }
+    }
+
+    /// Where in the tree this file is, if it is in the tree.
+    pub fn dentry(&self) -> Option<&Arc<crate::vfs::Dentry>> {
+        match &self.kind {
+            FileKind::File(f) => Some(&f.dentry),
+            FileKind::Path(d) => Some(d),
+            _ => None,
         }
     }
 

@@ -84,6 +84,8 @@ pub struct Kernel {
     pub(crate) vcpus: Mutex<Vec<Vcpu>>,
     /// The exitless poller, when there is one.
     pub(crate) poller: std::sync::OnceLock<poller::Poller>,
+    /// The filesystems, when the embedder gave a server for the rootfs.
+    pub vfs: std::sync::OnceLock<crate::vfs::Vfs>,
     /// The vDSO every process maps (none if its frames could not be had).
     pub vdso: Option<Arc<crate::time::Vdso>>,
     /// Live host threads; `wait_for_init` waits for zero.
@@ -220,6 +222,13 @@ pub struct StopState {
     pub report: Option<ChildReport>,
 }
 
+/// A process's root and working directories.
+#[derive(Clone, Debug)]
+pub struct FsContext {
+    pub root: Arc<crate::vfs::Dentry>,
+    pub cwd: Arc<crate::vfs::Dentry>,
+}
+
 /// One process (thread group).
 pub struct Process {
     pub pid: Tid,
@@ -242,7 +251,11 @@ pub struct Process {
     pub creds: Credentials,
     pub rlimits: Rlimits,
     pub umask: u32,
+    /// The working directory's path (what getcwd returns); with a VFS,
+    /// `fs.cwd` is the directory itself and this follows it.
     pub cwd: String,
+    /// The root and working directories, when the sentry has a VFS.
+    pub fs: Option<FsContext>,
     pub exe_path: String,
     /// The executable, kept for /proc/self/exe re-execs.
     pub exe: Arc<std::fs::File>,
@@ -298,6 +311,7 @@ impl Process {
             rlimits,
             umask: 0o022,
             cwd,
+            fs: None,
             exe_path,
             exe,
             personality: 0,
@@ -327,6 +341,7 @@ impl Process {
             umask: self.umask,
             personality: self.personality,
             prctl: self.prctl,
+            fs: self.fs.clone(),
             ..Process::new(
                 pid,
                 mm_id,
@@ -465,6 +480,7 @@ impl Kernel {
             exec,
             vcpus: Mutex::new(Vec::new()),
             poller: std::sync::OnceLock::new(),
+            vfs: std::sync::OnceLock::new(),
             vdso,
             live: Mutex::new(0),
             live_cv: Condvar::new(),

@@ -291,25 +291,27 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
     let mut total = 0;
     let argv = read_strings(task, argv, &mut total, limit)?;
     let envp = read_strings(task, envp, &mut total, limit)?;
-    let abs = if name.starts_with('/') {
-        name.clone()
-    } else {
-        format!("{}/{}", task.process().cwd.trim_end_matches('/'), name)
+    // A `#!` script runs its interpreter with the script's path as an
+    // argument; the interpreter may be a script too, four levels deep.
+    let mut argv = argv;
+    let mut target = name.clone();
+    let mut depth = 0;
+    let (file, exe_path, abs) = loop {
+        let (file, exe_path, abs) = open_exec(task, &target)?;
+        let Some((interp, arg)) = check_executable(&file)? else {
+            break (file, exe_path, abs);
+        };
+        depth += 1;
+        if depth > 4 {
+            return Err(Errno::ELOOP);
+        }
+        let mut next: Vec<Vec<u8>> = vec![interp.clone()];
+        next.extend(arg);
+        next.push(target.clone().into_bytes());
+        next.extend(argv.into_iter().skip(1));
+        argv = next;
+        target = String::from_utf8(interp).map_err(|_| Errno::ENOENT)?;
     };
-    // /proc/self/exe is the running executable (busybox re-execs itself
-    // through it); everything else is opened by the gofer.
-    let file = if abs == "/proc/self/exe" {
-        let exe = Arc::clone(&task.process().exe);
-        let exe_path = task.process().exe_path.clone();
-        (exe, exe_path)
-    } else {
-        let opener = Arc::clone(&task.kernel.exec);
-        let p = abs.clone();
-        let f = task.unlocked(move || opener.open(&p))?;
-        (Arc::new(f), abs.clone())
-    };
-    let (file, exe_path) = file;
-    check_executable(&file)?;
     let creds = task.creds();
     let stack_limit = task.rlimits().soft(RLIMIT_STACK);
     let image = crate::loader::build_image(
@@ -374,18 +376,77 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
     Ok(0)
 }
 
-/// ENOEXEC unless the file starts like an ELF executable; a `#!` script
-/// needs the filesystem to find its interpreter.
-fn check_executable(file: &std::fs::File) -> Result<(), Errno> {
-    let mut magic = [0u8; 4];
-    let n = crate::host::read(std::os::fd::AsFd::as_fd(file), &mut magic, Some(0))?;
-    if n == 4 && magic == *b"\x7fELF" {
-        return Ok(());
+/// Opens `target` for execve: /proc/self/exe is the running executable
+/// (busybox re-execs itself through it); everything else is opened by the
+/// gofer, through the VFS when there is one (symlinks followed,
+/// permissions checked). Returns the file, its absolute path, and the
+/// path as the logs name it.
+fn open_exec(
+    task: &mut Task<'_>,
+    target: &str,
+) -> Result<(Arc<std::fs::File>, String, String), Errno> {
+    let abs = if target.starts_with('/') {
+        target.to_owned()
+    } else {
+        format!("{}/{}", task.process().cwd.trim_end_matches('/'), target)
+    };
+    if abs == "/proc/self/exe" {
+        let exe = Arc::clone(&task.process().exe);
+        let exe_path = task.process().exe_path.clone();
+        return Ok((exe, exe_path, abs));
     }
-    if n >= 2 && magic[..2] == *b"#!" {
-        log::info!("execve of a #! script: interpreters need the VFS (ENOEXEC)");
+    if let Some(r) = super::path::open_exec(task, target.as_bytes()) {
+        let (f, path) = r?;
+        return Ok((Arc::new(f), path, abs));
     }
-    Err(Errno::ENOEXEC)
+    let opener = Arc::clone(&task.kernel.exec);
+    let p = abs.clone();
+    let f = task.unlocked(move || opener.open(&p))?;
+    Ok((Arc::new(f), abs.clone(), abs))
+}
+
+/// How many bytes of a `#!` line Linux reads (BINPRM_BUF_SIZE).
+const BINPRM_BUF_SIZE: usize = 256;
+
+/// A `#!` line's interpreter and its optional argument.
+type Shebang = (Vec<u8>, Option<Vec<u8>>);
+
+/// Ok(None) for an ELF executable; Ok(Some(..)) for a `#!` script;
+/// ENOEXEC for anything else.
+fn check_executable(file: &std::fs::File) -> Result<Option<Shebang>, Errno> {
+    let mut head = [0u8; BINPRM_BUF_SIZE];
+    let n = crate::host::read(std::os::fd::AsFd::as_fd(file), &mut head, Some(0))?;
+    let head = &head[..n];
+    if head.starts_with(b"\x7fELF") {
+        return Ok(None);
+    }
+    if !head.starts_with(b"#!") {
+        return Err(Errno::ENOEXEC);
+    }
+    // A file shorter than the buffer was read whole.
+    parse_shebang(&head[2..], n < BINPRM_BUF_SIZE).map(Some)
+}
+
+/// The interpreter and its one optional argument from what follows `#!`
+/// (Linux's load_script: the line ends at a newline or with the file; if
+/// the buffer holds neither, the interpreter name must end inside it).
+fn parse_shebang(rest: &[u8], whole: bool) -> Result<Shebang, Errno> {
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let (line, complete) = match rest.iter().position(|b| *b == b'\n') {
+        Some(i) => (&rest[..i], true),
+        None => (rest, whole),
+    };
+    let line = {
+        let start = line.iter().position(|b| !blank(b)).unwrap_or(line.len());
+        &line[start..]
+    };
+    let end = line.iter().position(blank).unwrap_or(line.len());
+    if end == 0 || (!complete && end == line.len()) {
+        return Err(Errno::ENOEXEC);
+    }
+    let interp = line[..end].to_vec();
+    let arg = line[end..].trim_ascii();
+    Ok((interp, (!arg.is_empty()).then(|| arg.to_vec())))
 }
 
 /// Kills every other thread of the process and waits until they are gone;
@@ -441,4 +502,28 @@ pub fn exit_group(task: &mut Task<'_>, a: &Args) -> SysResult {
     let pid = task.tgid;
     exit::group_exit(&mut task.k, pid, (a.int(0) & 0xff) << 8);
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shebang_lines_parse_as_linux() {
+        let p = |s: &[u8], whole| parse_shebang(s, whole);
+        assert_eq!(p(b"/bin/sh\necho", true), Ok((b"/bin/sh".to_vec(), None)));
+        assert_eq!(
+            p(b" \t/usr/bin/env  python3 -u \nx", false),
+            Ok((b"/usr/bin/env".to_vec(), Some(b"python3 -u".to_vec())))
+        );
+        assert_eq!(p(b"/bin/sh", true), Ok((b"/bin/sh".to_vec(), None)));
+        // No newline in a full buffer: the name may be cut short.
+        assert_eq!(p(b"/bin/sh", false), Err(Errno::ENOEXEC));
+        assert_eq!(
+            p(b"/bin/sh -x", false),
+            Ok((b"/bin/sh".to_vec(), Some(b"-x".to_vec())))
+        );
+        assert_eq!(p(b"   \n", true), Err(Errno::ENOEXEC));
+        assert_eq!(p(b"", true), Err(Errno::ENOEXEC));
+    }
 }

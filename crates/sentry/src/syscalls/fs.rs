@@ -28,11 +28,6 @@ use crate::mm::usercopy::{MAX_IO_CHUNK, MAX_RW_COUNT};
 const UIO_MAXIOV: u64 = 1024;
 pub(super) const O_CLOEXEC: u64 = 0o2000000;
 const FD_CLOEXEC: u64 = 1;
-const AT_FDCWD: i32 = -100;
-const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
-const AT_NO_AUTOMOUNT: u32 = 0x800;
-const AT_EMPTY_PATH: u32 = 0x1000;
-const PATH_MAX: usize = 4096;
 
 pub(super) fn restart<T>(mut f: impl FnMut() -> Result<T, Errno>) -> Result<T, Errno> {
     loop {
@@ -143,7 +138,8 @@ pub fn read(task: &mut Task<'_>, a: &Args) -> SysResult {
         FileKind::EventFd(_) | FileKind::TimerFd(_) => {
             return fdobj::counter_read(task, &file, dst);
         }
-        FileKind::Stdio(_) => {}
+        FileKind::Path(_) => return Err(Errno::EBADF),
+        FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
     if count == 0 {
@@ -203,7 +199,8 @@ pub fn write(task: &mut Task<'_>, a: &Args) -> SysResult {
         FileKind::EventFd(_) | FileKind::TimerFd(_) => {
             return fdobj::counter_write(task, &file, src);
         }
-        FileKind::Stdio(_) => {}
+        FileKind::Path(_) => return Err(Errno::EBADF),
+        FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
     if count == 0 {
@@ -348,7 +345,8 @@ pub fn readv(task: &mut Task<'_>, a: &Args) -> SysResult {
         FileKind::EventFd(_) | FileKind::TimerFd(_) => {
             return fdobj::counter_read(task, &file, dst);
         }
-        FileKind::Device(_) | FileKind::Stdio(_) => {}
+        FileKind::Path(_) => return Err(Errno::EBADF),
+        FileKind::Device(_) | FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     if let Some(d) = file.device() {
         gather(task, a.u(1), a.u(2), true, u64::MAX)?;
@@ -397,7 +395,8 @@ pub fn writev(task: &mut Task<'_>, a: &Args) -> SysResult {
         FileKind::EventFd(_) | FileKind::TimerFd(_) => {
             return fdobj::counter_write(task, &file, src);
         }
-        FileKind::Device(_) | FileKind::Stdio(_) => {}
+        FileKind::Path(_) => return Err(Errno::EBADF),
+        FileKind::Device(_) | FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     if file.device().is_some() {
         let iov = gather(task, a.u(1), a.u(2), false, u64::MAX)?;
@@ -609,132 +608,6 @@ pub fn ioctl(task: &mut Task<'_>, a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// The guest's `struct stat` (x86-64 layout, 144 bytes).
-fn stat_bytes(st: &libc::stat) -> [u8; 144] {
-    let words: [u64; 18] = [
-        st.st_dev,
-        st.st_ino,
-        st.st_nlink,
-        u64::from(st.st_mode) | (u64::from(st.st_uid) << 32),
-        u64::from(st.st_gid),
-        st.st_rdev,
-        st.st_size as u64,
-        st.st_blksize as u64,
-        st.st_blocks as u64,
-        st.st_atime as u64,
-        st.st_atime_nsec as u64,
-        st.st_mtime as u64,
-        st.st_mtime_nsec as u64,
-        st.st_ctime as u64,
-        st.st_ctime_nsec as u64,
-        0,
-        0,
-        0,
-    ];
-    let mut b = [0u8; 144];
-    for (i, w) in words.iter().enumerate() {
-        b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
-    }
-    b
-}
-
-/// Device numbers of the sentry's pseudo filesystems (anonymous, major 0,
-/// as Linux gives them).
-const PIPEFS_DEV: u64 = 0x0d;
-const ANON_INODE_DEV: u64 = 0x0e;
-
-fn fstat_into(task: &Task<'_>, fd: i32, buf: u64) -> SysResult {
-    let file = host_file(task, fd)?;
-    if file.host_fd().is_none() {
-        // SAFETY: libc::stat is plain old data; all zeros is a valid value.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        st.st_nlink = 1;
-        st.st_blksize = 4096;
-        let creds = task.creds();
-        match &file.kind {
-            FileKind::Device(d) => {
-                st.st_mode = libc::S_IFCHR | 0o666;
-                st.st_rdev = d.rdev();
-                st.st_dev = 0x06; // devtmpfs
-            }
-            FileKind::Pipe(end) => {
-                st.st_mode = libc::S_IFIFO | 0o600;
-                st.st_dev = PIPEFS_DEV;
-                st.st_ino = end.pipe.ino;
-                st.st_uid = creds.uid;
-                st.st_gid = creds.gid;
-            }
-            // Linux's anonymous inode: one inode, mode 0600 with no type.
-            _ => {
-                st.st_mode = 0o600;
-                st.st_dev = ANON_INODE_DEV;
-                st.st_ino = 1;
-            }
-        }
-        task.mm().copy_out(buf, &stat_bytes(&st))?;
-        return Ok(0);
-    }
-    let host = file.host_fd().ok_or(Errno::EINVAL)?;
-    let st = host::fstat(host)?;
-    task.mm().copy_out(buf, &stat_bytes(&st))?;
-    Ok(0)
-}
-
-pub fn fstat(task: &mut Task<'_>, a: &Args) -> SysResult {
-    fstat_into(task, a.int(0), a.u(1))
-}
-
-pub fn newfstatat(task: &mut Task<'_>, a: &Args) -> SysResult {
-    let flags = a.uint(3);
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let path = task.mm().read_cstring(a.u(1), PATH_MAX)?;
-    if !path.is_empty() {
-        return Err(Errno::ENOSYS); // path walks need the VFS
-    }
-    if flags & AT_EMPTY_PATH == 0 {
-        return Err(Errno::ENOENT);
-    }
-    if a.int(0) == AT_FDCWD {
-        return Err(Errno::ENOSYS); // the cwd is a VFS object
-    }
-    fstat_into(task, a.int(0), a.u(2))
-}
-
-pub fn readlink(task: &mut Task<'_>, a: &Args) -> SysResult {
-    let size = a.int(2);
-    if size <= 0 {
-        return Err(Errno::EINVAL);
-    }
-    let path = task.mm().read_cstring(a.u(0), PATH_MAX)?;
-    if path != b"/proc/self/exe" {
-        return Err(Errno::ENOSYS);
-    }
-    // The link is always absolute, as Linux's d_path gives it.
-    let target = if task.process().exe_path.starts_with('/') {
-        task.process().exe_path.clone()
-    } else {
-        let p = task.process();
-        let rel = p.exe_path.trim_start_matches("./");
-        format!("{}/{rel}", p.cwd.trim_end_matches('/'))
-    };
-    let target = target.as_bytes();
-    let n = target.len().min(size as usize);
-    task.mm().copy_out(a.u(1), &target[..n])?;
-    Ok(n as u64)
-}
-
-pub fn getcwd(task: &mut Task<'_>, a: &Args) -> SysResult {
-    let mut cwd = task.process().cwd.as_bytes().to_vec();
-    cwd.push(0);
-    if a.u(1) < cwd.len() as u64 {
-        return Err(Errno::ERANGE);
-    }
-    task.mm().copy_out(a.u(0), &cwd)?;
-    Ok(cwd.len() as u64)
-}
-
 pub fn sendfile(task: &mut Task<'_>, a: &Args) -> SysResult {
     const CHUNK: usize = 64 << 10;
     let out = host_file(task, a.int(0))?;
@@ -792,40 +665,6 @@ pub fn sendfile(task: &mut Task<'_>, a: &Args) -> SysResult {
         Err(e) if done == 0 => on_epipe(task, Err(e)),
         _ => Ok(done),
     }
-}
-
-/// The checks Linux makes before any path walk (fs/open.c): the name is
-/// copied in (EFAULT, ENAMETOOLONG) and must not be empty (ENOENT). The
-/// walk itself needs the VFS, which does not exist yet: ENOSYS.
-fn open_path(task: &mut Task<'_>, path: u64, flags: u32) -> SysResult {
-    let name = task.mm().read_cstring(path, PATH_MAX - 1)?;
-    if name.is_empty() {
-        return Err(Errno::ENOENT);
-    }
-    if let Some(d) = Device::at(&name) {
-        const O_ACCMODE: u32 = 3;
-        const O_CLOEXEC_FLAG: u32 = 0o2000000;
-        let status = flags & (O_ACCMODE | O_NONBLOCK | 0o2000);
-        let limit = nofile(task);
-        let entry = FdEntry {
-            file: Arc::new(FileDescription::new(FileKind::Device(d), status)),
-            cloexec: flags & O_CLOEXEC_FLAG != 0,
-        };
-        return task.fds_mut().install(entry, 0, limit).map(|fd| fd as u64);
-    }
-    log::warn!(
-        "open {:?}: no filesystem yet (ENOSYS)",
-        String::from_utf8_lossy(&name)
-    );
-    Err(Errno::ENOSYS)
-}
-
-pub fn open(task: &mut Task<'_>, a: &Args) -> SysResult {
-    open_path(task, a.u(0), a.uint(1))
-}
-
-pub fn openat(task: &mut Task<'_>, a: &Args) -> SysResult {
-    open_path(task, a.u(1), a.uint(2))
 }
 
 pub fn umask(task: &mut Task<'_>, a: &Args) -> SysResult {

@@ -12,6 +12,7 @@ mod futex;
 #[cfg(test)]
 mod fuzz_tests;
 mod mm;
+mod path;
 mod poll;
 mod process;
 mod signal;

@@ -8,7 +8,8 @@
 //! buffer whose length is the next argument.
 
 use super::{
-    Support, SyscallInfo, clone, fdobj, fs, futex, mm, poll, process, signal, time, timer, wait,
+    Support, SyscallInfo, clone, fdobj, fs, futex, mm, path, poll, process, signal, time, timer,
+    wait,
 };
 
 const fn none(name: &'static str) -> SyscallInfo {
@@ -53,19 +54,14 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("write", fs::write, "dbu"), // 1
     partial(
         "open",
-        fs::open,
-        "path copy-in checks only (EFAULT, ENAMETOOLONG, ENOENT); every lookup is ENOSYS until the VFS exists",
+        path::open,
+        "the rootfs is read-only until the writable overlay exists (EROFS); devfs, procfs and FIFOs in the image are not there yet; O_CREAT of a new file is EROFS",
         "sxo",
     ), // 2
     full("close", fs::close, "d"),   // 3
-    none("stat"),                    // 4
-    partial(
-        "fstat",
-        fs::fstat,
-        "the host stat of the backing descriptor, host device, inode and owner numbers included",
-        "dp",
-    ), // 5
-    none("lstat"),                   // 6
+    full("stat", path::stat, "sp"),  // 4
+    full("fstat", path::fstat, "dp"), // 5
+    full("lstat", path::lstat, "sp"), // 6
     full("poll", poll::poll, "pud"), // 7
     full("lseek", fs::lseek, "dld"), // 8
     partial(
@@ -95,7 +91,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("pwrite64", fs::pwrite64, "dbul"), // 18
     full("readv", fs::readv, "dpu"), // 19
     full("writev", fs::writev, "dpu"), // 20
-    none("access"),                  // 21
+    partial(
+        "access",
+        path::access,
+        "W_OK is EROFS on the read-only rootfs; supplementary groups are not consulted",
+        "so",
+    ), // 21
     partial(
         "pipe",
         fdobj::pipe,
@@ -156,7 +157,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "execve",
         clone::execve,
-        "static ELF only: PT_INTERP and #! scripts are ENOEXEC until the VFS",
+        "static ELF and #! scripts (four levels); dynamic ELF (PT_INTERP) is ENOEXEC for now",
         "spp",
     ), // 59
     full("exit", clone::exit, "d"),  // 60
@@ -183,27 +184,22 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("truncate"),                // 76
     none("ftruncate"),               // 77
     none("getdents"),                // 78
-    partial(
-        "getcwd",
-        fs::getcwd,
-        "returns the initial working directory (no chdir yet)",
-        "pu",
-    ), // 79
-    none("chdir"),                   // 80
-    none("fchdir"),                  // 81
+    full("getcwd", path::getcwd, "pu"), // 79
+    full("chdir", path::chdir, "s"), // 80
+    full("fchdir", path::fchdir, "d"), // 81
     none("rename"),                  // 82
     none("mkdir"),                   // 83
     none("rmdir"),                   // 84
-    none("creat"),                   // 85
+    partial(
+        "creat",
+        path::creat,
+        "EROFS: the rootfs is read-only until the writable overlay exists",
+        "so",
+    ), // 85
     none("link"),                    // 86
     none("unlink"),                  // 87
     none("symlink"),                 // 88
-    partial(
-        "readlink",
-        fs::readlink,
-        "only /proc/self/exe; other paths ENOSYS until the VFS exists",
-        "spu",
-    ), // 89
+    full("readlink", path::readlink, "spu"), // 89
     none("chmod"),                   // 90
     none("fchmod"),                  // 91
     none("chown"),                   // 92
@@ -366,7 +362,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("epoll_ctl_old"),           // 214
     none("epoll_wait_old"),          // 215
     none("remap_file_pages"),        // 216
-    none("getdents64"),              // 217
+    partial(
+        "getdents64",
+        path::getdents64,
+        "directories of the rootfs only (the host's records, inode numbers included)",
+        "dpu",
+    ), // 217
     full("set_tid_address", process::set_tid_address, "p"), // 218
     none("restart_syscall"),         // 219
     none("semtimedop"),              // 220
@@ -418,27 +419,27 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("migrate_pages"),           // 256
     partial(
         "openat",
-        fs::openat,
-        "path copy-in checks only (EFAULT, ENAMETOOLONG, ENOENT); every lookup is ENOSYS until the VFS exists",
+        path::openat,
+        "the rootfs is read-only until the writable overlay exists (EROFS); devfs, procfs and FIFOs in the image are not there yet; O_CREAT of a new file is EROFS",
         "dsxo",
     ), // 257
     none("mkdirat"),                 // 258
     none("mknodat"),                 // 259
     none("fchownat"),                // 260
     none("futimesat"),               // 261
-    partial(
-        "newfstatat",
-        fs::newfstatat,
-        "only AT_EMPTY_PATH on a descriptor; paths ENOSYS until the VFS exists",
-        "dspx",
-    ), // 262
+    full("newfstatat", path::newfstatat, "dspx"), // 262
     none("unlinkat"),                // 263
     none("renameat"),                // 264
     none("linkat"),                  // 265
     none("symlinkat"),               // 266
-    none("readlinkat"),              // 267
+    full("readlinkat", path::readlinkat, "dspu"), // 267
     none("fchmodat"),                // 268
-    none("faccessat"),               // 269
+    partial(
+        "faccessat",
+        path::faccessat,
+        "W_OK is EROFS on the read-only rootfs; supplementary groups are not consulted",
+        "dso",
+    ), // 269
     full("pselect6", poll::pselect6, "dppppp"), // 270
     full("ppoll", poll::ppoll, "pupxu"), // 271
     none("unshare"),                 // 272
@@ -623,7 +624,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("close_range", fs::close_range, "uux"), // 436
     none("openat2"),                 // 437
     none("pidfd_getfd"),             // 438
-    none("faccessat2"),              // 439
+    partial(
+        "faccessat2",
+        path::faccessat2,
+        "W_OK is EROFS on the read-only rootfs; supplementary groups are not consulted",
+        "dsox",
+    ), // 439
     none("process_madvise"),         // 440
     none("epoll_pwait2"),            // 441
     none("mount_setattr"),           // 442

@@ -1,7 +1,452 @@
-//! The virtual filesystem: mounts, dentries, path resolution and the
-//! files behind descriptors.
+//! The virtual filesystem: dentries, path resolution and permissions.
 //!
 //! Host files reach the sentry only through a filesystem server (the
-//! gofer), described by `backend::FsBackend`.
+//! gofer), described by `backend::FsBackend`: the sentry names a file by
+//! the server's handle and asks it to walk one component at a time, so
+//! that `..`, symlinks, mount boundaries and permission checks are the
+//! sentry's own decisions, made as Linux makes them (path_resolution(7)).
+//!
+//! Today there is one mount, the container's rootfs, served read-only:
+//! the writable overlay, tmpfs, procfs, devfs and the spec's other mounts
+//! come next (issue 4). /dev/null and /dev/zero are still recognised by
+//! name before a walk (`fd_table::Device::at`).
+//!
+//! Dentries:
+//! - A `Dentry` is one name in one directory, with the server's handle,
+//!   the attributes the walk returned and, for a symlink, its target once
+//!   read. It holds its parent, so a path can always be rebuilt (getcwd).
+//! - A directory caches its children: subdirectories strongly (they are
+//!   few and make every later walk cheap), other files weakly (a file
+//!   stays cached while something holds it: an open file, a running walk).
+//!   A dentry that goes gives its handle back to the server.
+//! - The rootfs does not change under the container except through the
+//!   sentry, so cached attributes and children are not revalidated.
+//!
+//! Locking: the caches have their own small locks and never call the
+//! server while holding one. Walks happen with the kernel lock held today
+//! (a gofer round trip is tens of µs).
 
 pub mod backend;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
+
+use self::backend::{Attr, FsBackend, Handle};
+use crate::errno::Errno;
+use crate::kernel::Credentials;
+
+/// PATH_MAX, with its NUL.
+pub const PATH_MAX: usize = 4096;
+/// NAME_MAX.
+pub const NAME_MAX: usize = 255;
+/// Symlinks followed in one resolution before ELOOP (Linux's MAXSYMLINKS).
+const MAX_SYMLINKS: u32 = 40;
+/// The device number the rootfs mount reports (an anonymous device, as
+/// the host's own numbers are the host's business).
+pub const ROOTFS_DEV: u64 = 0x2a;
+
+/// Permission bits asked for (access(2)'s R_OK, W_OK, X_OK).
+pub const MAY_READ: u32 = 4;
+pub const MAY_WRITE: u32 = 2;
+pub const MAY_EXEC: u32 = 1;
+
+enum Child {
+    Dir(Arc<Dentry>),
+    File(Weak<Dentry>),
+}
+
+/// One name in the tree.
+pub struct Dentry {
+    name: Vec<u8>,
+    parent: Option<Arc<Dentry>>,
+    handle: Handle,
+    attr: Attr,
+    /// A symlink's target, once read.
+    link: Mutex<Option<Vec<u8>>>,
+    children: Mutex<HashMap<Vec<u8>, Child>>,
+    backend: Arc<dyn FsBackend>,
+}
+
+impl std::fmt::Debug for Dentry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Dentry({:?}, handle {}, mode {:o})",
+            String::from_utf8_lossy(&self.path()),
+            self.handle,
+            self.attr.mode
+        )
+    }
+}
+
+impl Drop for Dentry {
+    fn drop(&mut self) {
+        self.backend.release(self.handle);
+    }
+}
+
+impl Dentry {
+    pub fn attr(&self) -> &Attr {
+        &self.attr
+    }
+
+    pub fn handle(&self) -> Handle {
+        self.handle
+    }
+
+    pub fn backend(&self) -> &Arc<dyn FsBackend> {
+        &self.backend
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.attr.is_dir()
+    }
+
+    /// The parent, or None for a filesystem root.
+    pub fn parent(&self) -> Option<&Arc<Dentry>> {
+        self.parent.as_ref()
+    }
+
+    /// The absolute path from the filesystem root (`/` for the root).
+    pub fn path(&self) -> Vec<u8> {
+        let mut parts: Vec<&[u8]> = Vec::new();
+        let mut d = self;
+        while let Some(p) = &d.parent {
+            parts.push(&d.name);
+            d = p;
+        }
+        if parts.is_empty() {
+            return b"/".to_vec();
+        }
+        let mut out = Vec::new();
+        for p in parts.iter().rev() {
+            out.push(b'/');
+            out.extend_from_slice(p);
+        }
+        out
+    }
+
+    /// The child `name` of this directory, from the cache or the server.
+    pub fn child(self: &Arc<Self>, name: &[u8]) -> Result<Arc<Dentry>, Errno> {
+        if let Some(c) = self.cached(name) {
+            return Ok(c);
+        }
+        let (handle, attr) = self.backend.walk(self.handle, name)?;
+        let d = Arc::new(Dentry {
+            name: name.to_vec(),
+            parent: Some(Arc::clone(self)),
+            handle,
+            attr,
+            link: Mutex::new(None),
+            children: Mutex::new(HashMap::new()),
+            backend: Arc::clone(&self.backend),
+        });
+        let mut ch = self.children.lock();
+        // Another thread may have walked the same name meanwhile: keep the
+        // first (this one's handle goes back when `d` drops).
+        match ch.get(name) {
+            Some(Child::Dir(c)) => return Ok(Arc::clone(c)),
+            Some(Child::File(w)) => {
+                if let Some(c) = w.upgrade() {
+                    return Ok(c);
+                }
+            }
+            None => {}
+        }
+        let entry = if attr.is_dir() {
+            Child::Dir(Arc::clone(&d))
+        } else {
+            Child::File(Arc::downgrade(&d))
+        };
+        ch.insert(name.to_vec(), entry);
+        if ch.len() > 4096 {
+            // Forget files nobody holds any more.
+            ch.retain(|_, c| !matches!(c, Child::File(w) if w.strong_count() == 0));
+        }
+        Ok(d)
+    }
+
+    fn cached(&self, name: &[u8]) -> Option<Arc<Dentry>> {
+        match self.children.lock().get(name)? {
+            Child::Dir(d) => Some(Arc::clone(d)),
+            Child::File(w) => w.upgrade(),
+        }
+    }
+
+    /// A symlink's target.
+    pub fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        if !self.attr.is_symlink() {
+            return Err(Errno::EINVAL);
+        }
+        if let Some(t) = self.link.lock().as_ref() {
+            return Ok(t.clone());
+        }
+        let t = self.backend.readlink(self.handle)?;
+        *self.link.lock() = Some(t.clone());
+        Ok(t)
+    }
+}
+
+/// Whether `creds` may access a file with attributes `attr` as `want`
+/// (MAY_* bits). Root may do anything except execute a file with no
+/// execute bit at all (directories excepted), as Linux's
+/// generic_permission without capabilities beyond the container's root.
+pub fn permits(attr: &Attr, creds: Credentials, want: u32) -> bool {
+    if creds.uid == 0 {
+        return want & MAY_EXEC == 0 || attr.is_dir() || attr.mode & 0o111 != 0;
+    }
+    let bits = if attr.uid == creds.uid {
+        (attr.mode >> 6) & 7
+    } else if attr.gid == creds.gid {
+        (attr.mode >> 3) & 7
+    } else {
+        attr.mode & 7
+    };
+    bits & want == want
+}
+
+/// The mounted filesystems.
+pub struct Vfs {
+    root: Arc<Dentry>,
+}
+
+impl std::fmt::Debug for Vfs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Vfs")
+    }
+}
+
+impl Vfs {
+    /// The VFS with `backend` serving the root.
+    pub fn new(backend: Arc<dyn FsBackend>) -> Result<Vfs, Errno> {
+        let (handle, attr) = backend.root()?;
+        if !attr.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(Vfs {
+            root: Arc::new(Dentry {
+                name: Vec::new(),
+                parent: None,
+                handle,
+                attr,
+                link: Mutex::new(None),
+                children: Mutex::new(HashMap::new()),
+                backend,
+            }),
+        })
+    }
+
+    pub fn root(&self) -> &Arc<Dentry> {
+        &self.root
+    }
+}
+
+/// How a resolution treats the last component.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Follow {
+    /// Follow a symlink there (stat, open without O_NOFOLLOW).
+    Yes,
+    /// Return the symlink itself (lstat, readlink, O_NOFOLLOW).
+    No,
+}
+
+/// Resolves `path` as process `creds` would, starting at `cwd` for a
+/// relative path and at `root` (the process's root) for an absolute one.
+/// `..` never climbs above `root`.
+pub fn resolve(
+    root: &Arc<Dentry>,
+    cwd: &Arc<Dentry>,
+    path: &[u8],
+    follow: Follow,
+    creds: Credentials,
+) -> Result<Arc<Dentry>, Errno> {
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    if path.len() >= PATH_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    let mut cur = if path[0] == b'/' {
+        Arc::clone(root)
+    } else {
+        Arc::clone(cwd)
+    };
+    // A trailing slash asks for a directory and follows a final symlink.
+    let mut must_be_dir = path.ends_with(b"/");
+    let mut pending: VecDeque<Vec<u8>> = components(path);
+    let mut links = 0u32;
+    while let Some(comp) = pending.pop_front() {
+        let last = pending.is_empty();
+        if !cur.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        if !permits(cur.attr(), creds, MAY_EXEC) {
+            return Err(Errno::EACCES);
+        }
+        if comp == b"." {
+            continue;
+        }
+        if comp == b".." {
+            if !Arc::ptr_eq(&cur, root)
+                && let Some(p) = cur.parent()
+            {
+                cur = Arc::clone(p);
+            }
+            continue;
+        }
+        if comp.len() > NAME_MAX {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        let child = cur.child(&comp)?;
+        if child.attr().is_symlink() && (!last || follow == Follow::Yes || must_be_dir) {
+            links += 1;
+            if links > MAX_SYMLINKS {
+                return Err(Errno::ELOOP);
+            }
+            let target = child.readlink()?;
+            if target.is_empty() {
+                return Err(Errno::ENOENT);
+            }
+            if target.len() >= PATH_MAX {
+                return Err(Errno::ENAMETOOLONG);
+            }
+            if last && target.ends_with(b"/") {
+                must_be_dir = true;
+            }
+            for c in components(&target).into_iter().rev() {
+                pending.push_front(c);
+            }
+            if target[0] == b'/' {
+                cur = Arc::clone(root);
+            }
+            continue;
+        }
+        cur = child;
+    }
+    if must_be_dir && !cur.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok(cur)
+}
+
+/// The non-empty components of `path`, in order.
+fn components(path: &[u8]) -> VecDeque<Vec<u8>> {
+    path.split(|b| *b == b'/')
+        .filter(|c| !c.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
+#[cfg(test)]
+pub mod testfs;
+
+#[cfg(test)]
+mod tests {
+    use super::testfs::TestFs;
+    use super::*;
+
+    fn root_creds() -> Credentials {
+        Credentials { uid: 0, gid: 0 }
+    }
+
+    fn tree() -> (Arc<TestFs>, Vfs) {
+        let fs = TestFs::new();
+        fs.dir(b"/bin", 0o755);
+        fs.file(b"/bin/busybox", 0o755, b"ELF");
+        fs.symlink(b"/bin/sh", b"busybox");
+        fs.symlink(b"/bin/abs", b"/bin/busybox");
+        fs.symlink(b"/bin/dir", b"/bin/");
+        fs.symlink(b"/loop", b"/loop");
+        fs.symlink(b"/dangling", b"nowhere");
+        fs.dir(b"/secret", 0o700);
+        fs.file(b"/secret/f", 0o644, b"x");
+        fs.file(b"/plain", 0o644, b"");
+        let vfs = Vfs::new(fs.clone()).unwrap();
+        (fs, vfs)
+    }
+
+    #[test]
+    fn symlinks_dotdot_and_errors_resolve_as_linux() {
+        let (_fs, vfs) = tree();
+        let r = vfs.root();
+        let c = root_creds();
+        let get = |p: &[u8], f| resolve(r, r, p, f, c).map(|d| d.path());
+        assert_eq!(get(b"/bin/sh", Follow::Yes), Ok(b"/bin/busybox".to_vec()));
+        assert_eq!(get(b"/bin/sh", Follow::No), Ok(b"/bin/sh".to_vec()));
+        assert_eq!(get(b"/bin/abs", Follow::Yes), Ok(b"/bin/busybox".to_vec()));
+        assert_eq!(
+            get(b"bin/dir/busybox", Follow::No),
+            Ok(b"/bin/busybox".to_vec())
+        );
+        assert_eq!(
+            get(b"/../../bin/./busybox", Follow::Yes),
+            Ok(b"/bin/busybox".to_vec())
+        );
+        assert_eq!(get(b"/bin/..", Follow::Yes), Ok(b"/".to_vec()));
+        assert_eq!(get(b"/loop", Follow::Yes), Err(Errno::ELOOP));
+        assert_eq!(get(b"/loop", Follow::No), Ok(b"/loop".to_vec()));
+        assert_eq!(get(b"/dangling", Follow::Yes), Err(Errno::ENOENT));
+        assert_eq!(get(b"/plain/x", Follow::Yes), Err(Errno::ENOTDIR));
+        assert_eq!(get(b"/plain/", Follow::Yes), Err(Errno::ENOTDIR));
+        assert_eq!(get(b"", Follow::Yes), Err(Errno::ENOENT));
+        let long = vec![b'a'; 256];
+        assert_eq!(get(&long, Follow::Yes), Err(Errno::ENAMETOOLONG));
+        let deep = b"/bin".repeat(1100);
+        assert_eq!(get(&deep, Follow::Yes), Err(Errno::ENAMETOOLONG));
+        // An unprivileged user cannot search a 0700 directory of root's.
+        let user = Credentials {
+            uid: 1000,
+            gid: 1000,
+        };
+        assert_eq!(
+            resolve(r, r, b"/secret/f", Follow::Yes, user).map(|_| ()),
+            Err(Errno::EACCES)
+        );
+        assert!(resolve(r, r, b"/secret/f", Follow::Yes, c).is_ok());
+    }
+
+    #[test]
+    fn cached_walks_make_no_round_trip_and_handles_come_back() {
+        let (fs, vfs) = tree();
+        let r = vfs.root();
+        let c = root_creds();
+        let d = resolve(r, r, b"/bin/busybox", Follow::Yes, c).unwrap();
+        let walks = fs.walks();
+        let again = resolve(r, r, b"/bin/busybox", Follow::Yes, c).unwrap();
+        assert!(Arc::ptr_eq(&d, &again));
+        assert_eq!(fs.walks(), walks);
+        let h = d.handle();
+        drop(d);
+        drop(again);
+        assert!(fs.released(h), "a forgotten file's handle goes back");
+        assert_eq!(d_path_of(&vfs, b"/bin"), b"/bin".to_vec());
+    }
+
+    fn d_path_of(vfs: &Vfs, p: &[u8]) -> Vec<u8> {
+        resolve(vfs.root(), vfs.root(), p, Follow::Yes, root_creds())
+            .unwrap()
+            .path()
+    }
+
+    #[test]
+    fn permission_bits() {
+        let a = |mode, uid, gid| Attr {
+            mode: libc::S_IFREG | mode,
+            uid,
+            gid,
+            ..Attr::default()
+        };
+        let user = Credentials { uid: 5, gid: 7 };
+        assert!(permits(&a(0o600, 5, 0), user, MAY_READ | MAY_WRITE));
+        assert!(!permits(&a(0o600, 6, 7), user, MAY_READ));
+        assert!(permits(&a(0o640, 6, 7), user, MAY_READ));
+        assert!(!permits(&a(0o640, 6, 7), user, MAY_WRITE));
+        assert!(permits(&a(0o004, 6, 8), user, MAY_READ));
+        let root = Credentials { uid: 0, gid: 0 };
+        assert!(permits(&a(0o000, 6, 8), root, MAY_READ | MAY_WRITE));
+        assert!(!permits(&a(0o644, 6, 8), root, MAY_EXEC));
+        assert!(permits(&a(0o100, 6, 8), root, MAY_EXEC));
+    }
+}

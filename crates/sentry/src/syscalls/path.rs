@@ -1,0 +1,504 @@
+//! Path syscalls: open, stat, access, readlink, the working directory and
+//! directory reads, over the VFS (`crate::vfs`).
+//!
+//! A walk starts at the process's root (absolute paths), its working
+//! directory (AT_FDCWD) or a directory descriptor. The rootfs is served
+//! read-only until the writable overlay exists: anything that would
+//! change it is EROFS (after the checks Linux makes first: ENOENT,
+//! EEXIST, EISDIR, ENOTDIR). /dev/null and /dev/zero are the sentry's own
+//! devices, recognised by name; /proc/self/exe answers readlink. Without
+//! a VFS (an embedder that gave no filesystem server) walks are ENOSYS.
+
+use std::sync::Arc;
+
+use super::Args;
+use super::fs::{O_CLOEXEC, nofile};
+use crate::errno::{Errno, SysResult};
+use crate::host;
+use crate::kernel::Task;
+use crate::kernel::fd_table::{Device, FdEntry, FileDescription, FileKind, HostFile, O_NONBLOCK};
+use crate::vfs::{self, Dentry, Follow, MAY_EXEC, MAY_READ, MAY_WRITE, PATH_MAX};
+
+const AT_FDCWD: i32 = -100;
+const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+const AT_EACCESS: u32 = 0x200;
+const AT_NO_AUTOMOUNT: u32 = 0x800;
+const AT_EMPTY_PATH: u32 = 0x1000;
+
+const O_ACCMODE: u32 = 3;
+const O_CREAT: u32 = 0o100;
+const O_EXCL: u32 = 0o200;
+const O_TRUNC: u32 = 0o1000;
+const O_APPEND: u32 = 0o2000;
+const O_DIRECTORY: u32 = 0o200000;
+const O_NOFOLLOW: u32 = 0o400000;
+const O_PATH: u32 = 0o10000000;
+const O_TMPFILE: u32 = 0o20000000 | O_DIRECTORY;
+
+/// Copies in a path argument: EFAULT, ENAMETOOLONG (PATH_MAX with its
+/// NUL); an empty one is returned as is (the caller decides: ENOENT, or
+/// AT_EMPTY_PATH).
+fn path_arg(task: &Task<'_>, addr: u64) -> Result<Vec<u8>, Errno> {
+    task.mm().read_cstring(addr, PATH_MAX - 1)
+}
+
+/// The directory a walk of `path` starts from, with the process's root.
+fn start(task: &Task<'_>, dirfd: i32, path: &[u8]) -> Result<(Arc<Dentry>, Arc<Dentry>), Errno> {
+    let ctx = task.process().fs.clone().ok_or(Errno::ENOSYS)?;
+    if path.first() == Some(&b'/') {
+        return Ok((Arc::clone(&ctx.root), ctx.root));
+    }
+    if dirfd == AT_FDCWD {
+        return Ok((ctx.root, ctx.cwd));
+    }
+    let file = task.fds().file(dirfd)?;
+    let d = file.dentry().ok_or(Errno::ENOTDIR)?;
+    if !d.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok((ctx.root, Arc::clone(d)))
+}
+
+/// Resolves `path` from `dirfd` (ENOENT for an empty path).
+fn lookup(task: &Task<'_>, dirfd: i32, path: &[u8], follow: Follow) -> Result<Arc<Dentry>, Errno> {
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let (root, from) = start(task, dirfd, path)?;
+    vfs::resolve(&root, &from, path, follow, task.creds())
+}
+
+/// The dentry of `dirfd` itself (AT_EMPTY_PATH), the working directory
+/// for AT_FDCWD.
+fn at_empty(task: &Task<'_>, dirfd: i32) -> Result<Option<Arc<Dentry>>, Errno> {
+    if dirfd == AT_FDCWD {
+        let ctx = task.process().fs.clone().ok_or(Errno::ENOSYS)?;
+        return Ok(Some(ctx.cwd));
+    }
+    Ok(task.fds().file(dirfd)?.dentry().cloned())
+}
+
+fn install(task: &mut Task<'_>, kind: FileKind, status: u32, flags: u32) -> SysResult {
+    let limit = nofile(task);
+    let entry = FdEntry {
+        file: Arc::new(FileDescription::new(kind, status)),
+        cloexec: u64::from(flags) & O_CLOEXEC != 0,
+    };
+    task.fds_mut().install(entry, 0, limit).map(|fd| fd as u64)
+}
+
+fn do_open(task: &mut Task<'_>, dirfd: i32, path_addr: u64, flags: u32, _mode: u32) -> SysResult {
+    let name = path_arg(task, path_addr)?;
+    if name.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    if flags & O_TMPFILE == O_TMPFILE && flags & O_PATH == 0 {
+        // An unnamed file in a directory: the rootfs cannot take one yet.
+        lookup(task, dirfd, &name, Follow::Yes)?;
+        return Err(Errno::EROFS);
+    }
+    if let Some(d) = Device::at(&name) {
+        let status = flags & (O_ACCMODE | O_NONBLOCK | O_APPEND);
+        return install(task, FileKind::Device(d), status, flags);
+    }
+    let follow = if flags & O_NOFOLLOW != 0 || (flags & O_CREAT != 0 && flags & O_EXCL != 0) {
+        Follow::No
+    } else {
+        Follow::Yes
+    };
+    let d = match lookup(task, dirfd, &name, follow) {
+        Ok(d) => d,
+        // Creating a file needs the writable overlay.
+        Err(Errno::ENOENT) if flags & O_CREAT != 0 && flags & O_PATH == 0 => {
+            let parent_ok = match name.iter().rposition(|b| *b == b'/') {
+                Some(0) => true,
+                Some(i) => lookup(task, dirfd, &name[..i], Follow::Yes).is_ok_and(|p| p.is_dir()),
+                None => true,
+            };
+            return Err(if parent_ok {
+                Errno::EROFS
+            } else {
+                Errno::ENOENT
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    let attr = *d.attr();
+    if flags & O_PATH != 0 {
+        if flags & O_DIRECTORY != 0 && !attr.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        return install(task, FileKind::Path(d), O_PATH, flags);
+    }
+    if flags & O_CREAT != 0 && flags & O_EXCL != 0 {
+        return Err(Errno::EEXIST);
+    }
+    if attr.is_symlink() {
+        // O_NOFOLLOW on a symlink.
+        return Err(Errno::ELOOP);
+    }
+    if flags & O_DIRECTORY != 0 && !attr.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    let acc = flags & O_ACCMODE;
+    let writes = acc == 1 || acc == 2 || flags & O_TRUNC != 0;
+    if attr.is_dir() && (writes || flags & O_CREAT != 0) {
+        return Err(Errno::EISDIR);
+    }
+    let want = match acc {
+        0 => MAY_READ,
+        1 => MAY_WRITE,
+        _ => MAY_READ | MAY_WRITE,
+    };
+    if !vfs::permits(&attr, task.creds(), want) {
+        return Err(Errno::EACCES);
+    }
+    if !attr.is_regular() && !attr.is_dir() {
+        // Device nodes, FIFOs and sockets in the image: devfs and named
+        // pipes come with the rest of issue 4.
+        log::info!(
+            "open {:?}: a special file in the rootfs (ENXIO)",
+            String::from_utf8_lossy(&name)
+        );
+        return Err(Errno::ENXIO);
+    }
+    if writes {
+        return Err(Errno::EROFS);
+    }
+    let host_flags = libc::O_RDONLY | if attr.is_dir() { libc::O_DIRECTORY } else { 0 };
+    let backend = Arc::clone(d.backend());
+    let handle = d.handle();
+    let fd = backend.open(handle, host_flags)?;
+    let status = acc | (flags & (O_NONBLOCK | O_APPEND));
+    install(
+        task,
+        FileKind::File(HostFile { fd, dentry: d }),
+        status,
+        flags,
+    )
+}
+
+pub fn open(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_open(task, AT_FDCWD, a.u(0), a.uint(1), a.uint(2))
+}
+
+pub fn openat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_open(task, a.int(0), a.u(1), a.uint(2), a.uint(3))
+}
+
+pub fn creat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_open(task, AT_FDCWD, a.u(0), O_CREAT | 1 | O_TRUNC, a.uint(1))
+}
+
+/// The guest's `struct stat` (x86-64 layout, 144 bytes).
+pub(super) fn stat_bytes(st: &libc::stat) -> [u8; 144] {
+    let words: [u64; 18] = [
+        st.st_dev,
+        st.st_ino,
+        st.st_nlink,
+        u64::from(st.st_mode) | (u64::from(st.st_uid) << 32),
+        u64::from(st.st_gid),
+        st.st_rdev,
+        st.st_size as u64,
+        st.st_blksize as u64,
+        st.st_blocks as u64,
+        st.st_atime as u64,
+        st.st_atime_nsec as u64,
+        st.st_mtime as u64,
+        st.st_mtime_nsec as u64,
+        st.st_ctime as u64,
+        st.st_ctime_nsec as u64,
+        0,
+        0,
+        0,
+    ];
+    let mut b = [0u8; 144];
+    for (i, w) in words.iter().enumerate() {
+        b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+    }
+    b
+}
+
+fn zeroed_stat() -> libc::stat {
+    // SAFETY: libc::stat is plain old data; all zeros is a valid value.
+    unsafe { std::mem::zeroed() }
+}
+
+/// A dentry's attributes as the guest's stat, on the rootfs's device.
+fn dentry_stat(d: &Dentry) -> libc::stat {
+    let a = d.attr();
+    let mut st = zeroed_stat();
+    st.st_dev = vfs::ROOTFS_DEV;
+    st.st_ino = a.ino;
+    st.st_nlink = a.nlink;
+    st.st_mode = a.mode;
+    st.st_uid = a.uid;
+    st.st_gid = a.gid;
+    st.st_rdev = a.rdev;
+    st.st_size = a.size as i64;
+    st.st_blksize = a.blksize as i64;
+    st.st_blocks = a.blocks as i64;
+    (st.st_atime, st.st_atime_nsec) = a.atime;
+    (st.st_mtime, st.st_mtime_nsec) = a.mtime;
+    (st.st_ctime, st.st_ctime_nsec) = a.ctime;
+    st
+}
+
+/// Device numbers of the sentry's pseudo filesystems (anonymous, major 0,
+/// as Linux gives them).
+const PIPEFS_DEV: u64 = 0x0d;
+const ANON_INODE_DEV: u64 = 0x0e;
+const DEVTMPFS_DEV: u64 = 0x06;
+
+fn device_stat(d: Device) -> libc::stat {
+    let mut st = zeroed_stat();
+    st.st_mode = libc::S_IFCHR | 0o666;
+    st.st_rdev = d.rdev();
+    st.st_dev = DEVTMPFS_DEV;
+    st.st_nlink = 1;
+    st.st_blksize = 4096;
+    st
+}
+
+/// fstat of an open file.
+fn file_stat(task: &Task<'_>, file: &FileDescription) -> Result<libc::stat, Errno> {
+    let mut st = zeroed_stat();
+    st.st_nlink = 1;
+    st.st_blksize = 4096;
+    match &file.kind {
+        FileKind::Stdio(fd) => return host::fstat(std::os::fd::AsFd::as_fd(fd)),
+        FileKind::File(f) => {
+            // Fresh from the host (sizes and times change), on the
+            // rootfs's device.
+            st = host::fstat(std::os::fd::AsFd::as_fd(&f.fd))?;
+            st.st_dev = vfs::ROOTFS_DEV;
+        }
+        FileKind::Path(d) => st = dentry_stat(d),
+        FileKind::Device(d) => st = device_stat(*d),
+        FileKind::Pipe(end) => {
+            let creds = task.creds();
+            st.st_mode = libc::S_IFIFO | 0o600;
+            st.st_dev = PIPEFS_DEV;
+            st.st_ino = end.pipe.ino;
+            st.st_uid = creds.uid;
+            st.st_gid = creds.gid;
+        }
+        // Linux's anonymous inode: one inode, mode 0600 with no type.
+        FileKind::EventFd(_) | FileKind::TimerFd(_) => {
+            st.st_mode = 0o600;
+            st.st_dev = ANON_INODE_DEV;
+            st.st_ino = 1;
+        }
+    }
+    Ok(st)
+}
+
+pub(super) fn fstat_into(task: &Task<'_>, fd: i32, buf: u64) -> SysResult {
+    let file = task.fds().file(fd)?;
+    let st = file_stat(task, &file)?;
+    task.mm().copy_out(buf, &stat_bytes(&st))?;
+    Ok(0)
+}
+
+pub fn fstat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    fstat_into(task, a.int(0), a.u(1))
+}
+
+fn stat_path(task: &Task<'_>, dirfd: i32, path_addr: u64, buf: u64, flags: u32) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = path_arg(task, path_addr)?;
+    if path.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        if dirfd != AT_FDCWD {
+            return fstat_into(task, dirfd, buf);
+        }
+        let d = at_empty(task, dirfd)?.ok_or(Errno::ENOENT)?;
+        task.mm().copy_out(buf, &stat_bytes(&dentry_stat(&d)))?;
+        return Ok(0);
+    }
+    let st = if let Some(dev) = Device::at(&path) {
+        device_stat(dev)
+    } else {
+        let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
+            Follow::No
+        } else {
+            Follow::Yes
+        };
+        dentry_stat(&*lookup(task, dirfd, &path, follow)?)
+    };
+    task.mm().copy_out(buf, &stat_bytes(&st))?;
+    Ok(0)
+}
+
+pub fn stat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    stat_path(task, AT_FDCWD, a.u(0), a.u(1), 0)
+}
+
+pub fn lstat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    stat_path(task, AT_FDCWD, a.u(0), a.u(1), AT_SYMLINK_NOFOLLOW)
+}
+
+pub fn newfstatat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    stat_path(task, a.int(0), a.u(1), a.u(2), a.uint(3))
+}
+
+fn do_access(task: &Task<'_>, dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> SysResult {
+    if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = path_arg(task, path_addr)?;
+    if Device::at(&path).is_some() {
+        return Ok(0);
+    }
+    let d = if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        at_empty(task, dirfd)?.ok_or(Errno::ENOENT)?
+    } else {
+        let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
+            Follow::No
+        } else {
+            Follow::Yes
+        };
+        lookup(task, dirfd, &path, follow)?
+    };
+    // The real and effective IDs are the same in the sentry (AT_EACCESS
+    // changes nothing).
+    if mode != 0 && !vfs::permits(d.attr(), task.creds(), mode) {
+        return Err(Errno::EACCES);
+    }
+    if mode & MAY_WRITE != 0 {
+        return Err(Errno::EROFS);
+    }
+    Ok(0)
+}
+
+pub fn access(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_access(task, AT_FDCWD, a.u(0), a.uint(1), 0)
+}
+
+pub fn faccessat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_access(task, a.int(0), a.u(1), a.uint(2), 0)
+}
+
+pub fn faccessat2(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_access(task, a.int(0), a.u(1), a.uint(2), a.uint(3))
+}
+
+/// Makes `d` the working directory (ENOTDIR, EACCES as chdir(2)).
+fn set_cwd(task: &mut Task<'_>, d: Arc<Dentry>) -> SysResult {
+    if !d.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    if !vfs::permits(d.attr(), task.creds(), MAY_EXEC) {
+        return Err(Errno::EACCES);
+    }
+    let path = String::from_utf8_lossy(&d.path()).into_owned();
+    let p = task.process_mut();
+    if let Some(ctx) = p.fs.as_mut() {
+        ctx.cwd = d;
+    }
+    p.cwd = path;
+    Ok(0)
+}
+
+pub fn chdir(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let path = path_arg(task, a.u(0))?;
+    let d = lookup(task, AT_FDCWD, &path, Follow::Yes)?;
+    set_cwd(task, d)
+}
+
+pub fn fchdir(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let file = task.fds().file(a.int(0))?;
+    let d = file.dentry().cloned().ok_or(Errno::ENOTDIR)?;
+    set_cwd(task, d)
+}
+
+pub fn getcwd(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let mut cwd = match &task.process().fs {
+        Some(ctx) => ctx.cwd.path(),
+        None => task.process().cwd.as_bytes().to_vec(),
+    };
+    cwd.push(0);
+    if a.u(1) < cwd.len() as u64 {
+        return Err(Errno::ERANGE);
+    }
+    task.mm().copy_out(a.u(0), &cwd)?;
+    Ok(cwd.len() as u64)
+}
+
+fn do_readlink(task: &Task<'_>, dirfd: i32, path_addr: u64, buf: u64, size: i32) -> SysResult {
+    if size <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = path_arg(task, path_addr)?;
+    let target = if path == b"/proc/self/exe" {
+        // Always absolute, as Linux's d_path gives it.
+        let p = task.process();
+        if p.exe_path.starts_with('/') {
+            p.exe_path.clone().into_bytes()
+        } else {
+            let rel = p.exe_path.trim_start_matches("./");
+            format!("{}/{rel}", p.cwd.trim_end_matches('/')).into_bytes()
+        }
+    } else {
+        lookup(task, dirfd, &path, Follow::No)?.readlink()?
+    };
+    let n = target.len().min(size as usize);
+    task.mm().copy_out(buf, &target[..n])?;
+    Ok(n as u64)
+}
+
+pub fn readlink(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_readlink(task, AT_FDCWD, a.u(0), a.u(1), a.int(2))
+}
+
+pub fn readlinkat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_readlink(task, a.int(0), a.u(1), a.u(2), a.int(3))
+}
+
+pub fn getdents64(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let file = task.fds().file(a.int(0))?;
+    let FileKind::File(f) = &file.kind else {
+        return Err(match file.kind {
+            FileKind::Path(_) => Errno::EBADF,
+            _ => Errno::ENOTDIR,
+        });
+    };
+    if !f.dentry.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    // The host writes whole records into a sentry buffer; a bad guest
+    // buffer fails before the directory position moves.
+    let count = (a.u(2).min(1 << 16)) as usize;
+    task.mm().io_vecs(a.u(1), count.max(1) as u64, true)?;
+    let mut buf = vec![0u8; count];
+    let n = host::getdents64(std::os::fd::AsFd::as_fd(&f.fd), &mut buf)?;
+    task.mm().copy_out(a.u(1), &buf[..n])?;
+    Ok(n as u64)
+}
+
+/// execve's file: `path` resolved from the working directory, following
+/// symlinks, which must be a regular file the caller may execute
+/// (EACCES), opened through the filesystem server. Returns the file and
+/// its absolute path. None when the sentry has no VFS.
+pub(super) fn open_exec(
+    task: &Task<'_>,
+    path: &[u8],
+) -> Option<Result<(std::fs::File, String), Errno>> {
+    task.process().fs.as_ref()?;
+    Some((|| {
+        let d = lookup(task, AT_FDCWD, path, Follow::Yes)?;
+        let attr = *d.attr();
+        if !attr.is_regular() || !vfs::permits(&attr, task.creds(), MAY_EXEC) {
+            return Err(Errno::EACCES);
+        }
+        let fd = d.backend().open(d.handle(), libc::O_RDONLY)?;
+        Ok((
+            std::fs::File::from(fd),
+            String::from_utf8_lossy(&d.path()).into_owned(),
+        ))
+    })())
+}
