@@ -1,5 +1,6 @@
-//! futex(2), set_robust_list and get_robust_list: argument decoding; the
-//! queues are in `kernel::futex`.
+//! futex(2), the futex2 calls (futex_waitv, futex_wake, futex_wait,
+//! futex_requeue), set_robust_list and get_robust_list: argument decoding
+//! and timeouts; the queues are in `kernel::futex`.
 
 use std::time::{Duration, Instant};
 
@@ -7,14 +8,12 @@ use super::Args;
 use super::time::{read_timespec, timespec_duration};
 use crate::errno::{Errno, SysResult};
 use crate::host;
-use crate::kernel::futex::{self, Timeout};
+use crate::kernel::futex::{
+    self, FUTEX_CLOCK_REALTIME, FUTEX_CMD_MASK, FUTEX_LOCK_PI, FUTEX_LOCK_PI2, FUTEX_WAIT,
+    FUTEX_WAIT_BITSET, FUTEX_WAIT_REQUEUE_PI, WaitOn,
+};
 use crate::kernel::task::Task;
 use crate::kernel::timers::deadline_after;
-
-const FUTEX_WAIT: u32 = 0;
-const FUTEX_WAIT_BITSET: u32 = 9;
-const FUTEX_CLOCK_REALTIME: u32 = 256;
-const FUTEX_CMD_MASK: u32 = !(128 | 256);
 
 /// An absolute time on `clock` as an Instant (clamped to now).
 pub fn deadline_from_abs(clock: libc::clockid_t, sec: i64, nsec: i64) -> Result<Instant, Errno> {
@@ -30,24 +29,160 @@ pub fn futex(t: &mut Task<'_>, a: &Args) -> SysResult {
     let (addr, op, val, utime, addr2, val3) =
         (a.u(0), a.uint(1), a.uint(2), a.u(3), a.u(4), a.uint(5));
     let cmd = op & FUTEX_CMD_MASK;
-    let timeout = if (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) && utime != 0 {
+    let has_timeout = matches!(
+        cmd,
+        FUTEX_WAIT | FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_WAIT_BITSET | FUTEX_WAIT_REQUEUE_PI
+    );
+    let deadline = if has_timeout && utime != 0 {
         let ts = read_timespec(t, utime)?;
-        if cmd == FUTEX_WAIT {
-            Timeout::Until(deadline_after(timespec_duration(&ts)))
-        } else {
-            let clock = if op & FUTEX_CLOCK_REALTIME != 0 {
-                libc::CLOCK_REALTIME
-            } else {
-                libc::CLOCK_MONOTONIC
-            };
-            Timeout::Until(deadline_from_abs(clock, ts.tv_sec, ts.tv_nsec)?)
-        }
+        Some(match cmd {
+            FUTEX_WAIT => deadline_after(timespec_duration(&ts)),
+            // LOCK_PI's absolute timeout is on CLOCK_REALTIME, always.
+            FUTEX_LOCK_PI => deadline_from_abs(libc::CLOCK_REALTIME, ts.tv_sec, ts.tv_nsec)?,
+            _ => {
+                let clock = if op & FUTEX_CLOCK_REALTIME != 0 {
+                    libc::CLOCK_REALTIME
+                } else {
+                    libc::CLOCK_MONOTONIC
+                };
+                deadline_from_abs(clock, ts.tv_sec, ts.tv_nsec)?
+            }
+        })
     } else {
-        Timeout::Forever
+        None
     };
     // val2 is the timeout argument's low 32 bits for the requeue and
     // wake-op commands.
-    futex::futex(t, addr, op, val, timeout, utime as u32, addr2, val3)
+    futex::futex(t, addr, op, val, deadline, utime as u32, addr2, val3)
+}
+
+const FUTEX2_SIZE_MASK: u64 = 3;
+const FUTEX2_SIZE_U32: u64 = 2;
+const FUTEX2_NUMA: u64 = 4;
+const FUTEX2_MPOL: u64 = 8;
+const FUTEX2_PRIVATE: u64 = 128;
+const FUTEX_WAITV_MAX: u32 = 128;
+
+/// futex2 flags: whether the futex is shared. Only 32-bit futexes exist;
+/// FUTEX2_NUMA and FUTEX2_MPOL (Linux 6.16) are refused as older kernels
+/// refuse them.
+fn futex2_shared(flags: u64) -> Result<bool, Errno> {
+    if flags & !(FUTEX2_SIZE_MASK | FUTEX2_PRIVATE) != 0 || flags & (FUTEX2_NUMA | FUTEX2_MPOL) != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    if flags & FUTEX2_SIZE_MASK != FUTEX2_SIZE_U32 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(flags & FUTEX2_PRIVATE == 0)
+}
+
+/// A futex2 value or mask: it must fit the 32-bit futex.
+fn futex2_u32(v: u64) -> Result<u32, Errno> {
+    u32::try_from(v).map_err(|_| Errno::EINVAL)
+}
+
+/// A futex2 absolute timeout on `clockid` (CLOCK_REALTIME or
+/// CLOCK_MONOTONIC); None without one.
+fn futex2_deadline(t: &Task<'_>, addr: u64, clockid: i32) -> Result<Option<Instant>, Errno> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    if clockid != libc::CLOCK_REALTIME && clockid != libc::CLOCK_MONOTONIC {
+        return Err(Errno::EINVAL);
+    }
+    let ts = read_timespec(t, addr)?;
+    deadline_from_abs(clockid, ts.tv_sec, ts.tv_nsec).map(Some)
+}
+
+/// Reads `n` struct futex_waitv {u64 val; u64 uaddr; u32 flags; u32
+/// __reserved} at `addr`.
+fn read_waitv(t: &Task<'_>, addr: u64, n: u32) -> Result<Vec<WaitOn>, Errno> {
+    let mut out = Vec::with_capacity(n as usize);
+    for i in 0..u64::from(n) {
+        let at = i
+            .checked_mul(24)
+            .and_then(|o| addr.checked_add(o))
+            .ok_or(Errno::EFAULT)?;
+        let mut b = [0u8; 24];
+        t.mm().copy_in(at, &mut b)?;
+        let field = |r: std::ops::Range<usize>| {
+            let mut v = [0u8; 8];
+            v[..r.len()].copy_from_slice(&b[r]);
+            u64::from_le_bytes(v)
+        };
+        let (val, uaddr, flags, reserved) =
+            (field(0..8), field(8..16), field(16..20), field(20..24));
+        if reserved != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let shared = futex2_shared(flags)?;
+        out.push(WaitOn {
+            addr: uaddr,
+            val: futex2_u32(val)?,
+            shared,
+            bitset: u32::MAX,
+        });
+    }
+    Ok(out)
+}
+
+/// futex_waitv(waiters, nr_futexes, flags, timeout, clockid): waits on
+/// up to 128 futexes at once; returns the index of the one woken.
+pub fn futex_waitv(t: &mut Task<'_>, a: &Args) -> SysResult {
+    let (waiters, nr, flags, timeout, clockid) = (a.u(0), a.uint(1), a.uint(2), a.u(3), a.int(4));
+    if flags != 0 || nr == 0 || nr > FUTEX_WAITV_MAX || waiters == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let deadline = futex2_deadline(t, timeout, clockid)?;
+    let on = read_waitv(t, waiters, nr)?;
+    futex::wait_many(t, &on, deadline)
+}
+
+/// futex_wake(uaddr, mask, nr, flags).
+pub fn futex_wake(t: &mut Task<'_>, a: &Args) -> SysResult {
+    let (addr, mask, nr, flags) = (a.u(0), a.u(1), a.int(2), a.uint(3));
+    let shared = futex2_shared(u64::from(flags))?;
+    let mask = futex2_u32(mask)?;
+    futex::wake_checked(t, addr, shared, nr, mask, true)
+}
+
+/// futex_wait(uaddr, val, mask, flags, timeout, clockid).
+pub fn futex_wait(t: &mut Task<'_>, a: &Args) -> SysResult {
+    let (addr, val, mask, flags, timeout, clockid) =
+        (a.u(0), a.u(1), a.u(2), a.uint(3), a.u(4), a.int(5));
+    let shared = futex2_shared(u64::from(flags))?;
+    let (val, mask) = (futex2_u32(val)?, futex2_u32(mask)?);
+    let deadline = futex2_deadline(t, timeout, clockid)?;
+    if mask == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let on = WaitOn {
+        addr,
+        val,
+        shared,
+        bitset: mask,
+    };
+    futex::wait_many(t, &[on], deadline).map(|_| 0)
+}
+
+/// futex_requeue(waiters[2], flags, nr_wake, nr_requeue): CMP_REQUEUE
+/// from waiters[0] (whose val is the expected value) to waiters[1].
+pub fn futex_requeue(t: &mut Task<'_>, a: &Args) -> SysResult {
+    let (waiters, flags, nr_wake, nr_requeue) = (a.u(0), a.uint(1), a.int(2), a.int(3));
+    if flags != 0 || waiters == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let v = read_waitv(t, waiters, 2)?;
+    let (from, to) = (v[0], v[1]);
+    futex::requeue(
+        t,
+        (from.addr, from.shared),
+        (to.addr, to.shared),
+        nr_wake,
+        nr_requeue,
+        Some(from.val),
+    )
 }
 
 pub fn set_robust_list(t: &mut Task<'_>, a: &Args) -> SysResult {
