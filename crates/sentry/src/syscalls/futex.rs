@@ -208,3 +208,151 @@ pub fn get_robust_list(t: &mut Task<'_>, a: &Args) -> SysResult {
     t.mm().write_u64(a.u(2), if len == 0 { 24 } else { len })?;
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::Thread;
+    use crate::syscalls::fuzz_tests::test_kernel;
+
+    const PRIV: u64 = 128;
+    const WAITERS: u32 = 0x8000_0000;
+    const OWNER_DIED: u32 = 0x4000_0000;
+
+    fn op(
+        t: &mut Task<'_>,
+        addr: u64,
+        op: u64,
+        val: u64,
+        ts: u64,
+        addr2: u64,
+        val3: u64,
+    ) -> SysResult {
+        futex(t, &Args([addr, op, val, ts, addr2, val3]))
+    }
+
+    /// The syscalls on real guest memory. The test thread is marked
+    /// killed, so a call that would sleep returns at once (interrupted).
+    #[test]
+    fn futex_calls_on_guest_memory() {
+        let platform = vmm::Platform::probe().expect("open /dev/kvm");
+        let machine = platform.create_machine(64 << 20).expect("machine");
+        let (kernel, buf) = test_kernel(&machine);
+        let mut t = Task::lock(&kernel, 1, vmm::UserRegs::default(), None).expect("pid 1");
+        let tid = t.tid as u32;
+        // A second live thread of the process, to own locks.
+        t.k.threads.insert(2, Thread::new(2, 1, b"y".to_vec()));
+        let w = buf;
+        let set = |t: &Task<'_>, v: u32| t.mm().write_u32(w, v).expect("word");
+        let get = |t: &Task<'_>| t.mm().read_u32(w).expect("word");
+
+        // FUTEX_CLOCK_REALTIME goes with WAIT_BITSET, WAIT_REQUEUE_PI and
+        // LOCK_PI2 only.
+        set(&t, 0);
+        for cmd in [0, 1, 6, 8] {
+            assert_eq!(
+                op(&mut t, w, cmd | PRIV | 256, 0, 0, 0, 0),
+                Err(Errno::ENOSYS)
+            );
+        }
+        assert_eq!(op(&mut t, w, 14 | PRIV, 0, 0, 0, 0), Err(Errno::ENOSYS));
+
+        // Uncontended PI lock and unlock, EDEADLK, EPERM.
+        assert_eq!(op(&mut t, w, 6 | PRIV, 0, 0, 0, 0), Ok(0));
+        assert_eq!(get(&t), tid);
+        assert_eq!(op(&mut t, w, 6 | PRIV, 0, 0, 0, 0), Err(Errno::EDEADLK));
+        assert_eq!(op(&mut t, w, 8 | PRIV, 0, 0, 0, 0), Err(Errno::EDEADLK));
+        assert_eq!(op(&mut t, w, 7 | PRIV, 0, 0, 0, 0), Ok(0));
+        assert_eq!(get(&t), 0);
+        assert_eq!(op(&mut t, w, 7 | PRIV, 0, 0, 0, 0), Err(Errno::EPERM));
+
+        // Held by another thread: TRYLOCK is EAGAIN and leaves WAITERS
+        // set; LOCK_PI queues (and is interrupted here).
+        set(&t, 2);
+        assert_eq!(op(&mut t, w, 8 | PRIV, 0, 0, 0, 0), Err(Errno::EAGAIN));
+        assert_eq!(get(&t), WAITERS | 2);
+        assert_eq!(
+            op(&mut t, w, 6 | PRIV, 0, 0, 0, 0),
+            Err(Errno::ERESTARTNOINTR)
+        );
+        // A TID that names nobody: ESRCH.
+        set(&t, 0x3fff_fff0);
+        assert_eq!(op(&mut t, w, 6 | PRIV, 0, 0, 0, 0), Err(Errno::ESRCH));
+        // A free word keeps OWNER_DIED.
+        set(&t, OWNER_DIED | WAITERS);
+        assert_eq!(op(&mut t, w, 8 | PRIV, 0, 0, 0, 0), Ok(0));
+        assert_eq!(get(&t), OWNER_DIED | tid);
+
+        // WAKE_OP updates the word even with nobody to wake; an unknown
+        // comparison fails after the update, an unknown op before it.
+        set(&t, 5);
+        let add3 = (1 << 28) | (3 << 12);
+        assert_eq!(op(&mut t, w + 4, 5 | PRIV, 1, 1, w, add3), Ok(0));
+        assert_eq!(get(&t), 8);
+        assert_eq!(
+            op(&mut t, w + 4, 5 | PRIV, 1, 1, w, add3 | (9 << 24)),
+            Err(Errno::ENOSYS)
+        );
+        assert_eq!(get(&t), 11);
+        assert_eq!(
+            op(&mut t, w + 4, 5 | PRIV, 1, 1, w, 7 << 28),
+            Err(Errno::ENOSYS)
+        );
+        assert_eq!(get(&t), 11);
+
+        // futex_waitv argument checks.
+        let v = buf + 0x100;
+        let waitv = |t: &mut Task<'_>, val: u64, flags: u32, reserved: u32, nr: u64| {
+            let mut b = [0u8; 24];
+            b[..8].copy_from_slice(&val.to_le_bytes());
+            b[8..16].copy_from_slice(&w.to_le_bytes());
+            b[16..20].copy_from_slice(&flags.to_le_bytes());
+            b[20..].copy_from_slice(&reserved.to_le_bytes());
+            t.mm().copy_out(v, &b).expect("waitv");
+            futex_waitv(t, &Args([v, nr, 0, 0, 1, 0]))
+        };
+        set(&t, 0);
+        assert_eq!(waitv(&mut t, 1, 2 | 128, 0, 1), Err(Errno::EAGAIN));
+        assert_eq!(waitv(&mut t, 0, 2 | 128, 1, 1), Err(Errno::EINVAL));
+        assert_eq!(waitv(&mut t, 0, 3 | 128, 0, 1), Err(Errno::EINVAL));
+        assert_eq!(waitv(&mut t, 1 << 32, 2 | 128, 0, 1), Err(Errno::EINVAL));
+        assert_eq!(waitv(&mut t, 0, 2 | 128, 0, 0), Err(Errno::EINVAL));
+        assert_eq!(waitv(&mut t, 0, 2 | 128, 0, 129), Err(Errno::EINVAL));
+        assert_eq!(waitv(&mut t, 0, 2 | 128, 0, 1), Err(Errno::ERESTARTSYS));
+    }
+
+    /// A dying owner's robust list: plain and PI entries are marked
+    /// OWNER_DIED with their TID cleared; others' locks stay.
+    #[test]
+    fn robust_list_at_exit() {
+        let platform = vmm::Platform::probe().expect("open /dev/kvm");
+        let machine = platform.create_machine(64 << 20).expect("machine");
+        let (kernel, buf) = test_kernel(&machine);
+        let mut t = Task::lock(&kernel, 1, vmm::UserRegs::default(), None).expect("pid 1");
+        let tid = t.tid as u32;
+        // head at buf: {next, offset 8, pending 0}; entries of 16 bytes
+        // {next, word}: a plain lock we own, a PI lock we own, one owned by
+        // thread 7.
+        let (head, e1, e2, e3) = (buf, buf + 0x40, buf + 0x80, buf + 0xc0);
+        let mm = t.mm();
+        for (at, v) in [
+            (head, e1),
+            (head + 8, 8),
+            (head + 16, 0),
+            (e1, e2 | 1),
+            (e2, e3),
+            (e3, head),
+        ] {
+            mm.write_u64(at, v).expect("list");
+        }
+        for (at, v) in [(e1 + 8, WAITERS | tid), (e2 + 8, tid), (e3 + 8, 7)] {
+            mm.write_u32(at, v).expect("word");
+        }
+        t.thread_mut().robust_list = (head, 24);
+        crate::kernel::futex::exit_futexes(&mut t);
+        let read = |a: u64| t.mm().read_u32(a).expect("word");
+        assert_eq!(read(e1 + 8), WAITERS | OWNER_DIED);
+        assert_eq!(read(e2 + 8), OWNER_DIED);
+        assert_eq!(read(e3 + 8), 7);
+    }
+}
