@@ -1,5 +1,5 @@
 //! Exits and waits: group exits, a thread's exit (clear_child_tid, robust
-//! futexes), a process becoming a zombie (descriptors closed, memory
+//! and PI futexes), a process becoming a zombie (descriptors closed, memory
 //! released, children reparented to init, the parent told), reaping, and
 //! the end of the container when init exits.
 //!
@@ -42,15 +42,10 @@ pub fn exit_thread(t: &mut Task<'_>) {
     // clear_child_tid: zero it and wake one waiter (pthread_join), unless
     // the memory is already gone.
     let ctid = t.thread().clear_child_tid;
-    let robust = t.thread().robust_list;
-    if t.k.mms.contains_key(&t.mm_id) {
-        if robust.0 != 0 {
-            futex::exit_robust_list(t, robust.0);
-        }
-        if ctid != 0 && t.mm().write_u32(ctid, 0).is_ok() {
-            let mm_id = t.mm_id;
-            futex::wake_address(&mut t.k, mm_id, ctid, 1);
-        }
+    futex::exit_futexes(t);
+    if t.k.mms.contains_key(&t.mm_id) && ctid != 0 && t.mm().write_u32(ctid, 0).is_ok() {
+        let mm_id = t.mm_id;
+        futex::wake_address(&mut t.k, mm_id, ctid, 1);
     }
     let cpu = crate::host::thread_cpu_ns();
     let last = {

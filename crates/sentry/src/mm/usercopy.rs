@@ -7,6 +7,8 @@
 //! address or length: arithmetic is checked and lengths are bounded by the
 //! callers (or by `MAX_RW_COUNT`).
 
+use std::sync::atomic::AtomicU32;
+
 use vmm::Access;
 
 use super::fault::FaultError;
@@ -82,6 +84,30 @@ impl MemoryManager {
     /// Writes a little-endian u32.
     pub fn write_u32(&self, addr: u64, v: u32) -> Result<(), Errno> {
         self.copy_out(addr, &v.to_le_bytes())
+    }
+
+    /// The aligned u32 at user address `addr` as an atomic, faulted in
+    /// writable (copy-on-write broken): futex word protocols need
+    /// read-modify-write operations that guest threads running on other
+    /// vCPUs see as atomic. EFAULT if the page cannot be written.
+    pub fn atomic_u32(&self, addr: u64) -> Result<&AtomicU32, Errno> {
+        if !addr.is_multiple_of(4) {
+            return Err(Errno::EINVAL);
+        }
+        let v = self.io_vecs(addr, 4, true)?;
+        match v.first() {
+            Some(iov) if iov.len >= 4 => {
+                // SAFETY: `io_vecs` gave a host pointer to 4 writable bytes
+                // of the memory file, which stays mapped as long as the
+                // kernel exists; the address is 4-aligned because `addr`
+                // is and frames are page-aligned. The frame stays mapped
+                // while `self` is borrowed (unmapping needs `&mut self`).
+                // Other accesses to it are guest instructions, which is
+                // what the atomic type is for.
+                Ok(unsafe { &*iov.base.cast::<AtomicU32>() })
+            }
+            _ => Err(Errno::EFAULT),
+        }
     }
 
     /// Reads a NUL-terminated string of at most `max` bytes (without the

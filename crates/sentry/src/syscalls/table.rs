@@ -345,7 +345,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "futex",
         futex::futex,
-        "WAIT, WAKE, REQUEUE, CMP_REQUEUE, WAKE_OP, WAIT_BITSET, WAKE_BITSET; the PI operations are ENOSYS",
+        "every operation; PI waiters are served in FIFO order (no priorities to inherit); an interrupted FUTEX_WAIT restarts with its whole relative timeout",
         "pxuppu",
     ), // 202
     none("sched_setaffinity"),       // 203
@@ -639,14 +639,34 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("landlock_restrict_self"),  // 446
     none("memfd_secret"),            // 447
     none("process_mrelease"),        // 448
-    none("futex_waitv"),             // 449
+    partial(
+        "futex_waitv",
+        futex::futex_waitv,
+        "FUTEX2_NUMA and FUTEX2_MPOL are EINVAL (as before Linux 6.16)",
+        "puxpd",
+    ), // 449
     none("set_mempolicy_home_node"), // 450
     none("cachestat"),               // 451
     none("fchmodat2"),               // 452
     none("map_shadow_stack"),        // 453
-    none("futex_wake"),              // 454
-    none("futex_wait"),              // 455
-    none("futex_requeue"),           // 456
+    partial(
+        "futex_wake",
+        futex::futex_wake,
+        "FUTEX2_NUMA and FUTEX2_MPOL are EINVAL (as before Linux 6.16)",
+        "pxdx",
+    ), // 454
+    partial(
+        "futex_wait",
+        futex::futex_wait,
+        "FUTEX2_NUMA and FUTEX2_MPOL are EINVAL (as before Linux 6.16)",
+        "puxxpd",
+    ), // 455
+    partial(
+        "futex_requeue",
+        futex::futex_requeue,
+        "FUTEX2_NUMA and FUTEX2_MPOL are EINVAL (as before Linux 6.16)",
+        "pxdd",
+    ), // 456
     none("statmount"),               // 457
     none("listmount"),               // 458
     none("lsm_get_self_attr"),       // 459
