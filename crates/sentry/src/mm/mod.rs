@@ -10,10 +10,20 @@
 //!   touches user memory on the guest's behalf), a window at a time.
 //! - Every page mapped since the last full unmap of its 2 MiB block is in
 //!   `populated`, so page-table walks can skip the rest of a range.
+//! - Every page of a MAP_SHARED VMA within its object is mapped (shared
+//!   anonymous memory is populated when created, and its frames are what
+//!   every sharer maps); an unmapped page of a shared VMA lies beyond the
+//!   object, and touching it is SIGBUS, as on Linux.
+//! - `locked` holds the mlocked ranges (VM_LOCKED), always inside VMAs;
+//!   its total is Linux's `locked_vm`. The vDSO is never locked.
+//! - Limits (RLIMIT_AS, RLIMIT_STACK, RLIMIT_MEMLOCK, RLIMIT_DATA) are the
+//!   calling process's, passed in as `Limits` by each operation that can
+//!   grow the address space or the locked memory.
 //! - Nothing here panics on guest-controlled values: all address
 //!   arithmetic is checked.
 
 mod fault;
+pub mod mlock;
 pub mod mmap;
 mod mremap;
 pub mod usercopy;
@@ -36,8 +46,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use vmm::{AddressSpace, MemoryFile, Prot};
 
-pub use self::vma::{Vma, VmaKind, VmaSet};
+pub use self::vma::{STACK_GUARD_GAP, Vma, VmaKind, VmaSet};
 use crate::errno::Errno;
+use crate::kernel::rlimits::{
+    RLIM_INFINITY, RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, RLIMIT_STACK, Rlimits,
+};
 
 /// The page size.
 pub const PAGE_SIZE: u64 = vmm::memory::PAGE_SIZE;
@@ -67,6 +80,52 @@ pub fn page_down(x: u64) -> u64 {
     x & !(PAGE_SIZE - 1)
 }
 
+/// The resource limits that memory operations check: the calling
+/// process's soft limits, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// RLIMIT_AS: the total size of all mappings.
+    pub address_space: u64,
+    /// RLIMIT_DATA: the size of the brk heap.
+    pub data: u64,
+    /// RLIMIT_STACK: the size a grows-down VMA may grow to.
+    pub stack: u64,
+    /// RLIMIT_MEMLOCK: the locked memory.
+    pub memlock: u64,
+    /// CAP_IPC_LOCK: locking is not bounded by RLIMIT_MEMLOCK.
+    pub ipc_lock: bool,
+}
+
+impl Limits {
+    /// No limit at all (the kernel's own mappings, tests).
+    pub const NONE: Limits = Limits {
+        address_space: RLIM_INFINITY,
+        data: RLIM_INFINITY,
+        stack: RLIM_INFINITY,
+        memlock: RLIM_INFINITY,
+        ipc_lock: true,
+    };
+
+    /// The limits of a process with `rlimits`; `privileged` stands for
+    /// CAP_IPC_LOCK.
+    pub fn new(rlimits: &Rlimits, privileged: bool) -> Limits {
+        Limits {
+            address_space: rlimits.soft(RLIMIT_AS),
+            data: rlimits.soft(RLIMIT_DATA),
+            stack: rlimits.soft(RLIMIT_STACK),
+            memlock: rlimits.soft(RLIMIT_MEMLOCK),
+            ipc_lock: privileged,
+        }
+    }
+
+    /// Linux's `may_expand_vm` for RLIMIT_AS: whether mappings of `total`
+    /// bytes may grow by `grow` bytes (the limit counts whole pages).
+    pub fn may_expand(&self, total: u64, grow: u64) -> bool {
+        self.address_space == RLIM_INFINITY
+            || total.saturating_add(grow) <= page_down(self.address_space)
+    }
+}
+
 /// The brk heap.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Brk {
@@ -91,6 +150,12 @@ pub struct MemoryManager {
     populated: Mutex<BTreeSet<u64>>,
     /// The last fault-around window, to grow windows on sweeps.
     fault_stream: Mutex<fault::FaultStream>,
+    /// The mlocked ranges, as pseudo-VMAs that always merge (see the
+    /// module invariants). Not inherited by fork, as on Linux.
+    locked: VmaSet,
+    /// mlockall(MCL_FUTURE): new mappings are locked; `Some(true)` with
+    /// MCL_ONFAULT (locked but not populated).
+    lock_future: Option<bool>,
 }
 
 impl MemoryManager {
@@ -108,6 +173,8 @@ impl MemoryManager {
             mmap_base,
             populated: Mutex::new(BTreeSet::new()),
             fault_stream: Mutex::new(fault::FaultStream::default()),
+            locked: VmaSet::default(),
+            lock_future: None,
         }
     }
 
@@ -122,6 +189,9 @@ impl MemoryManager {
             mmap_base: self.mmap_base,
             populated: Mutex::new(self.populated().clone()),
             fault_stream: Mutex::new(fault::FaultStream::default()),
+            // Memory locks and MCL_FUTURE are not inherited (mlock(2)).
+            locked: VmaSet::default(),
+            lock_future: None,
         };
         for v in self.vmas.iter() {
             for (s, e) in self.populated_pieces(v.start, v.end) {
@@ -225,6 +295,7 @@ impl MemoryManager {
 
     /// Removes every VMA and mapping in `[start, end)` (both page aligned).
     pub fn remove_range(&mut self, start: u64, end: u64) {
+        self.locked.remove_range(start, end);
         for v in self.vmas.remove_range(start, end) {
             self.unmap_pages(v.start, v.end);
         }
@@ -317,13 +388,15 @@ impl MemoryManager {
     }
 
     /// brk(2): moves the program break; returns the (possibly unchanged)
-    /// break, as Linux does.
-    pub fn set_brk(&mut self, addr: u64, data_limit: u64) -> u64 {
+    /// break, as Linux does. The heap may not grow past RLIMIT_DATA or
+    /// RLIMIT_AS, nor to within a page (and a stack's guard gap) of the
+    /// next mapping.
+    pub fn set_brk(&mut self, addr: u64, limits: &Limits) -> u64 {
         let Brk { start, current } = self.brk;
         if addr < start {
             return current;
         }
-        if addr.saturating_sub(start) > data_limit {
+        if addr.saturating_sub(start) > limits.data {
             return current;
         }
         let (Some(old_end), Some(new_end)) = (page_up(current), page_up(addr)) else {
@@ -333,9 +406,19 @@ impl MemoryManager {
             return current;
         }
         if new_end > old_end {
-            // The grown part must not run into another mapping (Linux also
-            // keeps a guard gap below a stack; the stack is far above).
-            if self.vmas.overlaps(old_end, new_end) {
+            let grow = new_end - old_end;
+            let clear = new_end.saturating_add(PAGE_SIZE);
+            if self
+                .vmas
+                .find_next(old_end)
+                .is_some_and(|next| clear > next.start_gap())
+            {
+                return current;
+            }
+            if !limits.may_expand(self.vmas.total(), grow) {
+                return current;
+            }
+            if self.lock_future.is_some() && !self.may_lock(grow, limits) {
                 return current;
             }
             let heap = Vma {
@@ -355,10 +438,21 @@ impl MemoryManager {
                 }
                 _ => self.vmas.insert(heap),
             }
-            // malloc writes the new heap right away: map a first part of
-            // it now instead of taking a guest exit per fault window.
-            let eager = new_end.min(old_end.saturating_add(BRK_POPULATE_PAGES * PAGE_SIZE));
-            let _ = self.populate(old_end, eager);
+            match self.lock_future {
+                Some(onfault) => {
+                    self.lock_range(old_end, new_end);
+                    if !onfault {
+                        let _ = self.populate(old_end, new_end);
+                    }
+                }
+                None => {
+                    // malloc writes the new heap right away: map a first
+                    // part of it now instead of taking a guest exit per
+                    // fault window.
+                    let eager = new_end.min(old_end.saturating_add(BRK_POPULATE_PAGES * PAGE_SIZE));
+                    let _ = self.populate(old_end, eager);
+                }
+            }
         } else if new_end < old_end {
             self.remove_range(new_end, old_end);
         }

@@ -286,10 +286,10 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("sched_get_priority_max"),  // 146
     none("sched_get_priority_min"),  // 147
     none("sched_rr_get_interval"),   // 148
-    none("mlock"),                   // 149
-    none("munlock"),                 // 150
-    none("mlockall"),                // 151
-    none("munlockall"),              // 152
+    full("mlock", mm::mlock, "pu"),  // 149
+    full("munlock", mm::munlock, "pu"), // 150
+    full("mlockall", mm::mlockall, "x"), // 151
+    full("munlockall", mm::munlockall, ""), // 152
     none("vhangup"),                 // 153
     none("modify_ldt"),              // 154
     none("pivot_root"),              // 155
@@ -502,7 +502,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     ), // 322
     none("userfaultfd"),             // 323
     none("membarrier"),              // 324
-    none("mlock2"),                  // 325
+    full("mlock2", mm::mlock2, "pux"), // 325
     none("copy_file_range"),         // 326
     none("preadv2"),                 // 327
     none("pwritev2"),                // 328
