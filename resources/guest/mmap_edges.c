@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -31,6 +32,10 @@
 #endif
 #ifndef MADV_FREE
 #define MADV_FREE 8
+#endif
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#define MADV_KEEPONFORK 19
 #endif
 #ifndef PROT_SEM
 #define PROT_SEM 0x8
@@ -641,6 +646,59 @@ static void test_rlimit_as(void)
 	check(setrlimit(RLIMIT_AS, &old) == 0, "RLIMIT_AS restored");
 }
 
+/* Runs fn in a forked child; returns its exit code (or 100 + signal). */
+static int in_child(int (*fn)(char *, char *), char *a, char *b)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(fn(a, b));
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+/* 0: the DONTFORK range is absent and the WIPEONFORK page is zero. */
+static int child_sees_fork_advice(char *gone, char *wiped)
+{
+	if (try_read(gone) != SEGV_MAPERR)
+		return 1;
+	if (wiped[0] != 0 || wiped[PAGE] != 'k')
+		return 2;
+	return 0;
+}
+
+/* 0: both ranges came through the fork with their contents. */
+static int child_sees_copies(char *gone, char *wiped)
+{
+	return gone[0] == 'g' && wiped[0] == 'w' ? 0 : 1;
+}
+
+static void test_fork_advice(void)
+{
+	char *gone = map(2 * PAGE, PROT_READ | PROT_WRITE);
+	char *wiped = map(2 * PAGE, PROT_READ | PROT_WRITE);
+	char *s = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	gone[0] = 'g';
+	wiped[0] = 'w';
+	wiped[PAGE] = 'k';
+	expect_errno(syscall(SYS_madvise, gone, 2 * PAGE, MADV_DONTFORK), 0, "madvise DONTFORK");
+	expect_errno(syscall(SYS_madvise, wiped, PAGE, MADV_WIPEONFORK), 0, "madvise WIPEONFORK");
+	expect_errno(syscall(SYS_madvise, s, PAGE, MADV_WIPEONFORK), EINVAL,
+		     "madvise WIPEONFORK on shared memory");
+	check(in_child(child_sees_fork_advice, gone, wiped) == 0,
+	      "the child lacks the DONTFORK range and has the WIPEONFORK page zeroed");
+	check(gone[0] == 'g' && wiped[0] == 'w', "the parent keeps both");
+	expect_errno(syscall(SYS_madvise, gone, 2 * PAGE, MADV_DOFORK), 0, "madvise DOFORK");
+	expect_errno(syscall(SYS_madvise, wiped, PAGE, MADV_KEEPONFORK), 0, "madvise KEEPONFORK");
+	check(in_child(child_sees_copies, gone, wiped) == 0, "then the child gets copies again");
+	munmap(gone, 2 * PAGE);
+	munmap(wiped, 2 * PAGE);
+	munmap(s, PAGE);
+}
+
 int main(void)
 {
 	struct sigaction sa;
@@ -667,6 +725,7 @@ int main(void)
 	test_shared();
 	test_mlock();
 	test_rlimit_as();
+	test_fork_advice();
 	printf("mmap_edges: %s\n", failures ? "FAILED" : "all ok");
 	return failures ? 1 : 0;
 }

@@ -128,7 +128,9 @@ impl MemoryManager {
         if locked && !self.may_lock(grow, limits) {
             return Err(Errno::ENOMEM);
         }
+        let fork_flags = self.fork_flags_at(vma.start);
         self.vmas.set_start(vma.start, new_start);
+        self.set_fork_flags(fork_flags, new_start, vma.start);
         if locked {
             self.lock_range(new_start, vma.start);
         }

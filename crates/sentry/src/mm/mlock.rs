@@ -14,9 +14,7 @@
 //! As on Linux, the lock flag is applied range by range: a hole part-way
 //! gives ENOMEM with the part before it already (un)locked.
 
-use vmm::Prot;
-
-use super::{Limits, MemoryManager, PAGE_SIZE, TASK_SIZE, Vma, VmaKind, page_down};
+use super::{Limits, MemoryManager, PAGE_SIZE, TASK_SIZE, VmaKind, page_down};
 use crate::errno::Errno;
 
 /// mlock2: lock pages as they are faulted in, not now.
@@ -36,17 +34,7 @@ impl MemoryManager {
 
     /// Marks `[start, end)` (inside VMAs) locked.
     pub(super) fn lock_range(&mut self, start: u64, end: u64) {
-        if start >= end {
-            return;
-        }
-        self.locked.remove_range(start, end);
-        self.locked.insert(Vma {
-            start,
-            end,
-            prot: Prot::RW,
-            shared: false,
-            kind: VmaKind::Anon,
-        });
+        self.locked.mark(start, end);
     }
 
     /// Whether any page of `[start, end)` is locked.
@@ -200,6 +188,8 @@ fn lock_span(addr: u64, len: u64) -> (u64, u64) {
 
 #[cfg(test)]
 mod tests {
+    use vmm::Prot;
+
     use super::*;
     use crate::mm::mmap::Placement;
     use crate::mm::test_mm as mm;

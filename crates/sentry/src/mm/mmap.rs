@@ -273,7 +273,16 @@ impl MemoryManager {
         const POPULATE_READ: u64 = 22;
         const POPULATE_WRITE: u64 = 23;
         const DONTNEED_LOCKED: u64 = 24;
-        let known = matches!(advice, 0..=4 | 8..=25 | 100 | 101);
+        const DONTFORK: u64 = 10;
+        const DOFORK: u64 = 11;
+        const WIPEONFORK: u64 = 18;
+        const KEEPONFORK: u64 = 19;
+        // MADV_HWPOISON and MADV_SOFT_OFFLINE (100, 101) are EINVAL, as in
+        // a kernel without CONFIG_MEMORY_FAILURE; MADV_GUARD_INSTALL and
+        // MADV_GUARD_REMOVE (102, 103, Linux 6.13) are EINVAL, as before
+        // 6.13. The other advice values are hints with nothing to do here
+        // (all memory is resident; no swap, KSM, huge pages or core dumps).
+        let known = matches!(advice, 0..=4 | 8..=25);
         if !known || !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
@@ -326,6 +335,26 @@ impl MemoryManager {
                         return Err(Errno::EINVAL);
                     }
                     self.zero_frames(v.start, v.end);
+                }
+            }
+            DONTFORK | DOFORK => {
+                for v in &pieces {
+                    if advice == DONTFORK {
+                        self.dont_fork.mark(v.start, v.end);
+                    } else {
+                        self.dont_fork.remove_range(v.start, v.end);
+                    }
+                }
+            }
+            WIPEONFORK | KEEPONFORK => {
+                for v in &pieces {
+                    if advice == KEEPONFORK {
+                        self.wipe_on_fork.remove_range(v.start, v.end);
+                    } else if v.shared {
+                        return Err(Errno::EINVAL); // private anonymous only
+                    } else {
+                        self.wipe_on_fork.mark(v.start, v.end);
+                    }
                 }
             }
             POPULATE_READ | POPULATE_WRITE => {
@@ -526,6 +555,44 @@ mod tests {
         .unwrap();
         assert_eq!(mm.set_brk(0x61_0000, &none), 0x60_3000);
         assert_eq!(mm.set_brk(0x60_f000, &none), 0x60_f000);
+    }
+
+    #[test]
+    fn dontfork_and_wipeonfork_shape_the_child() {
+        let (machine, mut parent) = mm();
+        let gone = parent
+            .mmap_anon(Placement::Hint(0), 2 * PAGE_SIZE, Prot::RW, false, false)
+            .unwrap();
+        let wiped = parent
+            .mmap_anon(Placement::Hint(0), 2 * PAGE_SIZE, Prot::RW, false, false)
+            .unwrap();
+        parent.copy_out(gone, b"gone").unwrap();
+        parent.copy_out(wiped, b"wipe").unwrap();
+        parent.copy_out(wiped + PAGE_SIZE, b"kept").unwrap();
+        parent.madvise(gone, 2 * PAGE_SIZE, 10).unwrap();
+        parent.madvise(wiped, PAGE_SIZE, 18).unwrap();
+        let child = parent.fork(machine.new_address_space().unwrap()).unwrap();
+        let mut b = [1u8; 4];
+        assert_eq!(child.copy_in(gone, &mut b), Err(Errno::EFAULT));
+        child.copy_in(wiped, &mut b).unwrap();
+        assert_eq!(b, [0; 4], "wiped in the child");
+        child.copy_in(wiped + PAGE_SIZE, &mut b).unwrap();
+        assert_eq!(&b, b"kept");
+        parent.copy_in(wiped, &mut b).unwrap();
+        assert_eq!(&b, b"wipe", "the parent keeps its data");
+        // Undone, the memory is copied again.
+        parent.madvise(gone, 2 * PAGE_SIZE, 11).unwrap();
+        parent.madvise(wiped, PAGE_SIZE, 19).unwrap();
+        let child = parent.fork(machine.new_address_space().unwrap()).unwrap();
+        child.copy_in(gone, &mut b).unwrap();
+        assert_eq!(&b, b"gone");
+        child.copy_in(wiped, &mut b).unwrap();
+        assert_eq!(&b, b"wipe");
+        let shared = parent
+            .mmap_anon(Placement::Hint(0), PAGE_SIZE, Prot::RW, true, false)
+            .unwrap();
+        assert_eq!(parent.madvise(shared, PAGE_SIZE, 18), Err(Errno::EINVAL));
+        assert_eq!(parent.madvise(shared, PAGE_SIZE, 100), Err(Errno::EINVAL));
     }
 
     #[test]

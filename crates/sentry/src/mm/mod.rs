@@ -16,6 +16,10 @@
 //!   object, and touching it is SIGBUS, as on Linux.
 //! - `locked` holds the mlocked ranges (VM_LOCKED), always inside VMAs;
 //!   its total is Linux's `locked_vm`. The vDSO is never locked.
+//!   `dont_fork` and `wipe_on_fork` likewise hold the ranges madvise
+//!   marked MADV_DONTFORK (VM_DONTCOPY) and MADV_WIPEONFORK. These flags
+//!   go with the memory: unmapping clears them, and memory that joins a
+//!   VMA (mremap, stack growth) or moves (mremap) takes its VMA's.
 //! - Limits (RLIMIT_AS, RLIMIT_STACK, RLIMIT_MEMLOCK, RLIMIT_DATA) are the
 //!   calling process's, passed in as `Limits` by each operation that can
 //!   grow the address space or the locked memory.
@@ -156,6 +160,11 @@ pub struct MemoryManager {
     /// mlockall(MCL_FUTURE): new mappings are locked; `Some(true)` with
     /// MCL_ONFAULT (locked but not populated).
     lock_future: Option<bool>,
+    /// MADV_DONTFORK ranges: absent from a fork child.
+    dont_fork: VmaSet,
+    /// MADV_WIPEONFORK ranges: empty (zero-filled) in a fork child, and
+    /// still marked there.
+    wipe_on_fork: VmaSet,
 }
 
 impl MemoryManager {
@@ -175,16 +184,26 @@ impl MemoryManager {
             fault_stream: Mutex::new(fault::FaultStream::default()),
             locked: VmaSet::default(),
             lock_future: None,
+            dont_fork: VmaSet::default(),
+            wipe_on_fork: VmaSet::default(),
         }
     }
 
     /// fork: a copy of this memory in `space` (a fresh tree). Private
     /// pages become copy-on-write in both; MAP_SHARED pages stay shared.
+    /// MADV_DONTFORK memory is left out of the child and MADV_WIPEONFORK
+    /// memory starts empty there.
     pub fn fork(&self, space: AddressSpace) -> Result<MemoryManager, Errno> {
+        let mut vmas = self.vmas.clone();
+        let mut wipe_on_fork = self.wipe_on_fork.clone();
+        for v in self.dont_fork.iter() {
+            vmas.remove_range(v.start, v.end);
+            wipe_on_fork.remove_range(v.start, v.end);
+        }
         let child = MemoryManager {
             space: Arc::new(space),
             mem: Arc::clone(&self.mem),
-            vmas: self.vmas.clone(),
+            vmas,
             brk: self.brk,
             mmap_base: self.mmap_base,
             populated: Mutex::new(self.populated().clone()),
@@ -192,15 +211,38 @@ impl MemoryManager {
             // Memory locks and MCL_FUTURE are not inherited (mlock(2)).
             locked: VmaSet::default(),
             lock_future: None,
+            dont_fork: VmaSet::default(),
+            wipe_on_fork,
         };
-        for v in self.vmas.iter() {
-            for (s, e) in self.populated_pieces(v.start, v.end) {
-                self.space
-                    .fork_into(&child.space, s, e - s, !v.shared)
-                    .map_err(|_| Errno::ENOMEM)?;
+        for v in child.vmas.iter() {
+            for (s, e) in self.wipe_on_fork.gaps_in(v.start, v.end) {
+                for (s, e) in self.populated_pieces(s, e) {
+                    self.space
+                        .fork_into(&child.space, s, e - s, !v.shared)
+                        .map_err(|_| Errno::ENOMEM)?;
+                }
             }
         }
         Ok(child)
+    }
+
+    /// The fork flags (MADV_DONTFORK, MADV_WIPEONFORK) of the memory at
+    /// `addr`, for memory that joins its VMA or takes its place.
+    fn fork_flags_at(&self, addr: u64) -> (bool, bool) {
+        (
+            self.dont_fork.find(addr).is_some(),
+            self.wipe_on_fork.find(addr).is_some(),
+        )
+    }
+
+    /// Gives `[start, end)` the fork flags `flags` (from `fork_flags_at`).
+    fn set_fork_flags(&mut self, flags: (bool, bool), start: u64, end: u64) {
+        if flags.0 {
+            self.dont_fork.mark(start, end);
+        }
+        if flags.1 {
+            self.wipe_on_fork.mark(start, end);
+        }
     }
 
     /// Bytes of guest memory in all, and not allocated to any frame.
@@ -296,6 +338,8 @@ impl MemoryManager {
     /// Removes every VMA and mapping in `[start, end)` (both page aligned).
     pub fn remove_range(&mut self, start: u64, end: u64) {
         self.locked.remove_range(start, end);
+        self.dont_fork.remove_range(start, end);
+        self.wipe_on_fork.remove_range(start, end);
         for v in self.vmas.remove_range(start, end) {
             self.unmap_pages(v.start, v.end);
         }

@@ -99,7 +99,9 @@ impl MemoryManager {
             && !self.vmas.overlaps(old_end, grow_end)
         {
             let locked = self.is_locked(addr, addr + PAGE_SIZE);
+            let fork_flags = self.fork_flags_at(addr);
             self.vmas.set_end(vma.start, grow_end);
+            self.set_fork_flags(fork_flags, old_end, grow_end);
             if locked {
                 self.lock_range(old_end, grow_end);
                 let _ = self.populate(old_end, grow_end);
@@ -190,6 +192,7 @@ impl MemoryManager {
         flags: u64,
     ) -> Result<u64, Errno> {
         let locked = self.is_locked(addr, addr + PAGE_SIZE);
+        let fork_flags = self.fork_flags_at(addr);
         let carried = if vma.shared {
             new_len.min(vma.end - addr)
         } else {
@@ -219,6 +222,7 @@ impl MemoryManager {
         } else {
             self.remove_range(addr, old_end);
         }
+        self.set_fork_flags(fork_flags, to, to + new_len);
         if locked {
             self.lock_range(to, to + new_len);
             let _ = self.populate(to + old_len.min(new_len), to + new_len);

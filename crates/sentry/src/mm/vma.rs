@@ -303,6 +303,38 @@ impl VmaSet {
         top.checked_sub(len).filter(|s| *s >= low)
     }
 
+    /// Used as a set of ranges (flags kept beside the VMAs): adds
+    /// `[start, end)`, merged with what it touches.
+    pub fn mark(&mut self, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        self.remove_range(start, end);
+        self.insert(Vma {
+            start,
+            end,
+            prot: Prot::RW,
+            shared: false,
+            kind: VmaKind::Anon,
+        });
+    }
+
+    /// The parts of `[start, end)` that no VMA covers, in order.
+    pub fn gaps_in(&self, start: u64, end: u64) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut at = start;
+        for v in self.intersecting(start, end) {
+            if v.start > at {
+                out.push((at, v.start));
+            }
+            at = at.max(v.end);
+        }
+        if at < end {
+            out.push((at, end));
+        }
+        out
+    }
+
     /// Iterates all VMAs in address order.
     pub fn iter(&self) -> impl Iterator<Item = &Vma> {
         self.map.values()
@@ -378,6 +410,22 @@ mod tests {
             3,
             "ELF segments and anon memory stay apart"
         );
+    }
+
+    #[test]
+    fn range_set_marks_and_reports_gaps() {
+        let mut s = VmaSet::default();
+        s.mark(0x2000, 0x3000);
+        s.mark(0x3000, 0x5000);
+        s.mark(0x8000, 0x9000);
+        assert_eq!(s.iter().count(), 2);
+        assert_eq!(s.total(), 0x4000);
+        assert_eq!(
+            s.gaps_in(0x1000, 0xa000),
+            vec![(0x1000, 0x2000), (0x5000, 0x8000), (0x9000, 0xa000)]
+        );
+        assert_eq!(s.gaps_in(0x2800, 0x4000), vec![]);
+        assert_eq!(s.covered_len(0x2800, 0x8800), 0x3000);
     }
 
     #[test]

@@ -110,7 +110,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "pux",
     ), // 26
     full("mincore", mm::mincore, "pup"), // 27
-    full("madvise", mm::madvise, "pud"), // 28
+    partial(
+        "madvise",
+        mm::madvise,
+        "MADV_HWPOISON/MADV_SOFT_OFFLINE EINVAL (as without CONFIG_MEMORY_FAILURE), MADV_GUARD_INSTALL/REMOVE EINVAL (as before Linux 6.13)",
+        "pud",
+    ), // 28
     none("shmget"),                  // 29
     none("shmat"),                   // 30
     none("shmctl"),                  // 31
