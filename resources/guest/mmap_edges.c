@@ -6,7 +6,8 @@
  * residency reported by mincore, MAP_POPULATE, MAP_LOCKED, MAP_GROWSDOWN
  * growth with its guard gap and RLIMIT_STACK, PROT_GROWSDOWN, shared
  * memory through MADV_DONTNEED, MADV_REMOVE and mremap (a second view,
- * SIGBUS past the object), and RLIMIT_AS. Raw syscalls are used wherever
+ * SIGBUS past the object), MADV_DONTFORK and MADV_WIPEONFORK across
+ * fork, RLIMIT_AS and RLIMIT_DATA. Raw syscalls are used wherever
  * a libc wrapper could hide the kernel's answer. Addresses are never
  * printed. Runs as root (CAP_IPC_LOCK: no RLIMIT_MEMLOCK).
  */
@@ -699,6 +700,38 @@ static void test_fork_advice(void)
 	munmap(s, PAGE);
 }
 
+static void test_rlimit_data(void)
+{
+	struct rlimit old, rl;
+	char *r, *s, *g, *brk0;
+
+	getrlimit(RLIMIT_DATA, &old);
+	rl = old;
+	rl.rlim_cur = 64UL << 20;
+	check(setrlimit(RLIMIT_DATA, &rl) == 0, "RLIMIT_DATA set to 64 MiB");
+	expect_errno((long)raw_mmap(NULL, 128UL << 20, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+		     ENOMEM, "private writable mmap beyond RLIMIT_DATA");
+	r = raw_mmap(NULL, 128UL << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	check(r != MAP_FAILED, "a read-only one is not data");
+	expect_errno(syscall(SYS_mprotect, r, 128UL << 20, PROT_READ | PROT_WRITE), ENOMEM,
+		     "making it writable is refused");
+	expect_errno(syscall(SYS_mprotect, r, 16UL << 20, PROT_READ | PROT_WRITE), 0,
+		     "making 16 MiB of it writable is not");
+	s = raw_mmap(NULL, 128UL << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	check(s != MAP_FAILED, "shared memory is not data");
+	g = raw_mmap(NULL, 128UL << 20, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, -1, 0);
+	check(g != MAP_FAILED, "a MAP_GROWSDOWN stack is not data");
+	brk0 = (char *)syscall(SYS_brk, 0);
+	check((char *)syscall(SYS_brk, brk0 + (100UL << 20)) == brk0,
+	      "brk beyond RLIMIT_DATA leaves the break");
+	munmap(r, 128UL << 20);
+	munmap(s, 128UL << 20);
+	munmap(g, 128UL << 20);
+	check(setrlimit(RLIMIT_DATA, &old) == 0, "RLIMIT_DATA restored");
+}
+
 int main(void)
 {
 	struct sigaction sa;
@@ -726,6 +759,7 @@ int main(void)
 	test_mlock();
 	test_rlimit_as();
 	test_fork_advice();
+	test_rlimit_data();
 	printf("mmap_edges: %s\n", failures ? "FAILED" : "all ok");
 	return failures ? 1 : 0;
 }

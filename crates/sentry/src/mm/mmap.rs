@@ -10,6 +10,7 @@ use super::{
     Limits, MMAP_MIN_ADDR, MemoryManager, PAGE_SIZE, TASK_SIZE, Vma, VmaKind, page_down, page_up,
 };
 use crate::errno::Errno;
+use crate::kernel::rlimits::RLIM_INFINITY;
 
 /// `mmap` placement rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,7 +133,8 @@ impl MemoryManager {
         // RLIMIT_AS counts what the mapping adds: pages it replaces
         // (MAP_FIXED) are already counted.
         let replaced = self.vmas.covered_len(start, end);
-        if !limits.may_expand(self.vmas.total() - replaced, len) {
+        let data = prot.write && !shared && !req.grows_down;
+        if !self.may_grow(limits, data, len - replaced) {
             return Err(Errno::ENOMEM);
         }
         self.remove_range(start, end);
@@ -207,6 +209,17 @@ impl MemoryManager {
     /// protection is applied VMA by VMA: a hole (ENOMEM) or a VMA that
     /// refuses it (EACCES) part-way leaves the part before it changed.
     pub fn mprotect(&mut self, addr: u64, len: u64, prot: u64) -> Result<(), Errno> {
+        self.mprotect_limited(addr, len, prot, &Limits::NONE)
+    }
+
+    /// mprotect(2) under `limits` (RLIMIT_DATA for memory made writable).
+    pub fn mprotect_limited(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: u64,
+        limits: &Limits,
+    ) -> Result<(), Errno> {
         const PROT_WRITE: u64 = 2;
         let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
         let prot = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
@@ -255,8 +268,28 @@ impl MemoryManager {
             }
             reach = v.end.min(end);
         }
-        let error = error.or((reach < end).then_some(Errno::ENOMEM));
+        let mut error = error.or((reach < end).then_some(Errno::ENOMEM));
         let prot = Prot::from_linux(prot & 7);
+        // Making private memory writable turns it into data: RLIMIT_DATA
+        // may refuse it (when RLIMIT_AS alone would not), from that VMA on.
+        if prot.write && limits.data != RLIM_INFINITY {
+            let mut data = self.data_bytes();
+            for v in self.vmas.intersecting(start, reach) {
+                let n = v.end.min(reach) - v.start.max(start);
+                let becomes_data = !v.prot.write && !v.shared && !v.grows_down();
+                if becomes_data
+                    && limits.may_expand(self.vmas.total(), n)
+                    && !limits.may_expand_data(data, n)
+                {
+                    reach = v.start.max(start);
+                    error = Some(Errno::ENOMEM);
+                    break;
+                }
+                if becomes_data {
+                    data += n;
+                }
+            }
+        }
         if reach > start {
             for v in self.vmas.protect_range(start, reach, prot) {
                 self.protect_pages(v.start, v.end, prot, !v.shared);
@@ -629,6 +662,43 @@ mod tests {
         );
         mm.munmap(a, 16 * PAGE_SIZE).unwrap();
         assert_eq!(mm.vmas().total(), base);
+    }
+
+    #[test]
+    fn rlimit_data_bounds_private_writable_memory() {
+        let (_m, mut mm) = mm();
+        let lim = Limits {
+            data: 8 * PAGE_SIZE,
+            ..Limits::NONE
+        };
+        let req = |len, prot, shared| MapRequest {
+            len,
+            shared,
+            ..MapRequest::anon(prot)
+        };
+        assert_eq!(
+            mm.mmap(&req(9 * PAGE_SIZE, Prot::RW, false), &lim),
+            Err(Errno::ENOMEM)
+        );
+        mm.mmap(&req(9 * PAGE_SIZE, Prot::RW, true), &lim).unwrap();
+        let r = mm.mmap(&req(9 * PAGE_SIZE, Prot::R, false), &lim).unwrap();
+        assert_eq!(
+            mm.mprotect_limited(r, 9 * PAGE_SIZE, 3, &lim),
+            Err(Errno::ENOMEM)
+        );
+        mm.mprotect_limited(r, 8 * PAGE_SIZE, 3, &lim).unwrap();
+        assert_eq!(
+            mm.mprotect_limited(r + 8 * PAGE_SIZE, PAGE_SIZE, 3, &lim),
+            Err(Errno::ENOMEM)
+        );
+        // A soft limit of 0 is not enforced below the hard limit.
+        let valgrind = Limits {
+            data: 0,
+            data_hard: 64 * PAGE_SIZE,
+            ..Limits::NONE
+        };
+        mm.mmap(&req(PAGE_SIZE, Prot::RW, false), &valgrind)
+            .unwrap();
     }
 
     #[test]

@@ -90,8 +90,12 @@ pub fn page_down(x: u64) -> u64 {
 pub struct Limits {
     /// RLIMIT_AS: the total size of all mappings.
     pub address_space: u64,
-    /// RLIMIT_DATA: the size of the brk heap.
+    /// RLIMIT_DATA: the private writable memory (heap, data, anonymous
+    /// memory; not stacks), and the size of the brk heap.
     pub data: u64,
+    /// RLIMIT_DATA's hard limit (a soft limit of 0 is not enforced below
+    /// it: Linux's workaround for Valgrind).
+    pub data_hard: u64,
     /// RLIMIT_STACK: the size a grows-down VMA may grow to.
     pub stack: u64,
     /// RLIMIT_MEMLOCK: the locked memory.
@@ -105,6 +109,7 @@ impl Limits {
     pub const NONE: Limits = Limits {
         address_space: RLIM_INFINITY,
         data: RLIM_INFINITY,
+        data_hard: RLIM_INFINITY,
         stack: RLIM_INFINITY,
         memlock: RLIM_INFINITY,
         ipc_lock: true,
@@ -116,6 +121,7 @@ impl Limits {
         Limits {
             address_space: rlimits.soft(RLIMIT_AS),
             data: rlimits.soft(RLIMIT_DATA),
+            data_hard: rlimits.get(RLIMIT_DATA).map_or(RLIM_INFINITY, |l| l.hard),
             stack: rlimits.soft(RLIMIT_STACK),
             memlock: rlimits.soft(RLIMIT_MEMLOCK),
             ipc_lock: privileged,
@@ -127,6 +133,15 @@ impl Limits {
     pub fn may_expand(&self, total: u64, grow: u64) -> bool {
         self.address_space == RLIM_INFINITY
             || total.saturating_add(grow) <= page_down(self.address_space)
+    }
+
+    /// Linux's `may_expand_vm` for RLIMIT_DATA: whether `data` bytes of
+    /// data mappings may grow by `grow`.
+    pub fn may_expand_data(&self, data: u64, grow: u64) -> bool {
+        let want = data.saturating_add(grow);
+        self.data == RLIM_INFINITY
+            || want <= page_down(self.data)
+            || (self.data == 0 && want <= page_down(self.data_hard))
     }
 }
 
@@ -224,6 +239,21 @@ impl MemoryManager {
             }
         }
         Ok(child)
+    }
+
+    /// Bytes of data mappings (Linux's `data_vm`: private, writable, not
+    /// a stack).
+    fn data_bytes(&self) -> u64 {
+        self.vmas.iter().filter(|v| v.is_data()).map(Vma::len).sum()
+    }
+
+    /// Linux's `may_expand_vm`: whether the mappings may grow by `grow`
+    /// bytes of a data mapping (`data`) or another kind.
+    fn may_grow(&self, limits: &Limits, data: bool, grow: u64) -> bool {
+        limits.may_expand(self.vmas.total(), grow)
+            && (!data
+                || limits.data == RLIM_INFINITY
+                || limits.may_expand_data(self.data_bytes(), grow))
     }
 
     /// The fork flags (MADV_DONTFORK, MADV_WIPEONFORK) of the memory at
@@ -459,7 +489,7 @@ impl MemoryManager {
             {
                 return current;
             }
-            if !limits.may_expand(self.vmas.total(), grow) {
+            if !self.may_grow(limits, true, grow) {
                 return current;
             }
             if self.lock_future.is_some() && !self.may_lock(grow, limits) {

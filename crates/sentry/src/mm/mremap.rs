@@ -141,7 +141,7 @@ impl MemoryManager {
         }
         let vma = *self.vmas.find(addr).ok_or(Errno::EFAULT)?;
         self.check_resize(&vma, addr, old_len, new_len, limits)?;
-        if flags & MREMAP_DONTUNMAP != 0 && !limits.may_expand(self.vmas.total(), old_len) {
+        if flags & MREMAP_DONTUNMAP != 0 && !self.may_grow(limits, vma.is_data(), old_len) {
             return Err(Errno::ENOMEM);
         }
         let to = if fixed {
@@ -172,7 +172,7 @@ impl MemoryManager {
         if self.is_locked(addr, addr + PAGE_SIZE) && !self.may_lock(grow, limits) {
             return Err(Errno::EAGAIN);
         }
-        if !limits.may_expand(self.vmas.total(), grow) {
+        if !self.may_grow(limits, vma.is_data(), grow) {
             return Err(Errno::ENOMEM);
         }
         Ok(())

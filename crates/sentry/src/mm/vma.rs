@@ -75,6 +75,12 @@ impl Vma {
         }
     }
 
+    /// Whether RLIMIT_DATA counts it (`is_data_mapping`): private,
+    /// writable and not a stack.
+    pub fn is_data(&self) -> bool {
+        self.prot.write && !self.shared && !self.grows_down()
+    }
+
     /// Whether any access is allowed (`vma_is_accessible`).
     pub fn accessible(&self) -> bool {
         self.prot.read || self.prot.write || self.prot.exec

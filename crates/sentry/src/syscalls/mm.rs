@@ -104,7 +104,10 @@ pub fn munmap(task: &mut Task<'_>, a: &Args) -> SysResult {
 }
 
 pub fn mprotect(task: &mut Task<'_>, a: &Args) -> SysResult {
-    task.mm_mut().mprotect(a.u(0), a.u(1), a.u(2)).map(|()| 0)
+    let limits = limits(task);
+    task.mm_mut()
+        .mprotect_limited(a.u(0), a.u(1), a.u(2), &limits)
+        .map(|()| 0)
 }
 
 pub fn madvise(task: &mut Task<'_>, a: &Args) -> SysResult {
