@@ -291,6 +291,26 @@ static void test_mremap(void)
 	expect_errno(syscall(SYS_mremap, p, 2 * PAGE, 4 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p + PAGE),
 		     EINVAL, "MREMAP_FIXED onto an overlapping range");
 
+	/* A pure MREMAP_FIXED move may span mappings and gaps (Linux 6.17). */
+	{
+		char *m = map(4 * PAGE, PROT_READ | PROT_WRITE);
+		char *t = map(4 * PAGE, PROT_NONE);
+
+		m[0] = 'm';
+		m[3 * PAGE] = 'n';
+		munmap(m + PAGE, PAGE);
+		mprotect(m + 2 * PAGE, 2 * PAGE, PROT_READ);
+		check(mremap(m, 4 * PAGE, 4 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, t) == t,
+		      "MREMAP_FIXED moves a range of two mappings with a gap");
+		check(t[0] == 'm' && t[3 * PAGE] == 'n' && try_write(t + 3 * PAGE) == SEGV_ACCERR,
+		      "both pieces moved with their contents and protections");
+		check(!mapped(m, PAGE) && !mapped(m + 3 * PAGE, PAGE), "the source is unmapped");
+		expect_errno(syscall(SYS_mremap, m, 2 * PAGE, 2 * PAGE,
+				     MREMAP_MAYMOVE | MREMAP_FIXED, t), EFAULT,
+			     "a range that starts unmapped -> EFAULT");
+		munmap(t, 4 * PAGE);
+	}
+
 	/* MREMAP_DONTUNMAP: the old range stays mapped, with fresh pages. */
 	/* Raw: glibc 2.36's mremap passes a stray new_address unless
 	 * MREMAP_FIXED is set, and the kernel checks it for DONTUNMAP. */

@@ -3,7 +3,9 @@
 //! otherwise move (MREMAP_MAYMOVE) or to a fixed address (MREMAP_FIXED),
 //! optionally keeping the old range mapped (MREMAP_DONTUNMAP: empty for
 //! private memory, still the same pages for shared memory). An old size of
-//! 0 on a shared mapping makes a second mapping of the same pages.
+//! 0 on a shared mapping makes a second mapping of the same pages. A pure
+//! move (MREMAP_FIXED, size unchanged) may span several VMAs, as since
+//! Linux 6.17; anything else works within one VMA.
 //!
 //! A move transfers the frames themselves (one reference each), so the
 //! contents move without a copy and unpopulated pages stay unpopulated.
@@ -78,6 +80,9 @@ impl MemoryManager {
             // Duplicating a mapping works only for shared memory.
             return Err(Errno::EINVAL);
         }
+        if flags & MREMAP_FIXED != 0 && old_len == new_len {
+            return self.move_vmas(addr, old_len, flags, new_addr, limits);
+        }
         if to_new_addr {
             return self.remap_to(addr, old_len, new_len, flags, new_addr, limits);
         }
@@ -113,6 +118,50 @@ impl MemoryManager {
         }
         let to = self.unmapped_area(0, new_len)?;
         self.move_range(vma, addr, old_len, to, new_len, flags)
+    }
+
+    /// A pure move (MREMAP_FIXED, size unchanged) of `[addr, addr+len)`,
+    /// which may span several VMAs and gaps since Linux 6.17
+    /// (`remap_move`): each VMA piece moves on its own, the gaps between
+    /// them kept (the target's gaps are left as they were). The range must
+    /// start in a VMA; the vDSO moves only alone. Returns where the first
+    /// piece went.
+    fn move_vmas(
+        &mut self,
+        addr: u64,
+        len: u64,
+        flags: u64,
+        new_addr: u64,
+        limits: &Limits,
+    ) -> Result<u64, Errno> {
+        let end = addr.saturating_add(len).min(TASK_SIZE);
+        let pieces: Vec<Vma> = self
+            .vmas
+            .intersecting(addr, end)
+            .map(|v| Vma {
+                start: v.start.max(addr),
+                end: v.end.min(end),
+                ..*v
+            })
+            .collect();
+        let last = pieces.len().saturating_sub(1);
+        let mut first = None;
+        let mut target = new_addr;
+        let mut last_end: Option<u64> = None;
+        for (i, v) in pieces.iter().enumerate() {
+            if i == 0 && v.start > addr {
+                return Err(Errno::EFAULT);
+            }
+            if v.kind == super::VmaKind::Vdso && (i > 0 || last > 0) {
+                return Err(Errno::EFAULT);
+            }
+            let to = target + last_end.map_or(0, |e| v.start - e);
+            let moved = self.remap_to(v.start, v.len(), v.len(), flags, to, limits)?;
+            first.get_or_insert(moved);
+            target = moved + v.len();
+            last_end = Some(v.end);
+        }
+        first.ok_or(Errno::EFAULT)
     }
 
     /// The MREMAP_FIXED and MREMAP_DONTUNMAP path (Linux's `mremap_to`):
@@ -291,6 +340,29 @@ mod tests {
         assert_eq!(
             mm.mremap(0x5000_0000, 0x1000, 0x2000, 0, 0),
             Err(Errno::EFAULT)
+        );
+        // A pure fixed move spans VMAs and keeps the gaps between them.
+        let m = 0x6000_0000;
+        mm.mmap_anon(Placement::Fixed(m), 0x4000, Prot::RW, false, false)
+            .unwrap();
+        mm.copy_out(m, b"one").unwrap();
+        mm.copy_out(m + 0x3000, b"two").unwrap();
+        mm.munmap(m + 0x1000, 0x1000).unwrap();
+        mm.mprotect(m + 0x2000, 0x2000, 1).unwrap();
+        let t = 0x7000_0000;
+        assert_eq!(
+            mm.mremap(m, 0x4000, 0x4000, MREMAP_MAYMOVE | MREMAP_FIXED, t),
+            Ok(t)
+        );
+        assert!(mm.vmas().find(t + 0x1000).is_none(), "the gap stays a gap");
+        mm.copy_in(t + 0x3000, &mut buf[..3]).unwrap();
+        assert_eq!(&buf[..3], b"two");
+        assert_eq!(mm.vmas().find(t + 0x3000).map(|v| v.prot), Some(Prot::R));
+        assert!(mm.vmas().find(m).is_none() && mm.vmas().find(m + 0x3000).is_none());
+        assert_eq!(
+            mm.mremap(t + 0x1000, 0x2000, 0x2000, MREMAP_MAYMOVE | MREMAP_FIXED, m),
+            Err(Errno::EFAULT),
+            "the range must start in a VMA"
         );
         // DONTUNMAP leaves the old range mapped and empty.
         mm.copy_out(c, b"moved").unwrap();
