@@ -72,6 +72,7 @@ static const char *errname(int e)
 	case ENOSYS: return "ENOSYS";
 	case EPERM: return "EPERM";
 	case EACCES: return "EACCES";
+	case EBUSY: return "EBUSY";
 	default: return "other";
 	}
 }
@@ -601,7 +602,11 @@ static void test_mlock(void)
 		     "MADV_DONTNEED of locked memory");
 	expect_errno(syscall(SYS_mlock, p + 1, PAGE), 0, "mlock of an unaligned address");
 	expect_errno(syscall(SYS_mlock, p, -1L), 0, "mlock of a length that wraps to 0");
+	expect_errno(syscall(SYS_msync, p, 4 * PAGE, MS_INVALIDATE), EBUSY,
+		     "msync MS_INVALIDATE of locked memory");
 	check(munlock(p, 4 * PAGE) == 0, "munlock");
+	expect_errno(syscall(SYS_msync, p, 4 * PAGE, MS_INVALIDATE), 0,
+		     "msync MS_INVALIDATE once unlocked");
 	expect_errno(syscall(SYS_madvise, p, PAGE, MADV_DONTNEED), 0,
 		     "MADV_DONTNEED once unlocked");
 	expect_errno(syscall(SYS_mlock2, p, PAGE, 2), EINVAL, "mlock2 with an unknown flag");

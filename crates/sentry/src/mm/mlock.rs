@@ -38,7 +38,7 @@ impl MemoryManager {
     }
 
     /// Whether any page of `[start, end)` is locked.
-    pub(super) fn is_locked(&self, start: u64, end: u64) -> bool {
+    pub fn is_locked(&self, start: u64, end: u64) -> bool {
         self.locked.overlaps(start, end)
     }
 

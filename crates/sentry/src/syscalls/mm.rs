@@ -209,6 +209,15 @@ pub fn msync(task: &mut Task<'_>, a: &Args) -> SysResult {
     {
         return Err(Errno::EINVAL);
     }
+    // Locked memory cannot be invalidated (EBUSY wins over holes: Linux
+    // walks on past them).
+    if flags & MS_INVALIDATE != 0
+        && addr.is_multiple_of(PAGE_SIZE)
+        && let Some(end) = addr.checked_add(len).and_then(crate::mm::page_up)
+        && task.mm().is_locked(addr, end)
+    {
+        return Err(Errno::EBUSY);
+    }
     // Anonymous memory has nothing to write back; the range must exist.
     mapped_range(task, addr, len).map(|_| 0)
 }

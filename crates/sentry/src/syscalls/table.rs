@@ -69,7 +69,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "mmap",
         mm::mmap,
-        "anonymous mappings only; file mappings ENODEV",
+        "anonymous mappings only; file mappings ENODEV; MAP_HUGETLB ENOMEM (no huge page pool)",
         "pudxdx",
     ), // 9
     full("mprotect", mm::mprotect, "pux"), // 10
@@ -102,7 +102,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     ), // 22
     full("select", poll::select, "dppppp"), // 23
     full("sched_yield", process::sched_yield, ""), // 24
-    full("mremap", mm::mremap, "puuxp"), // 25
+    partial(
+        "mremap",
+        mm::mremap,
+        "anonymous mappings only; a shared mapping's object is taken to end where its VMA ends, so pages of it unmapped from the VMA's tail are not found again (SIGBUS instead)",
+        "puuxp",
+    ), // 25
     partial(
         "msync",
         mm::msync,
