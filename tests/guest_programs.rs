@@ -124,6 +124,14 @@ fn pipes_poll(libc: Libc) {
     assert_eq!(c.native.status, 0, "pipes_poll must pass natively");
 }
 
+/// mmap, munmap, mprotect, mremap, mincore, msync, madvise, mlock and brk
+/// edge cases: errnos, splitting, faults on PROT_NONE, MAP_GROWSDOWN
+/// growth, shared memory through mremap and MADV_DONTNEED.
+fn mmap_edges(libc: Libc) {
+    let c = run("mmap_edges", libc, &["/mmap_edges"], None);
+    assert_eq!(c.native.status, 0, "mmap_edges must pass natively");
+}
+
 /// The bench programs print times, so only their status and the shape of
 /// their output can match; the 1-byte writes themselves must all arrive.
 fn bench_getpid(libc: Libc) {
@@ -199,4 +207,5 @@ both_libcs!(
     signals,
     timers,
     pipes_poll,
+    mmap_edges,
 );

@@ -1,10 +1,15 @@
 /*
- * Edge cases of mmap, munmap, mprotect, mremap, mincore, msync, madvise
- * and brk on anonymous memory: the documented errnos, splitting of
- * mappings, faults on PROT_NONE (caught with siglongjmp), growing and
- * moving with mremap, residency reported by mincore, MAP_POPULATE and
- * MAP_GROWSDOWN. Raw syscalls are used wherever a libc wrapper could hide
- * the kernel's answer. Addresses are never printed.
+ * Edge cases of mmap, munmap, mprotect, mremap, mincore, msync, madvise,
+ * the mlock family and brk on anonymous memory: the documented errnos,
+ * splitting of mappings, faults on PROT_NONE and past the end of a
+ * mapping (caught with siglongjmp), growing and moving with mremap,
+ * residency reported by mincore, MAP_POPULATE, MAP_LOCKED, MAP_GROWSDOWN
+ * growth with its guard gap and RLIMIT_STACK, PROT_GROWSDOWN, shared
+ * memory through MADV_DONTNEED, MADV_REMOVE and mremap (a second view,
+ * SIGBUS past the object), MADV_DONTFORK and MADV_WIPEONFORK across
+ * fork, RLIMIT_AS and RLIMIT_DATA. Raw syscalls are used wherever
+ * a libc wrapper could hide the kernel's answer. Addresses are never
+ * printed. Runs as root (CAP_IPC_LOCK: no RLIMIT_MEMLOCK).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef MAP_FIXED_NOREPLACE
@@ -26,6 +33,19 @@
 #endif
 #ifndef MADV_FREE
 #define MADV_FREE 8
+#endif
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#define MADV_KEEPONFORK 19
+#endif
+#ifndef PROT_SEM
+#define PROT_SEM 0x8
+#endif
+#ifndef MLOCK_ONFAULT
+#define MLOCK_ONFAULT 1
+#endif
+#ifndef MCL_ONFAULT
+#define MCL_ONFAULT 4
 #endif
 
 #define PAGE 4096UL
@@ -50,6 +70,9 @@ static const char *errname(int e)
 	case EAGAIN: return "EAGAIN";
 	case EBADF: return "EBADF";
 	case ENOSYS: return "ENOSYS";
+	case EPERM: return "EPERM";
+	case EACCES: return "EACCES";
+	case EBUSY: return "EBUSY";
 	default: return "other";
 	}
 }
@@ -96,13 +119,15 @@ static int mapped(void *p, size_t len)
 static sigjmp_buf jump;
 static volatile int fault_code;
 
+/* SIGSEGV reports its si_code; SIGBUS 100 + its si_code. */
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
-	(void)sig;
 	(void)uc;
-	fault_code = si->si_code;
+	fault_code = (sig == SIGBUS ? 100 : 0) + si->si_code;
 	siglongjmp(jump, 1);
 }
+
+#define BUS(code) (100 + (code))
 
 /* Returns 0 if the write worked, else the SIGSEGV si_code. */
 static int try_write(volatile char *p)
@@ -267,6 +292,26 @@ static void test_mremap(void)
 	expect_errno(syscall(SYS_mremap, p, 2 * PAGE, 4 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p + PAGE),
 		     EINVAL, "MREMAP_FIXED onto an overlapping range");
 
+	/* A pure MREMAP_FIXED move may span mappings and gaps (Linux 6.17). */
+	{
+		char *m = map(4 * PAGE, PROT_READ | PROT_WRITE);
+		char *t = map(4 * PAGE, PROT_NONE);
+
+		m[0] = 'm';
+		m[3 * PAGE] = 'n';
+		munmap(m + PAGE, PAGE);
+		mprotect(m + 2 * PAGE, 2 * PAGE, PROT_READ);
+		check(mremap(m, 4 * PAGE, 4 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, t) == t,
+		      "MREMAP_FIXED moves a range of two mappings with a gap");
+		check(t[0] == 'm' && t[3 * PAGE] == 'n' && try_write(t + 3 * PAGE) == SEGV_ACCERR,
+		      "both pieces moved with their contents and protections");
+		check(!mapped(m, PAGE) && !mapped(m + 3 * PAGE, PAGE), "the source is unmapped");
+		expect_errno(syscall(SYS_mremap, m, 2 * PAGE, 2 * PAGE,
+				     MREMAP_MAYMOVE | MREMAP_FIXED, t), EFAULT,
+			     "a range that starts unmapped -> EFAULT");
+		munmap(t, 4 * PAGE);
+	}
+
 	/* MREMAP_DONTUNMAP: the old range stays mapped, with fresh pages. */
 	/* Raw: glibc 2.36's mremap passes a stray new_address unless
 	 * MREMAP_FIXED is set, and the kernel checks it for DONTUNMAP. */
@@ -389,6 +434,329 @@ static void test_brk(void)
 	syscall(SYS_brk, start);
 }
 
+static void test_past_the_end(void)
+{
+	char *p = map(3 * PAGE, PROT_READ | PROT_WRITE);
+	char *q;
+
+	munmap(p + 2 * PAGE, PAGE);
+	check(try_write(p + 2 * PAGE - 1) == 0, "the last byte of a mapping is writable");
+	check(try_read(p + 2 * PAGE) == SEGV_MAPERR,
+	      "reading just past an anonymous mapping -> SEGV_MAPERR");
+	munmap(p, 2 * PAGE);
+	q = raw_mmap(NULL, 100, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	check(q != MAP_FAILED && try_write(q + PAGE - 1) == 0 && q[PAGE - 1] == 1,
+	      "a 100-byte mapping covers its whole page");
+	munmap(q, PAGE);
+}
+
+static void test_dontneed_private(void)
+{
+	char *p = map(4 * PAGE, PROT_READ | PROT_WRITE);
+
+	memset(p, 9, 4 * PAGE);
+	check(madvise(p + PAGE, 2 * PAGE, MADV_DONTNEED) == 0, "MADV_DONTNEED of two private pages");
+	check(p[0] == 9 && p[PAGE] == 0 && p[3 * PAGE - 1] == 0 && p[3 * PAGE] == 9,
+	      "they read back as zeros, their neighbours keep their data");
+	munmap(p, 4 * PAGE);
+}
+
+static void test_protect_sem_and_growsdown_flag(void)
+{
+	char *p = map(2 * PAGE, PROT_READ | PROT_WRITE);
+
+	expect_errno(syscall(SYS_mprotect, p, PAGE, PROT_READ | PROT_SEM), 0,
+		     "mprotect with PROT_SEM (accepted on x86)");
+	expect_errno(syscall(SYS_mprotect, p, PAGE, PROT_READ | PROT_GROWSDOWN), EINVAL,
+		     "PROT_GROWSDOWN on an ordinary mapping");
+	expect_errno(syscall(SYS_mprotect, p, PAGE, PROT_READ | PROT_GROWSUP), EINVAL,
+		     "PROT_GROWSUP on x86");
+	expect_errno(syscall(SYS_mprotect, p, PAGE, PROT_READ | PROT_GROWSDOWN | PROT_GROWSUP),
+		     EINVAL, "PROT_GROWSDOWN|PROT_GROWSUP");
+	munmap(p, 2 * PAGE);
+
+	/* A hole part-way: ENOMEM, with the part before it changed. */
+	p = map(3 * PAGE, PROT_READ);
+	munmap(p + PAGE, PAGE);
+	expect_errno(syscall(SYS_mprotect, p, 3 * PAGE, PROT_READ | PROT_WRITE), ENOMEM,
+		     "mprotect across a hole");
+	check(try_write(p) == 0, "the part before the hole was changed");
+	check(try_write(p + 2 * PAGE) == SEGV_ACCERR, "the part after it was not");
+	munmap(p, 3 * PAGE);
+}
+
+static void test_growsdown_rules(void)
+{
+	char *area = map(1024 * PAGE, PROT_NONE), *g, *b, *h;
+	struct rlimit old, rl;
+
+	munmap(area, 1024 * PAGE);
+	g = raw_mmap(area + 1000 * PAGE, 4 * PAGE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN, -1, 0);
+	check(g == area + 1000 * PAGE, "MAP_GROWSDOWN mapping at a fixed address");
+	check(try_write(g - 100 * PAGE) == 0, "a write 100 pages below grows it that far");
+	check(mapped(g - 100 * PAGE, 64 * PAGE) && mapped(g - 36 * PAGE, 36 * PAGE),
+	      "the whole grown range is one mapping");
+	/* PROT_GROWSDOWN extends the range down to the mapping's start. */
+	expect_errno(syscall(SYS_mprotect, g, PAGE, PROT_READ | PROT_GROWSDOWN), 0,
+		     "mprotect PROT_GROWSDOWN on a MAP_GROWSDOWN mapping");
+	check(try_write(g - 100 * PAGE) == SEGV_ACCERR && try_write(g + 3 * PAGE) == 0,
+	      "it changed everything from the bottom of the mapping to the range");
+	mprotect(g - 100 * PAGE, 104 * PAGE, PROT_READ | PROT_WRITE);
+
+	/* An accessible mapping below keeps the 1 MiB guard gap free. */
+	b = raw_mmap(area + 600 * PAGE, PAGE, PROT_READ,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	check(b == area + 600 * PAGE, "a mapping 300 pages below it");
+	check(try_write(area + 700 * PAGE) == SEGV_MAPERR,
+	      "growing to within the guard gap of it -> SEGV_MAPERR");
+	mprotect(b, PAGE, PROT_NONE);
+	check(try_write(area + 700 * PAGE) == 0,
+	      "a PROT_NONE mapping below does not hold the gap");
+
+	/* mmap's search leaves the gap below a grows-down mapping free. */
+	h = raw_mmap(area + 690 * PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	check(h != MAP_FAILED && h != area + 690 * PAGE,
+	      "a hint inside the guard gap is not taken");
+	munmap(h, PAGE);
+	munmap(area, 1024 * PAGE);
+	expect_errno((long)raw_mmap(NULL, PAGE, PROT_READ,
+				    MAP_SHARED | MAP_ANONYMOUS | MAP_GROWSDOWN, -1, 0),
+		     EINVAL, "MAP_SHARED|MAP_GROWSDOWN");
+
+	/* RLIMIT_STACK bounds the size a grows-down mapping reaches. */
+	area = map(1024 * PAGE, PROT_NONE);
+	munmap(area, 1024 * PAGE);
+	getrlimit(RLIMIT_STACK, &old);
+	rl = old;
+	rl.rlim_cur = 256 * PAGE;
+	check(setrlimit(RLIMIT_STACK, &rl) == 0, "RLIMIT_STACK set to 1 MiB");
+	g = raw_mmap(area + 1020 * PAGE, 4 * PAGE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN, -1, 0);
+	check(try_write(area + 1024 * PAGE - 256 * PAGE) == 0, "growing to 1 MiB works");
+	check(try_write(area + 1024 * PAGE - 257 * PAGE) == SEGV_MAPERR,
+	      "one page more -> SEGV_MAPERR");
+	setrlimit(RLIMIT_STACK, &old);
+	munmap(area, 1024 * PAGE);
+}
+
+static void test_shared(void)
+{
+	char *s = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char *p = map(PAGE, PROT_READ | PROT_WRITE), *g, *v, *t;
+
+	memset(s, 4, 2 * PAGE);
+	check(madvise(s, 2 * PAGE, MADV_DONTNEED) == 0 && s[PAGE] == 4,
+	      "MADV_DONTNEED keeps shared contents");
+	expect_errno(syscall(SYS_madvise, s, PAGE, MADV_FREE), EINVAL, "MADV_FREE on shared memory");
+	expect_errno(syscall(SYS_madvise, p, PAGE, MADV_REMOVE), EINVAL,
+		     "MADV_REMOVE on private memory");
+	check(madvise(s, PAGE, MADV_REMOVE) == 0 && s[0] == 0 && s[PAGE] == 4,
+	      "MADV_REMOVE zeroes the shared pages");
+	munmap(p, PAGE);
+
+	/* Growing a shared mapping goes past its object: SIGBUS there. */
+	g = mremap(s, 2 * PAGE, 4 * PAGE, MREMAP_MAYMOVE);
+	check(g != MAP_FAILED && g[PAGE] == 4, "mremap grows a shared mapping");
+	check(try_read(g + 3 * PAGE) == BUS(BUS_ADRERR) && try_write(g + 2 * PAGE) == BUS(BUS_ADRERR),
+	      "touching the grown part -> SIGBUS BUS_ADRERR");
+	/* A second view larger than the object. */
+	v = mremap(g, 0, 3 * PAGE, MREMAP_MAYMOVE);
+	check(v != MAP_FAILED && v != g, "mremap old size 0 makes a second view");
+	check(try_read(v + PAGE) == 0 && v[PAGE] == 4 && try_read(v + 2 * PAGE) == BUS(BUS_ADRERR),
+	      "it shows the object, and SIGBUS past it");
+	expect_errno(syscall(SYS_mremap, g, 0, PAGE, 0), ENOMEM,
+		     "mremap old size 0 without MREMAP_MAYMOVE");
+	/* DONTUNMAP of shared memory: both places show the same pages. */
+	t = (char *)syscall(SYS_mremap, v, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, NULL);
+	check(t != MAP_FAILED && t[0] == 0, "MREMAP_DONTUNMAP of a shared page");
+	if (t != MAP_FAILED) {
+		t[5] = 'q';
+		check(v[5] == 'q' && g[5] == 'q', "the old place still shows the shared page");
+		munmap(t, PAGE);
+	}
+	munmap(v, 3 * PAGE);
+	munmap(g, 4 * PAGE);
+}
+
+static int resident(void *p, size_t len)
+{
+	unsigned char vec[64];
+	size_t i;
+
+	if (len / PAGE > sizeof(vec) || mincore(p, len, vec) != 0)
+		return 0;
+	for (i = 0; i < len / PAGE; i++)
+		if (!(vec[i] & 1))
+			return 0;
+	return 1;
+}
+
+static void test_mlock(void)
+{
+	char *p = map(4 * PAGE, PROT_READ | PROT_WRITE), *n, *q;
+
+	check(mlock(p, 4 * PAGE) == 0, "mlock of four pages");
+	check(resident(p, 4 * PAGE), "they are resident without a touch");
+	expect_errno(syscall(SYS_madvise, p, PAGE, MADV_DONTNEED), EINVAL,
+		     "MADV_DONTNEED of locked memory");
+	expect_errno(syscall(SYS_mlock, p + 1, PAGE), 0, "mlock of an unaligned address");
+	expect_errno(syscall(SYS_mlock, p, -1L), 0, "mlock of a length that wraps to 0");
+	expect_errno(syscall(SYS_msync, p, 4 * PAGE, MS_INVALIDATE), EBUSY,
+		     "msync MS_INVALIDATE of locked memory");
+	check(munlock(p, 4 * PAGE) == 0, "munlock");
+	expect_errno(syscall(SYS_msync, p, 4 * PAGE, MS_INVALIDATE), 0,
+		     "msync MS_INVALIDATE once unlocked");
+	expect_errno(syscall(SYS_madvise, p, PAGE, MADV_DONTNEED), 0,
+		     "MADV_DONTNEED once unlocked");
+	expect_errno(syscall(SYS_mlock2, p, PAGE, 2), EINVAL, "mlock2 with an unknown flag");
+	expect_errno(syscall(SYS_mlock2, p, PAGE, MLOCK_ONFAULT), 0, "mlock2 MLOCK_ONFAULT");
+	munlock(p, PAGE);
+	n = map(2 * PAGE, PROT_NONE);
+	expect_errno(syscall(SYS_mlock, n, 2 * PAGE), ENOMEM, "mlock of PROT_NONE memory");
+	expect_errno(syscall(SYS_munlock, n, 2 * PAGE), 0, "munlock of it");
+	munmap(n, 2 * PAGE);
+	munmap(p + 2 * PAGE, PAGE);
+	expect_errno(syscall(SYS_mlock, p, 4 * PAGE), ENOMEM, "mlock across a hole");
+	expect_errno(syscall(SYS_madvise, p, PAGE, MADV_DONTNEED), EINVAL,
+		     "the part before the hole was locked");
+	expect_errno(syscall(SYS_munlock, p, 4 * PAGE), ENOMEM, "munlock across a hole");
+	expect_errno(syscall(SYS_madvise, p, PAGE, MADV_DONTNEED), 0,
+		     "the part before the hole was unlocked");
+	munmap(p, 4 * PAGE);
+	expect_errno(syscall(SYS_mlock, p, PAGE), ENOMEM, "mlock of unmapped memory");
+	expect_errno(syscall(SYS_munlock, p, PAGE), ENOMEM, "munlock of unmapped memory");
+
+	q = raw_mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
+	check(q != MAP_FAILED && resident(q, 4 * PAGE), "MAP_LOCKED memory is resident");
+	munmap(q, 4 * PAGE);
+
+	expect_errno(syscall(SYS_mlockall, 0), EINVAL, "mlockall(0)");
+	expect_errno(syscall(SYS_mlockall, MCL_ONFAULT), EINVAL, "mlockall(MCL_ONFAULT) alone");
+	expect_errno(syscall(SYS_mlockall, 8), EINVAL, "mlockall with an unknown flag");
+	expect_errno(syscall(SYS_mlockall, MCL_FUTURE), 0, "mlockall(MCL_FUTURE)");
+	q = map(4 * PAGE, PROT_READ | PROT_WRITE);
+	check(resident(q, 4 * PAGE), "a new mapping is then locked and resident");
+	expect_errno(syscall(SYS_munlockall), 0, "munlockall");
+	munmap(q, 4 * PAGE);
+	q = map(4 * PAGE, PROT_READ | PROT_WRITE);
+	check(!resident(q, PAGE), "after munlockall a new mapping is not populated");
+	expect_errno(syscall(SYS_mlockall, MCL_CURRENT), 0, "mlockall(MCL_CURRENT)");
+	check(resident(q, 4 * PAGE), "it populates what is mapped");
+	expect_errno(syscall(SYS_munlockall), 0, "munlockall again");
+	munmap(q, 4 * PAGE);
+}
+
+static void test_rlimit_as(void)
+{
+	struct rlimit old, rl;
+	char *p, *brk0;
+
+	getrlimit(RLIMIT_AS, &old);
+	rl = old;
+	rl.rlim_cur = 512UL << 20;
+	check(setrlimit(RLIMIT_AS, &rl) == 0, "RLIMIT_AS set to 512 MiB");
+	expect_errno((long)raw_mmap(NULL, 1UL << 30, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+		     ENOMEM, "mmap of 1 GiB beyond RLIMIT_AS");
+	p = raw_mmap(NULL, 256UL << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	check(p != MAP_FAILED, "mmap of 256 MiB within it");
+	check(raw_mmap(p, 256UL << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == p,
+	      "MAP_FIXED over it counts only what it adds");
+	expect_errno(syscall(SYS_mremap, p, 256UL << 20, 768UL << 20, MREMAP_MAYMOVE), ENOMEM,
+		     "mremap growth beyond RLIMIT_AS");
+	brk0 = (char *)syscall(SYS_brk, 0);
+	check((char *)syscall(SYS_brk, brk0 + (300UL << 20)) == brk0,
+	      "brk growth beyond RLIMIT_AS leaves the break");
+	munmap(p, 256UL << 20);
+	check(setrlimit(RLIMIT_AS, &old) == 0, "RLIMIT_AS restored");
+}
+
+/* Runs fn in a forked child; returns its exit code (or 100 + signal). */
+static int in_child(int (*fn)(char *, char *), char *a, char *b)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(fn(a, b));
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+/* 0: the DONTFORK range is absent and the WIPEONFORK page is zero. */
+static int child_sees_fork_advice(char *gone, char *wiped)
+{
+	if (try_read(gone) != SEGV_MAPERR)
+		return 1;
+	if (wiped[0] != 0 || wiped[PAGE] != 'k')
+		return 2;
+	return 0;
+}
+
+/* 0: both ranges came through the fork with their contents. */
+static int child_sees_copies(char *gone, char *wiped)
+{
+	return gone[0] == 'g' && wiped[0] == 'w' ? 0 : 1;
+}
+
+static void test_fork_advice(void)
+{
+	char *gone = map(2 * PAGE, PROT_READ | PROT_WRITE);
+	char *wiped = map(2 * PAGE, PROT_READ | PROT_WRITE);
+	char *s = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	gone[0] = 'g';
+	wiped[0] = 'w';
+	wiped[PAGE] = 'k';
+	expect_errno(syscall(SYS_madvise, gone, 2 * PAGE, MADV_DONTFORK), 0, "madvise DONTFORK");
+	expect_errno(syscall(SYS_madvise, wiped, PAGE, MADV_WIPEONFORK), 0, "madvise WIPEONFORK");
+	expect_errno(syscall(SYS_madvise, s, PAGE, MADV_WIPEONFORK), EINVAL,
+		     "madvise WIPEONFORK on shared memory");
+	check(in_child(child_sees_fork_advice, gone, wiped) == 0,
+	      "the child lacks the DONTFORK range and has the WIPEONFORK page zeroed");
+	check(gone[0] == 'g' && wiped[0] == 'w', "the parent keeps both");
+	expect_errno(syscall(SYS_madvise, gone, 2 * PAGE, MADV_DOFORK), 0, "madvise DOFORK");
+	expect_errno(syscall(SYS_madvise, wiped, PAGE, MADV_KEEPONFORK), 0, "madvise KEEPONFORK");
+	check(in_child(child_sees_copies, gone, wiped) == 0, "then the child gets copies again");
+	munmap(gone, 2 * PAGE);
+	munmap(wiped, 2 * PAGE);
+	munmap(s, PAGE);
+}
+
+static void test_rlimit_data(void)
+{
+	struct rlimit old, rl;
+	char *r, *s, *g, *brk0;
+
+	getrlimit(RLIMIT_DATA, &old);
+	rl = old;
+	rl.rlim_cur = 64UL << 20;
+	check(setrlimit(RLIMIT_DATA, &rl) == 0, "RLIMIT_DATA set to 64 MiB");
+	expect_errno((long)raw_mmap(NULL, 128UL << 20, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+		     ENOMEM, "private writable mmap beyond RLIMIT_DATA");
+	r = raw_mmap(NULL, 128UL << 20, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	check(r != MAP_FAILED, "a read-only one is not data");
+	expect_errno(syscall(SYS_mprotect, r, 128UL << 20, PROT_READ | PROT_WRITE), ENOMEM,
+		     "making it writable is refused");
+	expect_errno(syscall(SYS_mprotect, r, 16UL << 20, PROT_READ | PROT_WRITE), 0,
+		     "making 16 MiB of it writable is not");
+	s = raw_mmap(NULL, 128UL << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	check(s != MAP_FAILED, "shared memory is not data");
+	g = raw_mmap(NULL, 128UL << 20, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_GROWSDOWN, -1, 0);
+	check(g != MAP_FAILED, "a MAP_GROWSDOWN stack is not data");
+	brk0 = (char *)syscall(SYS_brk, 0);
+	check((char *)syscall(SYS_brk, brk0 + (100UL << 20)) == brk0,
+	      "brk beyond RLIMIT_DATA leaves the break");
+	munmap(r, 128UL << 20);
+	munmap(s, 128UL << 20);
+	munmap(g, 128UL << 20);
+	check(setrlimit(RLIMIT_DATA, &old) == 0, "RLIMIT_DATA restored");
+}
+
 int main(void)
 {
 	struct sigaction sa;
@@ -398,6 +766,7 @@ int main(void)
 	sa.sa_sigaction = on_segv;
 	sa.sa_flags = SA_SIGINFO;
 	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
 
 	test_mmap_errors();
 	test_munmap();
@@ -407,6 +776,15 @@ int main(void)
 	test_growsdown();
 	test_msync_madvise();
 	test_brk();
+	test_past_the_end();
+	test_dontneed_private();
+	test_protect_sem_and_growsdown_flag();
+	test_growsdown_rules();
+	test_shared();
+	test_mlock();
+	test_rlimit_as();
+	test_fork_advice();
+	test_rlimit_data();
 	printf("mmap_edges: %s\n", failures ? "FAILED" : "all ok");
 	return failures ? 1 : 0;
 }

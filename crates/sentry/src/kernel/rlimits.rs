@@ -3,7 +3,8 @@
 //! The table is seeded with Linux's defaults for init and the spec's
 //! values; the host's own limits are never touched (the sentry enforces
 //! what it can: RLIMIT_NOFILE for descriptors, RLIMIT_DATA for brk,
-//! RLIMIT_STACK for the stack size).
+//! RLIMIT_STACK for the stack size and stack growth, RLIMIT_AS and
+//! RLIMIT_MEMLOCK in `crate::mm`).
 
 use crate::Rlimit;
 use crate::errno::Errno;
@@ -12,6 +13,8 @@ pub const RLIM_INFINITY: u64 = u64::MAX;
 pub const RLIMIT_DATA: u32 = 2;
 pub const RLIMIT_STACK: u32 = 3;
 pub const RLIMIT_NOFILE: u32 = 7;
+pub const RLIMIT_MEMLOCK: u32 = 8;
+pub const RLIMIT_AS: u32 = 9;
 /// RLIM_NLIMITS.
 pub const NLIMITS: usize = 16;
 

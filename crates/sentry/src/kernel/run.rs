@@ -149,7 +149,10 @@ fn handle_trap(t: &mut Task<'_>, trap: Trap, spurious: &mut (u64, u32)) -> Optio
             access,
             present,
         } => {
-            match t.mm().handle_fault(addr, access) {
+            // A fault below a grows-down VMA grows it, under the
+            // process's limits.
+            let limits = crate::mm::Limits::new(t.rlimits(), t.privileged());
+            match t.mm_mut().handle_user_fault(addr, access, &limits) {
                 Ok(()) => {
                     t.thread_mut().stats.faults += 1;
                     *spurious = (u64::MAX, 0);
@@ -182,6 +185,7 @@ fn handle_trap(t: &mut Task<'_>, trap: Trap, spurious: &mut (u64, u32)) -> Optio
                     );
                     fault_signal(t, SIGSEGV, c, addr);
                 }
+                Err(FaultError::Bus) => fault_signal(t, SIGBUS, code::BUS_ADRERR, addr),
                 Err(FaultError::NoMemory) => {
                     log::info!("thread {}: out of memory faulting {addr:#x}", t.tid);
                     let pid = t.tgid;

@@ -7,13 +7,27 @@
 //! - a fault just past the previous window (a sequential sweep, up or
 //!   down) doubles the window, up to `MAX_WINDOW_PAGES`, like readahead.
 //!
+//! A fault in the free range below a grows-down VMA (MAP_GROWSDOWN, the
+//! stack) first grows the VMA down to the faulting page, with Linux's
+//! checks (`expand_downwards`): the stack guard gap above an accessible
+//! mapping below, RLIMIT_STACK for the VMA's new size, RLIMIT_AS, and
+//! RLIMIT_MEMLOCK if it is locked. Only guest faults grow VMAs; the
+//! sentry's own accesses to user memory do not (like Linux's GUP since
+//! 6.5; Linux's copy_to_user would still grow one).
+//!
+//! A page of a shared VMA that is not mapped lies beyond its object:
+//! SIGBUS (see the module invariants in `mm`).
+//!
 //! A guest exit costs tens of microseconds on kvm_pvm while a present PTE
 //! over a sparse, never-touched frame costs nothing until used, so mapping
 //! eagerly is the cheap side.
 
 use vmm::Access;
 
-use super::{FAULT_AROUND_PAGES, MemoryManager, PAGE_SIZE, Vma, VmaKind, page_down};
+use super::{
+    FAULT_AROUND_PAGES, Limits, MMAP_MIN_ADDR, MemoryManager, PAGE_SIZE, STACK_GUARD_GAP, Vma,
+    VmaKind, page_down,
+};
 use crate::errno::Errno;
 
 /// VMAs up to this many pages are mapped whole on their first fault.
@@ -67,9 +81,62 @@ pub enum FaultError {
     AlreadyMapped,
     /// Out of guest memory.
     NoMemory,
+    /// A page of a shared mapping beyond its object: SIGBUS (BUS_ADRERR).
+    Bus,
 }
 
 impl MemoryManager {
+    /// Resolves a guest fault at `addr` for `access` under the faulting
+    /// process's `limits`: like `handle_fault`, after growing a grows-down
+    /// VMA above a free `addr` (an ungrowable one leaves the fault a
+    /// SIGSEGV).
+    pub fn handle_user_fault(
+        &mut self,
+        addr: u64,
+        access: Access,
+        limits: &Limits,
+    ) -> Result<(), FaultError> {
+        if self.vmas.find(addr).is_none()
+            && let Some(next) = self.vmas.find_next(addr).copied()
+            && next.grows_down()
+        {
+            self.grow_down(&next, addr, limits)
+                .map_err(|_| FaultError::Segv)?;
+        }
+        self.handle_fault(addr, access)
+    }
+
+    /// Grows the grows-down `vma` down to the page of `addr` (below it and
+    /// free), with Linux's checks (`expand_downwards`, `acct_stack_growth`).
+    fn grow_down(&mut self, vma: &Vma, addr: u64, limits: &Limits) -> Result<(), Errno> {
+        let new_start = page_down(addr);
+        if new_start < MMAP_MIN_ADDR {
+            return Err(Errno::EPERM);
+        }
+        if let Some(prev) = self.vmas.prev(vma.start)
+            && !prev.grows_down()
+            && prev.accessible()
+            && new_start.saturating_sub(prev.end) < STACK_GUARD_GAP
+        {
+            return Err(Errno::ENOMEM);
+        }
+        let grow = vma.start - new_start;
+        if !limits.may_expand(self.vmas.total(), grow) || vma.end - new_start > limits.stack {
+            return Err(Errno::ENOMEM);
+        }
+        let locked = self.is_locked(vma.start, vma.start + PAGE_SIZE);
+        if locked && !self.may_lock(grow, limits) {
+            return Err(Errno::ENOMEM);
+        }
+        let fork_flags = self.fork_flags_at(vma.start);
+        self.vmas.set_start(vma.start, new_start);
+        self.set_fork_flags(fork_flags, new_start, vma.start);
+        if locked {
+            self.lock_range(new_start, vma.start);
+        }
+        Ok(())
+    }
+
     /// Resolves a fault at `addr` for `access`.
     pub fn handle_fault(&self, addr: u64, access: Access) -> Result<(), FaultError> {
         let vma = *self.vmas.find(addr).ok_or(FaultError::Segv)?;
@@ -87,6 +154,9 @@ impl MemoryManager {
             // Its pages were all mapped at exec; a missing one went with a
             // munmap or never existed (mremap growth): Linux faults too.
             return Err(FaultError::Segv);
+        }
+        if vma.shared {
+            return Err(FaultError::Bus);
         }
         let (lo, hi) = self.fault_stream().window(page, &vma);
         // The faulting page first, so that running out of memory in the
@@ -139,8 +209,10 @@ impl MemoryManager {
         Ok(())
     }
 
+    /// Maps a fresh frame at `va` if nothing is mapped there; a shared
+    /// VMA's missing page (beyond its object) stays missing.
     fn populate_page(&self, va: u64, vma: &Vma) -> Result<(), Errno> {
-        if self.space.lookup(va).is_some() {
+        if vma.shared || self.space.lookup(va).is_some() {
             return Ok(());
         }
         self.map_new_page(va, vma.prot).map(|_| ())

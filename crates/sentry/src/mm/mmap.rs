@@ -6,8 +6,11 @@
 
 use vmm::Prot;
 
-use super::{MMAP_MIN_ADDR, MemoryManager, PAGE_SIZE, TASK_SIZE, Vma, VmaKind, page_up};
+use super::{
+    Limits, MMAP_MIN_ADDR, MemoryManager, PAGE_SIZE, TASK_SIZE, Vma, VmaKind, page_down, page_up,
+};
 use crate::errno::Errno;
+use crate::kernel::rlimits::RLIM_INFINITY;
 
 /// `mmap` placement rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,8 +23,47 @@ pub enum Placement {
     FixedNoReplace(u64),
 }
 
+/// An anonymous mmap request, decoded from the syscall's flags.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapRequest {
+    pub placement: Placement,
+    pub len: u64,
+    pub prot: Prot,
+    /// MAP_SHARED.
+    pub shared: bool,
+    /// MAP_POPULATE (without MAP_NONBLOCK).
+    pub populate: bool,
+    /// MAP_GROWSDOWN.
+    pub grows_down: bool,
+    /// MAP_LOCKED.
+    pub locked: bool,
+}
+
+impl MapRequest {
+    /// A private mapping anywhere, with no flags.
+    pub fn anon(prot: Prot) -> MapRequest {
+        MapRequest {
+            placement: Placement::Hint(0),
+            len: PAGE_SIZE,
+            prot,
+            shared: false,
+            populate: false,
+            grows_down: false,
+            locked: false,
+        }
+    }
+}
+
+/// mprotect's PROT_GROWSDOWN: extend the range down to its VMA's start.
+const PROT_GROWSDOWN: u64 = 0x0100_0000;
+/// mprotect's PROT_GROWSUP (no x86 VMA grows up).
+const PROT_GROWSUP: u64 = 0x0200_0000;
+/// PROT_SEM: accepted and meaningless on x86 (`arch_validate_prot`).
+const PROT_SEM: u64 = 0x8;
+
 impl MemoryManager {
-    /// Creates an anonymous mapping of `len` bytes; returns its address.
+    /// Creates an anonymous mapping with no limits (the kernel's own
+    /// mappings and tests); returns its address.
     pub fn mmap_anon(
         &mut self,
         placement: Placement,
@@ -30,6 +72,26 @@ impl MemoryManager {
         shared: bool,
         populate: bool,
     ) -> Result<u64, Errno> {
+        let req = MapRequest {
+            placement,
+            len,
+            prot,
+            shared,
+            populate,
+            ..MapRequest::anon(prot)
+        };
+        self.mmap(&req, &Limits::NONE)
+    }
+
+    /// mmap(2) of anonymous memory under `limits`; returns its address.
+    pub fn mmap(&mut self, req: &MapRequest, limits: &Limits) -> Result<u64, Errno> {
+        let MapRequest {
+            placement,
+            len,
+            prot,
+            shared,
+            ..
+        } = *req;
         if len == 0 {
             return Err(Errno::EINVAL);
         }
@@ -52,26 +114,57 @@ impl MemoryManager {
                 {
                     return Err(Errno::EEXIST);
                 }
-                self.remove_range(addr, addr + len);
                 addr
             }
             Placement::Hint(hint) => self.unmapped_area(hint, len)?,
         };
         let end = start + len;
+        let lock = if req.locked {
+            Some(false)
+        } else {
+            self.lock_future
+        };
+        if lock.is_some() && !self.may_lock(len, limits) {
+            return Err(Errno::EAGAIN);
+        }
+        if shared && req.grows_down {
+            return Err(Errno::EINVAL);
+        }
+        // RLIMIT_AS counts what the mapping adds: pages it replaces
+        // (MAP_FIXED) are already counted.
+        let replaced = self.vmas.covered_len(start, end);
+        let data = prot.write && !shared && !req.grows_down;
+        if !self.may_grow(limits, data, len - replaced) {
+            return Err(Errno::ENOMEM);
+        }
+        self.remove_range(start, end);
         self.vmas.insert(Vma {
             start,
             end,
             prot,
             shared,
-            kind: VmaKind::Anon,
+            kind: if req.grows_down {
+                VmaKind::GrowsDown
+            } else {
+                VmaKind::Anon
+            },
         });
         if shared {
             // Shared anonymous memory must be the same frames in every
             // process that inherits it, so its frames exist from the start
             // (Linux backs it with a shmem file; the memory file is sparse,
             // so an untouched frame costs no host memory).
-            self.populate_all(start, end)?;
-        } else if populate {
+            if let Err(e) = self.populate_all(start, end) {
+                self.remove_range(start, end);
+                return Err(e);
+            }
+        }
+        if let Some(onfault) = lock {
+            self.lock_range(start, end);
+            if !onfault {
+                let _ = self.populate(start, end);
+            }
+        } else if req.populate && !shared {
             // Linux ignores population failures (mm_populate): the mapping
             // stands and the rest faults in later.
             let _ = self.populate(start, end);
@@ -81,13 +174,14 @@ impl MemoryManager {
 
     /// Linux's `get_unmapped_area` for a non-fixed request: the hint
     /// (rounded up to a page) if the range is free, else the highest free
-    /// range below `mmap_base`, else the highest one anywhere.
-    fn unmapped_area(&self, hint: u64, len: u64) -> Result<u64, Errno> {
+    /// range below `mmap_base`, else the highest one anywhere. The guard
+    /// gap below a grows-down VMA counts as taken.
+    pub(super) fn unmapped_area(&self, hint: u64, len: u64) -> Result<u64, Errno> {
         if hint != 0
             && let Some(h) = page_up(hint)
         {
             let fits = h >= MMAP_MIN_ADDR && h.checked_add(len).is_some_and(|e| e <= TASK_SIZE);
-            if fits && !self.vmas.overlaps(h, h + len) {
+            if fits && self.vmas.free_for_mmap(h, h + len) {
                 return Ok(h);
             }
         }
@@ -111,17 +205,25 @@ impl MemoryManager {
         Ok(())
     }
 
-    /// mprotect(2). `prot` is the raw PROT_* value.
+    /// mprotect(2). `prot` is the raw PROT_* value. As on Linux, the
+    /// protection is applied VMA by VMA: a hole (ENOMEM) or a VMA that
+    /// refuses it (EACCES) part-way leaves the part before it changed.
     pub fn mprotect(&mut self, addr: u64, len: u64, prot: u64) -> Result<(), Errno> {
-        const PROT_GROWSDOWN: u64 = 0x0100_0000;
-        const PROT_GROWSUP: u64 = 0x0200_0000;
+        self.mprotect_limited(addr, len, prot, &Limits::NONE)
+    }
+
+    /// mprotect(2) under `limits` (RLIMIT_DATA for memory made writable).
+    pub fn mprotect_limited(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: u64,
+        limits: &Limits,
+    ) -> Result<(), Errno> {
         const PROT_WRITE: u64 = 2;
-        if !addr.is_multiple_of(PAGE_SIZE) {
-            return Err(Errno::EINVAL);
-        }
-        if prot & !(7 | PROT_GROWSDOWN | PROT_GROWSUP) != 0
-            || prot & (PROT_GROWSDOWN | PROT_GROWSUP) == (PROT_GROWSDOWN | PROT_GROWSUP)
-        {
+        let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
+        let prot = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
+        if grows == PROT_GROWSDOWN | PROT_GROWSUP || !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         if len == 0 {
@@ -129,24 +231,71 @@ impl MemoryManager {
         }
         let len = page_up(len).ok_or(Errno::ENOMEM)?;
         let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
-        if end > TASK_SIZE || !self.vmas.covers(addr, end) {
-            return Err(Errno::ENOMEM);
+        if prot & !(7 | PROT_SEM) != 0 {
+            return Err(Errno::EINVAL);
         }
-        // The vDSO's frames are shared by every process: like Linux's vvar
-        // mapping, it cannot be made writable.
-        if prot & PROT_WRITE != 0
-            && self
-                .vmas
-                .intersecting(addr, end)
-                .any(|v| v.kind == VmaKind::Vdso)
-        {
-            return Err(Errno::EACCES);
+        let first = *self
+            .vmas
+            .intersecting(addr, end)
+            .next()
+            .ok_or(Errno::ENOMEM)?;
+        let start = if grows == PROT_GROWSDOWN {
+            if !first.grows_down() {
+                return Err(Errno::EINVAL);
+            }
+            first.start
+        } else {
+            if first.start > addr {
+                return Err(Errno::ENOMEM);
+            }
+            if grows == PROT_GROWSUP {
+                return Err(Errno::EINVAL);
+            }
+            addr
+        };
+        // The contiguous run of VMAs from `start`, and why it stops short.
+        let mut reach = start;
+        let mut error = None;
+        for v in self.vmas.intersecting(start, end) {
+            if v.start > reach {
+                break;
+            }
+            // The vDSO's frames are shared by every process: like Linux's
+            // vvar mapping, it cannot be made writable.
+            if prot & PROT_WRITE != 0 && v.kind == VmaKind::Vdso {
+                error = Some(Errno::EACCES);
+                break;
+            }
+            reach = v.end.min(end);
         }
-        let prot = Prot::from_linux(prot);
-        for v in self.vmas.protect_range(addr, end, prot) {
-            self.protect_pages(v.start, v.end, prot, !v.shared);
+        let mut error = error.or((reach < end).then_some(Errno::ENOMEM));
+        let prot = Prot::from_linux(prot & 7);
+        // Making private memory writable turns it into data: RLIMIT_DATA
+        // may refuse it (when RLIMIT_AS alone would not), from that VMA on.
+        if prot.write && limits.data != RLIM_INFINITY {
+            let mut data = self.data_bytes();
+            for v in self.vmas.intersecting(start, reach) {
+                let n = v.end.min(reach) - v.start.max(start);
+                let becomes_data = !v.prot.write && !v.shared && !v.grows_down();
+                if becomes_data
+                    && limits.may_expand(self.vmas.total(), n)
+                    && !limits.may_expand_data(data, n)
+                {
+                    reach = v.start.max(start);
+                    error = Some(Errno::ENOMEM);
+                    break;
+                }
+                if becomes_data {
+                    data += n;
+                }
+            }
         }
-        Ok(())
+        if reach > start {
+            for v in self.vmas.protect_range(start, reach, prot) {
+                self.protect_pages(v.start, v.end, prot, !v.shared);
+            }
+        }
+        error.map_or(Ok(()), Err)
     }
 
     /// madvise(2).
@@ -156,7 +305,17 @@ impl MemoryManager {
         const REMOVE: u64 = 9;
         const POPULATE_READ: u64 = 22;
         const POPULATE_WRITE: u64 = 23;
-        let known = matches!(advice, 0..=4 | 8..=23 | 25 | 100 | 101);
+        const DONTNEED_LOCKED: u64 = 24;
+        const DONTFORK: u64 = 10;
+        const DOFORK: u64 = 11;
+        const WIPEONFORK: u64 = 18;
+        const KEEPONFORK: u64 = 19;
+        // MADV_HWPOISON and MADV_SOFT_OFFLINE (100, 101) are EINVAL, as in
+        // a kernel without CONFIG_MEMORY_FAILURE; MADV_GUARD_INSTALL and
+        // MADV_GUARD_REMOVE (102, 103, Linux 6.13) are EINVAL, as before
+        // 6.13. The other advice values are hints with nothing to do here
+        // (all memory is resident; no swap, KSM, huge pages or core dumps).
+        let known = matches!(advice, 0..=4 | 8..=25);
         if !known || !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
@@ -169,17 +328,66 @@ impl MemoryManager {
             return Ok(());
         }
         let covered = self.vmas.covers(addr, end);
-        let pieces: Vec<Vma> = self.vmas.intersecting(addr, end).copied().collect();
+        let pieces: Vec<Vma> = self
+            .vmas
+            .intersecting(addr, end)
+            .map(|v| Vma {
+                start: v.start.max(addr),
+                end: v.end.min(end),
+                ..*v
+            })
+            .collect();
         match advice {
-            DONTNEED | FREE | REMOVE => {
+            DONTNEED | DONTNEED_LOCKED | FREE => {
                 // Private anonymous pages read as zeros afterwards: drop the
-                // frames; the next touch faults in a fresh zeroed one.
-                // (MADV_FREE may do the same; REMOVE on anonymous memory
-                // behaves like DONTNEED for private data.)
-                // The vDSO's pages would not fault back: leave them (Linux
-                // refuses the vvar page and refills the vDSO's).
-                for v in pieces.iter().filter(|v| v.kind != VmaKind::Vdso) {
-                    self.unmap_pages(v.start.max(addr), v.end.min(end));
+                // frames; the next touch faults in a fresh zeroed one
+                // (MADV_FREE may do the same). Shared memory keeps its
+                // contents: Linux drops only this process's page-table
+                // entries and the next touch finds the same shmem page, so
+                // the frames stay mapped. The vDSO's pages would not fault
+                // back: leave them (Linux refuses the vvar page and refills
+                // the vDSO's). VMAs are visited in order and an error stops
+                // the walk, as on Linux.
+                for v in &pieces {
+                    if advice == FREE && v.shared {
+                        return Err(Errno::EINVAL); // anonymous private only
+                    }
+                    if advice != DONTNEED_LOCKED && self.is_locked(v.start, v.end) {
+                        return Err(Errno::EINVAL);
+                    }
+                    if !v.shared && v.kind != VmaKind::Vdso {
+                        self.unmap_pages(v.start, v.end);
+                    }
+                }
+            }
+            REMOVE => {
+                // Punches a hole in the shared object: every sharer reads
+                // zeros. Private memory has no object to punch.
+                for v in &pieces {
+                    if !v.shared || self.is_locked(v.start, v.end) {
+                        return Err(Errno::EINVAL);
+                    }
+                    self.zero_frames(v.start, v.end);
+                }
+            }
+            DONTFORK | DOFORK => {
+                for v in &pieces {
+                    if advice == DONTFORK {
+                        self.dont_fork.mark(v.start, v.end);
+                    } else {
+                        self.dont_fork.remove_range(v.start, v.end);
+                    }
+                }
+            }
+            WIPEONFORK | KEEPONFORK => {
+                for v in &pieces {
+                    if advice == KEEPONFORK {
+                        self.wipe_on_fork.remove_range(v.start, v.end);
+                    } else if v.shared {
+                        return Err(Errno::EINVAL); // private anonymous only
+                    } else {
+                        self.wipe_on_fork.mark(v.start, v.end);
+                    }
                 }
             }
             POPULATE_READ | POPULATE_WRITE => {
@@ -198,6 +406,21 @@ impl MemoryManager {
         }
         if covered { Ok(()) } else { Err(Errno::ENOMEM) }
     }
+
+    /// Zeroes the frames mapped in `[start, end)` in place (they stay
+    /// mapped, and shared).
+    fn zero_frames(&self, start: u64, end: u64) {
+        let zeros = [0u8; PAGE_SIZE as usize];
+        let mut a = page_down(start);
+        while a < end {
+            if let Some((frame, _)) = self.space.lookup(a)
+                && let Err(e) = self.mem.write(frame, &zeros)
+            {
+                log::error!("zeroing frame {frame:#x}: {e}");
+            }
+            a += PAGE_SIZE;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -205,7 +428,7 @@ mod tests {
     //! These run on the real platform: the memory manager needs a real
     //! address space.
     use super::*;
-    use crate::mm::STACK_TOP;
+    use crate::mm::{FaultError, STACK_GUARD_GAP, STACK_TOP};
 
     use crate::mm::test_mm as mm;
 
@@ -284,7 +507,10 @@ mod tests {
             "hole after the mapping"
         );
         assert_eq!(mm.mprotect(a + 1, 0x1000, 3), Err(Errno::EINVAL));
-        assert_eq!(mm.mprotect(a, 0x1000, 8), Err(Errno::EINVAL));
+        assert_eq!(mm.mprotect(a, 0x1000, 0x10), Err(Errno::EINVAL));
+        // PROT_SEM is accepted on x86; PROT_GROWSDOWN needs a grows-down VMA.
+        assert_eq!(mm.mprotect(a, 0x1000, 8 | 1), Ok(()));
+        assert_eq!(mm.mprotect(a, 0x1000, 0x0100_0001), Err(Errno::EINVAL));
         mm.munmap(a, 0x2000).unwrap();
         assert_eq!(mm.copy_in(a + 0x1000, &mut b), Err(Errno::EFAULT));
         assert_eq!(mm.copy_in(u64::MAX - 3, &mut [0u8; 8]), Err(Errno::EFAULT));
@@ -330,15 +556,246 @@ mod tests {
         assert_eq!(mm.madvise(a, 0x3000, 0), Err(Errno::ENOMEM));
 
         mm.init_brk(0x60_0000);
-        assert_eq!(mm.set_brk(0, u64::MAX), 0x60_0000);
-        assert_eq!(mm.set_brk(0x60_2010, u64::MAX), 0x60_2010);
+        let none = Limits::NONE;
+        assert_eq!(mm.set_brk(0, &none), 0x60_0000);
+        assert_eq!(mm.set_brk(0x60_2010, &none), 0x60_2010);
         mm.copy_out(0x60_2008, b"heap").unwrap();
-        assert_eq!(mm.set_brk(0x60_4000, 0x1000), 0x60_2010, "RLIMIT_DATA");
-        assert_eq!(mm.set_brk(0x60_0800, u64::MAX), 0x60_0800);
+        let data = Limits {
+            data: 0x1000,
+            ..none
+        };
+        assert_eq!(mm.set_brk(0x60_4000, &data), 0x60_2010, "RLIMIT_DATA");
+        let total = mm.vmas().total();
+        let small = Limits {
+            address_space: total,
+            ..none
+        };
+        assert_eq!(mm.set_brk(0x60_4000, &small), 0x60_2010, "RLIMIT_AS");
+        assert_eq!(mm.set_brk(0x60_3000, &small), 0x60_3000);
+        assert_eq!(mm.set_brk(0x60_0800, &none), 0x60_0800);
         assert_eq!(mm.copy_in(0x60_2008, &mut b), Err(Errno::EFAULT));
-        assert_eq!(mm.set_brk(0x60_3000, u64::MAX), 0x60_3000);
+        assert_eq!(mm.set_brk(0x60_3000, &none), 0x60_3000);
         mm.copy_in(0x60_2008, &mut b).unwrap();
         assert_eq!(b, [0; 4], "shrunk heap comes back zeroed");
+        // The heap stops a page short of the next mapping.
+        mm.mmap_anon(
+            Placement::Fixed(0x61_0000),
+            PAGE_SIZE,
+            Prot::R,
+            false,
+            false,
+        )
+        .unwrap();
+        assert_eq!(mm.set_brk(0x61_0000, &none), 0x60_3000);
+        assert_eq!(mm.set_brk(0x60_f000, &none), 0x60_f000);
+    }
+
+    #[test]
+    fn dontfork_and_wipeonfork_shape_the_child() {
+        let (machine, mut parent) = mm();
+        let gone = parent
+            .mmap_anon(Placement::Hint(0), 2 * PAGE_SIZE, Prot::RW, false, false)
+            .unwrap();
+        let wiped = parent
+            .mmap_anon(Placement::Hint(0), 2 * PAGE_SIZE, Prot::RW, false, false)
+            .unwrap();
+        parent.copy_out(gone, b"gone").unwrap();
+        parent.copy_out(wiped, b"wipe").unwrap();
+        parent.copy_out(wiped + PAGE_SIZE, b"kept").unwrap();
+        parent.madvise(gone, 2 * PAGE_SIZE, 10).unwrap();
+        parent.madvise(wiped, PAGE_SIZE, 18).unwrap();
+        let child = parent.fork(machine.new_address_space().unwrap()).unwrap();
+        let mut b = [1u8; 4];
+        assert_eq!(child.copy_in(gone, &mut b), Err(Errno::EFAULT));
+        child.copy_in(wiped, &mut b).unwrap();
+        assert_eq!(b, [0; 4], "wiped in the child");
+        child.copy_in(wiped + PAGE_SIZE, &mut b).unwrap();
+        assert_eq!(&b, b"kept");
+        parent.copy_in(wiped, &mut b).unwrap();
+        assert_eq!(&b, b"wipe", "the parent keeps its data");
+        // Undone, the memory is copied again.
+        parent.madvise(gone, 2 * PAGE_SIZE, 11).unwrap();
+        parent.madvise(wiped, PAGE_SIZE, 19).unwrap();
+        let child = parent.fork(machine.new_address_space().unwrap()).unwrap();
+        child.copy_in(gone, &mut b).unwrap();
+        assert_eq!(&b, b"gone");
+        child.copy_in(wiped, &mut b).unwrap();
+        assert_eq!(&b, b"wipe");
+        let shared = parent
+            .mmap_anon(Placement::Hint(0), PAGE_SIZE, Prot::RW, true, false)
+            .unwrap();
+        assert_eq!(parent.madvise(shared, PAGE_SIZE, 18), Err(Errno::EINVAL));
+        assert_eq!(parent.madvise(shared, PAGE_SIZE, 100), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn rlimit_as_bounds_mmap_and_mremap() {
+        let (_m, mut mm) = mm();
+        let base = mm.vmas().total();
+        let lim = Limits {
+            address_space: base + 16 * PAGE_SIZE,
+            ..Limits::NONE
+        };
+        let req = |placement, len| MapRequest {
+            placement,
+            len,
+            ..MapRequest::anon(Prot::RW)
+        };
+        let a = mm
+            .mmap(&req(Placement::Hint(0), 8 * PAGE_SIZE), &lim)
+            .unwrap();
+        assert_eq!(
+            mm.mmap(&req(Placement::Hint(0), 9 * PAGE_SIZE), &lim),
+            Err(Errno::ENOMEM)
+        );
+        // Replacing counts only what is added.
+        mm.mmap(&req(Placement::Fixed(a), 8 * PAGE_SIZE), &lim)
+            .unwrap();
+        mm.mmap(
+            &req(Placement::Fixed(a + 4 * PAGE_SIZE), 12 * PAGE_SIZE),
+            &lim,
+        )
+        .unwrap();
+        assert_eq!(
+            mm.remap(a, 16 * PAGE_SIZE, 17 * PAGE_SIZE, 1, 0, &lim),
+            Err(Errno::ENOMEM)
+        );
+        mm.munmap(a, 16 * PAGE_SIZE).unwrap();
+        assert_eq!(mm.vmas().total(), base);
+    }
+
+    #[test]
+    fn rlimit_data_bounds_private_writable_memory() {
+        let (_m, mut mm) = mm();
+        let lim = Limits {
+            data: 8 * PAGE_SIZE,
+            ..Limits::NONE
+        };
+        let req = |len, prot, shared| MapRequest {
+            len,
+            shared,
+            ..MapRequest::anon(prot)
+        };
+        assert_eq!(
+            mm.mmap(&req(9 * PAGE_SIZE, Prot::RW, false), &lim),
+            Err(Errno::ENOMEM)
+        );
+        mm.mmap(&req(9 * PAGE_SIZE, Prot::RW, true), &lim).unwrap();
+        let r = mm.mmap(&req(9 * PAGE_SIZE, Prot::R, false), &lim).unwrap();
+        assert_eq!(
+            mm.mprotect_limited(r, 9 * PAGE_SIZE, 3, &lim),
+            Err(Errno::ENOMEM)
+        );
+        mm.mprotect_limited(r, 8 * PAGE_SIZE, 3, &lim).unwrap();
+        assert_eq!(
+            mm.mprotect_limited(r + 8 * PAGE_SIZE, PAGE_SIZE, 3, &lim),
+            Err(Errno::ENOMEM)
+        );
+        // A soft limit of 0 is not enforced below the hard limit.
+        let valgrind = Limits {
+            data: 0,
+            data_hard: 64 * PAGE_SIZE,
+            ..Limits::NONE
+        };
+        mm.mmap(&req(PAGE_SIZE, Prot::RW, false), &valgrind)
+            .unwrap();
+    }
+
+    #[test]
+    fn growsdown_mappings_grow_on_faults_below() {
+        let (_m, mut mm) = mm();
+        let req = |placement, len, grows_down| MapRequest {
+            placement,
+            len,
+            grows_down,
+            ..MapRequest::anon(Prot::RW)
+        };
+        let top = 0x4000_0000;
+        let g = top - 4 * PAGE_SIZE;
+        mm.mmap(
+            &req(Placement::Fixed(g), 4 * PAGE_SIZE, true),
+            &Limits::NONE,
+        )
+        .unwrap();
+        // mprotect PROT_GROWSDOWN: only on a grows-down VMA, from its start.
+        assert_eq!(mm.mprotect(g, PAGE_SIZE, 0x0100_0003), Ok(()));
+        let lim = Limits {
+            stack: 64 * PAGE_SIZE,
+            ..Limits::NONE
+        };
+        let w = vmm::Access::Write;
+        mm.handle_user_fault(g - 10 * PAGE_SIZE + 8, w, &lim)
+            .unwrap();
+        assert_eq!(mm.vmas().find(g - 10 * PAGE_SIZE).map(|v| v.end), Some(top));
+        // RLIMIT_STACK bounds the VMA's size.
+        assert_eq!(
+            mm.handle_user_fault(top - 65 * PAGE_SIZE, w, &lim),
+            Err(FaultError::Segv)
+        );
+        mm.handle_user_fault(top - 64 * PAGE_SIZE, w, &lim).unwrap();
+        // An accessible mapping below keeps the guard gap free.
+        let below = top - 64 * PAGE_SIZE - STACK_GUARD_GAP - PAGE_SIZE;
+        mm.mmap(
+            &req(Placement::Fixed(below), PAGE_SIZE, false),
+            &Limits::NONE,
+        )
+        .unwrap();
+        let lim = Limits::NONE;
+        assert_eq!(
+            mm.handle_user_fault(below + 2 * PAGE_SIZE, w, &lim),
+            Err(FaultError::Segv)
+        );
+        // A PROT_NONE one does not.
+        mm.mprotect(below, PAGE_SIZE, 0).unwrap();
+        mm.handle_user_fault(below + 2 * PAGE_SIZE, w, &lim)
+            .unwrap();
+        // A search for free space leaves the gap below a grows-down VMA.
+        mm.munmap(below, PAGE_SIZE).unwrap();
+        let h = mm
+            .mmap(&req(Placement::Hint(below), PAGE_SIZE, false), &lim)
+            .unwrap();
+        assert_ne!(h, below);
+        assert_eq!(
+            mm.mmap(&req(Placement::Hint(0), PAGE_SIZE, true), &lim)
+                .map(|_| ())
+                .and_then(|()| mm.mprotect(g, PAGE_SIZE, 0x0200_0003)),
+            Err(Errno::EINVAL),
+            "PROT_GROWSUP"
+        );
+    }
+
+    #[test]
+    fn shared_memory_survives_dontneed_and_duplicates_with_mremap() {
+        let (_m, mut mm) = mm();
+        let s = mm
+            .mmap_anon(Placement::Hint(0), 2 * PAGE_SIZE, Prot::RW, true, false)
+            .unwrap();
+        mm.copy_out(s + PAGE_SIZE, b"kept").unwrap();
+        mm.madvise(s, 2 * PAGE_SIZE, 4).unwrap();
+        let mut b = [0u8; 4];
+        mm.copy_in(s + PAGE_SIZE, &mut b).unwrap();
+        assert_eq!(&b, b"kept");
+        assert_eq!(mm.madvise(s, PAGE_SIZE, 8), Err(Errno::EINVAL), "FREE");
+        // old_size 0: a second view of the same pages; past the object,
+        // SIGBUS.
+        let d = mm.mremap(s, 0, 3 * PAGE_SIZE, 1, 0).unwrap();
+        assert_ne!(d, s);
+        mm.copy_out(d + PAGE_SIZE, b"both").unwrap();
+        mm.copy_in(s + PAGE_SIZE, &mut b).unwrap();
+        assert_eq!(&b, b"both");
+        assert_eq!(
+            mm.handle_fault(d + 2 * PAGE_SIZE, vmm::Access::Read),
+            Err(FaultError::Bus)
+        );
+        assert_eq!(mm.mremap(s, 0, PAGE_SIZE, 0, 0), Err(Errno::ENOMEM));
+        // MADV_REMOVE zeroes the object for every view.
+        mm.madvise(d, PAGE_SIZE * 2, 9).unwrap();
+        mm.copy_in(s + PAGE_SIZE, &mut b).unwrap();
+        assert_eq!(b, [0; 4]);
+        let p = mm
+            .mmap_anon(Placement::Hint(0), PAGE_SIZE, Prot::RW, false, false)
+            .unwrap();
+        assert_eq!(mm.madvise(p, PAGE_SIZE, 9), Err(Errno::EINVAL), "REMOVE");
     }
 
     /// After fork, private pages are copy-on-write in both processes, and

@@ -10,10 +10,24 @@
 //!   touches user memory on the guest's behalf), a window at a time.
 //! - Every page mapped since the last full unmap of its 2 MiB block is in
 //!   `populated`, so page-table walks can skip the rest of a range.
+//! - Every page of a MAP_SHARED VMA within its object is mapped (shared
+//!   anonymous memory is populated when created, and its frames are what
+//!   every sharer maps); an unmapped page of a shared VMA lies beyond the
+//!   object, and touching it is SIGBUS, as on Linux.
+//! - `locked` holds the mlocked ranges (VM_LOCKED), always inside VMAs;
+//!   its total is Linux's `locked_vm`. The vDSO is never locked.
+//!   `dont_fork` and `wipe_on_fork` likewise hold the ranges madvise
+//!   marked MADV_DONTFORK (VM_DONTCOPY) and MADV_WIPEONFORK. These flags
+//!   go with the memory: unmapping clears them, and memory that joins a
+//!   VMA (mremap, stack growth) or moves (mremap) takes its VMA's.
+//! - Limits (RLIMIT_AS, RLIMIT_STACK, RLIMIT_MEMLOCK, RLIMIT_DATA) are the
+//!   calling process's, passed in as `Limits` by each operation that can
+//!   grow the address space or the locked memory.
 //! - Nothing here panics on guest-controlled values: all address
 //!   arithmetic is checked.
 
 mod fault;
+pub mod mlock;
 pub mod mmap;
 mod mremap;
 pub mod usercopy;
@@ -36,8 +50,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use vmm::{AddressSpace, MemoryFile, Prot};
 
-pub use self::vma::{Vma, VmaKind, VmaSet};
+pub use self::vma::{STACK_GUARD_GAP, Vma, VmaKind, VmaSet};
 use crate::errno::Errno;
+use crate::kernel::rlimits::{
+    RLIM_INFINITY, RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, RLIMIT_STACK, Rlimits,
+};
 
 /// The page size.
 pub const PAGE_SIZE: u64 = vmm::memory::PAGE_SIZE;
@@ -67,6 +84,67 @@ pub fn page_down(x: u64) -> u64 {
     x & !(PAGE_SIZE - 1)
 }
 
+/// The resource limits that memory operations check: the calling
+/// process's soft limits, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// RLIMIT_AS: the total size of all mappings.
+    pub address_space: u64,
+    /// RLIMIT_DATA: the private writable memory (heap, data, anonymous
+    /// memory; not stacks), and the size of the brk heap.
+    pub data: u64,
+    /// RLIMIT_DATA's hard limit (a soft limit of 0 is not enforced below
+    /// it: Linux's workaround for Valgrind).
+    pub data_hard: u64,
+    /// RLIMIT_STACK: the size a grows-down VMA may grow to.
+    pub stack: u64,
+    /// RLIMIT_MEMLOCK: the locked memory.
+    pub memlock: u64,
+    /// CAP_IPC_LOCK: locking is not bounded by RLIMIT_MEMLOCK.
+    pub ipc_lock: bool,
+}
+
+impl Limits {
+    /// No limit at all (the kernel's own mappings, tests).
+    pub const NONE: Limits = Limits {
+        address_space: RLIM_INFINITY,
+        data: RLIM_INFINITY,
+        data_hard: RLIM_INFINITY,
+        stack: RLIM_INFINITY,
+        memlock: RLIM_INFINITY,
+        ipc_lock: true,
+    };
+
+    /// The limits of a process with `rlimits`; `privileged` stands for
+    /// CAP_IPC_LOCK.
+    pub fn new(rlimits: &Rlimits, privileged: bool) -> Limits {
+        Limits {
+            address_space: rlimits.soft(RLIMIT_AS),
+            data: rlimits.soft(RLIMIT_DATA),
+            data_hard: rlimits.get(RLIMIT_DATA).map_or(RLIM_INFINITY, |l| l.hard),
+            stack: rlimits.soft(RLIMIT_STACK),
+            memlock: rlimits.soft(RLIMIT_MEMLOCK),
+            ipc_lock: privileged,
+        }
+    }
+
+    /// Linux's `may_expand_vm` for RLIMIT_AS: whether mappings of `total`
+    /// bytes may grow by `grow` bytes (the limit counts whole pages).
+    pub fn may_expand(&self, total: u64, grow: u64) -> bool {
+        self.address_space == RLIM_INFINITY
+            || total.saturating_add(grow) <= page_down(self.address_space)
+    }
+
+    /// Linux's `may_expand_vm` for RLIMIT_DATA: whether `data` bytes of
+    /// data mappings may grow by `grow`.
+    pub fn may_expand_data(&self, data: u64, grow: u64) -> bool {
+        let want = data.saturating_add(grow);
+        self.data == RLIM_INFINITY
+            || want <= page_down(self.data)
+            || (self.data == 0 && want <= page_down(self.data_hard))
+    }
+}
+
 /// The brk heap.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Brk {
@@ -91,6 +169,17 @@ pub struct MemoryManager {
     populated: Mutex<BTreeSet<u64>>,
     /// The last fault-around window, to grow windows on sweeps.
     fault_stream: Mutex<fault::FaultStream>,
+    /// The mlocked ranges, as pseudo-VMAs that always merge (see the
+    /// module invariants). Not inherited by fork, as on Linux.
+    locked: VmaSet,
+    /// mlockall(MCL_FUTURE): new mappings are locked; `Some(true)` with
+    /// MCL_ONFAULT (locked but not populated).
+    lock_future: Option<bool>,
+    /// MADV_DONTFORK ranges: absent from a fork child.
+    dont_fork: VmaSet,
+    /// MADV_WIPEONFORK ranges: empty (zero-filled) in a fork child, and
+    /// still marked there.
+    wipe_on_fork: VmaSet,
 }
 
 impl MemoryManager {
@@ -108,29 +197,82 @@ impl MemoryManager {
             mmap_base,
             populated: Mutex::new(BTreeSet::new()),
             fault_stream: Mutex::new(fault::FaultStream::default()),
+            locked: VmaSet::default(),
+            lock_future: None,
+            dont_fork: VmaSet::default(),
+            wipe_on_fork: VmaSet::default(),
         }
     }
 
     /// fork: a copy of this memory in `space` (a fresh tree). Private
     /// pages become copy-on-write in both; MAP_SHARED pages stay shared.
+    /// MADV_DONTFORK memory is left out of the child and MADV_WIPEONFORK
+    /// memory starts empty there.
     pub fn fork(&self, space: AddressSpace) -> Result<MemoryManager, Errno> {
+        let mut vmas = self.vmas.clone();
+        let mut wipe_on_fork = self.wipe_on_fork.clone();
+        for v in self.dont_fork.iter() {
+            vmas.remove_range(v.start, v.end);
+            wipe_on_fork.remove_range(v.start, v.end);
+        }
         let child = MemoryManager {
             space: Arc::new(space),
             mem: Arc::clone(&self.mem),
-            vmas: self.vmas.clone(),
+            vmas,
             brk: self.brk,
             mmap_base: self.mmap_base,
             populated: Mutex::new(self.populated().clone()),
             fault_stream: Mutex::new(fault::FaultStream::default()),
+            // Memory locks and MCL_FUTURE are not inherited (mlock(2)).
+            locked: VmaSet::default(),
+            lock_future: None,
+            dont_fork: VmaSet::default(),
+            wipe_on_fork,
         };
-        for v in self.vmas.iter() {
-            for (s, e) in self.populated_pieces(v.start, v.end) {
-                self.space
-                    .fork_into(&child.space, s, e - s, !v.shared)
-                    .map_err(|_| Errno::ENOMEM)?;
+        for v in child.vmas.iter() {
+            for (s, e) in self.wipe_on_fork.gaps_in(v.start, v.end) {
+                for (s, e) in self.populated_pieces(s, e) {
+                    self.space
+                        .fork_into(&child.space, s, e - s, !v.shared)
+                        .map_err(|_| Errno::ENOMEM)?;
+                }
             }
         }
         Ok(child)
+    }
+
+    /// Bytes of data mappings (Linux's `data_vm`: private, writable, not
+    /// a stack).
+    fn data_bytes(&self) -> u64 {
+        self.vmas.iter().filter(|v| v.is_data()).map(Vma::len).sum()
+    }
+
+    /// Linux's `may_expand_vm`: whether the mappings may grow by `grow`
+    /// bytes of a data mapping (`data`) or another kind.
+    fn may_grow(&self, limits: &Limits, data: bool, grow: u64) -> bool {
+        limits.may_expand(self.vmas.total(), grow)
+            && (!data
+                || limits.data == RLIM_INFINITY
+                || limits.may_expand_data(self.data_bytes(), grow))
+    }
+
+    /// The fork flags (MADV_DONTFORK, MADV_WIPEONFORK) of the memory at
+    /// `addr`, for memory that joins its VMA or takes its place.
+    fn fork_flags_at(&self, addr: u64) -> (bool, bool) {
+        (
+            self.dont_fork.find(addr).is_some(),
+            self.wipe_on_fork.find(addr).is_some(),
+        )
+    }
+
+    /// Gives `[start, end)` the fork flags `flags` (from `fork_flags_at`).
+    fn set_fork_flags(&mut self, flags: (bool, bool), start: u64, end: u64) {
+        if flags.0 {
+            self.dont_fork.mark(start, end);
+        }
+        if flags.1 {
+            self.wipe_on_fork.mark(start, end);
+        }
     }
 
     /// Bytes of guest memory in all, and not allocated to any frame.
@@ -225,6 +367,9 @@ impl MemoryManager {
 
     /// Removes every VMA and mapping in `[start, end)` (both page aligned).
     pub fn remove_range(&mut self, start: u64, end: u64) {
+        self.locked.remove_range(start, end);
+        self.dont_fork.remove_range(start, end);
+        self.wipe_on_fork.remove_range(start, end);
         for v in self.vmas.remove_range(start, end) {
             self.unmap_pages(v.start, v.end);
         }
@@ -317,13 +462,15 @@ impl MemoryManager {
     }
 
     /// brk(2): moves the program break; returns the (possibly unchanged)
-    /// break, as Linux does.
-    pub fn set_brk(&mut self, addr: u64, data_limit: u64) -> u64 {
+    /// break, as Linux does. The heap may not grow past RLIMIT_DATA or
+    /// RLIMIT_AS, nor to within a page (and a stack's guard gap) of the
+    /// next mapping.
+    pub fn set_brk(&mut self, addr: u64, limits: &Limits) -> u64 {
         let Brk { start, current } = self.brk;
         if addr < start {
             return current;
         }
-        if addr.saturating_sub(start) > data_limit {
+        if addr.saturating_sub(start) > limits.data {
             return current;
         }
         let (Some(old_end), Some(new_end)) = (page_up(current), page_up(addr)) else {
@@ -333,9 +480,19 @@ impl MemoryManager {
             return current;
         }
         if new_end > old_end {
-            // The grown part must not run into another mapping (Linux also
-            // keeps a guard gap below a stack; the stack is far above).
-            if self.vmas.overlaps(old_end, new_end) {
+            let grow = new_end - old_end;
+            let clear = new_end.saturating_add(PAGE_SIZE);
+            if self
+                .vmas
+                .find_next(old_end)
+                .is_some_and(|next| clear > next.start_gap())
+            {
+                return current;
+            }
+            if !self.may_grow(limits, true, grow) {
+                return current;
+            }
+            if self.lock_future.is_some() && !self.may_lock(grow, limits) {
                 return current;
             }
             let heap = Vma {
@@ -355,10 +512,21 @@ impl MemoryManager {
                 }
                 _ => self.vmas.insert(heap),
             }
-            // malloc writes the new heap right away: map a first part of
-            // it now instead of taking a guest exit per fault window.
-            let eager = new_end.min(old_end.saturating_add(BRK_POPULATE_PAGES * PAGE_SIZE));
-            let _ = self.populate(old_end, eager);
+            match self.lock_future {
+                Some(onfault) => {
+                    self.lock_range(old_end, new_end);
+                    if !onfault {
+                        let _ = self.populate(old_end, new_end);
+                    }
+                }
+                None => {
+                    // malloc writes the new heap right away: map a first
+                    // part of it now instead of taking a guest exit per
+                    // fault window.
+                    let eager = new_end.min(old_end.saturating_add(BRK_POPULATE_PAGES * PAGE_SIZE));
+                    let _ = self.populate(old_end, eager);
+                }
+            }
         } else if new_end < old_end {
             self.remove_range(new_end, old_end);
         }

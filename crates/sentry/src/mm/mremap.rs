@@ -1,20 +1,33 @@
 //! mremap(2) for anonymous mappings, with Linux's rules (mm/mremap.c):
 //! shrink in place, grow in place when the following range is free,
 //! otherwise move (MREMAP_MAYMOVE) or to a fixed address (MREMAP_FIXED),
-//! optionally keeping the old range mapped and empty (MREMAP_DONTUNMAP).
+//! optionally keeping the old range mapped (MREMAP_DONTUNMAP: empty for
+//! private memory, still the same pages for shared memory). An old size of
+//! 0 on a shared mapping makes a second mapping of the same pages. A pure
+//! move (MREMAP_FIXED, size unchanged) may span several VMAs, as since
+//! Linux 6.17; anything else works within one VMA.
 //!
 //! A move transfers the frames themselves (one reference each), so the
 //! contents move without a copy and unpopulated pages stay unpopulated.
+//! Growth counts against RLIMIT_AS, and against RLIMIT_MEMLOCK when the
+//! mapping is locked (it stays locked, and its new part is populated).
+//! The grown part of a shared mapping lies beyond its object: touching it
+//! is SIGBUS, as on Linux.
 
-use super::{MemoryManager, PAGE_SIZE, TASK_SIZE, Vma, page_up};
+use super::{Limits, MemoryManager, PAGE_SIZE, TASK_SIZE, Vma};
 use crate::errno::Errno;
 
 pub const MREMAP_MAYMOVE: u64 = 1;
 pub const MREMAP_FIXED: u64 = 2;
 pub const MREMAP_DONTUNMAP: u64 = 4;
 
+/// Linux's PAGE_ALIGN, which wraps to 0 near the top.
+fn page_align(x: u64) -> u64 {
+    x.wrapping_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
+}
+
 impl MemoryManager {
-    /// mremap(2); returns the new address.
+    /// mremap(2) with no limits (tests); returns the new address.
     pub fn mremap(
         &mut self,
         addr: u64,
@@ -23,81 +36,201 @@ impl MemoryManager {
         flags: u64,
         new_addr: u64,
     ) -> Result<u64, Errno> {
+        self.remap(addr, old_len, new_len, flags, new_addr, &Limits::NONE)
+    }
+
+    /// mremap(2) under `limits`; returns the new address.
+    pub fn remap(
+        &mut self,
+        addr: u64,
+        old_len: u64,
+        new_len: u64,
+        flags: u64,
+        new_addr: u64,
+        limits: &Limits,
+    ) -> Result<u64, Errno> {
         if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
             || !addr.is_multiple_of(PAGE_SIZE)
         {
             return Err(Errno::EINVAL);
         }
         let may_move = flags & MREMAP_MAYMOVE != 0;
-        if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 && !may_move {
+        if flags & MREMAP_FIXED != 0 && !may_move {
             return Err(Errno::EINVAL);
         }
-        let old_len = page_up(old_len).ok_or(Errno::EINVAL)?;
-        let new_len = page_up(new_len).ok_or(Errno::EINVAL)?;
-        if new_len == 0 || (flags & MREMAP_DONTUNMAP != 0 && old_len != new_len) {
+        if flags & MREMAP_DONTUNMAP != 0 && (!may_move || old_len != new_len) {
             return Err(Errno::EINVAL);
         }
-        if new_len > TASK_SIZE {
-            return Err(Errno::ENOMEM);
+        let old_len = page_align(old_len);
+        let new_len = page_align(new_len);
+        if new_len == 0 || new_len > TASK_SIZE {
+            return Err(Errno::EINVAL);
         }
-        let old_end = addr
-            .checked_add(old_len)
-            .filter(|e| *e <= TASK_SIZE)
-            .ok_or(Errno::EFAULT)?;
-        let vma = *self.vmas.find(addr).ok_or(Errno::EFAULT)?;
-        if old_len == 0 {
-            // Duplicating a mapping works only for shared memory.
-            return Err(if vma.shared {
-                Errno::ENOTSUP
-            } else {
-                Errno::EINVAL
-            });
-        }
-        if old_end > vma.end {
-            return Err(Errno::EFAULT);
-        }
-        if flags & MREMAP_FIXED != 0 {
-            if !new_addr.is_multiple_of(PAGE_SIZE) {
+        let to_new_addr = flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0;
+        if to_new_addr {
+            if new_addr > TASK_SIZE - new_len || !new_addr.is_multiple_of(PAGE_SIZE) {
                 return Err(Errno::EINVAL);
             }
-            let new_end = new_addr
-                .checked_add(new_len)
+            if addr.saturating_add(old_len) > new_addr && new_addr + new_len > addr {
+                return Err(Errno::EINVAL);
+            }
+        }
+        let vma = *self.vmas.find(addr).ok_or(Errno::EFAULT)?;
+        if old_len == 0 && !vma.shared {
+            // Duplicating a mapping works only for shared memory.
+            return Err(Errno::EINVAL);
+        }
+        if flags & MREMAP_FIXED != 0 && old_len == new_len {
+            return self.move_vmas(addr, old_len, flags, new_addr, limits);
+        }
+        if to_new_addr {
+            return self.remap_to(addr, old_len, new_len, flags, new_addr, limits);
+        }
+        if old_len >= new_len {
+            // Shrinking (or nothing): unmap the tail, wherever it lies.
+            let old_end = addr
+                .checked_add(old_len)
                 .filter(|e| *e <= TASK_SIZE)
                 .ok_or(Errno::EINVAL)?;
-            if new_addr < old_end && addr < new_end {
-                return Err(Errno::EINVAL);
-            }
-            self.remove_range(new_addr, new_end);
-            return self.move_range(vma, addr, old_len, new_addr, new_len, flags);
-        }
-        if new_len <= old_len && flags & MREMAP_DONTUNMAP == 0 {
             self.remove_range(addr + new_len, old_end);
             return Ok(addr);
         }
+        self.check_resize(&vma, addr, old_len, new_len, limits)?;
+        let old_end = addr + old_len;
         let grow_end = addr.checked_add(new_len).filter(|e| *e <= TASK_SIZE);
         if let Some(grow_end) = grow_end
-            && flags & MREMAP_DONTUNMAP == 0
+            && old_len > 0
             && old_end == vma.end
             && !self.vmas.overlaps(old_end, grow_end)
         {
+            let locked = self.is_locked(addr, addr + PAGE_SIZE);
+            let fork_flags = self.fork_flags_at(addr);
             self.vmas.set_end(vma.start, grow_end);
+            self.set_fork_flags(fork_flags, old_end, grow_end);
+            if locked {
+                self.lock_range(old_end, grow_end);
+                let _ = self.populate(old_end, grow_end);
+            }
             return Ok(addr);
         }
         if !may_move {
             return Err(Errno::ENOMEM);
         }
-        let to = self
-            .vmas
-            .find_gap_top_down(new_len, super::MMAP_MIN_ADDR, self.mmap_base)
-            .or_else(|| {
-                self.vmas
-                    .find_gap_top_down(new_len, super::MMAP_MIN_ADDR, TASK_SIZE)
-            })
-            .ok_or(Errno::ENOMEM)?;
+        let to = self.unmapped_area(0, new_len)?;
         self.move_range(vma, addr, old_len, to, new_len, flags)
     }
 
-    /// Moves `[addr, addr+old_len)` of `vma` to the free range at `to`.
+    /// A pure move (MREMAP_FIXED, size unchanged) of `[addr, addr+len)`,
+    /// which may span several VMAs and gaps since Linux 6.17
+    /// (`remap_move`): each VMA piece moves on its own, the gaps between
+    /// them kept (the target's gaps are left as they were). The range must
+    /// start in a VMA; the vDSO moves only alone. Returns where the first
+    /// piece went.
+    fn move_vmas(
+        &mut self,
+        addr: u64,
+        len: u64,
+        flags: u64,
+        new_addr: u64,
+        limits: &Limits,
+    ) -> Result<u64, Errno> {
+        let end = addr.saturating_add(len).min(TASK_SIZE);
+        let pieces: Vec<Vma> = self
+            .vmas
+            .intersecting(addr, end)
+            .map(|v| Vma {
+                start: v.start.max(addr),
+                end: v.end.min(end),
+                ..*v
+            })
+            .collect();
+        let last = pieces.len().saturating_sub(1);
+        let mut first = None;
+        let mut target = new_addr;
+        let mut last_end: Option<u64> = None;
+        for (i, v) in pieces.iter().enumerate() {
+            if i == 0 && v.start > addr {
+                return Err(Errno::EFAULT);
+            }
+            if v.kind == super::VmaKind::Vdso && (i > 0 || last > 0) {
+                return Err(Errno::EFAULT);
+            }
+            let to = target + last_end.map_or(0, |e| v.start - e);
+            let moved = self.remap_to(v.start, v.len(), v.len(), flags, to, limits)?;
+            first.get_or_insert(moved);
+            target = moved + v.len();
+            last_end = Some(v.end);
+        }
+        first.ok_or(Errno::EFAULT)
+    }
+
+    /// The MREMAP_FIXED and MREMAP_DONTUNMAP path (Linux's `mremap_to`):
+    /// the target is cleared (FIXED) or `new_addr` is a hint, and the
+    /// mapping always moves.
+    fn remap_to(
+        &mut self,
+        addr: u64,
+        mut old_len: u64,
+        new_len: u64,
+        flags: u64,
+        new_addr: u64,
+        limits: &Limits,
+    ) -> Result<u64, Errno> {
+        let fixed = flags & MREMAP_FIXED != 0;
+        if fixed {
+            self.remove_range(new_addr, new_addr + new_len);
+        }
+        if old_len > new_len {
+            let old_end = addr
+                .checked_add(old_len)
+                .filter(|e| *e <= TASK_SIZE)
+                .ok_or(Errno::EINVAL)?;
+            self.remove_range(addr + new_len, old_end);
+            old_len = new_len;
+        }
+        let vma = *self.vmas.find(addr).ok_or(Errno::EFAULT)?;
+        self.check_resize(&vma, addr, old_len, new_len, limits)?;
+        if flags & MREMAP_DONTUNMAP != 0 && !self.may_grow(limits, vma.is_data(), old_len) {
+            return Err(Errno::ENOMEM);
+        }
+        let to = if fixed {
+            new_addr
+        } else {
+            self.unmapped_area(new_addr, new_len)?
+        };
+        self.move_range(vma, addr, old_len, to, new_len, flags)
+    }
+
+    /// Linux's `vma_to_resize` checks for moving `[addr, addr+old_len)` of
+    /// `vma` to a `new_len` mapping.
+    fn check_resize(
+        &self,
+        vma: &Vma,
+        addr: u64,
+        old_len: u64,
+        new_len: u64,
+        limits: &Limits,
+    ) -> Result<(), Errno> {
+        if old_len > vma.end - addr {
+            return Err(Errno::EFAULT);
+        }
+        if new_len <= old_len {
+            return Ok(());
+        }
+        let grow = new_len - old_len;
+        if self.is_locked(addr, addr + PAGE_SIZE) && !self.may_lock(grow, limits) {
+            return Err(Errno::EAGAIN);
+        }
+        if !self.may_grow(limits, vma.is_data(), grow) {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
+    /// Moves `[addr, addr+old_len)` of `vma` to the free range at `to`,
+    /// `new_len` long. Private memory takes its frames along; shared
+    /// memory maps the same frames at both places, for as much of the new
+    /// range as the object (the VMA from `addr` on) covers.
     fn move_range(
         &mut self,
         vma: Vma,
@@ -107,9 +240,15 @@ impl MemoryManager {
         new_len: u64,
         flags: u64,
     ) -> Result<u64, Errno> {
-        let moved = old_len.min(new_len);
+        let locked = self.is_locked(addr, addr + PAGE_SIZE);
+        let fork_flags = self.fork_flags_at(addr);
+        let carried = if vma.shared {
+            new_len.min(vma.end - addr)
+        } else {
+            old_len.min(new_len)
+        };
         let mut off = 0;
-        while off < moved {
+        while off < carried {
             if let Some((frame, prot)) = self.space.lookup(addr + off) {
                 self.mem.get(frame);
                 self.map_frame(to + off, frame, prot)?;
@@ -123,10 +262,19 @@ impl MemoryManager {
         });
         let old_end = addr + old_len;
         if flags & MREMAP_DONTUNMAP != 0 {
-            // The old range stays mapped, with its pages gone.
-            self.unmap_pages(addr, old_end);
+            // The old range stays mapped: private pages are gone (they
+            // moved), shared ones are still the object's. Its lock moves.
+            self.locked.remove_range(addr, old_end);
+            if !vma.shared {
+                self.unmap_pages(addr, old_end);
+            }
         } else {
             self.remove_range(addr, old_end);
+        }
+        self.set_fork_flags(fork_flags, to, to + new_len);
+        if locked {
+            self.lock_range(to, to + new_len);
+            let _ = self.populate(to + old_len.min(new_len), to + new_len);
         }
         Ok(to)
     }
@@ -192,6 +340,29 @@ mod tests {
         assert_eq!(
             mm.mremap(0x5000_0000, 0x1000, 0x2000, 0, 0),
             Err(Errno::EFAULT)
+        );
+        // A pure fixed move spans VMAs and keeps the gaps between them.
+        let m = 0x6000_0000;
+        mm.mmap_anon(Placement::Fixed(m), 0x4000, Prot::RW, false, false)
+            .unwrap();
+        mm.copy_out(m, b"one").unwrap();
+        mm.copy_out(m + 0x3000, b"two").unwrap();
+        mm.munmap(m + 0x1000, 0x1000).unwrap();
+        mm.mprotect(m + 0x2000, 0x2000, 1).unwrap();
+        let t = 0x7000_0000;
+        assert_eq!(
+            mm.mremap(m, 0x4000, 0x4000, MREMAP_MAYMOVE | MREMAP_FIXED, t),
+            Ok(t)
+        );
+        assert!(mm.vmas().find(t + 0x1000).is_none(), "the gap stays a gap");
+        mm.copy_in(t + 0x3000, &mut buf[..3]).unwrap();
+        assert_eq!(&buf[..3], b"two");
+        assert_eq!(mm.vmas().find(t + 0x3000).map(|v| v.prot), Some(Prot::R));
+        assert!(mm.vmas().find(m).is_none() && mm.vmas().find(m + 0x3000).is_none());
+        assert_eq!(
+            mm.mremap(t + 0x1000, 0x2000, 0x2000, MREMAP_MAYMOVE | MREMAP_FIXED, m),
+            Err(Errno::EFAULT),
+            "the range must start in a VMA"
         );
         // DONTUNMAP leaves the old range mapped and empty.
         mm.copy_out(c, b"moved").unwrap();

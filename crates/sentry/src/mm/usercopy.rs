@@ -36,7 +36,9 @@ impl MemoryManager {
         match self.handle_fault(addr, access) {
             Ok(()) => Ok(()),
             Err(FaultError::NoMemory) => Err(Errno::ENOMEM),
-            Err(FaultError::Segv | FaultError::AlreadyMapped) => Err(Errno::EFAULT),
+            Err(FaultError::Segv | FaultError::AlreadyMapped | FaultError::Bus) => {
+                Err(Errno::EFAULT)
+            }
         }
     }
 

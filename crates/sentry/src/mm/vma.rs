@@ -1,7 +1,8 @@
 //! The set of virtual memory areas (VMAs) of one address space.
 //!
 //! Invariants: VMAs are page aligned, non-empty and never overlap; the map
-//! is keyed by start address. Adjacent anonymous VMAs that agree on
+//! is keyed by start address; `total` is the sum of their lengths (Linux's
+//! `total_vm`, for RLIMIT_AS). Adjacent anonymous VMAs that agree on
 //! everything are merged, as Linux's `vma_merge` does, so that a range
 //! built piecewise (mmap into a hole, mprotect back) is one VMA again and
 //! mremap, which works within one VMA, accepts it. Page-table state is not touched here: the
@@ -12,6 +13,11 @@ use std::collections::BTreeMap;
 
 use vmm::Prot;
 
+/// Linux's `stack_guard_gap` (256 pages): a grows-down VMA does not grow to
+/// within this distance of an accessible mapping below it, and mmap's
+/// search leaves this much free below it.
+pub const STACK_GUARD_GAP: u64 = 256 * 4096;
+
 /// What a VMA was created for (for logs, /proc/self/maps later, and the
 /// growth rules of brk).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,10 +26,13 @@ pub enum VmaKind {
     Elf,
     /// The brk heap.
     Heap,
-    /// The initial stack.
+    /// The initial stack (it grows down, like Linux's VM_GROWSDOWN stack).
     Stack,
     /// An anonymous mmap.
     Anon,
+    /// An anonymous MAP_GROWSDOWN mmap: a fault in the free range below it
+    /// extends it downwards (see `MemoryManager::grow_down`).
+    GrowsDown,
     /// The vDSO or its parameter page: frames shared by every process,
     /// mapped whole at exec; faults never fill it and it never becomes
     /// writable.
@@ -51,6 +60,32 @@ impl Vma {
         self.end <= self.start
     }
 
+    /// Whether the VMA grows down on faults below it (VM_GROWSDOWN).
+    pub fn grows_down(&self) -> bool {
+        matches!(self.kind, VmaKind::Stack | VmaKind::GrowsDown)
+    }
+
+    /// Where the VMA starts for the placement of other mappings: a
+    /// grows-down VMA keeps the guard gap free below it (`vm_start_gap`).
+    pub fn start_gap(&self) -> u64 {
+        if self.grows_down() {
+            self.start.saturating_sub(STACK_GUARD_GAP)
+        } else {
+            self.start
+        }
+    }
+
+    /// Whether RLIMIT_DATA counts it (`is_data_mapping`): private,
+    /// writable and not a stack.
+    pub fn is_data(&self) -> bool {
+        self.prot.write && !self.shared && !self.grows_down()
+    }
+
+    /// Whether any access is allowed (`vma_is_accessible`).
+    pub fn accessible(&self) -> bool {
+        self.prot.read || self.prot.write || self.prot.exec
+    }
+
     /// Whether an access of this kind is allowed. x86 cannot express
     /// write-only or exec-only pages, so any permission implies read, as
     /// on Linux.
@@ -68,6 +103,8 @@ impl Vma {
 #[derive(Clone, Default)]
 pub struct VmaSet {
     map: BTreeMap<u64, Vma>,
+    /// The bytes covered by all VMAs.
+    total: u64,
 }
 
 impl VmaSet {
@@ -87,6 +124,41 @@ impl VmaSet {
             .range(first..end)
             .map(|(_, v)| v)
             .filter(move |v| v.end > start)
+    }
+
+    /// The bytes covered by all VMAs (Linux's `total_vm`, in bytes).
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// The bytes of `[start, end)` covered by VMAs.
+    pub fn covered_len(&self, start: u64, end: u64) -> u64 {
+        self.intersecting(start, end)
+            .map(|v| v.end.min(end) - v.start.max(start))
+            .sum()
+    }
+
+    /// The first VMA that ends above `addr` (Linux's `find_vma`): the one
+    /// containing it, or the next one up.
+    pub fn find_next(&self, addr: u64) -> Option<&Vma> {
+        self.find(addr)
+            .or_else(|| self.map.range(addr..).next().map(|(_, v)| v))
+    }
+
+    /// The VMA below the one starting at `start`, if any.
+    pub fn prev(&self, start: u64) -> Option<&Vma> {
+        self.map.range(..start).next_back().map(|(_, v)| v)
+    }
+
+    /// Whether `[start, end)` is free for a non-fixed mmap: no VMA in it,
+    /// and none that grows down within the guard gap above it.
+    pub fn free_for_mmap(&self, start: u64, end: u64) -> bool {
+        !self.overlaps(start, end)
+            && self
+                .map
+                .range(end..)
+                .next()
+                .is_none_or(|(_, v)| end <= v.start_gap())
     }
 
     /// Whether any VMA intersects `[start, end)`.
@@ -112,6 +184,7 @@ impl VmaSet {
     /// Adds a VMA; the range must be free.
     pub fn insert(&mut self, vma: Vma) {
         debug_assert!(!self.overlaps(vma.start, vma.end));
+        self.total += vma.len();
         self.map.insert(vma.start, vma);
         self.merge_at(vma.end);
         self.merge_at(vma.start);
@@ -158,7 +231,9 @@ impl VmaSet {
         self.split_at(start);
         self.split_at(end);
         let keys: Vec<u64> = self.map.range(start..end).map(|(k, _)| *k).collect();
-        keys.iter().filter_map(|k| self.map.remove(k)).collect()
+        let removed: Vec<Vma> = keys.iter().filter_map(|k| self.map.remove(k)).collect();
+        self.total -= removed.iter().map(Vma::len).sum::<u64>();
+        removed
     }
 
     /// Sets the protection of `[start, end)` (which must be covered),
@@ -182,27 +257,88 @@ impl VmaSet {
     /// shrinking). The new range must not overlap another VMA.
     pub fn set_end(&mut self, start: u64, end: u64) {
         if end <= start {
-            self.map.remove(&start);
+            if let Some(v) = self.map.remove(&start) {
+                self.total -= v.len();
+            }
         } else if let Some(v) = self.map.get_mut(&start) {
+            self.total = self.total - v.len() + (end - start);
             v.end = end;
         }
     }
 
-    /// The highest `len`-byte free range that lies in `[low, high)`.
+    /// Moves the start of the VMA that starts at `start` down to
+    /// `new_start` (a grows-down VMA growing). The range in between must
+    /// be free.
+    pub fn set_start(&mut self, start: u64, new_start: u64) {
+        if new_start >= start {
+            return;
+        }
+        if let Some(v) = self.map.remove(&start) {
+            self.total += start - new_start;
+            self.map.insert(
+                new_start,
+                Vma {
+                    start: new_start,
+                    ..v
+                },
+            );
+            self.merge_at(new_start);
+        }
+    }
+
+    /// The highest `len`-byte free range that lies in `[low, high)`,
+    /// keeping the guard gap below grows-down VMAs free.
     pub fn find_gap_top_down(&self, len: u64, low: u64, high: u64) -> Option<u64> {
-        let mut top = high;
+        // A grows-down VMA at or above `high` still claims its gap.
+        let mut top = self
+            .map
+            .range(high..)
+            .next()
+            .map_or(high, |(_, v)| high.min(v.start_gap()));
         for (_, v) in self.map.range(..high).rev() {
             if v.end <= top
                 && let Some(start) = top.checked_sub(len).filter(|s| *s >= v.end && *s >= low)
             {
                 return Some(start);
             }
-            top = top.min(v.start);
+            top = top.min(v.start_gap());
             if top < low {
                 return None;
             }
         }
         top.checked_sub(len).filter(|s| *s >= low)
+    }
+
+    /// Used as a set of ranges (flags kept beside the VMAs): adds
+    /// `[start, end)`, merged with what it touches.
+    pub fn mark(&mut self, start: u64, end: u64) {
+        if start >= end {
+            return;
+        }
+        self.remove_range(start, end);
+        self.insert(Vma {
+            start,
+            end,
+            prot: Prot::RW,
+            shared: false,
+            kind: VmaKind::Anon,
+        });
+    }
+
+    /// The parts of `[start, end)` that no VMA covers, in order.
+    pub fn gaps_in(&self, start: u64, end: u64) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut at = start;
+        for v in self.intersecting(start, end) {
+            if v.start > at {
+                out.push((at, v.start));
+            }
+            at = at.max(v.end);
+        }
+        if at < end {
+            out.push((at, end));
+        }
+        out
     }
 
     /// Iterates all VMAs in address order.
@@ -280,6 +416,22 @@ mod tests {
             3,
             "ELF segments and anon memory stay apart"
         );
+    }
+
+    #[test]
+    fn range_set_marks_and_reports_gaps() {
+        let mut s = VmaSet::default();
+        s.mark(0x2000, 0x3000);
+        s.mark(0x3000, 0x5000);
+        s.mark(0x8000, 0x9000);
+        assert_eq!(s.iter().count(), 2);
+        assert_eq!(s.total(), 0x4000);
+        assert_eq!(
+            s.gaps_in(0x1000, 0xa000),
+            vec![(0x1000, 0x2000), (0x5000, 0x8000), (0x9000, 0xa000)]
+        );
+        assert_eq!(s.gaps_in(0x2800, 0x4000), vec![]);
+        assert_eq!(s.covered_len(0x2800, 0x8800), 0x3000);
     }
 
     #[test]

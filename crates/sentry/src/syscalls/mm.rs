@@ -1,14 +1,15 @@
-//! Memory syscalls: mmap, munmap, mprotect, madvise, brk. Argument rules
-//! live in `crate::mm`; this file decodes flags and picks the placement.
+//! Memory syscalls: mmap, munmap, mprotect, madvise, mremap, brk, the
+//! mlock family, mincore and msync. Argument rules live in `crate::mm`;
+//! this file decodes flags, picks the placement and passes the calling
+//! process's limits (`mm::Limits`).
 
 use vmm::Prot;
 
 use super::Args;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Task;
-use crate::kernel::rlimits::RLIMIT_DATA;
-use crate::mm::PAGE_SIZE;
-use crate::mm::mmap::Placement;
+use crate::mm::mmap::{MapRequest, Placement};
+use crate::mm::{Limits, PAGE_SIZE};
 
 const MAP_SHARED: u64 = 0x01;
 const MAP_PRIVATE: u64 = 0x02;
@@ -16,6 +17,9 @@ const MAP_SHARED_VALIDATE: u64 = 0x03;
 const MAP_TYPE: u64 = 0x0f;
 const MAP_FIXED: u64 = 0x10;
 const MAP_ANONYMOUS: u64 = 0x20;
+const MAP_GROWSDOWN: u64 = 0x100;
+const MAP_LOCKED: u64 = 0x2000;
+const MAP_NONBLOCK: u64 = 0x1_0000;
 const MAP_HUGETLB: u64 = 0x4_0000;
 const MAP_POPULATE: u64 = 0x8000;
 const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
@@ -37,6 +41,11 @@ const KNOWN_FLAGS: u64 = 0x0f
     | 0x10_0000
     | 0x20_0000
     | 0xfc00_0000;
+
+/// The calling process's memory limits.
+fn limits(task: &Task<'_>) -> Limits {
+    Limits::new(task.rlimits(), task.privileged())
+}
 
 pub fn mmap(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (addr, len, prot, flags, fd, off) = (a.u(0), a.u(1), a.u(2), a.u(3), a.int(4), a.u(5));
@@ -74,9 +83,20 @@ pub fn mmap(task: &mut Task<'_>, a: &Args) -> SysResult {
     } else {
         Placement::Hint(addr)
     };
-    let prot = Prot::from_linux(prot);
-    task.mm_mut()
-        .mmap_anon(placement, len, prot, shared, flags & MAP_POPULATE != 0)
+    let limits = limits(task);
+    if flags & MAP_LOCKED != 0 && limits.memlock == 0 && !limits.ipc_lock {
+        return Err(Errno::EPERM); // can_do_mlock
+    }
+    let req = MapRequest {
+        placement,
+        len,
+        prot: Prot::from_linux(prot),
+        shared,
+        populate: flags & (MAP_POPULATE | MAP_NONBLOCK) == MAP_POPULATE,
+        grows_down: flags & MAP_GROWSDOWN != 0,
+        locked: flags & MAP_LOCKED != 0,
+    };
+    task.mm_mut().mmap(&req, &limits)
 }
 
 pub fn munmap(task: &mut Task<'_>, a: &Args) -> SysResult {
@@ -84,7 +104,10 @@ pub fn munmap(task: &mut Task<'_>, a: &Args) -> SysResult {
 }
 
 pub fn mprotect(task: &mut Task<'_>, a: &Args) -> SysResult {
-    task.mm_mut().mprotect(a.u(0), a.u(1), a.u(2)).map(|()| 0)
+    let limits = limits(task);
+    task.mm_mut()
+        .mprotect_limited(a.u(0), a.u(1), a.u(2), &limits)
+        .map(|()| 0)
 }
 
 pub fn madvise(task: &mut Task<'_>, a: &Args) -> SysResult {
@@ -94,12 +117,49 @@ pub fn madvise(task: &mut Task<'_>, a: &Args) -> SysResult {
 }
 
 pub fn brk(task: &mut Task<'_>, a: &Args) -> SysResult {
-    let limit = task.rlimits().soft(RLIMIT_DATA);
-    Ok(task.mm_mut().set_brk(a.u(0), limit))
+    let limits = limits(task);
+    Ok(task.mm_mut().set_brk(a.u(0), &limits))
 }
 
 pub fn mremap(task: &mut Task<'_>, a: &Args) -> SysResult {
-    task.mm_mut().mremap(a.u(0), a.u(1), a.u(2), a.u(3), a.u(4))
+    let limits = limits(task);
+    task.mm_mut()
+        .remap(a.u(0), a.u(1), a.u(2), a.u(3), a.u(4), &limits)
+}
+
+pub fn mlock(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let limits = limits(task);
+    task.mm_mut()
+        .mlock(a.u(0), a.u(1), false, &limits)
+        .map(|()| 0)
+}
+
+pub fn mlock2(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let flags = u64::from(a.uint(2));
+    if flags & !crate::mm::mlock::MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let limits = limits(task);
+    let onfault = flags & crate::mm::mlock::MLOCK_ONFAULT != 0;
+    task.mm_mut()
+        .mlock(a.u(0), a.u(1), onfault, &limits)
+        .map(|()| 0)
+}
+
+pub fn munlock(task: &mut Task<'_>, a: &Args) -> SysResult {
+    task.mm_mut().munlock(a.u(0), a.u(1)).map(|()| 0)
+}
+
+pub fn mlockall(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let limits = limits(task);
+    task.mm_mut()
+        .mlockall(u64::from(a.uint(0)), &limits)
+        .map(|()| 0)
+}
+
+pub fn munlockall(task: &mut Task<'_>, _a: &Args) -> SysResult {
+    task.mm_mut().munlockall();
+    Ok(0)
 }
 
 /// Checks that `[addr, addr+len)` (page aligned start) lies wholly in
@@ -148,6 +208,15 @@ pub fn msync(task: &mut Task<'_>, a: &Args) -> SysResult {
         || flags & (MS_ASYNC | MS_SYNC) == (MS_ASYNC | MS_SYNC)
     {
         return Err(Errno::EINVAL);
+    }
+    // Locked memory cannot be invalidated (EBUSY wins over holes: Linux
+    // walks on past them).
+    if flags & MS_INVALIDATE != 0
+        && addr.is_multiple_of(PAGE_SIZE)
+        && let Some(end) = addr.checked_add(len).and_then(crate::mm::page_up)
+        && task.mm().is_locked(addr, end)
+    {
+        return Err(Errno::EBUSY);
     }
     // Anonymous memory has nothing to write back; the range must exist.
     mapped_range(task, addr, len).map(|_| 0)

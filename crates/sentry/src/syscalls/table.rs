@@ -67,7 +67,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "mmap",
         mm::mmap,
-        "anonymous mappings only; file mappings ENODEV",
+        "anonymous mappings only; file mappings ENODEV; MAP_HUGETLB ENOMEM (no huge page pool)",
         "pudxdx",
     ), // 9
     full("mprotect", mm::mprotect, "pux"), // 10
@@ -105,7 +105,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     ), // 22
     full("select", poll::select, "dppppp"), // 23
     full("sched_yield", process::sched_yield, ""), // 24
-    full("mremap", mm::mremap, "puuxp"), // 25
+    partial(
+        "mremap",
+        mm::mremap,
+        "anonymous mappings only; a shared mapping's object is taken to end where its VMA ends, so pages of it unmapped from the VMA's tail are not found again (SIGBUS instead)",
+        "puuxp",
+    ), // 25
     partial(
         "msync",
         mm::msync,
@@ -113,7 +118,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "pux",
     ), // 26
     full("mincore", mm::mincore, "pup"), // 27
-    full("madvise", mm::madvise, "pud"), // 28
+    partial(
+        "madvise",
+        mm::madvise,
+        "MADV_HWPOISON/MADV_SOFT_OFFLINE EINVAL (as without CONFIG_MEMORY_FAILURE), MADV_GUARD_INSTALL/REMOVE EINVAL (as before Linux 6.13)",
+        "pud",
+    ), // 28
     none("shmget"),                  // 29
     none("shmat"),                   // 30
     none("shmctl"),                  // 31
@@ -284,10 +294,10 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("sched_get_priority_max"),  // 146
     none("sched_get_priority_min"),  // 147
     none("sched_rr_get_interval"),   // 148
-    none("mlock"),                   // 149
-    none("munlock"),                 // 150
-    none("mlockall"),                // 151
-    none("munlockall"),              // 152
+    full("mlock", mm::mlock, "pu"),  // 149
+    full("munlock", mm::munlock, "pu"), // 150
+    full("mlockall", mm::mlockall, "x"), // 151
+    full("munlockall", mm::munlockall, ""), // 152
     none("vhangup"),                 // 153
     none("modify_ldt"),              // 154
     none("pivot_root"),              // 155
@@ -510,7 +520,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     ), // 322
     none("userfaultfd"),             // 323
     none("membarrier"),              // 324
-    none("mlock2"),                  // 325
+    full("mlock2", mm::mlock2, "pux"), // 325
     none("copy_file_range"),         // 326
     none("preadv2"),                 // 327
     none("pwritev2"),                // 328
