@@ -266,13 +266,6 @@ pub fn cpu_clock_ns(clock: libc::clockid_t) -> u64 {
         .unwrap_or(0)
 }
 
-/// CPU time the calling host thread has used, in ns.
-pub fn thread_cpu_ns() -> u64 {
-    clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID)
-        .map(|t| t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64)
-        .unwrap_or(0)
-}
-
 /// Fixes glibc malloc's arena limit now. Otherwise the first allocation
 /// on the ninth-or-so host thread asks `get_nprocs`, which opens
 /// /sys/devices/system/cpu/online: a host file, which the seccomp filter

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::deliver::{self, Dest};
 use super::signal::{SIGALRM, SIGPROF, SIGVTALRM, SigInfo, code};
-use super::{Kernel, KernelState, Tid};
+use super::{Kernel, KernelState, Tid, cputime};
 
 /// How often CPU-time timers are checked while one is armed.
 const CPU_TICK: Duration = Duration::from_millis(5);
@@ -136,20 +136,14 @@ impl ProcessTimers {
     }
 }
 
-/// CPU time of thread `tid` in ns (its host thread's CPU clock).
+/// CPU time of thread `tid` in ns (0 once it is gone).
 pub fn thread_cpu(k: &KernelState, tid: Tid) -> u64 {
-    k.threads
-        .get(&tid)
-        .and_then(|t| t.cpu_clock)
-        .map_or(0, crate::host::cpu_clock_ns)
+    cputime::thread(k, tid).map_or(0, |t| t.total_ns)
 }
 
 /// CPU time of process `pid` in ns: its live threads and the ones gone.
 pub fn process_cpu(k: &KernelState, pid: Tid) -> u64 {
-    let Some(p) = k.procs.get(&pid) else {
-        return 0;
-    };
-    p.cpu_ns + p.threads.iter().map(|t| thread_cpu(k, *t)).sum::<u64>()
+    cputime::process(k, pid).map_or(0, |t| t.total_ns)
 }
 
 /// The current value of `clock` for process `pid` (CPU ns), for CPU

@@ -36,7 +36,7 @@ impl crate::kernel::ExecOpener for NoExec {
 /// A kernel with one process (pid 1) whose only thread has no host
 /// thread: handlers run on the test's own thread. The thread is marked
 /// killed, so that every call that would sleep returns at once.
-fn test_kernel(machine: &Arc<vmm::Machine>) -> (Arc<Kernel>, u64) {
+pub(super) fn test_kernel(machine: &Arc<vmm::Machine>) -> (Arc<Kernel>, u64) {
     let mut mm = MemoryManager::new(machine.new_address_space().unwrap(), 8 << 20);
     mm.init_brk(0x60_0000);
     let buf = mm

@@ -1,11 +1,15 @@
 //! Sleeps and timers: nanosleep and clock_nanosleep. A sleeping thread
 //! waits on its condition variable with the kernel unlocked, so other
-//! threads run and a signal interrupts it.
+//! threads run and a signal interrupts it. A sleep on a CPU-time clock
+//! polls the clock (it advances only while other threads work).
 
 use std::time::Instant;
 
 use super::Args;
-use super::time::{check_clock, read_timespec, timespec_bytes, timespec_duration};
+use super::time::{
+    Clock, CpuTarget, CpuWhich, cpu_clock_ns, decode_clock, is_fd_clock, read_timespec,
+    timespec_bytes, timespec_duration,
+};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::{Task, Wake};
 use crate::kernel::timers::deadline_after;
@@ -45,28 +49,89 @@ pub fn nanosleep(task: &mut Task<'_>, a: &Args) -> SysResult {
     sleep_until(task, deadline_after(timespec_duration(&req)), a.u(1))
 }
 
+/// Whether the host has alarm clock `id` (it needs an RTC device).
+fn host_has_alarm_clock(id: i32) -> bool {
+    crate::host::clock_gettime(id).is_ok()
+}
+
 pub fn clock_nanosleep(task: &mut Task<'_>, a: &Args) -> SysResult {
-    let id = a.int(0);
-    let clock = check_clock(task, id)?;
-    // CPU-time clocks cannot be slept on by the caller's own thread
-    // (Linux: EINVAL for the thread clock); process clocks are ENOTSUP
-    // here.
-    if id < 0 || clock == libc::CLOCK_THREAD_CPUTIME_ID || clock == libc::CLOCK_PROCESS_CPUTIME_ID {
+    let (id, flags) = (a.int(0), a.int(1));
+    // As Linux: an unknown clock is EINVAL and one that cannot sleep
+    // (the thread CPU clock, MONOTONIC_RAW, the coarse clocks, fd clocks)
+    // EOPNOTSUPP, both before the time is read.
+    match id {
+        0 | 1 | 2 | 7 | 8 | 9 | 11 => {}
+        3..=6 => return Err(Errno::ENOTSUP),
+        i32::MIN..=-1 if is_fd_clock(id) => return Err(Errno::ENOTSUP),
+        i32::MIN..=-1 => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    let req = read_timespec(task, a.u(2))?;
+    let abs = flags & TIMER_ABSTIME != 0;
+    let rem = if abs { 0 } else { a.u(3) };
+    if id == 8 || id == 9 {
+        if !host_has_alarm_clock(id) {
+            return Err(Errno::ENOTSUP);
+        }
+    } else if id < 0 && id & 4 != 0 && (!(id >> 3) == 0 || !(id >> 3) == task.tid) {
+        // A thread cannot sleep on its own CPU clock.
         return Err(Errno::EINVAL);
     }
-    let flags = a.int(1);
-    let req = read_timespec(task, a.u(2))?;
-    let deadline = if flags & TIMER_ABSTIME != 0 {
-        super::futex::deadline_from_abs(clock, req.tv_sec, req.tv_nsec)?
-    } else {
-        deadline_after(timespec_duration(&req))
-    };
-    let rem = if flags & TIMER_ABSTIME != 0 {
-        0
-    } else {
-        a.u(3)
-    };
-    sleep_until(task, deadline, rem)
+    match decode_clock(task, id, false)? {
+        Clock::Wall(clock) => {
+            let deadline = if abs {
+                super::futex::deadline_from_abs(clock, req.tv_sec, req.tv_nsec)?
+            } else {
+                deadline_after(timespec_duration(&req))
+            };
+            sleep_until(task, deadline, rem)
+        }
+        Clock::Cpu(target, which) => {
+            let ns = (req.tv_sec as u64)
+                .saturating_mul(NSEC)
+                .saturating_add(req.tv_nsec as u64);
+            let target_ns = if abs {
+                ns
+            } else {
+                cpu_clock_ns(task, target, which)?.saturating_add(ns)
+            };
+            cpu_sleep(task, target, which, target_ns, rem)
+        }
+    }
+}
+
+/// How often a sleep on a CPU clock looks at the clock.
+const CPU_SLEEP_TICK: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Sleeps until CPU clock (`target`, `which`) reads `until` ns; the time
+/// left on that clock goes to `rem` if a signal interrupts. The clock
+/// advances only while other threads run, so the sleeper looks at it
+/// every `CPU_SLEEP_TICK`, or sooner if less is left. The sleep ends when
+/// the process or thread measured is gone.
+fn cpu_sleep(
+    task: &mut Task<'_>,
+    target: CpuTarget,
+    which: CpuWhich,
+    until: u64,
+    rem: u64,
+) -> SysResult {
+    loop {
+        let Ok(now) = cpu_clock_ns(task, target, which) else {
+            return Ok(0);
+        };
+        if now >= until {
+            return Ok(0);
+        }
+        let left = until - now;
+        let wait = CPU_SLEEP_TICK.min(std::time::Duration::from_nanos(left));
+        if task.block(Some(deadline_after(wait))) == Wake::Interrupted {
+            if rem != 0 {
+                let left = until.saturating_sub(cpu_clock_ns(task, target, which).unwrap_or(until));
+                task.mm().copy_out(rem, &timespec_ns_bytes(left))?;
+            }
+            return Err(Errno::ERESTARTNOHAND);
+        }
+    }
 }
 
 use crate::kernel::timers::{
@@ -198,7 +263,9 @@ pub fn timer_create(task: &mut Task<'_>, a: &Args) -> SysResult {
         0 | 1 | 4 | 7 | 11 => TimerClock::Wall, // REALTIME, MONOTONIC, RAW*, BOOTTIME, TAI
         2 => TimerClock::ProcessCpu,
         3 => TimerClock::ThreadCpu(task.tid),
-        8 | 9 => return Err(Errno::EPERM), // the _ALARM clocks need CAP_WAKE_ALARM
+        // The _ALARM clocks need an RTC (the host's), then CAP_WAKE_ALARM.
+        8 | 9 if !host_has_alarm_clock(clockid) => return Err(Errno::ENOTSUP),
+        8 | 9 => return Err(Errno::EPERM),
         id if id < 0 => {
             // A CPU clock of a process or thread (~pid << 3 | thread << 2).
             let pid = !(id >> 3);
