@@ -123,7 +123,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "setitimer",
         timer::setitimer,
-        "ITIMER_VIRTUAL and ITIMER_PROF both count the thread's whole CPU time (guest and sentry), sampled every 5 ms",
+        "ITIMER_VIRTUAL counts user time (guest code) and ITIMER_PROF user and system time, sampled every 5 ms",
         "dpp",
     ), // 38
     full("getpid", process::getpid, ""), // 39
@@ -405,7 +405,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "timer_create",
         timer::timer_create,
-        "SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID; CPU-time clocks sampled every 5 ms; the _ALARM clocks are EPERM",
+        "CPU-time clocks sampled every 5 ms, a thread's CPUCLOCK_VIRT as its whole CPU time; the _ALARM clocks EOPNOTSUPP without a host RTC, else EPERM",
         "dpp",
     ), // 222
     full("timer_settime", timer::timer_settime, "ddpp"), // 223

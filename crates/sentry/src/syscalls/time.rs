@@ -607,6 +607,20 @@ mod tests {
             assert_eq!(sleep(t, cpu_clock(0, true, 2)), Err(Errno::EINVAL));
             assert_eq!(sleep(t, cpu_clock(1, true, 2)), Err(Errno::EINVAL));
             assert_eq!(sleep(t, cpu_clock(42, false, 2)), Err(Errno::EINVAL));
+            // The process clock: a past absolute time returns at once; a
+            // sleep is interrupted (the test's thread is marked killed).
+            let abs = |t: &mut Task<'_>, id: i32| {
+                super::super::timer::clock_nanosleep(t, &args(&[id as u32 as u64, 1, buf, 0]))
+            };
+            t.mm()
+                .copy_out(buf, &timespec_bytes(&ns_timespec(0)))
+                .unwrap();
+            assert_eq!(abs(t, 2), Ok(0));
+            assert_eq!(abs(t, cpu_clock(1, false, 1)), Ok(0));
+            t.mm()
+                .copy_out(buf, &timespec_bytes(&ns_timespec(1000)))
+                .unwrap();
+            assert_eq!(sleep(t, 2), Err(Errno::ERESTARTNOHAND));
         });
     }
 }
