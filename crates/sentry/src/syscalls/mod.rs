@@ -13,6 +13,7 @@ mod fuzz_tests;
 mod mm;
 mod poll;
 mod process;
+mod sched;
 mod signal;
 pub mod table;
 mod time;

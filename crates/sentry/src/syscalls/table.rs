@@ -7,7 +7,9 @@
 //! unsigned decimal, `o` octal, `x` hex, `p` pointer, `s` C string, `b`
 //! buffer whose length is the next argument.
 
-use super::{Support, SyscallInfo, clone, fs, futex, mm, poll, process, signal, time, timer, wait};
+use super::{
+    Support, SyscallInfo, clone, fs, futex, mm, poll, process, sched, signal, time, timer, wait,
+};
 
 const fn none(name: &'static str) -> SyscallInfo {
     SyscallInfo {
@@ -101,7 +103,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "p",
     ), // 22
     full("select", poll::select, "dppppp"), // 23
-    full("sched_yield", process::sched_yield, ""), // 24
+    full("sched_yield", sched::sched_yield, ""), // 24
     full("mremap", mm::mremap, "puuxp"), // 25
     partial(
         "msync",
@@ -272,40 +274,32 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("statfs"),                  // 137
     none("fstatfs"),                 // 138
     none("sysfs"),                   // 139
-    full("getpriority", process::getpriority, "dd"), // 140
+    full("getpriority", sched::getpriority, "dd"), // 140
     partial(
         "setpriority",
-        process::setpriority,
+        sched::setpriority,
         "nice values are recorded and reported; the host schedules every guest thread alike",
         "ddd",
     ), // 141
     partial(
         "sched_setparam",
-        process::sched_setparam,
+        sched::sched_setparam,
         "priorities are recorded and reported; the host schedules every guest thread alike",
         "dp",
     ), // 142
-    full("sched_getparam", process::sched_getparam, "dp"), // 143
+    full("sched_getparam", sched::sched_getparam, "dp"), // 143
     partial(
         "sched_setscheduler",
-        process::sched_setscheduler,
+        sched::sched_setscheduler,
         "policies are recorded and reported; the host schedules every guest thread alike",
         "dxp",
     ), // 144
-    full("sched_getscheduler", process::sched_getscheduler, "d"), // 145
-    full(
-        "sched_get_priority_max",
-        process::sched_get_priority_max,
-        "d",
-    ), // 146
-    full(
-        "sched_get_priority_min",
-        process::sched_get_priority_min,
-        "d",
-    ), // 147
+    full("sched_getscheduler", sched::sched_getscheduler, "d"), // 145
+    full("sched_get_priority_max", sched::sched_get_priority_max, "d"), // 146
+    full("sched_get_priority_min", sched::sched_get_priority_min, "d"), // 147
     partial(
         "sched_rr_get_interval",
-        process::sched_rr_get_interval,
+        sched::sched_rr_get_interval,
         "SCHED_RR 100 ms; 0 for every other policy (the host's fair slice is not asked)",
         "dp",
     ), // 148
@@ -384,7 +378,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "pxuppu",
     ), // 202
     none("sched_setaffinity"),       // 203
-    full("sched_getaffinity", process::sched_getaffinity, "dup"), // 204
+    full("sched_getaffinity", sched::sched_getaffinity, "dup"), // 204
     none("set_thread_area"),         // 205
     none("io_setup"),                // 206
     none("io_destroy"),              // 207
