@@ -12,17 +12,14 @@ use crate::kernel::{SchedState, Task, Tid};
 
 pub fn sched_getaffinity(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (pid, len) = (a.int(0), a.uint(1) as u64);
-    if pid < 0 {
-        return Err(Errno::EINVAL);
-    }
-    if pid != 0 && pid != task.tid {
-        return Err(Errno::ESRCH);
-    }
     let cpus = task.kernel.config.cpus;
     let needed = cpus.div_ceil(64) as u64 * 8;
+    // Linux checks the length first, then looks the thread up (any
+    // thread; a negative id names none).
     if len * 8 < cpus as u64 || len % 8 != 0 {
         return Err(Errno::EINVAL);
     }
+    sched_target(task, pid)?;
     let mut mask = vec![0u8; needed as usize];
     for c in 0..cpus {
         mask[c / 8] |= 1 << (c % 8);
