@@ -274,13 +274,6 @@ pub fn cpu_clock_ns(clock: libc::clockid_t) -> u64 {
         .unwrap_or(0)
 }
 
-/// CPU time the calling host thread has used, in ns.
-pub fn thread_cpu_ns() -> u64 {
-    clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID)
-        .map(|t| t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64)
-        .unwrap_or(0)
-}
-
 /// Tunes glibc malloc so that it never opens a host file under the
 /// seccomp filter (which, rightly, refuses):
 /// - the arena limit is fixed now; otherwise the first allocation on the

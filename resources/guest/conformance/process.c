@@ -417,7 +417,9 @@ CASE(orphan_reparented_to_subreaper)
 	CHECK(pipe(fds) == 0);
 	mid = conf_fork();
 	if (mid == 0) {
-		pid_t g = fork(), self = getpid();
+		/* self before the fork: the grandchild waits for this process
+		 * (its parent) to be gone, not for itself. */
+		pid_t self = getpid(), g = fork();
 
 		if (g == 0) {
 			int i;

@@ -9,7 +9,7 @@
 use super::deliver::{self, Dest};
 use super::signal::{SA_NOCLDWAIT, SIG_IGN, SIGCHLD, SIGKILL};
 use super::task::Task;
-use super::{KernelState, Tid, futex};
+use super::{KernelState, Tid, cputime, futex};
 
 /// Starts the exit of every thread of process `pid` with wait status
 /// `status` (exit_group, or a fatal signal). The threads notice at their
@@ -47,11 +47,11 @@ pub fn exit_thread(t: &mut Task<'_>) {
         let mm_id = t.mm_id;
         futex::wake_address(&mut t.k, mm_id, ctid, 1);
     }
-    let cpu = crate::host::thread_cpu_ns();
+    let cpu = cputime::of_thread(t.thread());
     let last = {
         let p = t.process_mut();
         p.threads.retain(|x| *x != tid);
-        p.cpu_ns += cpu;
+        p.cpu = p.cpu + cpu;
         p.threads.is_empty()
     };
     if let Some(th) = t.k.threads.remove(&tid) {
@@ -122,7 +122,7 @@ pub fn process_exit(k: &mut KernelState, pid: Tid, status: i32) {
         );
     }
     if autoreap {
-        reap(k, pid);
+        reap(k, pid, false);
     }
     k.wake_process(ppid);
 }
@@ -171,12 +171,46 @@ fn reparent(k: &mut KernelState, pid: Tid, children: Vec<Tid>) {
     }
 }
 
-/// Removes zombie `pid`, adding its CPU time to its parent's.
-pub fn reap(k: &mut KernelState, pid: Tid) -> Option<super::Process> {
+/// Removes zombie `pid`. A wait (`waited`) adds its CPU time and its
+/// reaped children's to its parent's children's time; an automatic reap
+/// does not (Linux's wait_task_zombie versus release_task).
+pub fn reap(k: &mut KernelState, pid: Tid, waited: bool) -> Option<super::Process> {
     let p = k.procs.remove(&pid)?;
     if let Some(parent) = k.procs.get_mut(&p.ppid) {
         parent.children.remove(&pid);
-        parent.children_cpu_ns += p.cpu_ns + p.children_cpu_ns;
+        if waited {
+            parent.children_cpu = parent.children_cpu + p.cpu + p.children_cpu;
+        }
     }
     Some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::cputime::CpuTimes;
+    use crate::kernel::fd_table::FdTable;
+    use crate::kernel::test_process;
+
+    #[test]
+    fn only_a_waited_reap_adds_children_time() {
+        let mut k = KernelState::new();
+        k.procs.insert(1, test_process(1, 0, FdTable::default()));
+        for (pid, ns) in [(5, 10), (6, 1000)] {
+            let mut c = test_process(pid, 0, FdTable::default());
+            c.ppid = 1;
+            c.threads.clear();
+            c.zombie = Some(0);
+            c.cpu = CpuTimes::new(ns, 2 * ns);
+            c.children_cpu = CpuTimes::new(1, 1);
+            k.procs.insert(pid, c);
+            k.procs.get_mut(&1).unwrap().children.insert(pid);
+        }
+        assert!(reap(&mut k, 5, true).is_some());
+        assert!(reap(&mut k, 6, false).is_some());
+        let p = &k.procs[&1];
+        assert!(p.children.is_empty());
+        assert_eq!(p.children_cpu, CpuTimes::new(11, 21));
+        assert!(reap(&mut k, 6, true).is_none());
+    }
 }

@@ -19,6 +19,7 @@
 //! - PIDs and TIDs share one number space; a number is reused only when no
 //!   thread, process, process group or session still uses it.
 
+pub mod cputime;
 pub mod deliver;
 pub mod eventfd;
 pub mod exit;
@@ -41,6 +42,7 @@ use std::time::Instant;
 use parking_lot::{Condvar, Mutex};
 use vmm::{Kicker, Vcpu};
 
+use self::cputime::CpuTimes;
 use self::fd_table::FdTable;
 use self::rlimits::Rlimits;
 pub use self::run::{signal_for_exception, spawn_thread, wait_for_init};
@@ -164,10 +166,51 @@ pub struct Thread {
     pub killed: bool,
     /// The wait status of a lone `exit` (used if this is the last thread).
     pub exit_status: i32,
-    /// Host CPU time of the thread's host thread, set when it exits.
-    pub cpu_ns: u64,
     /// The CPU-time clock of the thread's host thread, once it runs.
     pub cpu_clock: Option<libc::clockid_t>,
+    /// User time: the host thread's CPU time spent running guest code, in
+    /// ns, not counting a guest run under way (see `cputime`).
+    pub user_ns: u64,
+    /// While the thread runs guest code: its host CPU clock at entry.
+    pub guest_entry: Option<u64>,
+    /// Scheduling policy, real-time priority and nice value.
+    pub sched: SchedState,
+}
+
+/// A thread's scheduling attributes (sched_setscheduler, setpriority).
+/// The sentry records and reports them; the host schedules every guest
+/// thread as an ordinary thread of the sandbox process.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedState {
+    /// SCHED_OTHER (0), SCHED_FIFO (1), SCHED_RR (2), SCHED_BATCH (3) or
+    /// SCHED_IDLE (5).
+    pub policy: u32,
+    /// 1..=99 for FIFO and RR, 0 otherwise.
+    pub rt_priority: u32,
+    /// SCHED_RESET_ON_FORK.
+    pub reset_on_fork: bool,
+    /// -20..=19.
+    pub nice: i32,
+}
+
+impl SchedState {
+    /// What a child of clone starts with (Linux's sched_fork): the same,
+    /// unless reset-on-fork asks for a normal policy and a nice value of
+    /// at least 0.
+    pub fn fork(self) -> SchedState {
+        if !self.reset_on_fork {
+            return self;
+        }
+        if self.policy == 1 || self.policy == 2 {
+            SchedState::default()
+        } else {
+            SchedState {
+                nice: self.nice.max(0),
+                reset_on_fork: false,
+                ..self
+            }
+        }
+    }
 }
 
 impl Thread {
@@ -189,8 +232,10 @@ impl Thread {
             stats: TaskStats::default(),
             killed: false,
             exit_status: 0,
-            cpu_ns: 0,
             cpu_clock: None,
+            user_ns: 0,
+            guest_entry: None,
+            sched: SchedState::default(),
         }
     }
 
@@ -274,10 +319,11 @@ pub struct Process {
     pub vfork_parent: Option<Tid>,
     /// Interval timers and POSIX timers.
     pub timers: timers::ProcessTimers,
-    /// CPU time of exited threads, ns.
-    pub cpu_ns: u64,
-    /// CPU time of reaped children, ns.
-    pub children_cpu_ns: u64,
+    /// CPU time of exited threads.
+    pub cpu: CpuTimes,
+    /// CPU time of children reaped by wait, with their own reaped
+    /// children's (RUSAGE_CHILDREN, times' tms_c*).
+    pub children_cpu: CpuTimes,
     pub start_time: Instant,
 }
 
@@ -322,8 +368,8 @@ impl Process {
             did_exec: false,
             vfork_parent: None,
             timers: Default::default(),
-            cpu_ns: 0,
-            children_cpu_ns: 0,
+            cpu: CpuTimes::default(),
+            children_cpu: CpuTimes::default(),
             start_time: Instant::now(),
         }
     }

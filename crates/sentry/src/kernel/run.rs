@@ -1,7 +1,8 @@
 //! One host thread per guest thread: it takes a vCPU from the pool, runs
 //! the guest, and handles every trap with the kernel locked; faults the
 //! sentry cannot resolve become the signals Linux sends. When the thread
-//! exits, its vCPU goes back to the pool.
+//! exits, its vCPU goes back to the pool. The host thread's CPU time
+//! inside the guest is the thread's user time (`cputime`).
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use vmm::{Trap, UserRegs};
 use super::deliver::{self, Flow};
 use super::signal::{SIGBUS, SIGFPE, SIGILL, SIGSEGV, SIGTRAP, SigInfo, code};
 use super::task::Task;
-use super::{Kernel, Tid, exit};
+use super::{Kernel, Tid, cputime, exit};
 use crate::errno::Errno;
 use crate::mm::FaultError;
 use crate::syscalls;
@@ -101,6 +102,7 @@ fn thread_main(kernel: &Arc<Kernel>, mut tid: Tid, mut regs: UserRegs, fpu: Opti
         let Some(mut t) = Task::lock(kernel, tid, regs, Some(&mut vcpu)) else {
             break;
         };
+        cputime::leave_guest(t.thread_mut());
         let mut syscall = None;
         if let Some(tr) = trap.take() {
             syscall = handle_trap(&mut t, tr, &mut spurious);
@@ -112,6 +114,7 @@ fn thread_main(kernel: &Arc<Kernel>, mut tid: Tid, mut regs: UserRegs, fpu: Opti
         tid = t.tid;
         regs = t.regs;
         let space = t.mm().space_arc();
+        cputime::enter_guest(t.thread_mut());
         drop(t);
         if let (Some(p), Some(nr)) = (kernel.poller.get(), syscall) {
             p.exit_path_syscall(nr);

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::deliver::{self, Dest};
 use super::signal::{SIGALRM, SIGPROF, SIGVTALRM, SigInfo, code};
-use super::{Kernel, KernelState, Tid};
+use super::{Kernel, KernelState, Tid, cputime};
 
 /// How often CPU-time timers are checked while one is armed.
 const CPU_TICK: Duration = Duration::from_millis(5);
@@ -45,8 +45,11 @@ pub enum TimerClock {
     /// A wall clock (REALTIME, MONOTONIC, BOOTTIME, TAI): deadlines are
     /// Instants.
     Wall,
-    /// CPU time of the whole process.
-    ProcessCpu,
+    /// CPU time of a whole process (ITIMER_PROF, CPUCLOCK_PROF and
+    /// CPUCLOCK_SCHED).
+    ProcessCpu(Tid),
+    /// User time of a whole process (ITIMER_VIRTUAL, CPUCLOCK_VIRT).
+    ProcessUser(Tid),
     /// CPU time of one thread.
     ThreadCpu(Tid),
 }
@@ -100,11 +103,11 @@ impl Timer {
         }
     }
 
-    /// An itimer of kind `id`.
-    pub fn itimer(id: i32) -> Timer {
+    /// An itimer of kind `id` of process `pid`.
+    pub fn itimer(id: i32, pid: Tid) -> Timer {
         let (clock, signo) = match id {
-            ITIMER_VIRTUAL => (TimerClock::ProcessCpu, SIGVTALRM),
-            ITIMER_PROF => (TimerClock::ProcessCpu, SIGPROF),
+            ITIMER_VIRTUAL => (TimerClock::ProcessUser(pid), SIGVTALRM),
+            ITIMER_PROF => (TimerClock::ProcessCpu(pid), SIGPROF),
             _ => (TimerClock::Wall, SIGALRM),
         };
         Timer::new(
@@ -136,28 +139,24 @@ impl ProcessTimers {
     }
 }
 
-/// CPU time of thread `tid` in ns (its host thread's CPU clock).
+/// CPU time of thread `tid` in ns (0 once it is gone).
 pub fn thread_cpu(k: &KernelState, tid: Tid) -> u64 {
-    k.threads
-        .get(&tid)
-        .and_then(|t| t.cpu_clock)
-        .map_or(0, crate::host::cpu_clock_ns)
+    cputime::thread(k, tid).map_or(0, |t| t.total_ns)
 }
 
 /// CPU time of process `pid` in ns: its live threads and the ones gone.
 pub fn process_cpu(k: &KernelState, pid: Tid) -> u64 {
-    let Some(p) = k.procs.get(&pid) else {
-        return 0;
-    };
-    p.cpu_ns + p.threads.iter().map(|t| thread_cpu(k, *t)).sum::<u64>()
+    cputime::process(k, pid).map_or(0, |t| t.total_ns)
 }
 
-/// The current value of `clock` for process `pid` (CPU ns), for CPU
-/// timers.
-pub fn cpu_now(k: &KernelState, pid: Tid, clock: TimerClock) -> u64 {
+/// The current value of CPU clock `clock` in ns (0 for a wall clock, or
+/// once what it measures is gone), for CPU timers.
+pub fn cpu_now(k: &KernelState, clock: TimerClock) -> u64 {
     match clock {
+        TimerClock::Wall => 0,
         TimerClock::ThreadCpu(t) => thread_cpu(k, t),
-        _ => process_cpu(k, pid),
+        TimerClock::ProcessCpu(p) => process_cpu(k, p),
+        TimerClock::ProcessUser(p) => cputime::process(k, p).map_or(0, |t| t.user_ns),
     }
 }
 
@@ -173,7 +172,7 @@ pub fn arm(
 ) -> Option<(u64, u64)> {
     let now_cpu = {
         let clock = k.procs.get(&pid)?.timers.timers.get(&id)?.clock;
-        cpu_now(k, pid, clock)
+        cpu_now(k, clock)
     };
     let p = k.procs.get_mut(&pid)?;
     let t = p.timers.timers.get_mut(&id)?;
@@ -276,10 +275,7 @@ fn fire(k: &mut KernelState, pid: Tid, id: i32, now: Instant) {
     else {
         return;
     };
-    let now_cpu = match clock {
-        TimerClock::Wall => 0,
-        c => cpu_now(k, pid, c),
-    };
+    let now_cpu = cpu_now(k, clock);
     let Some(t) = k
         .procs
         .get_mut(&pid)

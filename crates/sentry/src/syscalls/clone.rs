@@ -143,6 +143,7 @@ fn do_clone(
         parent_thread.comm.clone(),
     );
     th.blocked = parent_thread.blocked;
+    th.sched = parent_thread.sched.fork();
     // A thread sharing the memory (but not vfork's child) starts without
     // the alternate stack; a fork keeps it.
     if flags & (CLONE_VM | CLONE_VFORK) != CLONE_VM {

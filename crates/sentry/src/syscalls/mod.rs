@@ -15,6 +15,7 @@ mod mm;
 mod path;
 mod poll;
 mod process;
+mod sched;
 mod signal;
 pub mod table;
 mod time;

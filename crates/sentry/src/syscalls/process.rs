@@ -1,10 +1,12 @@
 //! Process and identity syscalls: exit, IDs, limits, uname, prctl,
-//! arch_prctl, affinity and getrandom.
+//! arch_prctl, getrandom, process groups and sessions, resource usage
+//! and times (`kernel::cputime`). Scheduling is in `sched`.
 
 use super::Args;
 use crate::errno::{Errno, SysResult};
 use crate::host;
 use crate::kernel::Task;
+use crate::kernel::cputime::{self, CpuTimes};
 use crate::kernel::rlimits::{Limit, NLIMITS};
 use crate::mm::TASK_SIZE;
 
@@ -237,32 +239,6 @@ pub fn prlimit64(task: &mut Task<'_>, a: &Args) -> SysResult {
     Ok(0)
 }
 
-pub fn sched_getaffinity(task: &mut Task<'_>, a: &Args) -> SysResult {
-    let (pid, len) = (a.int(0), a.uint(1) as u64);
-    if pid < 0 {
-        return Err(Errno::EINVAL);
-    }
-    if pid != 0 && pid != task.tid {
-        return Err(Errno::ESRCH);
-    }
-    let cpus = task.kernel.config.cpus;
-    let needed = cpus.div_ceil(64) as u64 * 8;
-    if len * 8 < cpus as u64 || len % 8 != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let mut mask = vec![0u8; needed as usize];
-    for c in 0..cpus {
-        mask[c / 8] |= 1 << (c % 8);
-    }
-    task.mm().copy_out(a.u(2), &mask)?;
-    Ok(needed)
-}
-
-pub fn sched_yield(_: &mut Task<'_>, _: &Args) -> SysResult {
-    host::sched_yield();
-    Ok(0)
-}
-
 pub fn getrandom(task: &mut Task<'_>, a: &Args) -> SysResult {
     const GRND_NONBLOCK: u32 = 1;
     const GRND_RANDOM: u32 = 2;
@@ -306,14 +282,6 @@ pub fn getgroups(_: &mut Task<'_>, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     Ok(0)
-}
-
-fn check_self(task: &Task<'_>, pid: i32) -> Result<(), Errno> {
-    if pid == 0 || pid == task.tgid || task.k.threads.contains_key(&pid) {
-        Ok(())
-    } else {
-        Err(Errno::ESRCH)
-    }
 }
 
 /// The process `pid` names (0: the caller's).
@@ -390,10 +358,20 @@ pub fn setpgid(task: &mut Task<'_>, a: &Args) -> SysResult {
     Ok(0)
 }
 
-fn timeval_of(ts: libc::timespec) -> [u8; 16] {
+/// A `struct timeval` of `ns`.
+fn timeval_bytes(ns: u64) -> [u8; 16] {
     let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&ts.tv_sec.to_le_bytes());
-    b[8..].copy_from_slice(&(ts.tv_nsec / 1000).to_le_bytes());
+    b[..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+    b[8..].copy_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
+    b
+}
+
+/// A `struct rusage` with the user and system times of `cpu` (the other
+/// fields, memory and context-switch counts, are not kept: zero).
+pub(super) fn rusage_bytes(cpu: CpuTimes) -> [u8; 144] {
+    let mut b = [0u8; 144];
+    b[..16].copy_from_slice(&timeval_bytes(cpu.user_ns));
+    b[16..32].copy_from_slice(&timeval_bytes(cpu.sys_ns()));
     b
 }
 
@@ -401,33 +379,34 @@ pub fn getrusage(task: &mut Task<'_>, a: &Args) -> SysResult {
     const RUSAGE_SELF: i32 = 0;
     const RUSAGE_CHILDREN: i32 = -1;
     const RUSAGE_THREAD: i32 = 1;
-    let mut usage = [0u8; 144];
-    match a.int(0) {
-        RUSAGE_SELF | RUSAGE_THREAD => {
-            // The task's CPU time is its vCPU thread's; the guest's time
-            // in ring 3 counts as user time, the sentry's as system time
-            // on the host, and both are reported as user time here.
-            let cpu = host::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID)?;
-            usage[..16].copy_from_slice(&timeval_of(cpu));
-        }
-        RUSAGE_CHILDREN => {} // no children have ever run
+    let cpu = match a.int(0) {
+        RUSAGE_SELF => cputime::process(&task.k, task.tgid).unwrap_or_default(),
+        RUSAGE_THREAD => cputime::thread(&task.k, task.tid).unwrap_or_default(),
+        RUSAGE_CHILDREN => task.process().children_cpu,
         _ => return Err(Errno::EINVAL),
-    }
-    task.mm().copy_out(a.u(1), &usage)?;
+    };
+    task.mm().copy_out(a.u(1), &rusage_bytes(cpu))?;
     Ok(0)
 }
 
 pub fn times(task: &mut Task<'_>, a: &Args) -> SysResult {
-    const TICKS: i64 = 100;
-    let to_ticks =
-        |t: libc::timespec| (t.tv_sec * TICKS + t.tv_nsec / (1_000_000_000 / TICKS)) as u64;
+    /// USER_HZ: clock_t ticks per second.
+    const TICKS: u64 = 100;
+    let ticks = |ns: u64| ns / (1_000_000_000 / TICKS);
     if a.u(0) != 0 {
-        let cpu = host::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID)?;
+        let me = cputime::process(&task.k, task.tgid).unwrap_or_default();
+        let children = task.process().children_cpu;
         let mut b = [0u8; 32];
-        b[..8].copy_from_slice(&to_ticks(cpu).to_le_bytes());
+        for (i, ns) in [me.user_ns, me.sys_ns(), children.user_ns, children.sys_ns()]
+            .into_iter()
+            .enumerate()
+        {
+            b[i * 8..i * 8 + 8].copy_from_slice(&ticks(ns).to_le_bytes());
+        }
         task.mm().copy_out(a.u(0), &b)?;
     }
-    Ok(to_ticks(host::clock_gettime(libc::CLOCK_BOOTTIME)?))
+    let up = host::clock_gettime(libc::CLOCK_BOOTTIME)?;
+    Ok(ticks(up.tv_sec as u64 * 1_000_000_000 + up.tv_nsec as u64))
 }
 
 pub fn personality(task: &mut Task<'_>, a: &Args) -> SysResult {
@@ -437,38 +416,6 @@ pub fn personality(task: &mut Task<'_>, a: &Args) -> SysResult {
         task.process_mut().personality = new;
     }
     Ok(u64::from(old))
-}
-
-pub fn sched_getscheduler(task: &mut Task<'_>, a: &Args) -> SysResult {
-    if a.int(0) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    check_self(task, a.int(0))?;
-    Ok(0) // SCHED_OTHER
-}
-
-pub fn sched_getparam(task: &mut Task<'_>, a: &Args) -> SysResult {
-    if a.int(0) < 0 || a.u(1) == 0 {
-        return Err(Errno::EINVAL);
-    }
-    check_self(task, a.int(0))?;
-    task.mm().write_u32(a.u(1), 0)?; // sched_priority of SCHED_OTHER
-    Ok(0)
-}
-
-pub fn getpriority(task: &mut Task<'_>, a: &Args) -> SysResult {
-    const PRIO_PROCESS: i32 = 0;
-    const PRIO_PGRP: i32 = 1;
-    const PRIO_USER: i32 = 2;
-    let who = a.int(1);
-    match a.int(0) {
-        PRIO_PROCESS | PRIO_PGRP => check_self(task, who)?,
-        PRIO_USER if who == 0 || who as u32 == task.creds().uid => {}
-        PRIO_USER => return Err(Errno::ESRCH),
-        _ => return Err(Errno::EINVAL),
-    }
-    // The raw syscall returns 20 - nice; the nice value is 0.
-    Ok(20)
 }
 
 pub fn sysinfo(task: &mut Task<'_>, a: &Args) -> SysResult {
@@ -484,4 +431,56 @@ pub fn sysinfo(task: &mut Task<'_>, a: &Args) -> SysResult {
     b[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
     task.mm().copy_out(a.u(0), &b)?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::fd_table::FdTable;
+
+    fn with_task(f: impl FnOnce(&mut Task<'_>, u64)) {
+        let platform = vmm::Platform::probe().expect("open /dev/kvm");
+        let machine = platform.create_machine(64 << 20).expect("machine");
+        let (kernel, buf) = super::super::fuzz_tests::test_kernel(&machine);
+        let mut task = Task::lock(&kernel, 1, vmm::UserRegs::default(), None).expect("pid 1");
+        f(&mut task, buf);
+    }
+
+    fn args(a: &[u64]) -> Args {
+        Args(std::array::from_fn(|i| a.get(i).copied().unwrap_or(0)))
+    }
+
+    const NEG: fn(i64) -> u64 = |v| v as u64;
+
+    #[test]
+    fn children_times_after_wait() {
+        with_task(|t, buf| {
+            let mut c = crate::kernel::test_process(5, 0, FdTable::default());
+            c.ppid = 1;
+            c.exit_signal = crate::kernel::signal::SIGCHLD;
+            c.threads.clear();
+            c.zombie = Some(0);
+            c.cpu = CpuTimes::new(30_000_000, 50_000_000);
+            c.children_cpu = CpuTimes::new(1_000_000, 1_000_000);
+            t.k.procs.insert(5, c);
+            t.process_mut().children.insert(5);
+            assert_eq!(super::super::wait::wait4(t, &args(&[5, 0, 0, buf])), Ok(5));
+            let mut ru = [0u8; 144];
+            t.mm().copy_in(buf, &mut ru).unwrap();
+            let usec = |ru: &[u8; 144], o: usize| {
+                i64::from_le_bytes(ru[o..o + 8].try_into().unwrap()) * 1_000_000
+                    + i64::from_le_bytes(ru[o + 8..o + 16].try_into().unwrap())
+            };
+            assert_eq!((usec(&ru, 0), usec(&ru, 16)), (31_000, 20_000));
+            assert_eq!(getrusage(t, &args(&[NEG(-1), buf])), Ok(0));
+            t.mm().copy_in(buf, &mut ru).unwrap();
+            assert_eq!((usec(&ru, 0), usec(&ru, 16)), (31_000, 20_000));
+            assert_eq!(times(t, &args(&[buf])).map(|_| ()), Ok(()));
+            let mut tms = [0u8; 32];
+            t.mm().copy_in(buf, &mut tms).unwrap();
+            let tick = |i: usize| u64::from_le_bytes(tms[i * 8..i * 8 + 8].try_into().unwrap());
+            assert_eq!((tick(2), tick(3)), (3, 2));
+            assert_eq!(getrusage(t, &args(&[7, buf])), Err(Errno::EINVAL));
+        });
+    }
 }

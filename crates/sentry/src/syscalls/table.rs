@@ -8,8 +8,8 @@
 //! buffer whose length is the next argument.
 
 use super::{
-    Support, SyscallInfo, clone, fdobj, fs, futex, mm, path, poll, process, signal, time, timer,
-    wait,
+    Support, SyscallInfo, clone, fdobj, fs, futex, mm, path, poll, process, sched, signal, time,
+    timer, wait,
 };
 
 const fn none(name: &'static str) -> SyscallInfo {
@@ -104,7 +104,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "p",
     ), // 22
     full("select", poll::select, "dppppp"), // 23
-    full("sched_yield", process::sched_yield, ""), // 24
+    full("sched_yield", sched::sched_yield, ""), // 24
     partial(
         "mremap",
         mm::mremap,
@@ -136,7 +136,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "setitimer",
         timer::setitimer,
-        "ITIMER_VIRTUAL and ITIMER_PROF both count the thread's whole CPU time (guest and sentry), sampled every 5 ms",
+        "ITIMER_VIRTUAL counts user time (guest code) and ITIMER_PROF user and system time, sampled every 5 ms",
         "dpp",
     ), // 38
     full("getpid", process::getpid, ""), // 39
@@ -221,7 +221,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "getrusage",
         process::getrusage,
-        "CPU time only (as user time); other fields 0",
+        "user and system time only (guest code vs the sentry's handlers); memory, fault and context-switch counts are 0",
         "dp",
     ), // 98
     partial(
@@ -230,7 +230,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "uptime is the sandbox's; memory is the guest memory file; load averages are 0; no swap",
         "p",
     ), // 99
-    partial("times", process::times, "CPU time only (as user time)", "p"), // 100
+    full("times", process::times, "p"), // 100
     none("ptrace"),                  // 101
     full("getuid", process::getuid, ""), // 102
     none("syslog"),                  // 103
@@ -280,20 +280,35 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("statfs"),                  // 137
     none("fstatfs"),                 // 138
     none("sysfs"),                   // 139
+    full("getpriority", sched::getpriority, "dd"), // 140
     partial(
-        "getpriority",
-        process::getpriority,
-        "nice values are fixed at 0",
-        "dd",
-    ), // 140
-    none("setpriority"),             // 141
-    none("sched_setparam"),          // 142
-    full("sched_getparam", process::sched_getparam, "dp"), // 143
-    none("sched_setscheduler"),      // 144
-    full("sched_getscheduler", process::sched_getscheduler, "d"), // 145
-    none("sched_get_priority_max"),  // 146
-    none("sched_get_priority_min"),  // 147
-    none("sched_rr_get_interval"),   // 148
+        "setpriority",
+        sched::setpriority,
+        "nice values are recorded and reported; the host schedules every guest thread alike",
+        "ddd",
+    ), // 141
+    partial(
+        "sched_setparam",
+        sched::sched_setparam,
+        "priorities are recorded and reported; the host schedules every guest thread alike",
+        "dp",
+    ), // 142
+    full("sched_getparam", sched::sched_getparam, "dp"), // 143
+    partial(
+        "sched_setscheduler",
+        sched::sched_setscheduler,
+        "policies are recorded and reported; the host schedules every guest thread alike",
+        "dxp",
+    ), // 144
+    full("sched_getscheduler", sched::sched_getscheduler, "d"), // 145
+    full("sched_get_priority_max", sched::sched_get_priority_max, "d"), // 146
+    full("sched_get_priority_min", sched::sched_get_priority_min, "d"), // 147
+    partial(
+        "sched_rr_get_interval",
+        sched::sched_rr_get_interval,
+        "SCHED_RR 100 ms; 0 for every other policy (the host's fair slice is not asked)",
+        "dp",
+    ), // 148
     full("mlock", mm::mlock, "pu"),  // 149
     full("munlock", mm::munlock, "pu"), // 150
     full("mlockall", mm::mlockall, "x"), // 151
@@ -309,12 +324,22 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "dxxxx",
     ), // 157
     full("arch_prctl", process::arch_prctl, "xp"), // 158
-    none("adjtimex"),                // 159
+    partial(
+        "adjtimex",
+        time::adjtimex,
+        "reads report an unsynchronized clock; every change is EPERM (the container never sets the host's clock)",
+        "p",
+    ), // 159
     full("setrlimit", process::setrlimit, "dp"), // 160
     none("chroot"),                  // 161
     none("sync"),                    // 162
     none("acct"),                    // 163
-    none("settimeofday"),            // 164
+    partial(
+        "settimeofday",
+        time::settimeofday,
+        "arguments checked as Linux does, then EPERM: the container never sets the host's clock nor the time zone",
+        "pp",
+    ), // 164
     none("mount"),                   // 165
     none("umount2"),                 // 166
     none("swapon"),                  // 167
@@ -359,7 +384,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "pxuppu",
     ), // 202
     none("sched_setaffinity"),       // 203
-    full("sched_getaffinity", process::sched_getaffinity, "dup"), // 204
+    full("sched_getaffinity", sched::sched_getaffinity, "dup"), // 204
     none("set_thread_area"),         // 205
     none("io_setup"),                // 206
     none("io_destroy"),              // 207
@@ -385,17 +410,27 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "timer_create",
         timer::timer_create,
-        "SIGEV_SIGNAL, SIGEV_NONE, SIGEV_THREAD_ID; CPU-time clocks sampled every 5 ms; the _ALARM clocks are EPERM",
+        "CPU-time clocks sampled every 5 ms, a thread's CPUCLOCK_VIRT as its whole CPU time; the _ALARM clocks EOPNOTSUPP without a host RTC, else EPERM",
         "dpp",
     ), // 222
     full("timer_settime", timer::timer_settime, "ddpp"), // 223
     full("timer_gettime", timer::timer_gettime, "dp"), // 224
     full("timer_getoverrun", timer::timer_getoverrun, "d"), // 225
     full("timer_delete", timer::timer_delete, "d"), // 226
-    none("clock_settime"),           // 227
+    partial(
+        "clock_settime",
+        time::clock_settime,
+        "arguments checked as Linux does, then EPERM: the container never sets the host's clock",
+        "dp",
+    ), // 227
     full("clock_gettime", time::clock_gettime, "dp"), // 228
     full("clock_getres", time::clock_getres, "dp"), // 229
-    full("clock_nanosleep", timer::clock_nanosleep, "dxpp"), // 230
+    partial(
+        "clock_nanosleep",
+        timer::clock_nanosleep,
+        "a sleep on a CPU clock polls it every 2 ms; an interrupted relative sleep restarts whole",
+        "dxpp",
+    ), // 230
     full("exit_group", clone::exit_group, "d"), // 231
     none("epoll_wait"),              // 232
     none("epoll_ctl"),               // 233
@@ -495,7 +530,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("prlimit64", process::prlimit64, "ddpp"), // 302
     none("name_to_handle_at"),       // 303
     none("open_by_handle_at"),       // 304
-    none("clock_adjtime"),           // 305
+    partial(
+        "clock_adjtime",
+        time::clock_adjtime,
+        "as adjtimex for CLOCK_REALTIME; EOPNOTSUPP for other clocks",
+        "dp",
+    ), // 305
     none("syncfs"),                  // 306
     none("sendmmsg"),                // 307
     none("setns"),                   // 308

@@ -1,11 +1,15 @@
 //! Sleeps and timers: nanosleep and clock_nanosleep. A sleeping thread
 //! waits on its condition variable with the kernel unlocked, so other
-//! threads run and a signal interrupts it.
+//! threads run and a signal interrupts it. A sleep on a CPU-time clock
+//! polls the clock (it advances only while other threads work).
 
 use std::time::Instant;
 
 use super::Args;
-use super::time::{check_clock, read_timespec, timespec_bytes, timespec_duration};
+use super::time::{
+    Clock, CpuTarget, CpuWhich, cpu_clock_ns, decode_clock, is_fd_clock, read_timespec,
+    timespec_bytes, timespec_duration,
+};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::task::{Task, Wake};
 use crate::kernel::timers::deadline_after;
@@ -45,30 +49,111 @@ pub fn nanosleep(task: &mut Task<'_>, a: &Args) -> SysResult {
     sleep_until(task, deadline_after(timespec_duration(&req)), a.u(1))
 }
 
-pub fn clock_nanosleep(task: &mut Task<'_>, a: &Args) -> SysResult {
-    let id = a.int(0);
-    let clock = check_clock(task, id)?;
-    // CPU-time clocks cannot be slept on by the caller's own thread
-    // (Linux: EINVAL for the thread clock); process clocks are ENOTSUP
-    // here.
-    if id < 0 || clock == libc::CLOCK_THREAD_CPUTIME_ID || clock == libc::CLOCK_PROCESS_CPUTIME_ID {
-        return Err(Errno::EINVAL);
-    }
-    let flags = a.int(1);
-    let req = read_timespec(task, a.u(2))?;
-    let deadline = if flags & TIMER_ABSTIME != 0 {
-        super::futex::deadline_from_abs(clock, req.tv_sec, req.tv_nsec)?
-    } else {
-        deadline_after(timespec_duration(&req))
-    };
-    let rem = if flags & TIMER_ABSTIME != 0 {
-        0
-    } else {
-        a.u(3)
-    };
-    sleep_until(task, deadline, rem)
+/// Whether the host has alarm clock `id` (it needs an RTC device).
+fn host_has_alarm_clock(id: i32) -> bool {
+    crate::host::clock_gettime(id).is_ok()
 }
 
+pub fn clock_nanosleep(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let (id, flags) = (a.int(0), a.int(1));
+    // As Linux: an unknown clock is EINVAL and one that cannot sleep
+    // (the thread CPU clock, MONOTONIC_RAW, the coarse clocks, fd clocks)
+    // EOPNOTSUPP, both before the time is read.
+    match id {
+        0 | 1 | 2 | 7 | 8 | 9 | 11 => {}
+        3..=6 => return Err(Errno::ENOTSUP),
+        i32::MIN..=-1 if is_fd_clock(id) => return Err(Errno::ENOTSUP),
+        i32::MIN..=-1 => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    let req = read_timespec(task, a.u(2))?;
+    let abs = flags & TIMER_ABSTIME != 0;
+    let rem = if abs { 0 } else { a.u(3) };
+    if id == 8 || id == 9 {
+        if !host_has_alarm_clock(id) {
+            return Err(Errno::ENOTSUP);
+        }
+    } else if id < 0 && id & 4 != 0 && (!(id >> 3) == 0 || !(id >> 3) == task.tid) {
+        // A thread cannot sleep on its own CPU clock.
+        return Err(Errno::EINVAL);
+    }
+    match decode_clock(task, id, false)? {
+        Clock::Wall(clock) => {
+            let deadline = if abs {
+                super::futex::deadline_from_abs(clock, req.tv_sec, req.tv_nsec)?
+            } else {
+                deadline_after(timespec_duration(&req))
+            };
+            sleep_until(task, deadline, rem)
+        }
+        Clock::Cpu(target, which) => {
+            let ns = (req.tv_sec as u64)
+                .saturating_mul(NSEC)
+                .saturating_add(req.tv_nsec as u64);
+            let target_ns = if abs {
+                ns
+            } else {
+                cpu_clock_ns(task, target, which)?.saturating_add(ns)
+            };
+            cpu_sleep(task, target, which, target_ns, rem)
+        }
+    }
+}
+
+/// How often a sleep on a CPU clock looks at the clock.
+const CPU_SLEEP_TICK: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Sleeps until CPU clock (`target`, `which`) reads `until` ns; the time
+/// left on that clock goes to `rem` if a signal interrupts. The clock
+/// advances only while other threads run, so the sleeper looks at it
+/// every `CPU_SLEEP_TICK`, or sooner if less is left; the CPU time those
+/// looks cost the sleeper itself is not counted (on Linux a sleeping
+/// thread adds nothing to its process's clock). The sleep ends when the
+/// process or thread measured is gone.
+fn cpu_sleep(
+    task: &mut Task<'_>,
+    target: CpuTarget,
+    which: CpuWhich,
+    until: u64,
+    rem: u64,
+) -> SysResult {
+    let me = task.tid;
+    let own = |task: &Task<'_>| {
+        let counts = match target {
+            CpuTarget::Process(p) => p == task.tgid,
+            CpuTarget::Thread(t) => t == me,
+        };
+        match cputime::thread(&task.k, me) {
+            Some(t) if counts => t.total_ns,
+            _ => 0,
+        }
+    };
+    let own_start = own(task);
+    // The clock without what this sleep has cost the sleeper.
+    let read = |task: &Task<'_>| {
+        cpu_clock_ns(task, target, which)
+            .map(|v| v.saturating_sub(own(task).saturating_sub(own_start)))
+    };
+    loop {
+        let Ok(now) = read(task) else {
+            return Ok(0);
+        };
+        if now >= until {
+            return Ok(0);
+        }
+        let left = until - now;
+        let wait = CPU_SLEEP_TICK.min(std::time::Duration::from_nanos(left));
+        if task.block(Some(deadline_after(wait))) == Wake::Interrupted {
+            if rem != 0 {
+                let left = until.saturating_sub(read(task).unwrap_or(until));
+                task.mm().copy_out(rem, &timespec_ns_bytes(left))?;
+            }
+            return Err(Errno::ERESTARTNOHAND);
+        }
+    }
+}
+
+use crate::kernel::cputime;
 use crate::kernel::timers::{
     self, Notify, Timer, TimerClock, arm, arm_at, cpu_now, itimer_id, remaining,
 };
@@ -111,20 +196,18 @@ fn timespec_ns_bytes(ns: u64) -> [u8; 16] {
 
 /// The process's itimer `id`, created on first use.
 fn ensure_itimer(task: &mut Task<'_>, id: i32) {
+    let pid = task.tgid;
     task.process_mut()
         .timers
         .timers
         .entry(id)
-        .or_insert_with(|| Timer::itimer(id));
+        .or_insert_with(|| Timer::itimer(id, pid));
 }
 
 fn itimer_value(task: &Task<'_>, id: i32) -> (u64, u64) {
     let p = task.process();
     match p.timers.timers.get(&id) {
-        Some(t) => (
-            remaining(t, cpu_now(&task.k, task.tgid, t.clock)),
-            t.interval_ns,
-        ),
+        Some(t) => (remaining(t, cpu_now(&task.k, t.clock)), t.interval_ns),
         None => (0, 0),
     }
 }
@@ -190,35 +273,25 @@ pub fn alarm(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 const SIGEV_SIGNAL: i32 = 0;
 const SIGEV_NONE: i32 = 1;
+const SIGEV_THREAD: i32 = 2;
 const SIGEV_THREAD_ID: i32 = 4;
 
 pub fn timer_create(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (clockid, sevp, out) = (a.int(0), a.u(1), a.u(2));
     let clock = match clockid {
         0 | 1 | 4 | 7 | 11 => TimerClock::Wall, // REALTIME, MONOTONIC, RAW*, BOOTTIME, TAI
-        2 => TimerClock::ProcessCpu,
-        3 => TimerClock::ThreadCpu(task.tid),
-        8 | 9 => return Err(Errno::EPERM), // the _ALARM clocks need CAP_WAKE_ALARM
-        id if id < 0 => {
-            // A CPU clock of a process or thread (~pid << 3 | thread << 2).
-            let pid = !(id >> 3);
-            if id & 3 == 3 {
-                return Err(Errno::EINVAL);
-            }
-            let thread = id & 4 != 0;
-            if thread {
-                let tid = if pid == 0 { task.tid } else { pid };
-                if !task.k.threads.contains_key(&tid) {
-                    return Err(Errno::EINVAL);
-                }
-                TimerClock::ThreadCpu(tid)
-            } else {
-                if pid != 0 && pid != task.tgid {
-                    return Err(Errno::EINVAL);
-                }
-                TimerClock::ProcessCpu
-            }
-        }
+        // The _ALARM clocks need an RTC (the host's), then CAP_WAKE_ALARM.
+        8 | 9 if !host_has_alarm_clock(clockid) => return Err(Errno::ENOTSUP),
+        8 | 9 => return Err(Errno::EPERM),
+        // The CPU clocks: of the caller's process or thread, of any
+        // process, of a thread of the caller's process. A thread's user
+        // time alone (CPUCLOCK_VIRT) is measured as its CPU time.
+        2 | 3 | i32::MIN..=-1 => match decode_clock(task, clockid, false)? {
+            Clock::Cpu(CpuTarget::Process(p), CpuWhich::Virt) => TimerClock::ProcessUser(p),
+            Clock::Cpu(CpuTarget::Process(p), _) => TimerClock::ProcessCpu(p),
+            Clock::Cpu(CpuTarget::Thread(t), _) => TimerClock::ThreadCpu(t),
+            Clock::Wall(_) => return Err(Errno::EINVAL),
+        },
         _ => return Err(Errno::EINVAL),
     };
     if clockid == 4 {
@@ -241,7 +314,9 @@ pub fn timer_create(task: &mut Task<'_>, a: &Args) -> SysResult {
         let tid = i32::from_le_bytes(b[16..20].try_into().unwrap_or([0; 4]));
         match how {
             SIGEV_NONE => Notify::None,
-            SIGEV_SIGNAL | SIGEV_THREAD_ID => {
+            // The kernel takes SIGEV_THREAD as SIGEV_SIGNAL (the C
+            // library does the thread).
+            SIGEV_SIGNAL | SIGEV_THREAD | SIGEV_THREAD_ID => {
                 if !crate::kernel::signal::valid(i64::from(signo)) {
                     return Err(Errno::EINVAL);
                 }
@@ -308,7 +383,7 @@ pub fn timer_settime(task: &mut Task<'_>, a: &Args) -> SysResult {
     let interval = read_timespec(task, new)?;
     let value = read_timespec(task, new.wrapping_add(16))?;
     let ns = |ts: libc::timespec| (ts.tv_sec as u64).saturating_mul(NSEC) + ts.tv_nsec as u64;
-    let now_cpu = cpu_now(&task.k, task.tgid, t.clock);
+    let now_cpu = cpu_now(&task.k, t.clock);
     if old != 0 {
         let b = itimerspec_bytes(remaining(&t, now_cpu), t.interval_ns);
         task.mm().copy_out(old, &b)?;
@@ -344,7 +419,7 @@ fn timer_wall_clock(task: &Task<'_>, id: i32) -> libc::clockid_t {
 
 pub fn timer_gettime(task: &mut Task<'_>, a: &Args) -> SysResult {
     let t = posix_timer(task, a.int(0))?;
-    let now_cpu = cpu_now(&task.k, task.tgid, t.clock);
+    let now_cpu = cpu_now(&task.k, t.clock);
     let b = itimerspec_bytes(remaining(&t, now_cpu), t.interval_ns);
     task.mm().copy_out(a.u(1), &b)?;
     Ok(0)

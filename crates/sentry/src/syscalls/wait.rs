@@ -4,7 +4,9 @@
 //! signal is not SIGCHLD, WNOHANG and WNOWAIT.
 
 use super::Args;
+use super::process::rusage_bytes;
 use crate::errno::{Errno, SysResult};
+use crate::kernel::cputime::CpuTimes;
 use crate::kernel::exit::reap;
 use crate::kernel::signal::SIGCHLD;
 use crate::kernel::task::{Task, Wake};
@@ -35,7 +37,9 @@ struct Found {
     status: i32,
     /// waitid's si_code.
     code: i32,
-    cpu_ns: u64,
+    /// A reaped child's CPU time with its own reaped children's (wait4's
+    /// and waitid's rusage); zero for a stop or continue.
+    cpu: CpuTimes,
 }
 
 /// Looks for a child to report; Ok(None) if there are matching children
@@ -70,16 +74,16 @@ fn find(t: &mut Task<'_>, which: Which, options: u32) -> Result<Option<Found>, E
             } else {
                 code::CLD_KILLED
             };
-            let cpu_ns = p.cpu_ns;
+            let cpu = p.cpu + p.children_cpu;
             if options & WNOWAIT == 0 {
-                reap(&mut t.k, c);
+                reap(&mut t.k, c, true);
             }
             return Ok(Some(Found {
                 pid: c,
                 uid,
                 status,
                 code,
-                cpu_ns,
+                cpu,
             }));
         }
         let report = p.stop.report;
@@ -89,14 +93,14 @@ fn find(t: &mut Task<'_>, which: Which, options: u32) -> Result<Option<Found>, E
                 uid,
                 status: ((sig as i32) << 8) | 0x7f,
                 code: code::CLD_STOPPED,
-                cpu_ns: 0,
+                cpu: CpuTimes::default(),
             }),
             Some(ChildReport::Continued) if options & WCONTINUED != 0 => Some(Found {
                 pid: c,
                 uid,
                 status: 0xffff,
                 code: code::CLD_CONTINUED,
-                cpu_ns: 0,
+                cpu: CpuTimes::default(),
             }),
             _ => None,
         };
@@ -128,13 +132,6 @@ fn wait_common(t: &mut Task<'_>, which: Which, options: u32) -> Result<Option<Fo
     }
 }
 
-fn rusage_bytes(cpu_ns: u64) -> [u8; 144] {
-    let mut b = [0u8; 144];
-    b[..8].copy_from_slice(&(cpu_ns / 1_000_000_000).to_le_bytes());
-    b[8..16].copy_from_slice(&((cpu_ns % 1_000_000_000) / 1000).to_le_bytes());
-    b
-}
-
 pub fn wait4(t: &mut Task<'_>, a: &Args) -> SysResult {
     let (pid, status_addr, options, rusage) = (a.int(0), a.u(1), a.uint(2), a.u(3));
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
@@ -154,7 +151,7 @@ pub fn wait4(t: &mut Task<'_>, a: &Args) -> SysResult {
                 t.mm().write_u32(status_addr, f.status as u32)?;
             }
             if rusage != 0 {
-                t.mm().copy_out(rusage, &rusage_bytes(f.cpu_ns))?;
+                t.mm().copy_out(rusage, &rusage_bytes(f.cpu))?;
             }
             Ok(f.pid as u64)
         }
@@ -195,7 +192,7 @@ pub fn waitid(t: &mut Task<'_>, a: &Args) -> SysResult {
         t.mm().copy_out(infop, &b)?;
     }
     if rusage != 0 {
-        let cpu = found.as_ref().map_or(0, |f| f.cpu_ns);
+        let cpu = found.as_ref().map_or(CpuTimes::default(), |f| f.cpu);
         t.mm().copy_out(rusage, &rusage_bytes(cpu))?;
     }
     Ok(0)
