@@ -111,7 +111,7 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         memory_limit,
         strace: args.strace,
         exitless: args.exitless == crate::cli::Toggle::On,
-        exec: std::sync::Arc::new(GoferExec(std::sync::Mutex::new(gofer))),
+        exec: std::sync::Arc::new(GoferExec(std::sync::Arc::new(std::sync::Mutex::new(gofer)))),
     };
 
     let mut before_guest = || -> Result<(), String> {
@@ -132,8 +132,9 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
 }
 
 /// execve's way to executables: the gofer opens them, and they must be
-/// regular files with an execute bit (EACCES otherwise, as Linux).
-struct GoferExec(std::sync::Mutex<Gofer>);
+/// regular files with an execute bit (EACCES otherwise, as Linux). The
+/// gofer is shared with the VFS's `crate::gofer::GoferFs`.
+struct GoferExec(std::sync::Arc<std::sync::Mutex<Gofer>>);
 
 impl sentry::ExecOpener for GoferExec {
     fn open(&self, path: &str) -> Result<File, sentry::errno::Errno> {
@@ -142,7 +143,7 @@ impl sentry::ExecOpener for GoferExec {
         let (file, attr) = g
             .open(Path::new(path))
             .map_err(|e| Errno(e.errno().unwrap_or(libc::EIO)))?;
-        if attr.file_type != FileType::Regular || attr.mode & 0o111 == 0 {
+        if attr.file_type() != FileType::Regular || attr.mode & 0o111 == 0 {
             return Err(Errno::EACCES);
         }
         Ok(file)
@@ -194,7 +195,7 @@ fn find_executable(gofer: &mut Gofer, spec: &ContainerSpec) -> Result<PathBuf, B
         // An empty entry means the cwd, as in execvp.
         let candidate = cwd.join(if dir.is_empty() { "." } else { dir }).join(arg0);
         match gofer.stat(&candidate) {
-            Ok(attr) if attr.file_type == FileType::Regular && attr.mode & 0o111 != 0 => {
+            Ok(attr) if attr.file_type() == FileType::Regular && attr.mode & 0o111 != 0 => {
                 return Ok(candidate);
             }
             Ok(_) => {}
@@ -228,7 +229,7 @@ fn open_executable(gofer: &mut Gofer, path: &Path) -> Result<File, BootError> {
         Some(_) => fail(e.to_string()),
         None => BootError::Gofer(e),
     })?;
-    match attr.file_type {
+    match attr.file_type() {
         FileType::Regular => {}
         FileType::Directory => return Err(fail("is a directory".into())),
         _ => return Err(fail("is not a regular file".into())),
