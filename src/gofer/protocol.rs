@@ -620,5 +620,8 @@ impl Reply {
     }
 }
 
+// An explicit path so that the fuzz target, which compiles this file on
+// its own, resolves it the same way.
 #[cfg(test)]
+#[path = "protocol/tests.rs"]
 mod tests;
