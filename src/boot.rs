@@ -94,6 +94,9 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         "executable {exe_path}, argv {:?}, memory {memory_limit} bytes",
         spec.args
     );
+    // One gofer, one channel: execve's opens and (with the VFS) the
+    // rootfs mount's `crate::gofer::GoferFs` share it.
+    let gofer = std::sync::Arc::new(std::sync::Mutex::new(gofer));
 
     let config = sentry::BootConfig {
         executable,
@@ -111,7 +114,7 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         memory_limit,
         strace: args.strace,
         exitless: args.exitless == crate::cli::Toggle::On,
-        exec: std::sync::Arc::new(GoferExec(std::sync::Arc::new(std::sync::Mutex::new(gofer)))),
+        exec: std::sync::Arc::new(GoferExec(std::sync::Arc::clone(&gofer))),
     };
 
     let mut before_guest = || -> Result<(), String> {
