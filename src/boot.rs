@@ -94,6 +94,9 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         "executable {exe_path}, argv {:?}, memory {memory_limit} bytes",
         spec.args
     );
+    // One gofer, one channel: execve's opens and (with the VFS) the
+    // rootfs mount's `crate::gofer::GoferFs` share it.
+    let gofer = std::sync::Arc::new(std::sync::Mutex::new(gofer));
 
     let config = sentry::BootConfig {
         executable,
@@ -111,8 +114,8 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         memory_limit,
         strace: args.strace,
         exitless: args.exitless == crate::cli::Toggle::On,
-        exec: std::sync::Arc::new(GoferExec(std::sync::Mutex::new(gofer))),
-        fs: None,
+        exec: std::sync::Arc::new(GoferExec(std::sync::Arc::clone(&gofer))),
+        fs: Some(std::sync::Arc::new(crate::gofer::GoferFs::new(std::sync::Arc::clone(&gofer)))),
     };
 
     let mut before_guest = || -> Result<(), String> {
@@ -133,8 +136,9 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
 }
 
 /// execve's way to executables: the gofer opens them, and they must be
-/// regular files with an execute bit (EACCES otherwise, as Linux).
-struct GoferExec(std::sync::Mutex<Gofer>);
+/// regular files with an execute bit (EACCES otherwise, as Linux). The
+/// gofer is shared with the VFS's `crate::gofer::GoferFs`.
+struct GoferExec(std::sync::Arc<std::sync::Mutex<Gofer>>);
 
 impl sentry::ExecOpener for GoferExec {
     fn open(&self, path: &str) -> Result<File, sentry::errno::Errno> {
@@ -143,7 +147,7 @@ impl sentry::ExecOpener for GoferExec {
         let (file, attr) = g
             .open(Path::new(path))
             .map_err(|e| Errno(e.errno().unwrap_or(libc::EIO)))?;
-        if attr.file_type != FileType::Regular || attr.mode & 0o111 == 0 {
+        if attr.file_type() != FileType::Regular || attr.mode & 0o111 == 0 {
             return Err(Errno::EACCES);
         }
         Ok(file)
@@ -195,7 +199,7 @@ fn find_executable(gofer: &mut Gofer, spec: &ContainerSpec) -> Result<PathBuf, B
         // An empty entry means the cwd, as in execvp.
         let candidate = cwd.join(if dir.is_empty() { "." } else { dir }).join(arg0);
         match gofer.stat(&candidate) {
-            Ok(attr) if attr.file_type == FileType::Regular && attr.mode & 0o111 != 0 => {
+            Ok(attr) if attr.file_type() == FileType::Regular && attr.mode & 0o111 != 0 => {
                 return Ok(candidate);
             }
             Ok(_) => {}
@@ -229,7 +233,7 @@ fn open_executable(gofer: &mut Gofer, path: &Path) -> Result<File, BootError> {
         Some(_) => fail(e.to_string()),
         None => BootError::Gofer(e),
     })?;
-    match attr.file_type {
+    match attr.file_type() {
         FileType::Regular => {}
         FileType::Directory => return Err(fail("is a directory".into())),
         _ => return Err(fail("is not a regular file".into())),

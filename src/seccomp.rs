@@ -312,16 +312,31 @@ pub fn install() -> Result<(), SeccompError> {
 }
 
 /// What the gofer may do once its rootfs is open: serve the channel,
-/// walk with `openat2`, and log.
+/// walk and open with `openat2`, read attributes and symlinks, and log.
+/// Nothing that names a path except `openat2` (always relative to a
+/// descriptor under the rootfs, with RESOLVE_* confinement) and
+/// `readlinkat` (only with the empty path, on a walked `O_PATH`
+/// descriptor); nothing that creates, removes or renames files.
 const GOFER_ALLOWED: &[(i64, &str)] = &[
     (libc::SYS_recvmsg, "requests from the sandbox"),
     (libc::SYS_sendmsg, "replies and donated descriptors"),
     (
         libc::SYS_openat2,
-        "every walk (RESOLVE_BENEATH / RESOLVE_IN_ROOT)",
+        "every walk and open (RESOLVE_BENEATH / RESOLVE_IN_ROOT)",
     ),
     (libc::SYS_fstat, "attributes of what a walk found"),
-    (libc::SYS_close, "closing walked and donated descriptors"),
+    (
+        libc::SYS_readlinkat,
+        "a walked symlink's target (empty path on its O_PATH descriptor)",
+    ),
+    (
+        libc::SYS_ftruncate,
+        "O_TRUNC, applied once the opened inode is checked",
+    ),
+    (
+        libc::SYS_close,
+        "closing walked, released and donated descriptors",
+    ),
     (libc::SYS_write, "logging, the SIGSYS message"),
     (libc::SYS_mmap, "allocator"),
     (libc::SYS_munmap, "allocator, stack teardown at exit"),
@@ -559,6 +574,60 @@ mod tests {
         // The handler's own calls are allowed.
         assert!(ALLOWED.iter().any(|&(n, _)| n == libc::SYS_write));
         assert!(ALLOWED.iter().any(|&(n, _)| n == libc::SYS_exit_group));
+    }
+
+    #[test]
+    fn gofer_filter_is_an_allowlist_without_path_syscalls() {
+        for nr in [
+            libc::SYS_open,
+            libc::SYS_openat,
+            libc::SYS_execve,
+            libc::SYS_execveat,
+            libc::SYS_socket,
+            libc::SYS_connect,
+            libc::SYS_ptrace,
+            libc::SYS_clone,
+            libc::SYS_fork,
+            libc::SYS_unlinkat,
+            libc::SYS_renameat2,
+            libc::SYS_mkdirat,
+            libc::SYS_mknodat,
+            libc::SYS_symlinkat,
+            libc::SYS_linkat,
+            libc::SYS_fchmodat,
+            libc::SYS_fchownat,
+            libc::SYS_truncate,
+            libc::SYS_readlink,
+            libc::SYS_chdir,
+            libc::SYS_mount,
+            libc::SYS_getrandom,
+            libc::SYS_newfstatat,
+            libc::SYS_fcntl,
+        ] {
+            assert!(
+                !GOFER_ALLOWED.iter().any(|&(n, _)| n == nr),
+                "{nr} must not be allowed to the gofer unconditionally"
+            );
+        }
+        for (nr, why) in GOFER_ALLOWED {
+            assert!(!why.is_empty(), "{nr} has no reason");
+        }
+        // What the server calls.
+        for nr in [
+            libc::SYS_openat2,
+            libc::SYS_readlinkat,
+            libc::SYS_ftruncate,
+            libc::SYS_close,
+            libc::SYS_sendmsg,
+            libc::SYS_recvmsg,
+        ] {
+            assert!(GOFER_ALLOWED.iter().any(|&(n, _)| n == nr), "{nr} missing");
+        }
+        // Mismatched arguments trap, everything unlisted traps.
+        let f = gofer_filter().unwrap();
+        let expected = build(GOFER_ALLOWED, gofer_conditional_rules().unwrap()).unwrap();
+        assert_eq!(f, expected);
+        assert!(!BpfProgram::try_from(f).unwrap().is_empty());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use super::channel::{Channel, ChannelError};
-use super::protocol::{DecodeError, Envelope, FileAttr, Reply, Request};
+use super::protocol::{Attr, DecodeError, Envelope, ROOT_HANDLE, Reply, Request};
 use crate::logging::LogSettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,9 @@ pub enum ClientError {
     Closed,
     #[error("{message}")]
     Remote { errno: i32, message: String },
+    /// A request the gofer would refuse, never sent (a bad name or path).
+    #[error("invalid request: {0}")]
+    Invalid(#[source] DecodeError),
 }
 
 impl From<DecodeError> for ClientError {
@@ -38,10 +41,13 @@ impl From<DecodeError> for ClientError {
 }
 
 impl ClientError {
-    /// The errno the gofer answered with, if this is its answer.
+    /// The errno the gofer answered with (or would have answered with, for
+    /// a request refused before sending); `None` for a broken channel or
+    /// protocol.
     pub fn errno(&self) -> Option<i32> {
         match self {
             ClientError::Remote { errno, .. } => Some(*errno),
+            ClientError::Invalid(e) => Some(e.errno()),
             _ => None,
         }
     }
@@ -163,57 +169,129 @@ impl Gofer {
     fn call(&mut self, req: Request) -> Result<(Reply, Option<OwnedFd>), ClientError> {
         let tag = self.next_tag;
         self.next_tag = self.next_tag.wrapping_add(1);
-        self.channel.send(&req.encode(tag)?, None)?;
-        let received = self.channel.recv()?.ok_or(ClientError::Closed)?;
-        let env = Reply::decode(&received.bytes)?;
-        if env.tag != tag {
+        let bytes = req.encode(tag).map_err(ClientError::Invalid)?;
+        self.channel.send(&bytes, None)?;
+        let (env, received_fd) = loop {
+            let received = self.channel.recv()?.ok_or(ClientError::Closed)?;
+            let env = Reply::decode(&received.bytes)?;
+            if env.tag == tag {
+                break (env, received.fd);
+            }
+            // A late answer to an earlier request that timed out: drop it
+            // (and its descriptor), so that one slow reply does not put
+            // every later one off by one.
+            let behind = tag.wrapping_sub(env.tag);
+            if (1..1 << 31).contains(&behind) {
+                log::warn!("gofer: dropping a late reply to request {}", env.tag);
+                continue;
+            }
             return Err(ClientError::Protocol(format!(
                 "reply tag {} for request {tag}",
                 env.tag
             )));
-        }
+        };
         match env.body {
             Reply::Error { errno, message } => Err(ClientError::Remote { errno, message }),
-            body => Ok((body, received.fd)),
+            body => Ok((body, received_fd)),
         }
     }
 
     /// Opens `path` (inside the rootfs) read-only.
-    pub fn open(&mut self, path: &Path) -> Result<(File, FileAttr), ClientError> {
-        match self.call(Request::Open {
+    pub fn open(&mut self, path: &Path) -> Result<(File, Attr), ClientError> {
+        let answer = self.call(Request::OpenPath {
             path: path.to_owned(),
             flags: libc::O_RDONLY as u32,
-        })? {
-            (Reply::Opened(attr), Some(fd)) => Ok((File::from(fd), attr)),
-            (Reply::Opened(_), None) => Err(ClientError::Protocol(
-                "open reply without a descriptor".into(),
-            )),
-            (other, _) => Err(ClientError::Protocol(format!(
-                "unexpected reply to open: {other:?}"
-            ))),
-        }
+        })?;
+        let (attr, fd) = expect_opened(answer)?;
+        Ok((File::from(fd), attr))
     }
 
     /// The attributes of `path` (inside the rootfs).
-    pub fn stat(&mut self, path: &Path) -> Result<FileAttr, ClientError> {
-        match self.call(Request::Stat {
+    pub fn stat(&mut self, path: &Path) -> Result<Attr, ClientError> {
+        let answer = self.call(Request::StatPath {
             path: path.to_owned(),
+        })?;
+        expect_attr(answer, "stat")
+    }
+
+    /// The rootfs's handle and attributes.
+    pub fn root(&mut self) -> Result<(u64, Attr), ClientError> {
+        Ok((ROOT_HANDLE, self.stat_handle(ROOT_HANDLE)?))
+    }
+
+    /// Looks up one component `name` in directory `dir`; a symlink is not
+    /// followed. The new handle is ours until [`Gofer::release`].
+    pub fn walk(&mut self, dir: u64, name: &[u8]) -> Result<(u64, Attr), ClientError> {
+        match self.call(Request::Walk {
+            dir,
+            name: name.to_vec(),
         })? {
-            (Reply::Attr(attr), None) => Ok(attr),
-            (other, fd) => Err(ClientError::Protocol(format!(
-                "unexpected reply to stat: {other:?}{}",
-                if fd.is_some() {
-                    " with a descriptor"
-                } else {
-                    ""
-                }
-            ))),
+            (Reply::Walked { handle, attr }, None) => Ok((handle, attr)),
+            other => Err(unexpected("walk", other)),
+        }
+    }
+
+    /// Fresh attributes of `handle`.
+    pub fn stat_handle(&mut self, handle: u64) -> Result<Attr, ClientError> {
+        let answer = self.call(Request::Stat { handle })?;
+        expect_attr(answer, "stat")
+    }
+
+    /// The target of symlink `handle`.
+    pub fn readlink(&mut self, handle: u64) -> Result<Vec<u8>, ClientError> {
+        match self.call(Request::Readlink { handle })? {
+            (Reply::Link(target), None) => Ok(target),
+            other => Err(unexpected("readlink", other)),
+        }
+    }
+
+    /// A new host descriptor for `handle`, opened with `flags`.
+    pub fn open_handle(&mut self, handle: u64, flags: i32) -> Result<(OwnedFd, Attr), ClientError> {
+        // The bits as they are; the gofer refuses what it does not know.
+        let flags = u32::from_ne_bytes(flags.to_ne_bytes());
+        let (attr, fd) = expect_opened(self.call(Request::Open { handle, flags })?)?;
+        Ok((fd, attr))
+    }
+
+    /// Forgets `handle`.
+    pub fn release(&mut self, handle: u64) -> Result<(), ClientError> {
+        match self.call(Request::Release { handle })? {
+            (Reply::Ok, None) => Ok(()),
+            other => Err(unexpected("release", other)),
         }
     }
 
     /// The gofer's pid, for logs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+}
+
+fn unexpected(what: &str, (reply, fd): (Reply, Option<OwnedFd>)) -> ClientError {
+    ClientError::Protocol(format!(
+        "unexpected reply to {what}: {reply:?}{}",
+        if fd.is_some() {
+            " with a descriptor"
+        } else {
+            ""
+        }
+    ))
+}
+
+fn expect_attr(answer: (Reply, Option<OwnedFd>), what: &str) -> Result<Attr, ClientError> {
+    match answer {
+        (Reply::Attr(attr), None) => Ok(attr),
+        other => Err(unexpected(what, other)),
+    }
+}
+
+fn expect_opened(answer: (Reply, Option<OwnedFd>)) -> Result<(Attr, OwnedFd), ClientError> {
+    match answer {
+        (Reply::Opened(attr), Some(fd)) => Ok((attr, fd)),
+        (Reply::Opened(_), None) => Err(ClientError::Protocol(
+            "open reply without a descriptor".into(),
+        )),
+        other => Err(unexpected("open", other)),
     }
 }
 
@@ -233,9 +311,9 @@ mod tests {
         let mut g = Gofer::from_test_channel(client).unwrap();
 
         let (_f, attr) = g.open(Path::new("/bin/prog")).unwrap();
-        assert_eq!(attr.file_type, FileType::Regular);
+        assert_eq!(attr.file_type(), FileType::Regular);
         assert_eq!(
-            g.stat(Path::new("/bin")).unwrap().file_type,
+            g.stat(Path::new("/bin")).unwrap().file_type(),
             FileType::Directory
         );
         let e = g.open(Path::new("/rel-escape")).unwrap_err();
@@ -248,5 +326,69 @@ mod tests {
 
         drop(g);
         h.join().unwrap().unwrap();
+    }
+
+    /// A reply that arrives after its request gave up is dropped, so the
+    /// next request still gets its own answer.
+    #[test]
+    fn late_replies_are_skipped() {
+        let (client, server) = Channel::pair().unwrap();
+        let h = std::thread::spawn(move || {
+            server.send(&Reply::Ready.encode(0), None).unwrap();
+            let mut n = 0;
+            while let Ok(Some(r)) = server.recv() {
+                let env = Request::decode(&r.bytes).unwrap();
+                n += 1;
+                if n == 1 {
+                    // Too slow for the client's timeout.
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                }
+                let reply = Reply::Error {
+                    errno: libc::ENOENT + n,
+                    message: String::new(),
+                };
+                if server.send(&reply.encode(env.tag), None).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut g = Gofer::from_test_channel(client).unwrap();
+        g.channel
+            .set_recv_timeout(std::time::Duration::from_millis(100))
+            .unwrap();
+        assert!(matches!(
+            g.stat_handle(1),
+            Err(ClientError::Channel(ChannelError::TimedOut))
+        ));
+        g.channel
+            .set_recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
+        // The first reply (ENOENT + 1) comes in now and is skipped.
+        assert_eq!(
+            g.stat_handle(2).unwrap_err().errno(),
+            Some(libc::ENOENT + 2)
+        );
+        assert_eq!(
+            g.stat_handle(3).unwrap_err().errno(),
+            Some(libc::ENOENT + 3)
+        );
+        drop(g);
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn a_reply_from_the_future_is_a_protocol_error() {
+        let (client, server) = Channel::pair().unwrap();
+        let h = std::thread::spawn(move || {
+            server.send(&Reply::Ready.encode(0), None).unwrap();
+            if let Ok(Some(r)) = server.recv() {
+                let env = Request::decode(&r.bytes).unwrap();
+                let _ = server.send(&Reply::Ok.encode(env.tag + 5), None);
+            }
+        });
+        let mut g = Gofer::from_test_channel(client).unwrap();
+        assert!(matches!(g.release(1), Err(ClientError::Protocol(_))));
+        drop(g);
+        h.join().unwrap();
     }
 }

@@ -10,43 +10,86 @@
 //! `tag` is chosen by the client and echoed in the reply, so that a later
 //! version can pipeline requests. The gofer speaks first: `Ready` (or the
 //! `Error` that stopped it) with tag 0, so that a version mismatch or a
-//! bad rootfs is reported before any request. Inside a payload, a path or a string is a
-//! `u32` length followed by that many bytes. Descriptors travel beside the
-//! datagram as `SCM_RIGHTS`, never inside it.
+//! bad rootfs is reported before any request. Inside a payload, a path, a
+//! name or a string is a `u32` length followed by that many bytes; a
+//! handle is a `u64`; an [`Attr`] is its fields in declaration order
+//! (116 bytes). Descriptors travel beside the datagram as `SCM_RIGHTS`,
+//! never inside it.
+//!
+//! Version 2 adds handles for the sentry's VFS. A handle names one file
+//! the gofer has walked to; [`ROOT_HANDLE`] (0) is the rootfs and is
+//! always valid; every other handle comes from a `Walk` and stays valid
+//! until its `Release`. The requests, and what answers them:
+//!
+//! | request | reply |
+//! |---|---|
+//! | `OpenPath { path, flags }`: open a container path read-only (execve) | `Opened(attr)` + descriptor |
+//! | `StatPath { path }`: attributes of a container path | `Attr(attr)` |
+//! | `Walk { dir, name }`: one name in directory `dir`, never following a final symlink | `Walked { handle, attr }` |
+//! | `Stat { handle }` | `Attr(attr)` |
+//! | `Readlink { handle }`: a symlink's target | `Link(bytes)` |
+//! | `Open { handle, flags }`: a descriptor for I/O | `Opened(attr)` + descriptor |
+//! | `Release { handle }` | `Ok` |
+//!
+//! and any of them can be answered by `Error { errno, message }`. A walk's
+//! name is one component: non-empty, not `.` or `..`, without `/` or NUL,
+//! at most [`NAME_MAX`] bytes; the decoder refuses anything else, so the
+//! server never sees it ([`DecodeError::errno`]: `ENAMETOOLONG` for a long
+//! name or path, `EINVAL` for the rest).
 //!
 //! Invariants: decoding never panics and never trusts a length; every field
 //! is bounds-checked against the datagram, trailing bytes are an error, and
-//! sizes are capped ([`MAX_MESSAGE`], [`MAX_PATH`]). A malformed request is
-//! answered with an [`Reply::Error`], never a crash. The format is written
-//! by hand (there are a dozen bytes of header and two field types) to keep
-//! it exact and fuzzable; a serialisation crate would add a second format
-//! definition to audit.
+//! sizes are capped ([`MAX_MESSAGE`], [`MAX_PATH`], [`NAME_MAX`]); an
+//! errno is in `1..=4095` and nanoseconds below 10^9. Encoding is
+//! canonical: whatever decodes re-encodes to the same bytes. A malformed
+//! request is answered with an [`Reply::Error`], never a crash. The format
+//! is written by hand (a dozen bytes of header and a few field types) to
+//! keep it exact and fuzzable; a serialisation crate would add a second
+//! format definition to audit.
+//!
+//! This file depends on nothing but `std`, `libc` and `thiserror`: the
+//! cargo-fuzz target in `fuzz/` compiles it on its own (see
+//! `fuzz/README.md`), so keep it that way.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The protocol version this build speaks.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// The header's size in bytes.
 pub const HEADER_LEN: usize = 12;
 /// The largest datagram either side sends or accepts.
 pub const MAX_MESSAGE: usize = 64 * 1024;
 /// The longest path accepted (Linux's `PATH_MAX`, including the NUL).
 pub const MAX_PATH: usize = 4096;
+/// The longest name a walk accepts (Linux's `NAME_MAX`).
+pub const NAME_MAX: usize = 255;
+/// The rootfs's handle: valid from `Ready` on, never released.
+pub const ROOT_HANDLE: u64 = 0;
 /// The longest error message sent.
 const MAX_ERROR_MESSAGE: usize = 1024;
+/// The largest errno Linux has room for (`MAX_ERRNO`).
+const MAX_ERRNO: i32 = 4095;
 
 mod kind {
-    pub const OPEN: u16 = 0x0001;
-    pub const STAT: u16 = 0x0002;
+    pub const OPEN_PATH: u16 = 0x0001;
+    pub const STAT_PATH: u16 = 0x0002;
+    pub const WALK: u16 = 0x0003;
+    pub const STAT: u16 = 0x0004;
+    pub const READLINK: u16 = 0x0005;
+    pub const OPEN: u16 = 0x0006;
+    pub const RELEASE: u16 = 0x0007;
+    pub const READY: u16 = 0x8000;
     pub const OPENED: u16 = 0x8001;
     pub const ATTR: u16 = 0x8002;
-    pub const READY: u16 = 0x8000;
+    pub const WALKED: u16 = 0x8003;
+    pub const LINK: u16 = 0x8004;
+    pub const OK: u16 = 0x8005;
     pub const ERROR: u16 = 0x80ff;
 }
 
-/// Why a datagram could not be decoded.
+/// Why a datagram could not be decoded (or a request not encoded).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
     #[error("message of {0} bytes is shorter than its header")]
@@ -63,16 +106,36 @@ pub enum DecodeError {
     TrailingBytes(usize),
     #[error("field of {0} bytes is too long")]
     FieldTooLong(usize),
-    #[error("path contains a NUL byte")]
+    #[error("path of {0} bytes is too long")]
+    PathTooLong(usize),
+    #[error("name of {0} bytes is too long")]
+    NameTooLong(usize),
+    #[error("path or name contains a NUL byte")]
     NulInPath,
     #[error("path is empty")]
     EmptyPath,
+    #[error("name is empty")]
+    EmptyName,
+    #[error("name is `.` or `..` or contains `/`")]
+    BadName,
     #[error("error message is not UTF-8")]
     BadUtf8,
-    #[error("unknown file type {0}")]
-    BadFileType(u8),
+    #[error("errno {0} is out of range")]
+    BadErrno(i32),
+    #[error("nanoseconds {0} out of range")]
+    BadTime(i64),
     #[error("message of {0} bytes exceeds the limit of {MAX_MESSAGE}")]
     TooLarge(usize),
+}
+
+impl DecodeError {
+    /// The errno to answer a request with that failed this way.
+    pub fn errno(&self) -> i32 {
+        match self {
+            DecodeError::PathTooLong(_) | DecodeError::NameTooLong(_) => libc::ENAMETOOLONG,
+            _ => libc::EINVAL,
+        }
+    }
 }
 
 /// What kind of file an inode is (the `S_IFMT` part of the mode).
@@ -85,25 +148,6 @@ pub enum FileType {
 }
 
 impl FileType {
-    fn to_wire(self) -> u8 {
-        match self {
-            FileType::Regular => 1,
-            FileType::Directory => 2,
-            FileType::Symlink => 3,
-            FileType::Other => 4,
-        }
-    }
-
-    fn from_wire(b: u8) -> Result<Self, DecodeError> {
-        Ok(match b {
-            1 => FileType::Regular,
-            2 => FileType::Directory,
-            3 => FileType::Symlink,
-            4 => FileType::Other,
-            other => return Err(DecodeError::BadFileType(other)),
-        })
-    }
-
     /// Classifies a host `st_mode`.
     pub fn from_mode(mode: u32) -> Self {
         match mode & libc::S_IFMT {
@@ -115,22 +159,97 @@ impl FileType {
     }
 }
 
-/// The attributes the gofer reports for a file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FileAttr {
-    pub file_type: FileType,
-    /// Permission bits (`st_mode & 0o7777`).
+/// A file's attributes as the host's `stat(2)` gives them (the fields of
+/// `sentry::FsAttr`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attr {
+    pub dev: u64,
+    pub ino: u64,
+    /// Type and permission bits (`st_mode`).
     pub mode: u32,
+    pub nlink: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
     pub size: u64,
+    pub blksize: u64,
+    pub blocks: u64,
+    /// (seconds, nanoseconds)
+    pub atime: (i64, i64),
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+}
+
+impl Attr {
+    pub fn file_type(&self) -> FileType {
+        FileType::from_mode(self.mode)
+    }
+
+    /// From a host `struct stat`.
+    pub fn from_stat(st: &libc::stat) -> Attr {
+        Attr {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            mode: st.st_mode,
+            nlink: st.st_nlink,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            rdev: st.st_rdev,
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            blksize: u64::try_from(st.st_blksize).unwrap_or(0),
+            blocks: u64::try_from(st.st_blocks).unwrap_or(0),
+            atime: (st.st_atime, st.st_atime_nsec),
+            mtime: (st.st_mtime, st.st_mtime_nsec),
+            ctime: (st.st_ctime, st.st_ctime_nsec),
+        }
+    }
+}
+
+/// Checks one walk component: what the decoder accepts as a name.
+pub fn check_name(name: &[u8]) -> Result<(), DecodeError> {
+    if name.is_empty() {
+        Err(DecodeError::EmptyName)
+    } else if name.len() > NAME_MAX {
+        Err(DecodeError::NameTooLong(name.len()))
+    } else if name.contains(&0) {
+        Err(DecodeError::NulInPath)
+    } else if name == b"." || name == b".." || name.contains(&b'/') {
+        Err(DecodeError::BadName)
+    } else {
+        Ok(())
+    }
+}
+
+fn check_path(b: &[u8]) -> Result<(), DecodeError> {
+    if b.is_empty() {
+        Err(DecodeError::EmptyPath)
+    } else if b.len() >= MAX_PATH {
+        Err(DecodeError::PathTooLong(b.len()))
+    } else if b.contains(&0) {
+        Err(DecodeError::NulInPath)
+    } else {
+        Ok(())
+    }
 }
 
 /// A request from the sandbox to the gofer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
-    /// Open `path` (inside the rootfs) and donate the descriptor.
-    Open { path: PathBuf, flags: u32 },
-    /// Report the attributes of `path` without opening it for I/O.
-    Stat { path: PathBuf },
+    /// Open container path `path` read-only and donate the descriptor
+    /// (execve's way to executables).
+    OpenPath { path: PathBuf, flags: u32 },
+    /// Report the attributes of container path `path` without opening it.
+    StatPath { path: PathBuf },
+    /// Look up one `name` in directory `dir`; a symlink is not followed.
+    Walk { dir: u64, name: Vec<u8> },
+    /// Fresh attributes of `handle`.
+    Stat { handle: u64 },
+    /// The target of symlink `handle`.
+    Readlink { handle: u64 },
+    /// Open `handle` for I/O with `flags` and donate the descriptor.
+    Open { handle: u64, flags: u32 },
+    /// Forget `handle`.
+    Release { handle: u64 },
 }
 
 /// A reply from the gofer.
@@ -140,8 +259,17 @@ pub enum Reply {
     /// and is serving (on failure it sends an `Error` with tag 0 instead).
     Ready,
     /// The open succeeded; the descriptor rides along as `SCM_RIGHTS`.
-    Opened(FileAttr),
-    Attr(FileAttr),
+    Opened(Attr),
+    Attr(Attr),
+    /// A walk found `attr` and named it `handle`.
+    Walked {
+        handle: u64,
+        attr: Attr,
+    },
+    /// A symlink's target.
+    Link(Vec<u8>),
+    /// Done (a release).
+    Ok,
     /// The request failed with a Linux errno and a human-readable reason.
     Error {
         errno: i32,
@@ -169,9 +297,6 @@ impl Writer {
         buf.extend_from_slice(&0u32.to_le_bytes());
         Writer { buf }
     }
-    fn u8(&mut self, v: u8) {
-        self.buf.push(v);
-    }
     fn u32(&mut self, v: u32) {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
@@ -181,10 +306,29 @@ impl Writer {
     fn u64(&mut self, v: u64) {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
+    fn i64(&mut self, v: i64) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
     fn bytes(&mut self, b: &[u8]) {
         // Callers bound every byte string far below 4 GiB.
         self.u32(u32::try_from(b.len()).unwrap_or(u32::MAX));
         self.buf.extend_from_slice(b);
+    }
+    fn attr(&mut self, a: &Attr) {
+        self.u64(a.dev);
+        self.u64(a.ino);
+        self.u32(a.mode);
+        self.u64(a.nlink);
+        self.u32(a.uid);
+        self.u32(a.gid);
+        self.u64(a.rdev);
+        self.u64(a.size);
+        self.u64(a.blksize);
+        self.u64(a.blocks);
+        for (sec, nsec) in [a.atime, a.mtime, a.ctime] {
+            self.i64(sec);
+            self.i64(nsec);
+        }
     }
     fn finish(mut self) -> Vec<u8> {
         let len = u32::try_from(self.buf.len() - HEADER_LEN).unwrap_or(u32::MAX);
@@ -211,9 +355,6 @@ impl<'a> Reader<'a> {
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
-    fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.array::<1>()?[0])
-    }
     fn u32(&mut self) -> Result<u32, DecodeError> {
         Ok(u32::from_le_bytes(self.array()?))
     }
@@ -223,31 +364,54 @@ impl<'a> Reader<'a> {
     fn u64(&mut self) -> Result<u64, DecodeError> {
         Ok(u64::from_le_bytes(self.array()?))
     }
-    fn bytes(&mut self, max: usize) -> Result<&'a [u8], DecodeError> {
+    fn i64(&mut self) -> Result<i64, DecodeError> {
+        Ok(i64::from_le_bytes(self.array()?))
+    }
+    /// A length-prefixed byte string; a length over `max` is `too_long`.
+    fn bytes(
+        &mut self,
+        max: usize,
+        too_long: fn(usize) -> DecodeError,
+    ) -> Result<&'a [u8], DecodeError> {
         let len = self.u32()? as usize;
         if len > max {
-            return Err(DecodeError::FieldTooLong(len));
+            return Err(too_long(len));
         }
         self.take(len)
     }
     fn path(&mut self) -> Result<PathBuf, DecodeError> {
-        let raw = self.bytes(MAX_PATH - 1)?;
-        if raw.is_empty() {
-            return Err(DecodeError::EmptyPath);
-        }
-        if raw.contains(&0) {
-            return Err(DecodeError::NulInPath);
-        }
+        let raw = self.bytes(MAX_PATH - 1, DecodeError::PathTooLong)?;
+        check_path(raw)?;
         Ok(PathBuf::from(OsStr::from_bytes(raw)))
     }
-    fn attr(&mut self) -> Result<FileAttr, DecodeError> {
-        let file_type = FileType::from_wire(self.u8()?)?;
-        let mode = self.u32()?;
-        let size = self.u64()?;
-        Ok(FileAttr {
-            file_type,
-            mode,
-            size,
+    fn name(&mut self) -> Result<Vec<u8>, DecodeError> {
+        let raw = self.bytes(NAME_MAX, DecodeError::NameTooLong)?;
+        check_name(raw)?;
+        Ok(raw.to_vec())
+    }
+    fn time(&mut self) -> Result<(i64, i64), DecodeError> {
+        let sec = self.i64()?;
+        let nsec = self.i64()?;
+        if !(0..1_000_000_000).contains(&nsec) {
+            return Err(DecodeError::BadTime(nsec));
+        }
+        Ok((sec, nsec))
+    }
+    fn attr(&mut self) -> Result<Attr, DecodeError> {
+        Ok(Attr {
+            dev: self.u64()?,
+            ino: self.u64()?,
+            mode: self.u32()?,
+            nlink: self.u64()?,
+            uid: self.u32()?,
+            gid: self.u32()?,
+            rdev: self.u64()?,
+            size: self.u64()?,
+            blksize: self.u64()?,
+            blocks: self.u64()?,
+            atime: self.time()?,
+            mtime: self.time()?,
+            ctime: self.time()?,
         })
     }
     fn finish(self) -> Result<(), DecodeError> {
@@ -290,41 +454,50 @@ fn split(msg: &[u8]) -> Result<(u16, u32, &[u8]), (u32, DecodeError)> {
     Ok((kind, tag, r.rest))
 }
 
-fn encode_path(w: &mut Writer, path: &Path) {
-    w.bytes(path.as_os_str().as_bytes());
-}
-
 impl Request {
-    /// Encodes the request; fails only for a path the gofer would refuse.
+    /// Encodes the request; fails only for a path or name the gofer would
+    /// refuse (with the error it would refuse it with).
     pub fn encode(&self, tag: u32) -> Result<Vec<u8>, DecodeError> {
-        let check = |p: &Path| {
-            let b = p.as_os_str().as_bytes();
-            if b.is_empty() {
-                Err(DecodeError::EmptyPath)
-            } else if b.len() >= MAX_PATH {
-                Err(DecodeError::FieldTooLong(b.len()))
-            } else if b.contains(&0) {
-                Err(DecodeError::NulInPath)
-            } else {
-                Ok(())
-            }
-        };
         let msg = match self {
-            Request::Open { path, flags } => {
-                check(path)?;
-                let mut w = Writer::new(kind::OPEN, tag);
-                encode_path(&mut w, path);
+            Request::OpenPath { path, flags } => {
+                let b = path.as_os_str().as_bytes();
+                check_path(b)?;
+                let mut w = Writer::new(kind::OPEN_PATH, tag);
+                w.bytes(b);
                 w.u32(*flags);
                 w.finish()
             }
-            Request::Stat { path } => {
-                check(path)?;
-                let mut w = Writer::new(kind::STAT, tag);
-                encode_path(&mut w, path);
+            Request::StatPath { path } => {
+                let b = path.as_os_str().as_bytes();
+                check_path(b)?;
+                let mut w = Writer::new(kind::STAT_PATH, tag);
+                w.bytes(b);
                 w.finish()
             }
+            Request::Walk { dir, name } => {
+                check_name(name)?;
+                let mut w = Writer::new(kind::WALK, tag);
+                w.u64(*dir);
+                w.bytes(name);
+                w.finish()
+            }
+            Request::Stat { handle } => Self::handle_only(kind::STAT, tag, *handle),
+            Request::Readlink { handle } => Self::handle_only(kind::READLINK, tag, *handle),
+            Request::Open { handle, flags } => {
+                let mut w = Writer::new(kind::OPEN, tag);
+                w.u64(*handle);
+                w.u32(*flags);
+                w.finish()
+            }
+            Request::Release { handle } => Self::handle_only(kind::RELEASE, tag, *handle),
         };
         Ok(msg)
+    }
+
+    fn handle_only(kind: u16, tag: u32, handle: u64) -> Vec<u8> {
+        let mut w = Writer::new(kind, tag);
+        w.u64(handle);
+        w.finish()
     }
 
     /// Decodes a request; the error carries the tag when it was readable.
@@ -333,12 +506,25 @@ impl Request {
         let mut r = Reader { rest: payload };
         let body = (|| {
             let body = match k {
-                kind::OPEN => {
+                kind::OPEN_PATH => {
                     let path = r.path()?;
                     let flags = r.u32()?;
-                    Request::Open { path, flags }
+                    Request::OpenPath { path, flags }
                 }
-                kind::STAT => Request::Stat { path: r.path()? },
+                kind::STAT_PATH => Request::StatPath { path: r.path()? },
+                kind::WALK => {
+                    let dir = r.u64()?;
+                    let name = r.name()?;
+                    Request::Walk { dir, name }
+                }
+                kind::STAT => Request::Stat { handle: r.u64()? },
+                kind::READLINK => Request::Readlink { handle: r.u64()? },
+                kind::OPEN => {
+                    let handle = r.u64()?;
+                    let flags = r.u32()?;
+                    Request::Open { handle, flags }
+                }
+                kind::RELEASE => Request::Release { handle: r.u64()? },
                 other => return Err(DecodeError::UnknownKind(other)),
             };
             r.finish()?;
@@ -349,29 +535,43 @@ impl Request {
     }
 }
 
-fn encode_attr(w: &mut Writer, a: &FileAttr) {
-    w.u8(a.file_type.to_wire());
-    w.u32(a.mode);
-    w.u64(a.size);
-}
-
 impl Reply {
+    /// Encodes the reply. An errno outside `1..=4095` goes out as `EIO`
+    /// and a message is cut to 1 KiB, so that the result always decodes;
+    /// a `Link` must be a valid target (non-empty, no NUL, shorter than
+    /// [`MAX_PATH`]), which the server checks before it builds one.
     pub fn encode(&self, tag: u32) -> Vec<u8> {
         match self {
             Reply::Ready => Writer::new(kind::READY, tag).finish(),
+            Reply::Ok => Writer::new(kind::OK, tag).finish(),
             Reply::Opened(a) => {
                 let mut w = Writer::new(kind::OPENED, tag);
-                encode_attr(&mut w, a);
+                w.attr(a);
                 w.finish()
             }
             Reply::Attr(a) => {
                 let mut w = Writer::new(kind::ATTR, tag);
-                encode_attr(&mut w, a);
+                w.attr(a);
+                w.finish()
+            }
+            Reply::Walked { handle, attr } => {
+                let mut w = Writer::new(kind::WALKED, tag);
+                w.u64(*handle);
+                w.attr(attr);
+                w.finish()
+            }
+            Reply::Link(target) => {
+                let mut w = Writer::new(kind::LINK, tag);
+                w.bytes(&target[..target.len().min(MAX_PATH - 1)]);
                 w.finish()
             }
             Reply::Error { errno, message } => {
                 let mut w = Writer::new(kind::ERROR, tag);
-                w.i32(*errno);
+                w.i32(if (1..=MAX_ERRNO).contains(errno) {
+                    *errno
+                } else {
+                    libc::EIO
+                });
                 // Cut on a char boundary so the receiver's UTF-8 check holds.
                 let mut end = message.len().min(MAX_ERROR_MESSAGE);
                 while !message.is_char_boundary(end) {
@@ -388,11 +588,25 @@ impl Reply {
         let mut r = Reader { rest: payload };
         let body = match k {
             kind::READY => Reply::Ready,
+            kind::OK => Reply::Ok,
             kind::OPENED => Reply::Opened(r.attr()?),
             kind::ATTR => Reply::Attr(r.attr()?),
+            kind::WALKED => {
+                let handle = r.u64()?;
+                let attr = r.attr()?;
+                Reply::Walked { handle, attr }
+            }
+            kind::LINK => {
+                let raw = r.bytes(MAX_PATH - 1, DecodeError::PathTooLong)?;
+                check_path(raw)?;
+                Reply::Link(raw.to_vec())
+            }
             kind::ERROR => {
                 let errno = r.i32()?;
-                let raw = r.bytes(MAX_ERROR_MESSAGE)?;
+                if !(1..=MAX_ERRNO).contains(&errno) {
+                    return Err(DecodeError::BadErrno(errno));
+                }
+                let raw = r.bytes(MAX_ERROR_MESSAGE, DecodeError::FieldTooLong)?;
                 let message = std::str::from_utf8(raw).map_err(|_| DecodeError::BadUtf8)?;
                 Reply::Error {
                     errno,
@@ -406,227 +620,8 @@ impl Reply {
     }
 }
 
+// An explicit path so that the fuzz target, which compiles this file on
+// its own, resolves it the same way.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn attr() -> FileAttr {
-        FileAttr {
-            file_type: FileType::Regular,
-            mode: 0o755,
-            size: 1 << 40,
-        }
-    }
-
-    #[test]
-    fn requests_round_trip() {
-        let reqs = [
-            Request::Open {
-                path: "/bin/busybox".into(),
-                flags: libc::O_RDONLY as u32,
-            },
-            Request::Stat {
-                path: "usr/bin/env".into(),
-            },
-            Request::Open {
-                path: PathBuf::from(OsStr::from_bytes(b"/\xff\xfe")),
-                flags: 7,
-            },
-        ];
-        for (i, req) in reqs.into_iter().enumerate() {
-            let tag = 0xdead_0000 + i as u32;
-            let bytes = req.encode(tag).unwrap();
-            assert_eq!(
-                Request::decode(&bytes).unwrap(),
-                Envelope { tag, body: req }
-            );
-        }
-    }
-
-    #[test]
-    fn replies_round_trip() {
-        let replies = [
-            Reply::Ready,
-            Reply::Opened(attr()),
-            Reply::Attr(FileAttr {
-                file_type: FileType::Directory,
-                mode: 0o700,
-                size: 0,
-            }),
-            Reply::Error {
-                errno: libc::EXDEV,
-                message: "path escapes the rootfs".into(),
-            },
-        ];
-        for reply in replies {
-            let bytes = reply.encode(42);
-            assert_eq!(
-                Reply::decode(&bytes).unwrap(),
-                Envelope {
-                    tag: 42,
-                    body: reply
-                }
-            );
-        }
-    }
-
-    #[test]
-    fn long_error_message_is_cut_on_a_char_boundary() {
-        let message = "é".repeat(MAX_ERROR_MESSAGE);
-        let bytes = Reply::Error { errno: 1, message }.encode(1);
-        match Reply::decode(&bytes).unwrap().body {
-            Reply::Error { message, .. } => {
-                assert!(message.len() <= MAX_ERROR_MESSAGE);
-                assert!(message.chars().all(|c| c == 'é'));
-            }
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    #[test]
-    fn encoder_refuses_paths_the_gofer_would_refuse() {
-        assert_eq!(
-            Request::Stat { path: "".into() }.encode(0),
-            Err(DecodeError::EmptyPath)
-        );
-        let long = PathBuf::from("a".repeat(MAX_PATH));
-        assert_eq!(
-            Request::Stat { path: long }.encode(0),
-            Err(DecodeError::FieldTooLong(MAX_PATH))
-        );
-        let nul = PathBuf::from(OsStr::from_bytes(b"a\0b"));
-        assert_eq!(
-            Request::Stat { path: nul }.encode(0),
-            Err(DecodeError::NulInPath)
-        );
-    }
-
-    #[test]
-    fn malformed_requests_are_errors_with_the_tag() {
-        let good = Request::Open {
-            path: "/x".into(),
-            flags: 0,
-        }
-        .encode(9)
-        .unwrap();
-
-        // Every strict prefix is rejected, never a panic.
-        for n in 0..good.len() {
-            assert!(
-                Request::decode(&good[..n]).is_err(),
-                "prefix of {n} bytes accepted"
-            );
-        }
-        assert_eq!(
-            Request::decode(&good[..5]),
-            Err((0, DecodeError::ShortHeader(5)))
-        );
-
-        let mut v = good.clone();
-        v[0] = 2;
-        assert_eq!(Request::decode(&v), Err((9, DecodeError::Version(2))));
-
-        let mut v = good.clone();
-        v[2] = 0x77;
-        assert_eq!(
-            Request::decode(&v),
-            Err((9, DecodeError::UnknownKind(0x77)))
-        );
-
-        let mut v = good.clone();
-        v.push(0);
-        assert!(matches!(
-            Request::decode(&v),
-            Err((9, DecodeError::LengthMismatch { .. }))
-        ));
-
-        // Trailing bytes inside a consistent header.
-        let mut v = good.clone();
-        v.push(0);
-        let len = (v.len() - HEADER_LEN) as u32;
-        v[8..12].copy_from_slice(&len.to_le_bytes());
-        assert_eq!(Request::decode(&v), Err((9, DecodeError::TrailingBytes(1))));
-
-        // A path length pointing past the end.
-        let mut v = good.clone();
-        v[12..16].copy_from_slice(&1000u32.to_le_bytes());
-        assert_eq!(Request::decode(&v), Err((9, DecodeError::Truncated)));
-
-        // A huge path length.
-        let mut v = good.clone();
-        v[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
-        assert!(matches!(
-            Request::decode(&v),
-            Err((9, DecodeError::FieldTooLong(_)))
-        ));
-
-        // A NUL inside the path, and an empty path.
-        let mut v = good.clone();
-        v[17] = 0;
-        assert_eq!(Request::decode(&v), Err((9, DecodeError::NulInPath)));
-        let mut w = Writer::new(kind::STAT, 3);
-        w.bytes(b"");
-        assert_eq!(
-            Request::decode(&w.finish()),
-            Err((3, DecodeError::EmptyPath))
-        );
-
-        // Oversized datagram.
-        let big = vec![0u8; MAX_MESSAGE + 1];
-        assert_eq!(
-            Request::decode(&big),
-            Err((0, DecodeError::TooLarge(MAX_MESSAGE + 1)))
-        );
-
-        // A reply kind sent as a request.
-        let reply = Reply::Attr(attr()).encode(4);
-        assert!(matches!(
-            Request::decode(&reply),
-            Err((4, DecodeError::UnknownKind(_)))
-        ));
-    }
-
-    #[test]
-    fn malformed_replies_are_errors() {
-        let good = Reply::Error {
-            errno: 2,
-            message: "gone".into(),
-        }
-        .encode(1);
-        for n in 0..good.len() {
-            assert!(Reply::decode(&good[..n]).is_err());
-        }
-        let mut v = good.clone();
-        let last = v.len() - 1;
-        v[last] = 0xff;
-        assert_eq!(Reply::decode(&v), Err(DecodeError::BadUtf8));
-
-        let mut v = Reply::Opened(attr()).encode(1);
-        v[HEADER_LEN] = 99;
-        assert_eq!(Reply::decode(&v), Err(DecodeError::BadFileType(99)));
-    }
-
-    #[test]
-    fn arbitrary_bytes_never_panic() {
-        // A small deterministic fuzz: xorshift bytes of every length.
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        for len in 0..512 {
-            let mut buf = Vec::with_capacity(len);
-            for _ in 0..len {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                buf.push(x as u8);
-            }
-            // Make some of them carry a valid header so the payload is parsed.
-            if len >= HEADER_LEN && len % 2 == 0 {
-                buf[0..2].copy_from_slice(&VERSION.to_le_bytes());
-                buf[2..4].copy_from_slice(&[(len % 3) as u8, 0]);
-                let plen = (len - HEADER_LEN) as u32;
-                buf[8..12].copy_from_slice(&plen.to_le_bytes());
-            }
-            let _ = Request::decode(&buf);
-            let _ = Reply::decode(&buf);
-        }
-    }
-}
+#[path = "protocol/tests.rs"]
+mod tests;

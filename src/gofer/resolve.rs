@@ -11,8 +11,14 @@
 //! changes between the two walks cannot lead outside it. Magic links
 //! (`/proc/self/fd/N`-style) are never followed.
 //!
+//! The sentry's VFS walks differently: one component at a time from a
+//! directory the gofer already holds ([`walk_one`], [`reopen`]), with
+//! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`: no
+//! symlink is ever followed (the sentry resolves them itself, inside its
+//! own mount tree) and `..` cannot climb out of the directory.
+//!
 //! Invariant: nothing here ever opens a path except through `openat2` with
-//! one of those two resolve modes, relative to the rootfs descriptor.
+//! one of those resolve modes, relative to a descriptor under the rootfs.
 
 use std::ffi::CString;
 use std::io;
@@ -59,11 +65,11 @@ pub fn relative_to_root(path: &Path) -> PathBuf {
 
 fn openat2(
     dir: BorrowedFd<'_>,
-    path: &Path,
+    path: &[u8],
     flags: i32,
     resolve: u64,
 ) -> Result<OwnedFd, ResolveError> {
-    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| ResolveError::Nul)?;
+    let c = CString::new(path).map_err(|_| ResolveError::Nul)?;
     // SAFETY: open_how is plain integers; all-zero is its valid default.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = flags as u64;
@@ -101,7 +107,7 @@ fn openat2(
 pub fn locate(root: BorrowedFd<'_>, path: &Path) -> Result<OwnedFd, ResolveError> {
     openat2(
         root,
-        &relative_to_root(path),
+        relative_to_root(path).as_os_str().as_bytes(),
         libc::O_PATH | libc::O_CLOEXEC,
         libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
     )
@@ -116,10 +122,66 @@ pub fn open_in_root(
 ) -> Result<OwnedFd, ResolveError> {
     openat2(
         root,
-        &relative_to_root(path),
+        relative_to_root(path).as_os_str().as_bytes(),
         flags | libc::O_CLOEXEC,
         libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
     )
+}
+
+/// The resolve flags of a one-component step: stay beneath the directory,
+/// follow no symlink at all (a final symlink is returned as itself to an
+/// `O_PATH | O_NOFOLLOW` open, and refused with `ELOOP` to any other).
+const ONE_STEP: u64 =
+    libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_NO_SYMLINKS;
+
+/// Looks up one component `name` in directory `dir`; returns an `O_PATH`
+/// descriptor of what it names, a symlink itself rather than its target.
+/// The caller checks that `name` is one component (the protocol decoder
+/// does); `..` or a `/` could not leave `dir` anyway (`RESOLVE_BENEATH`).
+pub fn walk_one(dir: BorrowedFd<'_>, name: &[u8]) -> Result<OwnedFd, ResolveError> {
+    openat2(
+        dir,
+        name,
+        libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        ONE_STEP,
+    )
+}
+
+/// Opens `name` in directory `dir` for I/O with `flags` (`O_NOFOLLOW` and
+/// `O_CLOEXEC` added): a symlink is `ELOOP`, never followed. `name` is
+/// `.` to reopen `dir` itself.
+pub fn reopen(dir: BorrowedFd<'_>, name: &[u8], flags: i32) -> Result<OwnedFd, ResolveError> {
+    openat2(
+        dir,
+        name,
+        flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        ONE_STEP,
+    )
+}
+
+/// The target of the symlink `fd` (an `O_PATH` descriptor of it).
+/// `ENAMETOOLONG` for a target of `PATH_MAX` bytes or more.
+pub fn readlink(fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: buf is writable for buf.len() bytes; the empty path makes
+    // readlinkat read the link `fd` itself names.
+    let n = unsafe {
+        libc::readlinkat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let n = n as usize;
+    if n >= buf.len() {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    buf.truncate(n);
+    Ok(buf)
 }
 
 /// `fstat` on a descriptor.
@@ -310,6 +372,46 @@ pub(crate) mod tests {
                 );
             }
         }
+    }
+
+    /// The one-step walk stays beneath its directory even if handed a `..`
+    /// or a multi-component name (the decoder refuses those before).
+    #[test]
+    fn one_step_walks_never_climb_or_follow() {
+        let (_t, root) = fixture();
+        let r = root_fd(&root);
+        let sub = walk_one(r.as_fd(), b"sub").unwrap();
+        for (dir, name) in [
+            (r.as_fd(), &b".."[..]),
+            (sub.as_fd(), b".."),
+            (sub.as_fd(), b"../bin"),
+            (sub.as_fd(), b"../../secret"),
+        ] {
+            assert!(
+                matches!(walk_one(dir, name), Err(ResolveError::Escape)),
+                "{name:?}"
+            );
+        }
+        // A symlink comes back as itself, and never opens for I/O.
+        let link = walk_one(sub.as_fd(), b"deep-escape").unwrap();
+        let st = fstat(link.as_fd()).unwrap();
+        assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFLNK);
+        assert_eq!(readlink(link.as_fd()).unwrap(), b"../../secret");
+        for name in [&b"deep-escape"[..], b"up-inside"] {
+            let e = reopen(sub.as_fd(), name, libc::O_RDONLY).unwrap_err();
+            assert_eq!(e.errno(), libc::ELOOP, "{name:?}");
+        }
+        // A symlink in the middle is not followed either.
+        let e = walk_one(r.as_fd(), b"rel-inside/x").unwrap_err();
+        assert_eq!(e.errno(), libc::ELOOP);
+        // `.` reopens the directory itself.
+        let d = reopen(sub.as_fd(), b".", libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
+        let (a, b) = (fstat(d.as_fd()).unwrap(), fstat(sub.as_fd()).unwrap());
+        assert_eq!((a.st_dev, a.st_ino), (b.st_dev, b.st_ino));
+        assert_eq!(
+            readlink(sub.as_fd()).unwrap_err().raw_os_error(),
+            Some(libc::ENOENT)
+        );
     }
 
     #[test]
