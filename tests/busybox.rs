@@ -182,3 +182,61 @@ fn sh_runs_a_200_line_script() {
         assert!(out.contains(want), "native run lacks {want:?}:\n{out}");
     }
 }
+
+/// The rootfs through the gofer and the sentry's VFS: `cd`, `find -exec`
+/// (directory reads, stat, fork and exec per file), `ls -l`, `cat`, a `#!`
+/// script found through a symlink, and errors for missing files and
+/// directories. Relative paths, so that the native run (whose working
+/// directory is the rootfs) walks the same tree.
+#[test]
+fn sh_walks_the_rootfs_with_find_exec() {
+    require_prerequisites();
+    let bundle = common::Bundle::new("busybox-find");
+    bundle.install(&PathBuf::from("/bin/busybox"), "/bin/busybox");
+    let root = bundle.rootfs();
+    std::fs::create_dir_all(root.join("data/sub/deeper")).unwrap();
+    std::fs::write(root.join("data/one.txt"), "first file\n").unwrap();
+    std::fs::write(root.join("data/sub/two.txt"), "second\nfile\n").unwrap();
+    std::fs::write(root.join("data/sub/deeper/three.log"), "x".repeat(5000)).unwrap();
+    std::os::unix::fs::symlink("sub/two.txt", root.join("data/link")).unwrap();
+    std::os::unix::fs::symlink("../run.sh", root.join("data/runner")).unwrap();
+    let script = root.join("run.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/busybox sh\necho \"script: $# args, first $1\"\nexit 4\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let sh = "cd data || exit 9; \
+              busybox find . -exec busybox sh -c 'echo \"$0\"' {} \\; | busybox sort; \
+              busybox find . -type f -name '*.txt' -exec busybox wc -c {} + | busybox sort; \
+              busybox find . -type l | busybox sort; \
+              busybox ls -l sub | busybox awk '{ print $1, $5, $NF }'; \
+              busybox cat link one.txt; \
+              cd sub/deeper && busybox wc -c three.log && cd ../.. && echo \"back in ${PWD##*/}\"; \
+              ./runner a b; echo \"runner status $?\"; \
+              busybox cat missing; echo \"missing status $?\"; \
+              busybox cat sub; echo \"dir status $?\"; \
+              busybox stat -c '%s %F' one.txt sub link; \
+              busybox head -c 10 sub/deeper/three.log; echo; \
+              busybox xargs busybox echo words: < one.txt";
+    bundle.write_config(&["/bin/busybox", "sh", "-c", sh]);
+    let native = bundle.run_native(&["/bin/busybox", "sh", "-c", sh], None);
+    let sandbox = bundle.run_sandbox(None);
+    let context = format!(
+        "native {} {}\nstderr {}\n--- sandbox {} {}\nstderr {}",
+        native.status,
+        native.stdout_lossy(),
+        native.stderr_lossy(),
+        sandbox.status,
+        sandbox.stdout_lossy(),
+        sandbox.stderr_lossy()
+    );
+    common::assert_no_panic(&sandbox, &context);
+    assert!(
+        native.stdout_lossy().contains("./sub/deeper/three.log"),
+        "the script must walk the tree natively: {context}"
+    );
+    assert_eq!(native.status, sandbox.status, "{context}");
+    assert_eq!(native.stdout_lossy(), sandbox.stdout_lossy(), "{context}");
+}
