@@ -115,7 +115,9 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         strace: args.strace,
         exitless: args.exitless == crate::cli::Toggle::On,
         exec: std::sync::Arc::new(GoferExec(std::sync::Arc::clone(&gofer))),
-        fs: Some(std::sync::Arc::new(crate::gofer::GoferFs::new(std::sync::Arc::clone(&gofer)))),
+        fs: Some(std::sync::Arc::new(crate::gofer::GoferFs::new(
+            std::sync::Arc::clone(&gofer),
+        ))),
     };
 
     let mut before_guest = || -> Result<(), String> {

@@ -35,6 +35,7 @@ use std::fs::File;
 
 mod boot;
 pub mod errno;
+pub mod fs;
 mod host;
 pub mod kernel;
 pub mod loader;

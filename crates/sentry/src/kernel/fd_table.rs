@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
-use super::eventfd::EventFd;
-use super::pipe::PipeEnd;
-use super::timerfd::TimerFd;
+use crate::fs::eventfd::EventFd;
+use crate::fs::pipe::PipeEnd;
+use crate::fs::timerfd::TimerFd;
 use super::waitq::{WaitQueue, events};
 use crate::errno::Errno;
 

@@ -21,17 +21,14 @@
 
 pub mod cputime;
 pub mod deliver;
-pub mod eventfd;
 pub mod exit;
 pub mod fd_table;
 pub mod futex;
-pub mod pipe;
 pub mod poller;
 pub mod rlimits;
 mod run;
 pub mod signal;
 pub mod task;
-pub mod timerfd;
 pub mod timers;
 pub mod waitq;
 

@@ -16,11 +16,11 @@ use super::fs::{O_CLOEXEC, gather, nofile, on_epipe};
 use crate::errno::{Errno, SysResult};
 use crate::host::IoVec;
 use crate::kernel::Task;
-use crate::kernel::eventfd::EventFd;
+use crate::fs::eventfd::EventFd;
 use crate::kernel::fd_table::{FdEntry, FileDescription, FileKind, O_NONBLOCK};
-use crate::kernel::pipe::{PIPE_BUF, Pipe, PipeEnd};
+use crate::fs::pipe::{PIPE_BUF, Pipe, PipeEnd};
 use crate::kernel::task::Wake;
-use crate::kernel::timerfd::TimerFd;
+use crate::fs::timerfd::TimerFd;
 use crate::kernel::timers::deadline_after;
 use crate::kernel::waitq::events::{READABLE, WRITABLE};
 
@@ -182,7 +182,7 @@ fn put_u64(task: &Task<'_>, dst: Guest, v: u64) -> Result<(), Errno> {
     if views.iter().map(|v| v.len).sum::<usize>() < 8 {
         return Err(Errno::EFAULT);
     }
-    crate::kernel::pipe::copy_into(&views, 0, &v.to_le_bytes());
+    crate::fs::pipe::copy_into(&views, 0, &v.to_le_bytes());
     Ok(())
 }
 

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use super::waitq::{WaitQueue, events::*};
+use crate::kernel::waitq::{WaitQueue, events::*};
 use crate::errno::Errno;
 use crate::host::IoVec;
 

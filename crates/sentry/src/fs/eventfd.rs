@@ -7,7 +7,7 @@
 
 use parking_lot::Mutex;
 
-use super::waitq::{WaitQueue, events::*};
+use crate::kernel::waitq::{WaitQueue, events::*};
 use crate::errno::Errno;
 
 /// The largest value the counter holds.

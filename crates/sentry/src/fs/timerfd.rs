@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::waitq::{WaitQueue, events::*};
+use crate::kernel::waitq::{WaitQueue, events::*};
 use crate::errno::Errno;
 
 #[derive(Debug, Default)]
