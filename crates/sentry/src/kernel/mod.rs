@@ -301,6 +301,9 @@ pub struct Process {
     pub exe_path: String,
     /// The executable, kept for /proc/self/exe re-execs.
     pub exe: Arc<std::fs::File>,
+    /// The executable's dentry, which keeps it (and its open descriptor)
+    /// cached while a process runs it.
+    pub exe_dentry: Option<Arc<crate::vfs::Dentry>>,
     pub personality: u32,
     pub prctl: PrctlState,
     /// The wait status the process ends with, once a group exit (exit_group
@@ -357,6 +360,7 @@ impl Process {
             fs: None,
             exe_path,
             exe,
+            exe_dentry: None,
             personality: 0,
             prctl: PrctlState::default(),
             group_exit: None,
@@ -385,6 +389,7 @@ impl Process {
             personality: self.personality,
             prctl: self.prctl,
             fs: self.fs.clone(),
+            exe_dentry: self.exe_dentry.clone(),
             ..Process::new(
                 pid,
                 mm_id,

@@ -297,10 +297,10 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
     let mut argv = argv;
     let mut target = name.clone();
     let mut depth = 0;
-    let (file, exe_path, abs) = loop {
-        let (file, exe_path, abs) = open_exec(task, &target)?;
+    let (file, exe_path, abs, exe_dentry) = loop {
+        let (file, exe_path, abs, dentry) = open_exec(task, &target)?;
         let Some((interp, arg)) = check_executable(&file)? else {
-            break (file, exe_path, abs);
+            break (file, exe_path, abs, dentry);
         };
         depth += 1;
         if depth > 4 {
@@ -345,6 +345,7 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
         let p = task.process_mut();
         p.mm_id = new_mm;
         p.exe = file;
+        p.exe_dentry = exe_dentry;
         p.exe_path = exe_path.clone();
         p.did_exec = true;
         p.fds.close_on_exec();
@@ -380,12 +381,21 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
 /// Opens `target` for execve: /proc/self/exe is the running executable
 /// (busybox re-execs itself through it); everything else is opened by the
 /// gofer, through the VFS when there is one (symlinks followed,
-/// permissions checked). Returns the file, its absolute path, and the
-/// path as the logs name it.
+/// permissions checked). Returns the file, its absolute path, the path
+/// as the logs name it, and its dentry when it came through the VFS.
+#[allow(clippy::type_complexity)]
 fn open_exec(
     task: &mut Task<'_>,
     target: &str,
-) -> Result<(Arc<std::fs::File>, String, String), Errno> {
+) -> Result<
+    (
+        Arc<std::fs::File>,
+        String,
+        String,
+        Option<Arc<crate::vfs::Dentry>>,
+    ),
+    Errno,
+> {
     let abs = if target.starts_with('/') {
         target.to_owned()
     } else {
@@ -394,16 +404,17 @@ fn open_exec(
     if abs == "/proc/self/exe" {
         let exe = Arc::clone(&task.process().exe);
         let exe_path = task.process().exe_path.clone();
-        return Ok((exe, exe_path, abs));
+        let dentry = task.process().exe_dentry.clone();
+        return Ok((exe, exe_path, abs, dentry));
     }
     if let Some(r) = super::path::open_exec(task, target.as_bytes()) {
-        let (f, path) = r?;
-        return Ok((Arc::new(f), path, abs));
+        let (f, path, dentry) = r?;
+        return Ok((f, path, abs, Some(dentry)));
     }
     let opener = Arc::clone(&task.kernel.exec);
     let p = abs.clone();
     let f = task.unlocked(move || opener.open(&p))?;
-    Ok((Arc::new(f), abs.clone(), abs))
+    Ok((Arc::new(f), abs.clone(), abs, None))
 }
 
 /// How many bytes of a `#!` line Linux reads (BINPRM_BUF_SIZE).

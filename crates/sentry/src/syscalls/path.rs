@@ -482,12 +482,14 @@ pub fn getdents64(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 /// execve's file: `path` resolved from the working directory, following
 /// symlinks, which must be a regular file the caller may execute
-/// (EACCES), opened through the filesystem server. Returns the file and
-/// its absolute path. None when the sentry has no VFS.
+/// (EACCES), opened through the filesystem server (once per dentry, see
+/// `Dentry::exec_file`). Returns the file, its absolute path and its
+/// dentry. None when the sentry has no VFS.
+#[allow(clippy::type_complexity)]
 pub(super) fn open_exec(
     task: &Task<'_>,
     path: &[u8],
-) -> Option<Result<(std::fs::File, String), Errno>> {
+) -> Option<Result<(Arc<std::fs::File>, String, Arc<Dentry>), Errno>> {
     task.process().fs.as_ref()?;
     Some((|| {
         let d = lookup(task, AT_FDCWD, path, Follow::Yes)?;
@@ -495,10 +497,8 @@ pub(super) fn open_exec(
         if !attr.is_regular() || !vfs::permits(&attr, task.creds(), MAY_EXEC) {
             return Err(Errno::EACCES);
         }
-        let fd = d.backend().open(d.handle(), libc::O_RDONLY)?;
-        Ok((
-            std::fs::File::from(fd),
-            String::from_utf8_lossy(&d.path()).into_owned(),
-        ))
+        let f = d.exec_file()?;
+        let path = String::from_utf8_lossy(&d.path()).into_owned();
+        Ok((f, path, d))
     })())
 }

@@ -65,6 +65,10 @@ pub struct Dentry {
     attr: Attr,
     /// A symlink's target, once read.
     link: Mutex<Option<Vec<u8>>>,
+    /// A read-only descriptor for execve, opened once: the loader only
+    /// reads at offsets, so every exec of this file shares it (the rootfs
+    /// does not change under the container).
+    exec_file: std::sync::OnceLock<Arc<std::fs::File>>,
     children: Mutex<HashMap<Vec<u8>, Child>>,
     backend: Arc<dyn FsBackend>,
 }
@@ -140,6 +144,7 @@ impl Dentry {
             handle,
             attr,
             link: Mutex::new(None),
+            exec_file: std::sync::OnceLock::new(),
             children: Mutex::new(HashMap::new()),
             backend: Arc::clone(&self.backend),
         });
@@ -173,6 +178,17 @@ impl Dentry {
             Child::Dir(d) => Some(Arc::clone(d)),
             Child::File(w) => w.upgrade(),
         }
+    }
+
+    /// The file opened read-only for execve (one server round trip the
+    /// first time, none after).
+    pub fn exec_file(&self) -> Result<Arc<std::fs::File>, Errno> {
+        if let Some(f) = self.exec_file.get() {
+            return Ok(Arc::clone(f));
+        }
+        let fd = self.backend.open(self.handle, libc::O_RDONLY)?;
+        let f = Arc::new(std::fs::File::from(fd));
+        Ok(Arc::clone(self.exec_file.get_or_init(|| f)))
     }
 
     /// A symlink's target.
@@ -232,6 +248,7 @@ impl Vfs {
                 handle,
                 attr,
                 link: Mutex::new(None),
+                exec_file: std::sync::OnceLock::new(),
                 children: Mutex::new(HashMap::new()),
                 backend,
             }),
