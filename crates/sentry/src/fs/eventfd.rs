@@ -7,8 +7,8 @@
 
 use parking_lot::Mutex;
 
-use crate::kernel::waitq::{WaitQueue, events::*};
 use crate::errno::Errno;
+use crate::kernel::waitq::{WaitQueue, events::*};
 
 /// The largest value the counter holds.
 pub const MAX: u64 = u64::MAX - 1;

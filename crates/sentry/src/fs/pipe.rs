@@ -28,9 +28,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use crate::kernel::waitq::{WaitQueue, events::*};
 use crate::errno::Errno;
 use crate::host::IoVec;
+use crate::kernel::waitq::{WaitQueue, events::*};
 
 /// Writes up to this size are atomic.
 pub const PIPE_BUF: usize = 4096;

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::kernel::waitq::{WaitQueue, events::*};
 use crate::errno::Errno;
+use crate::kernel::waitq::{WaitQueue, events::*};
 
 #[derive(Debug, Default)]
 struct State {

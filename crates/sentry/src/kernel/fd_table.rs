@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
+use super::waitq::{WaitQueue, events};
+use crate::errno::Errno;
 use crate::fs::eventfd::EventFd;
 use crate::fs::pipe::PipeEnd;
 use crate::fs::timerfd::TimerFd;
-use super::waitq::{WaitQueue, events};
-use crate::errno::Errno;
 
 /// What an open file is.
 #[derive(Debug)]

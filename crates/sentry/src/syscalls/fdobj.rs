@@ -14,13 +14,13 @@ use std::time::Duration;
 use super::Args;
 use super::fs::{O_CLOEXEC, gather, nofile, on_epipe};
 use crate::errno::{Errno, SysResult};
+use crate::fs::eventfd::EventFd;
+use crate::fs::pipe::{PIPE_BUF, Pipe, PipeEnd};
+use crate::fs::timerfd::TimerFd;
 use crate::host::IoVec;
 use crate::kernel::Task;
-use crate::fs::eventfd::EventFd;
 use crate::kernel::fd_table::{FdEntry, FileDescription, FileKind, O_NONBLOCK};
-use crate::fs::pipe::{PIPE_BUF, Pipe, PipeEnd};
 use crate::kernel::task::Wake;
-use crate::fs::timerfd::TimerFd;
 use crate::kernel::timers::deadline_after;
 use crate::kernel::waitq::events::{READABLE, WRITABLE};
 
