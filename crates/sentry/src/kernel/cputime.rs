@@ -59,9 +59,11 @@ impl std::ops::Add for CpuTimes {
     }
 }
 
-/// The thread's host CPU clock now (0 before its host thread runs).
+/// The CPU time the thread's host thread has spent on it so far (0
+/// before its host thread runs).
 fn clock_now(th: &Thread) -> u64 {
-    th.cpu_clock.map_or(0, host::cpu_clock_ns)
+    th.cpu_clock
+        .map_or(0, |c| host::cpu_clock_ns(c).saturating_sub(th.cpu_base))
 }
 
 /// The thread's times now.

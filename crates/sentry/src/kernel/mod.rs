@@ -81,6 +81,8 @@ pub struct Kernel {
     pub exec: Arc<dyn ExecOpener>,
     /// vCPUs of exited threads, for reuse.
     pub(crate) vcpus: Mutex<Vec<Vcpu>>,
+    /// Host threads of exited guest threads, for reuse.
+    pub(crate) host_threads: Arc<run::HostThreads>,
     /// The exitless poller, when there is one.
     pub(crate) poller: std::sync::OnceLock<poller::Poller>,
     /// The filesystems, when the embedder gave a server for the rootfs.
@@ -165,6 +167,9 @@ pub struct Thread {
     pub exit_status: i32,
     /// The CPU-time clock of the thread's host thread, once it runs.
     pub cpu_clock: Option<libc::clockid_t>,
+    /// The host thread's CPU clock when it took this thread on (host
+    /// threads are reused), so that the thread's time starts at 0.
+    pub cpu_base: u64,
     /// User time: the host thread's CPU time spent running guest code, in
     /// ns, not counting a guest run under way (see `cputime`).
     pub user_ns: u64,
@@ -230,6 +235,7 @@ impl Thread {
             killed: false,
             exit_status: 0,
             cpu_clock: None,
+            cpu_base: 0,
             user_ns: 0,
             guest_entry: None,
             sched: SchedState::default(),
@@ -527,6 +533,7 @@ impl Kernel {
             config,
             exec,
             vcpus: Mutex::new(Vec::new()),
+            host_threads: Arc::default(),
             poller: std::sync::OnceLock::new(),
             vfs: std::sync::OnceLock::new(),
             vdso,

@@ -1,10 +1,14 @@
 //! One host thread per guest thread: it takes a vCPU from the pool, runs
 //! the guest, and handles every trap with the kernel locked; faults the
 //! sentry cannot resolve become the signals Linux sends. When the thread
-//! exits, its vCPU goes back to the pool. The host thread's CPU time
-//! inside the guest is the thread's user time (`cputime`).
+//! exits, its vCPU goes back to the pool and its host thread waits, idle,
+//! to run the next guest thread (`HostThreads`): a fork then costs no
+//! host clone, stack mmap and signal-stack setup. The host thread's CPU
+//! time inside the guest is the thread's user time (`cputime`).
 
 use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
 
 use vmm::{Trap, UserRegs};
 
@@ -31,7 +35,7 @@ pub fn spawn_thread(
 ) -> Result<(), Errno> {
     *kernel.live.lock() += 1;
     let k = Arc::clone(kernel);
-    let spawned = std::thread::Builder::new().spawn(move || {
+    let spawned = kernel.host_threads.run(Box::new(move || {
         let run = std::panic::AssertUnwindSafe(|| thread_main(&k, tid, regs, fpu));
         if std::panic::catch_unwind(run).is_err() {
             // A sentry bug. The process dies of SIGKILL instead of leaving
@@ -46,12 +50,69 @@ pub fn spawn_thread(
         let mut live = k.live.lock();
         *live -= 1;
         k.live_cv.notify_all();
-    });
+    }));
     if spawned.is_err() {
         *kernel.live.lock() -= 1;
         return Err(Errno::EAGAIN);
     }
     Ok(())
+}
+
+/// Work for a host thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Idle host threads kept beyond this many exit instead.
+const MAX_IDLE_HOST_THREADS: usize = 32;
+
+/// One idle host thread's mailbox.
+#[derive(Default)]
+struct Idle {
+    job: Mutex<Option<Job>>,
+    cv: Condvar,
+}
+
+/// The pool of idle host threads.
+#[derive(Default)]
+pub(crate) struct HostThreads {
+    idle: Mutex<Vec<Arc<Idle>>>,
+}
+
+impl HostThreads {
+    /// Runs `job` on an idle host thread, or on a new one.
+    fn run(self: &Arc<Self>, job: Job) -> std::io::Result<()> {
+        if let Some(slot) = self.idle.lock().pop() {
+            *slot.job.lock() = Some(job);
+            slot.cv.notify_one();
+            return Ok(());
+        }
+        let pool = Arc::clone(self);
+        std::thread::Builder::new()
+            .spawn(move || pool.serve(job))
+            .map(|_| ())
+    }
+
+    /// A host thread's life: run jobs, and wait for the next while idle.
+    fn serve(self: Arc<Self>, first: Job) {
+        let me = Arc::new(Idle::default());
+        let mut job = first;
+        loop {
+            job();
+            {
+                let mut idle = self.idle.lock();
+                if idle.len() >= MAX_IDLE_HOST_THREADS {
+                    return;
+                }
+                idle.push(Arc::clone(&me));
+            }
+            let mut slot = me.job.lock();
+            job = loop {
+                if let Some(j) = slot.take() {
+                    break j;
+                }
+                me.cv.wait(&mut slot);
+            };
+        }
+    }
 }
 
 /// Waits until init has exited and every guest thread is gone; returns
@@ -91,6 +152,7 @@ fn thread_main(kernel: &Arc<Kernel>, mut tid: Tid, mut regs: UserRegs, fpu: Opti
         if let Some(t) = k.threads.get_mut(&tid) {
             t.kicker = Some(vcpu.kicker());
             t.cpu_clock = crate::host::own_cpu_clock();
+            t.cpu_base = t.cpu_clock.map_or(0, crate::host::cpu_clock_ns);
         }
     }
     if let (Some(p), Some(mb)) = (kernel.poller.get(), vcpu.mailbox()) {
