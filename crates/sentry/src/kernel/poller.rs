@@ -202,10 +202,14 @@ fn serve(kernel: &Weak<Kernel>, shared: &Shared) {
             }
             std::hint::spin_loop();
             spins = spins.wrapping_add(1);
-            if spins.is_multiple_of(64)
-                && (shared.stop.load(Ordering::Acquire) || last.elapsed() >= IDLE)
-            {
-                break;
+            if spins.is_multiple_of(64) {
+                if shared.stop.load(Ordering::Acquire) || last.elapsed() >= IDLE {
+                    break;
+                }
+                // Let a runnable host thread (a guest thread woken by the
+                // call just answered, say) have this core: on a small host
+                // the spin would otherwise hold it off for all of IDLE.
+                std::thread::yield_now();
             }
         }
         set_all_active(shared, false);
