@@ -102,6 +102,15 @@ fn fork_exec_wait(libc: Libc) {
     assert_eq!(c.native.status, 0, "fork_exec_wait must pass natively");
 }
 
+/// Rounds of six children exec'ed at once that fill fresh memory with the C
+/// library's memset and report a checksum through a pipe: before page-table
+/// trees were kept whole, a table frame KVM still shadowed came back as
+/// another process's memory and the glibc child died on its AVX-512 memset.
+fn exec_burst(libc: Libc) {
+    let c = run("exec_burst", libc, &["/exec_burst", "150"], None);
+    assert_eq!(c.native.status, 0, "exec_burst must pass natively");
+}
+
 /// Handlers with SA_SIGINFO, SA_RESTART, SA_ONSTACK, masks, sigsuspend,
 /// sigtimedwait, longjmp out of SIGSEGV, SIGFPE, SIGILL, FPU state
 /// across a handler, SIGCHLD.
@@ -204,6 +213,7 @@ both_libcs!(
     cow_fork,
     futex_stress,
     fork_exec_wait,
+    exec_burst,
     signals,
     timers,
     pipes_poll,

@@ -11,6 +11,16 @@
 //!   edits of guest page tables, but it does drop shadow entries when the
 //!   host mapping of their frame goes away. With hardware EPT/NPT the zap is
 //!   merely redundant. See `docs/platform.md`.
+//! - A non-leaf entry, once written, never changes, and a frame that was
+//!   once a page table is never anything else: KVM keeps the shadow of a
+//!   table frame (keyed by the frame) after the tree is gone, with its links
+//!   to the shadows of the child tables, and the host cannot drop it short
+//!   of a memslot flush. So a torn-down space's tree is not freed: its
+//!   leaves are cleared (and their frames zapped and released) and the
+//!   whole tree, with its tables and non-leaf entries as they were, goes to
+//!   the machine's `TreePool`, from which the next new address space takes
+//!   it. Trees grow (tables are added, never removed) and are never
+//!   returned to the memory file while the machine lives.
 //! - Each mapped leaf holds one reference on its frame.
 //! - Edits happen only while no vCPU runs this address space (the caller
 //!   kicks vCPUs out first).
@@ -98,8 +108,25 @@ pub struct Fault {
 }
 
 struct Tables {
-    /// Page-table frames owned by this tree (not the shared supervisor PT).
+    /// Page-table frames owned by this tree (not the shared supervisor PT);
+    /// the first is the root.
     owned: Vec<Frame>,
+}
+
+/// The page-table trees of torn-down address spaces, with no leaf mapped,
+/// waiting for the machine's next address space (see the module doc for
+/// why table frames are never freed).
+#[derive(Default)]
+pub(crate) struct TreePool {
+    trees: Mutex<Vec<Tables>>,
+}
+
+impl TreePool {
+    /// How many table frames the pooled trees hold.
+    pub(crate) fn table_frames(&self) -> usize {
+        let trees = self.trees.lock().unwrap_or_else(|e| e.into_inner());
+        trees.iter().map(|t| t.owned.len()).sum()
+    }
 }
 
 /// A guest address space: a 4-level page-table tree in the memory file.
@@ -108,6 +135,7 @@ pub struct AddressSpace {
     root: Frame,
     supervisor_pt: Frame,
     tables: Mutex<Tables>,
+    pool: Arc<TreePool>,
 }
 
 const LEVEL_SHIFTS: [u32; 4] = [39, 30, 21, 12];
@@ -117,23 +145,53 @@ fn index(va: u64, level: usize) -> u64 {
 }
 
 impl AddressSpace {
-    /// Builds an empty tree whose supervisor region points at `supervisor_pt`,
-    /// the page table shared by every address space.
-    pub(crate) fn new(mem: Arc<MemoryFile>, supervisor_pt: Frame) -> Result<Self> {
+    /// An empty address space whose supervisor region points at
+    /// `supervisor_pt`, the page table shared by every address space: a
+    /// tree from `pool` if it holds one, else a new tree.
+    pub(crate) fn new(
+        mem: Arc<MemoryFile>,
+        supervisor_pt: Frame,
+        pool: Arc<TreePool>,
+    ) -> Result<Self> {
+        let recycled = pool.trees.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(tables) = recycled {
+            // Its supervisor entry is still in place; no leaf is mapped.
+            return Ok(AddressSpace {
+                mem,
+                root: tables.owned[0],
+                supervisor_pt,
+                tables: Mutex::new(tables),
+                pool,
+            });
+        }
         let root = mem.alloc()?;
-        let space = AddressSpace {
+        let mut space = AddressSpace {
             mem,
             root,
             supervisor_pt,
             tables: Mutex::new(Tables { owned: vec![root] }),
+            pool,
         };
-        {
+        let linked = {
             let mut t = space.lock();
-            let pd = space.walk_create(&mut t, arch::SUPERVISOR_BASE, 2)?;
-            space.mem.write_u64(
-                pd + index(arch::SUPERVISOR_BASE, 2) * 8,
-                supervisor_pt | pte::PRESENT | pte::WRITE | pte::USER,
-            );
+            space
+                .walk_create(&mut t, arch::SUPERVISOR_BASE, 2)
+                .map(|pd| {
+                    space.mem.write_u64(
+                        pd + index(arch::SUPERVISOR_BASE, 2) * 8,
+                        supervisor_pt | pte::PRESENT | pte::WRITE | pte::USER,
+                    )
+                })
+        };
+        if let Err(e) = linked {
+            // No vCPU ever ran this tree, so KVM shadows none of its
+            // frames: they may be freed, and it must not be pooled half
+            // built.
+            let t = space.tables.get_mut().unwrap_or_else(|e| e.into_inner());
+            for f in std::mem::take(&mut t.owned) {
+                space.mem.put(f);
+            }
+            return Err(e);
         }
         Ok(space)
     }
@@ -429,7 +487,8 @@ impl AddressSpace {
         self.mem.put(old & pte::ADDR_MASK);
     }
 
-    /// Releases every leaf under `table` at `level`, zapping the used ones.
+    /// Clears every leaf under `table` at `level`, zapping the used ones
+    /// and releasing their frames; the tables stay.
     fn release_tree(&self, table: Frame, level: usize, zap: &mut Zapper<'_>) {
         for i in 0..512u64 {
             let va_part = i << LEVEL_SHIFTS[level];
@@ -440,6 +499,7 @@ impl AddressSpace {
             let e = self.mem.read_u64(slot);
             if level == 3 {
                 if is_mapped(e) {
+                    self.mem.write_u64(slot, 0);
                     zap.add(e);
                     self.mem.put(e & pte::ADDR_MASK);
                 }
@@ -511,15 +571,30 @@ impl<'a> Zapper<'a> {
 
 impl Drop for AddressSpace {
     fn drop(&mut self) {
-        // Release every data frame, then the tables. The supervisor PT is
-        // shared and not in `owned`, so it survives.
+        // Unmap and release every data frame; the tree itself goes to the
+        // pool whole (see the module doc). The supervisor PT is shared and
+        // not in `owned`; its entry stays for the tree's next user.
+        if self
+            .tables
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .owned
+            .is_empty()
+        {
+            return; // `new` failed and freed it
+        }
         let mem = Arc::clone(&self.mem);
         let mut zap = Zapper::new(&mem);
         self.release_tree(self.root, 0, &mut zap);
         zap.flush();
         let t = self.tables.get_mut().unwrap_or_else(|e| e.into_inner());
-        for f in std::mem::take(&mut t.owned) {
-            mem.put(f);
-        }
+        let tables = Tables {
+            owned: std::mem::take(&mut t.owned),
+        };
+        self.pool
+            .trees
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tables);
     }
 }

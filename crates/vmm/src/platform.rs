@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use kvm_bindings::{CpuId, KVM_MAX_CPUID_ENTRIES, kvm_userspace_memory_region};
 use kvm_ioctls::{Cap, Kvm, VmFd};
 
-use crate::address_space::AddressSpace;
+use crate::address_space::{AddressSpace, TreePool};
 use crate::arch::{self, pte};
 use crate::memory::{Frame, MemoryFile, PAGE_SIZE};
 use crate::vcpu::Vcpu;
@@ -110,6 +110,7 @@ impl Platform {
             supervisor,
             vcpu_slots: Mutex::new(Vec::new()),
             next_vcpu_id: AtomicU64::new(0),
+            trees: Arc::new(TreePool::default()),
         }))
     }
 }
@@ -155,6 +156,8 @@ pub struct Machine {
     /// Free per-vCPU supervisor slots (index into the vCPU area).
     vcpu_slots: Mutex<Vec<u64>>,
     next_vcpu_id: AtomicU64,
+    /// Page-table trees of torn-down address spaces, for reuse.
+    trees: Arc<TreePool>,
 }
 
 impl Machine {
@@ -177,7 +180,17 @@ impl Machine {
 
     /// A new, empty user address space.
     pub fn new_address_space(&self) -> Result<AddressSpace> {
-        AddressSpace::new(Arc::clone(&self.mem), self.supervisor.pt)
+        AddressSpace::new(
+            Arc::clone(&self.mem),
+            self.supervisor.pt,
+            Arc::clone(&self.trees),
+        )
+    }
+
+    /// How many frames the page-table trees of torn-down address spaces
+    /// hold, kept for the next address spaces (see `address_space`).
+    pub fn pooled_table_frames(&self) -> usize {
+        self.trees.table_frames()
     }
 
     /// A new vCPU, with its own GDT, TSS and ring-0 stack.

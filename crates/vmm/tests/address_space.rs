@@ -219,3 +219,90 @@ fn remap_of_a_prefetched_neighbour_is_seen() {
         "a prefetched stale entry survived the remap"
     );
 }
+
+/// The table one level below `table` covering `va` (0 = PML4 ... 3 = PT).
+fn child_table(mem: &vmm::MemoryFile, table: u64, va: u64, level: usize) -> u64 {
+    let shift = [39, 30, 21, 12][level];
+    mem.read_u64(table + ((va >> shift) & 0x1ff) * 8) & 0x000f_ffff_ffff_f000
+}
+
+/// `1: vmovq %rsi,%xmm16; vmovdqu64 %ymm16,(%rdi); syscall; jmp 1b`: a
+/// store that KVM's instruction emulator cannot perform (EVEX-encoded, as
+/// in the AVX-512 memset and memcpy of a static glibc).
+const EVEX_WRITE_LOOP: [u8; 16] = [
+    0x62, 0xe1, 0xfd, 0x08, 0x6e, 0xc6, 0x62, 0xe1, 0xfe, 0x28, 0x7f, 0x07, 0x0f, 0x05, 0xeb, 0xf0,
+];
+
+#[test]
+fn a_torn_down_tree_is_reused_whole_and_its_tables_never_become_data() {
+    // KVM keeps the shadow of a guest page table, keyed by its frame, with
+    // its links to the shadows of the child tables, after the host frees
+    // the tree; only a memslot flush drops it. Before the fix, torn-down
+    // trees were freed and their frames handed out again (as tables in
+    // other places and as data), and bursts of exits and execs
+    // (resources/guest/exec_burst.c) failed the vCPU on the first AVX-512
+    // memset after exec. Now no table frame is handed out again, and the
+    // next address space takes the old tree whole, with no leaf left.
+    let mut g = guest(&READ_LOOP);
+    let mem = g.machine.memory().clone();
+    let a = g.frame_with(0xaaaa);
+    g.space.map(PAGE, a, Prot::R).unwrap();
+    assert_eq!(g.run(), Trap::Syscall);
+    assert_eq!(g.regs.rax, 0xaaaa);
+    let mut tables = vec![g.space.cr3()];
+    for l in 0..3 {
+        let t = child_table(&mem, tables[l], PAGE, l);
+        tables.push(t);
+    }
+    let empty = g.machine.new_address_space().unwrap();
+    drop(std::mem::replace(&mut g.space, empty));
+    // Take every free frame: none may be one of the old tables.
+    let mut held = Vec::new();
+    while let Ok(f) = mem.alloc() {
+        held.push(f);
+    }
+    let came_back: Vec<_> = held.iter().filter(|f| tables.contains(f)).collect();
+    assert!(
+        came_back.is_empty(),
+        "table frames {came_back:#x?} were handed out again"
+    );
+    for f in held {
+        mem.put(f);
+    }
+    // The next space starts from the old tree.
+    let b = g.machine.new_address_space().unwrap();
+    assert_eq!(b.cr3(), tables[0], "the old tree was not reused");
+    assert_eq!(g.machine.pooled_table_frames(), 0);
+    let code = mem.alloc().unwrap();
+    mem.write(code, &EVEX_WRITE_LOOP).unwrap();
+    b.map(CODE, code, Prot::RX).unwrap();
+    b.map(STACK, mem.alloc().unwrap(), Prot::RW).unwrap();
+    b.map(PAGE + 0x1000, mem.alloc().unwrap(), Prot::RW)
+        .unwrap();
+    g.space = b;
+    // A store KVM could not emulate lands (the frame is plain memory) ...
+    g.regs.rip = CODE;
+    g.regs.rdi = PAGE + 0x1000;
+    g.regs.rsi = 0x5151;
+    assert_eq!(
+        g.vcpu
+            .run_user(&mut g.regs, &g.space)
+            .map_err(|e| e.to_string()),
+        Ok(Trap::Syscall)
+    );
+    let mut v = [0u8; 8];
+    g.space.read_user(PAGE + 0x1000, &mut v).unwrap();
+    assert_eq!(u64::from_le_bytes(v), 0x5151);
+    // ... and the old space's page is gone from the reused tree.
+    g.regs.rip = CODE;
+    g.regs.rdi = PAGE;
+    assert_eq!(
+        g.run(),
+        Trap::PageFault {
+            addr: PAGE,
+            access: Access::Write,
+            present: false
+        }
+    );
+    assert_eq!(g.space.lookup(PAGE), None);
+}
