@@ -88,6 +88,18 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
         });
         crate::kernel::FsContext { root, cwd }
     });
+    // The executable's dentry, so that init's children exec'ing the same
+    // image find it cached (see `Process::exe_dentry`).
+    let exe_dentry = fs.as_ref().and_then(|f| {
+        crate::vfs::resolve(
+            &f.root,
+            &f.cwd,
+            config.exe_path.as_bytes(),
+            crate::vfs::Follow::Yes,
+            creds,
+        )
+        .ok()
+    });
     let cwd_path = fs.as_ref().map_or_else(
         || config.cwd.clone(),
         |f| String::from_utf8_lossy(&f.cwd.path()).into_owned(),
@@ -96,6 +108,7 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
         pid,
         Process {
             fs,
+            exe_dentry,
             ..Process::new(
                 pid,
                 mm_id,

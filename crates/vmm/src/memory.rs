@@ -6,7 +6,10 @@
 //! reaches guest memory. Frames are 4 KiB, handed out with reference counts
 //! (for copy-on-write). A frame whose count drops to zero is punched out of
 //! the file, so freed memory returns to the host and the next user of the
-//! frame reads zeros.
+//! frame reads zeros. Freed frames are punched in batches of up to
+//! `FREE_BATCH`, coalesced into runs (a process's teardown frees hundreds
+//! of frames; one fallocate each cost about 1 ms per exit), and are never
+//! reused before their punch.
 //!
 //! Zapping (`madvise(MADV_DONTNEED)` on the host mapping) keeps the data,
 //! which lives in the shmem page cache, but invalidates the host PTEs; KVM's
@@ -29,9 +32,17 @@ pub type Frame = u64;
 struct Allocator {
     /// Frames below this have been handed out at least once.
     next: u64,
-    /// Frames that were freed and can be reused.
+    /// Frames that were freed and can be reused (already punched).
     free: Vec<Frame>,
+    /// Frames whose last reference went but that are not punched yet:
+    /// punched in coalesced runs once `FREE_BATCH` gather (one fallocate
+    /// per run instead of one per frame), and only then reusable.
+    pending: Vec<Frame>,
 }
+
+/// How many freed frames wait to be punched together. Bounds the memory
+/// not yet returned to the host at 256 KiB.
+const FREE_BATCH: usize = 64;
 
 /// The memfd that backs guest memory, with its frame allocator.
 pub struct MemoryFile {
@@ -96,6 +107,7 @@ impl MemoryFile {
             alloc: Mutex::new(Allocator {
                 next: 0,
                 free: Vec::new(),
+                pending: Vec::new(),
             }),
             refcounts,
             releasing: std::sync::atomic::AtomicBool::new(false),
@@ -127,6 +139,9 @@ impl MemoryFile {
                 let f = a.next;
                 a.next += PAGE_SIZE;
                 f
+            } else if !a.pending.is_empty() {
+                self.punch_pending(&mut a);
+                a.free.pop().ok_or(Error::OutOfMemory)?
             } else {
                 return Err(Error::OutOfMemory);
             }
@@ -159,7 +174,10 @@ impl MemoryFile {
         self.releasing.store(true, Ordering::Release);
     }
 
-    /// Drops a reference; the last one punches the frame out of the file.
+    /// Drops a reference; after the last one the frame is punched out of
+    /// the file (in a batch with other freed frames, see `FREE_BATCH`)
+    /// and only then reused. Callers zap a frame's guest mappings
+    /// themselves when they unmap it; the punch returns its memory.
     pub fn put(&self, frame: Frame) {
         let Some(rc) = self.refcount(frame) else {
             return;
@@ -170,16 +188,38 @@ impl MemoryFile {
         if self.releasing.load(Ordering::Acquire) {
             return; // never reused, and the file goes away whole
         }
-        self.punch(frame, PAGE_SIZE);
         let mut a = self.alloc.lock().unwrap_or_else(|e| e.into_inner());
-        a.free.push(frame);
+        a.pending.push(frame);
+        if a.pending.len() >= FREE_BATCH {
+            self.punch_pending(&mut a);
+        }
+    }
+
+    /// Punches the pending frames in runs of adjacent frames and makes
+    /// them reusable.
+    fn punch_pending(&self, a: &mut Allocator) {
+        let mut frames = std::mem::take(&mut a.pending);
+        frames.sort_unstable();
+        let mut i = 0;
+        while i < frames.len() {
+            let start = frames[i];
+            let mut end = start + PAGE_SIZE;
+            i += 1;
+            while i < frames.len() && frames[i] == end {
+                end += PAGE_SIZE;
+                i += 1;
+            }
+            self.punch(start, end - start);
+        }
+        // Reused lowest first (`free` pops from the end).
+        a.free.extend(frames.into_iter().rev());
     }
 
     /// The number of frames currently allocated (page tables included):
     /// the sentry's sysinfo reports the rest as free.
     pub fn allocated_frames(&self) -> u64 {
         let a = self.alloc.lock().unwrap_or_else(|e| e.into_inner());
-        (a.next / PAGE_SIZE).saturating_sub(a.free.len() as u64)
+        (a.next / PAGE_SIZE).saturating_sub((a.free.len() + a.pending.len()) as u64)
     }
 
     /// The number of references to a frame.
@@ -288,7 +328,7 @@ mod tests {
 
     #[test]
     fn frames_are_zero_and_reused_after_put() {
-        let m = MemoryFile::new(16 * PAGE_SIZE).unwrap();
+        let m = MemoryFile::new(2 * PAGE_SIZE).unwrap();
         let f = m.alloc().unwrap();
         let mut b = [1u8; 8];
         m.read(f, &mut b).unwrap();
@@ -299,10 +339,34 @@ mod tests {
         m.read(f, &mut b).unwrap();
         assert_eq!(b, [7; 8], "still referenced");
         m.put(f);
+        assert_eq!(m.allocated_frames(), 0);
+        // Fresh frames first; the freed one once the file runs out.
         let g = m.alloc().unwrap();
-        assert_eq!(g, f);
-        m.read(g, &mut b).unwrap();
-        assert_eq!(b, [0; 8], "freed frame was punched");
+        assert_ne!(g, f);
+        let h = m.alloc().unwrap();
+        assert_eq!(h, f);
+        m.read(h, &mut b).unwrap();
+        assert_eq!(b, [0; 8], "freed frame was punched before reuse");
+    }
+
+    #[test]
+    fn freed_frames_are_punched_in_batches() {
+        let n = FREE_BATCH as u64 + 4;
+        let m = MemoryFile::new(n * PAGE_SIZE).unwrap();
+        let frames: Vec<_> = (0..n).map(|_| m.alloc().unwrap()).collect();
+        for &f in &frames {
+            m.write(f, &[9; 8]).unwrap();
+        }
+        for &f in &frames[..FREE_BATCH] {
+            m.put(f);
+        }
+        // The batch went: every frame reads zeros and is reusable at once.
+        let mut b = [1u8; 8];
+        for &f in &frames[..FREE_BATCH] {
+            m.read(f, &mut b).unwrap();
+            assert_eq!(b, [0; 8]);
+        }
+        assert_eq!(m.alloc().unwrap(), frames[0]);
     }
 
     #[test]
