@@ -240,3 +240,61 @@ fn sh_walks_the_rootfs_with_find_exec() {
     assert_eq!(native.status, sandbox.status, "{context}");
     assert_eq!(native.stdout_lossy(), sandbox.stdout_lossy(), "{context}");
 }
+
+/// Changes to the rootfs (mkdir, rmdir, rm, mv, touch, ln, chmod, chown,
+/// truncate) give the errors Linux gives on a read-only mount, in Linux's
+/// order (EEXIST, ENOENT and ENOTDIR before EROFS): the native run is the
+/// same script in a private mount namespace with the rootfs bind-mounted
+/// read-only. The host's rootfs is unchanged afterwards.
+#[test]
+fn sh_sees_the_rootfs_read_only_as_linux_does() {
+    require_prerequisites();
+    let bundle = common::Bundle::new("busybox-rofs");
+    bundle.install(&PathBuf::from("/bin/busybox"), "/bin/busybox");
+    let root = bundle.rootfs();
+    std::fs::create_dir_all(root.join("d")).unwrap();
+    std::fs::write(root.join("d/f"), "contents\n").unwrap();
+    let script = "for c in 'mkdir newdir' 'mkdir d' 'rmdir d' 'rm d/f' 'rm nothere' \
+                  'mv d/f d/g' 'touch d/f' 'touch d/new' 'ln -s f d/l' 'ln d/f d/h' \
+                  'chmod 600 d/f' 'chown 1:1 d/f' 'truncate -s 0 d/f' 'mkdir nope/x' \
+                  'rm d/f/x' 'rmdir .' 'mkdir -p d/e/f'; do \
+                  busybox $c; echo \"$c: status $?\"; done 2>&1";
+    bundle.write_config(&["/bin/busybox", "sh", "-c", script]);
+    let sandbox = bundle.run_sandbox(None);
+    let r = root.display().to_string();
+    let native = std::process::Command::new("unshare")
+        .args(["-m", "--", "sh", "-c"])
+        .arg(format!(
+            "mount --bind '{r}' '{r}' && mount -o remount,bind,ro '{r}' && cd '{r}' && \
+             exec ./bin/busybox sh -c \"$0\""
+        ))
+        .arg(script)
+        .env_clear()
+        .env("PATH", "/bin")
+        .output()
+        .expect("unshare runs");
+    let native_out = String::from_utf8_lossy(&native.stdout);
+    let context = format!(
+        "native:\n{native_out}{}\n--- sandbox {}:\n{}{}",
+        String::from_utf8_lossy(&native.stderr),
+        sandbox.status,
+        sandbox.stdout_lossy(),
+        sandbox.stderr_lossy()
+    );
+    common::assert_no_panic(&sandbox, &context);
+    assert!(
+        native_out.contains("Read-only file system"),
+        "the native run must see a read-only mount: {context}"
+    );
+    assert_eq!(native_out, sandbox.stdout_lossy(), "{context}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("d/f")).unwrap(),
+        "contents\n"
+    );
+    let mut names: Vec<_> = std::fs::read_dir(root.join("d"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["f"], "nothing was created in the host's rootfs");
+}

@@ -63,6 +63,7 @@ errnos!(
     ENAMETOOLONG,
     ENOSYS,
     ENOTSUP,
+    ENOTEMPTY,
     EOVERFLOW,
     ELOOP,
     ETIMEDOUT,

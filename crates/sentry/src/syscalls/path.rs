@@ -502,3 +502,289 @@ pub(super) fn open_exec(
         Ok((f, path, d))
     })())
 }
+
+// Calls that change the tree. The rootfs is read-only until the writable
+// overlay exists, so each makes Linux's checks in Linux's order (the
+// path's own errors, then the ones that come before the mount's
+// writability, such as EEXIST for a name that is taken) and then fails
+// with EROFS, as on a read-only mount.
+
+const AT_REMOVEDIR: u32 = 0x200;
+const AT_SYMLINK_FOLLOW: u32 = 0x400;
+
+fn parent_of(task: &Task<'_>, dirfd: i32, path_addr: u64) -> Result<vfs::Parent, Errno> {
+    let path = path_arg(task, path_addr)?;
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let (root, from) = start(task, dirfd, &path)?;
+    vfs::resolve_parent(&root, &from, &path, task.creds())
+}
+
+/// A new name (mkdir, mknod, symlink, link): EEXIST if it is taken.
+fn create_name(task: &Task<'_>, dirfd: i32, path_addr: u64) -> SysResult {
+    let p = parent_of(task, dirfd, path_addr)?;
+    if p.last != vfs::Last::Normal {
+        return Err(Errno::EEXIST);
+    }
+    match p.child() {
+        Ok(_) => Err(Errno::EEXIST),
+        Err(Errno::ENOENT) => Err(Errno::EROFS),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn mkdir(task: &mut Task<'_>, a: &Args) -> SysResult {
+    create_name(task, AT_FDCWD, a.u(0))
+}
+
+pub fn mkdirat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    create_name(task, a.int(0), a.u(1))
+}
+
+fn do_mknod(task: &Task<'_>, dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
+    match mode & libc::S_IFMT {
+        0 | libc::S_IFREG | libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO | libc::S_IFSOCK => {}
+        libc::S_IFDIR => return Err(Errno::EPERM),
+        _ => return Err(Errno::EINVAL),
+    }
+    create_name(task, dirfd, path_addr)
+}
+
+pub fn mknod(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_mknod(task, AT_FDCWD, a.u(0), a.uint(1))
+}
+
+pub fn mknodat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_mknod(task, a.int(0), a.u(1), a.uint(2))
+}
+
+fn do_symlink(task: &Task<'_>, target: u64, dirfd: i32, path_addr: u64) -> SysResult {
+    if path_arg(task, target)?.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    create_name(task, dirfd, path_addr)
+}
+
+pub fn symlink(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_symlink(task, a.u(0), AT_FDCWD, a.u(1))
+}
+
+pub fn symlinkat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_symlink(task, a.u(0), a.int(1), a.u(2))
+}
+
+fn do_link(
+    task: &Task<'_>,
+    olddirfd: i32,
+    old: u64,
+    newdirfd: i32,
+    new: u64,
+    flags: u32,
+) -> SysResult {
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let old_path = path_arg(task, old)?;
+    let src = if old_path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        at_empty(task, olddirfd)?.ok_or(Errno::ENOENT)?
+    } else {
+        let follow = if flags & AT_SYMLINK_FOLLOW != 0 {
+            Follow::Yes
+        } else {
+            Follow::No
+        };
+        lookup(task, olddirfd, &old_path, follow)?
+    };
+    let r = create_name(task, newdirfd, new);
+    if r == Err(Errno::EROFS) && src.is_dir() {
+        return Err(Errno::EPERM);
+    }
+    r
+}
+
+pub fn link(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_link(task, AT_FDCWD, a.u(0), AT_FDCWD, a.u(1), 0)
+}
+
+pub fn linkat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_link(task, a.int(0), a.u(1), a.int(2), a.u(3), a.uint(4))
+}
+
+fn do_unlink(task: &Task<'_>, dirfd: i32, path_addr: u64, flags: u32) -> SysResult {
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = parent_of(task, dirfd, path_addr)?;
+    if flags & AT_REMOVEDIR != 0 {
+        return match p.last {
+            vfs::Last::Dot => Err(Errno::EINVAL),
+            vfs::Last::DotDot => Err(Errno::ENOTEMPTY),
+            vfs::Last::Root => Err(Errno::EBUSY),
+            vfs::Last::Normal => Err(Errno::EROFS),
+        };
+    }
+    if p.last != vfs::Last::Normal {
+        return Err(Errno::EISDIR);
+    }
+    Err(Errno::EROFS)
+}
+
+pub fn unlink(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_unlink(task, AT_FDCWD, a.u(0), 0)
+}
+
+pub fn rmdir(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_unlink(task, AT_FDCWD, a.u(0), AT_REMOVEDIR)
+}
+
+pub fn unlinkat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_unlink(task, a.int(0), a.u(1), a.uint(2))
+}
+
+fn do_rename(
+    task: &Task<'_>,
+    olddirfd: i32,
+    old: u64,
+    newdirfd: i32,
+    new: u64,
+    flags: u32,
+) -> SysResult {
+    const RENAME_NOREPLACE: u32 = 1;
+    const RENAME_EXCHANGE: u32 = 2;
+    const RENAME_WHITEOUT: u32 = 4;
+    if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) != 0
+        || (flags & RENAME_EXCHANGE != 0 && flags & (RENAME_NOREPLACE | RENAME_WHITEOUT) != 0)
+    {
+        return Err(Errno::EINVAL);
+    }
+    let from = parent_of(task, olddirfd, old)?;
+    let to = parent_of(task, newdirfd, new)?;
+    if from.last != vfs::Last::Normal || to.last != vfs::Last::Normal {
+        return Err(Errno::EBUSY);
+    }
+    Err(Errno::EROFS)
+}
+
+pub fn rename(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_rename(task, AT_FDCWD, a.u(0), AT_FDCWD, a.u(1), 0)
+}
+
+pub fn renameat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_rename(task, a.int(0), a.u(1), a.int(2), a.u(3), 0)
+}
+
+pub fn renameat2(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_rename(task, a.int(0), a.u(1), a.int(2), a.u(3), a.uint(4))
+}
+
+/// chmod, chown and utimes of an existing file: the lookup's errors, then
+/// EROFS.
+fn change_attr(task: &Task<'_>, dirfd: i32, path_addr: u64, flags: u32) -> SysResult {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = path_arg(task, path_addr)?;
+    if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        at_empty(task, dirfd)?.ok_or(Errno::ENOENT)?;
+    } else {
+        let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
+            Follow::No
+        } else {
+            Follow::Yes
+        };
+        lookup(task, dirfd, &path, follow)?;
+    }
+    Err(Errno::EROFS)
+}
+
+pub fn chmod(task: &mut Task<'_>, a: &Args) -> SysResult {
+    change_attr(task, AT_FDCWD, a.u(0), 0)
+}
+
+pub fn fchmodat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    change_attr(task, a.int(0), a.u(1), 0)
+}
+
+pub fn fchmodat2(task: &mut Task<'_>, a: &Args) -> SysResult {
+    change_attr(task, a.int(0), a.u(1), a.uint(3))
+}
+
+pub fn chown(task: &mut Task<'_>, a: &Args) -> SysResult {
+    change_attr(task, AT_FDCWD, a.u(0), 0)
+}
+
+pub fn lchown(task: &mut Task<'_>, a: &Args) -> SysResult {
+    change_attr(task, AT_FDCWD, a.u(0), AT_SYMLINK_NOFOLLOW)
+}
+
+pub fn fchownat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    change_attr(task, a.int(0), a.u(1), a.uint(4))
+}
+
+pub fn truncate(task: &mut Task<'_>, a: &Args) -> SysResult {
+    if (a.u(1) as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = path_arg(task, a.u(0))?;
+    let d = lookup(task, AT_FDCWD, &path, Follow::Yes)?;
+    if d.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if !d.attr().is_regular() {
+        return Err(Errno::EINVAL);
+    }
+    Err(Errno::EROFS)
+}
+
+/// ftruncate: EINVAL unless the descriptor is a regular file open for
+/// writing, which no descriptor can be until the overlay exists.
+pub fn ftruncate(task: &mut Task<'_>, a: &Args) -> SysResult {
+    if (a.u(1) as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let file = task.fds().file(a.int(0))?;
+    if matches!(file.kind, FileKind::Path(_)) {
+        return Err(Errno::EBADF);
+    }
+    Err(Errno::EINVAL)
+}
+
+pub fn utimensat(task: &mut Task<'_>, a: &Args) -> SysResult {
+    const UTIME_NOW: i64 = (1 << 30) - 1;
+    const UTIME_OMIT: i64 = (1 << 30) - 2;
+    let (dirfd, path_addr, times, flags) = (a.int(0), a.u(1), a.u(2), a.uint(3));
+    let mut omit_both = false;
+    if times != 0 {
+        let mut b = [0u8; 32];
+        task.mm().copy_in(times, &mut b)?;
+        let nsec = |o: usize| i64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
+        for o in [8, 24] {
+            let n = nsec(o);
+            if n != UTIME_NOW && n != UTIME_OMIT && !(0..1_000_000_000).contains(&n) {
+                return Err(Errno::EINVAL);
+            }
+        }
+        omit_both = nsec(8) == UTIME_OMIT && nsec(24) == UTIME_OMIT;
+    }
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if path_addr == 0 {
+        // futimens: the descriptor itself.
+        let file = task.fds().file(dirfd)?;
+        if omit_both {
+            return Ok(0);
+        }
+        return Err(if file.dentry().is_some() {
+            Errno::EROFS
+        } else {
+            Errno::EPERM
+        });
+    }
+    let r = change_attr(task, dirfd, path_addr, flags);
+    if omit_both && r == Err(Errno::EROFS) {
+        return Ok(0);
+    }
+    r
+}

@@ -191,30 +191,85 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("flock"),                   // 73
     none("fsync"),                   // 74
     none("fdatasync"),               // 75
-    none("truncate"),                // 76
-    none("ftruncate"),               // 77
+    partial(
+        "truncate",
+        path::truncate,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "sl",
+    ), // 76
+    partial(
+        "ftruncate",
+        path::ftruncate,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "dl",
+    ), // 77
     none("getdents"),                // 78
     full("getcwd", path::getcwd, "pu"), // 79
     full("chdir", path::chdir, "s"), // 80
     full("fchdir", path::fchdir, "d"), // 81
-    none("rename"),                  // 82
-    none("mkdir"),                   // 83
-    none("rmdir"),                   // 84
+    partial(
+        "rename",
+        path::rename,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "ss",
+    ), // 82
+    partial(
+        "mkdir",
+        path::mkdir,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "so",
+    ), // 83
+    partial(
+        "rmdir",
+        path::rmdir,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "s",
+    ), // 84
     partial(
         "creat",
         path::creat,
         "EROFS: the rootfs is read-only until the writable overlay exists",
         "so",
     ), // 85
-    none("link"),                    // 86
-    none("unlink"),                  // 87
-    none("symlink"),                 // 88
+    partial(
+        "link",
+        path::link,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "ss",
+    ), // 86
+    partial(
+        "unlink",
+        path::unlink,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "s",
+    ), // 87
+    partial(
+        "symlink",
+        path::symlink,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "ss",
+    ), // 88
     full("readlink", path::readlink, "spu"), // 89
-    none("chmod"),                   // 90
+    partial(
+        "chmod",
+        path::chmod,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "so",
+    ), // 90
     none("fchmod"),                  // 91
-    none("chown"),                   // 92
+    partial(
+        "chown",
+        path::chown,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "sdd",
+    ), // 92
     none("fchown"),                  // 93
-    none("lchown"),                  // 94
+    partial(
+        "lchown",
+        path::lchown,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "sdd",
+    ), // 94
     full("umask", fs::umask, "o"),   // 95
     full("gettimeofday", time::gettimeofday, "pp"), // 96
     full("getrlimit", process::getrlimit, "dp"), // 97
@@ -268,7 +323,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("rt_sigsuspend", signal::rt_sigsuspend, "pu"), // 130
     full("sigaltstack", signal::sigaltstack, "pp"), // 131
     none("utime"),                   // 132
-    none("mknod"),                   // 133
+    partial(
+        "mknod",
+        path::mknod,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "sox",
+    ), // 133
     none("uselib"),                  // 134
     partial(
         "personality",
@@ -468,17 +528,57 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "the rootfs is read-only until the writable overlay exists (EROFS); devfs, procfs and FIFOs in the image are not there yet; O_CREAT of a new file is EROFS",
         "dsxo",
     ), // 257
-    none("mkdirat"),                 // 258
-    none("mknodat"),                 // 259
-    none("fchownat"),                // 260
+    partial(
+        "mkdirat",
+        path::mkdirat,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "dso",
+    ), // 258
+    partial(
+        "mknodat",
+        path::mknodat,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "dsox",
+    ), // 259
+    partial(
+        "fchownat",
+        path::fchownat,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "dsddx",
+    ), // 260
     none("futimesat"),               // 261
     full("newfstatat", path::newfstatat, "dspx"), // 262
-    none("unlinkat"),                // 263
-    none("renameat"),                // 264
-    none("linkat"),                  // 265
-    none("symlinkat"),               // 266
+    partial(
+        "unlinkat",
+        path::unlinkat,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "dsx",
+    ), // 263
+    partial(
+        "renameat",
+        path::renameat,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "dsds",
+    ), // 264
+    partial(
+        "linkat",
+        path::linkat,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "dsdsx",
+    ), // 265
+    partial(
+        "symlinkat",
+        path::symlinkat,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "sds",
+    ), // 266
     full("readlinkat", path::readlinkat, "dspu"), // 267
-    none("fchmodat"),                // 268
+    partial(
+        "fchmodat",
+        path::fchmodat,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "dso",
+    ), // 268
     partial(
         "faccessat",
         path::faccessat,
@@ -495,7 +595,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("sync_file_range"),         // 277
     none("vmsplice"),                // 278
     none("move_pages"),              // 279
-    none("utimensat"),               // 280
+    partial(
+        "utimensat",
+        path::utimensat,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "dspx",
+    ), // 280
     none("epoll_pwait"),             // 281
     none("signalfd"),                // 282
     partial(
@@ -546,7 +651,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("finit_module"),            // 313
     none("sched_setattr"),           // 314
     none("sched_getattr"),           // 315
-    none("renameat2"),               // 316
+    partial(
+        "renameat2",
+        path::renameat2,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "dsdsx",
+    ), // 316
     none("seccomp"),                 // 317
     full("getrandom", process::getrandom, "pux"), // 318
     none("memfd_create"),            // 319
@@ -697,7 +807,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     ), // 449
     none("set_mempolicy_home_node"), // 450
     none("cachestat"),               // 451
-    none("fchmodat2"),               // 452
+    partial(
+        "fchmodat2",
+        path::fchmodat2,
+        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
+        "dsox",
+    ), // 452
     none("map_shadow_stack"),        // 453
     partial(
         "futex_wake",

@@ -348,6 +348,99 @@ pub fn resolve(
     Ok(cur)
 }
 
+/// What the last component of a path names, for the calls that create,
+/// remove or rename it (Linux's LAST_NORM, LAST_DOT, LAST_DOTDOT,
+/// LAST_ROOT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Last {
+    Normal,
+    Dot,
+    DotDot,
+    /// The path is `/` (or only slashes).
+    Root,
+}
+
+/// A path split for a call on its last component: the directory that
+/// holds it (resolved, symlinks followed) and the name.
+#[derive(Debug)]
+pub struct Parent {
+    pub dir: Arc<Dentry>,
+    pub name: Vec<u8>,
+    pub last: Last,
+    /// The path ended in `/`: the last component must be a directory.
+    pub trailing_slash: bool,
+}
+
+impl Parent {
+    /// The last component itself, if it exists (not followed if it is a
+    /// symlink); ENOENT if not.
+    pub fn child(&self) -> Result<Arc<Dentry>, Errno> {
+        match self.last {
+            Last::Normal => self.dir.child(&self.name),
+            Last::Dot | Last::Root => Ok(Arc::clone(&self.dir)),
+            Last::DotDot => Ok(self
+                .dir
+                .parent()
+                .map_or_else(|| Arc::clone(&self.dir), Arc::clone)),
+        }
+    }
+}
+
+/// Resolves all of `path` but its last component, as the calls that
+/// create, remove or rename a name do (`filename_parentat`): ENOENT for an
+/// empty path, the walk's errors for the directory part, ENAMETOOLONG for
+/// a long last name.
+pub fn resolve_parent(
+    root: &Arc<Dentry>,
+    cwd: &Arc<Dentry>,
+    path: &[u8],
+    creds: Credentials,
+) -> Result<Parent, Errno> {
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    if path.len() >= PATH_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    let trimmed = {
+        let end = path.iter().rposition(|b| *b != b'/').map_or(0, |i| i + 1);
+        &path[..end]
+    };
+    let trailing_slash = trimmed.len() < path.len() && !trimmed.is_empty();
+    if trimmed.is_empty() {
+        return Ok(Parent {
+            dir: Arc::clone(root),
+            name: Vec::new(),
+            last: Last::Root,
+            trailing_slash: false,
+        });
+    }
+    let (dir_part, name) = match trimmed.iter().rposition(|b| *b == b'/') {
+        Some(i) => (&trimmed[..=i], &trimmed[i + 1..]),
+        None => (&b""[..], trimmed),
+    };
+    let dir = if dir_part.is_empty() {
+        Arc::clone(cwd)
+    } else {
+        resolve(root, cwd, dir_part, Follow::Yes, creds)?
+    };
+    if !dir.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    let last = match name {
+        b"." => Last::Dot,
+        b".." => Last::DotDot,
+        _ if name.len() > NAME_MAX => return Err(Errno::ENAMETOOLONG),
+        _ => Last::Normal,
+    };
+    Ok(Parent {
+        dir,
+        name: name.to_vec(),
+        last,
+        trailing_slash,
+    })
+}
+
 /// The non-empty components of `path`, in order.
 fn components(path: &[u8]) -> VecDeque<Vec<u8>> {
     path.split(|b| *b == b'/')
@@ -445,6 +538,37 @@ mod tests {
         resolve(vfs.root(), vfs.root(), p, Follow::Yes, root_creds())
             .unwrap()
             .path()
+    }
+
+    #[test]
+    fn parents_split_as_linux() {
+        let (_fs, vfs) = tree();
+        let r = vfs.root();
+        let c = root_creds();
+        let p = resolve_parent(r, r, b"/bin/newdir/", c).unwrap();
+        assert_eq!(
+            (p.dir.path(), p.name.clone(), p.last, p.trailing_slash),
+            (b"/bin".to_vec(), b"newdir".to_vec(), Last::Normal, true)
+        );
+        assert_eq!(p.child().map(|_| ()), Err(Errno::ENOENT));
+        let p = resolve_parent(r, r, b"bin/dir/busybox", c).unwrap();
+        assert_eq!(p.dir.path(), b"/bin".to_vec());
+        assert_eq!(p.child().unwrap().path(), b"/bin/busybox".to_vec());
+        assert_eq!(resolve_parent(r, r, b"///", c).unwrap().last, Last::Root);
+        assert_eq!(
+            resolve_parent(r, r, b"/bin/..", c).unwrap().last,
+            Last::DotDot
+        );
+        assert_eq!(resolve_parent(r, r, b".", c).unwrap().last, Last::Dot);
+        assert_eq!(
+            resolve_parent(r, r, b"/nope/x", c).map(|_| ()),
+            Err(Errno::ENOENT)
+        );
+        assert_eq!(
+            resolve_parent(r, r, b"/plain/x", c).map(|_| ()),
+            Err(Errno::ENOTDIR)
+        );
+        assert_eq!(resolve_parent(r, r, b"", c).map(|_| ()), Err(Errno::ENOENT));
     }
 
     #[test]
