@@ -45,12 +45,13 @@ pub(crate) fn test_mm() -> (std::sync::Arc<vmm::Machine>, MemoryManager) {
 
 pub use self::fault::FaultError;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use vmm::{AddressSpace, MemoryFile, Prot};
 
-pub use self::vma::{STACK_GUARD_GAP, Vma, VmaKind, VmaSet};
+pub use self::vma::{FileMap, STACK_GUARD_GAP, Vma, VmaKind, VmaSet};
 use crate::errno::Errno;
 use crate::kernel::rlimits::{
     RLIM_INFINITY, RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, RLIMIT_STACK, Rlimits,
@@ -145,6 +146,53 @@ impl Limits {
     }
 }
 
+/// The host file behind a file mapping: the descriptor the gofer donated
+/// (pages are read from it with preadv).
+pub trait MapSource: Send + Sync {
+    /// The descriptor to read pages from; None if it is gone.
+    fn map_fd(&self) -> Option<BorrowedFd<'_>>;
+}
+
+impl MapSource for std::fs::File {
+    fn map_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(std::os::fd::AsFd::as_fd(self))
+    }
+}
+
+/// A file that mappings show (Linux's `vm_file`): held by the memory
+/// managers whose VMAs refer to it (see `FileMap`).
+///
+/// Pages are private to each mapping: a fault reads the file into fresh
+/// frames (a window at a time), so writes to a MAP_PRIVATE mapping never
+/// reach the file or another mapping. There is no page cache shared
+/// between mappings yet: `fill` is where one slots in (frames looked up
+/// by file page, refcounted and mapped read-only, with the existing
+/// copy-on-write fault giving a writer its own copy).
+pub struct MappedFile {
+    pub source: Arc<dyn MapSource>,
+    /// The file's size when mapped. Files are on the read-only rootfs, so
+    /// it does not change under the mapping.
+    pub size: u64,
+}
+
+impl MappedFile {
+    /// The end of the last page that holds file data: pages from here on
+    /// lie beyond the file (SIGBUS).
+    pub fn pages_end(&self) -> u64 {
+        page_up(self.size).unwrap_or(!(PAGE_SIZE - 1))
+    }
+}
+
+impl std::fmt::Debug for MappedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MappedFile(size {})", self.size)
+    }
+}
+
+/// Keys of `MemoryManager::files`, unique across all memory managers (a
+/// fork shares its parent's keys for the same files).
+static NEXT_FILE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// The brk heap.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Brk {
@@ -180,6 +228,9 @@ pub struct MemoryManager {
     /// MADV_WIPEONFORK ranges: empty (zero-filled) in a fork child, and
     /// still marked there.
     wipe_on_fork: VmaSet,
+    /// The files that file VMAs show, by `FileMap::id`. An entry goes
+    /// when the last VMA that refers to it does.
+    files: BTreeMap<u64, Arc<MappedFile>>,
 }
 
 impl MemoryManager {
@@ -201,6 +252,7 @@ impl MemoryManager {
             lock_future: None,
             dont_fork: VmaSet::default(),
             wipe_on_fork: VmaSet::default(),
+            files: BTreeMap::new(),
         }
     }
 
@@ -228,6 +280,7 @@ impl MemoryManager {
             lock_future: None,
             dont_fork: VmaSet::default(),
             wipe_on_fork,
+            files: self.files.clone(),
         };
         for v in child.vmas.iter() {
             for (s, e) in self.wipe_on_fork.gaps_in(v.start, v.end) {
@@ -370,9 +423,43 @@ impl MemoryManager {
         self.locked.remove_range(start, end);
         self.dont_fork.remove_range(start, end);
         self.wipe_on_fork.remove_range(start, end);
+        let mut gone_files = Vec::new();
         for v in self.vmas.remove_range(start, end) {
             self.unmap_pages(v.start, v.end);
+            if let Some(f) = v.file {
+                gone_files.push(f.id);
+            }
         }
+        for id in gone_files {
+            self.forget_file_if_unused(id);
+        }
+    }
+
+    /// Drops the file `id` if no VMA shows it any more.
+    fn forget_file_if_unused(&mut self, id: u64) {
+        if self.files.contains_key(&id)
+            && !self.vmas.iter().any(|v| v.file.is_some_and(|f| f.id == id))
+        {
+            self.files.remove(&id);
+        }
+    }
+
+    /// Registers a file for a new mapping; returns its key.
+    fn add_file(&mut self, file: Arc<MappedFile>) -> u64 {
+        let id = NEXT_FILE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.files.insert(id, file);
+        id
+    }
+
+    /// The file behind a file VMA.
+    pub fn mapped_file(&self, map: &FileMap) -> Option<&Arc<MappedFile>> {
+        self.files.get(&map.id)
+    }
+
+    /// A free range of `len` bytes for a mapping the kernel places (the
+    /// interpreter at exec): where a non-fixed mmap would put it.
+    pub fn free_area(&self, len: u64) -> Result<u64, Errno> {
+        self.unmapped_area(0, len)
     }
 
     /// Maps a fresh zeroed frame at `va` with `prot`, returning it.
@@ -434,7 +521,10 @@ impl MemoryManager {
                 });
                 skip = 0;
             }
-            let off = off.checked_add(done as u64).ok_or(Errno::EINVAL)?;
+            let Some(off) = off.checked_add(done as u64) else {
+                release(&frames);
+                return Err(Errno::EINVAL);
+            };
             match crate::host::preadv(file, &rest, off as i64) {
                 Ok(0) => break,
                 Ok(n) => done += n,
@@ -446,7 +536,11 @@ impl MemoryManager {
             }
         }
         for (i, f) in frames.iter().enumerate() {
-            self.map_frame(va + i as u64 * PAGE_SIZE, *f, prot)?;
+            if let Err(e) = self.map_frame(va + i as u64 * PAGE_SIZE, *f, prot) {
+                // `map_frame` released this one; the rest are still ours.
+                release(&frames[i + 1..]);
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -501,6 +595,7 @@ impl MemoryManager {
                 prot: Prot::RW,
                 shared: false,
                 kind: VmaKind::Heap,
+                file: None,
             };
             match old_end
                 .checked_sub(1)

@@ -258,6 +258,11 @@ impl MemoryManager {
         self.vmas.insert(Vma {
             start: to,
             end: to + new_len,
+            // A file mapping keeps showing the same file offsets.
+            file: vma.file.map(|f| super::FileMap {
+                delta: f.offset(addr).wrapping_sub(to),
+                ..f
+            }),
             ..vma
         });
         let old_end = addr + old_len;
