@@ -164,7 +164,7 @@ impl MemoryManager {
             return Err(FaultError::Bus);
         }
         if let Some(fm) = vma.file {
-            return self.file_fault(page, &vma, fm);
+            return self.file_fault(page, access, &vma, fm);
         }
         let (lo, hi) = self.fault_stream().window(page, &vma);
         // The faulting page first, so that running out of memory in the
@@ -183,7 +183,13 @@ impl MemoryManager {
 
     /// A fault on an unmapped page of a file VMA: the page and a window
     /// around it are read from the file, up to its last page.
-    fn file_fault(&self, page: u64, vma: &Vma, fm: FileMap) -> Result<(), FaultError> {
+    fn file_fault(
+        &self,
+        page: u64,
+        access: Access,
+        vma: &Vma,
+        fm: FileMap,
+    ) -> Result<(), FaultError> {
         let file = std::sync::Arc::clone(self.mapped_file(&fm).ok_or(FaultError::Bus)?);
         let off = fm.offset(page);
         let limit = file.pages_end();
@@ -199,6 +205,15 @@ impl MemoryManager {
                 _ => FaultError::Bus,
             })?;
         let _ = self.fill_file(lo, hi, vma, fm, &file);
+        // A write to a page the cache shares takes a copy now rather than
+        // on a second fault.
+        if access == Access::Write
+            && vma.prot.write
+            && let Some((frame, prot)) = self.space.lookup(page)
+            && !prot.write
+        {
+            return self.break_cow(page, frame, vma);
+        }
         Ok(())
     }
 
@@ -225,7 +240,24 @@ impl MemoryManager {
             while b < end && self.space.lookup(b).is_none() && (b - a) / PAGE_SIZE < RUN_PAGES {
                 b += PAGE_SIZE;
             }
-            self.map_file_pages(a, vma.prot, fd, fm.offset(a), (b - a) / PAGE_SIZE)?;
+            let pages = (b - a) / PAGE_SIZE;
+            match &file.cache {
+                Some(cache) => {
+                    // Shared frames: read-only until a write copies one.
+                    let prot = vmm::Prot {
+                        write: false,
+                        ..vma.prot
+                    };
+                    let frames = cache.frames(fd, fm.offset(a) / PAGE_SIZE, pages)?;
+                    for (i, f) in frames.iter().enumerate() {
+                        if let Err(e) = self.map_frame(a + i as u64 * PAGE_SIZE, *f, prot) {
+                            frames[i + 1..].iter().for_each(|f| self.mem.put(*f));
+                            return Err(e);
+                        }
+                    }
+                }
+                None => self.map_file_pages(a, vma.prot, fd, fm.offset(a), pages)?,
+            }
             a = b;
         }
         Ok(())

@@ -876,6 +876,7 @@ mod tests {
         let file = MappedFile {
             source: Arc::new(f),
             size: len as u64,
+            cache: None,
         };
         (Arc::new(file), bytes)
     }
@@ -969,6 +970,59 @@ mod tests {
         }
         drop(child);
         assert_eq!(Arc::strong_count(&file), 1);
+    }
+
+    /// Two processes mapping the same file through its page cache map
+    /// the same frames, read-only; a write copies the page for the writer
+    /// alone; the cache goes (with its frames) when the last mapping does.
+    #[test]
+    fn mappings_of_a_cached_file_share_frames_until_written() {
+        let (machine, mut one) = mm();
+        let mut two = MemoryManager::new(machine.new_address_space().unwrap(), 8 << 20);
+        let (plain, bytes) = data_file(2 * PAGE_SIZE as usize);
+        let owner: Arc<dyn std::any::Any + Send + Sync> = Arc::new(42u32);
+        let cache = one.page_cache(Arc::clone(&owner));
+        assert!(Arc::ptr_eq(&cache, &two.page_cache(Arc::clone(&owner))));
+        let file = Arc::new(MappedFile {
+            source: Arc::clone(&plain.source),
+            size: plain.size,
+            cache: Some(Arc::clone(&cache)),
+        });
+        let a = map_file(&mut one, &file, 2 * PAGE_SIZE, 0, Prot::RW);
+        let b = map_file(&mut two, &file, 2 * PAGE_SIZE, 0, Prot::R);
+        let mut x = vec![0u8; 2 * PAGE_SIZE as usize];
+        one.copy_in(a, &mut x).unwrap();
+        assert_eq!(x, bytes);
+        two.copy_in(b, &mut x).unwrap();
+        assert_eq!(x, bytes);
+        assert_eq!(cache.len(), 2);
+        let (f1, p1) = one.space().lookup(a).unwrap();
+        let (f2, _) = two.space().lookup(b).unwrap();
+        assert_eq!(f1, f2, "one frame for both");
+        assert!(!p1.write, "shared frames are mapped read-only");
+        assert_eq!(machine.memory().refs(f1), 3);
+        // A write copies the page for the writer.
+        one.copy_out(a + 1, b"w").unwrap();
+        let (f1w, p1w) = one.space().lookup(a).unwrap();
+        assert!(f1w != f1 && p1w.write);
+        two.copy_in(b, &mut x[..2]).unwrap();
+        assert_eq!(x[..2], bytes[..2]);
+        assert_eq!(machine.memory().refs(f1), 2);
+        // mprotect keeps a shared frame read-only.
+        one.mprotect(a + PAGE_SIZE, PAGE_SIZE, 1).unwrap();
+        one.mprotect(a + PAGE_SIZE, PAGE_SIZE, 3).unwrap();
+        one.copy_out(a + PAGE_SIZE, b"z").unwrap();
+        two.copy_in(b + PAGE_SIZE, &mut x[..1]).unwrap();
+        assert_eq!(x[0], bytes[PAGE_SIZE as usize]);
+        drop(file);
+        one.munmap(a, 2 * PAGE_SIZE).unwrap();
+        two.munmap(b, 2 * PAGE_SIZE).unwrap();
+        assert_eq!(Arc::strong_count(&cache), 1, "only the test holds it");
+        let used = machine.memory().allocated_frames();
+        drop(cache);
+        assert_eq!(machine.memory().allocated_frames(), used - 2);
+        // A new cache for the same owner starts empty.
+        assert!(one.page_cache(owner).is_empty());
     }
 
     /// A read-only MAP_SHARED of a read-only descriptor never becomes

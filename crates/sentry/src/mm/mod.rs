@@ -30,6 +30,7 @@ mod fault;
 pub mod mlock;
 pub mod mmap;
 mod mremap;
+pub mod page_cache;
 pub mod usercopy;
 pub mod vma;
 
@@ -162,17 +163,20 @@ impl MapSource for std::fs::File {
 /// A file that mappings show (Linux's `vm_file`): held by the memory
 /// managers whose VMAs refer to it (see `FileMap`).
 ///
-/// Pages are private to each mapping: a fault reads the file into fresh
-/// frames (a window at a time), so writes to a MAP_PRIVATE mapping never
-/// reach the file or another mapping. There is no page cache shared
-/// between mappings yet: `fill` is where one slots in (frames looked up
-/// by file page, refcounted and mapped read-only, with the existing
-/// copy-on-write fault giving a writer its own copy).
+/// A fault reads the file a window at a time. With a page cache (a file
+/// of the VFS: `page_cache::PageCache`), the frames are the cache's,
+/// shared by every mapping of the file and mapped read-only, and a write
+/// to a private mapping copies the page first. Without one (a host stdio
+/// file), the file is read into fresh frames private to the mapping.
+/// Either way writes to a MAP_PRIVATE mapping never reach the file or
+/// another mapping.
 pub struct MappedFile {
     pub source: Arc<dyn MapSource>,
     /// The file's size when mapped. Files are on the read-only rootfs, so
     /// it does not change under the mapping.
     pub size: u64,
+    /// The file's shared pages, if it has a page cache.
+    pub cache: Option<Arc<page_cache::PageCache>>,
 }
 
 impl MappedFile {
@@ -187,6 +191,71 @@ impl std::fmt::Debug for MappedFile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "MappedFile(size {})", self.size)
     }
+}
+
+/// `pages` fresh frames filled straight from `file` at `off` (one preadv
+/// into the frames, no bounce buffer; bytes past the end of the file stay
+/// zero), each with one reference for the caller.
+pub(crate) fn read_frames(
+    mem: &MemoryFile,
+    file: BorrowedFd<'_>,
+    off: u64,
+    pages: u64,
+) -> Result<Vec<vmm::Frame>, Errno> {
+    let mut frames = Vec::new();
+    let release = |frames: &[vmm::Frame]| frames.iter().for_each(|f| mem.put(*f));
+    let mut iov: Vec<crate::host::IoVec> = Vec::new();
+    for _ in 0..pages {
+        let Ok(f) = mem.alloc() else {
+            release(&frames);
+            return Err(Errno::ENOMEM);
+        };
+        frames.push(f);
+        let Some(p) = mem.host_ptr(f, PAGE_SIZE as usize) else {
+            release(&frames);
+            return Err(Errno::ENOMEM);
+        };
+        iov.push(crate::host::IoVec {
+            base: p,
+            len: PAGE_SIZE as usize,
+        });
+    }
+    let mut done = 0usize;
+    let total = (pages * PAGE_SIZE) as usize;
+    while done < total {
+        // Skip the iovecs already filled.
+        let mut skip = done;
+        let mut rest = Vec::new();
+        for v in &iov {
+            if skip >= v.len {
+                skip -= v.len;
+                continue;
+            }
+            // Still inside this frame's range (skip < len).
+            rest.push(crate::host::IoVec {
+                base: v.base.wrapping_add(skip),
+                len: v.len - skip,
+            });
+            skip = 0;
+        }
+        let Some(off) = off
+            .checked_add(done as u64)
+            .filter(|o| *o <= i64::MAX as u64)
+        else {
+            release(&frames);
+            return Err(Errno::EINVAL);
+        };
+        match crate::host::preadv(file, &rest, off as i64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(Errno::EINTR) => {}
+            Err(e) => {
+                release(&frames);
+                return Err(e);
+            }
+        }
+    }
+    Ok(frames)
 }
 
 /// Keys of `MemoryManager::files`, unique across all memory managers (a
@@ -456,6 +525,15 @@ impl MemoryManager {
         self.files.get(&map.id)
     }
 
+    /// The page cache of the file `owner` (its dentry) names, for a new
+    /// `MappedFile`.
+    pub fn page_cache(
+        &self,
+        owner: Arc<dyn std::any::Any + Send + Sync>,
+    ) -> Arc<page_cache::PageCache> {
+        page_cache::PageCache::of(&self.mem, owner)
+    }
+
     /// A free range of `len` bytes for a mapping the kernel places (the
     /// interpreter at exec): where a non-fixed mmap would put it.
     pub fn free_area(&self, len: u64) -> Result<u64, Errno> {
@@ -485,60 +563,11 @@ impl MemoryManager {
         off: u64,
         pages: u64,
     ) -> Result<(), Errno> {
-        let mut frames = Vec::new();
-        let release = |frames: &[vmm::Frame]| frames.iter().for_each(|f| self.mem.put(*f));
-        let mut iov: Vec<crate::host::IoVec> = Vec::new();
-        for _ in 0..pages {
-            let Ok(f) = self.mem.alloc() else {
-                release(&frames);
-                return Err(Errno::ENOMEM);
-            };
-            frames.push(f);
-            let Some(p) = self.mem.host_ptr(f, PAGE_SIZE as usize) else {
-                release(&frames);
-                return Err(Errno::ENOMEM);
-            };
-            iov.push(crate::host::IoVec {
-                base: p,
-                len: PAGE_SIZE as usize,
-            });
-        }
-        let mut done = 0usize;
-        let total = (pages * PAGE_SIZE) as usize;
-        while done < total {
-            // Skip the iovecs already filled.
-            let mut skip = done;
-            let mut rest = Vec::new();
-            for v in &iov {
-                if skip >= v.len {
-                    skip -= v.len;
-                    continue;
-                }
-                // Still inside this frame's range (skip < len).
-                rest.push(crate::host::IoVec {
-                    base: v.base.wrapping_add(skip),
-                    len: v.len - skip,
-                });
-                skip = 0;
-            }
-            let Some(off) = off.checked_add(done as u64) else {
-                release(&frames);
-                return Err(Errno::EINVAL);
-            };
-            match crate::host::preadv(file, &rest, off as i64) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(Errno::EINTR) => {}
-                Err(e) => {
-                    release(&frames);
-                    return Err(e);
-                }
-            }
-        }
+        let frames = read_frames(&self.mem, file, off, pages)?;
         for (i, f) in frames.iter().enumerate() {
             if let Err(e) = self.map_frame(va + i as u64 * PAGE_SIZE, *f, prot) {
                 // `map_frame` released this one; the rest are still ours.
-                release(&frames[i + 1..]);
+                frames[i + 1..].iter().for_each(|f| self.mem.put(*f));
                 return Err(e);
             }
         }

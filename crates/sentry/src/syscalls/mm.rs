@@ -3,8 +3,9 @@
 //! this file decodes flags, picks the placement and passes the calling
 //! process's limits (`mm::Limits`).
 //!
-//! mmap of a descriptor maps a regular file (from the rootfs, or a host
-//! stdio stream that is a regular file) privately: MAP_PRIVATE, and
+//! mmap of a descriptor maps a regular file (from the rootfs, through the
+//! page cache of its dentry, or a host stdio stream that is a regular
+//! file) privately: MAP_PRIVATE, and
 //! MAP_SHARED of a descriptor not open for writing, which Linux itself
 //! makes non-shared; /dev/zero maps anonymous memory. A shared writable
 //! mapping of a file open for writing is ENODEV for now (only a host
@@ -124,7 +125,7 @@ pub fn mmap(task: &mut Task<'_>, a: &Args) -> SysResult {
     if (off / PAGE_SIZE).checked_add(pages).is_none() {
         return Err(Errno::EOVERFLOW);
     }
-    let file = match map_target(&file, shared, prot & PROT_WRITE != 0)? {
+    let file = match map_target(task, &file, shared, prot & PROT_WRITE != 0)? {
         MapTarget::Zero => {
             // /dev/zero: anonymous memory, shared or private.
             return task.mm_mut().mmap(&req, &limits);
@@ -170,7 +171,12 @@ impl MapSource for DescriptionSource {
 /// a descriptor open for writing, any mapping one open for reading
 /// (EACCES), and the file must have an mmap operation (ENODEV: pipes,
 /// eventfd, timerfd, /dev/null, directories, terminals).
-fn map_target(file: &Arc<FileDescription>, shared: bool, write: bool) -> Result<MapTarget, Errno> {
+fn map_target(
+    task: &Task<'_>,
+    file: &Arc<FileDescription>,
+    shared: bool,
+    write: bool,
+) -> Result<MapTarget, Errno> {
     let (readable, writable) = match &file.kind {
         FileKind::Stdio(fd) => {
             let mode = host::status_flags(std::os::fd::AsFd::as_fd(fd))? & 3;
@@ -201,9 +207,19 @@ fn map_target(file: &Arc<FileDescription>, shared: bool, write: bool) -> Result<
                 // mapping needs writeback, which does not exist yet.
                 return Err(Errno::ENODEV);
             }
+            // A file of the VFS shares its pages through the page cache of
+            // its dentry; a host stdio file gets private copies.
+            let cache = match &file.kind {
+                FileKind::File(f) => {
+                    let owner: Arc<dyn std::any::Any + Send + Sync> = f.dentry.clone();
+                    Some(task.mm().page_cache(owner))
+                }
+                _ => None,
+            };
             Ok(MapTarget::File(Arc::new(MappedFile {
                 source: Arc::new(DescriptionSource(Arc::clone(file))),
                 size: st.st_size.max(0) as u64,
+                cache,
             })))
         }
         _ => Err(Errno::ENODEV),
