@@ -190,3 +190,76 @@ fn missing_interpreter_is_enoent() {
         sandbox.stderr_lossy()
     );
 }
+
+/// execve's errors for a bad interpreter, as Linux gives them: missing
+/// (ENOENT), not executable or a directory (EACCES), shorter than an ELF
+/// header (EIO), not an ELF file (ELIBBAD). Each program names its interpreter by an absolute path that
+/// exists both on the host (for the native run) and, the same path, in
+/// the rootfs (for the sandbox), holding the same thing.
+#[test]
+fn bad_interpreters_fail_execve_as_on_linux() {
+    require_prerequisites();
+    let build = TempDir::new("dyn-build-badinterp");
+    let bundle = Bundle::new("dyn-badinterp");
+    let helper = compile(&build, "dynamic/try_exec.c", "try_exec", &["-static"]);
+    bundle.install(&helper, "/try_exec");
+    let base = build.path().join("interps");
+    let twin = |p: &Path| bundle.host_path(p.to_str().unwrap());
+    let text = base.join("text.so");
+    let short = base.join("short.so");
+    let noexec = base.join("noexec.so");
+    let dir = base.join("dir.so");
+    let good = base.join("good.so");
+    let real_ld = interpreter(&compile(&build, "hello.c", "probe", &[]));
+    for (place, len) in [
+        (text.clone(), 200),
+        (twin(&text), 200),
+        (short.clone(), 16),
+        (twin(&short), 16),
+    ] {
+        std::fs::create_dir_all(place.parent().unwrap()).unwrap();
+        std::fs::write(&place, "not an ELF file\n".repeat(len / 16)).unwrap();
+        std::fs::set_permissions(&place, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+    }
+    for place in [noexec.clone(), twin(&noexec)] {
+        std::fs::copy(&real_ld, &place).unwrap();
+        std::fs::set_permissions(&place, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .unwrap();
+    }
+    for place in [dir.clone(), twin(&dir)] {
+        std::fs::create_dir_all(&place).unwrap();
+    }
+    for place in [good.clone(), twin(&good)] {
+        std::fs::copy(&real_ld, &place).unwrap();
+    }
+    let mut args = vec!["/try_exec".to_string()];
+    for (name, interp) in [
+        ("missing", base.join("missing.so")),
+        ("text", text),
+        ("short", short),
+        ("noexec", noexec),
+        ("dir", dir),
+        ("good", good),
+    ] {
+        let flag = format!("-Wl,--dynamic-linker={}", interp.display());
+        let exe = compile(&build, "hello.c", name, &[&flag]);
+        bundle.install(&exe, name);
+        args.push(name.to_string());
+    }
+    // The good interpreter needs libc where the host has it.
+    install_libraries(&bundle, &compile(&build, "hello.c", "probe2", &[]));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (native, _) = compare(&bundle, &args);
+    let out = native.stdout_lossy();
+    for want in [
+        "missing: ENOENT",
+        "text: ELIBBAD",
+        "short: Input/output error",
+        "noexec: EACCES",
+        "dir: EACCES",
+        "good: status 0",
+    ] {
+        assert!(out.contains(want), "native run lacks {want:?}:\n{out}");
+    }
+}

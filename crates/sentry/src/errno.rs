@@ -70,6 +70,7 @@ errnos!(
     EOWNERDEAD,
     ENOTRECOVERABLE,
     ECANCELED,
+    ELIBBAD,
 );
 
 impl Errno {

@@ -236,6 +236,12 @@ pub fn interp_of(file: &File) -> Result<Option<Vec<u8>>, Error> {
     ElfFile::parse(file)?.interp(file)
 }
 
+/// Checks that `file` can be an interpreter: a loadable x86-64 ELF
+/// (execve gives ELIBBAD otherwise, as Linux's `load_elf_binary`).
+pub fn check_interp(file: &File) -> Result<(), Error> {
+    ElfFile::parse(file).map(|_| ())
+}
+
 /// Loads `file` into a fresh address space with its stack (execve and
 /// boot): argv, envp and `execfn` (AT_EXECFN) as given, and `vdso` mapped
 /// (AT_SYSINFO_EHDR) if there is one. A dynamically linked `file` needs

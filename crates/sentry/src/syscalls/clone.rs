@@ -322,6 +322,15 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
         Ok(Some(path)) => {
             let path = String::from_utf8(path).map_err(|_| Errno::ENOENT)?;
             let (f, _, _, _) = open_exec(task, &path)?;
+            // Linux reads the interpreter's ELF header first (EIO if the
+            // file is shorter), then checks it (ELIBBAD).
+            if f.metadata().map_or(0, |m| m.len()) < 64 {
+                return Err(Errno::EIO);
+            }
+            if let Err(e) = crate::loader::check_interp(&f) {
+                log::info!("execve {abs}: interpreter {path}: {e}");
+                return Err(Errno::ELIBBAD);
+            }
             Some(f)
         }
         Err(e) => {
