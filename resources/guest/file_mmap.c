@@ -206,6 +206,10 @@ int main(int argc, char **argv) {
 	errno = 0;
 	rc = mprotect(sh, PG, PROT_READ | PROT_WRITE);
 	printf("mprotect it writable: %d %s\n", rc, errno == EACCES ? "EACCES" : strerror(errno));
+	char *dup = mremap(sh, 0, PG, MREMAP_MAYMOVE);
+	printf("mremap old size 0 of shared: %s, matches %d\n", err_name(dup),
+	       dup != MAP_FAILED && same_as_file(dup, 0, PG));
+	printf("mremap old size 0 of private: %s\n", err_name(mremap(r, 0, PG, MREMAP_MAYMOVE)));
 	char *shp = mmap(0, PG, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, PG);
 	printf("shared populate matches %d\n", same_as_file(shp, PG, PG));
 

@@ -9,6 +9,14 @@
 //! are anonymous: the first `BSS_POPULATE_PAGES` of them are mapped at
 //! load, the rest on demand. The executable is read only
 //! through the donated descriptor (pread), never by path.
+//!
+//! A dynamically linked executable (PT_INTERP) is loaded with its
+//! interpreter, which the caller opens (execve: through the VFS, as
+//! Linux's open_exec) and passes in: the program at `PIE_BASE` (ET_DYN)
+//! or its link address (ET_EXEC), the interpreter in the mmap area like a
+//! non-fixed mmap, both mapped the same eager way, and the process starts
+//! at the interpreter's entry with AT_BASE, AT_PHDR and AT_ENTRY
+//! describing the program. There is no address randomisation.
 
 pub mod elf;
 pub mod stack;
@@ -362,7 +370,10 @@ mod tests {
         put64(&mut b, 0x68, 0x80); // p_memsz
         put64(&mut b, 0x70, 0x1000); // p_align
         b[0x78..0x7a].copy_from_slice(&[0x0f, 0x0b]);
-        let path = std::env::temp_dir().join(format!("sentry-tiny-elf-{}", std::process::id()));
+        // Tests run in parallel: each file its own name.
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("sentry-tiny-elf-{}-{n}", std::process::id()));
         let mut f = File::create(&path).unwrap();
         f.write_all(&b).unwrap();
         let f = File::open(&path).unwrap();

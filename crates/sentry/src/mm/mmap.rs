@@ -867,8 +867,10 @@ mod tests {
     fn data_file(len: usize) -> (Arc<MappedFile>, Vec<u8>) {
         use std::io::Write;
         let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path =
-            std::env::temp_dir().join(format!("sentry-mmap-file-{}-{len}", std::process::id()));
+            std::env::temp_dir().join(format!("sentry-mmap-file-{}-{n}", std::process::id()));
         let mut f = std::fs::File::create(&path).unwrap();
         f.write_all(&bytes).unwrap();
         let f = std::fs::File::open(&path).unwrap();
@@ -1043,6 +1045,13 @@ mod tests {
         let a = mm.mmap_file(&req, arg.clone(), &Limits::NONE).unwrap();
         assert_eq!(mm.mprotect(a, PAGE_SIZE, 3), Err(Errno::EACCES));
         assert_eq!(mm.mprotect(a, PAGE_SIZE, 5), Ok(()));
+        // mremap with old size 0 makes a second view of it (VM_MAYSHARE).
+        let d = mm.mremap(a, 0, PAGE_SIZE, 1, 0).unwrap();
+        assert_ne!(d, a);
+        let mut b = [0u8; 3];
+        mm.copy_in(d + 1, &mut b).unwrap();
+        assert_eq!(b, [1, 2, 3]);
+        assert_eq!(mm.mprotect(d, PAGE_SIZE, 3), Err(Errno::EACCES));
         let shared = MapRequest {
             shared: true,
             ..req

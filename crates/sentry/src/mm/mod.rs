@@ -14,6 +14,11 @@
 //!   anonymous memory is populated when created, and its frames are what
 //!   every sharer maps); an unmapped page of a shared VMA lies beyond the
 //!   object, and touching it is SIGBUS, as on Linux.
+//! - A file VMA (`VmaKind::File`) is private: its `FileMap` names the
+//!   file in `files` and the offset of each address. Its mapped pages
+//!   hold the file's data (from the file's page cache, mapped read-only
+//!   until written, or private frames), or a private copy a write made;
+//!   a page past the file's last page is never mapped (SIGBUS).
 //! - `locked` holds the mlocked ranges (VM_LOCKED), always inside VMAs;
 //!   its total is Linux's `locked_vm`. The vDSO is never locked.
 //!   `dont_fork` and `wipe_on_fork` likewise hold the ranges madvise
