@@ -134,6 +134,10 @@ int main(int argc, char **argv) {
 	printf("after DONTNEED: page 0 %s, page 1 still written %d\n",
 	       w[0] == file_bytes[0] ? "from the file" : "STALE", w[PG + 5] == 'W');
 
+	printf("MADV_FREE: %d, MADV_REMOVE: %s, MADV_WIPEONFORK: %d\n", madvise(w, PG, MADV_FREE),
+	       madvise(w, PG, MADV_REMOVE) == 0 ? "ok" : errno == EACCES ? "EACCES" : "other",
+	       madvise(w, PG, MADV_WIPEONFORK));
+
 	/* 5. Fork: each side's writes are its own. */
 	char *f = mmap(0, 2 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	f[10] = 'P';

@@ -413,7 +413,7 @@ impl MemoryManager {
                 // the vDSO's). VMAs are visited in order and an error stops
                 // the walk, as on Linux.
                 for v in &pieces {
-                    if advice == FREE && v.shared {
+                    if advice == FREE && (v.shared || v.file.is_some()) {
                         return Err(Errno::EINVAL); // anonymous private only
                     }
                     if advice != DONTNEED_LOCKED && self.is_locked(v.start, v.end) {
@@ -428,7 +428,14 @@ impl MemoryManager {
                 // Punches a hole in the shared object: every sharer reads
                 // zeros. Private memory has no object to punch.
                 for v in &pieces {
-                    if !v.shared || self.is_locked(v.start, v.end) {
+                    if self.is_locked(v.start, v.end) {
+                        return Err(Errno::EINVAL);
+                    }
+                    if v.file.is_some() {
+                        // A file mapping here is never shared and writable.
+                        return Err(Errno::EACCES);
+                    }
+                    if !v.shared {
                         return Err(Errno::EINVAL);
                     }
                     self.zero_frames(v.start, v.end);
@@ -447,7 +454,7 @@ impl MemoryManager {
                 for v in &pieces {
                     if advice == KEEPONFORK {
                         self.wipe_on_fork.remove_range(v.start, v.end);
-                    } else if v.shared {
+                    } else if v.shared || v.file.is_some() {
                         return Err(Errno::EINVAL); // private anonymous only
                     } else {
                         self.wipe_on_fork.mark(v.start, v.end);
@@ -1045,6 +1052,14 @@ mod tests {
         let a = mm.mmap_file(&req, arg.clone(), &Limits::NONE).unwrap();
         assert_eq!(mm.mprotect(a, PAGE_SIZE, 3), Err(Errno::EACCES));
         assert_eq!(mm.mprotect(a, PAGE_SIZE, 5), Ok(()));
+        // madvise advice for anonymous memory only.
+        assert_eq!(mm.madvise(a, PAGE_SIZE, 8), Err(Errno::EINVAL), "FREE");
+        assert_eq!(mm.madvise(a, PAGE_SIZE, 9), Err(Errno::EACCES), "REMOVE");
+        assert_eq!(
+            mm.madvise(a, PAGE_SIZE, 18),
+            Err(Errno::EINVAL),
+            "WIPEONFORK"
+        );
         // mremap with old size 0 makes a second view of it (VM_MAYSHARE).
         let d = mm.mremap(a, 0, PAGE_SIZE, 1, 0).unwrap();
         assert_ne!(d, a);
