@@ -141,6 +141,16 @@ fn mmap_edges(libc: Libc) {
     assert_eq!(c.native.status, 0, "mmap_edges must pass natively");
 }
 
+/// File-backed mmap of the program's own executable: private reads and
+/// copy-on-write writes (also across fork), zeros after the end of the
+/// file in its last page and SIGBUS past it, mprotect, munmap, madvise
+/// and mremap of file mappings, MAP_SHARED rules, and the errnos of
+/// mapping pipes, eventfds, directories, O_PATH and /dev/null.
+fn file_mmap(libc: Libc) {
+    let c = run("file_mmap", libc, &["/file_mmap"], None);
+    assert_eq!(c.native.status, 0, "file_mmap must pass natively");
+}
+
 /// The bench programs print times, so only their status and the shape of
 /// their output can match; the 1-byte writes themselves must all arrive.
 fn bench_getpid(libc: Libc) {
@@ -218,4 +228,5 @@ both_libcs!(
     timers,
     pipes_poll,
     mmap_edges,
+    file_mmap,
 );

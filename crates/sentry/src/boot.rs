@@ -15,14 +15,50 @@ use crate::{BootConfig, Error, ExitStatus, host, loader};
 
 pub use crate::kernel::signal_for_exception;
 
+/// Opens init's interpreter (PT_INTERP) as execve would: through the VFS
+/// from the container's root (execute permission needed), or through the
+/// embedder's opener without one.
+fn open_interp(
+    kernel: &Arc<Kernel>,
+    path: &[u8],
+    config: &BootConfig,
+) -> Result<Arc<std::fs::File>, Error> {
+    let fail = |e: crate::errno::Errno| {
+        Error::Load(format!(
+            "interpreter {}: {e}",
+            String::from_utf8_lossy(path)
+        ))
+    };
+    if let Some(vfs) = kernel.vfs.get() {
+        let creds = Credentials {
+            uid: config.uid,
+            gid: config.gid,
+        };
+        let root = vfs.root();
+        let d =
+            crate::vfs::resolve(root, root, path, crate::vfs::Follow::Yes, creds).map_err(fail)?;
+        if !d.attr().is_regular() || !crate::vfs::permits(d.attr(), creds, crate::vfs::MAY_EXEC) {
+            return Err(fail(crate::errno::Errno::EACCES));
+        }
+        return d.exec_file().map_err(fail);
+    }
+    let p = std::str::from_utf8(path).map_err(|_| fail(crate::errno::Errno::ENOENT))?;
+    kernel.exec.open(p).map(Arc::new).map_err(fail)
+}
+
 /// Builds init's process and thread in `kernel`; returns its registers.
 fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserRegs, Error> {
     let rlimits = Rlimits::new(&config.rlimits);
     let stack_limit = rlimits.soft(RLIMIT_STACK);
+    let interp = match loader::interp_of(&config.executable)? {
+        Some(path) => Some(open_interp(kernel, &path, config)?),
+        None => None,
+    };
     let image = loader::build_image(
         &kernel.machine,
         kernel.vdso.as_deref(),
         &config.executable,
+        interp.as_deref(),
         &config.argv,
         &config.envp,
         config.exe_path.as_bytes(),

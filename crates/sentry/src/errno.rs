@@ -71,6 +71,7 @@ errnos!(
     EOWNERDEAD,
     ENOTRECOVERABLE,
     ECANCELED,
+    ELIBBAD,
 );
 
 impl Errno {

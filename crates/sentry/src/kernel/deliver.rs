@@ -353,7 +353,7 @@ fn group_stop(t: &mut Task<'_>, sig: u32) {
 
 /// Size of the XSAVE area in signal frames: what CPUID says the enabled
 /// features need (at most the 4 KiB KVM hands over).
-fn xsave_size() -> usize {
+pub(crate) fn xsave_size() -> usize {
     static SIZE: OnceLock<usize> = OnceLock::new();
     *SIZE.get_or_init(|| {
         // CPUID leaf 0xD exists on every x86-64 CPU with XSAVE, which

@@ -1,4 +1,4 @@
-//! Parsing and validating a static ELF64 x86-64 executable.
+//! Parsing and validating an ELF64 x86-64 executable or interpreter.
 //!
 //! The header structs and constants are linux-loader's ELF definitions;
 //! the fields are decoded by hand from little-endian bytes, so no byte
@@ -157,10 +157,13 @@ impl ElfFile {
     }
 
     fn validate_segments(&self) -> Result<(), Error> {
-        if self.phdrs.iter().any(|p| p.p_type == elf::PT_INTERP) {
-            return Err(load_err(
-                "dynamically linked executables (PT_INTERP) are not supported yet; link it statically",
-            ));
+        let interps = self
+            .phdrs
+            .iter()
+            .filter(|p| p.p_type == elf::PT_INTERP)
+            .count();
+        if interps > 1 {
+            return Err(load_err("more than one PT_INTERP"));
         }
         let mut loads = 0;
         for (i, p) in self
@@ -197,6 +200,41 @@ impl ElfFile {
             return Err(load_err("no PT_LOAD segment"));
         }
         Ok(())
+    }
+
+    /// The interpreter named by PT_INTERP, if any, with Linux's checks
+    /// (load_elf_binary): the string is 2 to PATH_MAX bytes, lies in the
+    /// file and ends with its NUL, which is not part of the name.
+    pub fn interp(&self, file: &File) -> Result<Option<Vec<u8>>, Error> {
+        let Some(p) = self.phdrs.iter().find(|p| p.p_type == elf::PT_INTERP) else {
+            return Ok(None);
+        };
+        if p.p_filesz < 2 || p.p_filesz > crate::vfs::PATH_MAX as u64 {
+            return Err(load_err(format!("bad PT_INTERP size {}", p.p_filesz)));
+        }
+        if p.p_offset
+            .checked_add(p.p_filesz)
+            .is_none_or(|e| e > self.file_len)
+        {
+            return Err(load_err("PT_INTERP past end of file (truncated ELF file)"));
+        }
+        let mut b = vec![0u8; p.p_filesz as usize];
+        read_exact(file, p.p_offset, &mut b, "PT_INTERP")?;
+        if b.pop() != Some(0) {
+            return Err(load_err("PT_INTERP does not end with a NUL"));
+        }
+        Ok(Some(b))
+    }
+
+    /// The span of the loadable segments, from the page of the lowest to
+    /// the end of the highest (Linux's `total_mapping_size`).
+    pub fn span(&self) -> u64 {
+        let end = self
+            .loads()
+            .map(|p| p.p_vaddr.saturating_add(p.p_memsz))
+            .max()
+            .unwrap_or(0);
+        end.saturating_sub(self.min_vaddr())
     }
 
     /// The loadable segments.

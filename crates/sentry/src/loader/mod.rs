@@ -1,6 +1,7 @@
-//! Loading a static executable into a fresh address space: the PT_LOAD
-//! segments, the heap start, the vDSO, and the initial stack with argv,
-//! envp and the auxiliary vector.
+//! Loading an executable into a fresh address space: the PT_LOAD
+//! segments, the interpreter of a dynamically linked one (PT_INTERP), the
+//! heap start, the vDSO, and the initial stack with argv, envp and the
+//! auxiliary vector.
 //!
 //! Segments are mapped eagerly, page by page, like a private file mapping:
 //! a page holds the file's bytes at its offset, the tail after `p_filesz`
@@ -8,6 +9,14 @@
 //! are anonymous: the first `BSS_POPULATE_PAGES` of them are mapped at
 //! load, the rest on demand. The executable is read only
 //! through the donated descriptor (pread), never by path.
+//!
+//! A dynamically linked executable (PT_INTERP) is loaded with its
+//! interpreter, which the caller opens (execve: through the VFS, as
+//! Linux's open_exec) and passes in: the program at `PIE_BASE` (ET_DYN)
+//! or its link address (ET_EXEC), the interpreter in the mmap area like a
+//! non-fixed mmap, both mapped the same eager way, and the process starts
+//! at the interpreter's entry with AT_BASE, AT_PHDR and AT_ENTRY
+//! describing the program. There is no address randomisation.
 
 pub mod elf;
 pub mod stack;
@@ -55,9 +64,17 @@ fn prot_of(flags: u32) -> Prot {
     }
 }
 
-/// Maps the executable's segments into `mm`.
+/// Maps a static executable's segments into `mm` (no interpreter).
 pub fn load_elf(mm: &mut MemoryManager, file: &File) -> Result<LoadedImage, Error> {
     let elf = ElfFile::parse(file)?;
+    load_program(mm, &elf, file)
+}
+
+/// Maps the program's segments: an ET_EXEC where it was linked, an ET_DYN
+/// at `PIE_BASE` (Linux's ELF_ET_DYN_BASE without randomisation; Linux
+/// puts an ET_DYN without interpreter in the mmap area instead, which
+/// only moves where it lies).
+fn load_program(mm: &mut MemoryManager, elf: &ElfFile, file: &File) -> Result<LoadedImage, Error> {
     let bias = if elf.is_pie() {
         let align = elf.max_align();
         let base = if align.is_power_of_two() {
@@ -70,6 +87,62 @@ pub fn load_elf(mm: &mut MemoryManager, file: &File) -> Result<LoadedImage, Erro
     } else {
         0
     };
+    let brk = load_segments(mm, elf, file, bias)?;
+    Ok(LoadedImage {
+        entry: elf.ehdr.e_entry.wrapping_add(bias),
+        phdr: elf.phdr_vaddr().wrapping_add(bias),
+        phnum: u64::from(elf.ehdr.e_phnum),
+        brk_start: brk,
+        exec_stack: elf.phdrs.iter().any(|p| {
+            p.p_type == linux_loader::elf::PT_GNU_STACK && p.p_flags & linux_loader::elf::PF_X != 0
+        }),
+    })
+}
+
+/// Maps the interpreter (PT_INTERP): an ET_DYN at the top of the free
+/// mmap area, aligned to its largest segment alignment, as Linux's
+/// `load_elf_interp` maps it with a non-fixed mmap; an ET_EXEC where it
+/// was linked. Returns its load bias (AT_BASE) and entry point.
+fn load_interp(mm: &mut MemoryManager, file: &File) -> Result<(u64, u64), Error> {
+    let elf = ElfFile::parse(file)?;
+    let bias = if elf.is_pie() {
+        let align = elf.max_align();
+        let span =
+            page_up(elf.span()).ok_or_else(|| Error::Load("interpreter too large".into()))?;
+        let search = span
+            .checked_add(if align.is_power_of_two() {
+                align - PAGE_SIZE
+            } else {
+                0
+            })
+            .ok_or_else(|| Error::Load("interpreter too large".into()))?;
+        let at = mm
+            .free_area(search)
+            .map_err(|e| Error::Load(format!("no room for the interpreter: {e}")))?;
+        let base = if align.is_power_of_two() {
+            at.checked_add(align - 1)
+                .map(|a| a & !(align - 1))
+                .ok_or_else(|| Error::Load("bad interpreter layout".into()))?
+        } else {
+            at
+        };
+        base.checked_sub(elf.min_vaddr())
+            .ok_or_else(|| Error::Load("bad interpreter layout".into()))?
+    } else {
+        0
+    };
+    load_segments(mm, &elf, file, bias)?;
+    Ok((bias, elf.ehdr.e_entry.wrapping_add(bias)))
+}
+
+/// Maps the PT_LOAD segments of `elf` at `bias`; returns the page-aligned
+/// end of the highest (where the heap of a program starts).
+fn load_segments(
+    mm: &mut MemoryManager,
+    elf: &ElfFile,
+    file: &File,
+    bias: u64,
+) -> Result<u64, Error> {
     elf.check_placement(bias)?;
     let mut brk = 0u64;
     for p in elf.loads() {
@@ -92,6 +165,7 @@ pub fn load_elf(mm: &mut MemoryManager, file: &File) -> Result<LoadedImage, Erro
             prot,
             shared: false,
             kind: VmaKind::Elf,
+            file: None,
         })
         .map_err(|e| Error::Load(format!("segment at {start:#x}: {e}")))?;
         // The file data, read straight into fresh frames, a chunk of pages
@@ -104,7 +178,7 @@ pub fn load_elf(mm: &mut MemoryManager, file: &File) -> Result<LoadedImage, Erro
                 .map_err(|e| Error::Load(format!("mapping segment at {va:#x}: {e}")))?;
             va += pages * PAGE_SIZE;
         }
-        if p.p_memsz > p.p_filesz && file_end % PAGE_SIZE != 0 {
+        if p.p_memsz > p.p_filesz && !file_end.is_multiple_of(PAGE_SIZE) {
             // padzero: the bss part of the last file page.
             let tail = vec![0u8; (PAGE_SIZE - file_end % PAGE_SIZE) as usize];
             mm.space()
@@ -120,15 +194,7 @@ pub fn load_elf(mm: &mut MemoryManager, file: &File) -> Result<LoadedImage, Erro
                 .map_err(|e| Error::Load(format!("mapping bss: {e}")))?;
         }
     }
-    Ok(LoadedImage {
-        entry: elf.ehdr.e_entry.wrapping_add(bias),
-        phdr: elf.phdr_vaddr().wrapping_add(bias),
-        phnum: u64::from(elf.ehdr.e_phnum),
-        brk_start: brk,
-        exec_stack: elf.phdrs.iter().any(|p| {
-            p.p_type == linux_loader::elf::PT_GNU_STACK && p.p_flags & linux_loader::elf::PF_X != 0
-        }),
-    })
+    Ok(brk)
 }
 
 /// Creates the stack VMA under `STACK_TOP`, fills in the initial stack and
@@ -153,6 +219,7 @@ pub fn setup_stack<S: AsRef<[u8]>>(
         },
         shared: false,
         kind: VmaKind::Stack,
+        file: None,
     })
     .map_err(|e| Error::Load(format!("stack: {e}")))?;
     let img = stack::build(STACK_TOP, size / 4, argv, envp, execfn, aux)?;
@@ -170,14 +237,31 @@ pub struct Image {
     pub regs: vmm::UserRegs,
 }
 
+/// The interpreter an executable names (PT_INTERP), for the caller to
+/// open before `build_image`: None for a static executable. A file that
+/// is not a loadable ELF is `Error::Load` (ENOEXEC).
+pub fn interp_of(file: &File) -> Result<Option<Vec<u8>>, Error> {
+    ElfFile::parse(file)?.interp(file)
+}
+
+/// Checks that `file` can be an interpreter: a loadable x86-64 ELF
+/// (execve gives ELIBBAD otherwise, as Linux's `load_elf_binary`).
+pub fn check_interp(file: &File) -> Result<(), Error> {
+    ElfFile::parse(file).map(|_| ())
+}
+
 /// Loads `file` into a fresh address space with its stack (execve and
 /// boot): argv, envp and `execfn` (AT_EXECFN) as given, and `vdso` mapped
-/// (AT_SYSINFO_EHDR) if there is one.
+/// (AT_SYSINFO_EHDR) if there is one. A dynamically linked `file` needs
+/// `interp`, the file its PT_INTERP names (see `interp_of`): it is mapped
+/// too, and the process starts at its entry with AT_BASE set, as Linux's
+/// `load_elf_binary` does.
 #[allow(clippy::too_many_arguments)]
 pub fn build_image<S: AsRef<[u8]>>(
     machine: &vmm::Machine,
     vdso: Option<&Vdso>,
     file: &File,
+    interp: Option<&File>,
     argv: &[S],
     envp: &[S],
     execfn: &[u8],
@@ -186,8 +270,24 @@ pub fn build_image<S: AsRef<[u8]>>(
     stack_limit: u64,
 ) -> Result<Image, Error> {
     let mut mm = MemoryManager::new(machine.new_address_space()?, stack_limit);
-    let image = load_elf(&mut mm, file)?;
+    let elf = ElfFile::parse(file)?;
+    let wants_interp = elf.interp(file)?.is_some();
+    let interp = match (wants_interp, interp) {
+        (true, Some(i)) => Some(i),
+        (true, None) => {
+            return Err(Error::Load(
+                "dynamically linked, but no interpreter given".into(),
+            ));
+        }
+        // A static executable ignores an interpreter.
+        (false, _) => None,
+    };
+    let image = load_program(&mut mm, &elf, file)?;
     mm.init_brk(image.brk_start);
+    let (base, start) = match interp {
+        Some(i) => load_interp(&mut mm, i)?,
+        None => (0, image.entry),
+    };
     let sysinfo_ehdr = match vdso.map(|v| v.map_into(&mut mm)) {
         Some(Ok(base)) => base,
         // Segments where the vDSO goes: run without one (the C libraries
@@ -206,10 +306,12 @@ pub fn build_image<S: AsRef<[u8]>>(
         phdr: image.phdr,
         phnum: image.phnum,
         entry: image.entry,
+        base,
         uid,
         gid,
         random,
         sysinfo_ehdr,
+        minsigstksz: stack::minsigstksz(),
     };
     let sp = setup_stack(
         &mut mm,
@@ -223,7 +325,7 @@ pub fn build_image<S: AsRef<[u8]>>(
     Ok(Image {
         mm,
         regs: vmm::UserRegs {
-            rip: image.entry,
+            rip: start,
             rsp: sp,
             rflags: 0x202,
             ..Default::default()
@@ -268,7 +370,10 @@ mod tests {
         put64(&mut b, 0x68, 0x80); // p_memsz
         put64(&mut b, 0x70, 0x1000); // p_align
         b[0x78..0x7a].copy_from_slice(&[0x0f, 0x0b]);
-        let path = std::env::temp_dir().join(format!("sentry-tiny-elf-{}", std::process::id()));
+        // Tests run in parallel: each file its own name.
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("sentry-tiny-elf-{}-{n}", std::process::id()));
         let mut f = File::create(&path).unwrap();
         f.write_all(&b).unwrap();
         let f = File::open(&path).unwrap();
@@ -295,6 +400,83 @@ mod tests {
         }
     }
 
+    /// A dynamically linked PIE (the host's /bin/true) with its
+    /// interpreter: the program at PIE_BASE, ld.so in the mmap area, the
+    /// entry at ld.so's, and AT_BASE, AT_ENTRY and AT_PHDR as Linux sets
+    /// them.
+    #[test]
+    fn a_dynamic_executable_starts_in_its_interpreter() {
+        use super::stack::{AT_BASE, AT_ENTRY, AT_MINSIGSTKSZ, AT_PHDR};
+        let Ok(exe) = File::open("/bin/true") else {
+            return;
+        };
+        let Ok(Some(interp)) = interp_of(&exe) else {
+            panic!("/bin/true is expected to be dynamically linked");
+        };
+        let ld = File::open(std::str::from_utf8(&interp).unwrap()).unwrap();
+        let (m, _) = crate::mm::test_mm();
+        assert!(matches!(
+            build_image(
+                &m,
+                None,
+                &exe,
+                None,
+                &["true"],
+                &[],
+                b"/true",
+                0,
+                0,
+                8 << 20
+            ),
+            Err(Error::Load(_))
+        ));
+        let image = build_image(
+            &m,
+            None,
+            &exe,
+            Some(&ld),
+            &["true"],
+            &[],
+            b"/true",
+            0,
+            0,
+            8 << 20,
+        )
+        .unwrap();
+        let aux: std::collections::HashMap<u64, u64> =
+            auxv(&image.mm, image.regs.rsp).into_iter().collect();
+        let base = aux[&AT_BASE];
+        assert!(base > PIE_BASE && base < STACK_TOP, "{base:#x}");
+        assert_eq!(base % PAGE_SIZE, 0);
+        let ld_elf = ElfFile::parse(&ld).unwrap();
+        assert_eq!(image.regs.rip, base + ld_elf.ehdr.e_entry);
+        let exe_elf = ElfFile::parse(&exe).unwrap();
+        assert_eq!(aux[&AT_ENTRY], PIE_BASE + exe_elf.ehdr.e_entry);
+        assert_eq!(aux[&AT_PHDR], PIE_BASE + exe_elf.phdr_vaddr());
+        assert!(aux[&AT_MINSIGSTKSZ] >= 2048);
+        // ld.so's ELF header is at AT_BASE.
+        let mut head = [0u8; 4];
+        image.mm.copy_in(base, &mut head).unwrap();
+        assert_eq!(&head, b"\x7fELF");
+        image.mm.copy_in(PIE_BASE, &mut head).unwrap();
+        assert_eq!(&head, b"\x7fELF");
+        // A static executable needs no interpreter: it is ignored.
+        let image = build_image(
+            &m,
+            None,
+            &tiny_elf(),
+            Some(&ld),
+            &["/tiny"],
+            &[],
+            b"/tiny",
+            0,
+            0,
+            8 << 20,
+        )
+        .unwrap();
+        assert_eq!(image.regs.rip, 0x40_0078);
+    }
+
     #[test]
     fn the_vdso_is_in_auxv_with_its_parameter_page_below() {
         let (m, _) = crate::mm::test_mm();
@@ -308,6 +490,7 @@ mod tests {
             &m,
             Some(&vdso),
             &tiny_elf(),
+            None,
             &["/tiny"],
             &["A=b"],
             b"/tiny",
@@ -344,6 +527,7 @@ mod tests {
             &m,
             None,
             &tiny_elf(),
+            None,
             &["/tiny"],
             &[],
             b"/tiny",

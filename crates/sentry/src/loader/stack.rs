@@ -37,6 +37,19 @@ pub const AT_RANDOM: u64 = 25;
 pub const AT_HWCAP2: u64 = 26;
 pub const AT_EXECFN: u64 = 31;
 pub const AT_SYSINFO_EHDR: u64 = 33;
+pub const AT_MINSIGSTKSZ: u64 = 51;
+
+/// AT_MINSIGSTKSZ: the largest signal frame the sentry builds, computed
+/// as Linux's `init_sigframe_size` does on x86-64 (the rt_sigframe, the
+/// XSAVE area with its trailing magic, and their alignment padding).
+pub fn minsigstksz() -> u64 {
+    const RT_SIGFRAME: u64 = 440;
+    const FRAME_PADDING: u64 = 15;
+    const XSAVE_PADDING: u64 = 63;
+    const MAGIC2: u64 = 4;
+    let xs = crate::kernel::deliver::xsave_size() as u64;
+    (RT_SIGFRAME + FRAME_PADDING + xs + MAGIC2 + XSAVE_PADDING).next_multiple_of(16)
+}
 
 /// The platform string of AT_PLATFORM.
 pub const PLATFORM: &str = "x86_64";
@@ -49,11 +62,15 @@ pub struct AuxInfo {
     pub phdr: u64,
     pub phnum: u64,
     pub entry: u64,
+    /// The interpreter's load bias (AT_BASE); 0 without one.
+    pub base: u64,
     pub uid: u32,
     pub gid: u32,
     pub random: [u8; 16],
     /// The vDSO's base (AT_SYSINFO_EHDR); 0 for none.
     pub sysinfo_ehdr: u64,
+    /// AT_MINSIGSTKSZ.
+    pub minsigstksz: u64,
 }
 
 /// The initial stack: the bytes of `[sp, top)`.
@@ -108,16 +125,18 @@ pub fn build<S: AsRef<[u8]>>(
     let platform_addr = push(&mut p, cstr(PLATFORM.as_bytes(), "platform")?)?;
     let random_addr = push(&mut p, aux.random.to_vec())?;
 
-    // Linux puts the architecture's entries (the vDSO) first.
+    // Linux puts the architecture's entries (ARCH_DLINFO: the vDSO and
+    // AT_MINSIGSTKSZ) first.
     let vdso = (aux.sysinfo_ehdr != 0).then_some((AT_SYSINFO_EHDR, aux.sysinfo_ehdr));
     let auxv = vdso.into_iter().chain([
+        (AT_MINSIGSTKSZ, aux.minsigstksz),
         (AT_HWCAP, aux.hwcap),
         (AT_PAGESZ, crate::mm::PAGE_SIZE),
         (AT_CLKTCK, 100),
         (AT_PHDR, aux.phdr),
         (AT_PHENT, 56),
         (AT_PHNUM, aux.phnum),
-        (AT_BASE, 0),
+        (AT_BASE, aux.base),
         (AT_FLAGS, 0),
         (AT_ENTRY, aux.entry),
         (AT_UID, u64::from(aux.uid)),
@@ -181,10 +200,12 @@ mod tests {
             phdr: 0x40_0040,
             phnum: 7,
             entry: 0x40_1000,
+            base: 0x7fff_f7fc_3000,
             uid: 5,
             gid: 6,
             random: [9; 16],
             sysinfo_ehdr: 0x7fff_ff10_1000,
+            minsigstksz: 3632,
         };
         let argv = vec!["/bin/prog".to_string(), "arg1".to_string()];
         let envp = vec!["A=b".to_string()];
@@ -224,6 +245,9 @@ mod tests {
         assert_eq!(auxv[&AT_PHENT], 56);
         assert_eq!(auxv[&AT_PHNUM], 7);
         assert_eq!(auxv[&AT_ENTRY], 0x40_1000);
+        assert_eq!(auxv[&AT_BASE], 0x7fff_f7fc_3000);
+        assert_eq!(auxv[&AT_MINSIGSTKSZ], 3632);
+        assert_eq!(word(&img, sp + 64), AT_MINSIGSTKSZ, "right after the vDSO");
         assert_eq!(auxv[&AT_EUID], 5);
         assert_eq!(auxv[&AT_EGID], 6);
         assert_eq!(auxv[&AT_EXECFN], execfn);
@@ -249,10 +273,12 @@ mod tests {
             phdr: 0,
             phnum: 0,
             entry: 0,
+            base: 0,
             uid: 0,
             gid: 0,
             random: [0; 16],
             sysinfo_ehdr: 0,
+            minsigstksz: 0,
         };
         let big = vec!["x".repeat(5000)];
         assert!(matches!(

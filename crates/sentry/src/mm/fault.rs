@@ -18,6 +18,11 @@
 //! A page of a shared VMA that is not mapped lies beyond its object:
 //! SIGBUS (see the module invariants in `mm`).
 //!
+//! A file VMA's pages are read from the file (`MappedFile`) into fresh
+//! frames, the same window at a time, clipped at the last page that holds
+//! file data: the rest of that page reads as zeros, and a page wholly
+//! past the end of the file is SIGBUS (BUS_ADRERR), as on Linux.
+//!
 //! A guest exit costs tens of microseconds on kvm_pvm while a present PTE
 //! over a sparse, never-touched frame costs nothing until used, so mapping
 //! eagerly is the cheap side.
@@ -25,8 +30,8 @@
 use vmm::Access;
 
 use super::{
-    FAULT_AROUND_PAGES, Limits, MMAP_MIN_ADDR, MemoryManager, PAGE_SIZE, STACK_GUARD_GAP, Vma,
-    VmaKind, page_down,
+    FAULT_AROUND_PAGES, FileMap, Limits, MMAP_MIN_ADDR, MappedFile, MemoryManager, PAGE_SIZE,
+    STACK_GUARD_GAP, Vma, VmaKind, page_down,
 };
 use crate::errno::Errno;
 
@@ -158,6 +163,9 @@ impl MemoryManager {
         if vma.shared {
             return Err(FaultError::Bus);
         }
+        if let Some(fm) = vma.file {
+            return self.file_fault(page, access, &vma, fm);
+        }
         let (lo, hi) = self.fault_stream().window(page, &vma);
         // The faulting page first, so that running out of memory in the
         // window still resolves the fault itself.
@@ -171,6 +179,103 @@ impl MemoryManager {
             a += PAGE_SIZE;
         }
         Ok(())
+    }
+
+    /// A fault on an unmapped page of a file VMA: the page and a window
+    /// around it are read from the file, up to its last page.
+    fn file_fault(
+        &self,
+        page: u64,
+        access: Access,
+        vma: &Vma,
+        fm: FileMap,
+    ) -> Result<(), FaultError> {
+        let file = std::sync::Arc::clone(self.mapped_file(&fm).ok_or(FaultError::Bus)?);
+        let off = fm.offset(page);
+        let limit = file.pages_end();
+        if off >= limit {
+            return Err(FaultError::Bus);
+        }
+        let (lo, hi) = self.fault_stream().window(page, vma);
+        let hi = hi.min(page.saturating_add(limit - off));
+        self.fill_file(page, page + PAGE_SIZE, vma, fm, &file)
+            .map_err(|e| match e {
+                Errno::ENOMEM => FaultError::NoMemory,
+                // The file cannot be read there (EIO from the host).
+                _ => FaultError::Bus,
+            })?;
+        let _ = self.fill_file(lo, hi, vma, fm, &file);
+        // A write to a page the cache shares takes a copy now rather than
+        // on a second fault.
+        if access == Access::Write
+            && vma.prot.write
+            && let Some((frame, prot)) = self.space.lookup(page)
+            && !prot.write
+        {
+            return self.break_cow(page, frame, vma);
+        }
+        Ok(())
+    }
+
+    /// Maps the unmapped pages of `[start, end)`, which lie in the file VMA
+    /// `vma` and within the file's pages, with the file's data, a run of
+    /// pages per preadv.
+    fn fill_file(
+        &self,
+        start: u64,
+        end: u64,
+        vma: &Vma,
+        fm: FileMap,
+        file: &MappedFile,
+    ) -> Result<(), Errno> {
+        const RUN_PAGES: u64 = 256;
+        let fd = file.source.map_fd().ok_or(Errno::EIO)?;
+        let mut a = start;
+        while a < end {
+            if self.space.lookup(a).is_some() {
+                a += PAGE_SIZE;
+                continue;
+            }
+            let mut b = a + PAGE_SIZE;
+            while b < end && self.space.lookup(b).is_none() && (b - a) / PAGE_SIZE < RUN_PAGES {
+                b += PAGE_SIZE;
+            }
+            let pages = (b - a) / PAGE_SIZE;
+            match &file.cache {
+                Some(cache) => {
+                    // Shared frames: read-only until a write copies one.
+                    let prot = vmm::Prot {
+                        write: false,
+                        ..vma.prot
+                    };
+                    let frames = cache.frames(fd, fm.offset(a) / PAGE_SIZE, pages)?;
+                    for (i, f) in frames.iter().enumerate() {
+                        if let Err(e) = self.map_frame(a + i as u64 * PAGE_SIZE, *f, prot) {
+                            frames[i + 1..].iter().for_each(|f| self.mem.put(*f));
+                            return Err(e);
+                        }
+                    }
+                }
+                None => self.map_file_pages(a, vma.prot, fd, fm.offset(a), pages)?,
+            }
+            a = b;
+        }
+        Ok(())
+    }
+
+    /// Maps the pages of the file VMA `vma` in `[start, end)` that hold
+    /// file data (MAP_POPULATE, mlock); those past it stay unmapped.
+    fn populate_file(&self, start: u64, end: u64, vma: &Vma, fm: FileMap) -> Result<(), Errno> {
+        let Some(file) = self.mapped_file(&fm).cloned() else {
+            return Ok(());
+        };
+        let off = fm.offset(start);
+        let limit = file.pages_end();
+        if off >= limit {
+            return Ok(());
+        }
+        let end = end.min(start.saturating_add(limit - off));
+        self.fill_file(start, end, vma, fm, &file)
     }
 
     /// A write to a private page that fork left shared: the last sharer
@@ -228,6 +333,10 @@ impl MemoryManager {
             }
             let mut a = v.start.max(start);
             let e = v.end.min(end);
+            if let Some(fm) = v.file {
+                self.populate_file(a, e, &v, fm)?;
+                continue;
+            }
             while a < e {
                 self.populate_page(a, &v)?;
                 a += PAGE_SIZE;
@@ -250,6 +359,7 @@ mod tests {
             prot: Prot::RW,
             shared: false,
             kind: VmaKind::Anon,
+            file: None,
         }
     }
 

@@ -1,13 +1,16 @@
 //! mmap, munmap, mprotect and madvise on the VMA set, with Linux's
 //! argument rules and errnos (mm/mmap.c, mm/mprotect.c, mm/madvise.c).
 //!
-//! Only anonymous memory exists so far; the syscall layer rejects file
-//! mappings before reaching here.
+//! Anonymous memory, and private mappings of files (`mmap_file`; see
+//! `MappedFile` for how their pages are filled).
+
+use std::sync::Arc;
 
 use vmm::Prot;
 
 use super::{
-    Limits, MMAP_MIN_ADDR, MemoryManager, PAGE_SIZE, TASK_SIZE, Vma, VmaKind, page_down, page_up,
+    FileMap, Limits, MMAP_MIN_ADDR, MappedFile, MemoryManager, PAGE_SIZE, TASK_SIZE, Vma, VmaKind,
+    page_down, page_up,
 };
 use crate::errno::Errno;
 use crate::kernel::rlimits::RLIM_INFINITY;
@@ -54,6 +57,18 @@ impl MapRequest {
     }
 }
 
+/// The file of a file mapping request.
+#[derive(Clone, Debug)]
+pub struct FileArg {
+    pub file: Arc<MappedFile>,
+    /// The file offset of the mapping's first byte (page aligned).
+    pub offset: u64,
+    /// A MAP_SHARED mapping of a descriptor not open for writing: it is
+    /// private and read-only, and may never become writable (Linux clears
+    /// VM_SHARED and VM_MAYWRITE for it).
+    pub no_write: bool,
+}
+
 /// mprotect's PROT_GROWSDOWN: extend the range down to its VMA's start.
 const PROT_GROWSDOWN: u64 = 0x0100_0000;
 /// mprotect's PROT_GROWSUP (no x86 VMA grows up).
@@ -85,6 +100,35 @@ impl MemoryManager {
 
     /// mmap(2) of anonymous memory under `limits`; returns its address.
     pub fn mmap(&mut self, req: &MapRequest, limits: &Limits) -> Result<u64, Errno> {
+        self.map(req, limits, None)
+    }
+
+    /// mmap(2) of a file, privately (`req.shared` must be false: the
+    /// caller turns a read-only MAP_SHARED into this, as Linux does),
+    /// under `limits`; returns its address. Its pages are read from the
+    /// file when first touched (or now, for MAP_POPULATE and MAP_LOCKED);
+    /// a page wholly past the end of the file is SIGBUS.
+    pub fn mmap_file(
+        &mut self,
+        req: &MapRequest,
+        file: FileArg,
+        limits: &Limits,
+    ) -> Result<u64, Errno> {
+        if req.shared || req.grows_down {
+            return Err(Errno::EINVAL);
+        }
+        if !file.offset.is_multiple_of(PAGE_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        self.map(req, limits, Some(file))
+    }
+
+    fn map(
+        &mut self,
+        req: &MapRequest,
+        limits: &Limits,
+        file: Option<FileArg>,
+    ) -> Result<u64, Errno> {
         let MapRequest {
             placement,
             len,
@@ -98,6 +142,15 @@ impl MemoryManager {
         let len = page_up(len)
             .filter(|l| *l <= TASK_SIZE)
             .ok_or(Errno::ENOMEM)?;
+        if let Some(f) = &file {
+            // file_mmap_ok: the mapping's end must be a valid file offset.
+            if f.offset
+                .checked_add(len)
+                .is_none_or(|e| e > i64::MAX as u64)
+            {
+                return Err(Errno::EOVERFLOW);
+            }
+        }
         let start = match placement {
             Placement::Fixed(addr) | Placement::FixedNoReplace(addr) => {
                 if addr % PAGE_SIZE != 0 {
@@ -138,16 +191,24 @@ impl MemoryManager {
             return Err(Errno::ENOMEM);
         }
         self.remove_range(start, end);
+        let file = file.map(|f| FileMap {
+            id: self.add_file(f.file),
+            delta: f.offset.wrapping_sub(start),
+            no_write: f.no_write,
+        });
         self.vmas.insert(Vma {
             start,
             end,
             prot,
             shared,
-            kind: if req.grows_down {
+            kind: if file.is_some() {
+                VmaKind::File
+            } else if req.grows_down {
                 VmaKind::GrowsDown
             } else {
                 VmaKind::Anon
             },
+            file,
         });
         if shared {
             // Shared anonymous memory must be the same frames in every
@@ -261,8 +322,11 @@ impl MemoryManager {
                 break;
             }
             // The vDSO's frames are shared by every process: like Linux's
-            // vvar mapping, it cannot be made writable.
-            if prot & PROT_WRITE != 0 && v.kind == VmaKind::Vdso {
+            // vvar mapping, it cannot be made writable; nor can a shared
+            // mapping of a file not open for writing (no VM_MAYWRITE).
+            if prot & PROT_WRITE != 0
+                && (v.kind == VmaKind::Vdso || v.file.is_some_and(|f| f.no_write))
+            {
                 error = Some(Errno::EACCES);
                 break;
             }
@@ -349,7 +413,7 @@ impl MemoryManager {
                 // the vDSO's). VMAs are visited in order and an error stops
                 // the walk, as on Linux.
                 for v in &pieces {
-                    if advice == FREE && v.shared {
+                    if advice == FREE && (v.shared || v.file.is_some()) {
                         return Err(Errno::EINVAL); // anonymous private only
                     }
                     if advice != DONTNEED_LOCKED && self.is_locked(v.start, v.end) {
@@ -364,7 +428,14 @@ impl MemoryManager {
                 // Punches a hole in the shared object: every sharer reads
                 // zeros. Private memory has no object to punch.
                 for v in &pieces {
-                    if !v.shared || self.is_locked(v.start, v.end) {
+                    if self.is_locked(v.start, v.end) {
+                        return Err(Errno::EINVAL);
+                    }
+                    if v.file.is_some() {
+                        // A file mapping here is never shared and writable.
+                        return Err(Errno::EACCES);
+                    }
+                    if !v.shared {
                         return Err(Errno::EINVAL);
                     }
                     self.zero_frames(v.start, v.end);
@@ -383,7 +454,7 @@ impl MemoryManager {
                 for v in &pieces {
                     if advice == KEEPONFORK {
                         self.wipe_on_fork.remove_range(v.start, v.end);
-                    } else if v.shared {
+                    } else if v.shared || v.file.is_some() {
                         return Err(Errno::EINVAL); // private anonymous only
                     } else {
                         self.wipe_on_fork.mark(v.start, v.end);
@@ -796,6 +867,225 @@ mod tests {
             .mmap_anon(Placement::Hint(0), PAGE_SIZE, Prot::RW, false, false)
             .unwrap();
         assert_eq!(mm.madvise(p, PAGE_SIZE, 9), Err(Errno::EINVAL), "REMOVE");
+    }
+
+    /// A temp file of `len` bytes, byte `i` being `i % 251`, as a mapping
+    /// source.
+    fn data_file(len: usize) -> (Arc<MappedFile>, Vec<u8>) {
+        use std::io::Write;
+        let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("sentry-mmap-file-{}-{n}", std::process::id()));
+        let mut f = std::fs::File::create(&path).unwrap();
+        f.write_all(&bytes).unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let file = MappedFile {
+            source: Arc::new(f),
+            size: len as u64,
+            cache: None,
+        };
+        (Arc::new(file), bytes)
+    }
+
+    fn map_file(
+        mm: &mut MemoryManager,
+        file: &Arc<MappedFile>,
+        len: u64,
+        offset: u64,
+        prot: Prot,
+    ) -> u64 {
+        let req = MapRequest {
+            len,
+            ..MapRequest::anon(prot)
+        };
+        let arg = FileArg {
+            file: Arc::clone(file),
+            offset,
+            no_write: false,
+        };
+        mm.mmap_file(&req, arg, &Limits::NONE).unwrap()
+    }
+
+    /// Private file mappings: pages read from the file on first touch,
+    /// zeros after its end in the last page and SIGBUS past it, private
+    /// writes (also after fork), MADV_DONTNEED rereading the file, mremap
+    /// keeping the offsets, and the file forgotten with its last VMA.
+    #[test]
+    fn private_file_mappings_read_the_file_and_keep_writes_private() {
+        let (machine, mut mm) = mm();
+        let len = 3 * PAGE_SIZE as usize + 100;
+        let (file, bytes) = data_file(len);
+        let a = map_file(&mut mm, &file, 6 * PAGE_SIZE, 0, Prot::RW);
+        assert_eq!(mm.vmas().find(a).map(|v| v.kind), Some(VmaKind::File));
+        let mut b = vec![0u8; len];
+        mm.copy_in(a, &mut b).unwrap();
+        assert_eq!(b, bytes);
+        let mut tail = vec![1u8; PAGE_SIZE as usize - 100];
+        mm.copy_in(a + len as u64, &mut tail).unwrap();
+        assert!(tail.iter().all(|x| *x == 0), "zeros after the end");
+        assert_eq!(
+            mm.handle_fault(a + 4 * PAGE_SIZE, vmm::Access::Read),
+            Err(FaultError::Bus)
+        );
+        assert_eq!(
+            mm.handle_fault(a + 5 * PAGE_SIZE + 8, vmm::Access::Write),
+            Err(FaultError::Bus)
+        );
+        // At an offset.
+        let o = map_file(&mut mm, &file, PAGE_SIZE, 2 * PAGE_SIZE, Prot::R);
+        let mut p = vec![0u8; PAGE_SIZE as usize];
+        mm.copy_in(o, &mut p).unwrap();
+        assert_eq!(p, bytes[2 * PAGE_SIZE as usize..3 * PAGE_SIZE as usize]);
+        // Writes stay in this mapping; fork copies them.
+        mm.copy_out(a + 10, b"mine").unwrap();
+        let child = mm.fork(machine.new_address_space().unwrap()).unwrap();
+        child.copy_out(a + 10, b"kids").unwrap();
+        let mut w = [0u8; 4];
+        mm.copy_in(a + 10, &mut w).unwrap();
+        assert_eq!(&w, b"mine");
+        child.copy_in(a + 10, &mut w).unwrap();
+        assert_eq!(&w, b"kids");
+        // MADV_DONTNEED drops the private copy: the file shows again.
+        mm.madvise(a, PAGE_SIZE, 4).unwrap();
+        mm.copy_in(a + 10, &mut w).unwrap();
+        assert_eq!(w, bytes[10..14]);
+        // A move keeps the file offsets of pages not yet touched.
+        let m = map_file(&mut mm, &file, 2 * PAGE_SIZE, PAGE_SIZE, Prot::R);
+        let to = mm
+            .mremap(m, 2 * PAGE_SIZE, 2 * PAGE_SIZE, 3, 0x2000_0000)
+            .unwrap();
+        assert_eq!(to, 0x2000_0000);
+        let mut q = vec![0u8; 2 * PAGE_SIZE as usize];
+        mm.copy_in(to, &mut q).unwrap();
+        assert_eq!(q, bytes[PAGE_SIZE as usize..3 * PAGE_SIZE as usize]);
+        // Split VMAs keep their offsets.
+        mm.munmap(a + PAGE_SIZE, PAGE_SIZE).unwrap();
+        mm.madvise(a + 2 * PAGE_SIZE, PAGE_SIZE, 4).unwrap();
+        mm.copy_in(a + 2 * PAGE_SIZE, &mut p).unwrap();
+        assert_eq!(p, bytes[2 * PAGE_SIZE as usize..3 * PAGE_SIZE as usize]);
+        // The file goes with the last VMA that shows it.
+        assert_eq!(
+            Arc::strong_count(&file),
+            6,
+            "three mappings here, two in the child, and ours"
+        );
+        for v in mm.vmas().iter().copied().collect::<Vec<_>>() {
+            if v.file.is_some() {
+                mm.munmap(v.start, v.len()).unwrap();
+            }
+        }
+        drop(child);
+        assert_eq!(Arc::strong_count(&file), 1);
+    }
+
+    /// Two processes mapping the same file through its page cache map
+    /// the same frames, read-only; a write copies the page for the writer
+    /// alone; the cache goes (with its frames) when the last mapping does.
+    #[test]
+    fn mappings_of_a_cached_file_share_frames_until_written() {
+        let (machine, mut one) = mm();
+        let mut two = MemoryManager::new(machine.new_address_space().unwrap(), 8 << 20);
+        let (plain, bytes) = data_file(2 * PAGE_SIZE as usize);
+        let owner: Arc<dyn std::any::Any + Send + Sync> = Arc::new(42u32);
+        let cache = one.page_cache(Arc::clone(&owner));
+        assert!(Arc::ptr_eq(&cache, &two.page_cache(Arc::clone(&owner))));
+        let file = Arc::new(MappedFile {
+            source: Arc::clone(&plain.source),
+            size: plain.size,
+            cache: Some(Arc::clone(&cache)),
+        });
+        let a = map_file(&mut one, &file, 2 * PAGE_SIZE, 0, Prot::RW);
+        let b = map_file(&mut two, &file, 2 * PAGE_SIZE, 0, Prot::R);
+        let mut x = vec![0u8; 2 * PAGE_SIZE as usize];
+        one.copy_in(a, &mut x).unwrap();
+        assert_eq!(x, bytes);
+        two.copy_in(b, &mut x).unwrap();
+        assert_eq!(x, bytes);
+        assert_eq!(cache.len(), 2);
+        let (f1, p1) = one.space().lookup(a).unwrap();
+        let (f2, _) = two.space().lookup(b).unwrap();
+        assert_eq!(f1, f2, "one frame for both");
+        assert!(!p1.write, "shared frames are mapped read-only");
+        assert_eq!(machine.memory().refs(f1), 3);
+        // A write copies the page for the writer.
+        one.copy_out(a + 1, b"w").unwrap();
+        let (f1w, p1w) = one.space().lookup(a).unwrap();
+        assert!(f1w != f1 && p1w.write);
+        two.copy_in(b, &mut x[..2]).unwrap();
+        assert_eq!(x[..2], bytes[..2]);
+        assert_eq!(machine.memory().refs(f1), 2);
+        // mprotect keeps a shared frame read-only.
+        one.mprotect(a + PAGE_SIZE, PAGE_SIZE, 1).unwrap();
+        one.mprotect(a + PAGE_SIZE, PAGE_SIZE, 3).unwrap();
+        one.copy_out(a + PAGE_SIZE, b"z").unwrap();
+        two.copy_in(b + PAGE_SIZE, &mut x[..1]).unwrap();
+        assert_eq!(x[0], bytes[PAGE_SIZE as usize]);
+        drop(file);
+        one.munmap(a, 2 * PAGE_SIZE).unwrap();
+        two.munmap(b, 2 * PAGE_SIZE).unwrap();
+        assert_eq!(Arc::strong_count(&cache), 1, "only the test holds it");
+        let used = machine.memory().allocated_frames();
+        drop(cache);
+        assert_eq!(machine.memory().allocated_frames(), used - 2);
+        // A new cache for the same owner starts empty.
+        assert!(one.page_cache(owner).is_empty());
+    }
+
+    /// A read-only MAP_SHARED of a read-only descriptor never becomes
+    /// writable; a file mapping cannot grow down or be shared here.
+    #[test]
+    fn read_only_shared_file_mappings_refuse_write() {
+        let (_m, mut mm) = mm();
+        let (file, _) = data_file(100);
+        let req = MapRequest {
+            len: PAGE_SIZE,
+            ..MapRequest::anon(Prot::R)
+        };
+        let arg = FileArg {
+            file: Arc::clone(&file),
+            offset: 0,
+            no_write: true,
+        };
+        let a = mm.mmap_file(&req, arg.clone(), &Limits::NONE).unwrap();
+        assert_eq!(mm.mprotect(a, PAGE_SIZE, 3), Err(Errno::EACCES));
+        assert_eq!(mm.mprotect(a, PAGE_SIZE, 5), Ok(()));
+        // madvise advice for anonymous memory only.
+        assert_eq!(mm.madvise(a, PAGE_SIZE, 8), Err(Errno::EINVAL), "FREE");
+        assert_eq!(mm.madvise(a, PAGE_SIZE, 9), Err(Errno::EACCES), "REMOVE");
+        assert_eq!(
+            mm.madvise(a, PAGE_SIZE, 18),
+            Err(Errno::EINVAL),
+            "WIPEONFORK"
+        );
+        // mremap with old size 0 makes a second view of it (VM_MAYSHARE).
+        let d = mm.mremap(a, 0, PAGE_SIZE, 1, 0).unwrap();
+        assert_ne!(d, a);
+        let mut b = [0u8; 3];
+        mm.copy_in(d + 1, &mut b).unwrap();
+        assert_eq!(b, [1, 2, 3]);
+        assert_eq!(mm.mprotect(d, PAGE_SIZE, 3), Err(Errno::EACCES));
+        let shared = MapRequest {
+            shared: true,
+            ..req
+        };
+        assert_eq!(
+            mm.mmap_file(&shared, arg.clone(), &Limits::NONE),
+            Err(Errno::EINVAL)
+        );
+        let odd = FileArg { offset: 5, ..arg };
+        assert_eq!(mm.mmap_file(&req, odd, &Limits::NONE), Err(Errno::EINVAL));
+        let huge = FileArg {
+            file,
+            offset: i64::MAX as u64 & !(PAGE_SIZE - 1),
+            no_write: false,
+        };
+        assert_eq!(
+            mm.mmap_file(&req, huge, &Limits::NONE),
+            Err(Errno::EOVERFLOW)
+        );
     }
 
     /// After fork, private pages are copy-on-write in both processes, and

@@ -14,6 +14,11 @@
 //!   anonymous memory is populated when created, and its frames are what
 //!   every sharer maps); an unmapped page of a shared VMA lies beyond the
 //!   object, and touching it is SIGBUS, as on Linux.
+//! - A file VMA (`VmaKind::File`) is private: its `FileMap` names the
+//!   file in `files` and the offset of each address. Its mapped pages
+//!   hold the file's data (from the file's page cache, mapped read-only
+//!   until written, or private frames), or a private copy a write made;
+//!   a page past the file's last page is never mapped (SIGBUS).
 //! - `locked` holds the mlocked ranges (VM_LOCKED), always inside VMAs;
 //!   its total is Linux's `locked_vm`. The vDSO is never locked.
 //!   `dont_fork` and `wipe_on_fork` likewise hold the ranges madvise
@@ -30,6 +35,7 @@ mod fault;
 pub mod mlock;
 pub mod mmap;
 mod mremap;
+pub mod page_cache;
 pub mod usercopy;
 pub mod vma;
 
@@ -45,12 +51,13 @@ pub(crate) fn test_mm() -> (std::sync::Arc<vmm::Machine>, MemoryManager) {
 
 pub use self::fault::FaultError;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use vmm::{AddressSpace, MemoryFile, Prot};
 
-pub use self::vma::{STACK_GUARD_GAP, Vma, VmaKind, VmaSet};
+pub use self::vma::{FileMap, STACK_GUARD_GAP, Vma, VmaKind, VmaSet};
 use crate::errno::Errno;
 use crate::kernel::rlimits::{
     RLIM_INFINITY, RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, RLIMIT_STACK, Rlimits,
@@ -145,6 +152,121 @@ impl Limits {
     }
 }
 
+/// The host file behind a file mapping: the descriptor the gofer donated
+/// (pages are read from it with preadv).
+pub trait MapSource: Send + Sync {
+    /// The descriptor to read pages from; None if it is gone.
+    fn map_fd(&self) -> Option<BorrowedFd<'_>>;
+}
+
+impl MapSource for std::fs::File {
+    fn map_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(std::os::fd::AsFd::as_fd(self))
+    }
+}
+
+/// A file that mappings show (Linux's `vm_file`): held by the memory
+/// managers whose VMAs refer to it (see `FileMap`).
+///
+/// A fault reads the file a window at a time. With a page cache (a file
+/// of the VFS: `page_cache::PageCache`), the frames are the cache's,
+/// shared by every mapping of the file and mapped read-only, and a write
+/// to a private mapping copies the page first. Without one (a host stdio
+/// file), the file is read into fresh frames private to the mapping.
+/// Either way writes to a MAP_PRIVATE mapping never reach the file or
+/// another mapping.
+pub struct MappedFile {
+    pub source: Arc<dyn MapSource>,
+    /// The file's size when mapped. Files are on the read-only rootfs, so
+    /// it does not change under the mapping.
+    pub size: u64,
+    /// The file's shared pages, if it has a page cache.
+    pub cache: Option<Arc<page_cache::PageCache>>,
+}
+
+impl MappedFile {
+    /// The end of the last page that holds file data: pages from here on
+    /// lie beyond the file (SIGBUS).
+    pub fn pages_end(&self) -> u64 {
+        page_up(self.size).unwrap_or(!(PAGE_SIZE - 1))
+    }
+}
+
+impl std::fmt::Debug for MappedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MappedFile(size {})", self.size)
+    }
+}
+
+/// `pages` fresh frames filled straight from `file` at `off` (one preadv
+/// into the frames, no bounce buffer; bytes past the end of the file stay
+/// zero), each with one reference for the caller.
+pub(crate) fn read_frames(
+    mem: &MemoryFile,
+    file: BorrowedFd<'_>,
+    off: u64,
+    pages: u64,
+) -> Result<Vec<vmm::Frame>, Errno> {
+    let mut frames = Vec::new();
+    let release = |frames: &[vmm::Frame]| frames.iter().for_each(|f| mem.put(*f));
+    let mut iov: Vec<crate::host::IoVec> = Vec::new();
+    for _ in 0..pages {
+        let Ok(f) = mem.alloc() else {
+            release(&frames);
+            return Err(Errno::ENOMEM);
+        };
+        frames.push(f);
+        let Some(p) = mem.host_ptr(f, PAGE_SIZE as usize) else {
+            release(&frames);
+            return Err(Errno::ENOMEM);
+        };
+        iov.push(crate::host::IoVec {
+            base: p,
+            len: PAGE_SIZE as usize,
+        });
+    }
+    let mut done = 0usize;
+    let total = (pages * PAGE_SIZE) as usize;
+    while done < total {
+        // Skip the iovecs already filled.
+        let mut skip = done;
+        let mut rest = Vec::new();
+        for v in &iov {
+            if skip >= v.len {
+                skip -= v.len;
+                continue;
+            }
+            // Still inside this frame's range (skip < len).
+            rest.push(crate::host::IoVec {
+                base: v.base.wrapping_add(skip),
+                len: v.len - skip,
+            });
+            skip = 0;
+        }
+        let Some(off) = off
+            .checked_add(done as u64)
+            .filter(|o| *o <= i64::MAX as u64)
+        else {
+            release(&frames);
+            return Err(Errno::EINVAL);
+        };
+        match crate::host::preadv(file, &rest, off as i64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(Errno::EINTR) => {}
+            Err(e) => {
+                release(&frames);
+                return Err(e);
+            }
+        }
+    }
+    Ok(frames)
+}
+
+/// Keys of `MemoryManager::files`, unique across all memory managers (a
+/// fork shares its parent's keys for the same files).
+static NEXT_FILE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// The brk heap.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Brk {
@@ -180,6 +302,9 @@ pub struct MemoryManager {
     /// MADV_WIPEONFORK ranges: empty (zero-filled) in a fork child, and
     /// still marked there.
     wipe_on_fork: VmaSet,
+    /// The files that file VMAs show, by `FileMap::id`. An entry goes
+    /// when the last VMA that refers to it does.
+    files: BTreeMap<u64, Arc<MappedFile>>,
 }
 
 impl MemoryManager {
@@ -201,6 +326,7 @@ impl MemoryManager {
             lock_future: None,
             dont_fork: VmaSet::default(),
             wipe_on_fork: VmaSet::default(),
+            files: BTreeMap::new(),
         }
     }
 
@@ -228,6 +354,7 @@ impl MemoryManager {
             lock_future: None,
             dont_fork: VmaSet::default(),
             wipe_on_fork,
+            files: self.files.clone(),
         };
         for v in child.vmas.iter() {
             for (s, e) in self.wipe_on_fork.gaps_in(v.start, v.end) {
@@ -370,9 +497,52 @@ impl MemoryManager {
         self.locked.remove_range(start, end);
         self.dont_fork.remove_range(start, end);
         self.wipe_on_fork.remove_range(start, end);
+        let mut gone_files = Vec::new();
         for v in self.vmas.remove_range(start, end) {
             self.unmap_pages(v.start, v.end);
+            if let Some(f) = v.file {
+                gone_files.push(f.id);
+            }
         }
+        for id in gone_files {
+            self.forget_file_if_unused(id);
+        }
+    }
+
+    /// Drops the file `id` if no VMA shows it any more.
+    fn forget_file_if_unused(&mut self, id: u64) {
+        if self.files.contains_key(&id)
+            && !self.vmas.iter().any(|v| v.file.is_some_and(|f| f.id == id))
+        {
+            self.files.remove(&id);
+        }
+    }
+
+    /// Registers a file for a new mapping; returns its key.
+    fn add_file(&mut self, file: Arc<MappedFile>) -> u64 {
+        let id = NEXT_FILE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.files.insert(id, file);
+        id
+    }
+
+    /// The file behind a file VMA.
+    pub fn mapped_file(&self, map: &FileMap) -> Option<&Arc<MappedFile>> {
+        self.files.get(&map.id)
+    }
+
+    /// The page cache of the file `owner` (its dentry) names, for a new
+    /// `MappedFile`.
+    pub fn page_cache(
+        &self,
+        owner: Arc<dyn std::any::Any + Send + Sync>,
+    ) -> Arc<page_cache::PageCache> {
+        page_cache::PageCache::of(&self.mem, owner)
+    }
+
+    /// A free range of `len` bytes for a mapping the kernel places (the
+    /// interpreter at exec): where a non-fixed mmap would put it.
+    pub fn free_area(&self, len: u64) -> Result<u64, Errno> {
+        self.unmapped_area(0, len)
     }
 
     /// Maps a fresh zeroed frame at `va` with `prot`, returning it.
@@ -398,55 +568,13 @@ impl MemoryManager {
         off: u64,
         pages: u64,
     ) -> Result<(), Errno> {
-        let mut frames = Vec::new();
-        let release = |frames: &[vmm::Frame]| frames.iter().for_each(|f| self.mem.put(*f));
-        let mut iov: Vec<crate::host::IoVec> = Vec::new();
-        for _ in 0..pages {
-            let Ok(f) = self.mem.alloc() else {
-                release(&frames);
-                return Err(Errno::ENOMEM);
-            };
-            frames.push(f);
-            let Some(p) = self.mem.host_ptr(f, PAGE_SIZE as usize) else {
-                release(&frames);
-                return Err(Errno::ENOMEM);
-            };
-            iov.push(crate::host::IoVec {
-                base: p,
-                len: PAGE_SIZE as usize,
-            });
-        }
-        let mut done = 0usize;
-        let total = (pages * PAGE_SIZE) as usize;
-        while done < total {
-            // Skip the iovecs already filled.
-            let mut skip = done;
-            let mut rest = Vec::new();
-            for v in &iov {
-                if skip >= v.len {
-                    skip -= v.len;
-                    continue;
-                }
-                // Still inside this frame's range (skip < len).
-                rest.push(crate::host::IoVec {
-                    base: v.base.wrapping_add(skip),
-                    len: v.len - skip,
-                });
-                skip = 0;
-            }
-            let off = off.checked_add(done as u64).ok_or(Errno::EINVAL)?;
-            match crate::host::preadv(file, &rest, off as i64) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(Errno::EINTR) => {}
-                Err(e) => {
-                    release(&frames);
-                    return Err(e);
-                }
-            }
-        }
+        let frames = read_frames(&self.mem, file, off, pages)?;
         for (i, f) in frames.iter().enumerate() {
-            self.map_frame(va + i as u64 * PAGE_SIZE, *f, prot)?;
+            if let Err(e) = self.map_frame(va + i as u64 * PAGE_SIZE, *f, prot) {
+                // `map_frame` released this one; the rest are still ours.
+                frames[i + 1..].iter().for_each(|f| self.mem.put(*f));
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -501,6 +629,7 @@ impl MemoryManager {
                 prot: Prot::RW,
                 shared: false,
                 kind: VmaKind::Heap,
+                file: None,
             };
             match old_end
                 .checked_sub(1)

@@ -1,4 +1,5 @@
-//! mremap(2) for anonymous mappings, with Linux's rules (mm/mremap.c):
+//! mremap(2) for anonymous and file mappings (a moved file mapping keeps
+//! showing the same file offsets), with Linux's rules (mm/mremap.c):
 //! shrink in place, grow in place when the following range is free,
 //! otherwise move (MREMAP_MAYMOVE) or to a fixed address (MREMAP_FIXED),
 //! optionally keeping the old range mapped (MREMAP_DONTUNMAP: empty for
@@ -76,8 +77,10 @@ impl MemoryManager {
             }
         }
         let vma = *self.vmas.find(addr).ok_or(Errno::EFAULT)?;
-        if old_len == 0 && !vma.shared {
-            // Duplicating a mapping works only for shared memory.
+        // Duplicating a mapping works only for shared memory (VM_MAYSHARE:
+        // a read-only MAP_SHARED of a file too, whose copy shows the same
+        // file pages).
+        if old_len == 0 && !vma.shared && !vma.file.is_some_and(|f| f.no_write) {
             return Err(Errno::EINVAL);
         }
         if flags & MREMAP_FIXED != 0 && old_len == new_len {
@@ -258,6 +261,11 @@ impl MemoryManager {
         self.vmas.insert(Vma {
             start: to,
             end: to + new_len,
+            // A file mapping keeps showing the same file offsets.
+            file: vma.file.map(|f| super::FileMap {
+                delta: f.offset(addr).wrapping_sub(to),
+                ..f
+            }),
             ..vma
         });
         let old_end = addr + old_len;

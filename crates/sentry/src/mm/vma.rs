@@ -37,6 +37,31 @@ pub enum VmaKind {
     /// mapped whole at exec; faults never fill it and it never becomes
     /// writable.
     Vdso,
+    /// An mmap of a file (see `Vma::file`).
+    File,
+}
+
+/// What backs a file mapping: which file (an index into the memory
+/// manager's open mappings, `MemoryManager::files`) and where in it.
+/// Plain data, so that a `Vma` stays `Copy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileMap {
+    /// The key of the `MappedFile` in `MemoryManager::files`.
+    pub id: u64,
+    /// The file offset of address `a` is `a + delta` (wrapping): the same
+    /// for every piece a split makes, so splitting needs no fix-up; a
+    /// move (mremap) sets a new one.
+    pub delta: u64,
+    /// MAP_SHARED of a descriptor not open for writing: mprotect may
+    /// never add PROT_WRITE (Linux clears VM_MAYWRITE).
+    pub no_write: bool,
+}
+
+impl FileMap {
+    /// The file offset of address `a`.
+    pub fn offset(&self, a: u64) -> u64 {
+        a.wrapping_add(self.delta)
+    }
 }
 
 /// One mapping.
@@ -48,6 +73,8 @@ pub struct Vma {
     /// MAP_SHARED (matters once fork exists: shared pages are not COW).
     pub shared: bool,
     pub kind: VmaKind,
+    /// The file a `VmaKind::File` mapping shows.
+    pub file: Option<FileMap>,
 }
 
 impl Vma {
@@ -204,6 +231,7 @@ impl VmaSet {
             && prev.prot == next.prot
             && prev.shared == next.shared
             && prev.kind == next.kind
+            && prev.file == next.file
             && prev.kind != VmaKind::Elf;
         if same {
             self.map.remove(&addr);
@@ -322,6 +350,7 @@ impl VmaSet {
             prot: Prot::RW,
             shared: false,
             kind: VmaKind::Anon,
+            file: None,
         });
     }
 
@@ -358,6 +387,7 @@ mod tests {
             prot: Prot::RW,
             shared: false,
             kind: VmaKind::Anon,
+            file: None,
         }
     }
 

@@ -313,12 +313,38 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
         argv = next;
         target = String::from_utf8(interp).map_err(|_| Errno::ENOENT)?;
     };
+    // A dynamically linked executable's interpreter (PT_INTERP) is
+    // opened as the executable is (Linux's open_exec: found from the
+    // caller's root and cwd, execute permission needed); its errors are
+    // execve's.
+    let interp = match crate::loader::interp_of(&file) {
+        Ok(None) => None,
+        Ok(Some(path)) => {
+            let path = String::from_utf8(path).map_err(|_| Errno::ENOENT)?;
+            let (f, _, _, _) = open_exec(task, &path)?;
+            // Linux reads the interpreter's ELF header first (EIO if the
+            // file is shorter), then checks it (ELIBBAD).
+            if f.metadata().map_or(0, |m| m.len()) < 64 {
+                return Err(Errno::EIO);
+            }
+            if let Err(e) = crate::loader::check_interp(&f) {
+                log::info!("execve {abs}: interpreter {path}: {e}");
+                return Err(Errno::ELIBBAD);
+            }
+            Some(f)
+        }
+        Err(e) => {
+            log::info!("execve {abs}: {e}");
+            return Err(Errno::ENOEXEC);
+        }
+    };
     let creds = task.creds();
     let stack_limit = task.rlimits().soft(RLIMIT_STACK);
     let image = crate::loader::build_image(
         &task.kernel.machine,
         task.kernel.vdso.as_deref(),
         &file,
+        interp.as_deref(),
         &argv,
         &envp,
         name.as_bytes(),

@@ -2,14 +2,26 @@
 //! mlock family, mincore and msync. Argument rules live in `crate::mm`;
 //! this file decodes flags, picks the placement and passes the calling
 //! process's limits (`mm::Limits`).
+//!
+//! mmap of a descriptor maps a regular file (from the rootfs, through the
+//! page cache of its dentry, or a host stdio stream that is a regular
+//! file) privately: MAP_PRIVATE, and
+//! MAP_SHARED of a descriptor not open for writing, which Linux itself
+//! makes non-shared; /dev/zero maps anonymous memory. A shared writable
+//! mapping of a file open for writing is ENODEV for now (only a host
+//! stdio file can be one: the rootfs is read-only).
+
+use std::sync::Arc;
 
 use vmm::Prot;
 
 use super::Args;
 use crate::errno::{Errno, SysResult};
+use crate::host;
 use crate::kernel::Task;
-use crate::mm::mmap::{MapRequest, Placement};
-use crate::mm::{Limits, PAGE_SIZE};
+use crate::kernel::fd_table::{Device, FileDescription, FileKind};
+use crate::mm::mmap::{FileArg, MapRequest, Placement};
+use crate::mm::{Limits, MapSource, MappedFile, PAGE_SIZE};
 
 const MAP_SHARED: u64 = 0x01;
 const MAP_PRIVATE: u64 = 0x02;
@@ -67,13 +79,19 @@ pub fn mmap(task: &mut Task<'_>, a: &Args) -> SysResult {
         // do_mmap: an anonymous mapping must be plainly shared or private.
         return Err(Errno::EINVAL);
     }
-    if flags & MAP_ANONYMOUS == 0 {
-        task.fds().get(fd)?;
-        // File-backed mappings need the VFS; the only files so far are host
-        // stdio streams, which Linux cannot map either.
-        return Err(Errno::ENODEV);
-    }
-    if flags & MAP_HUGETLB != 0 {
+    let file = if flags & MAP_ANONYMOUS == 0 {
+        let file = task.fds().file(fd)?;
+        if matches!(file.kind, FileKind::Path(_)) {
+            return Err(Errno::EBADF); // O_PATH: no file to map
+        }
+        if flags & MAP_HUGETLB != 0 {
+            return Err(Errno::EINVAL); // not a hugetlbfs file
+        }
+        Some(file)
+    } else {
+        None
+    };
+    if file.is_none() && flags & MAP_HUGETLB != 0 {
         return Err(Errno::ENOMEM); // no huge page pool (Linux's default)
     }
     let placement = if flags & MAP_FIXED != 0 {
@@ -87,7 +105,7 @@ pub fn mmap(task: &mut Task<'_>, a: &Args) -> SysResult {
     if flags & MAP_LOCKED != 0 && limits.memlock == 0 && !limits.ipc_lock {
         return Err(Errno::EPERM); // can_do_mlock
     }
-    let req = MapRequest {
+    let mut req = MapRequest {
         placement,
         len,
         prot: Prot::from_linux(prot),
@@ -96,7 +114,116 @@ pub fn mmap(task: &mut Task<'_>, a: &Args) -> SysResult {
         grows_down: flags & MAP_GROWSDOWN != 0,
         locked: flags & MAP_LOCKED != 0,
     };
-    task.mm_mut().mmap(&req, &limits)
+    let Some(file) = file else {
+        return task.mm_mut().mmap(&req, &limits);
+    };
+    if len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    // do_mmap: the page offset of the mapping's end must not wrap.
+    let pages = crate::mm::page_up(len).map_or(u64::MAX, |l| l / PAGE_SIZE);
+    if (off / PAGE_SIZE).checked_add(pages).is_none() {
+        return Err(Errno::EOVERFLOW);
+    }
+    let file = match map_target(task, &file, shared, prot & PROT_WRITE != 0)? {
+        MapTarget::Zero => {
+            // /dev/zero: anonymous memory, shared or private.
+            return task.mm_mut().mmap(&req, &limits);
+        }
+        MapTarget::File(f) => f,
+    };
+    if req.grows_down {
+        return Err(Errno::EINVAL);
+    }
+    // A read-only MAP_SHARED of a file not open for writing is private
+    // and may never become writable, as on Linux (VM_SHARED and
+    // VM_MAYWRITE cleared): nothing can write the file under it.
+    let arg = FileArg {
+        file,
+        offset: off,
+        no_write: shared,
+    };
+    req.shared = false;
+    task.mm_mut().mmap_file(&req, arg, &limits)
+}
+
+const PROT_WRITE: u64 = 2;
+
+/// What an mmap of a descriptor maps.
+enum MapTarget {
+    /// /dev/zero: anonymous memory.
+    Zero,
+    /// A regular file's pages.
+    File(Arc<MappedFile>),
+}
+
+/// A `MapSource` over an open file: the description stays open while
+/// a mapping shows it (Linux's `vm_file` reference).
+struct DescriptionSource(Arc<FileDescription>);
+
+impl MapSource for DescriptionSource {
+    fn map_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.0.host_fd()
+    }
+}
+
+/// Linux's checks of do_mmap on the file: a shared writable mapping needs
+/// a descriptor open for writing, any mapping one open for reading
+/// (EACCES), and the file must have an mmap operation (ENODEV: pipes,
+/// eventfd, timerfd, /dev/null, directories, terminals).
+fn map_target(
+    task: &Task<'_>,
+    file: &Arc<FileDescription>,
+    shared: bool,
+    write: bool,
+) -> Result<MapTarget, Errno> {
+    let (readable, writable) = match &file.kind {
+        FileKind::Stdio(fd) => {
+            let mode = host::status_flags(std::os::fd::AsFd::as_fd(fd))? & 3;
+            (mode != 1, mode != 0)
+        }
+        _ => {
+            let mode = file.status() & 3;
+            (mode != 1, mode != 0)
+        }
+    };
+    if shared && write && !writable {
+        return Err(Errno::EACCES);
+    }
+    if !readable {
+        return Err(Errno::EACCES);
+    }
+    match &file.kind {
+        FileKind::Device(Device::Zero) => Ok(MapTarget::Zero),
+        FileKind::File(_) | FileKind::Stdio(_) => {
+            let fd = file.host_fd().ok_or(Errno::ENODEV)?;
+            let st = host::fstat(fd)?;
+            if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+                return Err(Errno::ENODEV);
+            }
+            if shared && writable {
+                // Only a host stdio file can be open for writing (the
+                // rootfs is read-only): writing the file through a shared
+                // mapping needs writeback, which does not exist yet.
+                return Err(Errno::ENODEV);
+            }
+            // A file of the VFS shares its pages through the page cache of
+            // its dentry; a host stdio file gets private copies.
+            let cache = match &file.kind {
+                FileKind::File(f) => {
+                    let owner: Arc<dyn std::any::Any + Send + Sync> = f.dentry.clone();
+                    Some(task.mm().page_cache(owner))
+                }
+                _ => None,
+            };
+            Ok(MapTarget::File(Arc::new(MappedFile {
+                source: Arc::new(DescriptionSource(Arc::clone(file))),
+                size: st.st_size.max(0) as u64,
+                cache,
+            })))
+        }
+        _ => Err(Errno::ENODEV),
+    }
 }
 
 pub fn munmap(task: &mut Task<'_>, a: &Args) -> SysResult {

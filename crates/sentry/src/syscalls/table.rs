@@ -67,7 +67,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "mmap",
         mm::mmap,
-        "anonymous mappings only; file mappings ENODEV; MAP_HUGETLB ENOMEM (no huge page pool)",
+        "anonymous memory, /dev/zero, and regular files privately (MAP_PRIVATE, and MAP_SHARED of a read-only descriptor, which Linux makes private too; pages read on fault into a page cache per file shared by every mapping, copied on write); a shared writable file mapping (only a host stdio file can be open for writing) ENODEV; MAP_HUGETLB ENOMEM (no huge page pool), EINVAL on a file",
         "pudxdx",
     ), // 9
     full("mprotect", mm::mprotect, "pux"), // 10
@@ -167,7 +167,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "execve",
         clone::execve,
-        "static ELF and #! scripts (four levels); dynamic ELF (PT_INTERP) is ENOEXEC for now",
+        "static and dynamic ELF (PT_INTERP loaded, AT_BASE set), static PIE, and #! scripts (four levels); no ASLR (fixed load addresses)",
         "spp",
     ), // 59
     full("exit", clone::exit, "d"),  // 60

@@ -81,6 +81,7 @@ impl Vdso {
             prot,
             shared: false,
             kind: VmaKind::Vdso,
+            file: None,
         };
         mm.add_vma(vma(VVAR_START, VDSO_BASE, Prot::R))?;
         mm.add_vma(vma(VDSO_BASE, self.end(), Prot::RX))?;
