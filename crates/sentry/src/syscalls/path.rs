@@ -309,27 +309,7 @@ fn stat_path(task: &Task<'_>, dirfd: i32, path_addr: u64, buf: u64, flags: u32) 
         return Err(Errno::EINVAL);
     }
     let path = path_arg(task, path_addr)?;
-    if path.is_empty() {
-        if flags & AT_EMPTY_PATH == 0 {
-            return Err(Errno::ENOENT);
-        }
-        if dirfd != AT_FDCWD {
-            return fstat_into(task, dirfd, buf);
-        }
-        let d = at_empty(task, dirfd)?.ok_or(Errno::ENOENT)?;
-        task.mm().copy_out(buf, &stat_bytes(&dentry_stat(&d)))?;
-        return Ok(0);
-    }
-    let st = if let Some(dev) = Device::at(&path) {
-        device_stat(dev)
-    } else {
-        let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
-            Follow::No
-        } else {
-            Follow::Yes
-        };
-        dentry_stat(&*lookup(task, dirfd, &path, follow)?)
-    };
+    let st = stat_target(task, dirfd, &path, flags)?;
     task.mm().copy_out(buf, &stat_bytes(&st))?;
     Ok(0)
 }
@@ -787,4 +767,218 @@ pub fn utimensat(task: &mut Task<'_>, a: &Args) -> SysResult {
         return Ok(0);
     }
     r
+}
+
+/// The file a stat-like call names: a path from `dirfd` (followed unless
+/// AT_SYMLINK_NOFOLLOW), or `dirfd` itself for an empty path with
+/// AT_EMPTY_PATH.
+fn stat_target(task: &Task<'_>, dirfd: i32, path: &[u8], flags: u32) -> Result<libc::stat, Errno> {
+    if path.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        if dirfd == AT_FDCWD {
+            let d = at_empty(task, dirfd)?.ok_or(Errno::ENOENT)?;
+            return Ok(dentry_stat(&d));
+        }
+        let file = task.fds().file(dirfd)?;
+        return file_stat(task, &file);
+    }
+    if let Some(dev) = Device::at(path) {
+        return Ok(device_stat(dev));
+    }
+    let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
+        Follow::No
+    } else {
+        Follow::Yes
+    };
+    Ok(dentry_stat(&*lookup(task, dirfd, path, follow)?))
+}
+
+/// statx(2): the same attributes as stat, in `struct statx`; no birth
+/// time (STATX_BTIME is never in the returned mask).
+pub fn statx(task: &mut Task<'_>, a: &Args) -> SysResult {
+    const AT_STATX_SYNC_TYPE: u32 = 0x6000;
+    const STATX_RESERVED: u32 = 0x8000_0000;
+    const STATX_BASIC_STATS: u32 = 0x7ff;
+    let (dirfd, path_addr, flags, mask, buf) = (a.int(0), a.u(1), a.uint(2), a.uint(3), a.u(4));
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE) != 0
+        || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
+        || mask & STATX_RESERVED != 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let path = path_arg(task, path_addr)?;
+    let st = stat_target(task, dirfd, &path, flags)?;
+    let major = |d: u64| (((d >> 8) & 0xfff) | ((d >> 32) & !0xfff)) as u32;
+    let minor = |d: u64| ((d & 0xff) | ((d >> 12) & !0xff)) as u32;
+    let mut b = [0u8; 256];
+    let mut put = |off: usize, bytes: &[u8]| b[off..off + bytes.len()].copy_from_slice(bytes);
+    put(0, &STATX_BASIC_STATS.to_le_bytes());
+    put(4, &(st.st_blksize as u32).to_le_bytes());
+    put(16, &(st.st_nlink as u32).to_le_bytes());
+    put(20, &st.st_uid.to_le_bytes());
+    put(24, &st.st_gid.to_le_bytes());
+    put(28, &(st.st_mode as u16).to_le_bytes());
+    put(32, &st.st_ino.to_le_bytes());
+    put(40, &(st.st_size as u64).to_le_bytes());
+    put(48, &(st.st_blocks as u64).to_le_bytes());
+    for (off, sec, nsec) in [
+        (64, st.st_atime, st.st_atime_nsec),
+        (96, st.st_ctime, st.st_ctime_nsec),
+        (112, st.st_mtime, st.st_mtime_nsec),
+    ] {
+        put(off, &sec.to_le_bytes());
+        put(off + 8, &(nsec as u32).to_le_bytes());
+    }
+    put(128, &major(st.st_rdev).to_le_bytes());
+    put(132, &minor(st.st_rdev).to_le_bytes());
+    put(136, &major(st.st_dev).to_le_bytes());
+    put(140, &minor(st.st_dev).to_le_bytes());
+    task.mm().copy_out(buf, &b)?;
+    Ok(0)
+}
+
+/// The `struct statfs` of the filesystem holding a file.
+fn statfs_bytes(file: Option<&FileKind>) -> [u8; 120] {
+    const V9FS_MAGIC: u64 = 0x0102_1997;
+    const PIPEFS_MAGIC: u64 = 0x5049_5045;
+    const ANON_INODE_FS_MAGIC: u64 = 0x0904_1934;
+    const TMPFS_MAGIC: u64 = 0x0102_1994;
+    const ST_RDONLY: u64 = 1;
+    const ST_VALID: u64 = 0x20;
+    // The rootfs (served by the gofer, read-only) unless the file is one
+    // of the sentry's own.
+    let (kind, flags, fsid) = match file {
+        Some(FileKind::Pipe(_)) => (PIPEFS_MAGIC, ST_VALID, PIPEFS_DEV),
+        Some(FileKind::EventFd(_) | FileKind::TimerFd(_)) => {
+            (ANON_INODE_FS_MAGIC, ST_VALID, ANON_INODE_DEV)
+        }
+        Some(FileKind::Device(_)) => (TMPFS_MAGIC, ST_VALID, DEVTMPFS_DEV),
+        _ => (V9FS_MAGIC, ST_RDONLY | ST_VALID, vfs::ROOTFS_DEV),
+    };
+    // f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files, f_ffree,
+    // f_fsid, f_namelen, f_frsize, f_flags, f_spare[4]. No space counts:
+    // the rootfs's host figures are the host's business.
+    let words: [u64; 15] = [
+        kind, 4096, 0, 0, 0, 0, 0, fsid, 255, 4096, flags, 0, 0, 0, 0,
+    ];
+    let mut b = [0u8; 120];
+    for (i, w) in words.iter().enumerate() {
+        b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+    }
+    b
+}
+
+pub fn statfs(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let path = path_arg(task, a.u(0))?;
+    let b = if Device::at(&path).is_some() {
+        statfs_bytes(Some(&FileKind::Device(Device::Null)))
+    } else {
+        lookup(task, AT_FDCWD, &path, Follow::Yes)?;
+        statfs_bytes(None)
+    };
+    task.mm().copy_out(a.u(1), &b)?;
+    Ok(0)
+}
+
+pub fn fstatfs(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let file = task.fds().file(a.int(0))?;
+    let b = statfs_bytes(Some(&file.kind));
+    task.mm().copy_out(a.u(1), &b)?;
+    Ok(0)
+}
+
+/// The file an xattr call names (`which`: 0 path followed, 1 path not
+/// followed, 2 descriptor), after the name checks Linux makes.
+fn xattr_target(task: &Task<'_>, which: u8, target: u64, name: Option<u64>) -> Result<(), Errno> {
+    const XATTR_NAME_MAX: usize = 255;
+    if let Some(n) = name {
+        let name = task.mm().read_cstring(n, XATTR_NAME_MAX + 1)?;
+        if name.is_empty() || name.len() > XATTR_NAME_MAX {
+            return Err(Errno::ERANGE);
+        }
+    }
+    match which {
+        2 => task.fds().file(target as i32).map(|_| ()),
+        w => {
+            let path = path_arg(task, target)?;
+            if Device::at(&path).is_some() {
+                return Ok(());
+            }
+            let follow = if w == 0 { Follow::Yes } else { Follow::No };
+            lookup(task, AT_FDCWD, &path, follow).map(|_| ())
+        }
+    }
+}
+
+/// getxattr and friends: the rootfs is served without extended
+/// attributes, so a read is EOPNOTSUPP and a list is empty; a change is
+/// EROFS (the mount is read-only).
+fn do_getxattr(task: &Task<'_>, which: u8, a: &Args) -> SysResult {
+    xattr_target(task, which, a.u(0), Some(a.u(1)))?;
+    Err(Errno::ENOTSUP)
+}
+
+fn do_listxattr(task: &Task<'_>, which: u8, a: &Args) -> SysResult {
+    xattr_target(task, which, a.u(0), None)?;
+    Ok(0)
+}
+
+fn do_setxattr(task: &Task<'_>, which: u8, a: &Args, set: bool) -> SysResult {
+    const XATTR_CREATE: u32 = 1;
+    const XATTR_REPLACE: u32 = 2;
+    if set && a.uint(4) & !(XATTR_CREATE | XATTR_REPLACE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    xattr_target(task, which, a.u(0), Some(a.u(1)))?;
+    Err(Errno::EROFS)
+}
+
+pub fn getxattr(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_getxattr(task, 0, a)
+}
+
+pub fn lgetxattr(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_getxattr(task, 1, a)
+}
+
+pub fn fgetxattr(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_getxattr(task, 2, a)
+}
+
+pub fn listxattr(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_listxattr(task, 0, a)
+}
+
+pub fn llistxattr(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_listxattr(task, 1, a)
+}
+
+pub fn flistxattr(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_listxattr(task, 2, a)
+}
+
+pub fn setxattr(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_setxattr(task, 0, a, true)
+}
+
+pub fn lsetxattr(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_setxattr(task, 1, a, true)
+}
+
+pub fn fsetxattr(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_setxattr(task, 2, a, true)
+}
+
+pub fn removexattr(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_setxattr(task, 0, a, false)
+}
+
+pub fn lremovexattr(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_setxattr(task, 1, a, false)
+}
+
+pub fn fremovexattr(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_setxattr(task, 2, a, false)
 }

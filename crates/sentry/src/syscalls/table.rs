@@ -337,8 +337,18 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "x",
     ), // 135
     none("ustat"),                   // 136
-    none("statfs"),                  // 137
-    none("fstatfs"),                 // 138
+    partial(
+        "statfs",
+        path::statfs,
+        "the rootfs reports the 9p magic, read-only, with no space or inode counts; pipes, anonymous files and devices their own magic",
+        "sp",
+    ), // 137
+    partial(
+        "fstatfs",
+        path::fstatfs,
+        "the rootfs reports the 9p magic, read-only, with no space or inode counts; pipes, anonymous files and devices their own magic",
+        "dp",
+    ), // 138
     none("sysfs"),                   // 139
     full("getpriority", sched::getpriority, "dd"), // 140
     partial(
@@ -423,18 +433,78 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("security"),                // 185
     full("gettid", process::gettid, ""), // 186
     none("readahead"),               // 187
-    none("setxattr"),                // 188
-    none("lsetxattr"),               // 189
-    none("fsetxattr"),               // 190
-    none("getxattr"),                // 191
-    none("lgetxattr"),               // 192
-    none("fgetxattr"),               // 193
-    none("listxattr"),               // 194
-    none("llistxattr"),              // 195
-    none("flistxattr"),              // 196
-    none("removexattr"),             // 197
-    none("lremovexattr"),            // 198
-    none("fremovexattr"),            // 199
+    partial(
+        "setxattr",
+        path::setxattr,
+        "EROFS after the lookup: the rootfs is read-only",
+        "ssbux",
+    ), // 188
+    partial(
+        "lsetxattr",
+        path::lsetxattr,
+        "EROFS after the lookup: the rootfs is read-only",
+        "ssbux",
+    ), // 189
+    partial(
+        "fsetxattr",
+        path::fsetxattr,
+        "EROFS after the lookup: the rootfs is read-only",
+        "ssbux",
+    ), // 190
+    partial(
+        "getxattr",
+        path::getxattr,
+        "the rootfs is served without extended attributes: EOPNOTSUP after the lookup",
+        "dssu",
+    ), // 191
+    partial(
+        "lgetxattr",
+        path::lgetxattr,
+        "the rootfs is served without extended attributes: EOPNOTSUP after the lookup",
+        "dssu",
+    ), // 192
+    partial(
+        "fgetxattr",
+        path::fgetxattr,
+        "the rootfs is served without extended attributes: EOPNOTSUP after the lookup",
+        "dssu",
+    ), // 193
+    partial(
+        "listxattr",
+        path::listxattr,
+        "the rootfs is served without extended attributes: an empty list",
+        "spu",
+    ), // 194
+    partial(
+        "llistxattr",
+        path::llistxattr,
+        "the rootfs is served without extended attributes: an empty list",
+        "spu",
+    ), // 195
+    partial(
+        "flistxattr",
+        path::flistxattr,
+        "the rootfs is served without extended attributes: an empty list",
+        "spu",
+    ), // 196
+    partial(
+        "removexattr",
+        path::removexattr,
+        "EROFS after the lookup: the rootfs is read-only",
+        "ss",
+    ), // 197
+    partial(
+        "lremovexattr",
+        path::lremovexattr,
+        "EROFS after the lookup: the rootfs is read-only",
+        "ss",
+    ), // 198
+    partial(
+        "fremovexattr",
+        path::fremovexattr,
+        "EROFS after the lookup: the rootfs is read-only",
+        "ss",
+    ), // 199
     full("tkill", signal::tkill, "dd"), // 200
     full("time", time::time, "p"),   // 201
     partial(
@@ -677,7 +747,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("pkey_mprotect"),           // 329
     none("pkey_alloc"),              // 330
     none("pkey_free"),               // 331
-    none("statx"),                   // 332
+    partial(
+        "statx",
+        path::statx,
+        "no birth time (STATX_BTIME never set); the rest as stat",
+        "dsxxp",
+    ), // 332
     none("io_pgetevents"),           // 333
     none("rseq"),                    // 334
     none(""),                        // 335
