@@ -151,6 +151,13 @@ fn file_mmap(libc: Libc) {
     assert_eq!(c.native.status, 0, "file_mmap must pass natively");
 }
 
+/// openat2's size and flag checks and its resolve flags, from a
+/// descriptor for the working directory.
+fn openat2(libc: Libc) {
+    let c = run("openat2", libc, &["/openat2"], None);
+    assert_eq!(c.native.status, 0, "openat2 must pass natively");
+}
+
 /// The bench programs print times, so only their status and the shape of
 /// their output can match; the 1-byte writes themselves must all arrive.
 fn bench_getpid(libc: Libc) {
@@ -229,4 +236,5 @@ both_libcs!(
     pipes_poll,
     mmap_edges,
     file_mmap,
+    openat2,
 );

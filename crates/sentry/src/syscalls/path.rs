@@ -87,17 +87,63 @@ fn install(task: &mut Task<'_>, kind: FileKind, status: u32, flags: u32) -> SysR
     task.fds_mut().install(entry, 0, limit).map(|fd| fd as u64)
 }
 
-fn do_open(task: &mut Task<'_>, dirfd: i32, path_addr: u64, flags: u32, _mode: u32) -> SysResult {
+/// openat2's resolve flags (`Default` for open and openat).
+#[derive(Clone, Copy, Debug, Default)]
+struct How {
+    restrict: vfs::Restrict,
+    /// RESOLVE_IN_ROOT: the starting directory is the root.
+    in_root: bool,
+    /// RESOLVE_NO_XDEV: no mount crossings (the sentry's devices are
+    /// another mount).
+    no_xdev: bool,
+}
+
+/// `lookup` under openat2's resolve flags.
+fn lookup_how(
+    task: &Task<'_>,
+    dirfd: i32,
+    path: &[u8],
+    follow: Follow,
+    how: How,
+) -> Result<Arc<Dentry>, Errno> {
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let creds = task.creds();
+    if how.in_root {
+        let (_, from) = start(task, dirfd, b".")?;
+        return vfs::resolve_with(&from, &from, path, follow, creds, how.restrict);
+    }
+    let (root, from) = start(task, dirfd, path)?;
+    vfs::resolve_with(&root, &from, path, follow, creds, how.restrict)
+}
+
+fn do_open(task: &mut Task<'_>, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult {
+    do_open_how(task, dirfd, path_addr, flags, mode, How::default())
+}
+
+fn do_open_how(
+    task: &mut Task<'_>,
+    dirfd: i32,
+    path_addr: u64,
+    flags: u32,
+    _mode: u32,
+    how: How,
+) -> SysResult {
     let name = path_arg(task, path_addr)?;
     if name.is_empty() {
         return Err(Errno::ENOENT);
     }
     if flags & O_TMPFILE == O_TMPFILE && flags & O_PATH == 0 {
         // An unnamed file in a directory: the rootfs cannot take one yet.
-        lookup(task, dirfd, &name, Follow::Yes)?;
+        lookup_how(task, dirfd, &name, Follow::Yes, how)?;
         return Err(Errno::EROFS);
     }
-    if let Some(d) = Device::at(&name) {
+    let confined = how.in_root || how.restrict.beneath;
+    if let Some(d) = Device::at(&name).filter(|_| !confined) {
+        if how.no_xdev {
+            return Err(Errno::EXDEV);
+        }
         let status = flags & (O_ACCMODE | O_NONBLOCK | O_APPEND);
         return install(task, FileKind::Device(d), status, flags);
     }
@@ -106,13 +152,15 @@ fn do_open(task: &mut Task<'_>, dirfd: i32, path_addr: u64, flags: u32, _mode: u
     } else {
         Follow::Yes
     };
-    let d = match lookup(task, dirfd, &name, follow) {
+    let d = match lookup_how(task, dirfd, &name, follow, how) {
         Ok(d) => d,
         // Creating a file needs the writable overlay.
         Err(Errno::ENOENT) if flags & O_CREAT != 0 && flags & O_PATH == 0 => {
             let parent_ok = match name.iter().rposition(|b| *b == b'/') {
                 Some(0) => true,
-                Some(i) => lookup(task, dirfd, &name[..i], Follow::Yes).is_ok_and(|p| p.is_dir()),
+                Some(i) => {
+                    lookup_how(task, dirfd, &name[..i], Follow::Yes, how).is_ok_and(|p| p.is_dir())
+                }
                 None => true,
             };
             return Err(if parent_ok {
@@ -184,6 +232,83 @@ pub fn open(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 pub fn openat(task: &mut Task<'_>, a: &Args) -> SysResult {
     do_open(task, a.int(0), a.u(1), a.uint(2), a.uint(3))
+}
+
+/// openat2(2): openat with a versioned `struct open_how` and resolve
+/// flags, stricter about unknown bits than openat.
+pub fn openat2(task: &mut Task<'_>, a: &Args) -> SysResult {
+    const OPEN_HOW_SIZE_VER0: u64 = 24;
+    const RESOLVE_NO_XDEV: u64 = 0x01;
+    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+    const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+    const RESOLVE_BENEATH: u64 = 0x08;
+    const RESOLVE_IN_ROOT: u64 = 0x10;
+    const RESOLVE_CACHED: u64 = 0x20;
+    const O_NOCTTY: u64 = 0o400;
+    const O_DSYNC: u64 = 0o10000;
+    const FASYNC: u64 = 0o20000;
+    const O_DIRECT: u64 = 0o40000;
+    const O_LARGEFILE: u64 = 0o100000;
+    const O_NOATIME: u64 = 0o1000000;
+    const O_SYNC: u64 = 0o4010000;
+    let (dirfd, path_addr, how_addr, size) = (a.int(0), a.u(1), a.u(2), a.u(3));
+    if size < OPEN_HOW_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let mut raw = vec![0u8; size as usize];
+    task.mm().copy_in(how_addr, &mut raw)?;
+    if raw[24..].iter().any(|b| *b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let word = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    let (flags, mode, resolve) = (word(0), word(1), word(2));
+    let known =
+        u64::from(O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_APPEND | O_NONBLOCK | O_DIRECTORY)
+            | u64::from(O_NOFOLLOW | O_PATH | O_TMPFILE)
+            | O_CLOEXEC
+            | O_NOCTTY
+            | O_DSYNC
+            | FASYNC
+            | O_DIRECT
+            | O_LARGEFILE
+            | O_NOATIME
+            | O_SYNC;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let creating =
+        flags & u64::from(O_CREAT) != 0 || flags & u64::from(O_TMPFILE) == u64::from(O_TMPFILE);
+    if (!creating && mode != 0) || mode & !0o7777 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path_only = u64::from(O_PATH | O_DIRECTORY | O_NOFOLLOW) | O_CLOEXEC;
+    if flags & u64::from(O_PATH) != 0 && flags & !path_only != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let all = RESOLVE_NO_XDEV
+        | RESOLVE_NO_MAGICLINKS
+        | RESOLVE_NO_SYMLINKS
+        | RESOLVE_BENEATH
+        | RESOLVE_IN_ROOT
+        | RESOLVE_CACHED;
+    if resolve & !all != 0 || (resolve & RESOLVE_BENEATH != 0 && resolve & RESOLVE_IN_ROOT != 0) {
+        return Err(Errno::EINVAL);
+    }
+    if resolve & RESOLVE_CACHED != 0 && (creating || flags & u64::from(O_TRUNC) != 0) {
+        return Err(Errno::EAGAIN);
+    }
+    let how = How {
+        restrict: vfs::Restrict {
+            no_symlinks: resolve & RESOLVE_NO_SYMLINKS != 0,
+            beneath: resolve & RESOLVE_BENEATH != 0,
+        },
+        in_root: resolve & RESOLVE_IN_ROOT != 0,
+        no_xdev: resolve & RESOLVE_NO_XDEV != 0,
+    };
+    do_open_how(task, dirfd, path_addr, flags as u32, mode as u32, how)
 }
 
 pub fn creat(task: &mut Task<'_>, a: &Args) -> SysResult {

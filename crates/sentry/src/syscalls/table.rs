@@ -857,7 +857,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("pidfd_open"),              // 434
     none("clone3"),                  // 435
     full("close_range", fs::close_range, "uux"), // 436
-    none("openat2"),                 // 437
+    partial(
+        "openat2",
+        path::openat2,
+        "as openat (read-only rootfs); RESOLVE_NO_MAGICLINKS changes nothing (no magic links yet) and RESOLVE_CACHED walks like a plain lookup",
+        "dspu",
+    ), // 437
     none("pidfd_getfd"),             // 438
     partial(
         "faccessat2",

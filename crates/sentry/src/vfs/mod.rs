@@ -279,11 +279,37 @@ pub fn resolve(
     follow: Follow,
     creds: Credentials,
 ) -> Result<Arc<Dentry>, Errno> {
+    resolve_with(root, cwd, path, follow, creds, Restrict::default())
+}
+
+/// openat2's restrictions on a resolution (RESOLVE_IN_ROOT is the
+/// caller's: it passes the starting directory as `root`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Restrict {
+    /// RESOLVE_NO_SYMLINKS: ELOOP for any symlink that would be followed.
+    pub no_symlinks: bool,
+    /// RESOLVE_BENEATH: EXDEV for an absolute path or symlink, or a `..`
+    /// that would leave the starting directory.
+    pub beneath: bool,
+}
+
+/// `resolve` under openat2's restrictions.
+pub fn resolve_with(
+    root: &Arc<Dentry>,
+    cwd: &Arc<Dentry>,
+    path: &[u8],
+    follow: Follow,
+    creds: Credentials,
+    restrict: Restrict,
+) -> Result<Arc<Dentry>, Errno> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
     if path.len() >= PATH_MAX {
         return Err(Errno::ENAMETOOLONG);
+    }
+    if restrict.beneath && path[0] == b'/' {
+        return Err(Errno::EXDEV);
     }
     let mut cur = if path[0] == b'/' {
         Arc::clone(root)
@@ -294,6 +320,8 @@ pub fn resolve(
     let mut must_be_dir = path.ends_with(b"/");
     let mut pending: VecDeque<Vec<u8>> = components(path);
     let mut links = 0u32;
+    // How far below the starting directory the walk is (RESOLVE_BENEATH).
+    let mut depth = 0usize;
     while let Some(comp) = pending.pop_front() {
         let last = pending.is_empty();
         if !cur.is_dir() {
@@ -306,6 +334,12 @@ pub fn resolve(
             continue;
         }
         if comp == b".." {
+            if restrict.beneath {
+                if depth == 0 {
+                    return Err(Errno::EXDEV);
+                }
+                depth -= 1;
+            }
             if !Arc::ptr_eq(&cur, root)
                 && let Some(p) = cur.parent()
             {
@@ -318,6 +352,9 @@ pub fn resolve(
         }
         let child = cur.child(&comp)?;
         if child.attr().is_symlink() && (!last || follow == Follow::Yes || must_be_dir) {
+            if restrict.no_symlinks {
+                return Err(Errno::ELOOP);
+            }
             links += 1;
             if links > MAX_SYMLINKS {
                 return Err(Errno::ELOOP);
@@ -336,11 +373,15 @@ pub fn resolve(
                 pending.push_front(c);
             }
             if target[0] == b'/' {
+                if restrict.beneath {
+                    return Err(Errno::EXDEV);
+                }
                 cur = Arc::clone(root);
             }
             continue;
         }
         cur = child;
+        depth += 1;
     }
     if must_be_dir && !cur.is_dir() {
         return Err(Errno::ENOTDIR);
@@ -569,6 +610,61 @@ mod tests {
             Err(Errno::ENOTDIR)
         );
         assert_eq!(resolve_parent(r, r, b"", c).map(|_| ()), Err(Errno::ENOENT));
+    }
+
+    #[test]
+    fn openat2_restrictions() {
+        let (_fs, vfs) = tree();
+        let r = vfs.root();
+        let c = root_creds();
+        let bin = resolve(r, r, b"/bin", Follow::Yes, c).unwrap();
+        let beneath = Restrict {
+            beneath: true,
+            ..Restrict::default()
+        };
+        let no_links = Restrict {
+            no_symlinks: true,
+            ..Restrict::default()
+        };
+        let get = |root: &Arc<Dentry>, p: &[u8], f, x| {
+            resolve_with(root, &bin, p, f, c, x).map(|d| d.path())
+        };
+        assert_eq!(
+            get(r, b"busybox", Follow::Yes, beneath),
+            Ok(b"/bin/busybox".to_vec())
+        );
+        assert_eq!(
+            get(r, b"sh", Follow::Yes, beneath),
+            Ok(b"/bin/busybox".to_vec())
+        );
+        assert_eq!(
+            get(r, b"../bin/busybox", Follow::Yes, beneath),
+            Err(Errno::EXDEV)
+        );
+        assert_eq!(
+            get(r, b"/bin/busybox", Follow::Yes, beneath),
+            Err(Errno::EXDEV)
+        );
+        assert_eq!(get(r, b"abs", Follow::Yes, beneath), Err(Errno::EXDEV));
+        assert_eq!(
+            get(r, b"dir/../busybox", Follow::Yes, beneath),
+            Err(Errno::EXDEV)
+        );
+        assert_eq!(get(r, b"sh", Follow::Yes, no_links), Err(Errno::ELOOP));
+        assert_eq!(get(r, b"sh", Follow::No, no_links), Ok(b"/bin/sh".to_vec()));
+        // RESOLVE_IN_ROOT: /bin is the root; `..` and absolute names stay in it.
+        assert_eq!(
+            get(&bin, b"../../busybox", Follow::Yes, Restrict::default()),
+            Ok(b"/bin/busybox".to_vec())
+        );
+        assert_eq!(
+            get(&bin, b"/busybox", Follow::Yes, Restrict::default()),
+            Ok(b"/bin/busybox".to_vec())
+        );
+        assert_eq!(
+            get(&bin, b"abs", Follow::Yes, Restrict::default()),
+            Err(Errno::ENOENT)
+        );
     }
 
     #[test]
