@@ -158,6 +158,13 @@ fn openat2(libc: Libc) {
     assert_eq!(c.native.status, 0, "openat2 must pass natively");
 }
 
+/// epoll: level/edge/one-shot items, ctl errors, blocking waits, nesting,
+/// eventfd and timerfd items.
+fn epoll(libc: Libc) {
+    let c = run("epoll", libc, &["/epoll"], None);
+    assert_eq!(c.native.status, 0, "epoll must pass natively");
+}
+
 /// The bench programs print times, so only their status and the shape of
 /// their output can match; the 1-byte writes themselves must all arrive.
 fn bench_getpid(libc: Libc) {
@@ -237,4 +244,5 @@ both_libcs!(
     mmap_edges,
     file_mmap,
     openat2,
+    epoll,
 );

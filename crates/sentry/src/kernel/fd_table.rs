@@ -30,6 +30,7 @@ pub enum FileKind {
     Pipe(PipeEnd),
     EventFd(EventFd),
     TimerFd(TimerFd),
+    Epoll(crate::fs::epoll::Epoll),
     /// A character device the sentry implements itself.
     Device(Device),
     /// A file of a gofer-backed mount, opened for I/O: the descriptor the
@@ -114,6 +115,13 @@ impl FileDescription {
             FileKind::Pipe(end) => end.pipe.readiness(end.writer),
             FileKind::EventFd(e) => e.readiness(),
             FileKind::TimerFd(t) => t.readiness(),
+            FileKind::Epoll(e) => {
+                if e.any_ready(0) {
+                    POLLIN | POLLRDNORM
+                } else {
+                    0
+                }
+            }
             // The devices never wait.
             FileKind::Device(_) => POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM,
         })
@@ -125,6 +133,7 @@ impl FileDescription {
             FileKind::Pipe(end) => Some(&end.pipe.queue),
             FileKind::EventFd(e) => Some(&e.queue),
             FileKind::TimerFd(t) => Some(&t.queue),
+            FileKind::Epoll(e) => Some(&e.queue),
             _ => None,
         }
     }

@@ -47,6 +47,11 @@ struct Waiter {
 #[derive(Default)]
 pub struct WaitQueue {
     waiters: Mutex<Vec<Waiter>>,
+    /// Bumped by notifies of input events (data, hang-up) and of output
+    /// events (room): edge-triggered epoll reports a ready file again
+    /// only after what it waits for changed.
+    in_generation: AtomicU64,
+    out_generation: AtomicU64,
 }
 
 static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
@@ -74,8 +79,29 @@ impl WaitQueue {
         self.waiters.lock().retain(|w| w.key != key.0);
     }
 
+    /// A counter that moves whenever one of `events` is notified (input
+    /// events, output events or both).
+    pub fn generation(&self, events: i16) -> u64 {
+        let mut g = 0u64;
+        if events & !(events::POLLOUT | events::POLLWRNORM) != 0 {
+            g = g.wrapping_add(self.in_generation.load(Ordering::Acquire));
+        }
+        if events & (events::POLLOUT | events::POLLWRNORM | events::POLLERR | events::POLLHUP) != 0
+        {
+            g = g.wrapping_add(self.out_generation.load(Ordering::Acquire) << 32);
+        }
+        g
+    }
+
     /// Wakes every waiter interested in one of `events`.
     pub fn notify(&self, events: i16) {
+        if events & !(events::POLLOUT | events::POLLWRNORM) != 0 {
+            self.in_generation.fetch_add(1, Ordering::AcqRel);
+        }
+        if events & (events::POLLOUT | events::POLLWRNORM | events::POLLERR | events::POLLHUP) != 0
+        {
+            self.out_generation.fetch_add(1, Ordering::AcqRel);
+        }
         for w in self.waiters.lock().iter() {
             if w.mask & events != 0 {
                 w.cond.notify_all();

@@ -139,6 +139,8 @@ pub fn read(task: &mut Task<'_>, a: &Args) -> SysResult {
             return fdobj::counter_read(task, &file, dst);
         }
         FileKind::Path(_) => return Err(Errno::EBADF),
+        // epoll instances have no read or write.
+        FileKind::Epoll(_) => return Err(Errno::EINVAL),
         FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
@@ -200,6 +202,8 @@ pub fn write(task: &mut Task<'_>, a: &Args) -> SysResult {
             return fdobj::counter_write(task, &file, src);
         }
         FileKind::Path(_) => return Err(Errno::EBADF),
+        // epoll instances have no read or write.
+        FileKind::Epoll(_) => return Err(Errno::EINVAL),
         FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
@@ -346,6 +350,8 @@ pub fn readv(task: &mut Task<'_>, a: &Args) -> SysResult {
             return fdobj::counter_read(task, &file, dst);
         }
         FileKind::Path(_) => return Err(Errno::EBADF),
+        // epoll instances have no read or write.
+        FileKind::Epoll(_) => return Err(Errno::EINVAL),
         FileKind::Device(_) | FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     if let Some(d) = file.device() {
@@ -396,6 +402,8 @@ pub fn writev(task: &mut Task<'_>, a: &Args) -> SysResult {
             return fdobj::counter_write(task, &file, src);
         }
         FileKind::Path(_) => return Err(Errno::EBADF),
+        // epoll instances have no read or write.
+        FileKind::Epoll(_) => return Err(Errno::EINVAL),
         FileKind::Device(_) | FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     if file.device().is_some() {

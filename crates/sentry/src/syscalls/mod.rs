@@ -6,6 +6,7 @@
 //! An unimplemented syscall returns ENOSYS and is logged once.
 
 mod clone;
+mod epoll;
 mod fdobj;
 mod fs;
 mod futex;

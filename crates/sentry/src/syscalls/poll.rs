@@ -20,9 +20,10 @@ use super::Args;
 use super::fs::nofile;
 use crate::errno::{Errno, SysResult};
 use crate::host;
-use crate::kernel::fd_table::FileDescription;
+use crate::kernel::fd_table::{FileDescription, FileKind};
 use crate::kernel::task::{Task, Wake};
 use crate::kernel::timers::deadline_after;
+use crate::kernel::waitq::WaitQueue;
 
 use crate::kernel::waitq::events::*;
 
@@ -32,11 +33,27 @@ const SLICE: Duration = Duration::from_millis(20);
 const MIXED_SLICE: Duration = Duration::from_millis(1);
 
 /// One entry being polled.
-struct Entry {
-    fd: i32,
-    events: i16,
-    file: Option<Arc<FileDescription>>,
-    revents: i16,
+pub(super) struct Entry {
+    pub fd: i32,
+    pub events: i16,
+    pub file: Option<Arc<FileDescription>>,
+    pub revents: i16,
+    /// Edge-triggered epoll: the file's wait-queue generation when the
+    /// entry last reported; a ready file is not reported again until the
+    /// generation moves.
+    pub edge: Option<u64>,
+}
+
+impl Entry {
+    pub fn new(fd: i32, events: i16, file: Option<Arc<FileDescription>>) -> Entry {
+        Entry {
+            fd,
+            events,
+            file,
+            revents: 0,
+            edge: None,
+        }
+    }
 }
 
 /// Fills in `revents` for every entry without waiting; returns how many
@@ -70,19 +87,41 @@ fn scan(entries: &mut [Entry]) -> Result<usize, Errno> {
             entries[i].revents = p.revents;
         }
     }
+    for e in entries.iter_mut() {
+        let generation = e
+            .file
+            .as_ref()
+            .and_then(|f| f.wait_queue())
+            .map(|q| q.generation(e.events));
+        if e.edge.is_some() && e.edge == generation {
+            e.revents = 0;
+        }
+    }
     Ok(entries.iter().filter(|e| e.revents != 0).count())
 }
 
 /// Waits until an entry is ready, the deadline passes (Ok(0)), or the
 /// thread is interrupted (ERESTARTNOHAND).
 fn wait(task: &mut Task<'_>, entries: &mut [Entry], deadline: Option<Instant>) -> SysResult {
+    wait_entries(task, entries, deadline, None)
+}
+
+/// `wait`, also returning Ok(0) as soon as `extra` (an epoll instance's
+/// own queue) has moved past the given generation: its interest list
+/// changed and the caller rebuilds the entries.
+pub(super) fn wait_entries(
+    task: &mut Task<'_>,
+    entries: &mut [Entry],
+    deadline: Option<Instant>,
+    extra: Option<(&WaitQueue, u64)>,
+) -> SysResult {
     loop {
         let n = scan(entries)?;
         if n > 0 {
             return Ok(n as u64);
         }
         let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
+        if deadline.is_some_and(|d| now >= d) || extra.is_some_and(|(q, g)| q.generation(!0) != g) {
             return Ok(0);
         }
         if task.interrupted() {
@@ -105,8 +144,22 @@ fn wait(task: &mut Task<'_>, entries: &mut [Entry], deadline: Option<Instant>) -
                 })
             })
             .collect();
-        if host.is_empty() {
-            if block_on_queues(task, entries, wake_at) == Wake::Interrupted {
+        // A nested epoll's own files cannot all be waited on here: poll
+        // in short slices.
+        let nested = entries.iter().any(|e| {
+            e.file
+                .as_ref()
+                .is_some_and(|f| matches!(f.kind, FileKind::Epoll(_)))
+        });
+        if host.is_empty() && !nested {
+            if block_on_queues(task, entries, extra.map(|(q, _)| q), wake_at) == Wake::Interrupted {
+                return Err(Errno::ERESTARTNOHAND);
+            }
+        } else if host.is_empty() {
+            let until = wake_at.map_or(now + MIXED_SLICE, |d| d.min(now + MIXED_SLICE));
+            if block_on_queues(task, entries, extra.map(|(q, _)| q), Some(until))
+                == Wake::Interrupted
+            {
                 return Err(Errno::ERESTARTNOHAND);
             }
         } else {
@@ -123,16 +176,25 @@ fn wait(task: &mut Task<'_>, entries: &mut [Entry], deadline: Option<Instant>) -
 }
 
 /// Sleeps until one of the entries' files notifies an event the entry
-/// waits for, until `until`, or until interrupted.
-fn block_on_queues(task: &mut Task<'_>, entries: &[Entry], until: Option<Instant>) -> Wake {
+/// waits for (or `extra` notifies anything), until `until`, or until
+/// interrupted.
+fn block_on_queues(
+    task: &mut Task<'_>,
+    entries: &[Entry],
+    extra: Option<&WaitQueue>,
+    until: Option<Instant>,
+) -> Wake {
     let cond = Arc::clone(&task.thread().cond);
-    let keys: Vec<_> = entries
+    let mut keys: Vec<_> = entries
         .iter()
         .filter_map(|e| {
             let q = e.file.as_ref()?.wait_queue()?;
             Some((q, q.add(&cond, e.events | POLLERR | POLLHUP)))
         })
         .collect();
+    if let Some(q) = extra {
+        keys.push((q, q.add(&cond, !0)));
+    }
     let w = task.block(until);
     for (q, k) in keys {
         q.remove(k);
@@ -140,7 +202,7 @@ fn block_on_queues(task: &mut Task<'_>, entries: &[Entry], until: Option<Instant
     w
 }
 
-fn read_timespec_opt(task: &Task<'_>, addr: u64) -> Result<Option<Duration>, Errno> {
+pub(super) fn read_timespec_opt(task: &Task<'_>, addr: u64) -> Result<Option<Duration>, Errno> {
     if addr == 0 {
         return Ok(None);
     }
@@ -166,7 +228,7 @@ fn write_left(task: &Task<'_>, addr: u64, deadline: Option<Instant>, usec: bool)
 }
 
 /// Sets the wait's signal mask (ppoll, pselect6) and returns the old one.
-fn swap_mask(task: &mut Task<'_>, mask_addr: u64) -> Result<Option<u64>, Errno> {
+pub(super) fn swap_mask(task: &mut Task<'_>, mask_addr: u64) -> Result<Option<u64>, Errno> {
     if mask_addr == 0 {
         return Ok(None);
     }
@@ -177,7 +239,7 @@ fn swap_mask(task: &mut Task<'_>, mask_addr: u64) -> Result<Option<u64>, Errno> 
 }
 
 /// Puts the old mask back: after the handler runs if one is about to.
-fn restore_mask(task: &mut Task<'_>, old: Option<u64>, r: &SysResult) {
+pub(super) fn restore_mask(task: &mut Task<'_>, old: Option<u64>, r: &SysResult) {
     if let Some(old) = old {
         if *r == Err(Errno::ERESTARTNOHAND) {
             task.thread_mut().saved_mask = Some(old);
@@ -198,17 +260,13 @@ fn do_poll(task: &mut Task<'_>, addr: u64, nfds: u64, deadline: Option<Instant>)
         .map(|c| {
             let fd = i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
             let events = i16::from_le_bytes([c[4], c[5]]);
-            Entry {
-                fd,
-                // POLLERR, POLLHUP and POLLNVAL are always reported.
-                events: events | POLLERR | POLLHUP,
-                file: if fd < 0 {
-                    None
-                } else {
-                    task.fds().file(fd).ok()
-                },
-                revents: 0,
-            }
+            // POLLERR, POLLHUP and POLLNVAL are always reported.
+            let file = if fd < 0 {
+                None
+            } else {
+                task.fds().file(fd).ok()
+            };
+            Entry::new(fd, events | POLLERR | POLLHUP, file)
         })
         .collect();
     let r = wait(task, &mut entries, deadline);
@@ -284,12 +342,7 @@ fn do_select(
             continue;
         }
         let file = task.fds().file(fd as i32).map_err(|_| Errno::EBADF)?;
-        entries.push(Entry {
-            fd: fd as i32,
-            events,
-            file: Some(file),
-            revents: 0,
-        });
+        entries.push(Entry::new(fd as i32, events, Some(file)));
     }
     wait(task, &mut entries, deadline)?;
     let mut out = [vec![0u64; words], vec![0u64; words], vec![0u64; words]];

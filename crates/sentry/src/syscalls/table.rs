@@ -8,8 +8,8 @@
 //! buffer whose length is the next argument.
 
 use super::{
-    Support, SyscallInfo, clone, fdobj, fs, futex, mm, path, poll, process, sched, signal, time,
-    timer, wait,
+    Support, SyscallInfo, clone, epoll, fdobj, fs, futex, mm, path, poll, process, sched, signal,
+    time, timer, wait,
 };
 
 const fn none(name: &'static str) -> SyscallInfo {
@@ -523,7 +523,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("io_cancel"),               // 210
     none("get_thread_area"),         // 211
     none("lookup_dcookie"),          // 212
-    none("epoll_create"),            // 213
+    full("epoll_create", epoll::epoll_create, "d"), // 213
     none("epoll_ctl_old"),           // 214
     none("epoll_wait_old"),          // 215
     none("remap_file_pages"),        // 216
@@ -562,8 +562,18 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "dxpp",
     ), // 230
     full("exit_group", clone::exit_group, "d"), // 231
-    none("epoll_wait"),              // 232
-    none("epoll_ctl"),               // 233
+    partial(
+        "epoll_wait",
+        epoll::epoll_wait,
+        "level- and edge-triggered and one-shot; EPOLLET on a host descriptor (stdio) behaves as level-triggered; an epoll inside poll or another epoll is polled in 1 ms slices",
+        "dpdd",
+    ), // 232
+    partial(
+        "epoll_ctl",
+        epoll::epoll_ctl,
+        "EPOLLWAKEUP is accepted and changes nothing; regular files are EPERM as on Linux",
+        "dddp",
+    ), // 233
     full("tgkill", signal::tgkill, "ddd"), // 234
     none("utimes"),                  // 235
     none("vserver"),                 // 236
@@ -671,7 +681,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
         "dspx",
     ), // 280
-    none("epoll_pwait"),             // 281
+    partial(
+        "epoll_pwait",
+        epoll::epoll_pwait,
+        "level- and edge-triggered and one-shot; EPOLLET on a host descriptor (stdio) behaves as level-triggered; an epoll inside poll or another epoll is polled in 1 ms slices",
+        "dpddpu",
+    ), // 281
     none("signalfd"),                // 282
     partial(
         "timerfd_create",
@@ -686,7 +701,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("accept4"),                 // 288
     none("signalfd4"),               // 289
     full("eventfd2", fdobj::eventfd2, "ux"), // 290
-    none("epoll_create1"),           // 291
+    full("epoll_create1", epoll::epoll_create1, "x"), // 291
     full("dup3", fs::dup3, "ddx"),   // 292
     partial(
         "pipe2",
@@ -871,7 +886,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "dsox",
     ), // 439
     none("process_madvise"),         // 440
-    none("epoll_pwait2"),            // 441
+    partial(
+        "epoll_pwait2",
+        epoll::epoll_pwait2,
+        "level- and edge-triggered and one-shot; EPOLLET on a host descriptor (stdio) behaves as level-triggered; an epoll inside poll or another epoll is polled in 1 ms slices",
+        "dpdppu",
+    ), // 441
     none("mount_setattr"),           // 442
     none("quotactl_fd"),             // 443
     none("landlock_create_ruleset"), // 444

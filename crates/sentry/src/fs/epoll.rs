@@ -1,0 +1,207 @@
+//! epoll instances (epoll(7)).
+//!
+//! An instance is its interest list: for each (file, descriptor number)
+//! pair, the events asked for, the user data, and the flags EPOLLET and
+//! EPOLLONESHOT. Readiness is computed when asked, from each file's own
+//! (`FileDescription::readiness`, or the host's poll for host
+//! descriptors), so there is no ready list to keep consistent; a waiter
+//! sleeps on the wait queues of every file of interest and on the
+//! instance's own queue, which `epoll_ctl` notifies.
+//!
+//! Edge-triggered items report a ready file once per change: each item
+//! remembers the file's wait-queue generation when it last reported, and
+//! is reported again only when that generation moved (a write, a read, a
+//! hang-up). Host descriptors have no generation, so for them EPOLLET
+//! behaves as level-triggered. A file whose last descriptor closed drops
+//! out of the list, as on Linux.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
+
+use crate::errno::Errno;
+use crate::kernel::fd_table::FileDescription;
+use crate::kernel::waitq::{WaitQueue, events::*};
+
+pub const EPOLLIN: u32 = 0x001;
+pub const EPOLLPRI: u32 = 0x002;
+pub const EPOLLOUT: u32 = 0x004;
+pub const EPOLLERR: u32 = 0x008;
+pub const EPOLLHUP: u32 = 0x010;
+pub const EPOLLRDNORM: u32 = 0x040;
+pub const EPOLLRDBAND: u32 = 0x080;
+pub const EPOLLWRNORM: u32 = 0x100;
+pub const EPOLLWRBAND: u32 = 0x200;
+pub const EPOLLMSG: u32 = 0x400;
+pub const EPOLLRDHUP: u32 = 0x2000;
+pub const EPOLLEXCLUSIVE: u32 = 1 << 28;
+pub const EPOLLWAKEUP: u32 = 1 << 29;
+pub const EPOLLONESHOT: u32 = 1 << 30;
+pub const EPOLLET: u32 = 1 << 31;
+
+/// One item of the interest list.
+#[derive(Clone, Debug)]
+pub struct Interest {
+    pub file: Weak<FileDescription>,
+    pub fd: i32,
+    pub events: u32,
+    pub data: u64,
+    /// The file's wait-queue generation when an edge-triggered item last
+    /// reported.
+    pub reported: Option<u64>,
+    /// A one-shot item after it reported, until EPOLL_CTL_MOD.
+    pub disabled: bool,
+}
+
+/// Items are keyed by the file (its address) and the descriptor number.
+type Key = (usize, i32);
+
+#[derive(Debug, Default)]
+pub struct Epoll {
+    items: Mutex<BTreeMap<Key, Interest>>,
+    /// Notified when the interest list changes.
+    pub queue: WaitQueue,
+}
+
+fn key(file: &Arc<FileDescription>, fd: i32) -> Key {
+    (Arc::as_ptr(file) as usize, fd)
+}
+
+impl Epoll {
+    pub fn add(
+        &self,
+        file: &Arc<FileDescription>,
+        fd: i32,
+        events: u32,
+        data: u64,
+    ) -> Result<(), Errno> {
+        let mut items = self.items.lock();
+        let k = key(file, fd);
+        if items.get(&k).is_some_and(|i| i.file.strong_count() > 0) {
+            return Err(Errno::EEXIST);
+        }
+        items.insert(
+            k,
+            Interest {
+                file: Arc::downgrade(file),
+                fd,
+                events,
+                data,
+                reported: None,
+                disabled: false,
+            },
+        );
+        drop(items);
+        self.queue.notify(READABLE | WRITABLE);
+        Ok(())
+    }
+
+    pub fn modify(
+        &self,
+        file: &Arc<FileDescription>,
+        fd: i32,
+        events: u32,
+        data: u64,
+    ) -> Result<(), Errno> {
+        let mut items = self.items.lock();
+        let item = items.get_mut(&key(file, fd)).ok_or(Errno::ENOENT)?;
+        if item.events & EPOLLEXCLUSIVE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        item.events = events;
+        item.data = data;
+        item.reported = None;
+        item.disabled = false;
+        drop(items);
+        self.queue.notify(READABLE | WRITABLE);
+        Ok(())
+    }
+
+    pub fn delete(&self, file: &Arc<FileDescription>, fd: i32) -> Result<(), Errno> {
+        self.items
+            .lock()
+            .remove(&key(file, fd))
+            .map(|_| ())
+            .ok_or(Errno::ENOENT)
+    }
+
+    /// The live items (dropping those whose file has closed).
+    pub fn items(&self) -> Vec<Interest> {
+        let mut items = self.items.lock();
+        items.retain(|_, i| i.file.strong_count() > 0);
+        items.values().cloned().collect()
+    }
+
+    /// Records that `item` reported: a one-shot item is disabled, an
+    /// edge-triggered one remembers the generation it saw.
+    pub fn reported(&self, item: &Interest, generation: Option<u64>) {
+        let Some(file) = item.file.upgrade() else {
+            return;
+        };
+        if let Some(i) = self.items.lock().get_mut(&key(&file, item.fd)) {
+            if i.events & EPOLLONESHOT != 0 {
+                i.disabled = true;
+            }
+            if i.events & EPOLLET != 0 {
+                i.reported = generation;
+            }
+        }
+    }
+
+    /// The epoll instances this one watches (for loop checks).
+    pub fn nested(&self) -> Vec<Arc<FileDescription>> {
+        self.items()
+            .iter()
+            .filter_map(|i| i.file.upgrade())
+            .filter(|f| matches!(f.kind, crate::kernel::fd_table::FileKind::Epoll(_)))
+            .collect()
+    }
+
+    /// Whether any item is ready now (the instance's own readiness, for
+    /// poll and nested epoll); `depth` bounds nesting.
+    pub fn any_ready(&self, depth: u32) -> bool {
+        if depth > 5 {
+            return false;
+        }
+        self.items().iter().any(|i| {
+            if i.disabled {
+                return false;
+            }
+            let Some(f) = i.file.upgrade() else {
+                return false;
+            };
+            let ready = match &f.kind {
+                crate::kernel::fd_table::FileKind::Epoll(e) => {
+                    if e.any_ready(depth + 1) {
+                        POLLIN
+                    } else {
+                        0
+                    }
+                }
+                _ => f.readiness().unwrap_or(0),
+            };
+            let wanted = poll_bits(i.events) | POLLERR | POLLHUP;
+            let edge_quiet = i.events & EPOLLET != 0
+                && i.reported.is_some()
+                && f.wait_queue().map(|q| q.generation(wanted)) == i.reported;
+            ready & wanted != 0 && !edge_quiet
+        })
+    }
+}
+
+/// The poll(2) bits of epoll events (the low bits are the same).
+pub fn poll_bits(events: u32) -> i16 {
+    (events
+        & (EPOLLIN
+            | EPOLLPRI
+            | EPOLLOUT
+            | EPOLLERR
+            | EPOLLHUP
+            | EPOLLRDNORM
+            | EPOLLRDBAND
+            | EPOLLWRNORM
+            | EPOLLWRBAND
+            | EPOLLMSG
+            | EPOLLRDHUP)) as i16
+}
