@@ -179,7 +179,9 @@ impl Epoll {
                         0
                     }
                 }
-                _ => f.readiness().unwrap_or(0),
+                _ => f
+                    .readiness()
+                    .unwrap_or_else(|| host_ready(&f, poll_bits(i.events))),
             };
             let wanted = poll_bits(i.events) | POLLERR | POLLHUP;
             let edge_quiet = i.events & EPOLLET != 0
@@ -187,6 +189,22 @@ impl Epoll {
                 && f.wait_queue().map(|q| q.generation(wanted)) == i.reported;
             ready & wanted != 0 && !edge_quiet
         })
+    }
+}
+
+/// A host descriptor's events now (a poll that does not wait).
+fn host_ready(f: &FileDescription, events: i16) -> i16 {
+    let Some(h) = f.host_fd() else {
+        return 0;
+    };
+    let mut p = [libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&h),
+        events,
+        revents: 0,
+    }];
+    match crate::host::poll(&mut p, 0) {
+        Ok(1) => p[0].revents,
+        _ => 0,
     }
 }
 

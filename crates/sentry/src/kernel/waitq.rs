@@ -33,6 +33,9 @@ pub mod events {
     pub const WRITABLE: i16 = POLLOUT | POLLWRNORM | POLLERR | POLLHUP;
 }
 
+const INPUT: i16 = events::POLLIN | events::POLLPRI | events::POLLRDNORM;
+const OUTPUT: i16 = events::POLLOUT | events::POLLWRNORM;
+
 /// A registration, for `WaitQueue::remove`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WaitKey(u64);
@@ -79,27 +82,29 @@ impl WaitQueue {
         self.waiters.lock().retain(|w| w.key != key.0);
     }
 
-    /// A counter that moves whenever one of `events` is notified (input
-    /// events, output events or both).
+    /// A counter that moves whenever what `events` waits for may have
+    /// changed: input (data, a hang-up) for the input bits, output (room,
+    /// an error) for the output bits.
     pub fn generation(&self, events: i16) -> u64 {
         let mut g = 0u64;
-        if events & !(events::POLLOUT | events::POLLWRNORM) != 0 {
+        if events & INPUT != 0 {
             g = g.wrapping_add(self.in_generation.load(Ordering::Acquire));
         }
-        if events & (events::POLLOUT | events::POLLWRNORM | events::POLLERR | events::POLLHUP) != 0
-        {
+        if events & OUTPUT != 0 {
             g = g.wrapping_add(self.out_generation.load(Ordering::Acquire) << 32);
         }
         g
     }
 
-    /// Wakes every waiter interested in one of `events`.
+    /// Wakes every waiter interested in one of `events`. A notify with
+    /// input bits moves the input generation, one with output bits the
+    /// output one, one with neither (a bare error or hang-up) both.
     pub fn notify(&self, events: i16) {
-        if events & !(events::POLLOUT | events::POLLWRNORM) != 0 {
+        let (input, output) = (events & INPUT != 0, events & OUTPUT != 0);
+        if input || !output {
             self.in_generation.fetch_add(1, Ordering::AcqRel);
         }
-        if events & (events::POLLOUT | events::POLLWRNORM | events::POLLERR | events::POLLHUP) != 0
-        {
+        if output || !input {
             self.out_generation.fetch_add(1, Ordering::AcqRel);
         }
         for w in self.waiters.lock().iter() {
@@ -131,5 +136,22 @@ mod tests {
         assert!(!q.is_empty());
         q.remove(b);
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn generations_move_with_what_was_notified() {
+        let q = WaitQueue::default();
+        let (i0, o0) = (q.generation(events::POLLIN), q.generation(events::POLLOUT));
+        q.notify(events::WRITABLE); // room: a reader's generation stays
+        assert_eq!(q.generation(events::POLLIN), i0);
+        assert_ne!(q.generation(events::POLLOUT), o0);
+        let o1 = q.generation(events::POLLOUT);
+        q.notify(events::READABLE); // data: a writer's stays
+        assert_ne!(q.generation(events::POLLIN), i0);
+        assert_eq!(q.generation(events::POLLOUT), o1);
+        let (i2, o2) = (q.generation(events::POLLIN), q.generation(events::POLLOUT));
+        q.notify(events::POLLHUP); // a bare hang-up: both
+        assert_ne!(q.generation(events::POLLIN), i2);
+        assert_ne!(q.generation(events::POLLOUT), o2);
     }
 }
