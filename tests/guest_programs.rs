@@ -165,6 +165,13 @@ fn epoll(libc: Libc) {
     assert_eq!(c.native.status, 0, "epoll must pass natively");
 }
 
+/// flock: shared and exclusive locks, conversion, dup and close, a child
+/// blocking on its parent's lock.
+fn flock(libc: Libc) {
+    let c = run("flock", libc, &["/flock"], None);
+    assert_eq!(c.native.status, 0, "flock must pass natively");
+}
+
 /// The bench programs print times, so only their status and the shape of
 /// their output can match; the 1-byte writes themselves must all arrive.
 fn bench_getpid(libc: Libc) {
@@ -245,4 +252,5 @@ both_libcs!(
     file_mmap,
     openat2,
     epoll,
+    flock,
 );

@@ -4,5 +4,6 @@
 
 pub mod epoll;
 pub mod eventfd;
+pub mod lock;
 pub mod pipe;
 pub mod timerfd;

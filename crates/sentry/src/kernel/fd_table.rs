@@ -87,6 +87,13 @@ pub struct FileDescription {
 /// O_NONBLOCK.
 pub const O_NONBLOCK: u32 = 0o4000;
 
+impl Drop for FileDescription {
+    fn drop(&mut self) {
+        // Its flock locks go with it.
+        crate::fs::lock::release_owner(self as *const FileDescription as usize);
+    }
+}
+
 impl FileDescription {
     pub fn new(kind: FileKind, status: u32) -> FileDescription {
         FileDescription {

@@ -427,3 +427,54 @@ pub fn timerfd_gettime(task: &mut Task<'_>, a: &Args) -> SysResult {
     task.mm().copy_out(a.u(1), &itimerspec_bytes(iv, left))?;
     Ok(0)
 }
+
+/// flock(2), on any descriptor (see `fs::lock`).
+pub fn flock(task: &mut Task<'_>, a: &Args) -> SysResult {
+    const LOCK_SH: u32 = 1;
+    const LOCK_EX: u32 = 2;
+    const LOCK_NB: u32 = 4;
+    const LOCK_UN: u32 = 8;
+    let file = task.fds().file(a.int(0))?;
+    let op = a.uint(1);
+    let exclusive = match op & !LOCK_NB {
+        LOCK_SH => false,
+        LOCK_EX => true,
+        LOCK_UN => {
+            let owner = Arc::as_ptr(&file) as usize;
+            crate::fs::lock::unlock(lock_key(&file), owner);
+            return Ok(0);
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    if matches!(file.kind, FileKind::Path(_)) {
+        return Err(Errno::EBADF);
+    }
+    let (key, owner) = (lock_key(&file), Arc::as_ptr(&file) as usize);
+    loop {
+        match crate::fs::lock::try_lock(key, owner, exclusive) {
+            Err(Errno::EAGAIN) if op & LOCK_NB == 0 => {
+                if task.interrupted() {
+                    return Err(Errno::ERESTARTSYS);
+                }
+                let q = &*crate::fs::lock::QUEUE;
+                let cond = Arc::clone(&task.thread().cond);
+                let k = q.add(&cond, !0);
+                let w = task.block(None);
+                q.remove(k);
+                if w == Wake::Interrupted {
+                    return Err(Errno::ERESTARTSYS);
+                }
+            }
+            r => return r.map(|()| 0),
+        }
+    }
+}
+
+/// What a flock lock on `file` is taken on: a rootfs file by inode,
+/// anything else by its description.
+fn lock_key(file: &Arc<FileDescription>) -> crate::fs::lock::FileKey {
+    match file.dentry() {
+        Some(d) => (crate::vfs::ROOTFS_DEV, d.attr().ino),
+        None => (0, Arc::as_ptr(file) as usize as u64),
+    }
+}

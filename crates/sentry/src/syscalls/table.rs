@@ -188,7 +188,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_SETFD, F_GETFL; other commands EINVAL",
         "dxx",
     ), // 72
-    none("flock"),                   // 73
+    partial(
+        "flock",
+        fdobj::flock,
+        "locks rootfs files by inode and the sentry's own files by description; no lock on host stdio beyond this sandbox",
+        "dx",
+    ), // 73
     none("fsync"),                   // 74
     none("fdatasync"),               // 75
     partial(
