@@ -172,6 +172,13 @@ fn flock(libc: Libc) {
     assert_eq!(c.native.status, 0, "flock must pass natively");
 }
 
+/// signalfd: kill, sigqueue and SIGCHLD records, poll and epoll
+/// readiness, a blocking read, a mask update and the errors.
+fn signalfd(libc: Libc) {
+    let c = run("signalfd", libc, &["/signalfd"], None);
+    assert_eq!(c.native.status, 0, "signalfd must pass natively");
+}
+
 /// The bench programs print times, so only their status and the shape of
 /// their output can match; the 1-byte writes themselves must all arrive.
 fn bench_getpid(libc: Libc) {
@@ -253,4 +260,5 @@ both_libcs!(
     openat2,
     epoll,
     flock,
+    signalfd,
 );

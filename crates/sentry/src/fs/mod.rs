@@ -6,4 +6,5 @@ pub mod epoll;
 pub mod eventfd;
 pub mod lock;
 pub mod pipe;
+pub mod signalfd;
 pub mod timerfd;

@@ -58,6 +58,8 @@ pub fn send(k: &mut KernelState, dest: Dest, info: SigInfo, forced: bool) {
         return;
     }
     let sig = info.signo as u32;
+    // signalfd readers and pollers wait for any signal, blocked or not.
+    crate::fs::signalfd::QUEUE.notify(crate::kernel::waitq::events::POLLIN);
     let (pid, thread) = match dest {
         Dest::Thread(t) => match k.threads.get(&t) {
             Some(th) => (th.tgid, Some(t)),

@@ -31,6 +31,7 @@ pub enum FileKind {
     EventFd(EventFd),
     TimerFd(TimerFd),
     Epoll(crate::fs::epoll::Epoll),
+    SignalFd(crate::fs::signalfd::SignalFd),
     /// A character device the sentry implements itself.
     Device(Device),
     /// A file of a gofer-backed mount, opened for I/O: the descriptor the
@@ -122,6 +123,8 @@ impl FileDescription {
             FileKind::Pipe(end) => end.pipe.readiness(end.writer),
             FileKind::EventFd(e) => e.readiness(),
             FileKind::TimerFd(t) => t.readiness(),
+            // It depends on who asks: see `syscalls::poll`.
+            FileKind::SignalFd(_) => 0,
             FileKind::Epoll(e) => {
                 if e.any_ready(0) {
                     POLLIN | POLLRDNORM
@@ -141,6 +144,7 @@ impl FileDescription {
             FileKind::EventFd(e) => Some(&e.queue),
             FileKind::TimerFd(t) => Some(&t.queue),
             FileKind::Epoll(e) => Some(&e.queue),
+            FileKind::SignalFd(_) => Some(&crate::fs::signalfd::QUEUE),
             _ => None,
         }
     }

@@ -478,3 +478,84 @@ fn lock_key(file: &Arc<FileDescription>) -> crate::fs::lock::FileKey {
         None => (0, Arc::as_ptr(file) as usize as u64),
     }
 }
+
+/// A read of a signalfd: as many of the calling thread's pending signals
+/// in the mask (its own, then its process's) as whole records fit; waits
+/// for one unless O_NONBLOCK.
+pub fn signalfd_read(
+    task: &mut Task<'_>,
+    file: &FileDescription,
+    sfd: &crate::fs::signalfd::SignalFd,
+    dst: Guest,
+) -> SysResult {
+    const RECORD: u64 = 128;
+    let len = guest_len(task, dst)?;
+    if len < RECORD {
+        return Err(Errno::EINVAL);
+    }
+    // A bad buffer fails before any signal is taken.
+    dst.views(task, 0, RECORD, true)?;
+    loop {
+        let mut out = Vec::new();
+        while out.len() as u64 + RECORD <= len.min(64 * RECORD) {
+            match crate::kernel::deliver::dequeue(task, sfd.mask()) {
+                Some((_, info)) => {
+                    out.extend_from_slice(&crate::fs::signalfd::siginfo_bytes(&info))
+                }
+                None => break,
+            }
+        }
+        if !out.is_empty() {
+            let views = dst.views(task, 0, out.len() as u64, true)?;
+            let n = crate::fs::pipe::copy_into(&views, 0, &out);
+            return Ok(n as u64);
+        }
+        if file.nonblocking() {
+            return Err(Errno::EAGAIN);
+        }
+        let q = &*crate::fs::signalfd::QUEUE;
+        let cond = Arc::clone(&task.thread().cond);
+        let key = q.add(&cond, !0);
+        let w = task.block(None);
+        q.remove(key);
+        if w == Wake::Interrupted {
+            return Err(Errno::ERESTARTSYS);
+        }
+    }
+}
+
+/// Whether a signal in `mask` is pending for the calling thread (a
+/// signalfd's readiness).
+pub fn signals_pending(task: &Task<'_>, mask: u64) -> bool {
+    (task.thread().pending.mask | task.process().shared_pending.mask) & mask != 0
+}
+
+fn do_signalfd(task: &mut Task<'_>, fd: i32, mask_addr: u64, size: u64, flags: u32) -> SysResult {
+    let cloexec = O_CLOEXEC as u32;
+    if flags & !(cloexec | O_NONBLOCK) != 0 || size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mask = task.mm().read_u64(mask_addr)?;
+    if fd != -1 {
+        let file = task.fds().file(fd)?;
+        let FileKind::SignalFd(s) = &file.kind else {
+            return Err(Errno::EINVAL);
+        };
+        s.set_mask(mask);
+        return Ok(fd as u64);
+    }
+    let file = FileDescription::new(
+        FileKind::SignalFd(crate::fs::signalfd::SignalFd::new(mask)),
+        (flags & O_NONBLOCK) | 2,
+    );
+    let fds = install_all(task, vec![file], flags & cloexec != 0)?;
+    Ok(fds[0] as u64)
+}
+
+pub fn signalfd(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_signalfd(task, a.int(0), a.u(1), a.u(2), 0)
+}
+
+pub fn signalfd4(task: &mut Task<'_>, a: &Args) -> SysResult {
+    do_signalfd(task, a.int(0), a.u(1), a.u(2), a.uint(3))
+}

@@ -141,6 +141,7 @@ pub fn read(task: &mut Task<'_>, a: &Args) -> SysResult {
         FileKind::Path(_) => return Err(Errno::EBADF),
         // epoll instances have no read or write.
         FileKind::Epoll(_) => return Err(Errno::EINVAL),
+        FileKind::SignalFd(s) => return fdobj::signalfd_read(task, &file, s, dst),
         FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
@@ -204,6 +205,7 @@ pub fn write(task: &mut Task<'_>, a: &Args) -> SysResult {
         FileKind::Path(_) => return Err(Errno::EBADF),
         // epoll instances have no read or write.
         FileKind::Epoll(_) => return Err(Errno::EINVAL),
+        FileKind::SignalFd(_) => return Err(Errno::EINVAL),
         FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
@@ -352,6 +354,7 @@ pub fn readv(task: &mut Task<'_>, a: &Args) -> SysResult {
         FileKind::Path(_) => return Err(Errno::EBADF),
         // epoll instances have no read or write.
         FileKind::Epoll(_) => return Err(Errno::EINVAL),
+        FileKind::SignalFd(s) => return fdobj::signalfd_read(task, &file, s, dst),
         FileKind::Device(_) | FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     if let Some(d) = file.device() {
@@ -404,6 +407,7 @@ pub fn writev(task: &mut Task<'_>, a: &Args) -> SysResult {
         FileKind::Path(_) => return Err(Errno::EBADF),
         // epoll instances have no read or write.
         FileKind::Epoll(_) => return Err(Errno::EINVAL),
+        FileKind::SignalFd(_) => return Err(Errno::EINVAL),
         FileKind::Device(_) | FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     if file.device().is_some() {

@@ -409,7 +409,10 @@ fn file_stat(task: &Task<'_>, file: &FileDescription) -> Result<libc::stat, Errn
             st.st_gid = creds.gid;
         }
         // Linux's anonymous inode: one inode, mode 0600 with no type.
-        FileKind::EventFd(_) | FileKind::TimerFd(_) | FileKind::Epoll(_) => {
+        FileKind::EventFd(_)
+        | FileKind::TimerFd(_)
+        | FileKind::Epoll(_)
+        | FileKind::SignalFd(_) => {
             st.st_mode = 0o600;
             st.st_dev = ANON_INODE_DEV;
             st.st_ino = 1;
@@ -976,9 +979,12 @@ fn statfs_bytes(file: Option<&FileKind>) -> [u8; 120] {
     // of the sentry's own.
     let (kind, flags, fsid) = match file {
         Some(FileKind::Pipe(_)) => (PIPEFS_MAGIC, ST_VALID, PIPEFS_DEV),
-        Some(FileKind::EventFd(_) | FileKind::TimerFd(_) | FileKind::Epoll(_)) => {
-            (ANON_INODE_FS_MAGIC, ST_VALID, ANON_INODE_DEV)
-        }
+        Some(
+            FileKind::EventFd(_)
+            | FileKind::TimerFd(_)
+            | FileKind::Epoll(_)
+            | FileKind::SignalFd(_),
+        ) => (ANON_INODE_FS_MAGIC, ST_VALID, ANON_INODE_DEV),
         Some(FileKind::Device(_)) => (TMPFS_MAGIC, ST_VALID, DEVTMPFS_DEV),
         _ => (V9FS_MAGIC, ST_RDONLY | ST_VALID, vfs::ROOTFS_DEV),
     };

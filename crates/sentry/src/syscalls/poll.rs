@@ -58,7 +58,7 @@ impl Entry {
 
 /// Fills in `revents` for every entry without waiting; returns how many
 /// are ready.
-fn scan(entries: &mut [Entry]) -> Result<usize, Errno> {
+fn scan(task: &Task<'_>, entries: &mut [Entry]) -> Result<usize, Errno> {
     let mut host: Vec<libc::pollfd> = Vec::new();
     let mut host_idx = Vec::new();
     for (i, e) in entries.iter_mut().enumerate() {
@@ -76,6 +76,10 @@ fn scan(entries: &mut [Entry]) -> Result<usize, Errno> {
                         revents: 0,
                     });
                     host_idx.push(i);
+                }
+                (None, _) if matches!(&f.kind, FileKind::SignalFd(s) if super::fdobj::signals_pending(task, s.mask())) =>
+                {
+                    e.revents = (POLLIN | POLLRDNORM) & e.events;
                 }
                 (None, ready) => e.revents = ready.unwrap_or(0) & e.events,
             },
@@ -116,7 +120,7 @@ pub(super) fn wait_entries(
     extra: Option<(&WaitQueue, u64)>,
 ) -> SysResult {
     loop {
-        let n = scan(entries)?;
+        let n = scan(task, entries)?;
         if n > 0 {
             return Ok(n as u64);
         }

@@ -692,7 +692,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "level- and edge-triggered and one-shot; EPOLLET on a host descriptor (stdio) behaves as level-triggered; an epoll inside poll or another epoll is polled in 1 ms slices",
         "dpddpu",
     ), // 281
-    none("signalfd"),                // 282
+    partial(
+        "signalfd",
+        fdobj::signalfd,
+        "a signalfd inside an epoll inside another epoll never polls ready",
+        "dpu",
+    ), // 282
     partial(
         "timerfd_create",
         fdobj::timerfd_create,
@@ -704,7 +709,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("timerfd_settime", fdobj::timerfd_settime, "dxpp"), // 286
     full("timerfd_gettime", fdobj::timerfd_gettime, "dp"), // 287
     none("accept4"),                 // 288
-    none("signalfd4"),               // 289
+    partial(
+        "signalfd4",
+        fdobj::signalfd4,
+        "a signalfd inside an epoll inside another epoll never polls ready",
+        "dpux",
+    ), // 289
     full("eventfd2", fdobj::eventfd2, "ux"), // 290
     full("epoll_create1", epoll::epoll_create1, "x"), // 291
     full("dup3", fs::dup3, "ddx"),   // 292
