@@ -166,6 +166,21 @@ impl<'a> Task<'a> {
         }
     }
 
+    /// `block`, woken also when `q` notifies one of `events` (a file's
+    /// wait queue).
+    pub fn block_on(
+        &mut self,
+        q: &super::waitq::WaitQueue,
+        events: i16,
+        deadline: Option<Instant>,
+    ) -> Wake {
+        let cond = Arc::clone(&self.thread().cond);
+        let key = q.add(&cond, events);
+        let w = self.block(deadline);
+        q.remove(key);
+        w
+    }
+
     /// Runs `f` (a host call that may block) with the kernel unlocked.
     pub fn unlocked<R>(&mut self, f: impl FnOnce() -> R) -> R {
         MutexGuard::unlocked(&mut self.k, f)

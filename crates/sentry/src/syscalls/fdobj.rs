@@ -96,11 +96,7 @@ pub fn wait_native(task: &mut Task<'_>, file: &FileDescription, events: i16) -> 
         let Some(q) = file.wait_queue() else {
             return Ok(());
         };
-        let cond = Arc::clone(&task.thread().cond);
-        let key = q.add(&cond, events);
-        let w = task.block(file.deadline());
-        q.remove(key);
-        if w == Wake::Interrupted {
+        if task.block_on(q, events, file.deadline()) == Wake::Interrupted {
             return Err(Errno::ERESTARTSYS);
         }
     }
@@ -456,12 +452,7 @@ pub fn flock(task: &mut Task<'_>, a: &Args) -> SysResult {
                 if task.interrupted() {
                     return Err(Errno::ERESTARTSYS);
                 }
-                let q = &*crate::fs::lock::QUEUE;
-                let cond = Arc::clone(&task.thread().cond);
-                let k = q.add(&cond, !0);
-                let w = task.block(None);
-                q.remove(k);
-                if w == Wake::Interrupted {
+                if task.block_on(&crate::fs::lock::QUEUE, !0, None) == Wake::Interrupted {
                     return Err(Errno::ERESTARTSYS);
                 }
             }
@@ -513,12 +504,7 @@ pub fn signalfd_read(
         if file.nonblocking() {
             return Err(Errno::EAGAIN);
         }
-        let q = &*crate::fs::signalfd::QUEUE;
-        let cond = Arc::clone(&task.thread().cond);
-        let key = q.add(&cond, !0);
-        let w = task.block(None);
-        q.remove(key);
-        if w == Wake::Interrupted {
+        if task.block_on(&crate::fs::signalfd::QUEUE, !0, None) == Wake::Interrupted {
             return Err(Errno::ERESTARTSYS);
         }
     }

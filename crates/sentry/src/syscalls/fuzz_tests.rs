@@ -33,6 +33,24 @@ impl crate::kernel::ExecOpener for NoExec {
     }
 }
 
+/// Runs `f` on pid 1 of a fresh `test_kernel`, with the address of a
+/// scratch buffer in its memory.
+pub(super) fn with_task(f: impl FnOnce(&mut Task<'_>, u64)) {
+    let platform = vmm::Platform::probe().expect("open /dev/kvm");
+    let machine = platform.create_machine(64 << 20).expect("machine");
+    let (kernel, buf) = test_kernel(&machine);
+    let mut task = Task::lock(&kernel, 1, vmm::UserRegs::default(), None).expect("pid 1");
+    f(&mut task, buf);
+}
+
+/// Syscall arguments from a short list (the rest 0).
+pub(super) fn args(a: &[u64]) -> Args {
+    Args(std::array::from_fn(|i| a.get(i).copied().unwrap_or(0)))
+}
+
+/// A negative argument as the register holds it.
+pub(super) const NEG: fn(i64) -> u64 = |v| v as u64;
+
 /// A kernel with one process (pid 1) whose only thread has no host
 /// thread: handlers run on the test's own thread. The thread is marked
 /// killed, so that every call that would sleep returns at once.

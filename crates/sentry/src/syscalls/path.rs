@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use super::Args;
+use super::fdobj::O_ACCMODE;
 use super::fs::{O_CLOEXEC, nofile};
 use crate::errno::{Errno, SysResult};
 use crate::host;
@@ -25,7 +26,6 @@ const AT_EACCESS: u32 = 0x200;
 const AT_NO_AUTOMOUNT: u32 = 0x800;
 const AT_EMPTY_PATH: u32 = 0x1000;
 
-const O_ACCMODE: u32 = 3;
 const O_CREAT: u32 = 0o100;
 const O_EXCL: u32 = 0o200;
 const O_TRUNC: u32 = 0o1000;
@@ -76,6 +76,23 @@ fn at_empty(task: &Task<'_>, dirfd: i32) -> Result<Option<Arc<Dentry>>, Errno> {
         return Ok(Some(ctx.cwd));
     }
     Ok(task.fds().file(dirfd)?.dentry().cloned())
+}
+
+/// The file an *at call names: `path` from `dirfd`, not following a
+/// final symlink if `nofollow`, or `dirfd` itself for an empty path with
+/// AT_EMPTY_PATH.
+fn lookup_at(
+    task: &Task<'_>,
+    dirfd: i32,
+    path: &[u8],
+    nofollow: bool,
+    flags: u32,
+) -> Result<Arc<Dentry>, Errno> {
+    if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        return at_empty(task, dirfd)?.ok_or(Errno::ENOENT);
+    }
+    let follow = if nofollow { Follow::No } else { Follow::Yes };
+    lookup(task, dirfd, path, follow)
 }
 
 fn install(task: &mut Task<'_>, kind: FileKind, status: u32, flags: u32) -> SysResult {
@@ -462,16 +479,7 @@ fn do_access(task: &Task<'_>, dirfd: i32, path_addr: u64, mode: u32, flags: u32)
     if Device::at(&path).is_some() {
         return Ok(0);
     }
-    let d = if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        at_empty(task, dirfd)?.ok_or(Errno::ENOENT)?
-    } else {
-        let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
-            Follow::No
-        } else {
-            Follow::Yes
-        };
-        lookup(task, dirfd, &path, follow)?
-    };
+    let d = lookup_at(task, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW != 0, flags)?;
     // The real and effective IDs are the same in the sentry (AT_EACCESS
     // changes nothing).
     if mode != 0 && !vfs::permits(d.attr(), task.creds(), mode) {
@@ -694,16 +702,13 @@ fn do_link(
         return Err(Errno::EINVAL);
     }
     let old_path = path_arg(task, old)?;
-    let src = if old_path.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        at_empty(task, olddirfd)?.ok_or(Errno::ENOENT)?
-    } else {
-        let follow = if flags & AT_SYMLINK_FOLLOW != 0 {
-            Follow::Yes
-        } else {
-            Follow::No
-        };
-        lookup(task, olddirfd, &old_path, follow)?
-    };
+    let src = lookup_at(
+        task,
+        olddirfd,
+        &old_path,
+        flags & AT_SYMLINK_FOLLOW == 0,
+        flags,
+    )?;
     let r = create_name(task, newdirfd, new);
     if r == Err(Errno::EROFS) && src.is_dir() {
         return Err(Errno::EPERM);
@@ -793,16 +798,7 @@ fn change_attr(task: &Task<'_>, dirfd: i32, path_addr: u64, flags: u32) -> SysRe
         return Err(Errno::EINVAL);
     }
     let path = path_arg(task, path_addr)?;
-    if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        at_empty(task, dirfd)?.ok_or(Errno::ENOENT)?;
-    } else {
-        let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
-            Follow::No
-        } else {
-            Follow::Yes
-        };
-        lookup(task, dirfd, &path, follow)?;
-    }
+    lookup_at(task, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW != 0, flags)?;
     Err(Errno::EROFS)
 }
 

@@ -287,23 +287,10 @@ pub fn setpriority(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fuzz_tests::{NEG, args, with_task};
     use super::*;
     use crate::kernel::Thread;
     use crate::kernel::fd_table::FdTable;
-
-    fn with_task(f: impl FnOnce(&mut Task<'_>, u64)) {
-        let platform = vmm::Platform::probe().expect("open /dev/kvm");
-        let machine = platform.create_machine(64 << 20).expect("machine");
-        let (kernel, buf) = super::super::fuzz_tests::test_kernel(&machine);
-        let mut task = Task::lock(&kernel, 1, vmm::UserRegs::default(), None).expect("pid 1");
-        f(&mut task, buf);
-    }
-
-    fn args(a: &[u64]) -> Args {
-        Args(std::array::from_fn(|i| a.get(i).copied().unwrap_or(0)))
-    }
-
-    const NEG: fn(i64) -> u64 = |v| v as u64;
 
     #[test]
     fn nice_values_round_trip_with_linux_permissions() {

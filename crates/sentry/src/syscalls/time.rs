@@ -437,25 +437,14 @@ pub fn time(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fuzz_tests::{args, with_task};
     use super::*;
     use crate::kernel::Thread;
     use crate::kernel::fd_table::FdTable;
 
-    fn with_task(f: impl FnOnce(&mut Task<'_>, u64)) {
-        let platform = vmm::Platform::probe().expect("open /dev/kvm");
-        let machine = platform.create_machine(64 << 20).expect("machine");
-        let (kernel, buf) = super::super::fuzz_tests::test_kernel(&machine);
-        let mut task = Task::lock(&kernel, 1, vmm::UserRegs::default(), None).expect("pid 1");
-        f(&mut task, buf);
-    }
-
     /// Linux's MAKE_PROCESS_CPUCLOCK / MAKE_THREAD_CPUCLOCK.
     fn cpu_clock(pid: i32, thread: bool, which: i32) -> i32 {
         (!pid << 3) | if thread { 4 } else { 0 } | which
-    }
-
-    fn args(a: &[u64]) -> Args {
-        Args(std::array::from_fn(|i| a.get(i).copied().unwrap_or(0)))
     }
 
     #[test]
