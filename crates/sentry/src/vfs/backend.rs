@@ -21,6 +21,12 @@
 //!   O_WRONLY or O_RDWR, plus O_DIRECTORY, O_TRUNC, O_APPEND as given),
 //!   never following a symlink; it is refused for anything but regular
 //!   files and directories.
+//! - the calls that change the tree (`create` to `setattr`) act on one
+//!   name in one directory the VFS has already resolved and checked
+//!   (permissions, sticky bits, mount flags, the name's validity); the
+//!   server only refuses what the host refuses. New files belong to
+//!   `owner` (the caller's fsuid and fsgid; the server chowns them). A
+//!   read-only server answers EROFS, which is each call's default.
 
 use std::os::fd::OwnedFd;
 
@@ -86,6 +92,47 @@ impl Attr {
     }
 }
 
+/// A new time for `setattr` (utimensat's UTIME_NOW and explicit times).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetTime {
+    Now,
+    At(i64, i64),
+}
+
+/// The attributes `setattr` changes; `None` leaves one alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SetAttr {
+    /// Permission bits only (07777).
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// truncate(2)'s length.
+    pub size: Option<u64>,
+    pub atime: Option<SetTime>,
+    pub mtime: Option<SetTime>,
+}
+
+/// A filesystem's `statfs(2)` numbers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatFs {
+    pub fs_type: i64,
+    pub bsize: i64,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub namelen: i64,
+    pub frsize: i64,
+}
+
+/// Who new files belong to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
 /// The server behind one gofer-backed mount.
 pub trait FsBackend: Send + Sync {
     /// The root directory's handle and attributes.
@@ -100,4 +147,86 @@ pub trait FsBackend: Send + Sync {
     fn open(&self, h: Handle, flags: i32) -> Result<OwnedFd, Errno>;
     /// Forgets `h`.
     fn release(&self, h: Handle);
+
+    /// Creates regular file `name` in `dir` (O_CREAT|O_EXCL) with
+    /// permission bits `mode`, opened with `flags` (the access mode and
+    /// O_APPEND), and names it.
+    fn create(
+        &self,
+        dir: Handle,
+        name: &[u8],
+        flags: i32,
+        mode: u32,
+        owner: Owner,
+    ) -> Result<(Handle, Attr, OwnedFd), Errno> {
+        let _ = (dir, name, flags, mode, owner);
+        Err(Errno::EROFS)
+    }
+    /// mkdir(2).
+    fn mkdir(
+        &self,
+        dir: Handle,
+        name: &[u8],
+        mode: u32,
+        owner: Owner,
+    ) -> Result<(Handle, Attr), Errno> {
+        let _ = (dir, name, mode, owner);
+        Err(Errno::EROFS)
+    }
+    /// mknod(2) of a FIFO, a socket or an empty regular file (`mode`
+    /// holds the type); device nodes are the VFS's to refuse.
+    fn mknod(
+        &self,
+        dir: Handle,
+        name: &[u8],
+        mode: u32,
+        owner: Owner,
+    ) -> Result<(Handle, Attr), Errno> {
+        let _ = (dir, name, mode, owner);
+        Err(Errno::EROFS)
+    }
+    /// symlink(2): `name` in `dir` pointing at `target`.
+    fn symlink(
+        &self,
+        dir: Handle,
+        name: &[u8],
+        target: &[u8],
+        owner: Owner,
+    ) -> Result<(Handle, Attr), Errno> {
+        let _ = (dir, name, target, owner);
+        Err(Errno::EROFS)
+    }
+    /// link(2): a new name `name` in `dir` for the file `target`.
+    fn link(&self, dir: Handle, name: &[u8], target: Handle) -> Result<(Handle, Attr), Errno> {
+        let _ = (dir, name, target);
+        Err(Errno::EROFS)
+    }
+    /// unlinkat(2): `name` in `dir`, a directory if `rmdir`.
+    fn unlink(&self, dir: Handle, name: &[u8], rmdir: bool) -> Result<(), Errno> {
+        let _ = (dir, name, rmdir);
+        Err(Errno::EROFS)
+    }
+    /// renameat2(2) with its `flags` (RENAME_NOREPLACE, RENAME_EXCHANGE;
+    /// RENAME_WHITEOUT is refused).
+    fn rename(
+        &self,
+        old_dir: Handle,
+        old_name: &[u8],
+        new_dir: Handle,
+        new_name: &[u8],
+        flags: u32,
+    ) -> Result<(), Errno> {
+        let _ = (old_dir, old_name, new_dir, new_name, flags);
+        Err(Errno::EROFS)
+    }
+    /// Changes `h`'s attributes and returns the new ones.
+    fn setattr(&self, h: Handle, set: SetAttr) -> Result<Attr, Errno> {
+        let _ = (h, set);
+        Err(Errno::EROFS)
+    }
+    /// statfs(2) of the filesystem holding `h`.
+    fn statfs(&self, h: Handle) -> Result<StatFs, Errno> {
+        let _ = h;
+        Err(Errno::ENOSYS)
+    }
 }
