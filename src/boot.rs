@@ -118,6 +118,9 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         fs: Some(std::sync::Arc::new(crate::gofer::GoferFs::new(
             std::sync::Arc::clone(&gofer),
         ))),
+        // Until the sentry's overlay lands the rootfs is served read-only.
+        overlay: false,
+        mounts: Vec::new(),
     };
 
     let mut before_guest = || -> Result<(), String> {

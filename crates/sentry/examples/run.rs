@@ -56,6 +56,8 @@ fn main() {
         exitless: std::env::var_os("SENTRY_NO_EXITLESS").is_none(),
         exec: std::sync::Arc::new(NoExec),
         fs: None,
+        overlay: false,
+        mounts: Vec::new(),
     };
     let status = sentry::run(&platform, config, &mut || Ok(()));
     eprintln!("{status:?} in {:?}", t.elapsed());

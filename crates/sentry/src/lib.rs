@@ -84,6 +84,42 @@ pub struct BootConfig {
     /// sentry has a VFS, and opens, stats, directory reads and execve go
     /// through it.
     pub fs: Option<std::sync::Arc<dyn vfs::backend::FsBackend>>,
+    /// The rootfs as an overlay with an upper layer in sandbox memory
+    /// (`--overlay=memory`, the default): writes never reach `fs`. Without
+    /// it (`--overlay=none`) the rootfs is `fs` itself, read-only or
+    /// writable as the spec's `root.readonly` says.
+    pub overlay: bool,
+    /// The spec's mounts, in the spec's order (a later mount can cover an
+    /// earlier one).
+    pub mounts: Vec<MountSpec>,
+}
+
+/// One mount from the spec, as the sentry makes it.
+pub struct MountSpec {
+    /// The absolute path inside the container (`destination`).
+    pub target: String,
+    pub source: MountSource,
+    /// `ro` among the options.
+    pub readonly: bool,
+    /// The spec's options, as given (the sentry reads `size=`, `mode=`,
+    /// `nosuid`, `nodev`, `noexec`, and shows them in /proc/mounts).
+    pub options: Vec<String>,
+}
+
+/// What a spec mount is.
+pub enum MountSource {
+    /// A bind mount of a host directory or file, served by the gofer.
+    Bind(std::sync::Arc<dyn vfs::backend::FsBackend>),
+    Tmpfs,
+    Proc,
+    Sysfs,
+    /// devpts at /dev/pts.
+    Devpts,
+    /// mqueue (an empty directory: the sentry has no message queues).
+    Mqueue,
+    /// A filesystem type the sentry does not have (its type as given):
+    /// the mount is skipped with a warning.
+    Other(String),
 }
 
 /// How the container's init ended.

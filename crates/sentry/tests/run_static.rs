@@ -146,6 +146,8 @@ fn child_entry() {
         strace: std::env::var_os("SENTRY_CHILD_STRACE").is_some(),
         exec: std::sync::Arc::new(NoExec),
         fs: None,
+        overlay: false,
+        mounts: Vec::new(),
         exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
@@ -328,6 +330,8 @@ fn load_error(bytes: &[u8]) -> String {
         strace: false,
         exec: std::sync::Arc::new(NoExec),
         fs: None,
+        overlay: false,
+        mounts: Vec::new(),
         exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
@@ -396,6 +400,8 @@ fn load_error_or_run(bytes: &[u8]) -> Option<String> {
         strace: false,
         exec: std::sync::Arc::new(NoExec),
         fs: None,
+        overlay: false,
+        mounts: Vec::new(),
         exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
