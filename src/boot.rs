@@ -118,8 +118,8 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         fs: Some(std::sync::Arc::new(crate::gofer::GoferFs::new(
             std::sync::Arc::clone(&gofer),
         ))),
-        // Until the sentry's overlay lands the rootfs is served read-only.
-        overlay: false,
+        // The rootfs as an overlay with its upper layer in memory.
+        overlay: true,
         mounts: Vec::new(),
     };
 

@@ -37,13 +37,49 @@ fn open_interp(
         let root = vfs.root();
         let d =
             crate::vfs::resolve(root, root, path, crate::vfs::Follow::Yes, creds).map_err(fail)?;
-        if !d.attr().is_regular() || !crate::vfs::permits(d.attr(), creds, crate::vfs::MAY_EXEC) {
+        let attr = d.attr();
+        if !attr.is_regular() || !crate::vfs::permits(&attr, creds, crate::vfs::MAY_EXEC) {
             return Err(fail(crate::errno::Errno::EACCES));
         }
-        return d.exec_file().map_err(fail);
+        return d.inode().exec_file().map(|e| e.file).map_err(fail);
     }
     let p = std::str::from_utf8(path).map_err(|_| fail(crate::errno::Errno::ENOENT))?;
     kernel.exec.open(p).map(Arc::new).map_err(fail)
+}
+
+/// The container's mount tree: the rootfs (an overlay with a memory upper
+/// layer, or the gofer's tree itself), then the spec's mounts in order.
+/// None without a filesystem server.
+fn build_vfs(
+    mem: &Arc<vmm::MemoryFile>,
+    config: &BootConfig,
+) -> Result<Option<crate::vfs::Vfs>, Error> {
+    use crate::fs::memfs::MemFs;
+    use crate::vfs::{MountOpts, Vfs};
+    let Some(fs) = &config.fs else {
+        return Ok(None);
+    };
+    let setup = |what: &str, e: crate::errno::Errno| Error::Setup(format!("{what}: {e}"));
+    let vfs = if config.overlay {
+        let root =
+            MemFs::overlay(Arc::clone(mem), Arc::clone(fs)).map_err(|e| setup("rootfs", e))?;
+        Vfs::new(
+            root,
+            MountOpts {
+                fstype: "overlay".into(),
+                source: "overlay".into(),
+                readonly: false,
+                options: "lowerdir=rootfs,upperdir=memory".into(),
+            },
+        )
+    } else {
+        Vfs::over(Arc::clone(fs), false)
+    }
+    .map_err(|e| setup("rootfs", e))?;
+    for m in &config.mounts {
+        crate::fs::mounts::mount_spec(&vfs, mem, m)?;
+    }
+    Ok(Some(vfs))
 }
 
 /// Builds init's process and thread in `kernel`; returns its registers.
@@ -180,9 +216,7 @@ pub fn run(
         },
         Arc::clone(&config.exec),
     );
-    if let Some(fs) = &config.fs {
-        let vfs = crate::vfs::Vfs::new(Arc::clone(fs))
-            .map_err(|e| Error::Setup(format!("rootfs: {e}")))?;
+    if let Some(vfs) = build_vfs(machine.memory(), &config)? {
         let _ = kernel.vfs.set(vfs);
     }
     let regs = create_init(&kernel, &config)?;

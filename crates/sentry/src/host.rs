@@ -88,6 +88,22 @@ pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8], off: Option<i64>) -> Result<usiz
     })
 }
 
+/// pread(2) into a sentry buffer until it is full or the file ends.
+pub fn pread_full(fd: BorrowedFd<'_>, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = match read(fd, &mut buf[done..], Some((off + done as u64) as i64)) {
+            Err(Errno::EINTR) => continue,
+            r => r?,
+        };
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    Ok(done)
+}
+
 /// write(2) from a sentry buffer.
 pub fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> Result<usize, Errno> {
     // SAFETY: `buf` is a valid readable slice of the given length.
@@ -121,6 +137,39 @@ pub fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
         Err(Errno::last_host())
     } else {
         Ok(r as usize)
+    }
+}
+
+/// All the entries of the host directory `fd` but `.` and `..`.
+pub fn read_dir(fd: &std::os::fd::OwnedFd) -> Result<Vec<crate::vfs::inode::DirEntry>, Errno> {
+    use std::os::fd::AsFd;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = getdents64(fd.as_fd(), &mut buf)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        let mut off = 0;
+        // linux_dirent64: d_ino u64, d_off i64, d_reclen u16, d_type u8, name.
+        while off + 19 <= n {
+            let ino = u64::from_ne_bytes(buf[off..off + 8].try_into().unwrap_or_default());
+            let reclen = usize::from(u16::from_ne_bytes([buf[off + 16], buf[off + 17]]));
+            if reclen < 19 || off + reclen > n {
+                return Err(Errno::EIO);
+            }
+            let kind = buf[off + 18];
+            let name = &buf[off + 19..off + reclen];
+            let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
+            if name != b"." && name != b".." {
+                out.push(crate::vfs::inode::DirEntry {
+                    name: name.to_vec(),
+                    ino,
+                    kind,
+                });
+            }
+            off += reclen;
+        }
     }
 }
 

@@ -37,15 +37,110 @@ pub enum FileKind {
     /// A file of a gofer-backed mount, opened for I/O: the descriptor the
     /// gofer donated does the reads and writes (and keeps the offset).
     File(HostFile),
+    /// A file the sentry serves itself (the memory filesystem's files,
+    /// procfs, the devices), read and written at the description's
+    /// offset.
+    Ops(OpsFile),
+    /// A directory of any filesystem, for getdents64.
+    Dir(DirFile),
     /// An O_PATH descriptor: a place in the tree, with no I/O.
     Path(Arc<crate::vfs::Dentry>),
 }
 
 /// A gofer-backed file opened for I/O.
-#[derive(Debug)]
 pub struct HostFile {
     pub fd: OwnedFd,
-    pub dentry: Arc<crate::vfs::Dentry>,
+    pub inode: Arc<dyn crate::vfs::inode::Inode>,
+    /// What names the file's pages in the page cache.
+    pub cache_key: Arc<dyn std::any::Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for HostFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HostFile({:?})", self.fd)
+    }
+}
+
+/// What a file the sentry serves itself does. Offsets are the open file
+/// description's (`OpsFile::pos`); the syscalls move them.
+pub trait FileOps: Send + Sync {
+    /// Reads at `off`; 0 at the end.
+    fn read(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno>;
+    /// Writes at `off`, or at the end for None (O_APPEND); returns the
+    /// bytes written and the offset after them.
+    fn write(&self, off: Option<u64>, buf: &[u8]) -> Result<(usize, u64), Errno> {
+        let _ = (off, buf);
+        Err(Errno::EINVAL)
+    }
+    /// The size SEEK_END counts from (None: the file cannot seek, ESPIPE).
+    fn size(&self) -> Option<u64>;
+    /// ftruncate(2).
+    fn truncate(&self, len: u64) -> Result<(), Errno> {
+        let _ = len;
+        Err(Errno::EINVAL)
+    }
+    /// The inode, for fstat, mmap and the locks.
+    fn inode(&self) -> Option<Arc<dyn crate::vfs::inode::Inode>> {
+        None
+    }
+    /// The frames holding file pages `[first, first + n)` (each with a new
+    /// reference), for mmap; ENODEV if the file cannot be mapped.
+    fn frames(&self, first: u64, n: u64) -> Result<Vec<vmm::Frame>, Errno> {
+        let _ = (first, n);
+        Err(Errno::ENODEV)
+    }
+}
+
+/// An open file the sentry serves itself.
+pub struct OpsFile {
+    pub ops: Box<dyn FileOps>,
+    /// The file offset.
+    pub pos: parking_lot::Mutex<u64>,
+}
+
+impl OpsFile {
+    pub fn new(ops: Box<dyn FileOps>) -> OpsFile {
+        OpsFile {
+            ops,
+            pos: parking_lot::Mutex::new(0),
+        }
+    }
+}
+
+impl std::fmt::Debug for OpsFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpsFile")
+    }
+}
+
+/// An open directory: its entries, read once per pass (a rewind reads
+/// them again), and the position in them.
+pub struct DirFile {
+    pub inode: Arc<dyn crate::vfs::inode::Inode>,
+    pub state: parking_lot::Mutex<DirState>,
+}
+
+#[derive(Default)]
+pub struct DirState {
+    /// `.`, `..` and the entries, once read.
+    pub entries: Option<Vec<crate::vfs::inode::DirEntry>>,
+    /// The index of the next entry to report.
+    pub pos: usize,
+}
+
+impl DirFile {
+    pub fn new(inode: Arc<dyn crate::vfs::inode::Inode>) -> DirFile {
+        DirFile {
+            inode,
+            state: parking_lot::Mutex::new(DirState::default()),
+        }
+    }
+}
+
+impl std::fmt::Debug for DirFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DirFile")
+    }
 }
 
 /// The sentry's own character devices (the rest of devfs comes with the
@@ -83,6 +178,8 @@ impl Device {
 pub struct FileDescription {
     pub kind: FileKind,
     status: AtomicU32,
+    /// Where in the tree the file was opened.
+    pub dentry: Option<Arc<crate::vfs::Dentry>>,
 }
 
 /// O_NONBLOCK.
@@ -100,6 +197,16 @@ impl FileDescription {
         FileDescription {
             kind,
             status: AtomicU32::new(status),
+            dentry: None,
+        }
+    }
+
+    /// A file opened at `dentry`.
+    pub fn at(kind: FileKind, status: u32, dentry: Arc<crate::vfs::Dentry>) -> FileDescription {
+        FileDescription {
+            kind,
+            status: AtomicU32::new(status),
+            dentry: Some(dentry),
         }
     }
 
@@ -118,6 +225,8 @@ impl FileDescription {
         use events::*;
         Some(match &self.kind {
             FileKind::Stdio(_) | FileKind::File(_) => return None,
+            // Regular files, directories and the sentry's devices never wait.
+            FileKind::Ops(_) | FileKind::Dir(_) => POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM,
             // poll(2) does not see O_PATH descriptors.
             FileKind::Path(_) => POLLNVAL,
             FileKind::Pipe(end) => end.pipe.readiness(end.writer),
@@ -152,9 +261,8 @@ impl FileDescription {
     /// Where in the tree this file is, if it is in the tree.
     pub fn dentry(&self) -> Option<&Arc<crate::vfs::Dentry>> {
         match &self.kind {
-            FileKind::File(f) => Some(&f.dentry),
             FileKind::Path(d) => Some(d),
-            _ => None,
+            _ => self.dentry.as_ref(),
         }
     }
 

@@ -20,7 +20,7 @@ use crate::errno::{Errno, SysResult};
 use crate::host::{self, IoVec};
 use crate::kernel::Task;
 use crate::kernel::deliver::{self, Dest};
-use crate::kernel::fd_table::{Device, FdEntry, FileDescription, FileKind, O_NONBLOCK};
+use crate::kernel::fd_table::{Device, FdEntry, FileDescription, FileKind, O_NONBLOCK, OpsFile};
 use crate::kernel::rlimits::RLIMIT_NOFILE;
 use crate::kernel::signal::{SIGPIPE, SigInfo, code};
 use crate::mm::usercopy::{MAX_IO_CHUNK, MAX_RW_COUNT};
@@ -142,6 +142,11 @@ pub fn read(task: &mut Task<'_>, a: &Args) -> SysResult {
         // epoll instances have no read or write.
         FileKind::Epoll(_) => return Err(Errno::EINVAL),
         FileKind::SignalFd(s) => return fdobj::signalfd_read(task, &file, s, dst),
+        FileKind::Dir(_) => return Err(Errno::EISDIR),
+        FileKind::Ops(o) => {
+            let iov = task.mm().io_vecs(a.u(1), count, true)?;
+            return ops_read(o, &iov, None);
+        }
         FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
@@ -206,6 +211,11 @@ pub fn write(task: &mut Task<'_>, a: &Args) -> SysResult {
         // epoll instances have no read or write.
         FileKind::Epoll(_) => return Err(Errno::EINVAL),
         FileKind::SignalFd(_) => return Err(Errno::EINVAL),
+        FileKind::Dir(_) => return Err(Errno::EISDIR),
+        FileKind::Ops(o) => {
+            let iov = task.mm().io_vecs(a.u(1), count, false)?;
+            return ops_write(task, o, &iov, None, file.status() & O_APPEND_FLAG != 0);
+        }
         FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     let fd = file.host_fd().ok_or(Errno::EINVAL)?;
@@ -230,12 +240,113 @@ fn positioned_native(
     a: &Args,
     write: bool,
 ) -> SysResult {
-    offset(a, 3)?;
-    match file.kind {
+    let off = offset(a, 3)? as u64;
+    match &file.kind {
         FileKind::Device(_) if write => self::write(task, a),
         FileKind::Device(_) => read(task, a),
+        FileKind::Dir(_) => Err(Errno::EISDIR),
+        FileKind::Ops(o) => {
+            let count = a.u(2).min(MAX_RW_COUNT);
+            let iov = task.mm().io_vecs(a.u(1), count, !write)?;
+            if write {
+                // pwrite on O_APPEND appends, as Linux does.
+                let append = file.status() & O_APPEND_FLAG != 0;
+                ops_write(task, o, &iov, Some(off), append)
+            } else {
+                ops_read(o, &iov, Some(off))
+            }
+        }
         _ => Err(Errno::ESPIPE),
     }
+}
+
+const O_APPEND_FLAG: u32 = 0o2000;
+
+/// Reads a sentry-served file into guest segments at `off` (None: at the
+/// description's offset, which moves).
+fn ops_read(o: &OpsFile, iov: &[host::IoVec], off: Option<u64>) -> SysResult {
+    let mut pos = o.pos.lock();
+    let mut at = off.unwrap_or(*pos);
+    let total: usize = iov.iter().map(|v| v.len).sum();
+    let mut buf = vec![0u8; total.clamp(1, 1 << 16)];
+    let mut done = 0usize;
+    'outer: for v in iov {
+        let mut vo = 0;
+        while vo < v.len {
+            let want = (v.len - vo).min(buf.len());
+            let n = match o.ops.read(at, &mut buf[..want]) {
+                Ok(n) => n,
+                Err(_) if done > 0 => break 'outer,
+                Err(e) => return Err(e),
+            };
+            // SAFETY: `v` is a host view of guest memory, writable and
+            // `v.len` bytes long (io_vecs/gather checked it).
+            unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), v.base.add(vo), n) };
+            vo += n;
+            at += n as u64;
+            done += n;
+            if n < want {
+                break 'outer;
+            }
+        }
+    }
+    if off.is_none() {
+        *pos = at;
+    }
+    Ok(done as u64)
+}
+
+/// Writes guest segments to a sentry-served file at `off` (None: at the
+/// description's offset, which moves), or at its end for O_APPEND.
+fn ops_write(
+    task: &mut Task<'_>,
+    o: &OpsFile,
+    iov: &[host::IoVec],
+    off: Option<u64>,
+    append: bool,
+) -> SysResult {
+    let mut pos = o.pos.lock();
+    let mut at = if append {
+        None
+    } else {
+        Some(off.unwrap_or(*pos))
+    };
+    let mut done = 0usize;
+    let mut end = at.unwrap_or(0);
+    for v in iov {
+        // SAFETY: `v` is a host view of guest memory, readable and
+        // `v.len` bytes long.
+        let src = unsafe { std::slice::from_raw_parts(v.base.cast_const(), v.len) };
+        if src.is_empty() {
+            continue;
+        }
+        let (n, after) = match o.ops.write(at, src) {
+            Ok(r) => r,
+            Err(_) if done > 0 => break,
+            Err(Errno::EFBIG) => {
+                let info = SigInfo::user(
+                    libc::SIGXFSZ as u32,
+                    code::SI_USER,
+                    task.tgid,
+                    task.creds().uid,
+                );
+                let tid = task.tid;
+                deliver::send(&mut task.k, Dest::Thread(tid), info, false);
+                return Err(Errno::EFBIG);
+            }
+            Err(e) => return Err(e),
+        };
+        done += n;
+        end = after;
+        at = Some(after);
+        if n < src.len() {
+            break;
+        }
+    }
+    if off.is_none() && done > 0 {
+        *pos = end;
+    }
+    Ok(done as u64)
 }
 
 pub fn pread64(task: &mut Task<'_>, a: &Args) -> SysResult {
@@ -355,6 +466,11 @@ pub fn readv(task: &mut Task<'_>, a: &Args) -> SysResult {
         // epoll instances have no read or write.
         FileKind::Epoll(_) => return Err(Errno::EINVAL),
         FileKind::SignalFd(s) => return fdobj::signalfd_read(task, &file, s, dst),
+        FileKind::Dir(_) => return Err(Errno::EISDIR),
+        FileKind::Ops(o) => {
+            let iov = gather(task, a.u(1), a.u(2), true, u64::MAX)?;
+            return ops_read(o, &iov, None);
+        }
         FileKind::Device(_) | FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     if let Some(d) = file.device() {
@@ -408,6 +524,11 @@ pub fn writev(task: &mut Task<'_>, a: &Args) -> SysResult {
         // epoll instances have no read or write.
         FileKind::Epoll(_) => return Err(Errno::EINVAL),
         FileKind::SignalFd(_) => return Err(Errno::EINVAL),
+        FileKind::Dir(_) => return Err(Errno::EISDIR),
+        FileKind::Ops(o) => {
+            let iov = gather(task, a.u(1), a.u(2), false, u64::MAX)?;
+            return ops_write(task, o, &iov, None, file.status() & O_APPEND_FLAG != 0);
+        }
         FileKind::Device(_) | FileKind::Stdio(_) | FileKind::File(_) => {}
     }
     if file.device().is_some() {
@@ -433,6 +554,49 @@ pub fn lseek(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
     if matches!(file.kind, FileKind::Pipe(_)) {
         return Err(Errno::ESPIPE);
+    }
+    let (off, whence) = (a.u(1) as i64, a.int(2));
+    match &file.kind {
+        FileKind::Ops(o) => {
+            let Some(size) = o.ops.size() else {
+                return Err(Errno::ESPIPE);
+            };
+            let mut pos = o.pos.lock();
+            let size = size as i64;
+            let new = match whence {
+                libc::SEEK_SET => off,
+                libc::SEEK_CUR => (*pos as i64).checked_add(off).ok_or(Errno::EOVERFLOW)?,
+                libc::SEEK_END => size.checked_add(off).ok_or(Errno::EOVERFLOW)?,
+                // The whole file is data.
+                libc::SEEK_DATA if off < size && off >= 0 => off,
+                libc::SEEK_HOLE if off < size && off >= 0 => size,
+                libc::SEEK_DATA | libc::SEEK_HOLE => return Err(Errno::ENXIO),
+                _ => return Err(Errno::EINVAL),
+            };
+            if new < 0 {
+                return Err(Errno::EINVAL);
+            }
+            *pos = new as u64;
+            return Ok(new as u64);
+        }
+        FileKind::Dir(d) => {
+            let mut st = d.state.lock();
+            let new = match whence {
+                libc::SEEK_SET => off,
+                libc::SEEK_CUR => (st.pos as i64).checked_add(off).ok_or(Errno::EINVAL)?,
+                _ => return Err(Errno::EINVAL),
+            };
+            if new < 0 {
+                return Err(Errno::EINVAL);
+            }
+            st.pos = new as usize;
+            if new == 0 {
+                // rewinddir: read the directory afresh.
+                st.entries = None;
+            }
+            return Ok(new as u64);
+        }
+        _ => {}
     }
     if file.host_fd().is_none() {
         // Devices and anonymous files without positions: Linux's

@@ -211,7 +211,7 @@ fn map_target(
             // its dentry; a host stdio file gets private copies.
             let cache = match &file.kind {
                 FileKind::File(f) => {
-                    let owner: Arc<dyn std::any::Any + Send + Sync> = f.dentry.clone();
+                    let owner: Arc<dyn std::any::Any + Send + Sync> = Arc::clone(&f.cache_key);
                     Some(task.mm().page_cache(owner))
                 }
                 _ => None,

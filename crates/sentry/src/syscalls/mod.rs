@@ -21,6 +21,7 @@ mod signal;
 pub mod table;
 mod time;
 mod timer;
+mod tree;
 mod wait;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -17,14 +17,15 @@ use super::fs::{O_CLOEXEC, nofile};
 use crate::errno::{Errno, SysResult};
 use crate::host;
 use crate::kernel::Task;
-use crate::kernel::fd_table::{Device, FdEntry, FileDescription, FileKind, HostFile, O_NONBLOCK};
+use crate::kernel::fd_table::{Device, DirFile, FdEntry, FileDescription, FileKind, O_NONBLOCK};
+use crate::vfs::inode::{DirEntry, NewNode};
 use crate::vfs::{self, Dentry, Follow, MAY_EXEC, MAY_READ, MAY_WRITE, PATH_MAX};
 
-const AT_FDCWD: i32 = -100;
-const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+pub(super) const AT_FDCWD: i32 = -100;
+pub(super) const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
 const AT_EACCESS: u32 = 0x200;
 const AT_NO_AUTOMOUNT: u32 = 0x800;
-const AT_EMPTY_PATH: u32 = 0x1000;
+pub(super) const AT_EMPTY_PATH: u32 = 0x1000;
 
 const O_CREAT: u32 = 0o100;
 const O_EXCL: u32 = 0o200;
@@ -38,12 +39,16 @@ const O_TMPFILE: u32 = 0o20000000 | O_DIRECTORY;
 /// Copies in a path argument: EFAULT, ENAMETOOLONG (PATH_MAX with its
 /// NUL); an empty one is returned as is (the caller decides: ENOENT, or
 /// AT_EMPTY_PATH).
-fn path_arg(task: &Task<'_>, addr: u64) -> Result<Vec<u8>, Errno> {
+pub(super) fn path_arg(task: &Task<'_>, addr: u64) -> Result<Vec<u8>, Errno> {
     task.mm().read_cstring(addr, PATH_MAX - 1)
 }
 
 /// The directory a walk of `path` starts from, with the process's root.
-fn start(task: &Task<'_>, dirfd: i32, path: &[u8]) -> Result<(Arc<Dentry>, Arc<Dentry>), Errno> {
+pub(super) fn start(
+    task: &Task<'_>,
+    dirfd: i32,
+    path: &[u8],
+) -> Result<(Arc<Dentry>, Arc<Dentry>), Errno> {
     let ctx = task.process().fs.clone().ok_or(Errno::ENOSYS)?;
     if path.first() == Some(&b'/') {
         return Ok((Arc::clone(&ctx.root), ctx.root));
@@ -60,7 +65,12 @@ fn start(task: &Task<'_>, dirfd: i32, path: &[u8]) -> Result<(Arc<Dentry>, Arc<D
 }
 
 /// Resolves `path` from `dirfd` (ENOENT for an empty path).
-fn lookup(task: &Task<'_>, dirfd: i32, path: &[u8], follow: Follow) -> Result<Arc<Dentry>, Errno> {
+pub(super) fn lookup(
+    task: &Task<'_>,
+    dirfd: i32,
+    path: &[u8],
+    follow: Follow,
+) -> Result<Arc<Dentry>, Errno> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -81,7 +91,7 @@ fn at_empty(task: &Task<'_>, dirfd: i32) -> Result<Option<Arc<Dentry>>, Errno> {
 /// The file an *at call names: `path` from `dirfd`, not following a
 /// final symlink if `nofollow`, or `dirfd` itself for an empty path with
 /// AT_EMPTY_PATH.
-fn lookup_at(
+pub(super) fn lookup_at(
     task: &Task<'_>,
     dirfd: i32,
     path: &[u8],
@@ -144,7 +154,7 @@ fn do_open_how(
     dirfd: i32,
     path_addr: u64,
     flags: u32,
-    _mode: u32,
+    mode: u32,
     how: How,
 ) -> SysResult {
     let name = path_arg(task, path_addr)?;
@@ -152,9 +162,12 @@ fn do_open_how(
         return Err(Errno::ENOENT);
     }
     if flags & O_TMPFILE == O_TMPFILE && flags & O_PATH == 0 {
-        // An unnamed file in a directory: the rootfs cannot take one yet.
-        lookup_how(task, dirfd, &name, Follow::Yes, how)?;
-        return Err(Errno::EROFS);
+        // An unnamed file in a directory: no filesystem here has them.
+        let d = lookup_how(task, dirfd, &name, Follow::Yes, how)?;
+        if !d.is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        return Err(Errno::ENOTSUP);
     }
     let confined = how.in_root || how.restrict.beneath;
     if let Some(d) = Device::at(&name).filter(|_| !confined) {
@@ -164,38 +177,54 @@ fn do_open_how(
         let status = flags & (O_ACCMODE | O_NONBLOCK | O_APPEND);
         return install(task, FileKind::Device(d), status, flags);
     }
-    let follow = if flags & O_NOFOLLOW != 0 || (flags & O_CREAT != 0 && flags & O_EXCL != 0) {
+    let acc = flags & O_ACCMODE;
+    let status = acc | (flags & (O_NONBLOCK | O_APPEND));
+    let creating = flags & O_CREAT != 0 && flags & O_PATH == 0;
+    let follow = if flags & O_NOFOLLOW != 0 || (creating && flags & O_EXCL != 0) {
         Follow::No
     } else {
         Follow::Yes
     };
     let d = match lookup_how(task, dirfd, &name, follow, how) {
         Ok(d) => d,
-        // Creating a file needs the writable overlay.
-        Err(Errno::ENOENT) if flags & O_CREAT != 0 && flags & O_PATH == 0 => {
-            let parent_ok = match name.iter().rposition(|b| *b == b'/') {
-                Some(0) => true,
-                Some(i) => {
-                    lookup_how(task, dirfd, &name[..i], Follow::Yes, how).is_ok_and(|p| p.is_dir())
-                }
-                None => true,
+        Err(Errno::ENOENT) if creating => {
+            // The name is free (or a dangling symlink, which Linux would
+            // create through: refused here with ENOENT).
+            let p = super::tree::parent_of_path(task, dirfd, &name)?;
+            if p.last != vfs::Last::Normal || p.trailing_slash {
+                return Err(Errno::EISDIR);
+            }
+            match p.dir.child(&p.name) {
+                Err(Errno::ENOENT) => {}
+                Ok(_) => return Err(Errno::ENOENT),
+                Err(e) => return Err(e),
+            }
+            super::tree::writable(&p.dir)?;
+            super::tree::may_create(task, &p.dir)?;
+            let owner = super::tree::owner_in(task, &p.dir);
+            let perm = mode & !task.process().umask & 0o7777;
+            let open_flags = (acc | (flags & O_APPEND)) as i32;
+            let (inode, file) =
+                p.dir
+                    .inode()
+                    .create(&p.name, NewNode::Regular(perm), owner, Some(open_flags))?;
+            let d = p.dir.add_child(&p.name, inode);
+            let kind = match file {
+                Some(k) => k,
+                None => Arc::clone(d.inode()).open(open_flags)?,
             };
-            return Err(if parent_ok {
-                Errno::EROFS
-            } else {
-                Errno::ENOENT
-            });
+            return install_at(task, kind, status, flags, d);
         }
         Err(e) => return Err(e),
     };
-    let attr = *d.attr();
+    let attr = d.attr();
     if flags & O_PATH != 0 {
         if flags & O_DIRECTORY != 0 && !attr.is_dir() {
             return Err(Errno::ENOTDIR);
         }
         return install(task, FileKind::Path(d), O_PATH, flags);
     }
-    if flags & O_CREAT != 0 && flags & O_EXCL != 0 {
+    if creating && flags & O_EXCL != 0 {
         return Err(Errno::EEXIST);
     }
     if attr.is_symlink() {
@@ -205,42 +234,55 @@ fn do_open_how(
     if flags & O_DIRECTORY != 0 && !attr.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    let acc = flags & O_ACCMODE;
     let writes = acc == 1 || acc == 2 || flags & O_TRUNC != 0;
-    if attr.is_dir() && (writes || flags & O_CREAT != 0) {
+    if attr.is_dir() && (writes || creating) {
         return Err(Errno::EISDIR);
     }
-    let want = match acc {
+    let mut want = match acc {
         0 => MAY_READ,
         1 => MAY_WRITE,
         _ => MAY_READ | MAY_WRITE,
     };
+    if flags & O_TRUNC != 0 {
+        want |= MAY_WRITE;
+    }
     if !vfs::permits(&attr, task.creds(), want) {
         return Err(Errno::EACCES);
     }
     if !attr.is_regular() && !attr.is_dir() {
-        // Device nodes, FIFOs and sockets in the image: devfs and named
-        // pipes come with the rest of issue 4.
+        // FIFOs, sockets and device nodes outside devfs.
         log::info!(
-            "open {:?}: a special file in the rootfs (ENXIO)",
+            "open {:?}: a special file (ENXIO)",
             String::from_utf8_lossy(&name)
         );
         return Err(Errno::ENXIO);
     }
     if writes {
-        return Err(Errno::EROFS);
+        super::tree::writable(&d)?;
     }
-    let host_flags = libc::O_RDONLY | if attr.is_dir() { libc::O_DIRECTORY } else { 0 };
-    let backend = Arc::clone(d.backend());
-    let handle = d.handle();
-    let fd = backend.open(handle, host_flags)?;
-    let status = acc | (flags & (O_NONBLOCK | O_APPEND));
-    install(
-        task,
-        FileKind::File(HostFile { fd, dentry: d }),
-        status,
-        flags,
-    )
+    let kind = if attr.is_dir() {
+        FileKind::Dir(DirFile::new(Arc::clone(d.inode())))
+    } else {
+        let open_flags = (acc | (flags & (O_TRUNC | O_APPEND))) as i32;
+        Arc::clone(d.inode()).open(open_flags)?
+    };
+    install_at(task, kind, status, flags, d)
+}
+
+/// Installs a file opened at `d`.
+fn install_at(
+    task: &mut Task<'_>,
+    kind: FileKind,
+    status: u32,
+    flags: u32,
+    d: Arc<Dentry>,
+) -> SysResult {
+    let limit = nofile(task);
+    let entry = FdEntry {
+        file: Arc::new(FileDescription::at(kind, status, d)),
+        cloexec: u64::from(flags) & O_CLOEXEC != 0,
+    };
+    task.fds_mut().install(entry, 0, limit).map(|fd| fd as u64)
 }
 
 pub fn open(task: &mut Task<'_>, a: &Args) -> SysResult {
@@ -366,11 +408,14 @@ fn zeroed_stat() -> libc::stat {
     unsafe { std::mem::zeroed() }
 }
 
-/// A dentry's attributes as the guest's stat, on the rootfs's device.
+/// A dentry's attributes as the guest's stat, on its mount's device.
 fn dentry_stat(d: &Dentry) -> libc::stat {
-    let a = d.attr();
+    attr_stat(&d.attr())
+}
+
+fn attr_stat(a: &vfs::backend::Attr) -> libc::stat {
     let mut st = zeroed_stat();
-    st.st_dev = vfs::ROOTFS_DEV;
+    st.st_dev = a.dev;
     st.st_ino = a.ino;
     st.st_nlink = a.nlink;
     st.st_mode = a.mode;
@@ -410,12 +455,40 @@ fn file_stat(task: &Task<'_>, file: &FileDescription) -> Result<libc::stat, Errn
     match &file.kind {
         FileKind::Stdio(fd) => return host::fstat(std::os::fd::AsFd::as_fd(fd)),
         FileKind::File(f) => {
-            // Fresh from the host (sizes and times change), on the
-            // rootfs's device.
-            st = host::fstat(std::os::fd::AsFd::as_fd(&f.fd))?;
-            st.st_dev = vfs::ROOTFS_DEV;
+            // Fresh from the host (sizes and times change through the
+            // descriptor), with the inode's identity and the mount's
+            // device.
+            let host_st = host::fstat(std::os::fd::AsFd::as_fd(&f.fd))?;
+            let mut a = f.inode.attr();
+            if let Some(d) = file.dentry() {
+                a.dev = d.attr().dev;
+            }
+            st = attr_stat(&a);
+            st.st_size = host_st.st_size;
+            st.st_blocks = host_st.st_blocks;
+            (st.st_mtime, st.st_mtime_nsec) = (host_st.st_mtime, host_st.st_mtime_nsec);
         }
         FileKind::Path(d) => st = dentry_stat(d),
+        FileKind::Ops(_) | FileKind::Dir(_) => {
+            let inode = match &file.kind {
+                FileKind::Ops(o) => o.ops.inode(),
+                FileKind::Dir(d) => Some(Arc::clone(&d.inode)),
+                _ => None,
+            };
+            match (file.dentry(), inode) {
+                (Some(d), Some(i)) => {
+                    let mut a = i.attr();
+                    a.dev = d.attr().dev;
+                    st = attr_stat(&a);
+                }
+                (Some(d), None) => st = dentry_stat(d),
+                (None, Some(i)) => st = attr_stat(&i.attr()),
+                (None, None) => {
+                    st.st_mode = 0o600;
+                    st.st_dev = ANON_INODE_DEV;
+                }
+            }
+        }
         FileKind::Device(d) => st = device_stat(*d),
         FileKind::Pipe(end) => {
             let creds = task.creds();
@@ -482,7 +555,7 @@ fn do_access(task: &Task<'_>, dirfd: i32, path_addr: u64, mode: u32, flags: u32)
     let d = lookup_at(task, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW != 0, flags)?;
     // The real and effective IDs are the same in the sentry (AT_EACCESS
     // changes nothing).
-    if mode != 0 && !vfs::permits(d.attr(), task.creds(), mode) {
+    if mode != 0 && !vfs::permits(&d.attr(), task.creds(), mode) {
         return Err(Errno::EACCES);
     }
     if mode & MAY_WRITE != 0 {
@@ -508,7 +581,7 @@ fn set_cwd(task: &mut Task<'_>, d: Arc<Dentry>) -> SysResult {
     if !d.is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    if !vfs::permits(d.attr(), task.creds(), MAY_EXEC) {
+    if !vfs::permits(&d.attr(), task.creds(), MAY_EXEC) {
         return Err(Errno::EACCES);
     }
     let path = String::from_utf8_lossy(&d.path()).into_owned();
@@ -577,23 +650,59 @@ pub fn readlinkat(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 pub fn getdents64(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = task.fds().file(a.int(0))?;
-    let FileKind::File(f) = &file.kind else {
-        return Err(match file.kind {
-            FileKind::Path(_) => Errno::EBADF,
-            _ => Errno::ENOTDIR,
-        });
+    let dir = match &file.kind {
+        FileKind::Dir(d) => d,
+        FileKind::Path(_) => return Err(Errno::EBADF),
+        _ => return Err(Errno::ENOTDIR),
     };
-    if !f.dentry.is_dir() {
-        return Err(Errno::ENOTDIR);
-    }
-    // The host writes whole records into a sentry buffer; a bad guest
-    // buffer fails before the directory position moves.
-    let count = (a.u(2).min(1 << 16)) as usize;
+    let count = (a.u(2).min(1 << 20)) as usize;
+    // A bad guest buffer fails before the directory position moves.
     task.mm().io_vecs(a.u(1), count.max(1) as u64, true)?;
-    let mut buf = vec![0u8; count];
-    let n = host::getdents64(std::os::fd::AsFd::as_fd(&f.fd), &mut buf)?;
-    task.mm().copy_out(a.u(1), &buf[..n])?;
-    Ok(n as u64)
+    let mut st = dir.state.lock();
+    if st.entries.is_none() {
+        let me = dir.inode.attr().ino;
+        let up = file
+            .dentry()
+            .and_then(|d| d.parent().map(|p| p.attr().ino))
+            .unwrap_or(me);
+        let mut all = vec![
+            DirEntry {
+                name: b".".to_vec(),
+                ino: me,
+                kind: libc::DT_DIR,
+            },
+            DirEntry {
+                name: b"..".to_vec(),
+                ino: up,
+                kind: libc::DT_DIR,
+            },
+        ];
+        all.extend(dir.inode.readdir()?);
+        st.entries = Some(all);
+    }
+    let mut buf = Vec::with_capacity(count.min(1 << 16));
+    let pos = st.pos;
+    let entries = st.entries.as_deref().unwrap_or_default();
+    let mut next = pos;
+    for e in entries.iter().skip(pos) {
+        let reclen = (19 + e.name.len() + 1).next_multiple_of(8);
+        if buf.len() + reclen > count {
+            break;
+        }
+        next += 1;
+        buf.extend_from_slice(&e.ino.to_ne_bytes());
+        buf.extend_from_slice(&(next as i64).to_ne_bytes());
+        buf.extend_from_slice(&(reclen as u16).to_ne_bytes());
+        buf.push(e.kind);
+        buf.extend_from_slice(&e.name);
+        buf.resize(buf.len() + reclen - 19 - e.name.len(), 0);
+    }
+    if buf.is_empty() && pos < entries.len() {
+        return Err(Errno::EINVAL);
+    }
+    task.mm().copy_out(a.u(1), &buf)?;
+    st.pos = next;
+    Ok(buf.len() as u64)
 }
 
 /// execve's file: `path` resolved from the working directory, following
@@ -609,288 +718,14 @@ pub(super) fn open_exec(
     task.process().fs.as_ref()?;
     Some((|| {
         let d = lookup(task, AT_FDCWD, path, Follow::Yes)?;
-        let attr = *d.attr();
+        let attr = d.attr();
         if !attr.is_regular() || !vfs::permits(&attr, task.creds(), MAY_EXEC) {
             return Err(Errno::EACCES);
         }
-        let f = d.exec_file()?;
+        let f = d.inode().exec_file()?.file;
         let path = String::from_utf8_lossy(&d.path()).into_owned();
         Ok((f, path, d))
     })())
-}
-
-// Calls that change the tree. The rootfs is read-only until the writable
-// overlay exists, so each makes Linux's checks in Linux's order (the
-// path's own errors, then the ones that come before the mount's
-// writability, such as EEXIST for a name that is taken) and then fails
-// with EROFS, as on a read-only mount.
-
-const AT_REMOVEDIR: u32 = 0x200;
-const AT_SYMLINK_FOLLOW: u32 = 0x400;
-
-fn parent_of(task: &Task<'_>, dirfd: i32, path_addr: u64) -> Result<vfs::Parent, Errno> {
-    let path = path_arg(task, path_addr)?;
-    if path.is_empty() {
-        return Err(Errno::ENOENT);
-    }
-    let (root, from) = start(task, dirfd, &path)?;
-    vfs::resolve_parent(&root, &from, &path, task.creds())
-}
-
-/// A new name (mkdir, mknod, symlink, link): EEXIST if it is taken.
-fn create_name(task: &Task<'_>, dirfd: i32, path_addr: u64) -> SysResult {
-    let p = parent_of(task, dirfd, path_addr)?;
-    if p.last != vfs::Last::Normal {
-        return Err(Errno::EEXIST);
-    }
-    match p.child() {
-        Ok(_) => Err(Errno::EEXIST),
-        Err(Errno::ENOENT) => Err(Errno::EROFS),
-        Err(e) => Err(e),
-    }
-}
-
-pub fn mkdir(task: &mut Task<'_>, a: &Args) -> SysResult {
-    create_name(task, AT_FDCWD, a.u(0))
-}
-
-pub fn mkdirat(task: &mut Task<'_>, a: &Args) -> SysResult {
-    create_name(task, a.int(0), a.u(1))
-}
-
-fn do_mknod(task: &Task<'_>, dirfd: i32, path_addr: u64, mode: u32) -> SysResult {
-    match mode & libc::S_IFMT {
-        0 | libc::S_IFREG | libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO | libc::S_IFSOCK => {}
-        libc::S_IFDIR => return Err(Errno::EPERM),
-        _ => return Err(Errno::EINVAL),
-    }
-    create_name(task, dirfd, path_addr)
-}
-
-pub fn mknod(task: &mut Task<'_>, a: &Args) -> SysResult {
-    do_mknod(task, AT_FDCWD, a.u(0), a.uint(1))
-}
-
-pub fn mknodat(task: &mut Task<'_>, a: &Args) -> SysResult {
-    do_mknod(task, a.int(0), a.u(1), a.uint(2))
-}
-
-fn do_symlink(task: &Task<'_>, target: u64, dirfd: i32, path_addr: u64) -> SysResult {
-    if path_arg(task, target)?.is_empty() {
-        return Err(Errno::ENOENT);
-    }
-    create_name(task, dirfd, path_addr)
-}
-
-pub fn symlink(task: &mut Task<'_>, a: &Args) -> SysResult {
-    do_symlink(task, a.u(0), AT_FDCWD, a.u(1))
-}
-
-pub fn symlinkat(task: &mut Task<'_>, a: &Args) -> SysResult {
-    do_symlink(task, a.u(0), a.int(1), a.u(2))
-}
-
-fn do_link(
-    task: &Task<'_>,
-    olddirfd: i32,
-    old: u64,
-    newdirfd: i32,
-    new: u64,
-    flags: u32,
-) -> SysResult {
-    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let old_path = path_arg(task, old)?;
-    let src = lookup_at(
-        task,
-        olddirfd,
-        &old_path,
-        flags & AT_SYMLINK_FOLLOW == 0,
-        flags,
-    )?;
-    let r = create_name(task, newdirfd, new);
-    if r == Err(Errno::EROFS) && src.is_dir() {
-        return Err(Errno::EPERM);
-    }
-    r
-}
-
-pub fn link(task: &mut Task<'_>, a: &Args) -> SysResult {
-    do_link(task, AT_FDCWD, a.u(0), AT_FDCWD, a.u(1), 0)
-}
-
-pub fn linkat(task: &mut Task<'_>, a: &Args) -> SysResult {
-    do_link(task, a.int(0), a.u(1), a.int(2), a.u(3), a.uint(4))
-}
-
-fn do_unlink(task: &Task<'_>, dirfd: i32, path_addr: u64, flags: u32) -> SysResult {
-    if flags & !AT_REMOVEDIR != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let p = parent_of(task, dirfd, path_addr)?;
-    if flags & AT_REMOVEDIR != 0 {
-        return match p.last {
-            vfs::Last::Dot => Err(Errno::EINVAL),
-            vfs::Last::DotDot => Err(Errno::ENOTEMPTY),
-            vfs::Last::Root => Err(Errno::EBUSY),
-            vfs::Last::Normal => Err(Errno::EROFS),
-        };
-    }
-    if p.last != vfs::Last::Normal {
-        return Err(Errno::EISDIR);
-    }
-    Err(Errno::EROFS)
-}
-
-pub fn unlink(task: &mut Task<'_>, a: &Args) -> SysResult {
-    do_unlink(task, AT_FDCWD, a.u(0), 0)
-}
-
-pub fn rmdir(task: &mut Task<'_>, a: &Args) -> SysResult {
-    do_unlink(task, AT_FDCWD, a.u(0), AT_REMOVEDIR)
-}
-
-pub fn unlinkat(task: &mut Task<'_>, a: &Args) -> SysResult {
-    do_unlink(task, a.int(0), a.u(1), a.uint(2))
-}
-
-fn do_rename(
-    task: &Task<'_>,
-    olddirfd: i32,
-    old: u64,
-    newdirfd: i32,
-    new: u64,
-    flags: u32,
-) -> SysResult {
-    const RENAME_NOREPLACE: u32 = 1;
-    const RENAME_EXCHANGE: u32 = 2;
-    const RENAME_WHITEOUT: u32 = 4;
-    if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) != 0
-        || (flags & RENAME_EXCHANGE != 0 && flags & (RENAME_NOREPLACE | RENAME_WHITEOUT) != 0)
-    {
-        return Err(Errno::EINVAL);
-    }
-    let from = parent_of(task, olddirfd, old)?;
-    let to = parent_of(task, newdirfd, new)?;
-    if from.last != vfs::Last::Normal || to.last != vfs::Last::Normal {
-        return Err(Errno::EBUSY);
-    }
-    Err(Errno::EROFS)
-}
-
-pub fn rename(task: &mut Task<'_>, a: &Args) -> SysResult {
-    do_rename(task, AT_FDCWD, a.u(0), AT_FDCWD, a.u(1), 0)
-}
-
-pub fn renameat(task: &mut Task<'_>, a: &Args) -> SysResult {
-    do_rename(task, a.int(0), a.u(1), a.int(2), a.u(3), 0)
-}
-
-pub fn renameat2(task: &mut Task<'_>, a: &Args) -> SysResult {
-    do_rename(task, a.int(0), a.u(1), a.int(2), a.u(3), a.uint(4))
-}
-
-/// chmod, chown and utimes of an existing file: the lookup's errors, then
-/// EROFS.
-fn change_attr(task: &Task<'_>, dirfd: i32, path_addr: u64, flags: u32) -> SysResult {
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let path = path_arg(task, path_addr)?;
-    lookup_at(task, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW != 0, flags)?;
-    Err(Errno::EROFS)
-}
-
-pub fn chmod(task: &mut Task<'_>, a: &Args) -> SysResult {
-    change_attr(task, AT_FDCWD, a.u(0), 0)
-}
-
-pub fn fchmodat(task: &mut Task<'_>, a: &Args) -> SysResult {
-    change_attr(task, a.int(0), a.u(1), 0)
-}
-
-pub fn fchmodat2(task: &mut Task<'_>, a: &Args) -> SysResult {
-    change_attr(task, a.int(0), a.u(1), a.uint(3))
-}
-
-pub fn chown(task: &mut Task<'_>, a: &Args) -> SysResult {
-    change_attr(task, AT_FDCWD, a.u(0), 0)
-}
-
-pub fn lchown(task: &mut Task<'_>, a: &Args) -> SysResult {
-    change_attr(task, AT_FDCWD, a.u(0), AT_SYMLINK_NOFOLLOW)
-}
-
-pub fn fchownat(task: &mut Task<'_>, a: &Args) -> SysResult {
-    change_attr(task, a.int(0), a.u(1), a.uint(4))
-}
-
-pub fn truncate(task: &mut Task<'_>, a: &Args) -> SysResult {
-    if (a.u(1) as i64) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let path = path_arg(task, a.u(0))?;
-    let d = lookup(task, AT_FDCWD, &path, Follow::Yes)?;
-    if d.is_dir() {
-        return Err(Errno::EISDIR);
-    }
-    if !d.attr().is_regular() {
-        return Err(Errno::EINVAL);
-    }
-    Err(Errno::EROFS)
-}
-
-/// ftruncate: EINVAL unless the descriptor is a regular file open for
-/// writing, which no descriptor can be until the overlay exists.
-pub fn ftruncate(task: &mut Task<'_>, a: &Args) -> SysResult {
-    if (a.u(1) as i64) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    let file = task.fds().file(a.int(0))?;
-    if matches!(file.kind, FileKind::Path(_)) {
-        return Err(Errno::EBADF);
-    }
-    Err(Errno::EINVAL)
-}
-
-pub fn utimensat(task: &mut Task<'_>, a: &Args) -> SysResult {
-    const UTIME_NOW: i64 = (1 << 30) - 1;
-    const UTIME_OMIT: i64 = (1 << 30) - 2;
-    let (dirfd, path_addr, times, flags) = (a.int(0), a.u(1), a.u(2), a.uint(3));
-    let mut omit_both = false;
-    if times != 0 {
-        let mut b = [0u8; 32];
-        task.mm().copy_in(times, &mut b)?;
-        let nsec = |o: usize| i64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
-        for o in [8, 24] {
-            let n = nsec(o);
-            if n != UTIME_NOW && n != UTIME_OMIT && !(0..1_000_000_000).contains(&n) {
-                return Err(Errno::EINVAL);
-            }
-        }
-        omit_both = nsec(8) == UTIME_OMIT && nsec(24) == UTIME_OMIT;
-    }
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    if path_addr == 0 {
-        // futimens: the descriptor itself.
-        let file = task.fds().file(dirfd)?;
-        if omit_both {
-            return Ok(0);
-        }
-        return Err(if file.dentry().is_some() {
-            Errno::EROFS
-        } else {
-            Errno::EPERM
-        });
-    }
-    let r = change_attr(task, dirfd, path_addr, flags);
-    if omit_both && r == Err(Errno::EROFS) {
-        return Ok(0);
-    }
-    r
 }
 
 /// The file a stat-like call names: a path from `dirfd` (followed unless

@@ -9,7 +9,7 @@
 
 use super::{
     Support, SyscallInfo, clone, epoll, fdobj, fs, futex, mm, path, poll, process, sched, signal,
-    time, timer, wait,
+    time, timer, tree, wait,
 };
 
 const fn none(name: &'static str) -> SyscallInfo {
@@ -196,85 +196,25 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     ), // 73
     none("fsync"),                   // 74
     none("fdatasync"),               // 75
-    partial(
-        "truncate",
-        path::truncate,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "sl",
-    ), // 76
-    partial(
-        "ftruncate",
-        path::ftruncate,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "dl",
-    ), // 77
+    full("truncate", tree::truncate, "sl"), // 76
+    full("ftruncate", tree::ftruncate, "dl"), // 77
     none("getdents"),                // 78
     full("getcwd", path::getcwd, "pu"), // 79
     full("chdir", path::chdir, "s"), // 80
     full("fchdir", path::fchdir, "d"), // 81
-    partial(
-        "rename",
-        path::rename,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "ss",
-    ), // 82
-    partial(
-        "mkdir",
-        path::mkdir,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "so",
-    ), // 83
-    partial(
-        "rmdir",
-        path::rmdir,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "s",
-    ), // 84
-    partial(
-        "creat",
-        path::creat,
-        "EROFS: the rootfs is read-only until the writable overlay exists",
-        "so",
-    ), // 85
-    partial(
-        "link",
-        path::link,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "ss",
-    ), // 86
-    partial(
-        "unlink",
-        path::unlink,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "s",
-    ), // 87
-    partial(
-        "symlink",
-        path::symlink,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "ss",
-    ), // 88
+    full("rename", tree::rename, "ss"), // 82
+    full("mkdir", tree::mkdir, "so"), // 83
+    full("rmdir", tree::rmdir, "s"), // 84
+    full("creat", path::creat, "so"), // 85
+    full("link", tree::link, "ss"),  // 86
+    full("unlink", tree::unlink, "s"), // 87
+    full("symlink", tree::symlink, "ss"), // 88
     full("readlink", path::readlink, "spu"), // 89
-    partial(
-        "chmod",
-        path::chmod,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "so",
-    ), // 90
-    none("fchmod"),                  // 91
-    partial(
-        "chown",
-        path::chown,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "sdd",
-    ), // 92
-    none("fchown"),                  // 93
-    partial(
-        "lchown",
-        path::lchown,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "sdd",
-    ), // 94
+    full("chmod", tree::chmod, "so"), // 90
+    full("fchmod", tree::fchmod, "do"), // 91
+    full("chown", tree::chown, "sdd"), // 92
+    full("fchown", tree::fchown, "ddd"), // 93
+    full("lchown", tree::lchown, "sdd"), // 94
     full("umask", fs::umask, "o"),   // 95
     full("gettimeofday", time::gettimeofday, "pp"), // 96
     full("getrlimit", process::getrlimit, "dp"), // 97
@@ -328,12 +268,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("rt_sigsuspend", signal::rt_sigsuspend, "pu"), // 130
     full("sigaltstack", signal::sigaltstack, "pp"), // 131
     none("utime"),                   // 132
-    partial(
-        "mknod",
-        path::mknod,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "sox",
-    ), // 133
+    full("mknod", tree::mknod, "sox"), // 133
     none("uselib"),                  // 134
     partial(
         "personality",
@@ -580,7 +515,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "dddp",
     ), // 233
     full("tgkill", signal::tgkill, "ddd"), // 234
-    none("utimes"),                  // 235
+    full("utimes", tree::utimes, "sp"), // 235
     none("vserver"),                 // 236
     none("mbind"),                   // 237
     none("set_mempolicy"),           // 238
@@ -613,57 +548,17 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "the rootfs is read-only until the writable overlay exists (EROFS); devfs, procfs and FIFOs in the image are not there yet; O_CREAT of a new file is EROFS",
         "dsxo",
     ), // 257
-    partial(
-        "mkdirat",
-        path::mkdirat,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "dso",
-    ), // 258
-    partial(
-        "mknodat",
-        path::mknodat,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "dsox",
-    ), // 259
-    partial(
-        "fchownat",
-        path::fchownat,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "dsddx",
-    ), // 260
-    none("futimesat"),               // 261
+    full("mkdirat", tree::mkdirat, "dso"), // 258
+    full("mknodat", tree::mknodat, "dsox"), // 259
+    full("fchownat", tree::fchownat, "dsddx"), // 260
+    full("futimesat", tree::futimesat, "dsp"), // 261
     full("newfstatat", path::newfstatat, "dspx"), // 262
-    partial(
-        "unlinkat",
-        path::unlinkat,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "dsx",
-    ), // 263
-    partial(
-        "renameat",
-        path::renameat,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "dsds",
-    ), // 264
-    partial(
-        "linkat",
-        path::linkat,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "dsdsx",
-    ), // 265
-    partial(
-        "symlinkat",
-        path::symlinkat,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "sds",
-    ), // 266
+    full("unlinkat", tree::unlinkat, "dsx"), // 263
+    full("renameat", tree::renameat, "dsds"), // 264
+    full("linkat", tree::linkat, "dsdsx"), // 265
+    full("symlinkat", tree::symlinkat, "sds"), // 266
     full("readlinkat", path::readlinkat, "dspu"), // 267
-    partial(
-        "fchmodat",
-        path::fchmodat,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "dso",
-    ), // 268
+    full("fchmodat", tree::fchmodat, "dso"), // 268
     partial(
         "faccessat",
         path::faccessat,
@@ -680,12 +575,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("sync_file_range"),         // 277
     none("vmsplice"),                // 278
     none("move_pages"),              // 279
-    partial(
-        "utimensat",
-        path::utimensat,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "dspx",
-    ), // 280
+    full("utimensat", tree::utimensat, "dspx"), // 280
     partial(
         "epoll_pwait",
         epoll::epoll_pwait,
@@ -751,12 +641,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("finit_module"),            // 313
     none("sched_setattr"),           // 314
     none("sched_getattr"),           // 315
-    partial(
-        "renameat2",
-        path::renameat2,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "dsdsx",
-    ), // 316
+    full("renameat2", tree::renameat2, "dsdsx"), // 316
     none("seccomp"),                 // 317
     full("getrandom", process::getrandom, "pux"), // 318
     none("memfd_create"),            // 319
@@ -922,12 +807,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     ), // 449
     none("set_mempolicy_home_node"), // 450
     none("cachestat"),               // 451
-    partial(
-        "fchmodat2",
-        path::fchmodat2,
-        "the rootfs is read-only until the writable overlay exists: Linux's checks, then EROFS",
-        "dsox",
-    ), // 452
+    full("fchmodat2", tree::fchmodat2, "dsox"), // 452
     none("map_shadow_stack"),        // 453
     partial(
         "futex_wake",

@@ -26,14 +26,48 @@
 //! server while holding one. Walks happen with the kernel lock held today
 //! (a gofer round trip is tens of µs).
 
+//! The virtual filesystem: the mount tree, dentries, path resolution and
+//! permissions.
+//!
+//! Filesystems give the VFS their files as `inode::Inode`s: the gofer-backed
+//! one (`remote`), the memory filesystem behind tmpfs and the rootfs
+//! overlay (`crate::fs::memfs`), procfs, devfs and sysfs. Host files reach
+//! the sentry only through a filesystem server (the gofer), described by
+//! `backend::FsBackend`. `..`, symlinks, mount crossings and permission
+//! checks are the VFS's own decisions, made as Linux makes them
+//! (path_resolution(7)).
+//!
+//! Dentries:
+//! - A `Dentry` is one name in one directory of one mount, with its inode.
+//!   It holds its parent, so a path can always be rebuilt (getcwd). The
+//!   root of a mount holds the parent of the directory it covers, under
+//!   that directory's name: `..` from a mount's root leaves the mount and
+//!   paths read across mounts with no special case.
+//! - A directory caches its children: subdirectories strongly (they are
+//!   few and make every later walk cheap), other files weakly (a file
+//!   stays cached while something holds it: an open file, a running walk).
+//! - Every change to the tree goes through the VFS, which drops the cached
+//!   children of the names it changes; nothing else changes a mount
+//!   (the host does not change the rootfs under a running container), so
+//!   cached children are not revalidated.
+//! - A dentry that another mount covers points at the mounted root
+//!   (`covered`); a walk that reaches it goes on in the mounted filesystem.
+//!
+//! Locking: the caches have their own small locks and never call a
+//! filesystem while holding one.
+
 pub mod backend;
+pub mod inode;
+pub mod remote;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 
-use self::backend::{Attr, FsBackend, Handle};
+use self::backend::Attr;
+use self::inode::Inode;
 use crate::errno::Errno;
 use crate::kernel::Credentials;
 
@@ -44,13 +78,55 @@ pub const NAME_MAX: usize = 255;
 /// Symlinks followed in one resolution before ELOOP (Linux's MAXSYMLINKS).
 const MAX_SYMLINKS: u32 = 40;
 /// The device number the rootfs mount reports (an anonymous device, as
-/// the host's own numbers are the host's business).
+/// the host's own numbers are the host's business); later mounts count up.
 pub const ROOTFS_DEV: u64 = 0x2a;
 
 /// Permission bits asked for (access(2)'s R_OK, W_OK, X_OK).
 pub const MAY_READ: u32 = 4;
 pub const MAY_WRITE: u32 = 2;
 pub const MAY_EXEC: u32 = 1;
+
+/// The wall-clock time the sentry started, for synthetic files' times.
+pub fn boot_time() -> (i64, i64) {
+    static T: OnceLock<(i64, i64)> = OnceLock::new();
+    *T.get_or_init(now)
+}
+
+/// The wall-clock time now, as (seconds, nanoseconds).
+pub fn now() -> (i64, i64) {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (d.as_secs() as i64, i64::from(d.subsec_nanos()))
+}
+
+/// One mounted filesystem.
+pub struct Mount {
+    pub id: u32,
+    /// The device number its files report.
+    pub dev: u64,
+    /// The filesystem type as /proc/mounts names it.
+    pub fstype: String,
+    /// The source as /proc/mounts names it.
+    pub source: String,
+    /// Options other than ro/rw, as /proc/mounts shows them.
+    pub options: String,
+    readonly: AtomicBool,
+    /// The mount it was mounted on (None for the root mount).
+    pub parent: Option<u32>,
+}
+
+impl Mount {
+    pub fn readonly(&self) -> bool {
+        self.readonly.load(Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Debug for Mount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mount({} {} {})", self.id, self.fstype, self.source)
+    }
+}
 
 enum Child {
     Dir(Arc<Dentry>),
@@ -61,59 +137,71 @@ enum Child {
 pub struct Dentry {
     name: Vec<u8>,
     parent: Option<Arc<Dentry>>,
-    handle: Handle,
-    attr: Attr,
-    /// A symlink's target, once read.
-    link: Mutex<Option<Vec<u8>>>,
-    /// A read-only descriptor for execve, opened once: the loader only
-    /// reads at offsets, so every exec of this file shares it (the rootfs
-    /// does not change under the container).
-    exec_file: std::sync::OnceLock<Arc<std::fs::File>>,
+    inode: Arc<dyn Inode>,
+    mount: Arc<Mount>,
     children: Mutex<HashMap<Vec<u8>, Child>>,
-    backend: Arc<dyn FsBackend>,
+    /// The root of a mount on top of this directory.
+    covered: Mutex<Option<Arc<Dentry>>>,
 }
 
 impl std::fmt::Debug for Dentry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "Dentry({:?}, handle {}, mode {:o})",
+            "Dentry({:?}, mount {}, mode {:o})",
             String::from_utf8_lossy(&self.path()),
-            self.handle,
-            self.attr.mode
+            self.mount.id,
+            self.inode.attr().mode
         )
     }
 }
 
-impl Drop for Dentry {
-    fn drop(&mut self) {
-        self.backend.release(self.handle);
-    }
-}
-
 impl Dentry {
-    pub fn attr(&self) -> &Attr {
-        &self.attr
+    fn new(
+        name: Vec<u8>,
+        parent: Option<Arc<Dentry>>,
+        inode: Arc<dyn Inode>,
+        mount: Arc<Mount>,
+    ) -> Arc<Dentry> {
+        Arc::new(Dentry {
+            name,
+            parent,
+            inode,
+            mount,
+            children: Mutex::new(HashMap::new()),
+            covered: Mutex::new(None),
+        })
     }
 
-    pub fn handle(&self) -> Handle {
-        self.handle
+    /// The attributes now, with the mount's device number.
+    pub fn attr(&self) -> Attr {
+        let mut a = self.inode.attr();
+        a.dev = self.mount.dev;
+        a
     }
 
-    pub fn backend(&self) -> &Arc<dyn FsBackend> {
-        &self.backend
+    pub fn inode(&self) -> &Arc<dyn Inode> {
+        &self.inode
+    }
+
+    pub fn mount(&self) -> &Arc<Mount> {
+        &self.mount
+    }
+
+    pub fn name(&self) -> &[u8] {
+        &self.name
     }
 
     pub fn is_dir(&self) -> bool {
-        self.attr.is_dir()
+        self.attr().is_dir()
     }
 
-    /// The parent, or None for a filesystem root.
+    /// The parent, or None for the root of the tree.
     pub fn parent(&self) -> Option<&Arc<Dentry>> {
         self.parent.as_ref()
     }
 
-    /// The absolute path from the filesystem root (`/` for the root).
+    /// The absolute path from the root of the tree (`/` for the root).
     pub fn path(&self) -> Vec<u8> {
         let mut parts: Vec<&[u8]> = Vec::new();
         let mut d = self;
@@ -132,27 +220,38 @@ impl Dentry {
         out
     }
 
-    /// The child `name` of this directory, from the cache or the server.
+    /// What a walk that reaches this dentry stands on: the root of the
+    /// topmost mount covering it, or itself.
+    fn top(self: &Arc<Self>) -> Arc<Dentry> {
+        let mut d = Arc::clone(self);
+        loop {
+            let next = d.covered.lock().clone();
+            match next {
+                Some(m) => d = m,
+                None => return d,
+            }
+        }
+    }
+
+    /// The child `name` of this directory, from the cache or the
+    /// filesystem, crossing into a mount on top of it.
     pub fn child(self: &Arc<Self>, name: &[u8]) -> Result<Arc<Dentry>, Errno> {
         if let Some(c) = self.cached(name) {
-            return Ok(c);
+            return Ok(c.top());
         }
-        let (handle, attr) = self.backend.walk(self.handle, name)?;
-        let d = Arc::new(Dentry {
-            name: name.to_vec(),
-            parent: Some(Arc::clone(self)),
-            handle,
-            attr,
-            link: Mutex::new(None),
-            exec_file: std::sync::OnceLock::new(),
-            children: Mutex::new(HashMap::new()),
-            backend: Arc::clone(&self.backend),
-        });
+        let inode = self.inode.lookup(name)?;
+        let is_dir = inode.attr().is_dir();
+        let d = Dentry::new(
+            name.to_vec(),
+            Some(Arc::clone(self)),
+            inode,
+            Arc::clone(&self.mount),
+        );
         let mut ch = self.children.lock();
         // Another thread may have walked the same name meanwhile: keep the
-        // first (this one's handle goes back when `d` drops).
+        // first.
         match ch.get(name) {
-            Some(Child::Dir(c)) => return Ok(Arc::clone(c)),
+            Some(Child::Dir(c)) => return Ok(c.top()),
             Some(Child::File(w)) => {
                 if let Some(c) = w.upgrade() {
                     return Ok(c);
@@ -160,7 +259,7 @@ impl Dentry {
             }
             None => {}
         }
-        let entry = if attr.is_dir() {
+        let entry = if is_dir {
             Child::Dir(Arc::clone(&d))
         } else {
             Child::File(Arc::downgrade(&d))
@@ -180,28 +279,40 @@ impl Dentry {
         }
     }
 
-    /// The file opened read-only for execve (one server round trip the
-    /// first time, none after).
-    pub fn exec_file(&self) -> Result<Arc<std::fs::File>, Errno> {
-        if let Some(f) = self.exec_file.get() {
-            return Ok(Arc::clone(f));
-        }
-        let fd = self.backend.open(self.handle, libc::O_RDONLY)?;
-        let f = Arc::new(std::fs::File::from(fd));
-        Ok(Arc::clone(self.exec_file.get_or_init(|| f)))
+    /// The dentry of a file just made as `name` in this directory.
+    pub fn add_child(self: &Arc<Self>, name: &[u8], inode: Arc<dyn Inode>) -> Arc<Dentry> {
+        let is_dir = inode.attr().is_dir();
+        let d = Dentry::new(
+            name.to_vec(),
+            Some(Arc::clone(self)),
+            inode,
+            Arc::clone(&self.mount),
+        );
+        let entry = if is_dir {
+            Child::Dir(Arc::clone(&d))
+        } else {
+            Child::File(Arc::downgrade(&d))
+        };
+        self.children.lock().insert(name.to_vec(), entry);
+        d
+    }
+
+    /// Forgets the cached child `name` (its file was removed or renamed);
+    /// a dentry that something holds keeps its inode.
+    pub fn forget(&self, name: &[u8]) {
+        self.children.lock().remove(name);
+    }
+
+    /// Whether the cached child `name` has a mount on it (EBUSY for
+    /// rmdir and rename).
+    pub fn is_mountpoint(&self, name: &[u8]) -> bool {
+        self.cached(name)
+            .is_some_and(|c| c.covered.lock().is_some())
     }
 
     /// A symlink's target.
     pub fn readlink(&self) -> Result<Vec<u8>, Errno> {
-        if !self.attr.is_symlink() {
-            return Err(Errno::EINVAL);
-        }
-        if let Some(t) = self.link.lock().as_ref() {
-            return Ok(t.clone());
-        }
-        let t = self.backend.readlink(self.handle)?;
-        *self.link.lock() = Some(t.clone());
-        Ok(t)
+        self.inode.readlink()
     }
 }
 
@@ -226,6 +337,8 @@ pub fn permits(attr: &Attr, creds: Credentials, want: u32) -> bool {
 /// The mounted filesystems.
 pub struct Vfs {
     root: Arc<Dentry>,
+    mounts: Mutex<Vec<(Arc<Mount>, Arc<Dentry>)>>,
+    next_id: AtomicU32,
 }
 
 impl std::fmt::Debug for Vfs {
@@ -234,29 +347,92 @@ impl std::fmt::Debug for Vfs {
     }
 }
 
+/// How to mount a filesystem.
+#[derive(Clone, Debug, Default)]
+pub struct MountOpts {
+    pub fstype: String,
+    pub source: String,
+    pub readonly: bool,
+    pub options: String,
+}
+
 impl Vfs {
-    /// The VFS with `backend` serving the root.
-    pub fn new(backend: Arc<dyn FsBackend>) -> Result<Vfs, Errno> {
-        let (handle, attr) = backend.root()?;
-        if !attr.is_dir() {
+    /// The VFS with `root` as the root directory of the root mount.
+    pub fn new(root: Arc<dyn Inode>, opts: MountOpts) -> Result<Vfs, Errno> {
+        if !root.attr().is_dir() {
             return Err(Errno::ENOTDIR);
         }
+        let mount = Arc::new(Mount {
+            id: 1,
+            dev: ROOTFS_DEV,
+            fstype: opts.fstype,
+            source: opts.source,
+            options: opts.options,
+            readonly: AtomicBool::new(opts.readonly),
+            parent: None,
+        });
+        let root = Dentry::new(Vec::new(), None, root, Arc::clone(&mount));
         Ok(Vfs {
-            root: Arc::new(Dentry {
-                name: Vec::new(),
-                parent: None,
-                handle,
-                attr,
-                link: Mutex::new(None),
-                exec_file: std::sync::OnceLock::new(),
-                children: Mutex::new(HashMap::new()),
-                backend,
-            }),
+            mounts: Mutex::new(vec![(mount, Arc::clone(&root))]),
+            root,
+            next_id: AtomicU32::new(2),
         })
+    }
+
+    /// The VFS with the gofer-backed `backend` serving the root, as it
+    /// comes (read-only or not as the server is).
+    pub fn over(backend: Arc<dyn backend::FsBackend>, readonly: bool) -> Result<Vfs, Errno> {
+        let root = remote::RemoteInode::root(backend)?;
+        Vfs::new(
+            root,
+            MountOpts {
+                fstype: "9p".into(),
+                source: "rootfs".into(),
+                readonly,
+                options: String::new(),
+            },
+        )
     }
 
     pub fn root(&self) -> &Arc<Dentry> {
         &self.root
+    }
+
+    /// Mounts `root` on directory `at` (the topmost mount there).
+    pub fn mount(
+        &self,
+        at: &Arc<Dentry>,
+        root: Arc<dyn Inode>,
+        opts: MountOpts,
+    ) -> Result<Arc<Dentry>, Errno> {
+        let at = at.top();
+        let is_dir = at.is_dir();
+        if root.attr().is_dir() != is_dir {
+            return Err(if is_dir {
+                Errno::ENOTDIR
+            } else {
+                Errno::EISDIR
+            });
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mount = Arc::new(Mount {
+            id,
+            dev: ROOTFS_DEV + u64::from(id) - 1,
+            fstype: opts.fstype,
+            source: opts.source,
+            options: opts.options,
+            readonly: AtomicBool::new(opts.readonly),
+            parent: Some(at.mount.id),
+        });
+        let d = Dentry::new(at.name.clone(), at.parent.clone(), root, Arc::clone(&mount));
+        *at.covered.lock() = Some(Arc::clone(&d));
+        self.mounts.lock().push((mount, Arc::clone(&d)));
+        Ok(d)
+    }
+
+    /// The mounts, in the order they were made, with their roots.
+    pub fn mounts(&self) -> Vec<(Arc<Mount>, Arc<Dentry>)> {
+        self.mounts.lock().clone()
     }
 }
 
@@ -327,7 +503,7 @@ pub fn resolve_with(
         if !cur.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        if !permits(cur.attr(), creds, MAY_EXEC) {
+        if !permits(&cur.attr(), creds, MAY_EXEC) {
             return Err(Errno::EACCES);
         }
         if comp == b"." {
@@ -514,7 +690,7 @@ mod tests {
         fs.dir(b"/secret", 0o700);
         fs.file(b"/secret/f", 0o644, b"x");
         fs.file(b"/plain", 0o644, b"");
-        let vfs = Vfs::new(fs.clone()).unwrap();
+        let vfs = Vfs::over(fs.clone(), false).unwrap();
         (fs, vfs)
     }
 
@@ -568,7 +744,12 @@ mod tests {
         let again = resolve(r, r, b"/bin/busybox", Follow::Yes, c).unwrap();
         assert!(Arc::ptr_eq(&d, &again));
         assert_eq!(fs.walks(), walks);
-        let h = d.handle();
+        let h = d
+            .inode()
+            .as_any()
+            .downcast_ref::<remote::RemoteInode>()
+            .unwrap()
+            .handle();
         drop(d);
         drop(again);
         assert!(fs.released(h), "a forgotten file's handle goes back");

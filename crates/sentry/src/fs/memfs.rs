@@ -1,0 +1,928 @@
+//! The memory filesystem: tmpfs, and the rootfs overlay's upper layer.
+//!
+//! A file's pages are frames of the sandbox's memory file, so tmpfs counts
+//! against the container's memory as on Linux, and mapping a file maps its
+//! own frames.
+//!
+//! The overlay (`MemFs::overlay`) is this filesystem with a lower layer: a
+//! gofer-backed tree that is never written. It is one merged tree rather
+//! than two stacked ones:
+//! - a directory that came from the lower layer keeps the lower handle and
+//!   looks names up there when it has no entry of its own; what it finds
+//!   becomes its entry (an inode holding the lower handle);
+//! - a removed or renamed-away name leaves a whiteout in its directory, so
+//!   the lower name is hidden; a directory made in the upper layer has no
+//!   lower handle, so it is opaque;
+//! - a lower file is copied up (its bytes read into frames) the first time
+//!   it is opened for writing or truncated; until then reads go to the
+//!   descriptor the gofer donates, at host speed. Metadata changes (chmod,
+//!   chown, times) never copy: the attributes are the inode's own from the
+//!   first lookup;
+//! - a renamed lower directory keeps its lower handle, so its contents go
+//!   with it (overlayfs's redirect_dir, for free).
+//!
+//! The host's files are never written: the lower layer only walks, stats,
+//! reads links and opens read-only.
+//!
+//! Locking: a directory's lock, then (never the other way round) a child's
+//! locks; rename takes two directories' locks in address order. The lower
+//! server is called with a directory lock held (a walk must not race a
+//! create of the same name).
+
+use std::any::Any;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+use vmm::{Frame, MemoryFile};
+
+const PAGE_SIZE: u64 = 4096;
+
+use crate::errno::Errno;
+use crate::kernel::fd_table::{DirFile, FileKind, FileOps, HostFile, OpsFile};
+use crate::vfs::backend::{Attr, FsBackend, Handle, Owner, SetAttr, SetTime, StatFs};
+use crate::vfs::inode::{DirEntry, ExecFile, Inode, NewNode, OpenFlags, dtype};
+
+/// statfs's f_type for tmpfs and for overlayfs.
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+const OVERLAYFS_MAGIC: i64 = 0x794c_7630;
+/// renameat2 flags.
+const RENAME_NOREPLACE: u32 = 1;
+const RENAME_EXCHANGE: u32 = 2;
+
+/// One memory filesystem (one tmpfs mount, or the overlay).
+pub struct MemFs {
+    mem: Arc<MemoryFile>,
+    next_ino: AtomicU64,
+    lower: Option<Arc<dyn FsBackend>>,
+    /// `size=`: at most this many pages (None: as many as memory holds).
+    limit_pages: Option<u64>,
+    used_pages: AtomicU64,
+}
+
+impl MemFs {
+    /// A new tmpfs: its root directory with `mode` (permission bits),
+    /// owned by `owner`, holding at most `limit` bytes if given.
+    pub fn tmpfs(
+        mem: Arc<MemoryFile>,
+        mode: u32,
+        owner: Owner,
+        limit: Option<u64>,
+    ) -> Arc<dyn Inode> {
+        let fs = Arc::new(MemFs {
+            mem,
+            next_ino: AtomicU64::new(1),
+            lower: None,
+            limit_pages: limit.map(|l| l.div_ceil(PAGE_SIZE)),
+            used_pages: AtomicU64::new(0),
+        });
+        let ino = fs.ino();
+        let root = MemInode::new(
+            &fs,
+            ino,
+            libc::S_IFDIR | (mode & 0o7777),
+            owner,
+            Body::dir(None),
+        );
+        root.meta.lock().nlink = 2;
+        root
+    }
+
+    /// The overlay of an upper layer in memory on `lower`'s tree.
+    pub fn overlay(
+        mem: Arc<MemoryFile>,
+        lower: Arc<dyn FsBackend>,
+    ) -> Result<Arc<dyn Inode>, Errno> {
+        let (h, attr) = lower.root()?;
+        if !attr.is_dir() {
+            lower.release(h);
+            return Err(Errno::ENOTDIR);
+        }
+        let fs = Arc::new(MemFs {
+            mem,
+            // Above any host inode number a lower file shows.
+            next_ino: AtomicU64::new(1 << 48),
+            lower: Some(lower),
+            limit_pages: None,
+            used_pages: AtomicU64::new(0),
+        });
+        Ok(MemInode::from_lower(&fs, h, attr))
+    }
+
+    fn ino(&self) -> u64 {
+        self.next_ino.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn lower(&self) -> Result<&Arc<dyn FsBackend>, Errno> {
+        self.lower.as_ref().ok_or(Errno::EIO)
+    }
+
+    /// A zeroed frame for a file page, within the size limit.
+    fn alloc_page(&self) -> Result<Frame, Errno> {
+        let used = self.used_pages.fetch_add(1, Ordering::Relaxed);
+        if self.limit_pages.is_some_and(|l| used >= l) {
+            self.used_pages.fetch_sub(1, Ordering::Relaxed);
+            return Err(Errno::ENOSPC);
+        }
+        self.mem.alloc().map_err(|_| {
+            self.used_pages.fetch_sub(1, Ordering::Relaxed);
+            Errno::ENOSPC
+        })
+    }
+
+    fn free_page(&self, f: Frame) {
+        self.used_pages.fetch_sub(1, Ordering::Relaxed);
+        self.mem.put(f);
+    }
+
+    fn page(&self, f: Frame) -> *mut u8 {
+        // Frames are whole pages inside the memory file.
+        self.mem
+            .host_ptr(f, PAGE_SIZE as usize)
+            .unwrap_or(std::ptr::null_mut())
+    }
+}
+
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    nlink: u64,
+    rdev: u64,
+    /// The size of a directory or symlink (a file's is its body's).
+    size: u64,
+    atime: (i64, i64),
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+struct DirBody {
+    /// Names with an inode here: made here, or looked up in the lower
+    /// directory once.
+    entries: BTreeMap<Vec<u8>, Arc<MemInode>>,
+    /// Lower names that are gone.
+    whiteouts: HashSet<Vec<u8>>,
+    /// The lower directory, if this one came from the lower layer.
+    lower: Option<Handle>,
+}
+
+struct FileBody {
+    /// The lower file, until it is copied up.
+    lower: Option<Handle>,
+    /// What names the lower file's pages in the page cache, replaced when
+    /// the file is copied up so that new mappings see the new bytes.
+    cache_key: Arc<dyn Any + Send + Sync>,
+    exec: Option<ExecFile>,
+    pages: BTreeMap<u64, Frame>,
+    size: u64,
+}
+
+struct LinkBody {
+    target: Option<Vec<u8>>,
+    lower: Option<Handle>,
+}
+
+enum Body {
+    Dir(Mutex<DirBody>),
+    File(Mutex<FileBody>),
+    Symlink(Mutex<LinkBody>),
+    /// FIFOs, sockets and device nodes: attributes only.
+    Special,
+}
+
+impl Body {
+    fn dir(lower: Option<Handle>) -> Body {
+        Body::Dir(Mutex::new(DirBody {
+            entries: BTreeMap::new(),
+            whiteouts: HashSet::new(),
+            lower,
+        }))
+    }
+
+    fn file(lower: Option<Handle>, size: u64) -> Body {
+        Body::File(Mutex::new(FileBody {
+            lower,
+            cache_key: Arc::new(()),
+            exec: None,
+            pages: BTreeMap::new(),
+            size,
+        }))
+    }
+}
+
+/// One file of a memory filesystem.
+pub struct MemInode {
+    fs: Arc<MemFs>,
+    ino: u64,
+    meta: Mutex<Meta>,
+    body: Body,
+}
+
+impl Drop for MemInode {
+    fn drop(&mut self) {
+        let lower = match &mut self.body {
+            Body::Dir(d) => d.get_mut().lower.take(),
+            Body::Symlink(l) => l.get_mut().lower.take(),
+            Body::File(f) => {
+                let f = f.get_mut();
+                for (_, frame) in std::mem::take(&mut f.pages) {
+                    self.fs.free_page(frame);
+                }
+                f.lower.take()
+            }
+            Body::Special => None,
+        };
+        if let (Some(h), Some(b)) = (lower, self.fs.lower.as_ref()) {
+            b.release(h);
+        }
+    }
+}
+
+fn of(inode: &Arc<dyn Inode>) -> Option<&MemInode> {
+    inode.as_any().downcast_ref::<MemInode>()
+}
+
+/// `inode` as a MemInode of `fs`, shared.
+fn same_fs(fs: &Arc<MemFs>, inode: &Arc<dyn Inode>) -> Result<Arc<MemInode>, Errno> {
+    let m = of(inode).ok_or(Errno::EXDEV)?;
+    if !Arc::ptr_eq(&m.fs, fs) {
+        return Err(Errno::EXDEV);
+    }
+    let any = Arc::clone(inode) as Arc<dyn Any + Send + Sync>;
+    any.downcast::<MemInode>().map_err(|_| Errno::EXDEV)
+}
+
+impl MemInode {
+    fn new(fs: &Arc<MemFs>, ino: u64, mode: u32, owner: Owner, body: Body) -> Arc<MemInode> {
+        let now = crate::vfs::now();
+        Arc::new(MemInode {
+            fs: Arc::clone(fs),
+            ino,
+            meta: Mutex::new(Meta {
+                mode,
+                uid: owner.uid,
+                gid: owner.gid,
+                nlink: 1,
+                rdev: 0,
+                size: 0,
+                atime: now,
+                mtime: now,
+                ctime: now,
+            }),
+            body,
+        })
+    }
+
+    /// The inode of lower file `h`.
+    fn from_lower(fs: &Arc<MemFs>, h: Handle, a: Attr) -> Arc<MemInode> {
+        let (body, keep) = match a.file_type() {
+            libc::S_IFDIR => (Body::dir(Some(h)), true),
+            libc::S_IFREG => (Body::file(Some(h), a.size), true),
+            libc::S_IFLNK => (
+                Body::Symlink(Mutex::new(LinkBody {
+                    target: None,
+                    lower: Some(h),
+                })),
+                true,
+            ),
+            _ => (Body::Special, false),
+        };
+        if !keep && let Some(b) = fs.lower.as_ref() {
+            b.release(h);
+        }
+        Arc::new(MemInode {
+            fs: Arc::clone(fs),
+            ino: a.ino,
+            meta: Mutex::new(Meta {
+                mode: a.mode,
+                uid: a.uid,
+                gid: a.gid,
+                nlink: a.nlink,
+                rdev: a.rdev,
+                size: a.size,
+                atime: a.atime,
+                mtime: a.mtime,
+                ctime: a.ctime,
+            }),
+            body,
+        })
+    }
+
+    fn dir(&self) -> Result<&Mutex<DirBody>, Errno> {
+        match &self.body {
+            Body::Dir(d) => Ok(d),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn touch(&self, mtime: bool) {
+        let now = crate::vfs::now();
+        let mut m = self.meta.lock();
+        if mtime {
+            m.mtime = now;
+        }
+        m.ctime = now;
+    }
+
+    /// `name` in locked directory `d`: its entry, or the lower file (which
+    /// becomes an entry), or None.
+    fn find(&self, d: &mut DirBody, name: &[u8]) -> Result<Option<Arc<MemInode>>, Errno> {
+        if let Some(c) = d.entries.get(name) {
+            return Ok(Some(Arc::clone(c)));
+        }
+        if d.whiteouts.contains(name) {
+            return Ok(None);
+        }
+        let Some(lh) = d.lower else {
+            return Ok(None);
+        };
+        match self.fs.lower()?.walk(lh, name) {
+            Ok((h, a)) => {
+                let c = MemInode::from_lower(&self.fs, h, a);
+                d.entries.insert(name.to_vec(), Arc::clone(&c));
+                Ok(Some(c))
+            }
+            Err(Errno::ENOENT) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The merged entries of locked directory `d`.
+    fn list(&self, d: &DirBody) -> Result<Vec<DirEntry>, Errno> {
+        let mut out: Vec<DirEntry> = d
+            .entries
+            .iter()
+            .map(|(name, c)| DirEntry {
+                name: name.clone(),
+                ino: c.ino,
+                kind: dtype(c.meta.lock().mode),
+            })
+            .collect();
+        if let Some(lh) = d.lower {
+            let fd = self
+                .fs
+                .lower()?
+                .open(lh, libc::O_RDONLY | libc::O_DIRECTORY)?;
+            for e in crate::host::read_dir(&fd)? {
+                if !d.entries.contains_key(&e.name) && !d.whiteouts.contains(&e.name) {
+                    out.push(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Copies a lower file's bytes into frames (once).
+    fn copy_up(&self, f: &mut FileBody) -> Result<(), Errno> {
+        let Some(h) = f.lower else {
+            return Ok(());
+        };
+        let fd = self.fs.lower()?.open(h, libc::O_RDONLY)?;
+        let mut off = 0u64;
+        let mut buf = vec![0u8; PAGE_SIZE as usize];
+        let mut pages = BTreeMap::new();
+        let result = (|| {
+            loop {
+                let n = crate::host::pread_full(std::os::fd::AsFd::as_fd(&fd), &mut buf, off)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                if buf[..n].iter().any(|b| *b != 0) {
+                    let frame = self.fs.alloc_page()?;
+                    // SAFETY: the frame is a whole page of the memory file
+                    // that nothing else references yet.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(buf.as_ptr(), self.fs.page(frame), n);
+                    }
+                    pages.insert(off / PAGE_SIZE, frame);
+                }
+                off += n as u64;
+                if (n as u64) < PAGE_SIZE {
+                    return Ok(());
+                }
+            }
+        })();
+        if let Err(e) = result {
+            for (_, fr) in pages {
+                self.fs.free_page(fr);
+            }
+            return Err(e);
+        }
+        f.pages = pages;
+        f.size = off;
+        f.lower = None;
+        f.exec = None;
+        f.cache_key = Arc::new(());
+        if let Some(b) = self.fs.lower.as_ref() {
+            b.release(h);
+        }
+        Ok(())
+    }
+
+    fn file(&self) -> Result<&Mutex<FileBody>, Errno> {
+        match &self.body {
+            Body::File(f) => Ok(f),
+            Body::Dir(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        let f = self.file()?.lock();
+        if let Some(h) = f.lower {
+            // Not copied up: an Ops read of a lower file (a mapping's
+            // fill or a racing open); read it from the host.
+            let fd = self.fs.lower()?.open(h, libc::O_RDONLY)?;
+            return crate::host::pread_full(std::os::fd::AsFd::as_fd(&fd), buf, off);
+        }
+        if off >= f.size {
+            return Ok(0);
+        }
+        let n = ((f.size - off) as usize).min(buf.len());
+        let mut done = 0;
+        while done < n {
+            let pos = off + done as u64;
+            let in_page = (pos % PAGE_SIZE) as usize;
+            let take = (PAGE_SIZE as usize - in_page).min(n - done);
+            match f.pages.get(&(pos / PAGE_SIZE)) {
+                // SAFETY: the frame is a live page of this file; the file
+                // lock keeps it.
+                Some(fr) => unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        self.fs.page(*fr).add(in_page),
+                        buf[done..].as_mut_ptr(),
+                        take,
+                    );
+                },
+                None => buf[done..done + take].fill(0),
+            }
+            done += take;
+        }
+        Ok(n)
+    }
+
+    fn write_at(&self, off: Option<u64>, buf: &[u8]) -> Result<(usize, u64), Errno> {
+        let mut f = self.file()?.lock();
+        self.copy_up(&mut f)?;
+        let off = off.unwrap_or(f.size);
+        let end = off.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
+        if end > i64::MAX as u64 {
+            return Err(Errno::EFBIG);
+        }
+        let mut done = 0;
+        while done < buf.len() {
+            let pos = off + done as u64;
+            let in_page = (pos % PAGE_SIZE) as usize;
+            let take = (PAGE_SIZE as usize - in_page).min(buf.len() - done);
+            let idx = pos / PAGE_SIZE;
+            let fr = match f.pages.get(&idx) {
+                Some(fr) => *fr,
+                None => match self.fs.alloc_page() {
+                    Ok(fr) => {
+                        f.pages.insert(idx, fr);
+                        fr
+                    }
+                    Err(e) if done == 0 => return Err(e),
+                    Err(_) => break,
+                },
+            };
+            // SAFETY: a live page of this file, under the file lock.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    buf[done..].as_ptr(),
+                    self.fs.page(fr).add(in_page),
+                    take,
+                );
+            }
+            done += take;
+        }
+        let after = off + done as u64;
+        if after > f.size {
+            f.size = after;
+        }
+        drop(f);
+        self.touch(true);
+        Ok((done, after))
+    }
+
+    fn truncate_to(&self, len: u64) -> Result<(), Errno> {
+        if len > i64::MAX as u64 {
+            return Err(Errno::EFBIG);
+        }
+        let mut f = self.file()?.lock();
+        if len == 0 && f.lower.is_some() {
+            // Nothing to copy.
+            let h = f.lower.take();
+            f.exec = None;
+            f.cache_key = Arc::new(());
+            if let (Some(h), Some(b)) = (h, self.fs.lower.as_ref()) {
+                b.release(h);
+            }
+        } else {
+            self.copy_up(&mut f)?;
+        }
+        let keep = len.div_ceil(PAGE_SIZE);
+        let gone: Vec<u64> = f.pages.range(keep..).map(|(k, _)| *k).collect();
+        for k in gone {
+            if let Some(fr) = f.pages.remove(&k) {
+                self.fs.free_page(fr);
+            }
+        }
+        if !len.is_multiple_of(PAGE_SIZE)
+            && let Some(fr) = f.pages.get(&(len / PAGE_SIZE))
+        {
+            let from = (len % PAGE_SIZE) as usize;
+            // SAFETY: a live page of this file, under the file lock.
+            unsafe {
+                std::ptr::write_bytes(self.fs.page(*fr).add(from), 0, PAGE_SIZE as usize - from);
+            }
+        }
+        f.size = len;
+        drop(f);
+        self.touch(true);
+        Ok(())
+    }
+}
+
+impl Inode for MemInode {
+    fn attr(&self) -> Attr {
+        let size = match &self.body {
+            Body::File(f) => Some(f.lock().size),
+            _ => None,
+        };
+        let m = self.meta.lock();
+        let size = size.unwrap_or(m.size);
+        Attr {
+            dev: 0,
+            ino: self.ino,
+            mode: m.mode,
+            nlink: m.nlink,
+            uid: m.uid,
+            gid: m.gid,
+            rdev: m.rdev,
+            size,
+            blksize: PAGE_SIZE,
+            blocks: size.div_ceil(512),
+            atime: m.atime,
+            mtime: m.mtime,
+            ctime: m.ctime,
+        }
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+        let mut d = self.dir()?.lock();
+        match self.find(&mut d, name)? {
+            Some(c) => Ok(c),
+            None => Err(Errno::ENOENT),
+        }
+    }
+
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        let Body::Symlink(l) = &self.body else {
+            return Err(Errno::EINVAL);
+        };
+        let mut l = l.lock();
+        if let Some(t) = &l.target {
+            return Ok(t.clone());
+        }
+        let h = l.lower.ok_or(Errno::EIO)?;
+        let t = self.fs.lower()?.readlink(h)?;
+        l.target = Some(t.clone());
+        Ok(t)
+    }
+
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        let d = self.dir()?.lock();
+        self.list(&d)
+    }
+
+    fn open(self: Arc<Self>, flags: OpenFlags) -> Result<FileKind, Errno> {
+        match &self.body {
+            Body::Dir(_) => return Ok(FileKind::Dir(DirFile::new(self))),
+            Body::File(_) => {}
+            _ => return Err(Errno::ENXIO),
+        }
+        let acc = flags & libc::O_ACCMODE;
+        let writes = acc != libc::O_RDONLY || flags & libc::O_TRUNC != 0;
+        if !writes {
+            let f = self.file()?.lock();
+            if let Some(h) = f.lower {
+                let key = Arc::clone(&f.cache_key);
+                drop(f);
+                let fd = self.fs.lower()?.open(h, libc::O_RDONLY)?;
+                return Ok(FileKind::File(HostFile {
+                    fd,
+                    inode: self,
+                    cache_key: key,
+                }));
+            }
+        } else if flags & libc::O_TRUNC != 0 {
+            self.truncate_to(0)?;
+        } else {
+            let mut f = self.file()?.lock();
+            self.copy_up(&mut f)?;
+        }
+        Ok(FileKind::Ops(OpsFile::new(Box::new(MemOpen(self)))))
+    }
+
+    fn create(
+        &self,
+        name: &[u8],
+        node: NewNode,
+        owner: Owner,
+        open_flags: Option<OpenFlags>,
+    ) -> Result<(Arc<dyn Inode>, Option<FileKind>), Errno> {
+        let mut d = self.dir()?.lock();
+        if self.find(&mut d, name)?.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        let fs = &self.fs;
+        let ino = fs.ino();
+        let (mode, body, rdev, size) = match node {
+            NewNode::Regular(m) => (libc::S_IFREG | (m & 0o7777), Body::file(None, 0), 0, 0),
+            NewNode::Dir(m) => (libc::S_IFDIR | (m & 0o7777), Body::dir(None), 0, 0),
+            NewNode::Symlink(t) => {
+                let len = t.len() as u64;
+                (
+                    libc::S_IFLNK | 0o777,
+                    Body::Symlink(Mutex::new(LinkBody {
+                        target: Some(t),
+                        lower: None,
+                    })),
+                    0,
+                    len,
+                )
+            }
+            NewNode::Special { mode, rdev } => (mode, Body::Special, rdev, 0),
+        };
+        let is_dir = mode & libc::S_IFMT == libc::S_IFDIR;
+        let c = MemInode::new(fs, ino, mode, owner, body);
+        {
+            let mut m = c.meta.lock();
+            m.rdev = rdev;
+            m.size = size;
+            if is_dir {
+                m.nlink = 2;
+            }
+        }
+        d.whiteouts.remove(name);
+        d.entries.insert(name.to_vec(), Arc::clone(&c));
+        drop(d);
+        if is_dir {
+            self.meta.lock().nlink += 1;
+        }
+        self.touch(true);
+        let file = match open_flags {
+            Some(fl) if !is_dir => Some(Arc::clone(&c).open(fl)?),
+            _ => None,
+        };
+        Ok((c, file))
+    }
+
+    fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> Result<(), Errno> {
+        let t = same_fs(&self.fs, target)?;
+        let mut d = self.dir()?.lock();
+        if self.find(&mut d, name)?.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        d.whiteouts.remove(name);
+        d.entries.insert(name.to_vec(), Arc::clone(&t));
+        drop(d);
+        t.meta.lock().nlink += 1;
+        t.touch(false);
+        self.touch(true);
+        Ok(())
+    }
+
+    fn unlink(&self, name: &[u8], rmdir: bool) -> Result<(), Errno> {
+        let mut d = self.dir()?.lock();
+        let c = self.find(&mut d, name)?.ok_or(Errno::ENOENT)?;
+        let is_dir = matches!(c.body, Body::Dir(_));
+        if rmdir && !is_dir {
+            return Err(Errno::ENOTDIR);
+        }
+        if !rmdir && is_dir {
+            return Err(Errno::EISDIR);
+        }
+        if is_dir && !c.readdir()?.is_empty() {
+            return Err(Errno::ENOTEMPTY);
+        }
+        d.entries.remove(name);
+        if d.lower.is_some() {
+            d.whiteouts.insert(name.to_vec());
+        }
+        drop(d);
+        {
+            let mut m = c.meta.lock();
+            m.nlink = if is_dir { 0 } else { m.nlink.saturating_sub(1) };
+        }
+        c.touch(false);
+        if is_dir {
+            let mut m = self.meta.lock();
+            m.nlink = m.nlink.saturating_sub(1);
+        }
+        self.touch(true);
+        Ok(())
+    }
+
+    fn rename(
+        &self,
+        old: &[u8],
+        new_dir: &Arc<dyn Inode>,
+        new: &[u8],
+        flags: u32,
+    ) -> Result<(), Errno> {
+        let nd = same_fs(&self.fs, new_dir)?;
+        let same = std::ptr::eq(self, Arc::as_ptr(&nd));
+        // Both directories' locks, in address order.
+        let (mut a, mut b);
+        let (src_dir, dst_dir): (&mut DirBody, &mut DirBody) = if same {
+            a = self.dir()?.lock();
+            let p: *mut DirBody = &mut *a;
+            // SAFETY: one directory: both names live in the one locked body,
+            // and the two references are never used to overlap an access
+            // (each statement below uses one of them at a time).
+            unsafe { (&mut *p, &mut *p) }
+        } else if (self as *const MemInode) < Arc::as_ptr(&nd) {
+            a = self.dir()?.lock();
+            b = nd.dir()?.lock();
+            (&mut *a, &mut *b)
+        } else {
+            b = nd.dir()?.lock();
+            a = self.dir()?.lock();
+            (&mut *a, &mut *b)
+        };
+        let src = self.find(src_dir, old)?.ok_or(Errno::ENOENT)?;
+        let dst = nd.find(dst_dir, new)?;
+        if let Some(dst) = &dst
+            && Arc::ptr_eq(&src, dst)
+        {
+            // Two names of one file: nothing happens.
+            return Ok(());
+        }
+        let src_is_dir = matches!(src.body, Body::Dir(_));
+        if flags & RENAME_EXCHANGE != 0 {
+            let dst = dst.ok_or(Errno::ENOENT)?;
+            src_dir.entries.insert(old.to_vec(), Arc::clone(&dst));
+            dst_dir.entries.insert(new.to_vec(), Arc::clone(&src));
+            let dst_is_dir = matches!(dst.body, Body::Dir(_));
+            if !same && src_is_dir != dst_is_dir {
+                let (gain, lose) = if src_is_dir {
+                    (&nd.meta, &self.meta)
+                } else {
+                    (&self.meta, &nd.meta)
+                };
+                gain.lock().nlink += 1;
+                let mut l = lose.lock();
+                l.nlink = l.nlink.saturating_sub(1);
+            }
+        } else {
+            if let Some(dst) = &dst {
+                if flags & RENAME_NOREPLACE != 0 {
+                    return Err(Errno::EEXIST);
+                }
+                let dst_is_dir = matches!(dst.body, Body::Dir(_));
+                if src_is_dir && !dst_is_dir {
+                    return Err(Errno::ENOTDIR);
+                }
+                if !src_is_dir && dst_is_dir {
+                    return Err(Errno::EISDIR);
+                }
+                if dst_is_dir {
+                    let dd = dst.dir()?.lock();
+                    if !dst.list(&dd)?.is_empty() {
+                        return Err(Errno::ENOTEMPTY);
+                    }
+                }
+                let mut m = dst.meta.lock();
+                m.nlink = if dst_is_dir {
+                    0
+                } else {
+                    m.nlink.saturating_sub(1)
+                };
+                if dst_is_dir {
+                    let mut p = nd.meta.lock();
+                    p.nlink = p.nlink.saturating_sub(1);
+                }
+            }
+            src_dir.entries.remove(old);
+            if src_dir.lower.is_some() {
+                src_dir.whiteouts.insert(old.to_vec());
+            }
+            dst_dir.whiteouts.remove(new);
+            dst_dir.entries.insert(new.to_vec(), Arc::clone(&src));
+            if src_is_dir && !same {
+                nd.meta.lock().nlink += 1;
+                let mut m = self.meta.lock();
+                m.nlink = m.nlink.saturating_sub(1);
+            }
+        }
+        src.touch(false);
+        self.touch(true);
+        if !same {
+            nd.touch(true);
+        }
+        Ok(())
+    }
+
+    fn setattr(&self, set: SetAttr) -> Result<(), Errno> {
+        if let Some(len) = set.size {
+            self.truncate_to(len)?;
+        }
+        let now = crate::vfs::now();
+        let mut m = self.meta.lock();
+        if let Some(mode) = set.mode {
+            m.mode = (m.mode & libc::S_IFMT) | (mode & 0o7777);
+        }
+        if let Some(u) = set.uid {
+            m.uid = u;
+        }
+        if let Some(g) = set.gid {
+            m.gid = g;
+        }
+        let t = |s: SetTime| match s {
+            SetTime::Now => now,
+            SetTime::At(a, b) => (a, b),
+        };
+        if let Some(a) = set.atime {
+            m.atime = t(a);
+        }
+        if let Some(b) = set.mtime {
+            m.mtime = t(b);
+        }
+        m.ctime = now;
+        Ok(())
+    }
+
+    fn statfs(&self) -> StatFs {
+        let fs = &self.fs;
+        let total = fs.limit_pages.unwrap_or(fs.mem.size() / PAGE_SIZE);
+        let used = fs.used_pages.load(Ordering::Relaxed);
+        let free = total.saturating_sub(used);
+        StatFs {
+            fs_type: if fs.lower.is_some() {
+                OVERLAYFS_MAGIC
+            } else {
+                TMPFS_MAGIC
+            },
+            bsize: PAGE_SIZE as i64,
+            blocks: total,
+            bfree: free,
+            bavail: free,
+            files: 1 << 20,
+            ffree: (1 << 20) - 1,
+            namelen: 255,
+            frsize: PAGE_SIZE as i64,
+        }
+    }
+
+    fn exec_file(&self) -> Result<ExecFile, Errno> {
+        let mut f = self.file()?.lock();
+        if let Some(e) = &f.exec {
+            return Ok(e.clone());
+        }
+        let Some(h) = f.lower else {
+            // A file written in the sandbox: the loader reads host files,
+            // and the sentry makes none.
+            log::info!("execve of a file written in the sandbox: not supported yet (EACCES)");
+            return Err(Errno::EACCES);
+        };
+        let fd = self.fs.lower()?.open(h, libc::O_RDONLY)?;
+        let e = ExecFile {
+            file: Arc::new(std::fs::File::from(fd)),
+            cache_key: Arc::clone(&f.cache_key),
+        };
+        f.exec = Some(e.clone());
+        Ok(e)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A regular file of a memory filesystem, open for I/O.
+struct MemOpen(Arc<MemInode>);
+
+impl FileOps for MemOpen {
+    fn read(&self, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        self.0.read_at(off, buf)
+    }
+
+    fn write(&self, off: Option<u64>, buf: &[u8]) -> Result<(usize, u64), Errno> {
+        self.0.write_at(off, buf)
+    }
+
+    fn size(&self) -> Option<u64> {
+        Some(self.0.attr().size)
+    }
+
+    fn truncate(&self, len: u64) -> Result<(), Errno> {
+        self.0.truncate_to(len)
+    }
+
+    fn inode(&self) -> Option<Arc<dyn Inode>> {
+        Some(Arc::clone(&self.0) as Arc<dyn Inode>)
+    }
+}

@@ -1,0 +1,197 @@
+//! The spec's mounts, made in the container's tree at boot.
+//!
+//! A mount's destination is resolved inside the container (symlinks stay
+//! in it, as runc's securejoin keeps them); missing directories on the
+//! way are made, as runc makes them, which needs a writable rootfs (the
+//! overlay). A destination that cannot be made is an error that stops the
+//! boot, with the mount named.
+
+use std::sync::Arc;
+
+use vmm::MemoryFile;
+
+use crate::errno::Errno;
+use crate::fs::memfs::MemFs;
+use crate::kernel::Credentials;
+use crate::vfs::backend::Owner;
+use crate::vfs::inode::{Inode, NewNode};
+use crate::vfs::remote::RemoteInode;
+use crate::vfs::{Dentry, Follow, MountOpts, Vfs};
+use crate::{Error, MountSource, MountSpec};
+
+const ROOT: Credentials = Credentials { uid: 0, gid: 0 };
+
+/// The directory (or, for a file bind mount, the file) at `path`, made if
+/// missing.
+fn destination(vfs: &Vfs, path: &[u8], dir: bool) -> Result<Arc<Dentry>, Errno> {
+    let root = vfs.root();
+    match crate::vfs::resolve(root, root, path, Follow::Yes, ROOT) {
+        Ok(d) => return Ok(d),
+        Err(Errno::ENOENT) => {}
+        Err(e) => return Err(e),
+    }
+    let mut cur = Arc::clone(root);
+    let comps: Vec<&[u8]> = path
+        .split(|b| *b == b'/')
+        .filter(|c| !c.is_empty())
+        .collect();
+    for (i, c) in comps.iter().enumerate() {
+        let last = i + 1 == comps.len();
+        let next = match cur.child(c) {
+            Ok(d) if d.attr().is_symlink() => {
+                let p = d.path();
+                crate::vfs::resolve(root, root, &p, Follow::Yes, ROOT)?
+            }
+            Ok(d) => d,
+            Err(Errno::ENOENT) => {
+                if cur.mount().readonly() {
+                    return Err(Errno::EROFS);
+                }
+                let node = if last && !dir {
+                    NewNode::Regular(0o644)
+                } else {
+                    NewNode::Dir(0o755)
+                };
+                let (inode, _) = cur.inode().create(c, node, Owner::default(), None)?;
+                cur.add_child(c, inode)
+            }
+            Err(e) => return Err(e),
+        };
+        cur = next;
+    }
+    Ok(cur)
+}
+
+/// The value of option `key=` among `options`.
+fn option<'a>(options: &'a [String], key: &str) -> Option<&'a str> {
+    options
+        .iter()
+        .find_map(|o| o.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+}
+
+/// A size option: bytes, with k, m or g, or a percentage of memory.
+fn parse_size(s: &str, mem: u64) -> Option<u64> {
+    let s = s.trim();
+    if let Some(p) = s.strip_suffix('%') {
+        return p.parse::<u64>().ok().map(|p| mem / 100 * p);
+    }
+    let (num, mult) = match s.chars().last()? {
+        'k' | 'K' => (&s[..s.len() - 1], 1u64 << 10),
+        'm' | 'M' => (&s[..s.len() - 1], 1 << 20),
+        'g' | 'G' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mult)
+}
+
+/// A new tmpfs with the spec's `mode=`, `uid=`, `gid=` and `size=`.
+pub fn tmpfs(mem: &Arc<MemoryFile>, options: &[String]) -> Result<Arc<dyn Inode>, String> {
+    let mode = match option(options, "mode") {
+        Some(m) => u32::from_str_radix(m, 8).map_err(|_| format!("bad tmpfs mode={m}"))?,
+        None => 0o1777,
+    };
+    let num = |k: &str| -> Result<u32, String> {
+        option(options, k).map_or(Ok(0), |v| {
+            v.parse().map_err(|_| format!("bad tmpfs {k}={v}"))
+        })
+    };
+    let owner = Owner {
+        uid: num("uid")?,
+        gid: num("gid")?,
+    };
+    let size = match option(options, "size") {
+        Some(s) => Some(parse_size(s, mem.size()).ok_or_else(|| format!("bad tmpfs size={s}"))?),
+        None => None,
+    };
+    Ok(MemFs::tmpfs(Arc::clone(mem), mode, owner, size))
+}
+
+/// Options to show in /proc/mounts (what the spec gave, but ro/rw and
+/// the ones that only steer the mount call).
+fn shown(options: &[String]) -> String {
+    options
+        .iter()
+        .filter(|o| {
+            !matches!(
+                o.as_str(),
+                "ro" | "rw"
+                    | "bind"
+                    | "rbind"
+                    | "rprivate"
+                    | "private"
+                    | "rslave"
+                    | "slave"
+                    | "rshared"
+                    | "shared"
+            )
+        })
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Makes one spec mount.
+pub fn mount_spec(vfs: &Vfs, mem: &Arc<MemoryFile>, m: &MountSpec) -> Result<(), Error> {
+    let fail = |e: String| Error::Setup(format!("mount {}: {e}", m.target));
+    if !m.target.starts_with('/') {
+        return Err(fail("the destination is not an absolute path".into()));
+    }
+    let (root, fstype, source): (Arc<dyn Inode>, &str, &str) = match &m.source {
+        MountSource::Bind(backend) => (
+            RemoteInode::root(Arc::clone(backend)).map_err(|e| fail(e.to_string()))?,
+            "9p",
+            "bind",
+        ),
+        MountSource::Tmpfs => (tmpfs(mem, &m.options).map_err(fail)?, "tmpfs", "tmpfs"),
+        MountSource::Mqueue => (
+            // The sentry has no POSIX message queues: an empty directory.
+            MemFs::tmpfs(Arc::clone(mem), 0o1777, Owner::default(), Some(0)),
+            "mqueue",
+            "mqueue",
+        ),
+        MountSource::Proc | MountSource::Sysfs | MountSource::Devpts => {
+            log::warn!(
+                "mount {}: this filesystem type is not built yet; skipped",
+                m.target
+            );
+            return Ok(());
+        }
+        MountSource::Other(t) => {
+            log::warn!(
+                "mount {}: filesystem type {t:?} is not supported; skipped",
+                m.target
+            );
+            return Ok(());
+        }
+    };
+    let is_dir = root.attr().is_dir();
+    let at = destination(vfs, m.target.as_bytes(), is_dir).map_err(|e| fail(e.to_string()))?;
+    vfs.mount(
+        &at,
+        root,
+        MountOpts {
+            fstype: fstype.into(),
+            source: source.into(),
+            readonly: m.readonly,
+            options: shown(&m.options),
+        },
+    )
+    .map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_as_tmpfs_takes_them() {
+        assert_eq!(parse_size("64m", 0), Some(64 << 20));
+        assert_eq!(parse_size("65536k", 0), Some(64 << 20));
+        assert_eq!(parse_size("1G", 0), Some(1 << 30));
+        assert_eq!(parse_size("100", 0), Some(100));
+        assert_eq!(parse_size("50%", 1000), Some(500));
+        assert_eq!(parse_size("x", 0), None);
+        assert_eq!(parse_size("99999999999999999g", 0), None);
+    }
+}
