@@ -120,6 +120,7 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         ))),
         // The rootfs as an overlay with its upper layer in memory.
         overlay: true,
+        rootfs_readonly: spec.rootfs_readonly,
         mounts: Vec::new(),
     };
 

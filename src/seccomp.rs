@@ -90,6 +90,14 @@ const ALLOWED: &[(i64, &str)] = &[
         libc::SYS_fallocate,
         "punching freed guest memory back to the host",
     ),
+    (
+        libc::SYS_fdatasync,
+        "fsync of files the gofer donated from a writable mount",
+    ),
+    (
+        libc::SYS_memfd_create,
+        "anonymous memory holding a copy of a file written in the sandbox, for execve's loader (no host file is opened)",
+    ),
     // Memory of the sentry itself.
     (libc::SYS_mmap, "allocator and guest-memory mappings"),
     (libc::SYS_munmap, "allocator"),

@@ -241,7 +241,8 @@ fn sh_walks_the_rootfs_with_find_exec() {
     assert_eq!(native.stdout_lossy(), sandbox.stdout_lossy(), "{context}");
 }
 
-/// Changes to the rootfs (mkdir, rmdir, rm, mv, touch, ln, chmod, chown,
+/// With `root.readonly` in the spec, changes to the rootfs (mkdir, rmdir,
+/// rm, mv, touch, ln, chmod, chown,
 /// truncate) give the errors Linux gives on a read-only mount, in Linux's
 /// order (EEXIST, ENOENT and ENOTDIR before EROFS): the native run is the
 /// same script in a private mount namespace with the rootfs bind-mounted
@@ -260,6 +261,7 @@ fn sh_sees_the_rootfs_read_only_as_linux_does() {
                   'rm d/f/x' 'rmdir .' 'mkdir -p d/e/f'; do \
                   busybox $c; echo \"$c: status $?\"; done 2>&1";
     bundle.write_config(&["/bin/busybox", "sh", "-c", script]);
+    bundle.set_root_readonly(true);
     let sandbox = bundle.run_sandbox(None);
     let r = root.display().to_string();
     let native = std::process::Command::new("unshare")

@@ -374,6 +374,17 @@ impl Bundle {
         self
     }
 
+    /// Sets the written config's `root.readonly`.
+    pub fn set_root_readonly(&self, readonly: bool) -> &Bundle {
+        let path = self.path().join("config.json");
+        let text = fs::read_to_string(&path).expect("read config.json");
+        let mut spec: serde_json::Value = serde_json::from_str(&text).expect("parse config.json");
+        spec["root"]["readonly"] = serde_json::json!(readonly);
+        let text = serde_json::to_string_pretty(&spec).expect("serialize config");
+        fs::write(&path, text).expect("write config.json");
+        self
+    }
+
     /// Writes config.json verbatim.
     pub fn write_raw_config(&self, text: &str) -> &Bundle {
         fs::write(self.path().join("config.json"), text).expect("write config.json");

@@ -57,6 +57,7 @@ fn main() {
         exec: std::sync::Arc::new(NoExec),
         fs: None,
         overlay: false,
+        rootfs_readonly: false,
         mounts: Vec::new(),
     };
     let status = sentry::run(&platform, config, &mut || Ok(()));

@@ -60,7 +60,9 @@ fn build_vfs(
         return Ok(None);
     };
     let setup = |what: &str, e: crate::errno::Errno| Error::Setup(format!("{what}: {e}"));
-    let vfs = if config.overlay {
+    let vfs = if config.rootfs_readonly {
+        Vfs::over(Arc::clone(fs), true)
+    } else if config.overlay {
         let root =
             MemFs::overlay(Arc::clone(mem), Arc::clone(fs)).map_err(|e| setup("rootfs", e))?;
         Vfs::new(

@@ -89,6 +89,9 @@ pub struct BootConfig {
     /// it (`--overlay=none`) the rootfs is `fs` itself, read-only or
     /// writable as the spec's `root.readonly` says.
     pub overlay: bool,
+    /// The spec's `root.readonly`: the rootfs is mounted read-only (EROFS
+    /// for every change, overlay or not).
+    pub rootfs_readonly: bool,
     /// The spec's mounts, in the spec's order (a later mount can cover an
     /// earlier one).
     pub mounts: Vec<MountSpec>,

@@ -147,6 +147,7 @@ fn child_entry() {
         exec: std::sync::Arc::new(NoExec),
         fs: None,
         overlay: false,
+        rootfs_readonly: false,
         mounts: Vec::new(),
         exitless: true,
     };
@@ -331,6 +332,7 @@ fn load_error(bytes: &[u8]) -> String {
         exec: std::sync::Arc::new(NoExec),
         fs: None,
         overlay: false,
+        rootfs_readonly: false,
         mounts: Vec::new(),
         exitless: true,
     };
@@ -401,6 +403,7 @@ fn load_error_or_run(bytes: &[u8]) -> Option<String> {
         exec: std::sync::Arc::new(NoExec),
         fs: None,
         overlay: false,
+        rootfs_readonly: false,
         mounts: Vec::new(),
         exitless: true,
     };

@@ -152,6 +152,8 @@ struct Meta {
     rdev: u64,
     /// The size of a directory or symlink (a file's is its body's).
     size: u64,
+    /// The lower file's block size and blocks, until it is copied up.
+    lower_blocks: Option<(u64, u64)>,
     atime: (i64, i64),
     mtime: (i64, i64),
     ctime: (i64, i64),
@@ -266,6 +268,7 @@ impl MemInode {
                 nlink: 1,
                 rdev: 0,
                 size: 0,
+                lower_blocks: None,
                 atime: now,
                 mtime: now,
                 ctime: now,
@@ -301,6 +304,7 @@ impl MemInode {
                 nlink: a.nlink,
                 rdev: a.rdev,
                 size: a.size,
+                lower_blocks: Some((a.blksize, a.blocks)),
                 atime: a.atime,
                 mtime: a.mtime,
                 ctime: a.ctime,
@@ -501,9 +505,44 @@ impl MemInode {
         if after > f.size {
             f.size = after;
         }
+        f.exec = None;
         drop(f);
         self.touch(true);
         Ok((done, after))
+    }
+
+    /// A copy of a written file's bytes in an anonymous memory file.
+    fn snapshot(&self, f: &FileBody) -> Result<std::fs::File, Errno> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: a NUL-terminated name and flags; no other memory.
+        let fd = unsafe { libc::memfd_create(c"sandbox-exec".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(Errno::last_host());
+        }
+        // SAFETY: a new descriptor nothing else owns.
+        let file = unsafe { std::fs::File::from_raw_fd(fd) };
+        let mut off = 0u64;
+        while off < f.size {
+            let take = (f.size - off).min(PAGE_SIZE) as usize;
+            let mut page = [0u8; PAGE_SIZE as usize];
+            if let Some(fr) = f.pages.get(&(off / PAGE_SIZE)) {
+                // SAFETY: a live page of this file, under its lock.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(self.fs.page(*fr), page.as_mut_ptr(), take)
+                };
+            }
+            let mut done = 0;
+            while done < take {
+                done += std::os::unix::fs::FileExt::write_at(
+                    &file,
+                    &page[done..take],
+                    off + done as u64,
+                )
+                .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EIO)))?;
+            }
+            off += take as u64;
+        }
+        Ok(file)
     }
 
     fn truncate_to(&self, len: u64) -> Result<(), Errno> {
@@ -539,6 +578,7 @@ impl MemInode {
             }
         }
         f.size = len;
+        f.exec = None;
         drop(f);
         self.touch(true);
         Ok(())
@@ -547,12 +587,25 @@ impl MemInode {
 
 impl Inode for MemInode {
     fn attr(&self) -> Attr {
-        let size = match &self.body {
-            Body::File(f) => Some(f.lock().size),
+        let file = match &self.body {
+            Body::File(f) => {
+                let f = f.lock();
+                Some((
+                    f.size,
+                    f.pages.len() as u64 * (PAGE_SIZE / 512),
+                    f.lower.is_some(),
+                ))
+            }
             _ => None,
         };
         let m = self.meta.lock();
-        let size = size.unwrap_or(m.size);
+        let size = file.map_or(m.size, |f| f.0);
+        let (blksize, blocks) = match (file, m.lower_blocks) {
+            // A lower file not copied up, and lower directories and links.
+            (None | Some((_, _, true)), Some(lb)) => lb,
+            (Some((_, pages, _)), _) => (PAGE_SIZE, pages),
+            (None, None) => (PAGE_SIZE, 0),
+        };
         Attr {
             dev: 0,
             ino: self.ino,
@@ -562,8 +615,8 @@ impl Inode for MemInode {
             gid: m.gid,
             rdev: m.rdev,
             size,
-            blksize: PAGE_SIZE,
-            blocks: size.div_ceil(512),
+            blksize,
+            blocks,
             atime: m.atime,
             mtime: m.mtime,
             ctime: m.ctime,
@@ -884,9 +937,15 @@ impl Inode for MemInode {
         }
         let Some(h) = f.lower else {
             // A file written in the sandbox: the loader reads host files,
-            // and the sentry makes none.
-            log::info!("execve of a file written in the sandbox: not supported yet (EACCES)");
-            return Err(Errno::EACCES);
+            // so its bytes go to an anonymous memory file, kept until the
+            // next change.
+            let file = self.snapshot(&f)?;
+            let e = ExecFile {
+                file: Arc::new(file),
+                cache_key: Arc::new(()),
+            };
+            f.exec = Some(e.clone());
+            return Ok(e);
         };
         let fd = self.fs.lower()?.open(h, libc::O_RDONLY)?;
         let e = ExecFile {
@@ -924,5 +983,124 @@ impl FileOps for MemOpen {
 
     fn inode(&self) -> Option<Arc<dyn Inode>> {
         Some(Arc::clone(&self.0) as Arc<dyn Inode>)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vfs::testfs::TestFs;
+
+    fn mem() -> Arc<MemoryFile> {
+        Arc::new(MemoryFile::new(16 << 20).expect("memory file"))
+    }
+
+    fn read_all(i: &Arc<dyn Inode>) -> Vec<u8> {
+        let m = i.as_any().downcast_ref::<MemInode>().unwrap();
+        let mut buf = vec![0u8; 3 * PAGE_SIZE as usize];
+        let n = m.read_at(0, &mut buf).unwrap();
+        buf.truncate(n);
+        buf
+    }
+
+    #[test]
+    fn overlay_copies_up_whites_out_and_never_writes_the_lower_layer() {
+        let lower = TestFs::new();
+        lower.dir(b"/etc", 0o755);
+        lower.file(b"/etc/passwd", 0o644, b"root:x:0:0\n");
+        lower.file(b"/etc/group", 0o644, b"root:x:0:\n");
+        lower.dir(b"/usr", 0o755);
+        lower.dir(b"/usr/lib", 0o755);
+        lower.file(b"/usr/lib/libc.so", 0o755, b"ELF");
+        let root = MemFs::overlay(mem(), lower.clone()).unwrap();
+        let etc = root.lookup(b"etc").unwrap();
+        let passwd = etc.lookup(b"passwd").unwrap();
+        // A write copies the file up; the lower file keeps its bytes.
+        let m = passwd.as_any().downcast_ref::<MemInode>().unwrap();
+        m.write_at(None, b"user:x:1000:1000\n").unwrap();
+        assert_eq!(read_all(&passwd), b"root:x:0:0\nuser:x:1000:1000\n");
+        assert_eq!(lower.data(b"/etc/passwd"), b"root:x:0:0\n");
+        assert_eq!(passwd.attr().size, 28);
+        // chmod without copying the bytes.
+        let group = etc.lookup(b"group").unwrap();
+        group
+            .setattr(SetAttr {
+                mode: Some(0o600),
+                ..SetAttr::default()
+            })
+            .unwrap();
+        assert_eq!(group.attr().mode & 0o777, 0o600);
+        assert_eq!(lower.attr(b"/etc/group").mode & 0o777, 0o644);
+        // A removed lower name stays gone; a new one in its place is new.
+        etc.unlink(b"group", false).unwrap();
+        assert_eq!(etc.lookup(b"group").map(|_| ()), Err(Errno::ENOENT));
+        let (g2, _) = etc
+            .create(b"group", NewNode::Regular(0o644), Owner::default(), None)
+            .unwrap();
+        assert_eq!(read_all(&g2), b"");
+        // A lower directory renamed keeps its contents.
+        let usr = root.lookup(b"usr").unwrap();
+        usr.rename(b"lib", &root, b"lib64", 0).unwrap();
+        assert_eq!(usr.lookup(b"lib").map(|_| ()), Err(Errno::ENOENT));
+        let lib = root.lookup(b"lib64").unwrap();
+        assert_eq!(read_all(&lib.lookup(b"libc.so").unwrap()), b"ELF");
+        // Non-empty directories stay.
+        let (d, _) = root
+            .create(b"new", NewNode::Dir(0o755), Owner::default(), None)
+            .unwrap();
+        d.create(
+            b"x",
+            NewNode::Symlink(b"y".to_vec()),
+            Owner::default(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(root.unlink(b"new", true), Err(Errno::ENOTEMPTY));
+        d.unlink(b"x", false).unwrap();
+        assert_eq!(root.unlink(b"new", true), Ok(()));
+        assert_eq!(lower.data(b"/usr/lib/libc.so"), b"ELF");
+    }
+
+    #[test]
+    fn tmpfs_files_grow_shrink_and_keep_holes() {
+        let root = MemFs::tmpfs(mem(), 0o1777, Owner::default(), Some(8 * PAGE_SIZE));
+        let (f, _) = root
+            .create(
+                b"f",
+                NewNode::Regular(0o600),
+                Owner { uid: 5, gid: 6 },
+                None,
+            )
+            .unwrap();
+        let m = f.as_any().downcast_ref::<MemInode>().unwrap();
+        assert_eq!(
+            m.write_at(Some(PAGE_SIZE + 10), b"abc").unwrap(),
+            (3, PAGE_SIZE + 13)
+        );
+        let a = f.attr();
+        assert_eq!(
+            (a.size, a.uid, a.gid, a.blocks),
+            (PAGE_SIZE + 13, 5, 6, PAGE_SIZE / 512)
+        );
+        let mut b = [9u8; 4];
+        assert_eq!(m.read_at(5, &mut b).unwrap(), 4);
+        assert_eq!(b, [0; 4], "a hole reads as zeros");
+        m.truncate_to(PAGE_SIZE + 11).unwrap();
+        m.truncate_to(PAGE_SIZE + 13).unwrap();
+        let mut b = [9u8; 3];
+        m.read_at(PAGE_SIZE + 10, &mut b).unwrap();
+        assert_eq!(&b, b"a\0\0", "bytes cut by a truncate come back as zeros");
+        // The size limit: ENOSPC, and a partial write before it.
+        assert_eq!(
+            m.write_at(Some(0), &vec![1u8; 20 * PAGE_SIZE as usize])
+                .unwrap()
+                .0,
+            8 * PAGE_SIZE as usize
+        );
+        assert_eq!(m.write_at(Some(30 * PAGE_SIZE), b"x"), Err(Errno::ENOSPC));
+        assert_eq!(root.statfs().bfree, 0);
+        root.unlink(b"f", false).unwrap();
+        drop(f);
+        assert_eq!(root.statfs().bfree, 8, "the pages go back with the file");
     }
 }

@@ -9,5 +9,6 @@ pub mod lock;
 pub mod memfs;
 pub mod mounts;
 pub mod pipe;
+pub mod reclock;
 pub mod signalfd;
 pub mod timerfd;

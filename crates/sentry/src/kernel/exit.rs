@@ -83,6 +83,8 @@ pub fn process_exit(k: &mut KernelState, pid: Tid, status: i32) {
     let children: Vec<Tid> = std::mem::take(&mut p.children).into_iter().collect();
     let (ppid, uid, exit_signal) = (p.ppid, p.creds.uid, p.exit_signal);
     drop(fds);
+    // Its record locks go with it.
+    crate::fs::reclock::release(crate::fs::reclock::Owner::Process(pid), None);
     k.put_mm(mm_id);
     if let Some(v) = vfork_parent {
         k.wake_thread(v);

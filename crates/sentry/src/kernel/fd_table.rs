@@ -189,6 +189,10 @@ impl Drop for FileDescription {
     fn drop(&mut self) {
         // Its flock locks go with it.
         crate::fs::lock::release_owner(self as *const FileDescription as usize);
+        crate::fs::reclock::release(
+            crate::fs::reclock::Owner::Description(self as *const FileDescription as usize),
+            None,
+        );
     }
 }
 

@@ -461,11 +461,15 @@ pub fn flock(task: &mut Task<'_>, a: &Args) -> SysResult {
     }
 }
 
-/// What a flock lock on `file` is taken on: a rootfs file by inode,
+/// What a flock or record lock on `file` is taken on: a file in the tree
+/// by device and inode,
 /// anything else by its description.
-fn lock_key(file: &Arc<FileDescription>) -> crate::fs::lock::FileKey {
+pub(super) fn lock_key(file: &Arc<FileDescription>) -> crate::fs::lock::FileKey {
     match file.dentry() {
-        Some(d) => (crate::vfs::ROOTFS_DEV, d.attr().ino),
+        Some(d) => {
+            let a = d.attr();
+            (a.dev, a.ino)
+        }
         None => (0, Arc::as_ptr(file) as usize as u64),
     }
 }

@@ -612,7 +612,14 @@ pub fn lseek(task: &mut Task<'_>, a: &Args) -> SysResult {
 }
 
 pub fn close(task: &mut Task<'_>, a: &Args) -> SysResult {
-    task.fds_mut().remove(a.int(0)).map(|_| 0)
+    let e = task.fds_mut().remove(a.int(0))?;
+    if e.file.dentry().is_some() {
+        // POSIX: closing any descriptor of a file drops the process's
+        // record locks on it.
+        let key = fdobj::lock_key(&e.file);
+        crate::fs::reclock::release(crate::fs::reclock::Owner::Process(task.tgid), Some(key));
+    }
+    Ok(0)
 }
 
 pub fn close_range(task: &mut Task<'_>, a: &Args) -> SysResult {
@@ -733,8 +740,150 @@ pub fn fcntl(task: &mut Task<'_>, a: &Args) -> SysResult {
                 .set_status(keep | (a.uint(2) & (O_NONBLOCK | O_APPEND)));
             Ok(0)
         }
+        5..=7 | 36..=38 => record_lock(task, &entry.file, a.uint(1), a.u(2)),
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// fcntl's record locks: F_GETLK (5), F_SETLK (6), F_SETLKW (7) and the
+/// OFD forms (36, 37, 38), over `struct flock` at `arg`.
+fn record_lock(task: &mut Task<'_>, file: &Arc<FileDescription>, cmd: u32, arg: u64) -> SysResult {
+    use crate::fs::reclock::{self, Owner};
+    const F_RDLCK: i16 = 0;
+    const F_WRLCK: i16 = 1;
+    const F_UNLCK: i16 = 2;
+    let ofd = cmd >= 36;
+    let mut b = [0u8; 32];
+    task.mm().copy_in(arg, &mut b)?;
+    let l_type = i16::from_ne_bytes([b[0], b[1]]);
+    let whence = i16::from_ne_bytes([b[2], b[3]]);
+    let l_start = i64::from_ne_bytes(b[8..16].try_into().unwrap_or_default());
+    let l_len = i64::from_ne_bytes(b[16..24].try_into().unwrap_or_default());
+    let l_pid = i32::from_ne_bytes(b[24..28].try_into().unwrap_or_default());
+    if matches!(file.kind, FileKind::Path(_)) {
+        return Err(Errno::EBADF);
+    }
+    if ofd && l_pid != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if !matches!(l_type, F_RDLCK | F_WRLCK | F_UNLCK) {
+        return Err(Errno::EINVAL);
+    }
+    let base: i64 = match i32::from(whence) {
+        libc::SEEK_SET => 0,
+        libc::SEEK_CUR => match &file.kind {
+            FileKind::Ops(o) => *o.pos.lock() as i64,
+            _ => match file.host_fd() {
+                Some(fd) => host::lseek(fd, 0, libc::SEEK_CUR)? as i64,
+                None => 0,
+            },
+        },
+        libc::SEEK_END => match &file.kind {
+            FileKind::Ops(o) => o.ops.size().unwrap_or(0) as i64,
+            _ => match file.host_fd() {
+                Some(fd) => host::fstat(fd)?.st_size,
+                None => 0,
+            },
+        },
+        _ => return Err(Errno::EINVAL),
+    };
+    let start = base.checked_add(l_start).ok_or(Errno::EOVERFLOW)?;
+    let (start, end) = if l_len > 0 {
+        (start, start.checked_add(l_len).ok_or(Errno::EOVERFLOW)?)
+    } else if l_len < 0 {
+        (start.checked_add(l_len).ok_or(Errno::EINVAL)?, start)
+    } else {
+        (start, i64::MAX)
+    };
+    if start < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (start, end) = (start as u64, if l_len == 0 { u64::MAX } else { end as u64 });
+    let owner = if ofd {
+        Owner::Description(Arc::as_ptr(file) as usize)
+    } else {
+        Owner::Process(task.tgid)
+    };
+    let key = fdobj::lock_key(file);
+    let write = l_type == F_WRLCK;
+    if cmd == 5 || cmd == 36 {
+        if l_type == F_UNLCK {
+            return Err(Errno::EINVAL);
+        }
+        let mut out = b;
+        match reclock::conflict(key, owner, start, end, write) {
+            None => out[0..2].copy_from_slice(&F_UNLCK.to_ne_bytes()),
+            Some(l) => {
+                let t = if l.write { F_WRLCK } else { F_RDLCK };
+                out[0..2].copy_from_slice(&t.to_ne_bytes());
+                out[2..4].copy_from_slice(&(libc::SEEK_SET as i16).to_ne_bytes());
+                out[8..16].copy_from_slice(&(l.start as i64).to_ne_bytes());
+                let len = if l.end == u64::MAX {
+                    0
+                } else {
+                    (l.end - l.start) as i64
+                };
+                out[16..24].copy_from_slice(&len.to_ne_bytes());
+                let pid = match l.owner {
+                    Owner::Process(p) => p,
+                    Owner::Description(_) => -1,
+                };
+                out[24..28].copy_from_slice(&pid.to_ne_bytes());
+            }
+        }
+        task.mm().copy_out(arg, &out)?;
+        return Ok(0);
+    }
+    let acc = file.status() & fdobj::O_ACCMODE;
+    if (l_type == F_RDLCK && acc == 1) || (l_type == F_WRLCK && acc == 0) {
+        return Err(Errno::EBADF);
+    }
+    loop {
+        match reclock::set(key, owner, start, end, write, l_type == F_UNLCK) {
+            Err(Errno::EAGAIN) if cmd == 7 || cmd == 38 => {
+                if task.interrupted() {
+                    return Err(Errno::ERESTARTSYS);
+                }
+                if task.block_on(&reclock::QUEUE, !0, None)
+                    == crate::kernel::task::Wake::Interrupted
+                {
+                    return Err(Errno::ERESTARTSYS);
+                }
+            }
+            r => return r.map(|()| 0),
+        }
+    }
+}
+
+/// fsync, fdatasync: the memory filesystems have nothing to write back;
+/// a gofer-backed file syncs its host descriptor.
+pub fn fsync(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let file = task.fds().file(a.int(0))?;
+    match &file.kind {
+        FileKind::Path(_) => Err(Errno::EBADF),
+        FileKind::File(f) => {
+            // SAFETY: fdatasync takes no memory arguments.
+            let r = unsafe { libc::fdatasync(std::os::fd::AsRawFd::as_raw_fd(&f.fd)) };
+            if r == 0 {
+                Ok(0)
+            } else {
+                Err(Errno::last_host())
+            }
+        }
+        FileKind::Ops(_) | FileKind::Dir(_) | FileKind::Stdio(_) | FileKind::Device(_) => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// sync and syncfs: writes reach the host as they are made (gofer-backed
+/// mounts) or live in memory, so there is nothing to flush; syncfs checks
+/// its descriptor.
+pub fn sync(_task: &mut Task<'_>, _a: &Args) -> SysResult {
+    Ok(0)
+}
+
+pub fn syncfs(task: &mut Task<'_>, a: &Args) -> SysResult {
+    task.fds().file(a.int(0)).map(|_| 0)
 }
 
 pub fn ioctl(task: &mut Task<'_>, a: &Args) -> SysResult {
@@ -782,65 +931,6 @@ pub fn ioctl(task: &mut Task<'_>, a: &Args) -> SysResult {
     host::ioctl_read(fd, req, &mut buf[..size])?;
     task.mm().copy_out(a.u(2), &buf[..size])?;
     Ok(0)
-}
-
-pub fn sendfile(task: &mut Task<'_>, a: &Args) -> SysResult {
-    const CHUNK: usize = 64 << 10;
-    let out = host_file(task, a.int(0))?;
-    let inp = host_file(task, a.int(1))?;
-    let (out_fd, in_fd) = (
-        out.host_fd().ok_or(Errno::EINVAL)?,
-        inp.host_fd().ok_or(Errno::EINVAL)?,
-    );
-    let off_ptr = a.u(2);
-    let mut off = if off_ptr != 0 {
-        let o = task.mm().read_u64(off_ptr)? as i64;
-        if o < 0 {
-            return Err(Errno::EINVAL);
-        }
-        Some(o)
-    } else {
-        None
-    };
-    let count = a.u(3).min(MAX_RW_COUNT);
-    let mut buf = vec![0u8; CHUNK.min(count as usize)];
-    let mut done = 0u64;
-    let mut result = Ok(());
-    while done < count {
-        let want = ((count - done) as usize).min(CHUNK);
-        let n = match restart(|| host::read(in_fd, &mut buf[..want], off)) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
-        };
-        let mut w = 0;
-        while w < n {
-            match restart(|| host::write(out_fd, &buf[w..n])) {
-                Ok(m) => w += m,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-        }
-        done += w as u64;
-        if let Some(o) = off.as_mut() {
-            *o = o.saturating_add(w as i64);
-        }
-        if result.is_err() || w < n {
-            break;
-        }
-    }
-    if let Some(o) = off {
-        task.mm().write_u64(off_ptr, o as u64)?;
-    }
-    match result {
-        Err(e) if done == 0 => on_epipe(task, Err(e)),
-        _ => Ok(done),
-    }
 }
 
 pub fn umask(task: &mut Task<'_>, a: &Args) -> SysResult {

@@ -18,6 +18,7 @@ mod poll;
 mod process;
 mod sched;
 mod signal;
+mod splice;
 pub mod table;
 mod time;
 mod timer;

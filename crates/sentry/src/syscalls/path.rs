@@ -558,8 +558,11 @@ fn do_access(task: &Task<'_>, dirfd: i32, path_addr: u64, mode: u32, flags: u32)
     if mode != 0 && !vfs::permits(&d.attr(), task.creds(), mode) {
         return Err(Errno::EACCES);
     }
-    if mode & MAY_WRITE != 0 {
-        return Err(Errno::EROFS);
+    if mode & MAY_WRITE != 0 && d.mount().readonly() {
+        let t = d.attr().file_type();
+        if t == libc::S_IFREG || t == libc::S_IFDIR || t == libc::S_IFLNK {
+            return Err(Errno::EROFS);
+        }
     }
     Ok(0)
 }
@@ -853,7 +856,14 @@ pub fn fstatfs(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 /// The file an xattr call names (`which`: 0 path followed, 1 path not
 /// followed, 2 descriptor), after the name checks Linux makes.
-fn xattr_target(task: &Task<'_>, which: u8, target: u64, name: Option<u64>) -> Result<(), Errno> {
+/// The file an xattr call names (None for a device or a file outside
+/// the tree).
+fn xattr_target(
+    task: &Task<'_>,
+    which: u8,
+    target: u64,
+    name: Option<u64>,
+) -> Result<Option<Arc<Dentry>>, Errno> {
     const XATTR_NAME_MAX: usize = 255;
     if let Some(n) = name {
         let name = task.mm().read_cstring(n, XATTR_NAME_MAX + 1)?;
@@ -862,21 +872,21 @@ fn xattr_target(task: &Task<'_>, which: u8, target: u64, name: Option<u64>) -> R
         }
     }
     match which {
-        2 => task.fds().file(target as i32).map(|_| ()),
+        2 => task.fds().file(target as i32).map(|f| f.dentry().cloned()),
         w => {
             let path = path_arg(task, target)?;
             if Device::at(&path).is_some() {
-                return Ok(());
+                return Ok(None);
             }
             let follow = if w == 0 { Follow::Yes } else { Follow::No };
-            lookup(task, AT_FDCWD, &path, follow).map(|_| ())
+            lookup(task, AT_FDCWD, &path, follow).map(Some)
         }
     }
 }
 
-/// getxattr and friends: the rootfs is served without extended
-/// attributes, so a read is EOPNOTSUPP and a list is empty; a change is
-/// EROFS (the mount is read-only).
+/// getxattr and friends: no filesystem here has extended attributes, so
+/// a read is EOPNOTSUPP and a list is empty; a change is EROFS on a
+/// read-only mount and EOPNOTSUPP elsewhere.
 fn do_getxattr(task: &Task<'_>, which: u8, a: &Args) -> SysResult {
     xattr_target(task, which, a.u(0), Some(a.u(1)))?;
     Err(Errno::ENOTSUP)
@@ -893,8 +903,11 @@ fn do_setxattr(task: &Task<'_>, which: u8, a: &Args, set: bool) -> SysResult {
     if set && a.uint(4) & !(XATTR_CREATE | XATTR_REPLACE) != 0 {
         return Err(Errno::EINVAL);
     }
-    xattr_target(task, which, a.u(0), Some(a.u(1)))?;
-    Err(Errno::EROFS)
+    let d = xattr_target(task, which, a.u(0), Some(a.u(1)))?;
+    if d.is_some_and(|d| d.mount().readonly()) {
+        return Err(Errno::EROFS);
+    }
+    Err(Errno::ENOTSUP)
 }
 
 pub fn getxattr(task: &mut Task<'_>, a: &Args) -> SysResult {

@@ -9,7 +9,7 @@
 
 use super::{
     Support, SyscallInfo, clone, epoll, fdobj, fs, futex, mm, path, poll, process, sched, signal,
-    time, timer, tree, wait,
+    splice, time, timer, tree, wait,
 };
 
 const fn none(name: &'static str) -> SyscallInfo {
@@ -140,7 +140,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "dpp",
     ), // 38
     full("getpid", process::getpid, ""), // 39
-    full("sendfile", fs::sendfile, "ddpu"), // 40
+    full("sendfile", splice::sendfile, "ddpu"), // 40
     none("socket"),                  // 41
     none("connect"),                 // 42
     none("accept"),                  // 43
@@ -194,8 +194,8 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "locks rootfs files by inode and the sentry's own files by description; no lock on host stdio beyond this sandbox",
         "dx",
     ), // 73
-    none("fsync"),                   // 74
-    none("fdatasync"),               // 75
+    full("fsync", fs::fsync, "d"),   // 74
+    full("fdatasync", fs::fsync, "d"), // 75
     full("truncate", tree::truncate, "sl"), // 76
     full("ftruncate", tree::ftruncate, "dl"), // 77
     none("getdents"),                // 78
@@ -342,7 +342,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     ), // 159
     full("setrlimit", process::setrlimit, "dp"), // 160
     none("chroot"),                  // 161
-    none("sync"),                    // 162
+    full("sync", fs::sync, ""),      // 162
     none("acct"),                    // 163
     partial(
         "settimeofday",
@@ -476,7 +476,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("set_tid_address", process::set_tid_address, "p"), // 218
     none("restart_syscall"),         // 219
     none("semtimedop"),              // 220
-    none("fadvise64"),               // 221
+    full("fadvise64", splice::fadvise64, "dlld"), // 221
     partial(
         "timer_create",
         timer::timer_create,
@@ -570,7 +570,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("unshare"),                 // 272
     full("set_robust_list", futex::set_robust_list, "pu"), // 273
     full("get_robust_list", futex::get_robust_list, "dpp"), // 274
-    none("splice"),                  // 275
+    full("splice", splice::splice, "dpdpux"), // 275
     none("tee"),                     // 276
     none("sync_file_range"),         // 277
     none("vmsplice"),                // 278
@@ -631,7 +631,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "as adjtimex for CLOCK_REALTIME; EOPNOTSUPP for other clocks",
         "dp",
     ), // 305
-    none("syncfs"),                  // 306
+    full("syncfs", fs::syncfs, "d"), // 306
     none("sendmmsg"),                // 307
     none("setns"),                   // 308
     none("getcpu"),                  // 309
@@ -656,7 +656,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("userfaultfd"),             // 323
     none("membarrier"),              // 324
     full("mlock2", mm::mlock2, "pux"), // 325
-    none("copy_file_range"),         // 326
+    full("copy_file_range", splice::copy_file_range, "dpdpux"), // 326
     none("preadv2"),                 // 327
     none("pwritev2"),                // 328
     none("pkey_mprotect"),           // 329

@@ -73,6 +73,26 @@ impl TestFs {
         self.add(path, libc::S_IFLNK | 0o777, target);
     }
 
+    /// The bytes of `path`.
+    pub fn data(&self, path: &[u8]) -> Vec<u8> {
+        let s = self.s.lock();
+        s.nodes[&self.ino_of(&s, path)].data.clone()
+    }
+
+    /// The attributes of `path`.
+    pub fn attr(&self, path: &[u8]) -> Attr {
+        let s = self.s.lock();
+        s.nodes[&self.ino_of(&s, path)].attr
+    }
+
+    fn ino_of(&self, s: &State, path: &[u8]) -> u64 {
+        let mut ino = 1;
+        for c in path.split(|b| *b == b'/').filter(|c| !c.is_empty()) {
+            ino = s.nodes[&ino].children[c];
+        }
+        ino
+    }
+
     pub fn walks(&self) -> u64 {
         self.s.lock().walks
     }
@@ -147,8 +167,23 @@ impl FsBackend for TestFs {
         Ok(n.data.clone())
     }
 
-    fn open(&self, _h: Handle, _flags: i32) -> Result<OwnedFd, Errno> {
-        Err(Errno::ENOSYS)
+    /// A regular file's bytes in an anonymous memory file (read-only
+    /// opens only: the tests' lower layers are never written).
+    fn open(&self, h: Handle, flags: i32) -> Result<OwnedFd, Errno> {
+        use std::io::Write;
+        let s = self.s.lock();
+        let n = &s.nodes[&Self::ino(&s, h)?];
+        if n.attr.mode & libc::S_IFMT != libc::S_IFREG || flags & libc::O_ACCMODE != libc::O_RDONLY
+        {
+            return Err(Errno::ENOSYS);
+        }
+        // SAFETY: a NUL-terminated name; no other memory.
+        let fd = unsafe { libc::memfd_create(c"testfs".as_ptr(), libc::MFD_CLOEXEC) };
+        assert!(fd >= 0, "memfd_create");
+        // SAFETY: a new descriptor nothing else owns.
+        let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        f.write_all(&n.data).expect("fill memfd");
+        Ok(OwnedFd::from(f))
     }
 
     fn release(&self, h: Handle) {
