@@ -70,11 +70,12 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         m
     });
 
-    let mut gofer = Gofer::spawn(&spec.rootfs, spec.rootfs_readonly, log).map_err(|e| match e {
-        // The gofer's own words: "cannot open the rootfs DIR: ...".
-        ClientError::Remote { message, .. } => BootError::Rootfs(message),
-        e => BootError::Gofer(e),
-    })?;
+    let mut gofer =
+        Gofer::spawn(&spec.rootfs, spec.rootfs_readonly, &[], log).map_err(|e| match e {
+            // The gofer's own words: "cannot open the rootfs DIR: ...".
+            ClientError::Remote { message, .. } => BootError::Rootfs(message),
+            e => BootError::Gofer(e),
+        })?;
     log::debug!(
         "gofer pid {:?} serving {}",
         gofer.pid(),
@@ -117,6 +118,7 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         exec: std::sync::Arc::new(GoferExec(std::sync::Arc::clone(&gofer))),
         fs: Some(std::sync::Arc::new(crate::gofer::GoferFs::new(
             std::sync::Arc::clone(&gofer),
+            0,
         ))),
         // Until the sentry's overlay lands the rootfs is served read-only.
         overlay: false,
@@ -402,7 +404,11 @@ mod tests {
         symlink("../../../etc/passwd", root.join("bin/up")).unwrap();
         let (c, s) = Channel::pair().unwrap();
         let h = std::thread::spawn(move || {
-            crate::gofer::server::serve(&root, s, true, || Ok(())).unwrap();
+            let mounts = [crate::gofer::server::MountSource {
+                path: root,
+                readonly: true,
+            }];
+            crate::gofer::server::serve(&mounts, s, || Ok(())).unwrap();
         });
         (t, Gofer::from_test_channel(c).unwrap(), h)
     }

@@ -69,10 +69,21 @@ fn openat2(
     flags: i32,
     resolve: u64,
 ) -> Result<OwnedFd, ResolveError> {
+    openat2_mode(dir, path, flags, 0, resolve)
+}
+
+fn openat2_mode(
+    dir: BorrowedFd<'_>,
+    path: &[u8],
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> Result<OwnedFd, ResolveError> {
     let c = CString::new(path).map_err(|_| ResolveError::Nul)?;
     // SAFETY: open_how is plain integers; all-zero is its valid default.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = flags as u64;
+    how.mode = u64::from(mode);
     how.resolve = resolve;
     // The kernel returns EAGAIN with RESOLVE_BENEATH/IN_ROOT when a rename
     // raced the walk; retry a few times, then give up.
@@ -155,6 +166,25 @@ pub fn reopen(dir: BorrowedFd<'_>, name: &[u8], flags: i32) -> Result<OwnedFd, R
         dir,
         name,
         flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        ONE_STEP,
+    )
+}
+
+/// Creates regular file `name` in directory `dir` with `flags` and
+/// permission bits `mode` (the umask applies; the caller sets the exact
+/// mode after): `O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC` are added, so
+/// an existing name, a symlink included, is `EEXIST` and never followed.
+pub fn create(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    flags: i32,
+    mode: u32,
+) -> Result<OwnedFd, ResolveError> {
+    openat2_mode(
+        dir,
+        name,
+        flags | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        mode,
         ONE_STEP,
     )
 }
