@@ -95,7 +95,10 @@ fn run_gofer(args: &GoferArgs) -> Result<(), GoferStartError> {
     // SAFETY: F_SETFD on the descriptor we now own; keep it from leaking
     // into anything we might exec.
     unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    // Every mount is open when `confine` runs: then the pivot into an
+    // empty root, then the filter.
     gofer::server::serve(&mounts, gofer::channel::Channel::from_fd(owned), || {
+        gofer::confine::pivot_to_empty_root(&args.rootfs).map_err(|e| e.to_string())?;
         seccomp::install_gofer().map_err(|e| e.to_string())
     })?;
     Ok(())

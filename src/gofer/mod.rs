@@ -18,6 +18,7 @@
 //!   `AT_EMPTY_PATH`.
 //! - [`server`]: the gofer's request loop, and `server::tree`, the
 //!   requests that change the tree.
+//! - [`confine`]: the gofer's own mount namespace with an empty root.
 //! - [`client`]: spawning the gofer and calling it from `boot`.
 //! - [`backend`]: [`GoferFs`], the `sentry::FsBackend` of one mount over
 //!   the client, for the VFS's gofer-backed mounts.
@@ -42,19 +43,22 @@
 //! let first_bind: Arc<dyn sentry::FsBackend> = Arc::new(GoferFs::new(gofer, 1));
 //! ```
 //!
-//! Once its mounts are open, the gofer confines itself with its own
+//! Once its mounts are open (an `O_PATH` descriptor for each root), the
+//! gofer confines itself before it answers anything: it moves into a
+//! mount namespace of its own and `pivot_root`s into an empty read-only
+//! tmpfs, so that no path names anything on the host and the descriptors
+//! are its only way to files ([`confine`]); then it installs its own
 //! seccomp filter (`seccomp::install_gofer`: the channel, `openat2`,
 //! `fstat`, `readlinkat`, `ftruncate`, the tree-changing `*at` calls in
-//! the forms the server uses, logging) before it answers anything.
+//! the forms the server uses, logging).
 //!
-//! Still to come: pivot_root out of the host's filesystem (absolute
-//! symlinks are escapes for the path requests until then; handle walks do
-//! not care), and pipelined requests (tags allow it; the client sends one
+//! Still to come: pipelined requests (tags allow it; the client sends one
 //! at a time).
 
 pub mod backend;
 pub mod channel;
 pub mod client;
+pub mod confine;
 pub mod host;
 pub mod protocol;
 pub mod resolve;

@@ -132,17 +132,20 @@ fn serves_open_stat_and_errors_then_exits_on_eof() {
     h.join().unwrap().unwrap();
 }
 
-/// The real gofer configuration: the server in a forked child under the
-/// gofer's seccomp filter answers every kind of request and exits cleanly
-/// at EOF (any blocked syscall would make it exit 125).
+/// The real gofer configuration: the server in a forked child, pivoted
+/// into an empty root and under the gofer's seccomp filter, answers every
+/// kind of request and exits cleanly at EOF (any blocked syscall would
+/// make it exit 125). Its `/` is an empty tmpfs in a mount namespace of
+/// its own, and the host's mount table is the same as before.
 #[test]
-fn serves_under_its_seccomp_filter() {
+fn serves_confined_under_its_seccomp_filter() {
     use std::os::unix::fs::MetadataExt;
     let (t, root) = fixture();
     std::fs::write(root.join("sub/scratch"), b"to be truncated").unwrap();
     let data = t.0.join("data");
     std::fs::create_dir(&data).unwrap();
     std::fs::write(data.join("in-bind"), b"bound").unwrap();
+    let host_mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let mounts = [
         MountSource {
             path: root.clone(),
@@ -155,12 +158,14 @@ fn serves_under_its_seccomp_filter() {
     ];
     let (client, server) = Channel::pair().unwrap();
     // SAFETY: the child runs the server (glibc's malloc is fork-safe;
-    // no other lock is taken) and leaves with _exit.
+    // no other lock is taken) and leaves with _exit. It is
+    // single-threaded, so it may unshare its mount namespace.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0);
     if pid == 0 {
         drop(client);
         let r = serve(&mounts, server, || {
+            crate::gofer::confine::pivot_to_empty_root(&root).map_err(|e| e.to_string())?;
             crate::seccomp::install_gofer().map_err(|e| e.to_string())
         });
         // SAFETY: leaving the forked child without running the test
@@ -169,6 +174,26 @@ fn serves_under_its_seccomp_filter() {
     }
     drop(server);
     let mut g = crate::gofer::Gofer::from_test_channel(client).unwrap();
+
+    // Confined: its root is empty, its mounts are its own, ours unchanged.
+    let proc_root = PathBuf::from(format!("/proc/{pid}/root"));
+    assert_eq!(std::fs::read_dir(&proc_root).unwrap().count(), 0);
+    let (theirs, ours) = (
+        std::fs::metadata(&proc_root).unwrap(),
+        std::fs::metadata("/").unwrap(),
+    );
+    assert_ne!((theirs.dev(), theirs.ino()), (ours.dev(), ours.ino()));
+    assert_ne!(
+        std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap(),
+        std::fs::read_link("/proc/self/ns/mnt").unwrap()
+    );
+    let their_mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    assert_eq!(their_mounts.lines().count(), 1, "{their_mounts}");
+    assert!(their_mounts.contains(" ro,"), "{their_mounts}");
+    assert_eq!(
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
+        host_mounts
+    );
 
     let (mut f, attr) = g.open(Path::new("/bin/prog")).unwrap();
     assert_eq!(attr.file_type(), FileType::Regular);
@@ -289,8 +314,12 @@ fn serves_under_its_seccomp_filter() {
         0,
         "the gofer hit its filter or failed"
     );
-    // What it made is on the host.
+    // What it made is on the host, and nothing else moved.
     assert!(root.join("sub/d/l").symlink_metadata().is_ok());
+    assert_eq!(
+        std::fs::read_to_string("/proc/self/mountinfo").unwrap(),
+        host_mounts
+    );
 }
 
 #[test]
