@@ -81,6 +81,21 @@ pub struct BootArgs {
     /// a VM exit: faster, but a core spins while the guest makes syscalls.
     #[arg(long, value_enum, default_value_t = Toggle::On, value_name = "on|off")]
     pub exitless: Toggle,
+
+    /// The rootfs: an overlay whose writes stay in sandbox memory
+    /// (`memory`), or the rootfs itself (`none`), read-only or writable as
+    /// the spec's root.readonly says.
+    #[arg(long, value_enum, default_value_t = OverlayChoice::Memory, value_name = "memory|none")]
+    pub overlay: OverlayChoice,
+}
+
+/// Where the rootfs's writes go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OverlayChoice {
+    /// An upper layer in sandbox memory; the host rootfs is never written.
+    Memory,
+    /// No overlay: writes reach the host rootfs unless root.readonly.
+    None,
 }
 
 /// An on/off switch.
@@ -181,6 +196,22 @@ mod tests {
         .unwrap();
         assert!(c.debug);
         assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn overlay_defaults_to_memory() {
+        let parse = |extra: &[&str]| {
+            let argv = [&["sandbox", "boot", "--bundle", "/b"][..], extra].concat();
+            match Cli::try_parse_from(argv).map(|c| c.command) {
+                Ok(Command::Boot(b)) => Ok(b.overlay),
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => Err(e.kind()),
+            }
+        };
+        assert_eq!(parse(&[]), Ok(OverlayChoice::Memory));
+        assert_eq!(parse(&["--overlay=none"]), Ok(OverlayChoice::None));
+        assert_eq!(parse(&["--overlay", "memory"]), Ok(OverlayChoice::Memory));
+        assert!(parse(&["--overlay=disk"]).is_err());
     }
 
     #[test]
