@@ -23,8 +23,8 @@
 //! - [`backend`]: [`GoferFs`], the `sentry::FsBackend` of one mount over
 //!   the client, for the VFS's gofer-backed mounts.
 //!
-//! Two ways in: by rootfs path (`OpenPath`, `StatPath`: execve's, with an
-//! escape check), and by handle, which the VFS uses: `Root` names a
+//! Two ways in: by rootfs path (`OpenPath`, `StatPath`: execve's,
+//! resolved as in a chroot of the rootfs), and by handle, which the VFS uses: `Root` names a
 //! mount's root, `Walk` one name at a time from there, then `Stat`,
 //! `Readlink`, `Open`, `Release`, and the requests that change the tree
 //! (`Create`, `Mkdir`, `Mknod`, `Symlink`, `Link`, `Unlink`, `Rename`,

@@ -9,7 +9,7 @@
 //! `SOCK_SEQPACKET`, so it ends the session like closing the channel);
 //! only regular files and directories are ever opened for I/O, and the
 //! descriptor handed out is checked to be the same inode that the walk
-//! (or the escape check) saw.
+//! (or, for a path, the first resolution) saw.
 //!
 //! Handles: a table from handle to an `O_PATH` descriptor of the file,
 //! its mount, plus the `O_PATH` descriptor of the directory it was found
@@ -630,7 +630,7 @@ impl Server {
         Ok(fd)
     }
 
-    /// The escape check plus `fstat` of what the path names.
+    /// `fstat` of what the path names, and its `O_PATH` descriptor.
     fn stat_path(&self, path: &Path) -> Result<(libc::stat, OwnedFd), Refused> {
         let located = resolve::locate(self.root()?, path).map_err(|e| error_reply(&e))?;
         let st = resolve::fstat(located.as_fd()).map_err(|e| io_reply(&e))?;
