@@ -1,6 +1,6 @@
 //! The seccomp allowlists: the sandbox process's, installed before the
-//! first guest instruction, and the gofer's, installed once its rootfs is
-//! open.
+//! first guest instruction, and the gofer's, installed once its mounts are
+//! open and it has pivoted into its empty root.
 //!
 //! From the moment [`install`] returns, every thread of the sandbox process
 //! (TSYNC), and every thread created later, may make only the syscalls in
