@@ -6,6 +6,14 @@
 //! over to [`sentry::run`], which calls back just before the first guest
 //! instruction so that the seccomp filter can go on.
 //!
+//! Mounts: the gofer serves the rootfs as its mount 0, read-only with
+//! `--overlay=memory` (the default: writes stay in sandbox memory) or when
+//! the spec's `root.readonly` says so, and the spec's bind sources as its
+//! mounts 1, 2, ... in the spec's order, each read-only if its options
+//! say `ro`. `BootConfig.mounts` is the spec's mounts in order, a bind
+//! mount as a `GoferFs` of its mount index, the kernel filesystems by
+//! type.
+//!
 //! Invariants: this process never opens a path under the rootfs (every
 //! such path goes through the gofer); every failure before the guest runs
 //! is a [`BootError`] with a one-line message; after the filter is on, only
@@ -18,10 +26,13 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{BootArgs, PlatformChoice};
-use crate::gofer::{ClientError, FileType, Gofer};
+use std::sync::{Arc, Mutex};
+
+use crate::cli::{BootArgs, OverlayChoice, PlatformChoice};
+use crate::gofer::server::MountSource as GoferMount;
+use crate::gofer::{ClientError, FileType, Gofer, GoferFs};
 use crate::logging::LogSettings;
-use crate::oci::{self, Bundle, BundleError, ContainerSpec};
+use crate::oci::{self, Bundle, BundleError, ContainerSpec, MountKind, SpecMount};
 use crate::seccomp;
 
 /// The search path for a bare `args[0]` when the spec sets no `PATH`
@@ -42,8 +53,9 @@ pub enum BootError {
     Machine(String),
     #[error("gofer: {0}")]
     Gofer(#[from] ClientError),
+    /// The gofer could not open the rootfs or a bind source (its words).
     #[error("{0}")]
-    Rootfs(String),
+    Mount(String),
     #[error("executable {path}: {reason}")]
     Executable { path: String, reason: String },
     #[error("{0}: executable file not found in $PATH")]
@@ -70,11 +82,17 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         m
     });
 
-    let mut gofer = Gofer::spawn(&spec.rootfs, spec.rootfs_readonly, log).map_err(|e| match e {
-        // The gofer's own words: "cannot open the rootfs DIR: ...".
-        ClientError::Remote { message, .. } => BootError::Rootfs(message),
-        e => BootError::Gofer(e),
-    })?;
+    let overlay = args.overlay == OverlayChoice::Memory;
+    // With the overlay, the rootfs's writes stay in sandbox memory: the
+    // gofer serves it read-only whatever the spec says.
+    let rootfs_readonly = spec.rootfs_readonly || overlay;
+    let binds = bind_sources(&spec.mounts);
+    let mut gofer =
+        Gofer::spawn(&spec.rootfs, rootfs_readonly, &binds, log).map_err(|e| match e {
+            // The gofer's own words: "cannot open the rootfs DIR: ...".
+            ClientError::Remote { message, .. } => BootError::Mount(message),
+            e => BootError::Gofer(e),
+        })?;
     log::debug!(
         "gofer pid {:?} serving {}",
         gofer.pid(),
@@ -94,9 +112,9 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         "executable {exe_path}, argv {:?}, memory {memory_limit} bytes",
         spec.args
     );
-    // One gofer, one channel: execve's opens and (with the VFS) the
-    // rootfs mount's `crate::gofer::GoferFs` share it.
-    let gofer = std::sync::Arc::new(std::sync::Mutex::new(gofer));
+    // One gofer, one channel: execve's opens and every gofer-backed
+    // mount's `GoferFs` share it.
+    let gofer = Arc::new(Mutex::new(gofer));
 
     let config = sentry::BootConfig {
         executable,
@@ -114,14 +132,11 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         memory_limit,
         strace: args.strace,
         exitless: args.exitless == crate::cli::Toggle::On,
-        exec: std::sync::Arc::new(GoferExec(std::sync::Arc::clone(&gofer))),
-        fs: Some(std::sync::Arc::new(crate::gofer::GoferFs::new(
-            std::sync::Arc::clone(&gofer),
-        ))),
-        // The rootfs as an overlay with its upper layer in memory.
-        overlay: true,
+        exec: Arc::new(GoferExec(Arc::clone(&gofer))),
+        fs: Some(Arc::new(GoferFs::new(Arc::clone(&gofer), 0))),
+        overlay,
         rootfs_readonly: spec.rootfs_readonly,
-        mounts: Vec::new(),
+        mounts: sentry_mounts(&spec.mounts, &gofer),
     };
 
     let mut before_guest = || -> Result<(), String> {
@@ -141,10 +156,54 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
     Ok(status.code())
 }
 
+/// The spec's bind sources, in order: the gofer's mounts 1, 2, ...
+fn bind_sources(mounts: &[SpecMount]) -> Vec<GoferMount> {
+    mounts
+        .iter()
+        .filter_map(|m| match &m.kind {
+            MountKind::Bind { source } => Some(GoferMount {
+                path: source.clone(),
+                readonly: m.readonly,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The spec's mounts as the sentry makes them: the `n`th bind mount is
+/// the gofer's mount `n` (the rootfs is 0), as [`bind_sources`] ordered
+/// them.
+fn sentry_mounts(mounts: &[SpecMount], gofer: &Arc<Mutex<Gofer>>) -> Vec<sentry::MountSpec> {
+    let mut next_bind = 0u32;
+    mounts
+        .iter()
+        .map(|m| {
+            let source = match &m.kind {
+                MountKind::Bind { .. } => {
+                    next_bind += 1;
+                    sentry::MountSource::Bind(Arc::new(GoferFs::new(Arc::clone(gofer), next_bind)))
+                }
+                MountKind::Tmpfs => sentry::MountSource::Tmpfs,
+                MountKind::Proc => sentry::MountSource::Proc,
+                MountKind::Sysfs => sentry::MountSource::Sysfs,
+                MountKind::Devpts => sentry::MountSource::Devpts,
+                MountKind::Mqueue => sentry::MountSource::Mqueue,
+                MountKind::Other(t) => sentry::MountSource::Other(t.clone()),
+            };
+            sentry::MountSpec {
+                target: m.destination.clone(),
+                source,
+                readonly: m.readonly,
+                options: m.options.clone(),
+            }
+        })
+        .collect()
+}
+
 /// execve's way to executables: the gofer opens them, and they must be
 /// regular files with an execute bit (EACCES otherwise, as Linux). The
 /// gofer is shared with the VFS's `crate::gofer::GoferFs`.
-struct GoferExec(std::sync::Arc<std::sync::Mutex<Gofer>>);
+struct GoferExec(Arc<Mutex<Gofer>>);
 
 impl sentry::ExecOpener for GoferExec {
     fn open(&self, path: &str) -> Result<File, sentry::errno::Errno> {
@@ -192,7 +251,8 @@ fn platform_message(errno: Option<i32>, error: &dyn std::fmt::Display) -> String
 
 /// Where `args[0]` lives in the container, like runc's lookup: a path with
 /// a `/` is taken as is (relative to the cwd), a bare name is searched in
-/// the spec's `PATH` through the gofer.
+/// the spec's `PATH` through the gofer (which resolves paths as in the
+/// container: symlinks and `..` never leave the rootfs).
 fn find_executable(gofer: &mut Gofer, spec: &ContainerSpec) -> Result<PathBuf, BootError> {
     let arg0 = &spec.args[0];
     let cwd = Path::new(&spec.cwd);
@@ -200,7 +260,6 @@ fn find_executable(gofer: &mut Gofer, spec: &ContainerSpec) -> Result<PathBuf, B
         return Ok(cwd.join(arg0));
     }
     let search = spec.env_var("PATH").unwrap_or(DEFAULT_PATH);
-    let mut escaped: Option<PathBuf> = None;
     for dir in search.split(':') {
         // An empty entry means the cwd, as in execvp.
         let candidate = cwd.join(if dir.is_empty() { "." } else { dir }).join(arg0);
@@ -208,21 +267,11 @@ fn find_executable(gofer: &mut Gofer, spec: &ContainerSpec) -> Result<PathBuf, B
             Ok(attr) if attr.file_type() == FileType::Regular && attr.mode & 0o111 != 0 => {
                 return Ok(candidate);
             }
-            Ok(_) => {}
-            Err(e) if e.errno() == Some(libc::EXDEV) => {
-                escaped.get_or_insert(candidate);
-            }
-            Err(ClientError::Remote { .. }) => {}
+            Ok(_) | Err(ClientError::Remote { .. }) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    match escaped {
-        Some(path) => Err(BootError::Executable {
-            path: path.display().to_string(),
-            reason: "path escapes the rootfs (through `..` or a symlink; absolute symlinks count as escapes for now)".into(),
-        }),
-        None => Err(BootError::NotInPath(arg0.clone())),
-    }
+    Err(BootError::NotInPath(arg0.clone()))
 }
 
 /// Has the gofer open the executable and checks that it is one.
@@ -232,9 +281,6 @@ fn open_executable(gofer: &mut Gofer, path: &Path) -> Result<File, BootError> {
         reason,
     };
     let (file, attr) = gofer.open(path).map_err(|e| match e.errno() {
-        Some(libc::EXDEV) => {
-            fail("path escapes the rootfs (through `..` or a symlink; absolute symlinks count as escapes for now)".into())
-        }
         Some(libc::ENOENT) => fail("no such file in the rootfs".into()),
         Some(_) => fail(e.to_string()),
         None => BootError::Gofer(e),
@@ -373,6 +419,7 @@ mod tests {
             hostname: None,
             rlimits: vec![],
             memory_limit: None,
+            mounts: vec![],
         }
     }
 
@@ -403,7 +450,11 @@ mod tests {
         symlink("../../../etc/passwd", root.join("bin/up")).unwrap();
         let (c, s) = Channel::pair().unwrap();
         let h = std::thread::spawn(move || {
-            crate::gofer::server::serve(&root, s, true, || Ok(())).unwrap();
+            let mounts = [GoferMount {
+                path: root,
+                readonly: true,
+            }];
+            crate::gofer::server::serve(&mounts, s, || Ok(())).unwrap();
         });
         (t, Gofer::from_test_channel(c).unwrap(), h)
     }
@@ -433,10 +484,11 @@ mod tests {
             find(&mut g, &["data"], &[], "/"),
             Err(BootError::NotInPath(_))
         ));
-        let e = find(&mut g, &["esc"], &["PATH=/usr/bin"], "/")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("escapes the rootfs"), "{e}");
+        // An absolute symlink resolves in the rootfs, as in the container.
+        assert_eq!(
+            find(&mut g, &["esc"], &["PATH=/usr/bin"], "/").unwrap(),
+            "/usr/bin/esc"
+        );
 
         let open = |g: &mut Gofer, p: &str| {
             open_executable(g, Path::new(p))
@@ -460,21 +512,17 @@ mod tests {
                 .contains("no execute bit")
         );
         assert!(open(&mut g, "/bin").unwrap_err().contains("directory"));
+        // A symlink climbing out finds the rootfs's /etc/passwd: none
+        // (the host's would fail as "not an ELF").
         assert!(
             open(&mut g, "/bin/up")
                 .unwrap_err()
-                .contains("escapes the rootfs")
+                .contains("no such file in the rootfs")
         );
-        assert!(
-            open(&mut g, "/../bin/prog")
-                .unwrap_err()
-                .contains("escapes the rootfs")
-        );
-        assert!(
-            open(&mut g, "/usr/bin/esc")
-                .unwrap_err()
-                .contains("escapes the rootfs")
-        );
+        // `..` at the root stays there; absolute symlinks start at the
+        // rootfs.
+        assert_eq!(open(&mut g, "/../bin/prog"), Ok(()));
+        assert_eq!(open(&mut g, "/usr/bin/esc"), Ok(()));
         drop(g);
         h.join().unwrap();
     }
@@ -487,6 +535,76 @@ mod tests {
         assert!(platform_message(Some(libc::ENOTSUP), &other).contains("SYNC_REGS"));
         assert_eq!(platform_message(Some(libc::EIO), &other), other);
         assert_eq!(platform_message(None, &other), other);
+    }
+
+    /// The nth bind mount of the spec is the gofer's mount n, whatever
+    /// other mounts come between; the rest map by type.
+    #[test]
+    fn spec_mounts_map_to_gofer_mounts_in_order() {
+        use std::os::unix::fs::MetadataExt;
+        let t = TempDir::new("boot-mounts");
+        let (a, b) = (t.0.join("a"), t.0.join("b"));
+        std::fs::create_dir(&a).unwrap();
+        std::fs::write(&b, b"file").unwrap();
+        let spec_mount = |dest: &str, kind, readonly| SpecMount {
+            destination: dest.into(),
+            kind,
+            readonly,
+            options: vec!["x".into()],
+        };
+        let mounts = [
+            spec_mount("/proc", MountKind::Proc, false),
+            spec_mount("/a", MountKind::Bind { source: a.clone() }, true),
+            spec_mount("/tmp", MountKind::Tmpfs, false),
+            spec_mount("/b", MountKind::Bind { source: b.clone() }, false),
+            spec_mount("/c", MountKind::Other("cgroup".into()), true),
+        ];
+        let binds = bind_sources(&mounts);
+        assert_eq!(
+            binds,
+            [
+                GoferMount {
+                    path: a.clone(),
+                    readonly: true
+                },
+                GoferMount {
+                    path: b.clone(),
+                    readonly: false
+                }
+            ]
+        );
+        let all = [
+            vec![GoferMount {
+                path: t.0.clone(),
+                readonly: true,
+            }],
+            binds,
+        ]
+        .concat();
+        let (g, h) = crate::gofer::walk_tests::served_mounts(all);
+        let gofer = Arc::new(Mutex::new(g));
+        let made = sentry_mounts(&mounts, &gofer);
+        let targets: Vec<_> = made.iter().map(|m| m.target.as_str()).collect();
+        assert_eq!(targets, ["/proc", "/a", "/tmp", "/b", "/c"]);
+        assert!(matches!(made[0].source, sentry::MountSource::Proc));
+        assert!(matches!(made[2].source, sentry::MountSource::Tmpfs));
+        assert!(matches!(&made[4].source, sentry::MountSource::Other(t) if t == "cgroup"));
+        assert_eq!(
+            made.iter().map(|m| m.readonly).collect::<Vec<_>>(),
+            [false, true, false, false, true]
+        );
+        assert_eq!(made[3].options, ["x"]);
+        for (i, path) in [(1, &a), (3, &b)] {
+            let sentry::MountSource::Bind(fs) = &made[i].source else {
+                panic!("mount {i} is not a bind mount");
+            };
+            let (_, attr) = fs.root().unwrap();
+            assert_eq!(attr.ino, std::fs::metadata(path).unwrap().ino(), "{i}");
+        }
+        drop(made);
+        let g = Arc::into_inner(gofer).unwrap().into_inner().unwrap();
+        drop(g);
+        h.join().unwrap().unwrap();
     }
 
     #[test]

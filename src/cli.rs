@@ -81,6 +81,21 @@ pub struct BootArgs {
     /// a VM exit: faster, but a core spins while the guest makes syscalls.
     #[arg(long, value_enum, default_value_t = Toggle::On, value_name = "on|off")]
     pub exitless: Toggle,
+
+    /// The rootfs: an overlay whose writes stay in sandbox memory
+    /// (`memory`), or the rootfs itself (`none`), read-only or writable as
+    /// the spec's root.readonly says.
+    #[arg(long, value_enum, default_value_t = OverlayChoice::Memory, value_name = "memory|none")]
+    pub overlay: OverlayChoice,
+}
+
+/// Where the rootfs's writes go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OverlayChoice {
+    /// An upper layer in sandbox memory; the host rootfs is never written.
+    Memory,
+    /// No overlay: writes reach the host rootfs unless root.readonly.
+    None,
 }
 
 /// An on/off switch.
@@ -100,9 +115,46 @@ pub struct GoferArgs {
     #[arg(long, value_name = "N")]
     pub fd: i32,
 
-    /// Refuse every open for writing.
+    /// Serve the rootfs read-only.
     #[arg(long)]
     pub readonly: bool,
+
+    /// A bind mount source to serve as mount 1, 2, ... in the order given:
+    /// `ro:PATH` or `rw:PATH`.
+    #[arg(long = "bind", value_name = "ro|rw:PATH")]
+    pub binds: Vec<std::ffi::OsString>,
+}
+
+impl GoferArgs {
+    /// The mounts to serve: the rootfs, then each `--bind`.
+    pub fn mounts(&self) -> Result<Vec<crate::gofer::server::MountSource>, String> {
+        use std::os::unix::ffi::OsStrExt;
+        let mut out = vec![crate::gofer::server::MountSource {
+            path: self.rootfs.clone(),
+            readonly: self.readonly,
+        }];
+        for b in &self.binds {
+            let bytes = b.as_bytes();
+            let (readonly, path) = if let Some(p) = bytes.strip_prefix(b"ro:") {
+                (true, p)
+            } else if let Some(p) = bytes.strip_prefix(b"rw:") {
+                (false, p)
+            } else {
+                return Err(format!(
+                    "--bind {}: not ro:PATH or rw:PATH",
+                    b.to_string_lossy()
+                ));
+            };
+            if path.is_empty() {
+                return Err("--bind with an empty path".into());
+            }
+            out.push(crate::gofer::server::MountSource {
+                path: std::ffi::OsStr::from_bytes(path).into(),
+                readonly,
+            });
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -144,6 +196,63 @@ mod tests {
         .unwrap();
         assert!(c.debug);
         assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn overlay_defaults_to_memory() {
+        let parse = |extra: &[&str]| {
+            let argv = [&["sandbox", "boot", "--bundle", "/b"][..], extra].concat();
+            match Cli::try_parse_from(argv).map(|c| c.command) {
+                Ok(Command::Boot(b)) => Ok(b.overlay),
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => Err(e.kind()),
+            }
+        };
+        assert_eq!(parse(&[]), Ok(OverlayChoice::Memory));
+        assert_eq!(parse(&["--overlay=none"]), Ok(OverlayChoice::None));
+        assert_eq!(parse(&["--overlay", "memory"]), Ok(OverlayChoice::Memory));
+        assert!(parse(&["--overlay=disk"]).is_err());
+    }
+
+    #[test]
+    fn gofer_mounts_come_in_order_with_their_modes() {
+        let c = Cli::try_parse_from([
+            "sandbox",
+            "gofer",
+            "--rootfs",
+            "/r",
+            "--fd",
+            "3",
+            "--readonly",
+            "--bind",
+            "rw:/a:b",
+            "--bind",
+            "ro:/c",
+        ])
+        .unwrap();
+        let Command::Gofer(g) = c.command else {
+            panic!("not gofer")
+        };
+        let m = g.mounts().unwrap();
+        let got: Vec<_> = m.iter().map(|m| (m.path.clone(), m.readonly)).collect();
+        assert_eq!(
+            got,
+            [
+                (PathBuf::from("/r"), true),
+                (PathBuf::from("/a:b"), false),
+                (PathBuf::from("/c"), true)
+            ]
+        );
+        for bad in ["/c", "rx:/c", "ro:"] {
+            let c = Cli::try_parse_from([
+                "sandbox", "gofer", "--rootfs", "/r", "--fd", "3", "--bind", bad,
+            ])
+            .unwrap();
+            let Command::Gofer(g) = c.command else {
+                panic!("not gofer")
+            };
+            assert!(g.mounts().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -67,11 +67,14 @@ fn fail(msg: &str, log_to_file: bool) -> ! {
 enum GoferStartError {
     #[error("--fd {0} is not an inherited socket")]
     BadFd(i32),
+    #[error("{0}")]
+    Args(String),
     #[error(transparent)]
     Server(#[from] gofer::server::ServerError),
 }
 
 fn run_gofer(args: &GoferArgs) -> Result<(), GoferStartError> {
+    let mounts = args.mounts().map_err(GoferStartError::Args)?;
     let fd = args.fd;
     if fd < 3 {
         return Err(GoferStartError::BadFd(fd));
@@ -92,11 +95,11 @@ fn run_gofer(args: &GoferArgs) -> Result<(), GoferStartError> {
     // SAFETY: F_SETFD on the descriptor we now own; keep it from leaking
     // into anything we might exec.
     unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-    gofer::server::serve(
-        &args.rootfs,
-        gofer::channel::Channel::from_fd(owned),
-        args.readonly,
-        || seccomp::install_gofer().map_err(|e| e.to_string()),
-    )?;
+    // Every mount is open when `confine` runs: then the pivot into an
+    // empty root, then the filter.
+    gofer::server::serve(&mounts, gofer::channel::Channel::from_fd(owned), || {
+        gofer::confine::pivot_to_empty_root(&args.rootfs).map_err(|e| e.to_string())?;
+        seccomp::install_gofer().map_err(|e| e.to_string())
+    })?;
     Ok(())
 }

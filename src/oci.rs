@@ -3,9 +3,12 @@
 //! [`Bundle::load`] turns `BUNDLE/config.json` into a [`ContainerSpec`]
 //! holding only validated values: non-empty args without NUL bytes, an
 //! absolute cwd, known rlimits with soft <= hard, a memory limit within the
-//! platform's range, and the rootfs path made absolute. It reads the bundle
-//! directory only; nothing under the rootfs is opened here (that is the
-//! gofer's job).
+//! platform's range, the rootfs path made absolute, and the mounts (see
+//! [`SpecMount`]): absolute destinations, bind sources made absolute
+//! (relative to the bundle) that exist on the host as a directory or a
+//! regular file. It reads the bundle directory and stats bind sources
+//! only; nothing under the rootfs or a bind source is opened here (that is
+//! the gofer's job).
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -39,6 +42,38 @@ pub enum BundleError {
     Invalid { path: String, what: String },
 }
 
+/// The most mounts a spec may have (the gofer serves each bind mount).
+pub const MAX_MOUNTS: usize = 1024;
+
+/// One of the spec's mounts, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecMount {
+    /// The absolute path inside the container.
+    pub destination: String,
+    pub kind: MountKind,
+    /// `ro` among the options (the last of `ro`/`rw` wins).
+    pub readonly: bool,
+    /// The options as given.
+    pub options: Vec<String>,
+}
+
+/// What a spec mount is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MountKind {
+    /// Type `bind`, or `bind`/`rbind` among the options: a host directory
+    /// or regular file (absolute), served by the gofer.
+    Bind {
+        source: PathBuf,
+    },
+    Tmpfs,
+    Proc,
+    Sysfs,
+    Devpts,
+    Mqueue,
+    /// Any other type, as given (the sentry skips it with a warning).
+    Other(String),
+}
+
 /// What `boot` needs from the spec, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContainerSpec {
@@ -54,6 +89,8 @@ pub struct ContainerSpec {
     pub rlimits: Vec<sentry::Rlimit>,
     /// From `linux.resources.memory.limit`, if set and positive.
     pub memory_limit: Option<u64>,
+    /// The spec's mounts, in order.
+    pub mounts: Vec<SpecMount>,
 }
 
 impl ContainerSpec {
@@ -211,6 +248,18 @@ impl Bundle {
             Some(n) => Some(n as u64),
         };
 
+        let mut mounts = Vec::new();
+        let spec_mounts = spec.mounts().as_deref().unwrap_or_default();
+        if spec_mounts.len() > MAX_MOUNTS {
+            return Err(format!(
+                "{} mounts (at most {MAX_MOUNTS} are supported)",
+                spec_mounts.len()
+            ));
+        }
+        for (i, m) in spec_mounts.iter().enumerate() {
+            mounts.push(self.mount(i, m)?);
+        }
+
         Ok(ContainerSpec {
             rootfs,
             rootfs_readonly: root.readonly().unwrap_or(false),
@@ -222,7 +271,92 @@ impl Bundle {
             hostname,
             rlimits,
             memory_limit,
+            mounts,
         })
+    }
+
+    /// Validates `mounts[i]`.
+    fn mount(&self, i: usize, m: &oci_spec::runtime::Mount) -> Result<SpecMount, String> {
+        let dest = m.destination();
+        let destination = dest
+            .to_str()
+            .ok_or_else(|| format!("mounts[{i}].destination is not UTF-8"))?
+            .to_owned();
+        if !dest.is_absolute() {
+            return Err(format!(
+                "mounts[{i}].destination {destination:?} is not absolute"
+            ));
+        }
+        if destination.contains('\0') {
+            return Err(format!("mounts[{i}].destination contains a NUL byte"));
+        }
+        let options = m.options().clone().unwrap_or_default();
+        if options.iter().any(|o| o.contains('\0')) {
+            return Err(format!("mounts[{i}].options contain a NUL byte"));
+        }
+        let mut readonly = false;
+        for o in &options {
+            match o.as_str() {
+                "ro" => readonly = true,
+                "rw" => readonly = false,
+                _ => {}
+            }
+        }
+        let typ = m.typ().as_deref();
+        let bind = typ == Some("bind") || options.iter().any(|o| o == "bind" || o == "rbind");
+        let kind = if bind {
+            MountKind::Bind {
+                source: self.bind_source(i, m.source().as_deref())?,
+            }
+        } else {
+            match typ {
+                Some("tmpfs") => MountKind::Tmpfs,
+                Some("proc") => MountKind::Proc,
+                Some("sysfs") => MountKind::Sysfs,
+                Some("devpts") => MountKind::Devpts,
+                Some("mqueue") => MountKind::Mqueue,
+                Some(other) if !other.is_empty() => MountKind::Other(other.to_owned()),
+                _ => {
+                    return Err(format!(
+                        "mounts[{i}] ({destination}) has no type and is not a bind mount"
+                    ));
+                }
+            }
+        };
+        Ok(SpecMount {
+            destination,
+            kind,
+            readonly,
+            options,
+        })
+    }
+
+    /// A bind mount's source: absolute (relative to the bundle), existing,
+    /// a directory or a regular file.
+    fn bind_source(&self, i: usize, source: Option<&Path>) -> Result<PathBuf, String> {
+        let source = source
+            .filter(|s| !s.as_os_str().is_empty())
+            .ok_or_else(|| format!("mounts[{i}] is a bind mount without a source"))?;
+        let path = if source.is_absolute() {
+            source.to_owned()
+        } else {
+            self.dir.join(source)
+        };
+        let path = std::path::absolute(&path).map_err(|e| format!("mounts[{i}].source: {e}"))?;
+        let meta = std::fs::metadata(&path).map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                format!("bind mount source {} does not exist", path.display())
+            } else {
+                format!("bind mount source {}: {e}", path.display())
+            }
+        })?;
+        if !meta.is_dir() && !meta.is_file() {
+            return Err(format!(
+                "bind mount source {} is not a directory or regular file",
+                path.display()
+            ));
+        }
+        Ok(path)
     }
 }
 
@@ -387,6 +521,118 @@ mod tests {
         );
         let e = Bundle::new(&t.0).load().unwrap_err().to_string();
         assert!(e.contains("RLIMIT_BOGUS"), "{e}");
+    }
+
+    /// `GOOD` with `mounts` as its mounts.
+    fn with_mounts(mounts: &str) -> String {
+        GOOD.replacen(
+            r#""hostname": "box","#,
+            &format!(r#""hostname": "box", "mounts": {mounts},"#),
+            1,
+        )
+    }
+
+    #[test]
+    fn mounts_are_parsed_in_order() {
+        let t = bundle_with(&with_mounts(
+            r#"[
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "size=65536k"]},
+            {"destination": "/data", "type": "bind", "source": "data", "options": ["rbind", "ro"]},
+            {"destination": "/etc/hosts", "source": "/HOSTS", "options": ["bind", "ro", "rw"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts"},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue"},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup"}
+        ]"#,
+        ));
+        std::fs::create_dir(t.0.join("data")).unwrap();
+        let hosts = t.0.join("hosts");
+        std::fs::write(&hosts, b"").unwrap();
+        std::fs::write(
+            t.0.join("config.json"),
+            std::fs::read_to_string(t.0.join("config.json"))
+                .unwrap()
+                .replace("/HOSTS", hosts.to_str().unwrap()),
+        )
+        .unwrap();
+        let s = Bundle::new(&t.0).load().unwrap();
+        let got: Vec<_> = s
+            .mounts
+            .iter()
+            .map(|m| (m.destination.as_str(), m.kind.clone(), m.readonly))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("/proc", MountKind::Proc, false),
+                ("/dev/shm", MountKind::Tmpfs, false),
+                (
+                    "/data",
+                    MountKind::Bind {
+                        source: t.0.join("data")
+                    },
+                    true
+                ),
+                ("/etc/hosts", MountKind::Bind { source: hosts }, false),
+                ("/sys", MountKind::Sysfs, true),
+                ("/dev/pts", MountKind::Devpts, false),
+                ("/dev/mqueue", MountKind::Mqueue, false),
+                ("/sys/fs/cgroup", MountKind::Other("cgroup".into()), false),
+            ]
+        );
+        assert_eq!(s.mounts[1].options, ["nosuid", "size=65536k"]);
+        // No mounts at all is fine.
+        let t = bundle_with(GOOD);
+        assert!(Bundle::new(&t.0).load().unwrap().mounts.is_empty());
+    }
+
+    #[test]
+    fn bad_mounts_are_refused_clearly() {
+        for (mounts, want) in [
+            (
+                r#"[{"destination": "tmp", "type": "tmpfs"}]"#,
+                "mounts[0].destination \"tmp\" is not absolute",
+            ),
+            (
+                r#"[{"destination": "/a", "type": "bind", "source": "/nonexistent/src"}]"#,
+                "bind mount source /nonexistent/src does not exist",
+            ),
+            (
+                r#"[{"destination": "/a", "type": "bind"}]"#,
+                "mounts[0] is a bind mount without a source",
+            ),
+            (
+                r#"[{"destination": "/a", "source": "x"}]"#,
+                "mounts[0] (/a) has no type and is not a bind mount",
+            ),
+            (
+                r#"[{"destination": "/a", "type": "tmpfs"},
+                    {"destination": "/n", "type": "bind", "source": "/dev/null"}]"#,
+                "bind mount source /dev/null is not a directory or regular file",
+            ),
+            (
+                r#"[{"destination": "/a", "type": "tmpfs", "options": ["x\u0000"]}]"#,
+                "NUL",
+            ),
+        ] {
+            let t = bundle_with(&with_mounts(mounts));
+            let e = Bundle::new(&t.0).load().unwrap_err().to_string();
+            assert!(e.contains(want), "{mounts}: {e}");
+        }
+        // A relative source is relative to the bundle, not the cwd.
+        let t = bundle_with(&with_mounts(
+            r#"[{"destination": "/a", "type": "bind", "source": "missing-dir"}]"#,
+        ));
+        let e = Bundle::new(&t.0).load().unwrap_err().to_string();
+        assert!(
+            e.contains(&format!(
+                "{} does not exist",
+                t.0.join("missing-dir").display()
+            )),
+            "{e}"
+        );
     }
 
     #[test]

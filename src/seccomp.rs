@@ -1,6 +1,6 @@
 //! The seccomp allowlists: the sandbox process's, installed before the
-//! first guest instruction, and the gofer's, installed once its rootfs is
-//! open.
+//! first guest instruction, and the gofer's, installed once its mounts are
+//! open and it has pivoted into its empty root.
 //!
 //! From the moment [`install`] returns, every thread of the sandbox process
 //! (TSYNC), and every thread created later, may make only the syscalls in
@@ -319,12 +319,15 @@ pub fn install() -> Result<(), SeccompError> {
     Ok(())
 }
 
-/// What the gofer may do once its rootfs is open: serve the channel,
-/// walk and open with `openat2`, read attributes and symlinks, and log.
-/// Nothing that names a path except `openat2` (always relative to a
-/// descriptor under the rootfs, with RESOLVE_* confinement) and
-/// `readlinkat` (only with the empty path, on a walked `O_PATH`
-/// descriptor); nothing that creates, removes or renames files.
+/// What the gofer may do once its mounts are open and it is confined:
+/// serve the channel, walk, open and create with `openat2`, read
+/// attributes and symlinks, change the tree by one name in a directory
+/// descriptor, and log. Nothing that names a path except `openat2`
+/// (always relative to a descriptor under a mount, with RESOLVE_*
+/// confinement), `readlinkat` (only with the empty path, on a walked
+/// `O_PATH` descriptor) and the `*at` calls on one decoder-checked name,
+/// none of which follows a symlink in it (see `gofer_conditional_rules`
+/// for those that would without their flag).
 const GOFER_ALLOWED: &[(i64, &str)] = &[
     (libc::SYS_recvmsg, "requests from the sandbox"),
     (libc::SYS_sendmsg, "replies and donated descriptors"),
@@ -339,8 +342,21 @@ const GOFER_ALLOWED: &[(i64, &str)] = &[
     ),
     (
         libc::SYS_ftruncate,
-        "O_TRUNC, applied once the opened inode is checked",
+        "O_TRUNC and Setattr's size, once the opened inode is checked",
     ),
+    (
+        libc::SYS_mkdirat,
+        "Mkdir: one name in a directory descriptor",
+    ),
+    (
+        libc::SYS_symlinkat,
+        "Symlink: one name in a directory descriptor",
+    ),
+    (
+        libc::SYS_unlinkat,
+        "Unlink: one name in a directory descriptor (never follows)",
+    ),
+    (libc::SYS_fstatfs, "Statfs of a handle's descriptor"),
     (
         libc::SYS_close,
         "closing walked, released and donated descriptors",
@@ -362,13 +378,47 @@ const GOFER_ALLOWED: &[(i64, &str)] = &[
 ];
 
 /// The gofer's argument-matched rules: `fcntl` to query descriptors and
-/// clear `O_NONBLOCK` on an opened file, `newfstatat` as glibc's `fstat`.
+/// clear `O_NONBLOCK` on an opened file, `newfstatat` as glibc's `fstat`;
+/// and for the requests that change the tree: `linkat`, `fchownat`,
+/// `fchmodat2` and `utimensat` with `AT_EMPTY_PATH` only (on the
+/// handle's own descriptor; without the flag they would follow a final
+/// symlink or take a path), `mknodat` of a regular file, FIFO or socket
+/// with device 0 only (never a device node), `renameat2` with no flags,
+/// `RENAME_NOREPLACE` or `RENAME_EXCHANGE` (never `RENAME_WHITEOUT`).
 fn gofer_conditional_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
     let mut fcntl = fcntl_rules()?;
     fcntl.push(SeccompRule::new(vec![cond(1, libc::F_SETFL as u64)?])?);
+    let empty_path = |arg: u8| -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+        Ok(vec![SeccompRule::new(vec![cond(
+            arg,
+            libc::AT_EMPTY_PATH as u64,
+        )?])?])
+    };
+    let mut mknodat = Vec::new();
+    for ty in [libc::S_IFREG, libc::S_IFIFO, libc::S_IFSOCK] {
+        mknodat.push(SeccompRule::new(vec![
+            SeccompCondition::new(
+                2,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::MaskedEq(u64::from(libc::S_IFMT)),
+                u64::from(ty),
+            )?,
+            SeccompCondition::new(3, SeccompCmpArgLen::Qword, SeccompCmpOp::Eq, 0)?,
+        ])?);
+    }
+    let mut renameat2 = Vec::new();
+    for flags in [0, libc::RENAME_NOREPLACE, libc::RENAME_EXCHANGE] {
+        renameat2.push(SeccompRule::new(vec![cond(4, u64::from(flags))?])?);
+    }
     Ok([
         (libc::SYS_fcntl, fcntl),
         (libc::SYS_newfstatat, newfstatat_rules()?),
+        (libc::SYS_linkat, empty_path(4)?),
+        (libc::SYS_fchownat, empty_path(4)?),
+        (libc::SYS_fchmodat2, empty_path(3)?),
+        (libc::SYS_utimensat, empty_path(3)?),
+        (libc::SYS_mknodat, mknodat),
+        (libc::SYS_renameat2, renameat2),
     ]
     .into_iter()
     .collect())
@@ -596,14 +646,31 @@ mod tests {
             libc::SYS_ptrace,
             libc::SYS_clone,
             libc::SYS_fork,
-            libc::SYS_unlinkat,
             libc::SYS_renameat2,
-            libc::SYS_mkdirat,
             libc::SYS_mknodat,
-            libc::SYS_symlinkat,
             libc::SYS_linkat,
             libc::SYS_fchmodat,
+            libc::SYS_fchmodat2,
             libc::SYS_fchownat,
+            libc::SYS_utimensat,
+            libc::SYS_fchmod,
+            libc::SYS_fchown,
+            libc::SYS_chmod,
+            libc::SYS_chown,
+            libc::SYS_lchown,
+            libc::SYS_rename,
+            libc::SYS_renameat,
+            libc::SYS_link,
+            libc::SYS_unlink,
+            libc::SYS_rmdir,
+            libc::SYS_mkdir,
+            libc::SYS_mknod,
+            libc::SYS_symlink,
+            libc::SYS_utimes,
+            libc::SYS_futimesat,
+            libc::SYS_unshare,
+            libc::SYS_pivot_root,
+            libc::SYS_umount2,
             libc::SYS_truncate,
             libc::SYS_readlink,
             libc::SYS_chdir,
@@ -628,14 +695,150 @@ mod tests {
             libc::SYS_close,
             libc::SYS_sendmsg,
             libc::SYS_recvmsg,
+            libc::SYS_mkdirat,
+            libc::SYS_symlinkat,
+            libc::SYS_unlinkat,
+            libc::SYS_fstatfs,
         ] {
             assert!(GOFER_ALLOWED.iter().any(|&(n, _)| n == nr), "{nr} missing");
+        }
+        let conditional = gofer_conditional_rules().unwrap();
+        for nr in [
+            libc::SYS_linkat,
+            libc::SYS_fchownat,
+            libc::SYS_fchmodat2,
+            libc::SYS_utimensat,
+            libc::SYS_mknodat,
+            libc::SYS_renameat2,
+        ] {
+            assert!(conditional.contains_key(&nr), "{nr} missing");
         }
         // Mismatched arguments trap, everything unlisted traps.
         let f = gofer_filter().unwrap();
         let expected = build(GOFER_ALLOWED, gofer_conditional_rules().unwrap()).unwrap();
         assert_eq!(f, expected);
         assert!(!BpfProgram::try_from(f).unwrap().is_empty());
+    }
+
+    /// Runs `call` in a forked child under the gofer's filter; its exit
+    /// status: 0 if the call returned, 125 if the filter stopped it.
+    fn under_gofer_filter(call: fn() -> libc::c_long) -> i32 {
+        // SAFETY: the child installs the filter, makes one raw syscall and
+        // leaves with _exit; nothing in it takes a lock.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0);
+        if pid == 0 {
+            let code = if install_gofer().is_ok() {
+                call();
+                0
+            } else {
+                1
+            };
+            // SAFETY: leaving the forked child at once.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(libc::WIFEXITED(status), "status {status:#x}");
+        libc::WEXITSTATUS(status)
+    }
+
+    /// A raw syscall with five arguments.
+    fn raw(nr: i64, a: i64, b: *const libc::c_char, c: i64, d: i64, e: i64) -> libc::c_long {
+        // SAFETY: the tests below pass static C strings and fd -1: the
+        // kernel checks everything and changes nothing.
+        unsafe { libc::syscall(nr, a, b, c, d, e) }
+    }
+
+    /// The tree-changing calls pass the gofer's filter only in the forms
+    /// the server uses: on a descriptor with AT_EMPTY_PATH, no device
+    /// nodes, no RENAME_WHITEOUT. (The calls are made on fd -1 or an
+    /// empty name, so the allowed ones fail harmlessly with EBADF/ENOENT.)
+    #[test]
+    fn gofer_filter_matches_the_tree_calls_arguments() {
+        use libc::{
+            AT_EMPTY_PATH, RENAME_EXCHANGE, RENAME_WHITEOUT, S_IFBLK, S_IFCHR, S_IFIFO,
+            SYS_fchmodat2, SYS_fchownat, SYS_linkat, SYS_mkdirat, SYS_mknodat, SYS_renameat2,
+            SYS_utimensat,
+        };
+        const E: i64 = AT_EMPTY_PATH as i64;
+        fn x() -> i64 {
+            c"x".as_ptr() as i64
+        }
+        let allowed: [fn() -> libc::c_long; 7] = [
+            || raw(SYS_linkat, -1, c"".as_ptr(), -1, x(), E),
+            || raw(SYS_fchownat, -1, c"".as_ptr(), 0, 0, E),
+            || raw(SYS_fchmodat2, -1, c"".as_ptr(), 0o644, E, 0),
+            || raw(SYS_utimensat, -1, c"".as_ptr(), 0, E, 0),
+            || {
+                raw(
+                    SYS_mknodat,
+                    -1,
+                    c"".as_ptr(),
+                    i64::from(S_IFIFO | 0o644),
+                    0,
+                    0,
+                )
+            },
+            || {
+                raw(
+                    SYS_renameat2,
+                    -1,
+                    c"".as_ptr(),
+                    -1,
+                    x(),
+                    i64::from(RENAME_EXCHANGE),
+                )
+            },
+            || raw(SYS_mkdirat, -1, c"".as_ptr(), 0o755, 0, 0),
+        ];
+        let blocked: [fn() -> libc::c_long; 7] = [
+            || raw(SYS_linkat, -1, c"".as_ptr(), -1, x(), 0),
+            || raw(SYS_fchownat, -1, c"".as_ptr(), 0, 0, 0),
+            || raw(SYS_fchmodat2, -1, c"".as_ptr(), 0o644, 0, 0),
+            || raw(SYS_utimensat, -1, c"".as_ptr(), 0, 0, 0),
+            || {
+                raw(
+                    SYS_mknodat,
+                    -1,
+                    c"".as_ptr(),
+                    i64::from(S_IFCHR | 0o600),
+                    0x103,
+                    0,
+                )
+            },
+            || {
+                raw(
+                    SYS_mknodat,
+                    -1,
+                    c"".as_ptr(),
+                    i64::from(S_IFBLK | 0o600),
+                    0,
+                    0,
+                )
+            },
+            || {
+                raw(
+                    SYS_renameat2,
+                    -1,
+                    c"".as_ptr(),
+                    -1,
+                    x(),
+                    i64::from(RENAME_WHITEOUT),
+                )
+            },
+        ];
+        for (i, call) in allowed.into_iter().enumerate() {
+            assert_eq!(under_gofer_filter(call), 0, "allowed call {i} was stopped");
+        }
+        for (i, call) in blocked.into_iter().enumerate() {
+            assert_eq!(
+                under_gofer_filter(call),
+                125,
+                "blocked call {i} got through"
+            );
+        }
     }
 
     #[test]

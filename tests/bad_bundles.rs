@@ -151,3 +151,24 @@ fn the_good_bundle_runs() {
         out.stderr_lossy()
     );
 }
+
+#[test]
+fn symlinks_and_dotdot_resolve_inside_the_rootfs() {
+    // The escapes above fail because the rootfs has nothing under those
+    // names; the same shapes pointing inside it run, as in the container.
+    let b = bundle_with_hello("inside");
+    symlink("/hello", b.host_path("/abs-hello")).expect("symlink");
+    std::fs::create_dir_all(b.host_path("/dir")).expect("mkdir");
+    symlink("../../../../hello", b.host_path("/dir/up-hello")).expect("symlink");
+    let native = b.run_native(&["/hello"], None);
+    for arg0 in ["/abs-hello", "/dir/up-hello", "/../../hello"] {
+        b.write_config(&[arg0]);
+        let out = b.run_sandbox(None);
+        assert_eq!(
+            (out.status, &out.stdout),
+            (native.status, &native.stdout),
+            "{arg0}: stderr: {}",
+            out.stderr_lossy()
+        );
+    }
+}

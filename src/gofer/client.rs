@@ -14,7 +14,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use super::channel::{Channel, ChannelError};
-use super::protocol::{Attr, DecodeError, Envelope, ROOT_HANDLE, Reply, Request};
+use super::protocol::{Attr, DecodeError, Envelope, Owner, Reply, Request, SetAttr, StatFs};
+use super::server::MountSource;
 use crate::logging::LogSettings;
 
 #[derive(Debug, thiserror::Error)]
@@ -72,8 +73,14 @@ pub struct Gofer {
 }
 
 impl Gofer {
-    /// Spawns `sandbox gofer` (this same binary) serving `rootfs`.
-    pub fn spawn(rootfs: &Path, readonly: bool, log: &LogSettings) -> Result<Gofer, ClientError> {
+    /// Spawns `sandbox gofer` (this same binary) serving `rootfs` as
+    /// mount 0 and `binds` as mounts 1, 2, ... in order.
+    pub fn spawn(
+        rootfs: &Path,
+        readonly: bool,
+        binds: &[MountSource],
+        log: &LogSettings,
+    ) -> Result<Gofer, ClientError> {
         let (ours, theirs) = Channel::pair()?;
         let child_fd = theirs.as_fd().as_raw_fd();
         let mut cmd = Command::new("/proc/self/exe");
@@ -84,6 +91,11 @@ impl Gofer {
             .arg(child_fd.to_string());
         if readonly {
             cmd.arg("--readonly");
+        }
+        for b in binds {
+            let mut arg = std::ffi::OsString::from(if b.readonly { "ro:" } else { "rw:" });
+            arg.push(&b.path);
+            cmd.arg("--bind").arg(arg);
         }
         cmd.args(log.to_args());
         cmd.stdin(Stdio::null())
@@ -214,21 +226,168 @@ impl Gofer {
         expect_attr(answer, "stat")
     }
 
-    /// The rootfs's handle and attributes.
-    pub fn root(&mut self) -> Result<(u64, Attr), ClientError> {
-        Ok((ROOT_HANDLE, self.stat_handle(ROOT_HANDLE)?))
+    /// The root handle and attributes of mount `mount` (0: the rootfs;
+    /// 1..: the bind mounts in the order given to [`Gofer::spawn`]).
+    pub fn mount_root(&mut self, mount: u32) -> Result<(u64, Attr), ClientError> {
+        self.walked("root", Request::Root { mount })
+    }
+
+    /// Creates regular file `name` in `dir` (never an existing one) with
+    /// permission bits `mode`, owned by `owner`, and opens it with `flags`.
+    pub fn create(
+        &mut self,
+        dir: u64,
+        name: &[u8],
+        flags: i32,
+        mode: u32,
+        owner: Owner,
+    ) -> Result<(u64, Attr, OwnedFd), ClientError> {
+        let flags = u32::from_ne_bytes(flags.to_ne_bytes());
+        match self.call(Request::Create {
+            dir,
+            name: name.to_vec(),
+            flags,
+            mode,
+            owner,
+        })? {
+            (Reply::Created { handle, attr }, Some(fd)) => Ok((handle, attr, fd)),
+            (Reply::Created { .. }, None) => Err(ClientError::Protocol(
+                "create reply without a descriptor".into(),
+            )),
+            other => Err(unexpected("create", other)),
+        }
+    }
+
+    /// mkdir(2) of `name` in `dir`.
+    pub fn mkdir(
+        &mut self,
+        dir: u64,
+        name: &[u8],
+        mode: u32,
+        owner: Owner,
+    ) -> Result<(u64, Attr), ClientError> {
+        let name = name.to_vec();
+        self.walked(
+            "mkdir",
+            Request::Mkdir {
+                dir,
+                name,
+                mode,
+                owner,
+            },
+        )
+    }
+
+    /// mknod(2) of a FIFO, socket or empty regular file (`mode` holds the
+    /// type).
+    pub fn mknod(
+        &mut self,
+        dir: u64,
+        name: &[u8],
+        mode: u32,
+        owner: Owner,
+    ) -> Result<(u64, Attr), ClientError> {
+        let name = name.to_vec();
+        self.walked(
+            "mknod",
+            Request::Mknod {
+                dir,
+                name,
+                mode,
+                owner,
+            },
+        )
+    }
+
+    /// symlink(2): `name` in `dir` pointing at `target`.
+    pub fn symlink(
+        &mut self,
+        dir: u64,
+        name: &[u8],
+        target: &[u8],
+        owner: Owner,
+    ) -> Result<(u64, Attr), ClientError> {
+        let (name, target) = (name.to_vec(), target.to_vec());
+        self.walked(
+            "symlink",
+            Request::Symlink {
+                dir,
+                name,
+                target,
+                owner,
+            },
+        )
+    }
+
+    /// link(2): a new name `name` in `dir` for the file `target`.
+    pub fn link(&mut self, dir: u64, name: &[u8], target: u64) -> Result<(u64, Attr), ClientError> {
+        let name = name.to_vec();
+        self.walked("link", Request::Link { dir, name, target })
+    }
+
+    /// unlinkat(2) of `name` in `dir`, a directory if `rmdir`.
+    pub fn unlink(&mut self, dir: u64, name: &[u8], rmdir: bool) -> Result<(), ClientError> {
+        let name = name.to_vec();
+        self.ok("unlink", Request::Unlink { dir, name, rmdir })
+    }
+
+    /// renameat2(2) with its `flags`.
+    pub fn rename(
+        &mut self,
+        old_dir: u64,
+        old_name: &[u8],
+        new_dir: u64,
+        new_name: &[u8],
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let (old_name, new_name) = (old_name.to_vec(), new_name.to_vec());
+        self.ok(
+            "rename",
+            Request::Rename {
+                old_dir,
+                old_name,
+                new_dir,
+                new_name,
+                flags,
+            },
+        )
+    }
+
+    /// Changes `handle`'s attributes; returns the new ones.
+    pub fn setattr(&mut self, handle: u64, set: SetAttr) -> Result<Attr, ClientError> {
+        let answer = self.call(Request::Setattr { handle, set })?;
+        expect_attr(answer, "setattr")
+    }
+
+    /// statfs(2) of the filesystem holding `handle`.
+    pub fn statfs(&mut self, handle: u64) -> Result<StatFs, ClientError> {
+        match self.call(Request::Statfs { handle })? {
+            (Reply::StatFs(s), None) => Ok(s),
+            other => Err(unexpected("statfs", other)),
+        }
+    }
+
+    /// A request answered by `Walked`.
+    fn walked(&mut self, what: &str, req: Request) -> Result<(u64, Attr), ClientError> {
+        match self.call(req)? {
+            (Reply::Walked { handle, attr }, None) => Ok((handle, attr)),
+            other => Err(unexpected(what, other)),
+        }
+    }
+
+    /// A request answered by `Ok`.
+    fn ok(&mut self, what: &str, req: Request) -> Result<(), ClientError> {
+        match self.call(req)? {
+            (Reply::Ok, None) => Ok(()),
+            other => Err(unexpected(what, other)),
+        }
     }
 
     /// Looks up one component `name` in directory `dir`; a symlink is not
     /// followed. The new handle is ours until [`Gofer::release`].
     pub fn walk(&mut self, dir: u64, name: &[u8]) -> Result<(u64, Attr), ClientError> {
-        match self.call(Request::Walk {
-            dir,
-            name: name.to_vec(),
-        })? {
-            (Reply::Walked { handle, attr }, None) => Ok((handle, attr)),
-            other => Err(unexpected("walk", other)),
-        }
+        let name = name.to_vec();
+        self.walked("walk", Request::Walk { dir, name })
     }
 
     /// Fresh attributes of `handle`.
@@ -255,10 +414,7 @@ impl Gofer {
 
     /// Forgets `handle`.
     pub fn release(&mut self, handle: u64) -> Result<(), ClientError> {
-        match self.call(Request::Release { handle })? {
-            (Reply::Ok, None) => Ok(()),
-            other => Err(unexpected("release", other)),
-        }
+        self.ok("release", Request::Release { handle })
     }
 
     /// The gofer's pid, for logs.
@@ -307,7 +463,11 @@ mod tests {
         let (_t, root) = fixture();
         let (client, server) = Channel::pair().unwrap();
         let r = root.clone();
-        let h = std::thread::spawn(move || serve(&r, server, false, || Ok(())));
+        let mounts = [MountSource {
+            path: r,
+            readonly: false,
+        }];
+        let h = std::thread::spawn(move || serve(&mounts, server, || Ok(())));
         let mut g = Gofer::from_test_channel(client).unwrap();
 
         let (_f, attr) = g.open(Path::new("/bin/prog")).unwrap();
@@ -316,9 +476,9 @@ mod tests {
             g.stat(Path::new("/bin")).unwrap().file_type(),
             FileType::Directory
         );
+        // `../secret` from the root is the rootfs's /secret: none.
         let e = g.open(Path::new("/rel-escape")).unwrap_err();
-        assert_eq!(e.errno(), Some(libc::EXDEV));
-        assert_eq!(e.to_string(), "path escapes the rootfs");
+        assert_eq!(e.errno(), Some(libc::ENOENT));
         assert_eq!(
             g.stat(Path::new("/missing")).unwrap_err().errno(),
             Some(libc::ENOENT)

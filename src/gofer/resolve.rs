@@ -1,15 +1,14 @@
 //! Confined path resolution under the rootfs with `openat2(2)`.
 //!
-//! Every walk is done by the kernel relative to the rootfs descriptor:
-//! first with `RESOLVE_BENEATH`, which fails with `EXDEV` on anything that
-//! would leave the rootfs (`..` above the root, an absolute path, an
-//! absolute symlink, a relative symlink climbing out). That lets us report
-//! an escape clearly instead of silently re-rooting it. Absolute symlinks
-//! (`/bin/sh -> /bin/busybox`) are therefore treated as escapes for now;
-//! issue 4 (pivot_root into the rootfs) lifts that. The descriptor that is
-//! handed out is then opened with `RESOLVE_IN_ROOT`, so even a rootfs that
-//! changes between the two walks cannot lead outside it. Magic links
-//! (`/proc/self/fd/N`-style) are never followed.
+//! A rootfs path (execve's path requests) is resolved by the kernel
+//! relative to the rootfs descriptor with `RESOLVE_IN_ROOT`, as in the
+//! container: `..` at the root stays at the root, and an absolute symlink
+//! (`/bin/sh -> /bin/busybox`, `/usr/bin/awk -> /etc/alternatives/awk`)
+//! starts again at the rootfs, not at the host's `/`. An attempt to climb
+//! out finds whatever the rootfs has under that name, usually nothing
+//! (`ENOENT`), as Linux would answer inside the container; nothing
+//! outside the rootfs is ever reached. Magic links (`/proc/self/fd/N`
+//! style) are never followed.
 //!
 //! The sentry's VFS walks differently: one component at a time from a
 //! directory the gofer already holds ([`walk_one`], [`reopen`]), with
@@ -28,7 +27,9 @@ use std::path::{Component, Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error("path escapes the rootfs")]
+    /// `EXDEV` from `RESOLVE_BENEATH`: a one-step walk's name led out of
+    /// its directory.
+    #[error("the name leads out of its directory")]
     Escape,
     #[error("{0}")]
     Io(#[source] io::Error),
@@ -69,10 +70,21 @@ fn openat2(
     flags: i32,
     resolve: u64,
 ) -> Result<OwnedFd, ResolveError> {
+    openat2_mode(dir, path, flags, 0, resolve)
+}
+
+fn openat2_mode(
+    dir: BorrowedFd<'_>,
+    path: &[u8],
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> Result<OwnedFd, ResolveError> {
     let c = CString::new(path).map_err(|_| ResolveError::Nul)?;
     // SAFETY: open_how is plain integers; all-zero is its valid default.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = flags as u64;
+    how.mode = u64::from(mode);
     how.resolve = resolve;
     // The kernel returns EAGAIN with RESOLVE_BENEATH/IN_ROOT when a rename
     // raced the walk; retry a few times, then give up.
@@ -102,19 +114,19 @@ fn openat2(
     Err(ResolveError::Io(io::Error::from_raw_os_error(libc::EAGAIN)))
 }
 
-/// Checks that `path` stays inside the rootfs; returns an `O_PATH`
-/// descriptor of what it names (good for `fstat`, useless for I/O).
+/// An `O_PATH` descriptor of what `path` names inside the rootfs (good
+/// for `fstat`, useless for I/O).
 pub fn locate(root: BorrowedFd<'_>, path: &Path) -> Result<OwnedFd, ResolveError> {
     openat2(
         root,
         relative_to_root(path).as_os_str().as_bytes(),
         libc::O_PATH | libc::O_CLOEXEC,
-        libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS,
+        libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
     )
 }
 
 /// Opens `path` for I/O inside the rootfs with `flags` (`O_CLOEXEC` added).
-/// Call [`locate`] first to tell escapes apart.
+/// Call [`locate`] first to see what it is before opening it.
 pub fn open_in_root(
     root: BorrowedFd<'_>,
     path: &Path,
@@ -155,6 +167,25 @@ pub fn reopen(dir: BorrowedFd<'_>, name: &[u8], flags: i32) -> Result<OwnedFd, R
         dir,
         name,
         flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        ONE_STEP,
+    )
+}
+
+/// Creates regular file `name` in directory `dir` with `flags` and
+/// permission bits `mode` (the umask applies; the caller sets the exact
+/// mode after): `O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC` are added, so
+/// an existing name, a symlink included, is `EEXIST` and never followed.
+pub fn create(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    flags: i32,
+    mode: u32,
+) -> Result<OwnedFd, ResolveError> {
+    openat2_mode(
+        dir,
+        name,
+        flags | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        mode,
         ONE_STEP,
     )
 }
@@ -267,38 +298,40 @@ pub(crate) mod tests {
         assert_eq!(st.st_size, 4);
     }
 
+    /// `..` above the root and symlinks climbing out or pointing at the
+    /// host stay inside, as in a chroot: they find nothing (ENOENT), or
+    /// what the rootfs itself has under that name.
     #[test]
-    fn dotdot_escape_is_reported() {
+    fn escapes_resolve_inside_the_rootfs() {
+        use std::os::unix::fs::MetadataExt;
         let (_t, root) = fixture();
         let r = root_fd(&root);
-        for p in [
+        let escapes = [
             "/../secret",
             "../secret",
             "/bin/../../secret",
             "/sub/../../secret",
-        ] {
-            assert!(
-                matches!(locate(r.as_fd(), Path::new(p)), Err(ResolveError::Escape)),
-                "{p}"
-            );
+            "/rel-escape",
+            "/sub/deep-escape",
+            "/abs-escape",
+        ];
+        for p in escapes {
+            let e = locate(r.as_fd(), Path::new(p)).unwrap_err();
+            assert_eq!(e.errno(), libc::ENOENT, "{p}");
         }
-    }
-
-    #[test]
-    fn symlink_escapes_are_reported() {
-        let (_t, root) = fixture();
-        let r = root_fd(&root);
-        for p in ["/rel-escape", "/sub/deep-escape", "/abs-escape"] {
-            assert!(
-                matches!(locate(r.as_fd(), Path::new(p)), Err(ResolveError::Escape)),
-                "{p}"
-            );
+        // With a decoy `secret` in the rootfs, every escape finds it.
+        std::fs::write(root.join("secret"), b"decoy").unwrap();
+        let decoy = std::fs::metadata(root.join("secret")).unwrap().ino();
+        for p in escapes.iter().filter(|p| !p.contains("abs-escape")) {
+            let st = fstat(locate(r.as_fd(), Path::new(p)).unwrap().as_fd()).unwrap();
+            assert_eq!(st.st_ino, decoy, "{p}");
         }
-        // Absolute symlinks count as escapes for now, even pointing inside.
-        assert!(matches!(
-            locate(r.as_fd(), Path::new("/abs-inside")),
-            Err(ResolveError::Escape)
-        ));
+        // Absolute symlinks and `..` at the root resolve in the rootfs.
+        let prog = std::fs::metadata(root.join("bin/prog")).unwrap().ino();
+        for p in ["/abs-inside", "/../bin/prog", "/sub/../../../bin/prog"] {
+            let st = fstat(locate(r.as_fd(), Path::new(p)).unwrap().as_fd()).unwrap();
+            assert_eq!(st.st_ino, prog, "{p}");
+        }
     }
 
     #[test]

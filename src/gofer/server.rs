@@ -1,58 +1,82 @@
-//! The gofer's request loop (`sandbox gofer --rootfs DIR --fd N`).
+//! The gofer's request loop (`sandbox gofer --rootfs DIR --fd N
+//! [--bind ro:SRC|rw:SRC]...`).
 //!
-//! It opens the rootfs once, then answers one request per datagram until
-//! the sandbox closes its end. Invariants: every request gets exactly one
-//! reply; a malformed request gets an error reply and the loop goes on
-//! (an empty datagram cannot be told from EOF on `SOCK_SEQPACKET`, so it
-//! ends the session like closing the channel); only regular files and directories are ever opened for I/O, and the
+//! It opens its mounts once (mount 0 the rootfs, then each bind source in
+//! the spec's order), confines itself, then answers one request per
+//! datagram until the sandbox closes its end. Invariants: every request
+//! gets exactly one reply; a malformed request gets an error reply and
+//! the loop goes on (an empty datagram cannot be told from EOF on
+//! `SOCK_SEQPACKET`, so it ends the session like closing the channel);
+//! only regular files and directories are ever opened for I/O, and the
 //! descriptor handed out is checked to be the same inode that the walk
-//! (or the escape check) saw.
+//! (or, for a path, the first resolution) saw.
 //!
-//! Handles (protocol version 2): a table from handle to an `O_PATH`
-//! descriptor of the file, plus the `O_PATH` descriptor of the directory
-//! it was walked from and its name there. A walk opens one name relative
-//! to the directory's descriptor without following any symlink; an open
-//! reopens the name relative to the same directory descriptor, so it never
-//! goes through a path string, `/proc` or a magic link, and then checks
-//! the inode. A parent directory's descriptor is shared with its children,
-//! so releasing a directory's handle leaves its children usable. Handle 0
-//! is the rootfs and is never freed; other handles are never reused. The
-//! table holds at most [`MAX_HANDLES`] (then `ENFILE`), so a hostile
-//! sentry cannot make the gofer hold unbounded descriptors or memory.
+//! Handles: a table from handle to an `O_PATH` descriptor of the file,
+//! its mount, plus the `O_PATH` descriptor of the directory it was found
+//! in and its name there. A walk opens one name relative to the
+//! directory's descriptor without following any symlink; an open reopens
+//! the name relative to the same directory descriptor, so it never goes
+//! through a path string, `/proc` or a magic link, and then checks the
+//! inode. A parent directory's descriptor is shared with its children, so
+//! releasing a directory's handle leaves its children usable. Handles
+//! `0..mounts` are the mounts' roots and are never freed; other handles
+//! are never reused. The table holds at most [`MAX_HANDLES`] (then
+//! `ENFILE`), so a hostile sentry cannot make the gofer hold unbounded
+//! descriptors or memory.
+//!
+//! A mount's root is a directory, or for a bind mount a regular file: its
+//! node then has the host directory holding it as parent, so that it can
+//! be reopened by name like any other file; no request can name that
+//! directory itself (walks from a file are `ENOTDIR`).
+//!
+//! The requests that change the tree are in [`tree`].
 //!
 //! What `Open` refuses: a symlink (`ELOOP`, as `O_NOFOLLOW`), a socket
 //! (`ENXIO`, as Linux), a FIFO or device node (`EACCES`, as on a `nodev`
 //! mount: the sentry serves pipes and devices itself, and opening a host
-//! FIFO could block the gofer); with `--readonly`, any write access or
+//! FIFO could block the gofer); on a read-only mount, any write access or
 //! `O_TRUNC` (`EROFS`); flags other than the access mode, `O_DIRECTORY`,
 //! `O_TRUNC`, `O_APPEND`, `O_NONBLOCK`, `O_DSYNC`/`O_SYNC` and the no-ops
 //! `O_NOFOLLOW`, `O_CLOEXEC`, `O_NOCTTY`, `O_LARGEFILE` (`EINVAL`;
-//! creating files is not a request yet). `O_TRUNC` is applied with
-//! `ftruncate` after the inode check, so a file swapped in under the name
-//! is never truncated. An inode that changed under its name is `ESTALE`.
+//! creating is `Create`). `O_TRUNC` is applied with `ftruncate` after the
+//! inode check, so a file swapped in under the name is never truncated.
+//! An inode that changed under its name is `ESTALE`.
+
+mod tree;
 
 use std::collections::BTreeMap;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use super::channel::{Channel, ChannelError};
+use super::host;
 use super::protocol::{Attr, FileType, ROOT_HANDLE, Reply, Request};
 use super::resolve::{self, ResolveError};
 
 /// The most handles one gofer holds at once (each is one host descriptor).
 pub const MAX_HANDLES: usize = 1 << 20;
 
+/// The most mounts one gofer serves (the rootfs and the bind mounts).
+pub const MAX_MOUNTS: usize = 4096;
+
 /// `O_LARGEFILE` as the kernel spells it on x86-64 (libc's is 0 there).
 const KERNEL_O_LARGEFILE: i32 = 0o100000;
 
+/// One thing the gofer serves: the rootfs (mount 0) or a bind source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MountSource {
+    /// The host path, absolute.
+    pub path: PathBuf,
+    pub readonly: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("cannot open the rootfs {path}: {source}")]
-    Rootfs {
-        path: String,
+    #[error("{message}")]
+    Mount {
+        message: String,
         #[source]
         source: io::Error,
         /// Whether the error reached the sandbox over the channel.
@@ -70,34 +94,85 @@ impl ServerError {
     pub fn reported(&self) -> bool {
         matches!(
             self,
-            ServerError::Rootfs { reported: true, .. }
-                | ServerError::Confine { reported: true, .. }
+            ServerError::Mount { reported: true, .. } | ServerError::Confine { reported: true, .. }
         )
     }
 }
 
-/// Serves requests on `channel` for the rootfs at `rootfs` until EOF.
+/// Serves requests on `channel` for `mounts` (the rootfs first) until EOF.
 ///
-/// `confine` runs once the rootfs is open and before the first request:
-/// the gofer's seccomp filter goes on there.
+/// `confine` runs once every mount is open and before the first request:
+/// the gofer's pivot into an empty root and its seccomp filter go on there.
 pub fn serve(
-    rootfs: &Path,
+    mounts: &[MountSource],
     channel: Channel,
-    readonly: bool,
     confine: impl FnOnce() -> Result<(), String>,
 ) -> Result<(), ServerError> {
-    serve_limited(rootfs, channel, readonly, MAX_HANDLES, confine)
+    serve_limited(mounts, channel, MAX_HANDLES, confine)
 }
 
-fn open_rootfs(rootfs: &Path) -> io::Result<(OwnedFd, OwnedFd)> {
-    let root: OwnedFd = std::fs::File::options()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-        .open(rootfs)?
-        .into();
-    let path = resolve::reopen(root.as_fd(), b".", libc::O_PATH | libc::O_DIRECTORY)
-        .map_err(|e| io::Error::from_raw_os_error(e.errno()))?;
-    Ok((root, path))
+/// `(dev, ino)` of a stat.
+fn id_of(st: &libc::stat) -> (u64, u64) {
+    (st.st_dev, st.st_ino)
+}
+
+/// Opens mount `index`'s root: a directory, or (a bind mount only) a
+/// regular file, reached through its directory. The error is the whole
+/// message for the sandbox, with its errno.
+fn open_mount(src: &MountSource, index: u32) -> Result<Node, (String, io::Error)> {
+    let what = if index == 0 {
+        format!("cannot open the rootfs {}", src.path.display())
+    } else {
+        format!("cannot open the bind mount source {}", src.path.display())
+    };
+    let fail = |e: io::Error| (format!("{what}: {e}"), e);
+    let fd = host::open_host(&src.path, libc::O_PATH).map_err(fail)?;
+    let st = resolve::fstat(fd.as_fd()).map_err(fail)?;
+    match FileType::from_mode(st.st_mode) {
+        FileType::Directory => Ok(Node {
+            fd: Rc::new(fd),
+            id: id_of(&st),
+            parent: None,
+            mount: index,
+        }),
+        FileType::Regular if index > 0 => {
+            // Reach the file by one name in its (real) directory, so that
+            // opens go through the same checked reopen as everything else.
+            let real = std::fs::canonicalize(&src.path).map_err(fail)?;
+            let (Some(dir), Some(name)) = (real.parent(), real.file_name()) else {
+                return Err(fail(io::Error::from_raw_os_error(libc::EINVAL)));
+            };
+            let name = std::os::unix::ffi::OsStrExt::as_bytes(name);
+            let dir_fd = host::open_host(dir, libc::O_PATH | libc::O_DIRECTORY).map_err(fail)?;
+            let dir_st = resolve::fstat(dir_fd.as_fd()).map_err(fail)?;
+            let file = resolve::walk_one(dir_fd.as_fd(), name)
+                .map_err(|e| fail(io::Error::from_raw_os_error(e.errno())))?;
+            let file_st = resolve::fstat(file.as_fd()).map_err(fail)?;
+            if id_of(&file_st) != id_of(&st) {
+                return Err((
+                    format!("{what}: it changed while it was opened"),
+                    io::Error::from_raw_os_error(libc::EAGAIN),
+                ));
+            }
+            Ok(Node {
+                fd: Rc::new(file),
+                id: id_of(&st),
+                parent: Some(Parent {
+                    fd: Rc::new(dir_fd),
+                    id: id_of(&dir_st),
+                    name: name.into(),
+                }),
+                mount: index,
+            })
+        }
+        _ => Err((
+            format!(
+                "{what}: not a directory{}",
+                if index == 0 { "" } else { " or regular file" }
+            ),
+            io::Error::from_raw_os_error(libc::ENOTDIR),
+        )),
+    }
 }
 
 /// Lets the gofer hold as many descriptors as its hard limit allows (each
@@ -114,29 +189,46 @@ fn raise_nofile_limit() {
 }
 
 pub(crate) fn serve_limited(
-    rootfs: &Path,
+    mounts: &[MountSource],
     channel: Channel,
-    readonly: bool,
     max_handles: usize,
     confine: impl FnOnce() -> Result<(), String>,
 ) -> Result<(), ServerError> {
-    let (root, root_path) = match open_rootfs(rootfs) {
-        Ok(fds) => fds,
-        Err(source) => {
-            // Tell the sandbox why; it reports the error (one line, one
-            // process). If even that fails, our caller prints it.
-            let reply = Reply::Error {
-                errno: source.raw_os_error().unwrap_or(libc::EIO),
-                message: format!("cannot open the rootfs {}: {source}", rootfs.display()),
-            };
-            let reported = channel.send(&reply.encode(0), None).is_ok();
-            return Err(ServerError::Rootfs {
-                path: rootfs.display().to_string(),
-                source,
-                reported,
-            });
+    let mut roots = Vec::with_capacity(mounts.len());
+    let mut failed = None;
+    if mounts.is_empty() || mounts.len() > MAX_MOUNTS {
+        failed = Some((
+            format!(
+                "the gofer serves 1 to {MAX_MOUNTS} mounts, not {}",
+                mounts.len()
+            ),
+            io::Error::from_raw_os_error(libc::EINVAL),
+        ));
+    }
+    for (i, m) in mounts.iter().enumerate() {
+        if failed.is_some() {
+            break;
         }
-    };
+        // `i` < MAX_MOUNTS, checked above.
+        match open_mount(m, i as u32) {
+            Ok(node) => roots.push(node),
+            Err(e) => failed = Some(e),
+        }
+    }
+    if let Some((message, source)) = failed {
+        // Tell the sandbox why; it reports the error (one line, one
+        // process). If even that fails, our caller prints it.
+        let reply = Reply::Error {
+            errno: source.raw_os_error().unwrap_or(libc::EIO),
+            message: message.clone(),
+        };
+        let reported = channel.send(&reply.encode(0), None).is_ok();
+        return Err(ServerError::Mount {
+            message,
+            source,
+            reported,
+        });
+    }
     raise_nofile_limit();
     if let Err(message) = confine() {
         let message = format!("cannot confine the gofer: {message}");
@@ -148,7 +240,8 @@ pub(crate) fn serve_limited(
         return Err(ServerError::Confine { message, reported });
     }
     channel.send(&Reply::Ready.encode(0), None)?;
-    let mut server = Server::new(root, root_path, readonly, max_handles);
+    let readonly = mounts.iter().map(|m| m.readonly).collect();
+    let mut server = Server::new(roots, readonly, max_handles);
     loop {
         let received = match channel.recv() {
             Ok(Some(r)) => r,
@@ -189,24 +282,35 @@ pub(crate) fn serve_limited(
     }
 }
 
-/// One walked file.
+/// Where a file was found: its directory and its name there.
+struct Parent {
+    /// The directory's `O_PATH` descriptor (shared with its siblings).
+    fd: Rc<OwnedFd>,
+    /// The directory's `(dev, ino)`, to find the files a rename moves.
+    id: (u64, u64),
+    name: Box<[u8]>,
+}
+
+/// One named file.
 struct Node {
     /// An `O_PATH` descriptor of the file itself.
     fd: Rc<OwnedFd>,
-    /// The `O_PATH` descriptor of the directory it was walked from, and
-    /// its name there (to reopen it for I/O); `None` for the root.
-    parent: Option<(Rc<OwnedFd>, Box<[u8]>)>,
+    /// Its `(dev, ino)` when it was named.
+    id: (u64, u64),
+    /// `None` for a directory that is a mount's root.
+    parent: Option<Parent>,
+    /// The mount it belongs to (an index into `Server::readonly`).
+    mount: u32,
 }
 
 struct Server {
-    /// The rootfs, for the path-based requests.
-    root: OwnedFd,
     /// Handle → file. A `BTreeMap`: a `HashMap` would seed itself from
     /// `getrandom`, which the gofer's filter does not allow.
     nodes: BTreeMap<u64, Node>,
+    /// Per mount: whether it is read-only.
+    readonly: Vec<bool>,
     next_handle: u64,
     max_handles: usize,
-    readonly: bool,
 }
 
 /// Why a request failed: what its `Reply::Error` will say.
@@ -243,29 +347,35 @@ fn bad_handle(h: u64) -> Refused {
     error(libc::EBADF, format!("no handle {h}"))
 }
 
+fn read_only() -> Refused {
+    error(libc::EROFS, "the mount is read-only")
+}
+
 type Answer = (Reply, Option<OwnedFd>);
 
 impl Server {
-    fn new(root: OwnedFd, root_path: OwnedFd, readonly: bool, max_handles: usize) -> Server {
-        let mut nodes = BTreeMap::new();
-        nodes.insert(
-            ROOT_HANDLE,
-            Node {
-                fd: Rc::new(root_path),
-                parent: None,
-            },
-        );
+    fn new(roots: Vec<Node>, readonly: Vec<bool>, max_handles: usize) -> Server {
+        let nodes: BTreeMap<u64, Node> = roots
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (i as u64, n))
+            .collect();
         Server {
-            root,
+            next_handle: nodes.len() as u64,
             nodes,
-            next_handle: ROOT_HANDLE + 1,
-            max_handles,
             readonly,
+            max_handles,
         }
     }
 
-    fn root(&self) -> BorrowedFd<'_> {
-        self.root.as_fd()
+    /// The number of mounts, whose roots are handles `0..mounts`.
+    fn mounts(&self) -> u64 {
+        self.readonly.len() as u64
+    }
+
+    /// The rootfs, for the path requests.
+    fn root(&self) -> Result<BorrowedFd<'_>, Refused> {
+        Ok(self.node(ROOT_HANDLE)?.fd.as_fd())
     }
 
     fn handle(&mut self, req: &Request) -> Answer {
@@ -276,6 +386,7 @@ impl Server {
             Request::OpenPath { path, flags } => self
                 .open_path(path, *flags)
                 .map(|(attr, fd)| (Reply::Opened(attr), Some(fd))),
+            Request::Root { mount } => self.mount_root(*mount).map(|r| (r, None)),
             Request::Walk { dir, name } => self.walk(*dir, name).map(|r| (r, None)),
             Request::Stat { handle } => self.stat(*handle).map(|a| (Reply::Attr(a), None)),
             Request::Readlink { handle } => self.readlink(*handle).map(|l| (Reply::Link(l), None)),
@@ -283,6 +394,52 @@ impl Server {
                 .open(*handle, *flags)
                 .map(|(attr, fd)| (Reply::Opened(attr), Some(fd))),
             Request::Release { handle } => self.release(*handle).map(|()| (Reply::Ok, None)),
+            Request::Create {
+                dir,
+                name,
+                flags,
+                mode,
+                owner,
+            } => self
+                .create(*dir, name, *flags, *mode, *owner)
+                .map(|(handle, attr, fd)| (Reply::Created { handle, attr }, Some(fd))),
+            Request::Mkdir {
+                dir,
+                name,
+                mode,
+                owner,
+            } => self.mkdir(*dir, name, *mode, *owner).map(|r| (r, None)),
+            Request::Mknod {
+                dir,
+                name,
+                mode,
+                owner,
+            } => self.mknod(*dir, name, *mode, *owner).map(|r| (r, None)),
+            Request::Symlink {
+                dir,
+                name,
+                target,
+                owner,
+            } => self.symlink(*dir, name, target, *owner).map(|r| (r, None)),
+            Request::Link { dir, name, target } => {
+                self.link(*dir, name, *target).map(|r| (r, None))
+            }
+            Request::Unlink { dir, name, rmdir } => {
+                self.unlink(*dir, name, *rmdir).map(|()| (Reply::Ok, None))
+            }
+            Request::Rename {
+                old_dir,
+                old_name,
+                new_dir,
+                new_name,
+                flags,
+            } => self
+                .rename(*old_dir, old_name, *new_dir, new_name, *flags)
+                .map(|()| (Reply::Ok, None)),
+            Request::Setattr { handle, set } => {
+                self.setattr(*handle, set).map(|a| (Reply::Attr(a), None))
+            }
+            Request::Statfs { handle } => self.statfs(*handle).map(|s| (Reply::StatFs(s), None)),
         };
         result.unwrap_or_else(|refused| (refused.into(), None))
     }
@@ -291,26 +448,63 @@ impl Server {
         self.nodes.get(&h).ok_or_else(|| bad_handle(h))
     }
 
-    fn walk(&mut self, dir: u64, name: &[u8]) -> Result<Reply, Refused> {
-        let parent = Rc::clone(&self.node(dir)?.fd);
-        // Checked before the walk opens anything: the table is full.
+    /// Whether `node`'s mount is read-only.
+    fn is_readonly(&self, node: &Node) -> bool {
+        self.readonly
+            .get(node.mount as usize)
+            .copied()
+            .unwrap_or(true)
+    }
+
+    /// The next handle, if the table has room for one more.
+    fn reserve(&self) -> Result<u64, Refused> {
         if self.nodes.len() >= self.max_handles {
             return Err(error(libc::ENFILE, "the gofer's handle table is full"));
         }
-        let handle = self.next_handle;
-        let next = handle
+        self.next_handle
             .checked_add(1)
-            .ok_or_else(|| error(libc::ENFILE, "handles exhausted"))?;
+            .map(|_| self.next_handle)
+            .ok_or_else(|| error(libc::ENFILE, "handles exhausted"))
+    }
+
+    /// Names `fd` (found as `name` in directory `dir`) with the handle
+    /// [`Server::reserve`] gave.
+    fn insert(&mut self, handle: u64, dir: u64, name: &[u8], fd: OwnedFd, st: &libc::stat) {
+        let Some(d) = self.nodes.get(&dir) else {
+            return;
+        };
+        let node = Node {
+            fd: Rc::new(fd),
+            id: id_of(st),
+            parent: Some(Parent {
+                fd: Rc::clone(&d.fd),
+                id: d.id,
+                name: name.into(),
+            }),
+            mount: d.mount,
+        };
+        self.nodes.insert(handle, node);
+        self.next_handle = handle + 1;
+    }
+
+    fn mount_root(&self, mount: u32) -> Result<Reply, Refused> {
+        let handle = u64::from(mount);
+        if handle >= self.mounts() {
+            return Err(error(libc::ENOENT, format!("no mount {mount}")));
+        }
+        Ok(Reply::Walked {
+            handle,
+            attr: self.stat(handle)?,
+        })
+    }
+
+    fn walk(&mut self, dir: u64, name: &[u8]) -> Result<Reply, Refused> {
+        let parent = Rc::clone(&self.node(dir)?.fd);
+        // Checked before the walk opens anything: the table is full.
+        let handle = self.reserve()?;
         let fd = resolve::walk_one(parent.as_fd(), name).map_err(|e| error_reply(&e))?;
         let st = resolve::fstat(fd.as_fd()).map_err(|e| io_reply(&e))?;
-        self.next_handle = next;
-        self.nodes.insert(
-            handle,
-            Node {
-                fd: Rc::new(fd),
-                parent: Some((parent, name.into())),
-            },
-        );
+        self.insert(handle, dir, name, fd, &st);
         Ok(Reply::Walked {
             handle,
             attr: Attr::from_stat(&st),
@@ -338,8 +532,8 @@ impl Server {
     }
 
     fn release(&mut self, h: u64) -> Result<(), Refused> {
-        if h == ROOT_HANDLE {
-            // The root stays: releasing it is a no-op.
+        if h < self.mounts() {
+            // The mounts' roots stay: releasing one is a no-op.
             return Ok(());
         }
         self.nodes.remove(&h).map(drop).ok_or_else(|| bad_handle(h))
@@ -366,10 +560,10 @@ impl Server {
             ));
         }
         let truncate = flags & libc::O_TRUNC != 0;
-        if self.readonly && (access != libc::O_RDONLY || truncate) {
-            return Err(error(libc::EROFS, "the rootfs is read-only"));
-        }
         let node = self.node(h)?;
+        if self.is_readonly(node) && (access != libc::O_RDONLY || truncate) {
+            return Err(read_only());
+        }
         let st = resolve::fstat(node.fd.as_fd()).map_err(|e| io_reply(&e))?;
         match st.st_mode & libc::S_IFMT {
             libc::S_IFREG => {
@@ -406,9 +600,9 @@ impl Server {
                     libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
                     &st,
                 )?;
-                ftruncate(w.as_fd()).map_err(|e| io_reply(&e))?;
+                host::ftruncate(w.as_fd(), 0).map_err(|e| io_reply(&e))?;
             } else {
-                ftruncate(fd.as_fd()).map_err(|e| io_reply(&e))?;
+                host::ftruncate(fd.as_fd(), 0).map_err(|e| io_reply(&e))?;
             }
         }
         if flags & libc::O_NONBLOCK == 0 {
@@ -422,12 +616,12 @@ impl Server {
     /// that it is still the inode `st` describes.
     fn reopen_checked(node: &Node, flags: i32, st: &libc::stat) -> Result<OwnedFd, Refused> {
         let fd = match &node.parent {
-            Some((dir, name)) => resolve::reopen(dir.as_fd(), name, flags),
+            Some(p) => resolve::reopen(p.fd.as_fd(), &p.name, flags),
             None => resolve::reopen(node.fd.as_fd(), b".", flags),
         }
         .map_err(|e| error_reply(&e))?;
         let st2 = resolve::fstat(fd.as_fd()).map_err(|e| io_reply(&e))?;
-        if (st2.st_dev, st2.st_ino) != (st.st_dev, st.st_ino) {
+        if id_of(&st2) != id_of(st) {
             return Err(error(
                 libc::ESTALE,
                 "the file was replaced since it was walked",
@@ -436,9 +630,9 @@ impl Server {
         Ok(fd)
     }
 
-    /// The escape check plus `fstat` of what the path names.
+    /// `fstat` of what the path names, and its `O_PATH` descriptor.
     fn stat_path(&self, path: &Path) -> Result<(libc::stat, OwnedFd), Refused> {
-        let located = resolve::locate(self.root(), path).map_err(|e| error_reply(&e))?;
+        let located = resolve::locate(self.root()?, path).map_err(|e| error_reply(&e))?;
         let st = resolve::fstat(located.as_fd()).map_err(|e| io_reply(&e))?;
         Ok((st, located))
     }
@@ -448,8 +642,8 @@ impl Server {
         // Opening by path is execve's: for reading only; O_NOFOLLOW is the
         // one modifier.
         if flags & libc::O_ACCMODE != libc::O_RDONLY {
-            return Err(if self.readonly {
-                error(libc::EROFS, "the rootfs is read-only")
+            return Err(if self.readonly.first().copied().unwrap_or(true) {
+                read_only()
             } else {
                 error(
                     libc::EOPNOTSUPP,
@@ -470,11 +664,14 @@ impl Server {
         }
         // O_NONBLOCK so that a FIFO swapped in after the check cannot hang
         // the gofer; it is cleared again below.
-        let fd =
-            resolve::open_in_root(self.root(), path, flags | libc::O_NONBLOCK | libc::O_NOCTTY)
-                .map_err(|e| error_reply(&e))?;
+        let fd = resolve::open_in_root(
+            self.root()?,
+            path,
+            flags | libc::O_NONBLOCK | libc::O_NOCTTY,
+        )
+        .map_err(|e| error_reply(&e))?;
         let st2 = resolve::fstat(fd.as_fd()).map_err(|e| io_reply(&e))?;
-        if (st2.st_dev, st2.st_ino) != (st.st_dev, st.st_ino) {
+        if id_of(&st2) != id_of(&st) {
             return Err(error(libc::EAGAIN, "the file changed while it was opened"));
         }
         clear_nonblock(fd.as_fd()).map_err(|e| io_reply(&e))?;
@@ -482,15 +679,8 @@ impl Server {
     }
 }
 
-fn ftruncate(fd: BorrowedFd<'_>) -> io::Result<()> {
-    // SAFETY: ftruncate on a live descriptor we own.
-    if unsafe { libc::ftruncate(fd.as_raw_fd(), 0) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 fn clear_nonblock(fd: BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
     // SAFETY: F_GETFL/F_SETFL on a live descriptor we own.
     let fl = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
     if fl < 0 {
@@ -504,262 +694,4 @@ fn clear_nonblock(fd: BorrowedFd<'_>) -> io::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::io::Read;
-    use std::path::PathBuf;
-
-    use super::*;
-    use crate::gofer::protocol::Envelope;
-    use crate::gofer::resolve::tests::fixture;
-
-    fn run(root: PathBuf) -> (Channel, std::thread::JoinHandle<Result<(), ServerError>>) {
-        let (client, server) = Channel::pair().unwrap();
-        let h = std::thread::spawn(move || serve(&root, server, true, || Ok(())));
-        let hello = Reply::decode(&client.recv().unwrap().unwrap().bytes).unwrap();
-        assert_eq!(
-            hello,
-            Envelope {
-                tag: 0,
-                body: Reply::Ready
-            }
-        );
-        (client, h)
-    }
-
-    fn ask(c: &Channel, raw: &[u8]) -> (Envelope<Reply>, Option<OwnedFd>) {
-        c.send(raw, None).unwrap();
-        let r = c.recv().unwrap().unwrap();
-        (Reply::decode(&r.bytes).unwrap(), r.fd)
-    }
-
-    #[test]
-    fn serves_open_stat_and_errors_then_exits_on_eof() {
-        let (_t, root) = fixture();
-        std::fs::write(root.join("bin/prog"), b"\x7fELF-payload").unwrap();
-        let (c, h) = run(root);
-
-        let (env, fd) = ask(
-            &c,
-            &Request::OpenPath {
-                path: "/bin/prog".into(),
-                flags: 0,
-            }
-            .encode(1)
-            .unwrap(),
-        );
-        assert_eq!(env.tag, 1);
-        assert!(
-            matches!(env.body, Reply::Opened(a) if a.file_type() == FileType::Regular && a.size == 12)
-        );
-        let mut s = String::new();
-        std::fs::File::from(fd.unwrap())
-            .read_to_string(&mut s)
-            .unwrap();
-        assert_eq!(s, "\x7fELF-payload");
-
-        let (env, fd) = ask(
-            &c,
-            &Request::StatPath {
-                path: "/bin".into(),
-            }
-            .encode(2)
-            .unwrap(),
-        );
-        assert!(fd.is_none());
-        assert!(matches!(env.body, Reply::Attr(a) if a.file_type() == FileType::Directory));
-
-        for (i, p) in ["/rel-escape", "/abs-escape", "/../secret"]
-            .iter()
-            .enumerate()
-        {
-            let (env, fd) = ask(
-                &c,
-                &Request::OpenPath {
-                    path: p.into(),
-                    flags: 0,
-                }
-                .encode(10 + i as u32)
-                .unwrap(),
-            );
-            assert!(fd.is_none());
-            assert_eq!(env.tag, 10 + i as u32);
-            assert_eq!(
-                env.body,
-                Reply::Error {
-                    errno: libc::EXDEV,
-                    message: "path escapes the rootfs".into()
-                },
-                "{p}"
-            );
-        }
-
-        let (env, _) = ask(
-            &c,
-            &Request::OpenPath {
-                path: "/bin/prog".into(),
-                flags: libc::O_RDWR as u32,
-            }
-            .encode(3)
-            .unwrap(),
-        );
-        assert!(matches!(
-            env.body,
-            Reply::Error {
-                errno: libc::EROFS,
-                ..
-            }
-        ));
-
-        // Malformed input: an error reply, and the server keeps serving.
-        let (env, _) = ask(&c, b"garbage that is not a message");
-        assert!(matches!(
-            env.body,
-            Reply::Error {
-                errno: libc::EINVAL,
-                ..
-            }
-        ));
-        let (env, _) = ask(
-            &c,
-            &Request::StatPath {
-                path: "/bin/prog".into(),
-            }
-            .encode(4)
-            .unwrap(),
-        );
-        assert!(matches!(env.body, Reply::Attr(_)));
-
-        drop(c);
-        h.join().unwrap().unwrap();
-    }
-
-    /// The real gofer configuration: the server in a forked child under
-    /// the gofer's seccomp filter answers every kind of request and exits
-    /// cleanly at EOF (any blocked syscall would make it exit 125).
-    #[test]
-    fn serves_under_its_seccomp_filter() {
-        let (_t, root) = fixture();
-        std::fs::write(root.join("sub/scratch"), b"to be truncated").unwrap();
-        let (client, server) = Channel::pair().unwrap();
-        // SAFETY: the child runs the server (glibc's malloc is fork-safe;
-        // no other lock is taken) and leaves with _exit.
-        let pid = unsafe { libc::fork() };
-        assert!(pid >= 0);
-        if pid == 0 {
-            drop(client);
-            let r = serve(&root, server, false, || {
-                crate::seccomp::install_gofer().map_err(|e| e.to_string())
-            });
-            // SAFETY: leaving the forked child without running the test
-            // harness's destructors.
-            unsafe { libc::_exit(if r.is_ok() { 0 } else { 1 }) };
-        }
-        drop(server);
-        let mut g = crate::gofer::Gofer::from_test_channel(client).unwrap();
-        let (mut f, attr) = g.open(Path::new("/bin/prog")).unwrap();
-        assert_eq!(attr.file_type(), FileType::Regular);
-        let mut s = String::new();
-        f.read_to_string(&mut s).unwrap();
-        assert_eq!(s, "\x7fELF");
-        assert_eq!(
-            g.stat(Path::new("/sub")).unwrap().file_type(),
-            FileType::Directory
-        );
-        assert_eq!(
-            g.open(Path::new("/abs-escape")).unwrap_err().errno(),
-            Some(libc::EXDEV)
-        );
-        assert_eq!(
-            g.stat(Path::new("/missing")).unwrap_err().errno(),
-            Some(libc::ENOENT)
-        );
-
-        // Every handle request, and its error paths.
-        let (root_h, root_attr) = g.root().unwrap();
-        assert_eq!(root_attr.file_type(), FileType::Directory);
-        let (bin, _) = g.walk(root_h, b"bin").unwrap();
-        let (prog, attr) = g.walk(bin, b"prog").unwrap();
-        assert_eq!(attr.size, 4);
-        assert_eq!(g.stat_handle(prog).unwrap().ino, attr.ino);
-        let (fd, _) = g.open_handle(prog, libc::O_RDONLY).unwrap();
-        let mut s = String::new();
-        std::fs::File::from(fd).read_to_string(&mut s).unwrap();
-        assert_eq!(s, "\x7fELF");
-        let (dir, _) = g
-            .open_handle(bin, libc::O_RDONLY | libc::O_DIRECTORY)
-            .unwrap();
-        assert!(crate::gofer::walk_tests::dir_names(&dir).contains(&b"prog".to_vec()));
-        let (link, _) = g.walk(root_h, b"rel-inside").unwrap();
-        assert_eq!(g.readlink(link).unwrap(), b"bin/prog");
-        assert_eq!(
-            g.open_handle(link, 0).unwrap_err().errno(),
-            Some(libc::ELOOP)
-        );
-        let (sub, _) = g.walk(root_h, b"sub").unwrap();
-        let (scratch, _) = g.walk(sub, b"scratch").unwrap();
-        let (_fd, attr) = g
-            .open_handle(scratch, libc::O_RDWR | libc::O_TRUNC)
-            .unwrap();
-        assert_eq!(attr.size, 0);
-        assert_eq!(
-            g.walk(sub, b"nope").unwrap_err().errno(),
-            Some(libc::ENOENT)
-        );
-        g.release(prog).unwrap();
-        assert_eq!(g.stat_handle(prog).unwrap_err().errno(), Some(libc::EBADF));
-        drop(g);
-        let mut status = 0;
-        // SAFETY: waiting for our own child.
-        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
-        assert!(libc::WIFEXITED(status), "status {status:#x}");
-        assert_eq!(
-            libc::WEXITSTATUS(status),
-            0,
-            "the gofer hit its filter or failed"
-        );
-    }
-
-    #[test]
-    fn refuses_fifos_without_blocking() {
-        let (_t, root) = fixture();
-        let fifo = std::ffi::CString::new(root.join("fifo").into_os_string().into_encoded_bytes())
-            .unwrap();
-        // SAFETY: a valid C string path.
-        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
-        let (c, h) = run(root);
-        let (env, fd) = ask(
-            &c,
-            &Request::OpenPath {
-                path: "/fifo".into(),
-                flags: 0,
-            }
-            .encode(1)
-            .unwrap(),
-        );
-        assert!(fd.is_none());
-        assert!(matches!(
-            env.body,
-            Reply::Error {
-                errno: libc::EACCES,
-                ..
-            }
-        ));
-        drop(c);
-        h.join().unwrap().unwrap();
-    }
-
-    #[test]
-    fn missing_rootfs_is_reported_to_the_sandbox() {
-        let (c, s) = Channel::pair().unwrap();
-        assert!(matches!(
-            serve(Path::new("/nonexistent/rootfs"), s, true, || Ok(())),
-            Err(ServerError::Rootfs { reported: true, .. })
-        ));
-        let reply = Reply::decode(&c.recv().unwrap().unwrap().bytes).unwrap();
-        assert_eq!(reply.tag, 0);
-        assert!(
-            matches!(&reply.body, Reply::Error { errno: libc::ENOENT, message } if message.contains("/nonexistent/rootfs")),
-            "{reply:?}"
-        );
-    }
-}
+mod tests;

@@ -53,6 +53,88 @@ fn requests() -> Vec<Request> {
             flags: (libc::O_RDWR | libc::O_TRUNC) as u32,
         },
         Request::Release { handle: 10 },
+        Request::Root { mount: 0 },
+        Request::Root { mount: u32::MAX },
+        Request::Create {
+            dir: 11,
+            name: b"new".to_vec(),
+            flags: (libc::O_RDWR | libc::O_APPEND) as u32,
+            mode: 0o7777,
+            owner: Owner {
+                uid: 1000,
+                gid: 100,
+            },
+        },
+        Request::Mkdir {
+            dir: 12,
+            name: b"d".to_vec(),
+            mode: 0o755,
+            owner: Owner::default(),
+        },
+        Request::Mknod {
+            dir: 13,
+            name: b"fifo".to_vec(),
+            mode: libc::S_IFIFO | 0o644,
+            owner: Owner { uid: 1, gid: 2 },
+        },
+        Request::Mknod {
+            dir: 13,
+            name: b"dev".to_vec(),
+            mode: libc::S_IFCHR | 0o600,
+            owner: Owner::default(),
+        },
+        Request::Symlink {
+            dir: 14,
+            name: b"l".to_vec(),
+            target: b"../../etc/passwd".to_vec(),
+            owner: Owner { uid: 3, gid: 4 },
+        },
+        Request::Link {
+            dir: 15,
+            name: b"hard".to_vec(),
+            target: 16,
+        },
+        Request::Unlink {
+            dir: 17,
+            name: b"gone".to_vec(),
+            rmdir: false,
+        },
+        Request::Unlink {
+            dir: 17,
+            name: b"gone-dir".to_vec(),
+            rmdir: true,
+        },
+        Request::Rename {
+            old_dir: 18,
+            old_name: b"a".to_vec(),
+            new_dir: 19,
+            new_name: b"b".to_vec(),
+            flags: libc::RENAME_WHITEOUT,
+        },
+        Request::Setattr {
+            handle: 20,
+            set: SetAttr::default(),
+        },
+        Request::Setattr {
+            handle: 21,
+            set: SetAttr {
+                mode: Some(0o4755),
+                uid: Some(0),
+                gid: Some(u32::MAX),
+                size: Some(i64::MAX as u64),
+                atime: Some(SetTime::Now),
+                mtime: Some(SetTime::At(-1, 999_999_999)),
+            },
+        },
+        Request::Setattr {
+            handle: 22,
+            set: SetAttr {
+                atime: Some(SetTime::At(0, 0)),
+                mtime: Some(SetTime::Now),
+                ..SetAttr::default()
+            },
+        },
+        Request::Statfs { handle: 23 },
     ]
 }
 
@@ -70,6 +152,21 @@ fn replies() -> Vec<Reply> {
             attr: attr(),
         },
         Reply::Link(b"../lib/ld-linux.so.2".to_vec()),
+        Reply::Created {
+            handle: 78,
+            attr: attr(),
+        },
+        Reply::StatFs(StatFs {
+            fs_type: 0xef53,
+            bsize: 4096,
+            blocks: u64::MAX,
+            bfree: 1,
+            bavail: 0,
+            files: 1 << 20,
+            ffree: 7,
+            namelen: 255,
+            frsize: -1,
+        }),
         Reply::Error {
             errno: libc::EXDEV,
             message: "path escapes the rootfs".into(),
@@ -358,10 +455,10 @@ fn malformed_replies_are_errors() {
     assert_eq!(Reply::decode(&v), Err(DecodeError::BadTime(-1)));
 
     // Link targets: non-empty, no NUL.
-    let mut w = Writer::new(kind::LINK, 1);
+    let mut w = Writer::new(kind::LINK_TARGET, 1);
     w.bytes(b"");
     assert_eq!(Reply::decode(&w.finish()), Err(DecodeError::EmptyPath));
-    let mut w = Writer::new(kind::LINK, 1);
+    let mut w = Writer::new(kind::LINK_TARGET, 1);
     w.bytes(b"a\0");
     assert_eq!(Reply::decode(&w.finish()), Err(DecodeError::NulInPath));
     // A request kind sent as a reply.
@@ -370,6 +467,256 @@ fn malformed_replies_are_errors() {
         Reply::decode(&req),
         Err(DecodeError::UnknownKind(_))
     ));
+}
+
+/// The new requests' fields: what the encoder and the decoder refuse.
+#[test]
+fn tree_changing_requests_are_checked_both_ways() {
+    let owner = Owner::default();
+    let refused = |req: Request, want: DecodeError| {
+        assert_eq!(req.encode(1), Err(want), "{req:?}");
+    };
+    refused(
+        Request::Create {
+            dir: 0,
+            name: b"f".to_vec(),
+            flags: 0,
+            mode: 0o10000,
+            owner,
+        },
+        DecodeError::BadMode(0o10000),
+    );
+    refused(
+        Request::Mkdir {
+            dir: 0,
+            name: b"d".to_vec(),
+            mode: libc::S_IFDIR | 0o755,
+            owner,
+        },
+        DecodeError::BadMode(libc::S_IFDIR | 0o755),
+    );
+    refused(
+        Request::Mknod {
+            dir: 0,
+            name: b"n".to_vec(),
+            mode: 0o1_000_000,
+            owner,
+        },
+        DecodeError::BadMode(0o1_000_000),
+    );
+    refused(
+        Request::Mkdir {
+            dir: 0,
+            name: b"..".to_vec(),
+            mode: 0o755,
+            owner,
+        },
+        DecodeError::BadName,
+    );
+    for (target, want) in [
+        (&b""[..], DecodeError::EmptyPath),
+        (b"a\0b", DecodeError::NulInPath),
+        (&[b'x'; MAX_PATH][..], DecodeError::PathTooLong(MAX_PATH)),
+    ] {
+        refused(
+            Request::Symlink {
+                dir: 0,
+                name: b"l".to_vec(),
+                target: target.to_vec(),
+                owner,
+            },
+            want,
+        );
+    }
+    refused(
+        Request::Rename {
+            old_dir: 0,
+            old_name: b"a".to_vec(),
+            new_dir: 0,
+            new_name: b"b/c".to_vec(),
+            flags: 0,
+        },
+        DecodeError::BadName,
+    );
+    refused(
+        Request::Link {
+            dir: 0,
+            name: b"".to_vec(),
+            target: 1,
+        },
+        DecodeError::EmptyName,
+    );
+    refused(
+        Request::Setattr {
+            handle: 0,
+            set: SetAttr {
+                mode: Some(libc::S_IFREG | 0o644),
+                ..SetAttr::default()
+            },
+        },
+        DecodeError::BadMode(libc::S_IFREG | 0o644),
+    );
+    refused(
+        Request::Setattr {
+            handle: 0,
+            set: SetAttr {
+                size: Some(u64::MAX),
+                ..SetAttr::default()
+            },
+        },
+        DecodeError::BadSetattr("size beyond i64::MAX"),
+    );
+    refused(
+        Request::Setattr {
+            handle: 0,
+            set: SetAttr {
+                mtime: Some(SetTime::At(0, 1_000_000_000)),
+                ..SetAttr::default()
+            },
+        },
+        DecodeError::BadTime(1_000_000_000),
+    );
+
+    // The same refusals reach the decoder through hand-made datagrams.
+    let mut w = Writer::new(kind::CREATE, 5);
+    w.u64(0);
+    w.bytes(b"f");
+    w.u32(0);
+    w.u32(libc::S_IFREG | 0o644);
+    w.owner(&owner);
+    assert_eq!(
+        Request::decode(&w.finish()),
+        Err((5, DecodeError::BadMode(libc::S_IFREG | 0o644)))
+    );
+    let mut w = Writer::new(kind::SYMLINK, 5);
+    w.u64(0);
+    w.bytes(b"l");
+    w.bytes(&[b'x'; MAX_PATH]);
+    w.owner(&owner);
+    assert_eq!(
+        Request::decode(&w.finish()).unwrap_err().1.errno(),
+        libc::ENAMETOOLONG
+    );
+    for flag in [2u32, u32::MAX, libc::AT_REMOVEDIR as u32] {
+        let mut w = Writer::new(kind::UNLINK, 6);
+        w.u64(0);
+        w.bytes(b"x");
+        w.u32(flag);
+        assert_eq!(
+            Request::decode(&w.finish()),
+            Err((6, DecodeError::BadFlag(flag)))
+        );
+    }
+}
+
+/// A `Setattr` datagram with its fields as given.
+fn raw_setattr(mask: u32, fields: [u64; 4], atime: (i64, i64), mtime: (i64, i64)) -> Vec<u8> {
+    let mut w = Writer::new(kind::SETATTR, 8);
+    w.u64(1);
+    w.u32(mask);
+    w.u32(fields[0] as u32);
+    w.u32(fields[1] as u32);
+    w.u32(fields[2] as u32);
+    w.u64(fields[3]);
+    for (s, n) in [atime, mtime] {
+        w.i64(s);
+        w.i64(n);
+    }
+    w.finish()
+}
+
+#[test]
+fn setattr_has_one_encoding_per_change() {
+    use set_mask::*;
+    let ok = |mask, fields, a, m| Request::decode(&raw_setattr(mask, fields, a, m)).map(|e| e.body);
+    assert_eq!(
+        ok(MODE | ATIME_NOW, [0o644, 0, 0, 0], (0, 0), (0, 0)),
+        Ok(Request::Setattr {
+            handle: 1,
+            set: SetAttr {
+                mode: Some(0o644),
+                atime: Some(SetTime::Now),
+                ..SetAttr::default()
+            }
+        })
+    );
+    for (mask, fields, a, m, why) in [
+        (1 << 8, [0; 4], (0, 0), (0, 0), "unknown mask bits"),
+        (u32::MAX, [0; 4], (0, 0), (0, 0), "unknown mask bits"),
+        (
+            0,
+            [0, 5, 0, 0],
+            (0, 0),
+            (0, 0),
+            "a field that is not set is not zero",
+        ),
+        (
+            UID,
+            [0, 0, 0, 1],
+            (0, 0),
+            (0, 0),
+            "a field that is not set is not zero",
+        ),
+        (
+            0,
+            [0; 4],
+            (1, 0),
+            (0, 0),
+            "a time that is not given is not zero",
+        ),
+        (
+            MTIME_NOW,
+            [0; 4],
+            (0, 0),
+            (0, 3),
+            "a time that is not given is not zero",
+        ),
+        (
+            ATIME | ATIME_NOW,
+            [0; 4],
+            (0, 0),
+            (0, 0),
+            "a time both given and now",
+        ),
+        (
+            MTIME | MTIME_NOW,
+            [0; 4],
+            (0, 0),
+            (0, 0),
+            "a time both given and now",
+        ),
+        (
+            SIZE,
+            [0, 0, 0, 1 << 63],
+            (0, 0),
+            (0, 0),
+            "size beyond i64::MAX",
+        ),
+    ] {
+        assert_eq!(
+            ok(mask, fields, a, m),
+            Err((8, DecodeError::BadSetattr(why))),
+            "{mask:#x} {fields:?} {a:?} {m:?}"
+        );
+    }
+    assert_eq!(
+        ok(MODE, [0o10777, 0, 0, 0], (0, 0), (0, 0)),
+        Err((8, DecodeError::BadMode(0o10777)))
+    );
+    assert_eq!(
+        ok(ATIME, [0; 4], (0, -1), (0, 0)),
+        Err((8, DecodeError::BadTime(-1)))
+    );
+}
+
+#[test]
+fn another_version_is_refused() {
+    let mut v = Request::Root { mount: 1 }.encode(3).unwrap();
+    v[0..2].copy_from_slice(&2u16.to_le_bytes());
+    assert_eq!(Request::decode(&v), Err((3, DecodeError::Version(2))));
+    let mut v = Reply::Ready.encode(0);
+    v[0..2].copy_from_slice(&2u16.to_le_bytes());
+    assert_eq!(Reply::decode(&v), Err(DecodeError::Version(2)));
 }
 
 /// A small deterministic PRNG (xorshift64) for the fuzz-style tests.
@@ -388,7 +735,8 @@ impl Rng {
 
 /// Decodes `buf` both ways; whatever decodes must re-encode to exactly
 /// the same bytes (the encoding is canonical), and a request the
-/// decoder accepts must carry a valid name or path.
+/// decoder accepts must carry valid names, paths and modes (the encoder
+/// checks them, so `encode` failing would show it).
 fn check_decoders(buf: &[u8]) {
     if let Ok(env) = Request::decode(buf) {
         if let Request::Walk { name, .. } = &env.body {
@@ -412,12 +760,24 @@ fn arbitrary_bytes_never_panic() {
         kind::READLINK,
         kind::OPEN,
         kind::RELEASE,
+        kind::ROOT,
+        kind::CREATE,
+        kind::MKDIR,
+        kind::MKNOD,
+        kind::SYMLINK,
+        kind::LINK,
+        kind::UNLINK,
+        kind::RENAME,
+        kind::SETATTR,
+        kind::STATFS,
         kind::READY,
         kind::OPENED,
         kind::ATTR,
         kind::WALKED,
-        kind::LINK,
+        kind::LINK_TARGET,
         kind::OK,
+        kind::CREATED,
+        kind::STATFS_REPLY,
         kind::ERROR,
     ];
     for round in 0..20_000 {
