@@ -2,12 +2,12 @@
 //! directory reads, over the VFS (`crate::vfs`).
 //!
 //! A walk starts at the process's root (absolute paths), its working
-//! directory (AT_FDCWD) or a directory descriptor. The rootfs is served
-//! read-only until the writable overlay exists: anything that would
-//! change it is EROFS (after the checks Linux makes first: ENOENT,
-//! EEXIST, EISDIR, ENOTDIR). /dev/null and /dev/zero are the sentry's own
-//! devices, recognised by name; /proc/self/exe answers readlink. Without
-//! a VFS (an embedder that gave no filesystem server) walks are ENOSYS.
+//! directory (AT_FDCWD) or a directory descriptor. Opens with O_CREAT make
+//! the file through its directory's filesystem (`syscalls::tree` has the
+//! other calls that change the tree). /dev/null and /dev/zero are the
+//! sentry's own devices, recognised by name; /proc/self/exe answers
+//! readlink. Without a VFS (an embedder that gave no filesystem server)
+//! walks are ENOSYS.
 
 use std::sync::Arc;
 

@@ -55,7 +55,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "open",
         path::open,
-        "the rootfs is read-only until the writable overlay exists (EROFS); devfs, procfs and FIFOs in the image are not there yet; O_CREAT of a new file is EROFS",
+        "no O_TMPFILE (EOPNOTSUPP); FIFOs, sockets and device nodes in the image are ENXIO (devfs serves /dev/null and /dev/zero only so far; procfs is not there yet); O_CREAT through a dangling symlink is ENOENT",
         "sxo",
     ), // 2
     full("close", fs::close, "d"),   // 3
@@ -94,7 +94,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "access",
         path::access,
-        "W_OK is EROFS on the read-only rootfs; supplementary groups are not consulted",
+        "supplementary groups are not consulted",
         "so",
     ), // 21
     partial(
@@ -376,19 +376,19 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "setxattr",
         path::setxattr,
-        "EROFS after the lookup: the rootfs is read-only",
+        "no filesystem has extended attributes: EROFS on a read-only mount, EOPNOTSUPP elsewhere, after the lookup",
         "ssbux",
     ), // 188
     partial(
         "lsetxattr",
         path::lsetxattr,
-        "EROFS after the lookup: the rootfs is read-only",
+        "no filesystem has extended attributes: EROFS on a read-only mount, EOPNOTSUPP elsewhere, after the lookup",
         "ssbux",
     ), // 189
     partial(
         "fsetxattr",
         path::fsetxattr,
-        "EROFS after the lookup: the rootfs is read-only",
+        "no filesystem has extended attributes: EROFS on a read-only mount, EOPNOTSUPP elsewhere, after the lookup",
         "ssbux",
     ), // 190
     partial(
@@ -430,19 +430,19 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "removexattr",
         path::removexattr,
-        "EROFS after the lookup: the rootfs is read-only",
+        "no filesystem has extended attributes: EROFS on a read-only mount, EOPNOTSUPP elsewhere, after the lookup",
         "ss",
     ), // 197
     partial(
         "lremovexattr",
         path::lremovexattr,
-        "EROFS after the lookup: the rootfs is read-only",
+        "no filesystem has extended attributes: EROFS on a read-only mount, EOPNOTSUPP elsewhere, after the lookup",
         "ss",
     ), // 198
     partial(
         "fremovexattr",
         path::fremovexattr,
-        "EROFS after the lookup: the rootfs is read-only",
+        "no filesystem has extended attributes: EROFS on a read-only mount, EOPNOTSUPP elsewhere, after the lookup",
         "ss",
     ), // 199
     full("tkill", signal::tkill, "dd"), // 200
@@ -545,7 +545,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "openat",
         path::openat,
-        "the rootfs is read-only until the writable overlay exists (EROFS); devfs, procfs and FIFOs in the image are not there yet; O_CREAT of a new file is EROFS",
+        "no O_TMPFILE (EOPNOTSUPP); FIFOs, sockets and device nodes in the image are ENXIO (devfs serves /dev/null and /dev/zero only so far; procfs is not there yet); O_CREAT through a dangling symlink is ENOENT",
         "dsxo",
     ), // 257
     full("mkdirat", tree::mkdirat, "dso"), // 258
@@ -562,7 +562,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "faccessat",
         path::faccessat,
-        "W_OK is EROFS on the read-only rootfs; supplementary groups are not consulted",
+        "supplementary groups are not consulted",
         "dso",
     ), // 269
     full("pselect6", poll::pselect6, "dppppp"), // 270
@@ -775,14 +775,14 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "openat2",
         path::openat2,
-        "as openat (read-only rootfs); RESOLVE_NO_MAGICLINKS changes nothing (no magic links yet) and RESOLVE_CACHED walks like a plain lookup",
+        "as openat; RESOLVE_NO_MAGICLINKS changes nothing (no magic links yet) and RESOLVE_CACHED walks like a plain lookup",
         "dspu",
     ), // 437
     none("pidfd_getfd"),             // 438
     partial(
         "faccessat2",
         path::faccessat2,
-        "W_OK is EROFS on the read-only rootfs; supplementary groups are not consulted",
+        "supplementary groups are not consulted",
         "dsox",
     ), // 439
     none("process_madvise"),         // 440
