@@ -317,11 +317,13 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
     // opened as the executable is (Linux's open_exec: found from the
     // caller's root and cwd, execute permission needed); its errors are
     // execve's.
+    let mut interp_dentry = None;
     let interp = match crate::loader::interp_of(&file) {
         Ok(None) => None,
         Ok(Some(path)) => {
             let path = String::from_utf8(path).map_err(|_| Errno::ENOENT)?;
-            let (f, _, _, _) = open_exec(task, &path)?;
+            let (f, _, _, d) = open_exec(task, &path)?;
+            interp_dentry = d;
             // Linux reads the interpreter's ELF header first (EIO if the
             // file is shorter), then checks it (ELIBBAD).
             if f.metadata().map_or(0, |m| m.len()) < 64 {
@@ -340,7 +342,7 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
     };
     let creds = task.creds();
     let stack_limit = task.rlimits().soft(RLIMIT_STACK);
-    let image = crate::loader::build_image(
+    let mut image = crate::loader::build_image(
         &task.kernel.machine,
         task.kernel.vdso.as_deref(),
         &file,
@@ -359,6 +361,9 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
             _ => Errno::ENOMEM,
         }
     })?;
+    let layout = &mut image.mm.layout;
+    layout.exe_name = exe_dentry.as_deref().map(crate::mm::MapName::of);
+    layout.interp_name = interp_dentry.as_deref().map(crate::mm::MapName::of);
     // The point of no return: the other threads go first.
     if !de_thread(task) {
         return Err(Errno::EINTR);
