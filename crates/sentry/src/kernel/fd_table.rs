@@ -143,8 +143,8 @@ impl std::fmt::Debug for DirFile {
     }
 }
 
-/// The sentry's own character devices (the rest of devfs comes with the
-/// VFS).
+/// The character devices the read, write and mmap paths know by name
+/// (the others are `FileKind::Ops`: see `crate::fs::dev`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Device {
     /// /dev/null: reads end at once, writes vanish.
@@ -154,20 +154,11 @@ pub enum Device {
 }
 
 impl Device {
-    /// The device at `path`, if the sentry has it.
-    pub fn at(path: &[u8]) -> Option<Device> {
-        match path {
-            b"/dev/null" => Some(Device::Null),
-            b"/dev/zero" => Some(Device::Zero),
-            _ => None,
-        }
-    }
-
-    /// Its device number (major 1, as on Linux).
+    /// Its device number.
     pub fn rdev(self) -> u64 {
         match self {
-            Device::Null => (1 << 8) | 3,
-            Device::Zero => (1 << 8) | 5,
+            Device::Null => crate::fs::dev::NULL,
+            Device::Zero => crate::fs::dev::ZERO,
         }
     }
 }

@@ -20,6 +20,7 @@
 //!   thread, process, process group or session still uses it.
 
 pub mod cputime;
+pub mod current;
 pub mod deliver;
 pub mod exit;
 pub mod fd_table;

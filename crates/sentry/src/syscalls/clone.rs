@@ -409,11 +409,12 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
     Ok(0)
 }
 
-/// Opens `target` for execve: /proc/self/exe is the running executable
-/// (busybox re-execs itself through it); everything else is opened by the
-/// gofer, through the VFS when there is one (symlinks followed,
-/// permissions checked). Returns the file, its absolute path, the path
-/// as the logs name it, and its dentry when it came through the VFS.
+/// Opens `target` for execve, through the VFS when there is one (symlinks
+/// followed, /proc/self/exe among them, permissions checked); without one
+/// the gofer opens it, and /proc/self/exe is the running executable
+/// (busybox re-execs itself through it). Returns the file, its absolute
+/// path, the path as the logs name it, and its dentry when it came
+/// through the VFS.
 #[allow(clippy::type_complexity)]
 fn open_exec(
     task: &mut Task<'_>,
@@ -432,15 +433,14 @@ fn open_exec(
     } else {
         format!("{}/{}", task.process().cwd.trim_end_matches('/'), target)
     };
-    if abs == "/proc/self/exe" {
-        let exe = Arc::clone(&task.process().exe);
-        let exe_path = task.process().exe_path.clone();
-        let dentry = task.process().exe_dentry.clone();
-        return Ok((exe, exe_path, abs, dentry));
-    }
     if let Some(r) = super::path::open_exec(task, target.as_bytes()) {
         let (f, path, dentry) = r?;
         return Ok((f, path, abs, Some(dentry)));
+    }
+    if abs == "/proc/self/exe" {
+        let exe = Arc::clone(&task.process().exe);
+        let exe_path = task.process().exe_path.clone();
+        return Ok((exe, exe_path, abs, None));
     }
     let opener = Arc::clone(&task.kernel.exec);
     let p = abs.clone();
