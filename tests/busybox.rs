@@ -300,3 +300,80 @@ fn sh_sees_the_rootfs_read_only_as_linux_does() {
     names.sort();
     assert_eq!(names, ["f"], "nothing was created in the host's rootfs");
 }
+
+/// `ps`, `free`, `df` and `top` read procfs, sysinfo and statfs. Their
+/// figures are the sandbox's own (its processes, its memory limit), so
+/// they are checked against the sandbox's /proc/meminfo and the PIDs the
+/// shell reports rather than against a native run.
+#[test]
+fn ps_free_df_and_top_show_the_sandbox() {
+    require_prerequisites();
+    let bundle = common::Bundle::new("busybox-procfs");
+    bundle.install(&PathBuf::from("/bin/busybox"), "/bin/busybox");
+    let script = "busybox sleep 30 & echo \"bg $!\"; echo \"sh $$\"; \
+                  echo '--- ps'; busybox ps; echo '--- free'; busybox free; \
+                  echo '--- df'; busybox df /; echo '--- top'; busybox top -n1 -b; \
+                  echo '--- meminfo'; busybox cat /proc/meminfo; kill $!; wait";
+    bundle.write_config(&["/bin/busybox", "sh", "-c", script]);
+    let out = bundle.run_sandbox(None);
+    let text = out.stdout_lossy();
+    let context = format!(
+        "status {}\n{text}\nstderr {}",
+        out.status,
+        out.stderr_lossy()
+    );
+    common::assert_no_panic(&out, &context);
+    let section = |name: &str| -> Vec<&str> {
+        text.split(&format!("--- {name}\n"))
+            .nth(1)
+            .and_then(|s| s.split("\n---").next())
+            .map(|s| s.lines().collect())
+            .unwrap_or_default()
+    };
+    let pid_of = |key: &str| -> String {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key:?}: {context}"))
+            .trim()
+            .to_string()
+    };
+    let (bg, sh) = (pid_of("bg "), pid_of("sh "));
+    let ps = section("ps");
+    assert!(ps[0].trim_start().starts_with("PID"), "{context}");
+    let has = |lines: &[&str], pid: &str, what: &str| {
+        lines
+            .iter()
+            .any(|l| l.split_whitespace().next() == Some(pid) && l.contains(what))
+    };
+    assert!(has(&ps, &sh, "sh -c"), "ps shows the shell: {context}");
+    assert!(has(&ps, &bg, "sleep 30"), "ps shows the sleeper: {context}");
+    let kb = |line: Option<&&str>, i: usize| -> u64 {
+        line.and_then(|l| l.split_whitespace().nth(i))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no number {i} in {line:?}: {context}"))
+    };
+    let meminfo = section("meminfo");
+    let total = kb(meminfo.iter().find(|l| l.starts_with("MemTotal:")), 1);
+    assert!(total > 0, "{context}");
+    let free = section("free");
+    assert_eq!(
+        kb(free.iter().find(|l| l.starts_with("Mem:")), 1),
+        total,
+        "{context}"
+    );
+    let df = section("df");
+    assert_eq!(
+        kb(df.iter().find(|l| l.starts_with("overlay")), 1),
+        total,
+        "{context}"
+    );
+    let top = section("top");
+    assert!(
+        top.iter().any(|l| l.starts_with("Load average:")),
+        "{context}"
+    );
+    assert!(
+        has(&top, &bg, "sleep 30"),
+        "top shows the sleeper: {context}"
+    );
+}

@@ -179,6 +179,20 @@ fn signalfd(libc: Libc) {
     assert_eq!(c.native.status, 0, "signalfd must pass natively");
 }
 
+/// procfs, devfs and sysfs: /proc/self's stat, status, maps, fd links
+/// (a file, a pipe and stdout reopened through them), exe, cwd, cmdline,
+/// environ, limits, task and oom_score_adj; cpuinfo against sysconf;
+/// sysfs's CPU list; /dev's nodes and their behaviour.
+fn procfs(libc: Libc) {
+    let c = run("procfs", libc, &["/procfs", "an arg"], None);
+    assert_eq!(c.native.status, 0, "procfs must pass natively");
+    let out = c.sandbox.stdout_lossy();
+    assert!(
+        out.contains("written through /dev/stdout\n") && out.contains("failures: 0\n"),
+        "{out}"
+    );
+}
+
 /// The bench programs print times, so only their status and the shape of
 /// their output can match; the 1-byte writes themselves must all arrive.
 fn bench_getpid(libc: Libc) {
@@ -261,4 +275,5 @@ both_libcs!(
     epoll,
     flock,
     signalfd,
+    procfs,
 );

@@ -17,12 +17,12 @@ pub use crate::kernel::signal_for_exception;
 
 /// Opens init's interpreter (PT_INTERP) as execve would: through the VFS
 /// from the container's root (execute permission needed), or through the
-/// embedder's opener without one.
+/// embedder's opener without one. Returns its dentry too, with a VFS.
 fn open_interp(
     kernel: &Arc<Kernel>,
     path: &[u8],
     config: &BootConfig,
-) -> Result<Arc<std::fs::File>, Error> {
+) -> Result<(Arc<std::fs::File>, Option<Arc<crate::vfs::Dentry>>), Error> {
     let fail = |e: crate::errno::Errno| {
         Error::Load(format!(
             "interpreter {}: {e}",
@@ -41,17 +41,21 @@ fn open_interp(
         if !attr.is_regular() || !crate::vfs::permits(&attr, creds, crate::vfs::MAY_EXEC) {
             return Err(fail(crate::errno::Errno::EACCES));
         }
-        return d.inode().exec_file().map(|e| e.file).map_err(fail);
+        let f = d.inode().exec_file().map(|e| e.file).map_err(fail)?;
+        return Ok((f, Some(d)));
     }
     let p = std::str::from_utf8(path).map_err(|_| fail(crate::errno::Errno::ENOENT))?;
-    kernel.exec.open(p).map(Arc::new).map_err(fail)
+    let f = kernel.exec.open(p).map(Arc::new).map_err(fail)?;
+    Ok((f, None))
 }
 
 /// The container's mount tree: the rootfs (an overlay with a memory upper
-/// layer, or the gofer's tree itself), then the spec's mounts in order.
-/// None without a filesystem server.
+/// layer, or the gofer's tree itself), devfs, procfs and sysfs
+/// (`fs::mounts::defaults`), then the spec's mounts in order. None without
+/// a filesystem server.
 fn build_vfs(
     mem: &Arc<vmm::MemoryFile>,
+    cpus: usize,
     config: &BootConfig,
 ) -> Result<Option<crate::vfs::Vfs>, Error> {
     use crate::fs::memfs::MemFs;
@@ -78,8 +82,9 @@ fn build_vfs(
         Vfs::over(Arc::clone(fs), false)
     }
     .map_err(|e| setup("rootfs", e))?;
+    crate::fs::mounts::defaults(&vfs, mem, cpus, &config.mounts)?;
     for m in &config.mounts {
-        crate::fs::mounts::mount_spec(&vfs, mem, m)?;
+        crate::fs::mounts::mount_spec(&vfs, mem, cpus, m)?;
     }
     Ok(Some(vfs))
 }
@@ -88,11 +93,14 @@ fn build_vfs(
 fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserRegs, Error> {
     let rlimits = Rlimits::new(&config.rlimits);
     let stack_limit = rlimits.soft(RLIMIT_STACK);
-    let interp = match loader::interp_of(&config.executable)? {
-        Some(path) => Some(open_interp(kernel, &path, config)?),
-        None => None,
+    let (interp, interp_dentry) = match loader::interp_of(&config.executable)? {
+        Some(path) => {
+            let (f, d) = open_interp(kernel, &path, config)?;
+            (Some(f), d)
+        }
+        None => (None, None),
     };
-    let image = loader::build_image(
+    let mut image = loader::build_image(
         &kernel.machine,
         kernel.vdso.as_deref(),
         &config.executable,
@@ -128,6 +136,7 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
         .executable
         .try_clone()
         .map_err(|e| Error::Setup(format!("executable: {e}")))?;
+    image.mm.layout.interp_name = interp_dentry.as_deref().map(crate::mm::MapName::of);
     let mut k = kernel.state.lock();
     let mm_id = k.add_mm(image.mm);
     let pid = k
@@ -174,6 +183,9 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
         )
         .ok()
     });
+    if let Some(mm) = k.mms.get_mut(&mm_id) {
+        mm.layout.exe_name = exe_dentry.as_deref().map(crate::mm::MapName::of);
+    }
     let cwd_path = fs.as_ref().map_or_else(
         || config.cwd.clone(),
         |f| String::from_utf8_lossy(&f.cwd.path()).into_owned(),
@@ -207,18 +219,19 @@ pub fn run(
     host::ignore_sigpipe();
     host::limit_malloc_arenas();
     let start = std::time::Instant::now();
+    let cpus = host::available_cpus();
     let kernel = Kernel::new(
         Arc::clone(&machine),
         KernelConfig {
             hostname: config.hostname.clone(),
             strace: config.strace,
             exitless: config.exitless,
-            cpus: host::available_cpus(),
+            cpus,
             boot_time: start,
         },
         Arc::clone(&config.exec),
     );
-    if let Some(vfs) = build_vfs(machine.memory(), &config)? {
+    if let Some(vfs) = build_vfs(machine.memory(), cpus, &config)? {
         let _ = kernel.vfs.set(vfs);
     }
     let regs = create_init(&kernel, &config)?;

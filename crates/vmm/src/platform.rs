@@ -169,6 +169,21 @@ impl Machine {
         self.flavour
     }
 
+    /// The guest's CPUID leaf `function`, sub-leaf `index` (ignored for a
+    /// leaf without sub-leaves), as its vCPUs are given it: [eax, ebx,
+    /// ecx, edx]. None for a leaf the guest does not have.
+    pub fn cpuid(&self, function: u32, index: u32) -> Option<[u32; 4]> {
+        const KVM_CPUID_FLAG_SIGNIFCANT_INDEX: u32 = 1;
+        self.cpuid
+            .as_slice()
+            .iter()
+            .find(|e| {
+                e.function == function
+                    && (e.flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX == 0 || e.index == index)
+            })
+            .map(|e| [e.eax, e.ebx, e.ecx, e.edx])
+    }
+
     /// Whether the guest's `rdtsc` reads the host's TSC unchanged, so that
     /// clocks the host refers to its TSC hold in the guest. On kvm_pvm the
     /// guest's ring 3 is host user mode and `rdtsc` runs natively

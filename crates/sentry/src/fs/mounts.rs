@@ -1,4 +1,9 @@
-//! The spec's mounts, made in the container's tree at boot.
+//! The container's mounts, made in its tree at boot: devfs at /dev (with
+//! a tmpfs at /dev/shm), procfs at /proc and sysfs at /sys, which the
+//! runtime spec says a container should have (`defaults`), then the
+//! spec's mounts. A spec mount of proc or sysfs is the sentry's own; a
+//! tmpfs the spec mounts at /dev becomes devfs; devpts is an empty
+//! /dev/pts for now (pseudo-terminals are to come).
 //!
 //! A mount's destination is resolved inside the container (symlinks stay
 //! in it, as runc's securejoin keeps them); missing directories on the
@@ -130,8 +135,101 @@ fn shown(options: &[String]) -> String {
         .join(",")
 }
 
+/// What the default mounts are.
+struct DefaultMount {
+    target: &'static str,
+    fstype: &'static str,
+    readonly: bool,
+    options: &'static str,
+}
+
+const DEFAULTS: &[DefaultMount] = &[
+    DefaultMount {
+        target: "/dev",
+        fstype: "tmpfs",
+        readonly: false,
+        options: "nosuid,mode=755",
+    },
+    DefaultMount {
+        target: "/dev/shm",
+        fstype: "tmpfs",
+        readonly: false,
+        options: "nosuid,nodev,mode=1777",
+    },
+    DefaultMount {
+        target: "/proc",
+        fstype: "proc",
+        readonly: false,
+        options: "nosuid,nodev,noexec",
+    },
+    DefaultMount {
+        target: "/sys",
+        fstype: "sysfs",
+        readonly: true,
+        options: "nosuid,nodev,noexec",
+    },
+];
+
+/// Makes the mounts every container has: devfs, /dev/shm, proc and sysfs
+/// (the last two unless the spec mounts them itself, anywhere). A
+/// destination that cannot be made (a read-only rootfs without it) is
+/// skipped with a warning.
+pub fn defaults(
+    vfs: &Vfs,
+    mem: &Arc<MemoryFile>,
+    cpus: usize,
+    spec: &[MountSpec],
+) -> Result<(), Error> {
+    for d in DEFAULTS {
+        let in_spec = spec.iter().any(|m| match m.source {
+            MountSource::Proc => d.fstype == "proc",
+            MountSource::Sysfs => d.fstype == "sysfs",
+            _ => false,
+        });
+        if in_spec {
+            continue;
+        }
+        let root = match d.fstype {
+            "proc" => Ok(crate::fs::proc::procfs()),
+            "sysfs" => Ok(crate::fs::sys::sysfs(cpus)),
+            _ if d.target == "/dev" => crate::fs::dev::devfs(mem),
+            _ => Ok(MemFs::tmpfs(
+                Arc::clone(mem),
+                0o1777,
+                Owner::default(),
+                None,
+            )),
+        }
+        .map_err(|e| Error::Setup(format!("mount {}: {e}", d.target)))?;
+        let at = match destination(vfs, d.target.as_bytes(), true) {
+            Ok(at) => at,
+            Err(e) => {
+                log::warn!("mount {}: {e}; skipped", d.target);
+                continue;
+            }
+        };
+        vfs.mount(
+            &at,
+            root,
+            MountOpts {
+                fstype: d.fstype.into(),
+                source: d.fstype.into(),
+                readonly: d.readonly,
+                options: d.options.into(),
+            },
+        )
+        .map_err(|e| Error::Setup(format!("mount {}: {e}", d.target)))?;
+    }
+    Ok(())
+}
+
 /// Makes one spec mount.
-pub fn mount_spec(vfs: &Vfs, mem: &Arc<MemoryFile>, m: &MountSpec) -> Result<(), Error> {
+pub fn mount_spec(
+    vfs: &Vfs,
+    mem: &Arc<MemoryFile>,
+    cpus: usize,
+    m: &MountSpec,
+) -> Result<(), Error> {
     let fail = |e: String| Error::Setup(format!("mount {}: {e}", m.target));
     if !m.target.starts_with('/') {
         return Err(fail("the destination is not an absolute path".into()));
@@ -142,6 +240,11 @@ pub fn mount_spec(vfs: &Vfs, mem: &Arc<MemoryFile>, m: &MountSpec) -> Result<(),
             "9p",
             "bind",
         ),
+        MountSource::Tmpfs if m.target.trim_end_matches('/') == "/dev" => {
+            let root = tmpfs(mem, &m.options).map_err(fail)?;
+            crate::fs::dev::populate(&root).map_err(|e| fail(e.to_string()))?;
+            (root, "tmpfs", "tmpfs")
+        }
         MountSource::Tmpfs => (tmpfs(mem, &m.options).map_err(fail)?, "tmpfs", "tmpfs"),
         MountSource::Mqueue => (
             // The sentry has no POSIX message queues: an empty directory.
@@ -149,13 +252,13 @@ pub fn mount_spec(vfs: &Vfs, mem: &Arc<MemoryFile>, m: &MountSpec) -> Result<(),
             "mqueue",
             "mqueue",
         ),
-        MountSource::Proc | MountSource::Sysfs | MountSource::Devpts => {
-            log::warn!(
-                "mount {}: this filesystem type is not built yet; skipped",
-                m.target
-            );
-            return Ok(());
-        }
+        MountSource::Proc => (crate::fs::proc::procfs(), "proc", "proc"),
+        MountSource::Sysfs => (crate::fs::sys::sysfs(cpus), "sysfs", "sysfs"),
+        MountSource::Devpts => (
+            crate::fs::dev::devpts(mem).map_err(|e| fail(e.to_string()))?,
+            "devpts",
+            "devpts",
+        ),
         MountSource::Other(t) => {
             log::warn!(
                 "mount {}: filesystem type {t:?} is not supported; skipped",

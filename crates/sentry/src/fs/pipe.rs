@@ -32,6 +32,10 @@ use crate::errno::Errno;
 use crate::host::IoVec;
 use crate::kernel::waitq::{WaitQueue, events::*};
 
+/// The device number of the sentry's pipefs (anonymous, major 0, as
+/// Linux gives it).
+pub const PIPEFS_DEV: u64 = 0x0d;
+
 /// Writes up to this size are atomic.
 pub const PIPE_BUF: usize = 4096;
 const PAGE: usize = 4096;
@@ -140,6 +144,30 @@ impl Pipe {
             },
             PipeEnd { pipe, writer: true },
         )
+    }
+
+    /// A new read or write end of this pipe: an open of the pipe through a
+    /// procfs magic link (/proc/[pid]/fd/N), as Linux opens a FIFO. ENXIO
+    /// for a write end when no reader is left (Linux would wait for one
+    /// without O_NONBLOCK; a read end opens at once, where Linux would
+    /// wait for a writer).
+    pub fn reopen(self: &Arc<Pipe>, writer: bool) -> Result<PipeEnd, Errno> {
+        let mut s = self.state.lock();
+        if writer {
+            if s.readers == 0 {
+                return Err(Errno::ENXIO);
+            }
+            s.writers += 1;
+        } else {
+            s.readers += 1;
+        }
+        drop(s);
+        // A new writer ends a reader's hang-up.
+        self.queue.notify(READABLE | WRITABLE);
+        Ok(PipeEnd {
+            pipe: Arc::clone(self),
+            writer,
+        })
     }
 
     /// The poll events of the read or the write end now.

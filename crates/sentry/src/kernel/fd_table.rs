@@ -143,8 +143,8 @@ impl std::fmt::Debug for DirFile {
     }
 }
 
-/// The sentry's own character devices (the rest of devfs comes with the
-/// VFS).
+/// The character devices the read, write and mmap paths know by name
+/// (the others are `FileKind::Ops`: see `crate::fs::dev`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Device {
     /// /dev/null: reads end at once, writes vanish.
@@ -154,20 +154,11 @@ pub enum Device {
 }
 
 impl Device {
-    /// The device at `path`, if the sentry has it.
-    pub fn at(path: &[u8]) -> Option<Device> {
-        match path {
-            b"/dev/null" => Some(Device::Null),
-            b"/dev/zero" => Some(Device::Zero),
-            _ => None,
-        }
-    }
-
-    /// Its device number (major 1, as on Linux).
+    /// Its device number.
     pub fn rdev(self) -> u64 {
         match self {
-            Device::Null => (1 << 8) | 3,
-            Device::Zero => (1 << 8) | 5,
+            Device::Null => crate::fs::dev::NULL,
+            Device::Zero => crate::fs::dev::ZERO,
         }
     }
 }
@@ -285,6 +276,15 @@ impl FileDescription {
         matches!(self.kind, FileKind::Stdio(_))
     }
 
+    /// The access mode (0 read, 1 write, 2 both): a host descriptor's
+    /// own, which the host keeps.
+    pub fn access_mode(&self) -> u32 {
+        match self.host_fd() {
+            Some(fd) => crate::host::status_flags(fd).map_or(self.status(), |f| f) & 3,
+            None => self.status() & 3,
+        }
+    }
+
     /// The status flags (F_GETFL).
     pub fn status(&self) -> u32 {
         self.status.load(Ordering::Relaxed)
@@ -334,6 +334,25 @@ impl FdTable {
     /// The file behind `fd`, or EBADF.
     pub fn file(&self, fd: i32) -> Result<Arc<FileDescription>, Errno> {
         self.get(fd).map(|e| Arc::clone(&e.file))
+    }
+
+    /// The open descriptors, in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = (i32, &FdEntry)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|e| (i as i32, e)))
+    }
+
+    /// The table's size as Linux counts it (status's FDSize): 64 slots,
+    /// doubled as descriptors need.
+    pub fn max_fds(&self) -> usize {
+        let used = self
+            .slots
+            .iter()
+            .rposition(Option::is_some)
+            .map_or(0, |i| i + 1);
+        used.next_power_of_two().max(64)
     }
 
     /// Installs `entry` at the lowest free number `>= min`, below `limit`

@@ -20,6 +20,7 @@
 //!   thread, process, process group or session still uses it.
 
 pub mod cputime;
+pub mod current;
 pub mod deliver;
 pub mod exit;
 pub mod fd_table;
@@ -50,6 +51,10 @@ use crate::mm::MemoryManager;
 
 /// A thread or process ID in the container's PID namespace.
 pub type Tid = i32;
+
+/// The kernel release and version uname(2) and /proc report.
+pub const UTS_RELEASE: &str = "6.1.0";
+pub const UTS_VERSION: &str = "#1 SMP sandbox";
 
 /// The highest PID plus one (Linux's default `pid_max` on 64-bit).
 pub const PID_MAX: Tid = 4_194_304;
@@ -177,6 +182,7 @@ pub struct Thread {
     pub guest_entry: Option<u64>,
     /// Scheduling policy, real-time priority and nice value.
     pub sched: SchedState,
+    pub start_time: Instant,
 }
 
 /// A thread's scheduling attributes (sched_setscheduler, setpriority).
@@ -239,6 +245,7 @@ impl Thread {
             user_ns: 0,
             guest_entry: None,
             sched: SchedState::default(),
+            start_time: Instant::now(),
         }
     }
 
@@ -331,6 +338,10 @@ pub struct Process {
     /// children's (RUSAGE_CHILDREN, times' tms_c*).
     pub children_cpu: CpuTimes,
     pub start_time: Instant,
+    /// /proc/[pid]/oom_score_adj (-1000..=1000): recorded and reported;
+    /// the sentry kills nothing for memory. Shared with the open procfs
+    /// files that write it.
+    pub oom_score_adj: Arc<std::sync::atomic::AtomicI32>,
 }
 
 impl Process {
@@ -378,6 +389,7 @@ impl Process {
             cpu: CpuTimes::default(),
             children_cpu: CpuTimes::default(),
             start_time: Instant::now(),
+            oom_score_adj: Arc::default(),
         }
     }
 
@@ -396,6 +408,10 @@ impl Process {
             prctl: self.prctl,
             fs: self.fs.clone(),
             exe_dentry: self.exe_dentry.clone(),
+            oom_score_adj: Arc::new(std::sync::atomic::AtomicI32::new(
+                self.oom_score_adj
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            )),
             ..Process::new(
                 pid,
                 mm_id,
@@ -427,6 +443,9 @@ pub struct KernelState {
     /// A fault forced a signal on init: its default action may kill it
     /// now (Linux clears SIGNAL_UNKILLABLE in force_sig_info).
     pub init_killable: bool,
+    /// Threads and processes created since boot, init included (Linux's
+    /// total_forks, /proc/stat's `processes`).
+    pub total_forks: u64,
 }
 
 impl KernelState {
@@ -441,6 +460,7 @@ impl KernelState {
             init_status: None,
             stats: TaskStats::default(),
             init_killable: false,
+            total_forks: 0,
         }
     }
 
@@ -479,10 +499,16 @@ impl KernelState {
             }
             if !self.pid_in_use(pid) {
                 self.last_pid = pid;
+                self.total_forks += 1;
                 return Ok(pid);
             }
         }
         Err(Errno::EAGAIN)
+    }
+
+    /// The PID handed out last (/proc/loadavg).
+    pub fn last_pid(&self) -> Tid {
+        self.last_pid
     }
 
     /// Number of live threads in the namespace (RLIMIT_NPROC-style checks

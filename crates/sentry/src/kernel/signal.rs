@@ -210,6 +210,15 @@ impl SigQueue {
         true
     }
 
+    /// The records queued (/proc/[pid]/status's SigQ).
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     /// Removes and returns the first record of `sig`.
     pub fn take(&mut self, sig: u32) -> Option<SigInfo> {
         let i = self.queue.iter().position(|i| i.signo as u32 == sig)?;

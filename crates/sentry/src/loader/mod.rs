@@ -87,7 +87,23 @@ fn load_program(mm: &mut MemoryManager, elf: &ElfFile, file: &File) -> Result<Lo
     } else {
         0
     };
-    let brk = load_segments(mm, elf, file, bias)?;
+    let brk = load_segments(mm, elf, file, bias, false)?;
+    // Linux's load_elf_binary: code is the executable segments' file
+    // part, data reaches the end of the last segment's file part.
+    let l = &mut mm.layout;
+    (l.start_code, l.end_code, l.start_data, l.end_data) = (u64::MAX, 0, 0, 0);
+    for p in elf.loads() {
+        let (start, end) = (p.p_vaddr + bias, p.p_vaddr + p.p_filesz + bias);
+        if p.p_flags & linux_loader::elf::PF_X != 0 {
+            l.start_code = l.start_code.min(start);
+            l.end_code = l.end_code.max(end);
+        }
+        l.start_data = l.start_data.max(start);
+        l.end_data = l.end_data.max(end);
+    }
+    if l.start_code == u64::MAX {
+        l.start_code = 0;
+    }
     Ok(LoadedImage {
         entry: elf.ehdr.e_entry.wrapping_add(bias),
         phdr: elf.phdr_vaddr().wrapping_add(bias),
@@ -131,17 +147,19 @@ fn load_interp(mm: &mut MemoryManager, file: &File) -> Result<(u64, u64), Error>
     } else {
         0
     };
-    load_segments(mm, &elf, file, bias)?;
+    load_segments(mm, &elf, file, bias, true)?;
     Ok((bias, elf.ehdr.e_entry.wrapping_add(bias)))
 }
 
-/// Maps the PT_LOAD segments of `elf` at `bias`; returns the page-aligned
-/// end of the highest (where the heap of a program starts).
+/// Maps the PT_LOAD segments of `elf` (the interpreter's if `interp`) at
+/// `bias`; returns the page-aligned end of the highest (where the heap of
+/// a program starts).
 fn load_segments(
     mm: &mut MemoryManager,
     elf: &ElfFile,
     file: &File,
     bias: u64,
+    interp: bool,
 ) -> Result<u64, Error> {
     elf.check_placement(bias)?;
     let mut brk = 0u64;
@@ -158,6 +176,12 @@ fn load_segments(
         }
         let prot = prot_of(p.p_flags);
         let file_start = p.p_offset - (vaddr - start);
+        mm.layout.images.push(crate::mm::ImageSegment {
+            start,
+            end,
+            offset: file_start,
+            interp,
+        });
         mm.remove_range(start, end);
         mm.add_vma(Vma {
             start,
@@ -223,6 +247,10 @@ pub fn setup_stack<S: AsRef<[u8]>>(
     })
     .map_err(|e| Error::Load(format!("stack: {e}")))?;
     let img = stack::build(STACK_TOP, size / 4, argv, envp, execfn, aux)?;
+    let l = &mut mm.layout;
+    l.start_stack = img.sp;
+    (l.arg_start, l.arg_end) = img.args;
+    (l.env_start, l.env_end) = img.env;
     let populate_from = page_down(img.sp).min(STACK_TOP - STACK_POPULATE);
     mm.populate(populate_from, STACK_TOP)
         .map_err(|e| Error::Load(format!("stack: {e}")))?;

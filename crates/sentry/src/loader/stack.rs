@@ -78,6 +78,10 @@ pub struct AuxInfo {
 pub struct StackImage {
     pub sp: u64,
     pub bytes: Vec<u8>,
+    /// Where the argument strings are, and the environment strings right
+    /// after them: [start, end).
+    pub args: (u64, u64),
+    pub env: (u64, u64),
 }
 
 fn cstr(s: &[u8], what: &str) -> Result<Vec<u8>, Error> {
@@ -111,6 +115,7 @@ pub fn build<S: AsRef<[u8]>>(
         Ok(*p)
     };
     let execfn_addr = push(&mut p, cstr(execfn, "the executable path")?)?;
+    let env_end = execfn_addr;
     let mut env_addrs = Vec::with_capacity(envp.len());
     for s in envp.iter().rev() {
         env_addrs.push(push(&mut p, cstr(s.as_ref(), "an environment string")?)?);
@@ -121,6 +126,8 @@ pub fn build<S: AsRef<[u8]>>(
         arg_addrs.push(push(&mut p, cstr(s.as_ref(), "an argument")?)?);
     }
     arg_addrs.reverse();
+    let env_start = env_addrs.first().copied().unwrap_or(env_end);
+    let arg_start = arg_addrs.first().copied().unwrap_or(env_start);
     p &= !15;
     let platform_addr = push(&mut p, cstr(PLATFORM.as_bytes(), "platform")?)?;
     let random_addr = push(&mut p, aux.random.to_vec())?;
@@ -174,7 +181,12 @@ pub fn build<S: AsRef<[u8]>>(
         let off = (addr - sp) as usize;
         bytes[off..off + s.len()].copy_from_slice(&s);
     }
-    Ok(StackImage { sp, bytes })
+    Ok(StackImage {
+        sp,
+        bytes,
+        args: (arg_start, env_start),
+        env: (env_start, env_end),
+    })
 }
 
 #[cfg(test)]
@@ -222,6 +234,9 @@ mod tests {
         let arg0 = arg1 - 10;
         assert_eq!(string(&img, arg1), "arg1");
         assert_eq!(string(&img, arg0), "/bin/prog");
+        // What /proc/[pid]/cmdline and environ read.
+        assert_eq!(img.args, (arg0, env0));
+        assert_eq!(img.env, (env0, execfn));
         let sp = img.sp;
         assert_eq!(word(&img, sp), 2);
         assert_eq!(word(&img, sp + 8), arg0);

@@ -886,6 +886,7 @@ mod tests {
             source: Arc::new(f),
             size: len as u64,
             cache: None,
+            name: None,
         };
         (Arc::new(file), bytes)
     }
@@ -996,6 +997,7 @@ mod tests {
             source: Arc::clone(&plain.source),
             size: plain.size,
             cache: Some(Arc::clone(&cache)),
+            name: None,
         });
         let a = map_file(&mut one, &file, 2 * PAGE_SIZE, 0, Prot::RW);
         let b = map_file(&mut two, &file, 2 * PAGE_SIZE, 0, Prot::R);

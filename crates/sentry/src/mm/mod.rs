@@ -182,6 +182,8 @@ pub struct MappedFile {
     pub size: u64,
     /// The file's shared pages, if it has a page cache.
     pub cache: Option<Arc<page_cache::PageCache>>,
+    /// What /proc/[pid]/maps calls it.
+    pub name: Option<Arc<MapName>>,
 }
 
 impl MappedFile {
@@ -276,6 +278,79 @@ pub struct Brk {
     pub current: u64,
 }
 
+/// What /proc/[pid]/maps names a mapped file by: its path and identity.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MapName {
+    pub path: Vec<u8>,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl MapName {
+    /// The name of the file at `d`.
+    pub fn of(d: &crate::vfs::Dentry) -> Arc<MapName> {
+        let a = d.attr();
+        Arc::new(MapName {
+            path: d.path(),
+            dev: a.dev,
+            ino: a.ino,
+        })
+    }
+}
+
+/// Where exec put the program: the fields of Linux's mm_struct that
+/// /proc/[pid]/stat, statm and cmdline show.
+#[derive(Clone, Debug, Default)]
+pub struct Layout {
+    /// The executable's code (its executable segments) and data (the end
+    /// of its file-backed segments), as Linux's load_elf_binary counts
+    /// them.
+    pub start_code: u64,
+    pub end_code: u64,
+    pub start_data: u64,
+    pub end_data: u64,
+    /// The initial stack pointer (where argc is).
+    pub start_stack: u64,
+    /// The argument and environment strings on the initial stack.
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+    /// The executable's and its interpreter's segments: their VMAs show
+    /// the file's name.
+    pub images: Vec<ImageSegment>,
+    pub exe_name: Option<Arc<MapName>>,
+    pub interp_name: Option<Arc<MapName>>,
+}
+
+/// One PT_LOAD segment as the loader mapped it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageSegment {
+    pub start: u64,
+    pub end: u64,
+    /// The file offset of `start`.
+    pub offset: u64,
+    /// The interpreter's (else the executable's).
+    pub interp: bool,
+}
+
+impl Layout {
+    /// The file and file offset an ELF segment's page at `addr` came
+    /// from.
+    pub fn image_at(&self, addr: u64) -> Option<(&Arc<MapName>, u64)> {
+        let seg = self
+            .images
+            .iter()
+            .find(|s| (s.start..s.end).contains(&addr))?;
+        let name = if seg.interp {
+            self.interp_name.as_ref()
+        } else {
+            self.exe_name.as_ref()
+        }?;
+        Some((name, seg.offset + (addr - seg.start)))
+    }
+}
+
 /// The memory of one process.
 pub struct MemoryManager {
     space: Arc<AddressSpace>,
@@ -305,6 +380,8 @@ pub struct MemoryManager {
     /// The files that file VMAs show, by `FileMap::id`. An entry goes
     /// when the last VMA that refers to it does.
     files: BTreeMap<u64, Arc<MappedFile>>,
+    /// Where exec put the program (for /proc).
+    pub layout: Layout,
 }
 
 impl MemoryManager {
@@ -327,6 +404,7 @@ impl MemoryManager {
             dont_fork: VmaSet::default(),
             wipe_on_fork: VmaSet::default(),
             files: BTreeMap::new(),
+            layout: Layout::default(),
         }
     }
 
@@ -355,6 +433,7 @@ impl MemoryManager {
             dont_fork: VmaSet::default(),
             wipe_on_fork,
             files: self.files.clone(),
+            layout: self.layout.clone(),
         };
         for v in child.vmas.iter() {
             for (s, e) in self.wipe_on_fork.gaps_in(v.start, v.end) {
@@ -407,6 +486,30 @@ impl MemoryManager {
         let total = self.mem.size();
         let used = self.mem.allocated_frames().saturating_mul(PAGE_SIZE);
         (total, total.saturating_sub(used))
+    }
+
+    /// Pages mapped to a frame now: all of them, and those of file
+    /// mappings and of shared anonymous memory (Linux's RSS, RssFile and
+    /// RssShmem). ELF segments count as anonymous: the loader gives them
+    /// private frames. The cost follows the populated memory.
+    pub fn resident_pages(&self) -> (u64, u64, u64) {
+        let (mut all, mut file, mut shmem) = (0, 0, 0);
+        for v in self.vmas.iter().filter(|v| v.kind != VmaKind::Vdso) {
+            let mut n = 0;
+            for (s, e) in self.populated_pieces(v.start, v.end) {
+                n += (s..e)
+                    .step_by(PAGE_SIZE as usize)
+                    .filter(|va| self.space.lookup(*va).is_some())
+                    .count() as u64;
+            }
+            all += n;
+            if v.file.is_some() {
+                file += n;
+            } else if v.shared {
+                shmem += n;
+            }
+        }
+        (all, file, shmem)
     }
 
     pub fn space(&self) -> &AddressSpace {
@@ -661,5 +764,66 @@ impl MemoryManager {
         }
         self.brk.current = addr;
         addr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elf_segments_name_their_file_and_offset() {
+        let exe = Arc::new(MapName {
+            path: b"/bin/x".to_vec(),
+            dev: 1,
+            ino: 2,
+        });
+        let ld = Arc::new(MapName {
+            path: b"/lib/ld.so".to_vec(),
+            ..MapName::default()
+        });
+        let layout = Layout {
+            images: vec![
+                ImageSegment {
+                    start: 0x40_0000,
+                    end: 0x40_2000,
+                    offset: 0,
+                    interp: false,
+                },
+                ImageSegment {
+                    start: 0x7000_0000,
+                    end: 0x7000_3000,
+                    offset: 0x1000,
+                    interp: true,
+                },
+            ],
+            exe_name: Some(Arc::clone(&exe)),
+            interp_name: Some(Arc::clone(&ld)),
+            ..Layout::default()
+        };
+        let at = |a| layout.image_at(a).map(|(n, o)| (n.path.clone(), o));
+        assert_eq!(at(0x40_1000), Some((b"/bin/x".to_vec(), 0x1000)));
+        assert_eq!(at(0x7000_2000), Some((b"/lib/ld.so".to_vec(), 0x3000)));
+        assert_eq!(at(0x40_2000), None);
+    }
+
+    #[test]
+    fn resident_pages_count_what_is_mapped() {
+        let (_m, mut mm) = test_mm();
+        let a = mm
+            .mmap_anon(
+                mmap::Placement::Hint(0),
+                8 * PAGE_SIZE,
+                Prot::RW,
+                false,
+                false,
+            )
+            .unwrap();
+        let before = mm.resident_pages().0;
+        mm.copy_out(a, &[1]).unwrap();
+        mm.copy_out(a + 5 * PAGE_SIZE, &[1]).unwrap();
+        let (all, file, shmem) = mm.resident_pages();
+        assert!(all >= before + 2 && all <= before + 8, "{before} -> {all}");
+        assert_eq!((file, shmem), (0, 0));
     }
 }

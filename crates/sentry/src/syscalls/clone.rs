@@ -317,11 +317,13 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
     // opened as the executable is (Linux's open_exec: found from the
     // caller's root and cwd, execute permission needed); its errors are
     // execve's.
+    let mut interp_dentry = None;
     let interp = match crate::loader::interp_of(&file) {
         Ok(None) => None,
         Ok(Some(path)) => {
             let path = String::from_utf8(path).map_err(|_| Errno::ENOENT)?;
-            let (f, _, _, _) = open_exec(task, &path)?;
+            let (f, _, _, d) = open_exec(task, &path)?;
+            interp_dentry = d;
             // Linux reads the interpreter's ELF header first (EIO if the
             // file is shorter), then checks it (ELIBBAD).
             if f.metadata().map_or(0, |m| m.len()) < 64 {
@@ -340,7 +342,7 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
     };
     let creds = task.creds();
     let stack_limit = task.rlimits().soft(RLIMIT_STACK);
-    let image = crate::loader::build_image(
+    let mut image = crate::loader::build_image(
         &task.kernel.machine,
         task.kernel.vdso.as_deref(),
         &file,
@@ -359,6 +361,9 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
             _ => Errno::ENOMEM,
         }
     })?;
+    let layout = &mut image.mm.layout;
+    layout.exe_name = exe_dentry.as_deref().map(crate::mm::MapName::of);
+    layout.interp_name = interp_dentry.as_deref().map(crate::mm::MapName::of);
     // The point of no return: the other threads go first.
     if !de_thread(task) {
         return Err(Errno::EINTR);
@@ -404,11 +409,12 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
     Ok(0)
 }
 
-/// Opens `target` for execve: /proc/self/exe is the running executable
-/// (busybox re-execs itself through it); everything else is opened by the
-/// gofer, through the VFS when there is one (symlinks followed,
-/// permissions checked). Returns the file, its absolute path, the path
-/// as the logs name it, and its dentry when it came through the VFS.
+/// Opens `target` for execve, through the VFS when there is one (symlinks
+/// followed, /proc/self/exe among them, permissions checked); without one
+/// the gofer opens it, and /proc/self/exe is the running executable
+/// (busybox re-execs itself through it). Returns the file, its absolute
+/// path, the path as the logs name it, and its dentry when it came
+/// through the VFS.
 #[allow(clippy::type_complexity)]
 fn open_exec(
     task: &mut Task<'_>,
@@ -427,15 +433,14 @@ fn open_exec(
     } else {
         format!("{}/{}", task.process().cwd.trim_end_matches('/'), target)
     };
-    if abs == "/proc/self/exe" {
-        let exe = Arc::clone(&task.process().exe);
-        let exe_path = task.process().exe_path.clone();
-        let dentry = task.process().exe_dentry.clone();
-        return Ok((exe, exe_path, abs, dentry));
-    }
     if let Some(r) = super::path::open_exec(task, target.as_bytes()) {
         let (f, path, dentry) = r?;
         return Ok((f, path, abs, Some(dentry)));
+    }
+    if abs == "/proc/self/exe" {
+        let exe = Arc::clone(&task.process().exe);
+        let exe_path = task.process().exe_path.clone();
+        return Ok((exe, exe_path, abs, None));
     }
     let opener = Arc::clone(&task.kernel.exec);
     let p = abs.clone();

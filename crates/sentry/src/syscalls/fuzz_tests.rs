@@ -44,7 +44,7 @@ pub(super) fn with_task(f: impl FnOnce(&mut Task<'_>, u64)) {
 }
 
 /// Syscall arguments from a short list (the rest 0).
-pub(super) fn args(a: &[u64]) -> Args {
+pub(crate) fn args(a: &[u64]) -> Args {
     Args(std::array::from_fn(|i| a.get(i).copied().unwrap_or(0)))
 }
 
@@ -54,7 +54,7 @@ pub(super) const NEG: fn(i64) -> u64 = |v| v as u64;
 /// A kernel with one process (pid 1) whose only thread has no host
 /// thread: handlers run on the test's own thread. The thread is marked
 /// killed, so that every call that would sleep returns at once.
-pub(super) fn test_kernel(machine: &Arc<vmm::Machine>) -> (Arc<Kernel>, u64) {
+pub(crate) fn test_kernel(machine: &Arc<vmm::Machine>) -> (Arc<Kernel>, u64) {
     let mut mm = MemoryManager::new(machine.new_address_space().unwrap(), 8 << 20);
     mm.init_brk(0x60_0000);
     let buf = mm

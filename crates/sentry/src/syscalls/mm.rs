@@ -216,10 +216,12 @@ fn map_target(
                 }
                 _ => None,
             };
+            let name = file.dentry().map(|d| crate::mm::MapName::of(d));
             Ok(MapTarget::File(Arc::new(MappedFile {
                 source: Arc::new(DescriptionSource(Arc::clone(file))),
                 size: st.st_size.max(0) as u64,
                 cache,
+                name,
             })))
         }
         _ => Err(Errno::ENODEV),

@@ -11,7 +11,7 @@ mod fdobj;
 mod fs;
 mod futex;
 #[cfg(test)]
-mod fuzz_tests;
+pub(crate) mod fuzz_tests;
 mod mm;
 mod path;
 mod poll;

@@ -2,12 +2,13 @@
 //! directory reads, over the VFS (`crate::vfs`).
 //!
 //! A walk starts at the process's root (absolute paths), its working
-//! directory (AT_FDCWD) or a directory descriptor. Opens with O_CREAT make
-//! the file through its directory's filesystem (`syscalls::tree` has the
-//! other calls that change the tree). /dev/null and /dev/zero are the
-//! sentry's own devices, recognised by name; /proc/self/exe answers
-//! readlink. Without a VFS (an embedder that gave no filesystem server)
-//! walks are ENOSYS.
+//! directory (AT_FDCWD) or a directory descriptor. Calls into the VFS that
+//! may reach procfs (walks, opens, directory reads, readlink) run under
+//! `kernel::current::enter`, so that procfs knows its caller. A device
+//! node opens by its number (`crate::fs::dev`); a FIFO, socket or the
+//! like opens as its filesystem says (procfs's pipes), or ENXIO. Without
+//! a VFS (an embedder that gave no filesystem server) walks are ENOSYS,
+//! and readlink answers /proc/self/exe alone.
 
 use std::sync::Arc;
 
@@ -15,9 +16,11 @@ use super::Args;
 use super::fdobj::O_ACCMODE;
 use super::fs::{O_CLOEXEC, nofile};
 use crate::errno::{Errno, SysResult};
+use crate::fs::ANON_INODE_DEV;
+use crate::fs::pipe::PIPEFS_DEV;
 use crate::host;
-use crate::kernel::Task;
 use crate::kernel::fd_table::{Device, DirFile, FdEntry, FileDescription, FileKind, O_NONBLOCK};
+use crate::kernel::{Task, current};
 use crate::vfs::inode::{DirEntry, NewNode};
 use crate::vfs::{self, Dentry, Follow, MAY_EXEC, MAY_READ, MAY_WRITE, PATH_MAX};
 
@@ -75,7 +78,9 @@ pub(super) fn lookup(
         return Err(Errno::ENOENT);
     }
     let (root, from) = start(task, dirfd, path)?;
-    vfs::resolve(&root, &from, path, follow, task.creds())
+    current::enter(task, || {
+        vfs::resolve(&root, &from, path, follow, task.creds())
+    })
 }
 
 /// The dentry of `dirfd` itself (AT_EMPTY_PATH), the working directory
@@ -118,11 +123,6 @@ fn install(task: &mut Task<'_>, kind: FileKind, status: u32, flags: u32) -> SysR
 #[derive(Clone, Copy, Debug, Default)]
 struct How {
     restrict: vfs::Restrict,
-    /// RESOLVE_IN_ROOT: the starting directory is the root.
-    in_root: bool,
-    /// RESOLVE_NO_XDEV: no mount crossings (the sentry's devices are
-    /// another mount).
-    no_xdev: bool,
 }
 
 /// `lookup` under openat2's resolve flags.
@@ -137,12 +137,15 @@ fn lookup_how(
         return Err(Errno::ENOENT);
     }
     let creds = task.creds();
-    if how.in_root {
+    let (root, from) = if how.restrict.in_root {
         let (_, from) = start(task, dirfd, b".")?;
-        return vfs::resolve_with(&from, &from, path, follow, creds, how.restrict);
-    }
-    let (root, from) = start(task, dirfd, path)?;
-    vfs::resolve_with(&root, &from, path, follow, creds, how.restrict)
+        (Arc::clone(&from), from)
+    } else {
+        start(task, dirfd, path)?
+    };
+    current::enter(task, || {
+        vfs::resolve_with(&root, &from, path, follow, creds, how.restrict)
+    })
 }
 
 fn do_open(task: &mut Task<'_>, dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult {
@@ -168,14 +171,6 @@ fn do_open_how(
             return Err(Errno::ENOTDIR);
         }
         return Err(Errno::ENOTSUP);
-    }
-    let confined = how.in_root || how.restrict.beneath;
-    if let Some(d) = Device::at(&name).filter(|_| !confined) {
-        if how.no_xdev {
-            return Err(Errno::EXDEV);
-        }
-        let status = flags & (O_ACCMODE | O_NONBLOCK | O_APPEND);
-        return install(task, FileKind::Device(d), status, flags);
     }
     let acc = flags & O_ACCMODE;
     let status = acc | (flags & (O_NONBLOCK | O_APPEND));
@@ -211,7 +206,7 @@ fn do_open_how(
             let d = p.dir.add_child(&p.name, inode);
             let kind = match file {
                 Some(k) => k,
-                None => Arc::clone(d.inode()).open(open_flags)?,
+                None => current::enter(task, || Arc::clone(d.inode()).open(open_flags))?,
             };
             return install_at(task, kind, status, flags, d);
         }
@@ -226,6 +221,11 @@ fn do_open_how(
     }
     if creating && flags & O_EXCL != 0 {
         return Err(Errno::EEXIST);
+    }
+    if let Some(file) = crate::fs::proc::shared_description(&d) {
+        // A magic link to a file the sentry cannot open anew (a host
+        // stdio descriptor): the open shares its description, as dup.
+        return reuse(task, file, acc, flags);
     }
     if attr.is_symlink() {
         // O_NOFOLLOW on a symlink.
@@ -249,24 +249,55 @@ fn do_open_how(
     if !vfs::permits(&attr, task.creds(), want) {
         return Err(Errno::EACCES);
     }
-    if !attr.is_regular() && !attr.is_dir() {
-        // FIFOs, sockets and device nodes outside devfs.
-        log::info!(
-            "open {:?}: a special file (ENXIO)",
-            String::from_utf8_lossy(&name)
-        );
-        return Err(Errno::ENXIO);
-    }
-    if writes {
-        super::tree::writable(&d)?;
-    }
-    let kind = if attr.is_dir() {
-        FileKind::Dir(DirFile::new(Arc::clone(d.inode())))
-    } else {
-        let open_flags = (acc | (flags & (O_TRUNC | O_APPEND))) as i32;
-        Arc::clone(d.inode()).open(open_flags)?
+    let open_flags = (acc | (flags & (O_TRUNC | O_APPEND))) as i32;
+    let kind = match attr.file_type() {
+        libc::S_IFDIR => FileKind::Dir(DirFile::new(Arc::clone(d.inode()))),
+        libc::S_IFCHR => {
+            // A read-only mount does not stop writes to a device.
+            if nodev(&d) {
+                return Err(Errno::EACCES);
+            }
+            crate::fs::dev::open(attr.rdev, open_flags)?
+        }
+        libc::S_IFREG => {
+            if writes {
+                super::tree::writable(&d)?;
+            }
+            current::enter(task, || Arc::clone(d.inode()).open(open_flags))?
+        }
+        // FIFOs, sockets, block devices: what the filesystem makes of
+        // them (a pipe behind a procfs magic link), ENXIO in general.
+        _ => current::enter(task, || Arc::clone(d.inode()).open(open_flags))?,
     };
     install_at(task, kind, status, flags, d)
+}
+
+/// Whether `d`'s mount was made with `nodev`: its device nodes do not open.
+fn nodev(d: &Dentry) -> bool {
+    d.mount().options.split(',').any(|o| o == "nodev")
+}
+
+/// Installs `file` (a description a magic link led to) as a new
+/// descriptor, if it was opened for what `acc` asks (ENXIO otherwise: it
+/// cannot be opened anew).
+fn reuse(task: &mut Task<'_>, file: Arc<FileDescription>, acc: u32, flags: u32) -> SysResult {
+    let has = file.access_mode();
+    let readable = has == 0 || has == 2;
+    let writable = has == 1 || has == 2;
+    let ok = match acc {
+        0 => readable,
+        1 => writable,
+        _ => readable && writable,
+    };
+    if !ok {
+        return Err(Errno::ENXIO);
+    }
+    let limit = nofile(task);
+    let entry = FdEntry {
+        file,
+        cloexec: u64::from(flags) & O_CLOEXEC != 0,
+    };
+    task.fds_mut().install(entry, 0, limit).map(|fd| fd as u64)
 }
 
 /// Installs a file opened at `d`.
@@ -363,9 +394,10 @@ pub fn openat2(task: &mut Task<'_>, a: &Args) -> SysResult {
         restrict: vfs::Restrict {
             no_symlinks: resolve & RESOLVE_NO_SYMLINKS != 0,
             beneath: resolve & RESOLVE_BENEATH != 0,
+            in_root: resolve & RESOLVE_IN_ROOT != 0,
+            no_magiclinks: resolve & RESOLVE_NO_MAGICLINKS != 0,
+            no_xdev: resolve & RESOLVE_NO_XDEV != 0,
         },
-        in_root: resolve & RESOLVE_IN_ROOT != 0,
-        no_xdev: resolve & RESOLVE_NO_XDEV != 0,
     };
     do_open_how(task, dirfd, path_addr, flags as u32, mode as u32, how)
 }
@@ -431,10 +463,7 @@ fn attr_stat(a: &vfs::backend::Attr) -> libc::stat {
     st
 }
 
-/// Device numbers of the sentry's pseudo filesystems (anonymous, major 0,
-/// as Linux gives them).
-const PIPEFS_DEV: u64 = 0x0d;
-const ANON_INODE_DEV: u64 = 0x0e;
+/// The device a device file with no dentry shows.
 const DEVTMPFS_DEV: u64 = 0x06;
 
 fn device_stat(d: Device) -> libc::stat {
@@ -489,7 +518,12 @@ fn file_stat(task: &Task<'_>, file: &FileDescription) -> Result<libc::stat, Errn
                 }
             }
         }
-        FileKind::Device(d) => st = device_stat(*d),
+        FileKind::Device(d) => {
+            st = match file.dentry() {
+                Some(de) => dentry_stat(de),
+                None => device_stat(*d),
+            }
+        }
         FileKind::Pipe(end) => {
             let creds = task.creds();
             st.st_mode = libc::S_IFIFO | 0o600;
@@ -549,20 +583,21 @@ fn do_access(task: &Task<'_>, dirfd: i32, path_addr: u64, mode: u32, flags: u32)
         return Err(Errno::EINVAL);
     }
     let path = path_arg(task, path_addr)?;
-    if Device::at(&path).is_some() {
-        return Ok(0);
-    }
     let d = lookup_at(task, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW != 0, flags)?;
     // The real and effective IDs are the same in the sentry (AT_EACCESS
     // changes nothing).
-    if mode != 0 && !vfs::permits(&d.attr(), task.creds(), mode) {
+    let attr = d.attr();
+    if mode != 0 && !vfs::permits(&attr, task.creds(), mode) {
         return Err(Errno::EACCES);
     }
-    if mode & MAY_WRITE != 0 && d.mount().readonly() {
-        let t = d.attr().file_type();
-        if t == libc::S_IFREG || t == libc::S_IFDIR || t == libc::S_IFLNK {
-            return Err(Errno::EROFS);
-        }
+    // A read-only mount refuses writes to its files, not to its devices,
+    // FIFOs and sockets (Linux's sb_permission).
+    let fs_object = matches!(
+        attr.file_type(),
+        libc::S_IFREG | libc::S_IFDIR | libc::S_IFLNK
+    );
+    if mode & MAY_WRITE != 0 && fs_object {
+        super::tree::writable(&d)?;
     }
     Ok(0)
 }
@@ -626,8 +661,9 @@ fn do_readlink(task: &Task<'_>, dirfd: i32, path_addr: u64, buf: u64, size: i32)
         return Err(Errno::EINVAL);
     }
     let path = path_arg(task, path_addr)?;
-    let target = if path == b"/proc/self/exe" {
-        // Always absolute, as Linux's d_path gives it.
+    let target = if task.process().fs.is_none() && path == b"/proc/self/exe" {
+        // No VFS, so no procfs: an embedder without a filesystem server
+        // still gets its executable's path (absolute, as d_path gives it).
         let p = task.process();
         if p.exe_path.starts_with('/') {
             p.exe_path.clone().into_bytes()
@@ -636,7 +672,8 @@ fn do_readlink(task: &Task<'_>, dirfd: i32, path_addr: u64, buf: u64, size: i32)
             format!("{}/{rel}", p.cwd.trim_end_matches('/')).into_bytes()
         }
     } else {
-        lookup(task, dirfd, &path, Follow::No)?.readlink()?
+        let d = lookup(task, dirfd, &path, Follow::No)?;
+        current::enter(task, || d.readlink())?
     };
     let n = target.len().min(size as usize);
     task.mm().copy_out(buf, &target[..n])?;
@@ -680,7 +717,7 @@ pub fn getdents64(task: &mut Task<'_>, a: &Args) -> SysResult {
                 kind: libc::DT_DIR,
             },
         ];
-        all.extend(dir.inode.readdir()?);
+        all.extend(current::enter(task, || dir.inode.readdir())?);
         st.entries = Some(all);
     }
     let mut buf = Vec::with_capacity(count.min(1 << 16));
@@ -746,9 +783,6 @@ fn stat_target(task: &Task<'_>, dirfd: i32, path: &[u8], flags: u32) -> Result<l
         let file = task.fds().file(dirfd)?;
         return file_stat(task, &file);
     }
-    if let Some(dev) = Device::at(path) {
-        return Ok(device_stat(dev));
-    }
     let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 {
         Follow::No
     } else {
@@ -801,33 +835,77 @@ pub fn statx(task: &mut Task<'_>, a: &Args) -> SysResult {
     Ok(0)
 }
 
-/// The `struct statfs` of the filesystem holding a file.
-fn statfs_bytes(file: Option<&FileKind>) -> [u8; 120] {
-    const V9FS_MAGIC: u64 = 0x0102_1997;
+/// The `struct statfs` of the filesystem holding a file: the file's own
+/// filesystem for a file in the tree, pipefs or the anonymous-inode
+/// filesystem for the sentry's other files.
+fn statfs_bytes(file: Option<&FileKind>, dentry: Option<&Dentry>) -> [u8; 120] {
     const PIPEFS_MAGIC: u64 = 0x5049_5045;
     const ANON_INODE_FS_MAGIC: u64 = 0x0904_1934;
-    const TMPFS_MAGIC: u64 = 0x0102_1994;
+    const V9FS_MAGIC: u64 = 0x0102_1997;
     const ST_RDONLY: u64 = 1;
+    const ST_NOSUID: u64 = 2;
+    const ST_NODEV: u64 = 4;
+    const ST_NOEXEC: u64 = 8;
     const ST_VALID: u64 = 0x20;
-    // The rootfs (served by the gofer, read-only) unless the file is one
-    // of the sentry's own.
-    let (kind, flags, fsid) = match file {
-        Some(FileKind::Pipe(_)) => (PIPEFS_MAGIC, ST_VALID, PIPEFS_DEV),
-        Some(
-            FileKind::EventFd(_)
-            | FileKind::TimerFd(_)
-            | FileKind::Epoll(_)
-            | FileKind::SignalFd(_),
-        ) => (ANON_INODE_FS_MAGIC, ST_VALID, ANON_INODE_DEV),
-        Some(FileKind::Device(_)) => (TMPFS_MAGIC, ST_VALID, DEVTMPFS_DEV),
-        _ => (V9FS_MAGIC, ST_RDONLY | ST_VALID, vfs::ROOTFS_DEV),
+    let fs = match (file, dentry) {
+        (Some(FileKind::Pipe(_)), _) => None,
+        (
+            Some(
+                FileKind::EventFd(_)
+                | FileKind::TimerFd(_)
+                | FileKind::Epoll(_)
+                | FileKind::SignalFd(_),
+            ),
+            _,
+        ) => None,
+        (_, Some(d)) => Some((d.inode().statfs(), d.mount())),
+        _ => None,
     };
     // f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files, f_ffree,
-    // f_fsid, f_namelen, f_frsize, f_flags, f_spare[4]. No space counts:
-    // the rootfs's host figures are the host's business.
-    let words: [u64; 15] = [
-        kind, 4096, 0, 0, 0, 0, 0, fsid, 255, 4096, flags, 0, 0, 0, 0,
-    ];
+    // f_fsid, f_namelen, f_frsize, f_flags, f_spare[4].
+    let words: [u64; 15] = match fs {
+        Some((sf, mount)) => {
+            let mut flags = ST_VALID;
+            if mount.readonly() {
+                flags |= ST_RDONLY;
+            }
+            for o in mount.options.split(',') {
+                flags |= match o {
+                    "nosuid" => ST_NOSUID,
+                    "nodev" => ST_NODEV,
+                    "noexec" => ST_NOEXEC,
+                    _ => 0,
+                };
+            }
+            [
+                sf.fs_type as u64,
+                sf.bsize as u64,
+                sf.blocks,
+                sf.bfree,
+                sf.bavail,
+                sf.files,
+                sf.ffree,
+                mount.dev,
+                sf.namelen as u64,
+                sf.frsize as u64,
+                flags,
+                0,
+                0,
+                0,
+                0,
+            ]
+        }
+        None => {
+            let (kind, fsid) = match file {
+                Some(FileKind::Pipe(_)) => (PIPEFS_MAGIC, PIPEFS_DEV),
+                Some(FileKind::Stdio(_)) | None => (V9FS_MAGIC, vfs::ROOTFS_DEV),
+                _ => (ANON_INODE_FS_MAGIC, ANON_INODE_DEV),
+            };
+            [
+                kind, 4096, 0, 0, 0, 0, 0, fsid, 255, 4096, ST_VALID, 0, 0, 0, 0,
+            ]
+        }
+    };
     let mut b = [0u8; 120];
     for (i, w) in words.iter().enumerate() {
         b[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
@@ -837,19 +915,15 @@ fn statfs_bytes(file: Option<&FileKind>) -> [u8; 120] {
 
 pub fn statfs(task: &mut Task<'_>, a: &Args) -> SysResult {
     let path = path_arg(task, a.u(0))?;
-    let b = if Device::at(&path).is_some() {
-        statfs_bytes(Some(&FileKind::Device(Device::Null)))
-    } else {
-        lookup(task, AT_FDCWD, &path, Follow::Yes)?;
-        statfs_bytes(None)
-    };
+    let d = lookup(task, AT_FDCWD, &path, Follow::Yes)?;
+    let b = statfs_bytes(None, Some(&d));
     task.mm().copy_out(a.u(1), &b)?;
     Ok(0)
 }
 
 pub fn fstatfs(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = task.fds().file(a.int(0))?;
-    let b = statfs_bytes(Some(&file.kind));
+    let b = statfs_bytes(Some(&file.kind), file.dentry().map(|d| &**d));
     task.mm().copy_out(a.u(1), &b)?;
     Ok(0)
 }
@@ -875,9 +949,6 @@ fn xattr_target(
         2 => task.fds().file(target as i32).map(|f| f.dentry().cloned()),
         w => {
             let path = path_arg(task, target)?;
-            if Device::at(&path).is_some() {
-                return Ok(None);
-            }
             let follow = if w == 0 { Follow::Yes } else { Follow::No };
             lookup(task, AT_FDCWD, &path, follow).map(Some)
         }

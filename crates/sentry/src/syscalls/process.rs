@@ -168,8 +168,8 @@ pub fn uname(task: &mut Task<'_>, a: &Args) -> SysResult {
     let fields = [
         "Linux",
         task.kernel.config.hostname.as_str(),
-        "6.1.0",
-        "#1 SMP sandbox",
+        crate::kernel::UTS_RELEASE,
+        crate::kernel::UTS_VERSION,
         "x86_64",
         "(none)",
     ];

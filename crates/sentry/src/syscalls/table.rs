@@ -55,7 +55,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "open",
         path::open,
-        "no O_TMPFILE (EOPNOTSUPP); FIFOs, sockets and device nodes in the image are ENXIO (devfs serves /dev/null and /dev/zero only so far; procfs is not there yet); O_CREAT through a dangling symlink is ENOENT",
+        "O_TMPFILE ENOTSUP; FIFOs and sockets ENXIO; a device node opens by its number (null, zero, full, random and urandom; others ENXIO); a /proc/[pid]/fd link to a host stdio descriptor shares its description, as dup; O_CREAT through a dangling symlink is ENOENT",
         "sxo",
     ), // 2
     full("close", fs::close, "d"),   // 3
@@ -94,7 +94,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "access",
         path::access,
-        "supplementary groups are not consulted",
+        "W_OK is EROFS for a file on a read-only mount; supplementary groups are not consulted",
         "so",
     ), // 21
     partial(
@@ -280,13 +280,13 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "statfs",
         path::statfs,
-        "the rootfs reports the 9p magic, read-only, with no space or inode counts; pipes, anonymous files and devices their own magic",
+        "the file's filesystem: tmpfs and the overlay count the memory file's pages, procfs and sysfs nothing, the gofer's mounts what the gofer reports; host stdio descriptors report 9p with no counts",
         "sp",
     ), // 137
     partial(
         "fstatfs",
         path::fstatfs,
-        "the rootfs reports the 9p magic, read-only, with no space or inode counts; pipes, anonymous files and devices their own magic",
+        "the file's filesystem: tmpfs and the overlay count the memory file's pages, procfs and sysfs nothing, the gofer's mounts what the gofer reports; host stdio descriptors report 9p with no counts",
         "dp",
     ), // 138
     none("sysfs"),                   // 139
@@ -545,7 +545,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "openat",
         path::openat,
-        "no O_TMPFILE (EOPNOTSUPP); FIFOs, sockets and device nodes in the image are ENXIO (devfs serves /dev/null and /dev/zero only so far; procfs is not there yet); O_CREAT through a dangling symlink is ENOENT",
+        "O_TMPFILE ENOTSUP; FIFOs and sockets ENXIO; a device node opens by its number (null, zero, full, random and urandom; others ENXIO); a /proc/[pid]/fd link to a host stdio descriptor shares its description, as dup; O_CREAT through a dangling symlink is ENOENT",
         "dsxo",
     ), // 257
     full("mkdirat", tree::mkdirat, "dso"), // 258
@@ -562,7 +562,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "faccessat",
         path::faccessat,
-        "supplementary groups are not consulted",
+        "W_OK is EROFS for a file on a read-only mount; supplementary groups are not consulted",
         "dso",
     ), // 269
     full("pselect6", poll::pselect6, "dppppp"), // 270
@@ -775,14 +775,14 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "openat2",
         path::openat2,
-        "as openat; RESOLVE_NO_MAGICLINKS changes nothing (no magic links yet) and RESOLVE_CACHED walks like a plain lookup",
+        "as openat; RESOLVE_CACHED walks like a plain lookup",
         "dspu",
     ), // 437
     none("pidfd_getfd"),             // 438
     partial(
         "faccessat2",
         path::faccessat2,
-        "supplementary groups are not consulted",
+        "W_OK is EROFS for a file on a read-only mount; supplementary groups are not consulted",
         "dsox",
     ), // 439
     none("process_madvise"),         // 440

@@ -34,7 +34,9 @@ pub(super) fn parent_of_path(task: &Task<'_>, dirfd: i32, path: &[u8]) -> Result
         return Err(Errno::ENOENT);
     }
     let (root, from) = start(task, dirfd, path)?;
-    vfs::resolve_parent(&root, &from, path, task.creds())
+    crate::kernel::current::enter(task, || {
+        vfs::resolve_parent(&root, &from, path, task.creds())
+    })
 }
 
 /// EROFS on a read-only mount.

@@ -19,6 +19,7 @@ use std::sync::Arc;
 pub use super::backend::{Attr, Owner, SetAttr, SetTime, StatFs};
 use crate::errno::Errno;
 use crate::kernel::fd_table::FileKind;
+use crate::vfs::Dentry;
 
 /// One directory entry, as getdents64 reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,6 +142,22 @@ pub trait Inode: Send + Sync + Any {
     /// EACCES if the filesystem cannot give one.
     fn exec_file(&self) -> Result<ExecFile, Errno> {
         Err(Errno::EACCES)
+    }
+
+    /// Whether the VFS may keep this file's dentry in its directory's
+    /// cache. procfs's per-process files come and go with processes and
+    /// descriptors, behind the VFS's back: they say no, and every walk
+    /// looks them up afresh (such a dentry cannot be a mount point).
+    fn cacheable(&self) -> bool {
+        true
+    }
+
+    /// For a procfs magic link (/proc/[pid]/fd/N, exe, cwd, root): the
+    /// file it stands for, which a walk jumps to instead of reading the
+    /// link's text as a path (Linux's nd_jump_link). None for any other
+    /// file, symlinks included.
+    fn magic_link(&self) -> Option<Result<Arc<Dentry>, Errno>> {
+        None
     }
 
     fn as_any(&self) -> &dyn Any;

@@ -1,31 +1,3 @@
-//! The virtual filesystem: dentries, path resolution and permissions.
-//!
-//! Host files reach the sentry only through a filesystem server (the
-//! gofer), described by `backend::FsBackend`: the sentry names a file by
-//! the server's handle and asks it to walk one component at a time, so
-//! that `..`, symlinks, mount boundaries and permission checks are the
-//! sentry's own decisions, made as Linux makes them (path_resolution(7)).
-//!
-//! Today there is one mount, the container's rootfs, served read-only:
-//! the writable overlay, tmpfs, procfs, devfs and the spec's other mounts
-//! come next (issue 4). /dev/null and /dev/zero are still recognised by
-//! name before a walk (`fd_table::Device::at`).
-//!
-//! Dentries:
-//! - A `Dentry` is one name in one directory, with the server's handle,
-//!   the attributes the walk returned and, for a symlink, its target once
-//!   read. It holds its parent, so a path can always be rebuilt (getcwd).
-//! - A directory caches its children: subdirectories strongly (they are
-//!   few and make every later walk cheap), other files weakly (a file
-//!   stays cached while something holds it: an open file, a running walk).
-//!   A dentry that goes gives its handle back to the server.
-//! - The rootfs does not change under the container except through the
-//!   sentry, so cached attributes and children are not revalidated.
-//!
-//! Locking: the caches have their own small locks and never call the
-//! server while holding one. Walks happen with the kernel lock held today
-//! (a gofer round trip is tens of µs).
-
 //! The virtual filesystem: the mount tree, dentries, path resolution and
 //! permissions.
 //!
@@ -52,6 +24,16 @@
 //!   cached children are not revalidated.
 //! - A dentry that another mount covers points at the mounted root
 //!   (`covered`); a walk that reaches it goes on in the mounted filesystem.
+//! - A file whose inode is not `cacheable` (procfs's per-process files)
+//!   is never cached: each walk asks its filesystem again.
+//! - A detached dentry (`Dentry::detached`) is in no tree: a pipe or an
+//!   anonymous file that a procfs magic link leads to. Its path is its
+//!   name (`pipe:[5]`).
+//!
+//! Magic links (/proc/[pid]/fd/N, exe, cwd, root) are symlinks whose
+//! inode names a dentry (`Inode::magic_link`): a walk that follows one
+//! goes on from that dentry, as Linux's nd_jump_link does, whatever the
+//! link's text says.
 //!
 //! Locking: the caches have their own small locks and never call a
 //! filesystem while holding one.
@@ -120,6 +102,20 @@ impl Mount {
     pub fn readonly(&self) -> bool {
         self.readonly.load(Ordering::Relaxed)
     }
+
+    /// A mount in no tree, for detached dentries (pipefs, anon_inodefs):
+    /// id 0, on device `dev`.
+    pub fn pseudo(fstype: &str, dev: u64) -> Arc<Mount> {
+        Arc::new(Mount {
+            id: 0,
+            dev,
+            fstype: fstype.into(),
+            source: fstype.into(),
+            options: String::new(),
+            readonly: AtomicBool::new(false),
+            parent: None,
+        })
+    }
 }
 
 impl std::fmt::Debug for Mount {
@@ -173,6 +169,11 @@ impl Dentry {
         })
     }
 
+    /// A dentry in no tree, named `name` (its path), on `mount`.
+    pub fn detached(name: Vec<u8>, inode: Arc<dyn Inode>, mount: Arc<Mount>) -> Arc<Dentry> {
+        Dentry::new(name, None, inode, mount)
+    }
+
     /// The attributes now, with the mount's device number.
     pub fn attr(&self) -> Attr {
         let mut a = self.inode.attr();
@@ -210,7 +211,12 @@ impl Dentry {
             d = p;
         }
         if parts.is_empty() {
-            return b"/".to_vec();
+            // The root, or a detached dentry.
+            return if self.name.is_empty() {
+                b"/".to_vec()
+            } else {
+                self.name.clone()
+            };
         }
         let mut out = Vec::new();
         for p in parts.iter().rev() {
@@ -247,6 +253,9 @@ impl Dentry {
             inode,
             Arc::clone(&self.mount),
         );
+        if !d.inode.cacheable() {
+            return Ok(d);
+        }
         let mut ch = self.children.lock();
         // Another thread may have walked the same name meanwhile: keep the
         // first.
@@ -467,6 +476,14 @@ pub struct Restrict {
     /// RESOLVE_BENEATH: EXDEV for an absolute path or symlink, or a `..`
     /// that would leave the starting directory.
     pub beneath: bool,
+    /// RESOLVE_IN_ROOT (the caller passes the starting directory as the
+    /// root): here only for magic links, which are EXDEV.
+    pub in_root: bool,
+    /// RESOLVE_NO_MAGICLINKS: ELOOP for a magic link that would be
+    /// followed.
+    pub no_magiclinks: bool,
+    /// RESOLVE_NO_XDEV: EXDEV for a step onto another mount.
+    pub no_xdev: bool,
 }
 
 /// `resolve` under openat2's restrictions.
@@ -519,7 +536,9 @@ pub fn resolve_with(
             if !Arc::ptr_eq(&cur, root)
                 && let Some(p) = cur.parent()
             {
-                cur = Arc::clone(p);
+                let p = Arc::clone(p);
+                cross(&cur, &p, restrict)?;
+                cur = p;
             }
             continue;
         }
@@ -527,6 +546,7 @@ pub fn resolve_with(
             return Err(Errno::ENAMETOOLONG);
         }
         let child = cur.child(&comp)?;
+        cross(&cur, &child, restrict)?;
         if child.attr().is_symlink() && (!last || follow == Follow::Yes || must_be_dir) {
             if restrict.no_symlinks {
                 return Err(Errno::ELOOP);
@@ -534,6 +554,18 @@ pub fn resolve_with(
             links += 1;
             if links > MAX_SYMLINKS {
                 return Err(Errno::ELOOP);
+            }
+            if let Some(jump) = child.inode().magic_link() {
+                if restrict.no_magiclinks {
+                    return Err(Errno::ELOOP);
+                }
+                if restrict.beneath || restrict.in_root {
+                    return Err(Errno::EXDEV);
+                }
+                let to = jump?;
+                cross(&cur, &to, restrict)?;
+                cur = to;
+                continue;
             }
             let target = child.readlink()?;
             if target.is_empty() {
@@ -552,6 +584,7 @@ pub fn resolve_with(
                 if restrict.beneath {
                     return Err(Errno::EXDEV);
                 }
+                cross(&cur, root, restrict)?;
                 cur = Arc::clone(root);
             }
             continue;
@@ -563,6 +596,14 @@ pub fn resolve_with(
         return Err(Errno::ENOTDIR);
     }
     Ok(cur)
+}
+
+/// RESOLVE_NO_XDEV: EXDEV for a step from `from` onto another mount.
+fn cross(from: &Dentry, to: &Dentry, restrict: Restrict) -> Result<(), Errno> {
+    if restrict.no_xdev && !Arc::ptr_eq(&from.mount, &to.mount) {
+        return Err(Errno::EXDEV);
+    }
+    Ok(())
 }
 
 /// What the last component of a path names, for the calls that create,

@@ -108,6 +108,11 @@ impl Inode for RemoteInode {
     }
 
     fn open(self: Arc<Self>, flags: OpenFlags) -> Result<FileKind, Errno> {
+        if !self.attr().is_regular() && !self.attr().is_dir() {
+            // A host FIFO, socket or device node is not the container's
+            // (device nodes open by number: `crate::fs::dev`).
+            return Err(Errno::ENXIO);
+        }
         let fd = self.backend.open(self.handle, flags)?;
         if flags & libc::O_TRUNC != 0 {
             self.refresh();
