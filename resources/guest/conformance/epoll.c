@@ -1014,6 +1014,49 @@ CASE(signalfd_signal_from_other_process_wakes_wait)
 	conf_wait(pid);
 }
 
+CASE(signalfd_in_nested_epoll)
+{
+	struct pollfd f;
+	sigset_t set;
+	int outer = ep_new(), inner = ep_new(), s;
+	uint64_t data = 0;
+	pid_t pid, me = getpid();
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	s = signalfd(-1, &set, SFD_NONBLOCK);
+	CHECK(s >= 0);
+	EXPECT_EQ(add(inner, s, EPOLLIN, 1), 0);
+	EXPECT_EQ(add(outer, inner, EPOLLIN, 2), 0);
+	EXPECT_EQ(wait1(outer, 0, NULL, NULL), 0);
+	raise(SIGUSR1);
+	/* The signal is the waiting thread's: the inner instance is ready
+	 * for it, seen through the outer one and through poll. */
+	EXPECT_EQ(wait1(outer, 0, NULL, &data), 1);
+	EXPECT_EQ(data, 2);
+	f.fd = inner;
+	f.events = POLLIN;
+	EXPECT_EQ(poll(&f, 1, 0), 1);
+	EXPECT_EQ(f.revents, POLLIN);
+	{
+		struct signalfd_siginfo si;
+
+		EXPECT_EQ(read(s, &si, sizeof(si)), (long)sizeof(si));
+	}
+	EXPECT_EQ(wait1(outer, 0, NULL, NULL), 0);
+	/* A blocking wait on the outer instance wakes for a signal sent
+	 * later. */
+	pid = conf_fork();
+	if (pid == 0) {
+		conf_sleep_ms(50);
+		kill(me, SIGUSR1);
+		_exit(0);
+	}
+	EXPECT_EQ(wait1(outer, 5000, NULL, &data), 1);
+	conf_wait(pid);
+}
+
 CASE(many_items_all_reported)
 {
 	enum { N = 64 };

@@ -716,6 +716,25 @@ CASE(timerfd_boottime_fires)
 	EXPECT_EQ(n, 1);
 }
 
+CASE(timerfd_poll_and_select_wait_for_expiry)
+{
+	struct timeval tv = { 5, 0 };
+	fd_set rd;
+	int fd = tfd(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	uint64_t n;
+
+	arm(fd, 0, 30000000LL, 0);
+	EXPECT_EQ(revents(fd, POLLIN, 0), 0);
+	/* poll sleeps until the timer fires, with nobody writing. */
+	EXPECT_EQ(revents(fd, POLLIN, 5000), POLLIN);
+	EXPECT_EQ(read(fd, &n, 8), 8);
+	arm(fd, 0, 30000000LL, 0);
+	FD_ZERO(&rd);
+	FD_SET(fd, &rd);
+	EXPECT_EQ(select(fd + 1, &rd, NULL, NULL, &tv), 1);
+	CHECK(FD_ISSET(fd, &rd));
+}
+
 /* ---- signalfd ---- */
 
 CASE(signalfd_reads_pending_signal_record)
@@ -961,6 +980,31 @@ CASE(signalfd_poll_readiness)
 	EXPECT_EQ(revents(fd, POLLIN, 0), 0);
 	raise(SIGUSR2);
 	EXPECT_EQ(revents(fd, POLLIN, 0), POLLIN);
+}
+
+CASE(signalfd_select_wakes_on_signal)
+{
+	struct timeval tv = { 5, 0 };
+	sigset_t set;
+	fd_set rd;
+	int fd;
+	pid_t pid, me = getpid();
+
+	block(SIGUSR1);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	fd = signalfd(-1, &set, SFD_NONBLOCK);
+	CHECK(fd >= 0);
+	pid = conf_fork();
+	if (pid == 0) {
+		conf_sleep_ms(50);
+		kill(me, SIGUSR1);
+		_exit(0);
+	}
+	FD_ZERO(&rd);
+	FD_SET(fd, &rd);
+	EXPECT_EQ(select(fd + 1, &rd, NULL, NULL, &tv), 1);
+	conf_wait(pid);
 }
 
 /* ---- pipes ---- */

@@ -23,6 +23,12 @@
 #ifndef MREMAP_FIXED
 #define MREMAP_FIXED 2
 #endif
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef MADV_FREE
+#define MADV_FREE 8
+#endif
 
 #define PAGE 4096L
 
@@ -487,6 +493,81 @@ CASE(msync_on_file_mapping)
 	EXPECT_ERR(msync(p, PAGE, MS_SYNC | MS_ASYNC), EINVAL);
 	EXPECT_ERR(msync(p + 1, PAGE, MS_SYNC), EINVAL);
 	CHECK(same_as_file(fd, p, 2 * PAGE, 0));
+}
+
+CASE(madvise_free_on_file_mapping_einval)
+{
+	int fd = open_self();
+	char *p = map_file(PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+
+	/* MADV_FREE is for anonymous memory only. */
+	EXPECT_ERR(madvise(p, PAGE, MADV_FREE), EINVAL);
+	CHECK(same_as_file(fd, p, PAGE, 0));
+}
+
+CASE(madvise_dontfork_hides_mapping_from_child)
+{
+	int fd = open_self();
+	char *p = map_file(PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+	pid_t pid;
+
+	EXPECT_EQ(madvise(p, PAGE, MADV_DONTFORK), 0);
+	pid = conf_fork();
+	if (pid == 0)
+		_exit(touch(p, 0) == SIGSEGV ? 0 : 1);
+	EXPECT_EQ(conf_wait(pid), 0);
+	CHECK(memcmp(p, "\177ELF", 4) == 0);
+}
+
+CASE(mlock_and_map_locked_file_mapping)
+{
+	unsigned char vec[2];
+	int fd = open_self();
+	char *p = map_file(2 * PAGE, PROT_READ, MAP_PRIVATE | MAP_LOCKED, fd, 0);
+	char *q = map_file(PAGE, PROT_READ, MAP_PRIVATE, fd, PAGE);
+
+	EXPECT_EQ(mincore(p, 2 * PAGE, vec), 0);
+	CHECK((vec[0] & vec[1] & 1) == 1);
+	EXPECT_EQ(mlock(q, PAGE), 0);
+	CHECK(same_as_file(fd, q, PAGE, PAGE));
+	EXPECT_EQ(munlock(q, PAGE), 0);
+}
+
+CASE(msync_unmapped_range_enomem)
+{
+	int fd = open_self();
+	char *p = map_file(2 * PAGE, PROT_READ, MAP_SHARED, fd, 0);
+
+	EXPECT_EQ(munmap(p + PAGE, PAGE), 0);
+	EXPECT_ERR(msync(p, 2 * PAGE, MS_SYNC), ENOMEM);
+	EXPECT_EQ(msync(p, PAGE, MS_SYNC), 0);
+}
+
+CASE(mremap_across_a_hole_efault)
+{
+	int fd = open_self();
+	char *p = map_file(3 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+
+	EXPECT_EQ(munmap(p + PAGE, PAGE), 0);
+	EXPECT_ERR(mremap(p, 3 * PAGE, 4 * PAGE, MREMAP_MAYMOVE), EFAULT);
+	/* The part before the hole still moves and grows. */
+	p = mremap(p, PAGE, 2 * PAGE, MREMAP_MAYMOVE);
+	CHECK(p != MAP_FAILED);
+	CHECK(same_as_file(fd, p, 2 * PAGE, 0));
+}
+
+CASE(fixed_noreplace_over_file_mapping_eexist)
+{
+	int fd = open_self();
+	char *p = map_file(2 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+
+	EXPECT_ERR(mmap(p + PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, 0),
+		   EEXIST);
+	CHECK(same_as_file(fd, p, 2 * PAGE, 0));
+	EXPECT_EQ(munmap(p + PAGE, PAGE), 0);
+	CHECK(mmap(p + PAGE, PAGE, PROT_READ, MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, 0) == p + PAGE);
+	/* Page 0 of the file now sits after page 0. */
+	CHECK(same_as_file(fd, p + PAGE, PAGE, 0));
 }
 
 /* ---- file mappings and I/O ---- */
