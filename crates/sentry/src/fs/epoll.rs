@@ -235,9 +235,20 @@ impl Epoll {
     }
 
     /// Whether any item is ready now (the instance's own readiness, for
-    /// poll and nested epoll); `depth` bounds nesting.
+    /// poll and nested epoll); `depth` bounds nesting. A signalfd item
+    /// counts as not ready: use `any_ready_for` when the asking thread
+    /// is known.
     pub fn any_ready(&self, depth: u32) -> bool {
-        if depth > 5 {
+        self.any_ready_for(depth, 0)
+    }
+
+    /// `any_ready` for a thread whose pending signals (its own and its
+    /// process's) are `pending`: a signalfd item is ready when one of
+    /// them is in its mask, as Linux polls a signalfd for the thread
+    /// that polls, through any number of instances.
+    pub fn any_ready_for(&self, depth: u32, pending: u64) -> bool {
+        use crate::kernel::fd_table::FileKind;
+        if depth > MAX_NESTS + 1 {
             return false;
         }
         self.items().iter().any(|i| {
@@ -248,13 +259,14 @@ impl Epoll {
                 return false;
             };
             let ready = match &f.kind {
-                crate::kernel::fd_table::FileKind::Epoll(e) => {
-                    if e.any_ready(depth + 1) {
+                FileKind::Epoll(e) => {
+                    if e.any_ready_for(depth + 1, pending) {
                         POLLIN
                     } else {
                         0
                     }
                 }
+                FileKind::SignalFd(s) if s.mask() & pending != 0 => POLLIN | POLLRDNORM,
                 _ => f
                     .readiness()
                     .unwrap_or_else(|| host_ready(&f, poll_bits(i.events))),
@@ -298,4 +310,50 @@ pub fn poll_bits(events: u32) -> i16 {
             | EPOLLWRBAND
             | EPOLLMSG
             | EPOLLRDHUP)) as i16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::signalfd::SignalFd;
+    use crate::kernel::fd_table::FileKind;
+
+    #[test]
+    fn signalfd_items_are_ready_for_the_askers_signals_at_any_depth() {
+        const SIGUSR1: u64 = 1 << 9;
+        let sfd = Arc::new(FileDescription::new(
+            FileKind::SignalFd(SignalFd::new(SIGUSR1)),
+            2,
+        ));
+        let inner = Arc::new(FileDescription::new(FileKind::Epoll(Epoll::default()), 2));
+        let outer = Epoll::default();
+        let FileKind::Epoll(i) = &inner.kind else {
+            unreachable!()
+        };
+        i.add(&sfd, 3, EPOLLIN, 0).unwrap();
+        outer.add(&inner, 4, EPOLLIN, 0).unwrap();
+        for ep in [i, &outer] {
+            assert!(!ep.any_ready(0));
+            assert!(!ep.any_ready_for(0, SIGUSR1 << 1));
+            assert!(ep.any_ready_for(0, SIGUSR1));
+        }
+    }
+
+    #[test]
+    fn reported_items_go_to_the_back_of_the_ready_order() {
+        let ep = Epoll::default();
+        let files: Vec<_> = (0..3)
+            .map(|_| Arc::new(FileDescription::new(FileKind::Epoll(Epoll::default()), 2)))
+            .collect();
+        for (n, f) in files.iter().enumerate() {
+            ep.add(f, n as i32, EPOLLIN, n as u64).unwrap();
+        }
+        let order = |ep: &Epoll| ep.items().iter().map(|i| i.data).collect::<Vec<_>>();
+        assert_eq!(order(&ep), [0, 1, 2]);
+        let first = ep.items()[0].clone();
+        ep.reported(&first, None);
+        assert_eq!(order(&ep), [1, 2, 0]);
+        ep.modify(&files[1], 1, EPOLLIN, 1).unwrap();
+        assert_eq!(order(&ep), [2, 0, 1]);
+    }
 }

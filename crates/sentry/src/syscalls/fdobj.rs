@@ -539,7 +539,13 @@ pub fn signalfd_read(
 /// Whether a signal in `mask` is pending for the calling thread (a
 /// signalfd's readiness).
 pub fn signals_pending(task: &Task<'_>, mask: u64) -> bool {
-    (task.thread().pending.mask | task.process().shared_pending.mask) & mask != 0
+    pending_signals(task) & mask != 0
+}
+
+/// The signals pending for the calling thread: its own and its
+/// process's.
+pub fn pending_signals(task: &Task<'_>) -> u64 {
+    task.thread().pending.mask | task.process().shared_pending.mask
 }
 
 fn do_signalfd(task: &mut Task<'_>, fd: i32, mask_addr: u64, size: u64, flags: u32) -> SysResult {
