@@ -654,14 +654,17 @@ CASE(timerfd_blocking_read_interrupted_eintr)
 	sa.sa_handler = count_signal;
 	sigaction(SIGUSR1, &sa, NULL);
 	arm(fd, 0, 100000000000LL, 0);
+	/* A signal every 50 ms: whichever comes while the read sleeps. */
 	pid = conf_fork();
 	if (pid == 0) {
-		conf_sleep_ms(50);
-		kill(me, SIGUSR1);
-		_exit(0);
+		for (;;) {
+			conf_sleep_ms(50);
+			kill(me, SIGUSR1);
+		}
 	}
 	EXPECT_ERR(read(fd, &n, 8), EINTR);
-	EXPECT_EQ(got_signal, 1);
+	CHECK(got_signal >= 1);
+	kill(pid, SIGKILL);
 	conf_wait(pid);
 }
 
@@ -685,8 +688,8 @@ CASE(timerfd_blocking_read_restarts_with_sa_restart)
 	}
 	EXPECT_EQ(read(fd, &n, 8), 8);
 	EXPECT_EQ(n, 1);
-	EXPECT_EQ(got_signal, 1);
 	conf_wait(pid);
+	EXPECT_EQ(got_signal, 1);
 }
 
 CASE(timerfd_shared_across_fork)

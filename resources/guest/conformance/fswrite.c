@@ -1261,31 +1261,32 @@ CASE(posix_lock_needs_matching_access_mode)
 
 CASE(setlkw_waits_for_release)
 {
-	int fd, go[2];
+	int fd, go[2], done[2];
 	pid_t pid;
 	char c;
 
 	ws_begin();
 	fd = make_file("f", "");
-	CHECK(pipe(go) == 0);
+	CHECK(pipe(go) == 0 && pipe(done) == 0);
 	pid = conf_fork();
 	if (pid == 0) {
 		if (lock(fd, F_SETLK, F_WRLCK, 0, 0) != 0)
 			_exit(1);
-		if (write(go[1], "g", 1) != 1)
+		if (write(go[1], "g", 1) != 1 || read(done[0], &c, 1) != 1)
 			_exit(2);
-		conf_sleep_ms(100);
+		conf_sleep_ms(50);
 		_exit(0); /* exiting releases the lock */
 	}
 	CHECK(read(go[0], &c, 1) == 1);
 	EXPECT_ERR(lock(fd, F_SETLK, F_WRLCK, 0, 0), EAGAIN);
+	CHECK(write(done[1], "d", 1) == 1);
 	EXPECT_EQ(lock(fd, F_SETLKW, F_WRLCK, 0, 0), 0);
 	EXPECT_EQ(conf_wait(pid), 0);
 }
 
 CASE(setlkw_deadlock_edeadlk)
 {
-	int fd, go[2], r;
+	int fd, go[2], r, parent_edeadlk, st;
 	pid_t pid;
 	char c;
 
@@ -1300,14 +1301,23 @@ CASE(setlkw_deadlock_edeadlk)
 		if (write(go[1], "g", 1) != 1)
 			_exit(2);
 		conf_sleep_ms(100);
-		/* The parent waits for byte 1 by now: waiting for byte 0
-		 * would never end. */
+		/* Usually the parent waits for byte 1 by now, and waiting for
+		 * byte 0 would never end. */
 		r = lock(fd, F_SETLKW, F_WRLCK, 0, 1);
-		_exit(r == -1 && errno == EDEADLK ? 0 : 3);
+		if (r == -1 && errno == EDEADLK)
+			_exit(0);
+		_exit(r == 0 ? 5 : 3);
 	}
 	CHECK(read(go[0], &c, 1) == 1);
-	EXPECT_EQ(lock(fd, F_SETLKW, F_WRLCK, 1, 1), 0);
-	EXPECT_EQ(conf_wait(pid), 0);
+	/* Whichever of the two waits second is told of the deadlock. */
+	r = lock(fd, F_SETLKW, F_WRLCK, 1, 1);
+	parent_edeadlk = r == -1 && errno == EDEADLK;
+	if (parent_edeadlk)
+		lock(fd, F_SETLK, F_UNLCK, 0, 1);
+	else
+		EXPECT_EQ(r, 0);
+	st = conf_wait(pid);
+	EXPECT_EQ(st, parent_edeadlk ? 5 : 0);
 }
 
 CASE(ofd_locks_belong_to_the_open_file)
