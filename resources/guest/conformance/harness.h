@@ -151,6 +151,15 @@ static const char *conf_errname(int e)
 	case EOWNERDEAD: return "EOWNERDEAD";
 	case ENOTRECOVERABLE: return "ENOTRECOVERABLE";
 	case ERESTART: return "ERESTART";
+	case ELOOP: return "ELOOP";
+	case ENOTEMPTY: return "ENOTEMPTY";
+	case EXDEV: return "EXDEV";
+	case EMLINK: return "EMLINK";
+	case ETXTBSY: return "ETXTBSY";
+	case ECANCELED: return "ECANCELED";
+	case ENOLCK: return "ENOLCK";
+	case ENOTBLK: return "ENOTBLK";
+	case ESTALE: return "ESTALE";
 	default:
 		snprintf(buf, sizeof(buf), "errno %d", e);
 		return buf;

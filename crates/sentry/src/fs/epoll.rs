@@ -14,6 +14,17 @@
 //! hang-up). Host descriptors have no generation, so for them EPOLLET
 //! behaves as level-triggered. A file whose last descriptor closed drops
 //! out of the list, as on Linux.
+//!
+//! Ready items are reported in the order of a sequence number standing in
+//! for Linux's ready list: an item gets a new, highest one when added,
+//! modified or reported, so a level-triggered item that keeps being ready
+//! goes to the back of the line, and a wait with a small maxevents still
+//! reaches every ready item in turn.
+//!
+//! Nesting: an instance remembers the instances that watch it
+//! (`watchers`), so that an EPOLL_CTL_ADD can measure how deep a chain of
+//! instances would become both below and above the new link and refuse
+//! more than EP_MAX_NESTS levels, or a cycle, with ELOOP.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
@@ -52,14 +63,25 @@ pub struct Interest {
     pub reported: Option<u64>,
     /// A one-shot item after it reported, until EPOLL_CTL_MOD.
     pub disabled: bool,
+    /// Its place in the ready order (lowest first).
+    pub order: u64,
 }
 
 /// Items are keyed by the file (its address) and the descriptor number.
 type Key = (usize, i32);
 
+/// Levels of epoll instances watching epoll instances Linux allows below
+/// the outermost one (EP_MAX_NESTS).
+pub const MAX_NESTS: u32 = 4;
+
 #[derive(Debug, Default)]
 pub struct Epoll {
     items: Mutex<BTreeMap<Key, Interest>>,
+    /// The next `Interest::order`.
+    next_order: Mutex<u64>,
+    /// The instances that have this one in their interest list (possibly
+    /// stale: check with `watches`).
+    watchers: Mutex<Vec<Weak<FileDescription>>>,
     /// Notified when the interest list changes.
     pub queue: WaitQueue,
 }
@@ -69,6 +91,12 @@ fn key(file: &Arc<FileDescription>, fd: i32) -> Key {
 }
 
 impl Epoll {
+    fn take_order(&self) -> u64 {
+        let mut n = self.next_order.lock();
+        *n += 1;
+        *n
+    }
+
     pub fn add(
         &self,
         file: &Arc<FileDescription>,
@@ -76,6 +104,7 @@ impl Epoll {
         events: u32,
         data: u64,
     ) -> Result<(), Errno> {
+        let order = self.take_order();
         let mut items = self.items.lock();
         let k = key(file, fd);
         if items.get(&k).is_some_and(|i| i.file.strong_count() > 0) {
@@ -90,6 +119,7 @@ impl Epoll {
                 data,
                 reported: None,
                 disabled: false,
+                order,
             },
         );
         drop(items);
@@ -104,6 +134,7 @@ impl Epoll {
         events: u32,
         data: u64,
     ) -> Result<(), Errno> {
+        let order = self.take_order();
         let mut items = self.items.lock();
         let item = items.get_mut(&key(file, fd)).ok_or(Errno::ENOENT)?;
         if item.events & EPOLLEXCLUSIVE != 0 {
@@ -113,6 +144,7 @@ impl Epoll {
         item.data = data;
         item.reported = None;
         item.disabled = false;
+        item.order = order;
         drop(items);
         self.queue.notify(READABLE | WRITABLE);
         Ok(())
@@ -126,19 +158,24 @@ impl Epoll {
             .ok_or(Errno::ENOENT)
     }
 
-    /// The live items (dropping those whose file has closed).
+    /// The live items (dropping those whose file has closed), in ready
+    /// order.
     pub fn items(&self) -> Vec<Interest> {
         let mut items = self.items.lock();
         items.retain(|_, i| i.file.strong_count() > 0);
-        items.values().cloned().collect()
+        let mut v: Vec<Interest> = items.values().cloned().collect();
+        v.sort_by_key(|i| i.order);
+        v
     }
 
     /// Records that `item` reported: a one-shot item is disabled, an
-    /// edge-triggered one remembers the generation it saw.
+    /// edge-triggered one remembers the generation it saw, and the item
+    /// goes to the back of the ready order.
     pub fn reported(&self, item: &Interest, generation: Option<u64>) {
         let Some(file) = item.file.upgrade() else {
             return;
         };
+        let order = self.take_order();
         if let Some(i) = self.items.lock().get_mut(&key(&file, item.fd)) {
             if i.events & EPOLLONESHOT != 0 {
                 i.disabled = true;
@@ -146,7 +183,46 @@ impl Epoll {
             if i.events & EPOLLET != 0 {
                 i.reported = generation;
             }
+            i.order = order;
         }
+    }
+
+    /// Whether `file` is in the interest list (under any descriptor).
+    pub fn watches(&self, file: &Arc<FileDescription>) -> bool {
+        self.items()
+            .iter()
+            .any(|i| i.file.upgrade().is_some_and(|f| Arc::ptr_eq(&f, file)))
+    }
+
+    /// Notes that the instance `watcher` added this one to its list.
+    pub fn add_watcher(&self, watcher: &Arc<FileDescription>) {
+        let mut w = self.watchers.lock();
+        w.retain(|x| x.strong_count() > 0);
+        w.push(Arc::downgrade(watcher));
+    }
+
+    /// Notes that `watcher` removed this instance from its list (once).
+    pub fn remove_watcher(&self, watcher: &Arc<FileDescription>) {
+        let mut w = self.watchers.lock();
+        if let Some(at) = w
+            .iter()
+            .position(|x| std::ptr::eq(x.as_ptr(), Arc::as_ptr(watcher)))
+        {
+            w.remove(at);
+        }
+    }
+
+    /// The live instances that watch this one.
+    pub fn watched_by(&self, me: &Arc<FileDescription>) -> Vec<Arc<FileDescription>> {
+        self.watchers
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|w| match &w.kind {
+                crate::kernel::fd_table::FileKind::Epoll(e) => e.watches(me),
+                _ => false,
+            })
+            .collect()
     }
 
     /// The epoll instances this one watches (for loop checks).
@@ -159,9 +235,20 @@ impl Epoll {
     }
 
     /// Whether any item is ready now (the instance's own readiness, for
-    /// poll and nested epoll); `depth` bounds nesting.
+    /// poll and nested epoll); `depth` bounds nesting. A signalfd item
+    /// counts as not ready: use `any_ready_for` when the asking thread
+    /// is known.
     pub fn any_ready(&self, depth: u32) -> bool {
-        if depth > 5 {
+        self.any_ready_for(depth, 0)
+    }
+
+    /// `any_ready` for a thread whose pending signals (its own and its
+    /// process's) are `pending`: a signalfd item is ready when one of
+    /// them is in its mask, as Linux polls a signalfd for the thread
+    /// that polls, through any number of instances.
+    pub fn any_ready_for(&self, depth: u32, pending: u64) -> bool {
+        use crate::kernel::fd_table::FileKind;
+        if depth > MAX_NESTS + 1 {
             return false;
         }
         self.items().iter().any(|i| {
@@ -172,13 +259,14 @@ impl Epoll {
                 return false;
             };
             let ready = match &f.kind {
-                crate::kernel::fd_table::FileKind::Epoll(e) => {
-                    if e.any_ready(depth + 1) {
+                FileKind::Epoll(e) => {
+                    if e.any_ready_for(depth + 1, pending) {
                         POLLIN
                     } else {
                         0
                     }
                 }
+                FileKind::SignalFd(s) if s.mask() & pending != 0 => POLLIN | POLLRDNORM,
                 _ => f
                     .readiness()
                     .unwrap_or_else(|| host_ready(&f, poll_bits(i.events))),
@@ -222,4 +310,50 @@ pub fn poll_bits(events: u32) -> i16 {
             | EPOLLWRBAND
             | EPOLLMSG
             | EPOLLRDHUP)) as i16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::signalfd::SignalFd;
+    use crate::kernel::fd_table::FileKind;
+
+    #[test]
+    fn signalfd_items_are_ready_for_the_askers_signals_at_any_depth() {
+        const SIGUSR1: u64 = 1 << 9;
+        let sfd = Arc::new(FileDescription::new(
+            FileKind::SignalFd(SignalFd::new(SIGUSR1)),
+            2,
+        ));
+        let inner = Arc::new(FileDescription::new(FileKind::Epoll(Epoll::default()), 2));
+        let outer = Epoll::default();
+        let FileKind::Epoll(i) = &inner.kind else {
+            unreachable!()
+        };
+        i.add(&sfd, 3, EPOLLIN, 0).unwrap();
+        outer.add(&inner, 4, EPOLLIN, 0).unwrap();
+        for ep in [i, &outer] {
+            assert!(!ep.any_ready(0));
+            assert!(!ep.any_ready_for(0, SIGUSR1 << 1));
+            assert!(ep.any_ready_for(0, SIGUSR1));
+        }
+    }
+
+    #[test]
+    fn reported_items_go_to_the_back_of_the_ready_order() {
+        let ep = Epoll::default();
+        let files: Vec<_> = (0..3)
+            .map(|_| Arc::new(FileDescription::new(FileKind::Epoll(Epoll::default()), 2)))
+            .collect();
+        for (n, f) in files.iter().enumerate() {
+            ep.add(f, n as i32, EPOLLIN, n as u64).unwrap();
+        }
+        let order = |ep: &Epoll| ep.items().iter().map(|i| i.data).collect::<Vec<_>>();
+        assert_eq!(order(&ep), [0, 1, 2]);
+        let first = ep.items()[0].clone();
+        ep.reported(&first, None);
+        assert_eq!(order(&ep), [1, 2, 0]);
+        ep.modify(&files[1], 1, EPOLLIN, 1).unwrap();
+        assert_eq!(order(&ep), [2, 0, 1]);
+    }
 }

@@ -182,10 +182,12 @@ fn put_u64(task: &Task<'_>, dst: Guest, v: u64) -> Result<(), Errno> {
     Ok(())
 }
 
-fn guest_len(task: &Task<'_>, g: Guest) -> Result<u64, Errno> {
+/// The length of a transfer's guest bytes; for an iovec array, counted
+/// up to `cap` (enough for the caller's checks).
+fn guest_len(task: &Task<'_>, g: Guest, cap: u64) -> Result<u64, Errno> {
     match g {
         Guest::Buf { len, .. } => Ok(len),
-        Guest::Iov { addr, count } => Ok(gather(task, addr, count, false, 8)?
+        Guest::Iov { addr, count } => Ok(gather(task, addr, count, false, cap)?
             .iter()
             .map(|v| v.len as u64)
             .sum()),
@@ -194,7 +196,7 @@ fn guest_len(task: &Task<'_>, g: Guest) -> Result<u64, Errno> {
 
 /// A read of an eventfd's or a timerfd's 8-byte value.
 pub fn counter_read(task: &mut Task<'_>, file: &FileDescription, dst: Guest) -> SysResult {
-    if guest_len(task, dst)? < 8 {
+    if guest_len(task, dst, 8)? < 8 {
         return Err(Errno::EINVAL);
     }
     // A bad buffer fails before the value is taken.
@@ -216,12 +218,36 @@ pub fn counter_read(task: &mut Task<'_>, file: &FileDescription, dst: Guest) -> 
     }
 }
 
-/// A write to an eventfd (a timerfd cannot be written: EINVAL).
+/// A write to an eventfd (a timerfd cannot be written: EINVAL). Each
+/// write must be exactly 8 bytes (Linux since 6.9; a read takes any
+/// buffer of 8 or more). An eventfd has a plain write operation, so
+/// writev writes each segment on its own (do_loop_readv_writev): the
+/// first failure ends it, with the bytes written so far if any.
 pub fn counter_write(task: &mut Task<'_>, file: &FileDescription, src: Guest) -> SysResult {
+    if !matches!(file.kind, FileKind::EventFd(_)) {
+        return Err(Errno::EINVAL);
+    }
+    let Guest::Iov { addr, count } = src else {
+        return counter_write_one(task, file, src);
+    };
+    let (segs, _) = super::fs::read_iovecs(task, addr, count)?;
+    let mut done = 0u64;
+    for (base, len) in segs.into_iter().filter(|&(_, len)| len > 0) {
+        match counter_write_one(task, file, Guest::Buf { addr: base, len }) {
+            Ok(n) => done += n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+/// One write of an eventfd's 8-byte value from a buffer.
+fn counter_write_one(task: &mut Task<'_>, file: &FileDescription, src: Guest) -> SysResult {
     let FileKind::EventFd(e) = &file.kind else {
         return Err(Errno::EINVAL);
     };
-    if guest_len(task, src)? < 8 {
+    if guest_len(task, src, 9)? != 8 {
         return Err(Errno::EINVAL);
     }
     let views = src.views(task, 0, 8, false)?;
@@ -484,7 +510,7 @@ pub fn signalfd_read(
     dst: Guest,
 ) -> SysResult {
     const RECORD: u64 = 128;
-    let len = guest_len(task, dst)?;
+    let len = guest_len(task, dst, 64 * RECORD)?;
     if len < RECORD {
         return Err(Errno::EINVAL);
     }
@@ -517,7 +543,13 @@ pub fn signalfd_read(
 /// Whether a signal in `mask` is pending for the calling thread (a
 /// signalfd's readiness).
 pub fn signals_pending(task: &Task<'_>, mask: u64) -> bool {
-    (task.thread().pending.mask | task.process().shared_pending.mask) & mask != 0
+    pending_signals(task) & mask != 0
+}
+
+/// The signals pending for the calling thread: its own and its
+/// process's.
+pub fn pending_signals(task: &Task<'_>) -> u64 {
+    task.thread().pending.mask | task.process().shared_pending.mask
 }
 
 fn do_signalfd(task: &mut Task<'_>, fd: i32, mask_addr: u64, size: u64, flags: u32) -> SysResult {
@@ -548,4 +580,48 @@ pub fn signalfd(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 pub fn signalfd4(task: &mut Task<'_>, a: &Args) -> SysResult {
     do_signalfd(task, a.int(0), a.u(1), a.u(2), a.uint(3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fuzz_tests::{args, with_task};
+    use super::*;
+
+    #[test]
+    fn eventfd_writes_are_eight_bytes_and_writev_writes_each_segment() {
+        with_task(|t, buf| {
+            let fd = eventfd2(t, &args(&[0, u64::from(O_NONBLOCK)])).unwrap() as i32;
+            let file = t.fds().file(fd).unwrap();
+            let FileKind::EventFd(e) = &file.kind else {
+                panic!("not an eventfd");
+            };
+            let (vals, iov) = (buf + 0x100, buf);
+            t.mm().copy_out(vals, &2u64.to_le_bytes()).unwrap();
+            t.mm().copy_out(vals + 8, &3u64.to_le_bytes()).unwrap();
+            // A single 16-byte write is refused (Linux 6.9 and later).
+            let one = Guest::Buf {
+                addr: vals,
+                len: 16,
+            };
+            assert_eq!(counter_write(t, &file, one), Err(Errno::EINVAL));
+            assert_eq!(e.count(), 0);
+            // Two 8-byte segments are two writes.
+            let mut a = Vec::new();
+            for (base, len) in [(vals, 8u64), (vals + 8, 8)] {
+                a.extend_from_slice(&base.to_le_bytes());
+                a.extend_from_slice(&len.to_le_bytes());
+            }
+            t.mm().copy_out(iov, &a).unwrap();
+            let two = Guest::Iov {
+                addr: iov,
+                count: 2,
+            };
+            assert_eq!(counter_write(t, &file, two), Ok(16));
+            assert_eq!(e.count(), 5);
+            // A bad second segment ends the writev after the first.
+            t.mm().copy_out(iov + 24, &4u64.to_le_bytes()).unwrap();
+            assert_eq!(counter_write(t, &file, two), Ok(8));
+            assert_eq!(e.count(), 7);
+        });
+    }
 }

@@ -8,7 +8,9 @@
 //! expiry, the deadline or a signal. With host descriptors it polls the
 //! host with the kernel unlocked, in slices (short ones when sentry files
 //! are polled too, since their changes cannot wake a host poll), so that
-//! a signal or an exit interrupts it. ppoll and pselect6 swap in their
+//! a signal or an exit interrupts it. A signalfd, directly or inside an
+//! epoll instance, is ready for the signals pending for the polling
+//! thread. ppoll and pselect6 swap in their
 //! signal mask for the wait and put the old one back after any handler
 //! has run.
 
@@ -68,21 +70,33 @@ fn scan(task: &Task<'_>, entries: &mut [Entry]) -> Result<usize, Errno> {
         }
         match &e.file {
             None => e.revents = POLLNVAL,
-            Some(f) => match (f.host_fd(), f.readiness()) {
-                (Some(h), _) => {
+            Some(f) => {
+                if let Some(h) = f.host_fd() {
                     host.push(libc::pollfd {
                         fd: h.as_raw_fd(),
                         events: e.events,
                         revents: 0,
                     });
                     host_idx.push(i);
+                    continue;
                 }
-                (None, _) if matches!(&f.kind, FileKind::SignalFd(s) if super::fdobj::signals_pending(task, s.mask())) =>
-                {
-                    e.revents = (POLLIN | POLLRDNORM) & e.events;
-                }
-                (None, ready) => e.revents = ready.unwrap_or(0) & e.events,
-            },
+                let ready = match &f.kind {
+                    FileKind::SignalFd(s) if super::fdobj::signals_pending(task, s.mask()) => {
+                        POLLIN | POLLRDNORM
+                    }
+                    // An instance with a signalfd inside is ready for the
+                    // signals of the thread that asks.
+                    FileKind::Epoll(ep) => {
+                        if ep.any_ready_for(0, super::fdobj::pending_signals(task)) {
+                            POLLIN | POLLRDNORM
+                        } else {
+                            0
+                        }
+                    }
+                    _ => f.readiness().unwrap_or(0),
+                };
+                e.revents = ready & e.events;
+            }
         }
     }
     if !host.is_empty() {
