@@ -511,6 +511,56 @@ impl MemInode {
         Ok((done, after))
     }
 
+    /// fallocate: frames for every page of the range (the size grows
+    /// unless KEEP_SIZE), or with PUNCH_HOLE the range's bytes zeroed and
+    /// its whole pages freed.
+    fn allocate(&self, mode: u32, off: u64, len: u64) -> Result<(), Errno> {
+        const PUNCH_HOLE: u32 = 2;
+        let end = off.checked_add(len).ok_or(Errno::EFBIG)?;
+        if end > i64::MAX as u64 {
+            return Err(Errno::EFBIG);
+        }
+        let mut f = self.file()?.lock();
+        self.copy_up(&mut f)?;
+        if mode & PUNCH_HOLE != 0 {
+            let end = end.min(f.size);
+            let mut pos = off;
+            while pos < end {
+                let idx = pos / PAGE_SIZE;
+                let in_page = pos % PAGE_SIZE;
+                let take = (PAGE_SIZE - in_page).min(end - pos);
+                if in_page == 0 && take == PAGE_SIZE {
+                    if let Some(fr) = f.pages.remove(&idx) {
+                        self.fs.free_page(fr);
+                    }
+                } else if let Some(fr) = f.pages.get(&idx) {
+                    // SAFETY: a live page of this file, under its lock.
+                    unsafe {
+                        std::ptr::write_bytes(
+                            self.fs.page(*fr).add(in_page as usize),
+                            0,
+                            take as usize,
+                        );
+                    }
+                }
+                pos += take;
+            }
+        } else {
+            for idx in off / PAGE_SIZE..end.div_ceil(PAGE_SIZE) {
+                if let std::collections::btree_map::Entry::Vacant(e) = f.pages.entry(idx) {
+                    e.insert(self.fs.alloc_page()?);
+                }
+            }
+            if mode == 0 && end > f.size {
+                f.size = end;
+            }
+        }
+        f.exec = None;
+        drop(f);
+        self.touch(true);
+        Ok(())
+    }
+
     /// A copy of a written file's bytes in an anonymous memory file.
     fn snapshot(&self, f: &FileBody) -> Result<std::fs::File, Errno> {
         use std::os::fd::FromRawFd;
@@ -687,6 +737,10 @@ impl Inode for MemInode {
         open_flags: Option<OpenFlags>,
     ) -> Result<(Arc<dyn Inode>, Option<FileKind>), Errno> {
         let mut d = self.dir()?.lock();
+        if self.meta.lock().nlink == 0 {
+            // A removed directory takes no new names.
+            return Err(Errno::ENOENT);
+        }
         if self.find(&mut d, name)?.is_some() {
             return Err(Errno::EEXIST);
         }
@@ -731,6 +785,28 @@ impl Inode for MemInode {
             _ => None,
         };
         Ok((c, file))
+    }
+
+    fn create_tmpfile(
+        &self,
+        mode: u32,
+        owner: Owner,
+        open_flags: OpenFlags,
+    ) -> Result<(Arc<dyn Inode>, FileKind), Errno> {
+        self.dir()?;
+        if self.meta.lock().nlink == 0 {
+            return Err(Errno::ENOENT);
+        }
+        let c = MemInode::new(
+            &self.fs,
+            self.fs.ino(),
+            libc::S_IFREG | (mode & 0o7777),
+            owner,
+            Body::file(None, 0),
+        );
+        c.meta.lock().nlink = 0;
+        let kind = Arc::clone(&c).open(open_flags)?;
+        Ok((c, kind))
     }
 
     fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> Result<(), Errno> {
@@ -979,6 +1055,32 @@ impl FileOps for MemOpen {
 
     fn truncate(&self, len: u64) -> Result<(), Errno> {
         self.0.truncate_to(len)
+    }
+
+    fn allocate(&self, mode: u32, off: u64, len: u64) -> Result<(), Errno> {
+        self.0.allocate(mode, off, len)
+    }
+
+    fn seek_data(&self, off: u64, hole: bool) -> u64 {
+        let Ok(f) = self.0.file() else {
+            return off;
+        };
+        let f = f.lock();
+        if f.lower.is_some() {
+            return if hole { f.size } else { off };
+        }
+        // Pages with a frame are data, pages without are holes.
+        let mut page = off / PAGE_SIZE;
+        loop {
+            let start = (page * PAGE_SIZE).max(off);
+            if start >= f.size {
+                return f.size;
+            }
+            if f.pages.contains_key(&page) != hole {
+                return start;
+            }
+            page += 1;
+        }
     }
 
     fn inode(&self) -> Option<Arc<dyn Inode>> {

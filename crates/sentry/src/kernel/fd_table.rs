@@ -74,6 +74,20 @@ pub trait FileOps: Send + Sync {
     }
     /// The size SEEK_END counts from (None: the file cannot seek, ESPIPE).
     fn size(&self) -> Option<u64>;
+    /// SEEK_DATA (`hole` false) or SEEK_HOLE from `off` (< size): the
+    /// offset found. By default the whole file is data.
+    fn seek_data(&self, off: u64, hole: bool) -> u64 {
+        if hole {
+            self.size().unwrap_or(off)
+        } else {
+            off
+        }
+    }
+    /// fallocate(2) with its mode (0, KEEP_SIZE, PUNCH_HOLE|KEEP_SIZE).
+    fn allocate(&self, mode: u32, off: u64, len: u64) -> Result<(), Errno> {
+        let _ = (mode, off, len);
+        Err(Errno::ENODEV)
+    }
     /// ftruncate(2).
     fn truncate(&self, len: u64) -> Result<(), Errno> {
         let _ = len;

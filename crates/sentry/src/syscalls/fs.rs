@@ -240,7 +240,11 @@ fn positioned_native(
     a: &Args,
     write: bool,
 ) -> SysResult {
+    if matches!(file.kind, FileKind::Path(_)) {
+        return Err(Errno::EBADF);
+    }
     let off = offset(a, 3)? as u64;
+    fdobj::check_access(file, write)?;
     match &file.kind {
         FileKind::Device(_) if write => self::write(task, a),
         FileKind::Device(_) => read(task, a),
@@ -313,14 +317,28 @@ fn ops_write(
     };
     let mut done = 0usize;
     let mut end = at.unwrap_or(0);
+    // RLIMIT_FSIZE: a write that starts at the limit fails with EFBIG
+    // and SIGXFSZ; one that crosses it is cut short.
+    const RLIMIT_FSIZE: u32 = 1;
+    let limit = task.rlimits().soft(RLIMIT_FSIZE);
     for v in iov {
         // SAFETY: `v` is a host view of guest memory, readable and
         // `v.len` bytes long.
-        let src = unsafe { std::slice::from_raw_parts(v.base.cast_const(), v.len) };
+        let mut src = unsafe { std::slice::from_raw_parts(v.base.cast_const(), v.len) };
         if src.is_empty() {
             continue;
         }
-        let (n, after) = match o.ops.write(at, src) {
+        let start = at.unwrap_or_else(|| o.ops.size().unwrap_or(0));
+        let room = limit.saturating_sub(start);
+        if (room as usize) < src.len() {
+            src = &src[..room as usize];
+        }
+        let r = if src.is_empty() {
+            Err(Errno::EFBIG)
+        } else {
+            o.ops.write(at, src)
+        };
+        let (n, after) = match r {
             Ok(r) => r,
             Err(_) if done > 0 => break,
             Err(Errno::EFBIG) => {
@@ -347,6 +365,129 @@ fn ops_write(
         *pos = end;
     }
     Ok(done as u64)
+}
+
+/// preadv, pwritev and their v2 forms: `off` -1 (v2 only) is the file
+/// offset, as readv/writev; RWF_* flags beyond the known ones are
+/// EOPNOTSUPP. The sync flags need nothing here (writes reach the host or
+/// memory at once); RWF_NOWAIT is honoured by files that never wait;
+/// RWF_APPEND writes at the end.
+fn positioned_v(task: &mut Task<'_>, a: &Args, write: bool, flags: Option<u32>) -> SysResult {
+    const RWF_SUPPORTED: u32 = 0x3f;
+    const RWF_APPEND: u32 = 0x10;
+    const RWF_NOAPPEND: u32 = 0x20;
+    if let Some(f) = flags
+        && f & !RWF_SUPPORTED != 0
+    {
+        return Err(Errno::ENOTSUP);
+    }
+    let file = host_file(task, a.int(0))?;
+    fdobj::check_access(&file, write)?;
+    let off = a.u(3) as i64;
+    if off == -1 && flags.is_some() {
+        return if write {
+            writev(task, a)
+        } else {
+            readv(task, a)
+        };
+    }
+    if off < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (v, n) = (a.u(1), a.u(2));
+    match &file.kind {
+        FileKind::Dir(_) => Err(Errno::EISDIR),
+        FileKind::Path(_) => Err(Errno::EBADF),
+        FileKind::Device(_) => {
+            if write {
+                writev(task, a)
+            } else {
+                readv(task, a)
+            }
+        }
+        FileKind::Ops(o) => {
+            let iov = gather(task, v, n, !write, u64::MAX)?;
+            if write {
+                let flags = flags.unwrap_or(0);
+                let append = (file.status() & O_APPEND_FLAG != 0 && flags & RWF_NOAPPEND == 0)
+                    || flags & RWF_APPEND != 0;
+                ops_write(task, o, &iov, Some(off as u64), append)
+            } else {
+                ops_read(o, &iov, Some(off as u64))
+            }
+        }
+        FileKind::File(_) | FileKind::Stdio(_) => {
+            let fd = file.host_fd().ok_or(Errno::EINVAL)?;
+            if matches!(file.kind, FileKind::Stdio(_))
+                && host::lseek(fd, 0, libc::SEEK_CUR).is_err()
+            {
+                return Err(Errno::ESPIPE);
+            }
+            let iov = gather(task, v, n, !write, u64::MAX)?;
+            if write {
+                restart(|| host::pwritev(fd, &iov, off)).map(|n| n as u64)
+            } else {
+                restart(|| host::preadv(fd, &iov, off)).map(|n| n as u64)
+            }
+        }
+        _ => Err(Errno::ESPIPE),
+    }
+}
+
+pub fn preadv(task: &mut Task<'_>, a: &Args) -> SysResult {
+    positioned_v(task, a, false, None)
+}
+
+pub fn pwritev(task: &mut Task<'_>, a: &Args) -> SysResult {
+    positioned_v(task, a, true, None)
+}
+
+pub fn preadv2(task: &mut Task<'_>, a: &Args) -> SysResult {
+    positioned_v(task, a, false, Some(a.uint(5)))
+}
+
+pub fn pwritev2(task: &mut Task<'_>, a: &Args) -> SysResult {
+    positioned_v(task, a, true, Some(a.uint(5)))
+}
+
+/// fallocate(2): modes 0 (allocate, growing the size), KEEP_SIZE, and
+/// PUNCH_HOLE|KEEP_SIZE; others EOPNOTSUPP. A gofer-backed file asks the
+/// host.
+pub fn fallocate(task: &mut Task<'_>, a: &Args) -> SysResult {
+    const KEEP_SIZE: u32 = 1;
+    const PUNCH_HOLE: u32 = 2;
+    let (mode, off, len) = (a.uint(1), a.u(2) as i64, a.u(3) as i64);
+    let file = host_file(task, a.int(0))?;
+    if off < 0 || len <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if off.checked_add(len).is_none() {
+        return Err(Errno::EFBIG);
+    }
+    if mode & !(KEEP_SIZE | PUNCH_HOLE) != 0 || (mode & PUNCH_HOLE != 0 && mode & KEEP_SIZE == 0) {
+        return Err(Errno::ENOTSUP);
+    }
+    if matches!(file.kind, FileKind::Path(_)) || file.status() & fdobj::O_ACCMODE == 0 {
+        return Err(Errno::EBADF);
+    }
+    match &file.kind {
+        FileKind::Pipe(_) => Err(Errno::ESPIPE),
+        FileKind::Dir(_) => Err(Errno::EISDIR),
+        FileKind::Ops(o) => o.ops.allocate(mode, off as u64, len as u64).map(|()| 0),
+        FileKind::File(f) if f.inode.attr().is_regular() => {
+            let fd = file.host_fd().ok_or(Errno::EINVAL)?;
+            // SAFETY: fallocate takes no memory arguments.
+            let r = unsafe {
+                libc::fallocate(std::os::fd::AsRawFd::as_raw_fd(&fd), mode as i32, off, len)
+            };
+            if r == 0 {
+                Ok(0)
+            } else {
+                Err(Errno::last_host())
+            }
+        }
+        _ => Err(Errno::ENODEV),
+    }
 }
 
 pub fn pread64(task: &mut Task<'_>, a: &Args) -> SysResult {
@@ -552,6 +693,9 @@ pub fn writev(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 pub fn lseek(task: &mut Task<'_>, a: &Args) -> SysResult {
     let file = host_file(task, a.int(0))?;
+    if matches!(file.kind, FileKind::Path(_)) {
+        return Err(Errno::EBADF);
+    }
     if matches!(file.kind, FileKind::Pipe(_)) {
         return Err(Errno::ESPIPE);
     }
@@ -567,9 +711,16 @@ pub fn lseek(task: &mut Task<'_>, a: &Args) -> SysResult {
                 libc::SEEK_SET => off,
                 libc::SEEK_CUR => (*pos as i64).checked_add(off).ok_or(Errno::EOVERFLOW)?,
                 libc::SEEK_END => size.checked_add(off).ok_or(Errno::EOVERFLOW)?,
-                // The whole file is data.
-                libc::SEEK_DATA if off < size && off >= 0 => off,
-                libc::SEEK_HOLE if off < size && off >= 0 => size,
+                libc::SEEK_DATA if off < size && off >= 0 => {
+                    let d = o.ops.seek_data(off as u64, false) as i64;
+                    if d >= size {
+                        return Err(Errno::ENXIO);
+                    }
+                    d
+                }
+                libc::SEEK_HOLE if off < size && off >= 0 => {
+                    o.ops.seek_data(off as u64, true) as i64
+                }
                 libc::SEEK_DATA | libc::SEEK_HOLE => return Err(Errno::ENXIO),
                 _ => return Err(Errno::EINVAL),
             };
@@ -895,6 +1046,9 @@ pub fn ioctl(task: &mut Task<'_>, a: &Args) -> SysResult {
     const FIOCLEX: u64 = 0x5451;
     let fd = a.int(0);
     let file = host_file(task, fd)?;
+    if matches!(file.kind, FileKind::Path(_)) {
+        return Err(Errno::EBADF);
+    }
     let req = u64::from(a.uint(1));
     match req {
         FIOCLEX | FIONCLEX => return task.fds_mut().set_cloexec(fd, req == FIOCLEX).map(|()| 0),
@@ -905,8 +1059,22 @@ pub fn ioctl(task: &mut Task<'_>, a: &Args) -> SysResult {
             return Ok(0);
         }
         FIONREAD => {
-            if let FileKind::Pipe(end) = &file.kind {
-                let n = i32::try_from(end.pipe.available()).unwrap_or(i32::MAX);
+            // Bytes ready to read: a pipe's contents, a regular file's
+            // bytes past the offset.
+            let n = match &file.kind {
+                FileKind::Pipe(end) => Some(end.pipe.available() as u64),
+                FileKind::Ops(o) => o.ops.size().map(|s| s.saturating_sub(*o.pos.lock())),
+                FileKind::File(f) if f.inode.attr().is_regular() => {
+                    let fd = file.host_fd().ok_or(Errno::EINVAL)?;
+                    let size = host::fstat(fd)?.st_size.max(0) as u64;
+                    let pos = host::lseek(fd, 0, libc::SEEK_CUR)?;
+                    Some(size.saturating_sub(pos))
+                }
+                FileKind::Dir(_) => return Err(Errno::ENOTTY),
+                _ => None,
+            };
+            if let Some(n) = n {
+                let n = i32::try_from(n).unwrap_or(i32::MAX);
                 task.mm().copy_out(a.u(2), &n.to_le_bytes())?;
                 return Ok(0);
             }

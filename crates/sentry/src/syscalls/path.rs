@@ -165,12 +165,33 @@ fn do_open_how(
         return Err(Errno::ENOENT);
     }
     if flags & O_TMPFILE == O_TMPFILE && flags & O_PATH == 0 {
-        // An unnamed file in a directory: no filesystem here has them.
-        let d = lookup_how(task, dirfd, &name, Follow::Yes, how)?;
-        if !d.is_dir() {
+        // An unnamed file in a directory, which linkat can name later
+        // (never, with O_EXCL).
+        let acc = flags & O_ACCMODE;
+        if acc != 1 && acc != 2 {
+            return Err(Errno::EINVAL);
+        }
+        let dir = lookup_how(task, dirfd, &name, Follow::Yes, how)?;
+        if !dir.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        return Err(Errno::ENOTSUP);
+        super::tree::writable(&dir)?;
+        super::tree::may_create(task, &dir)?;
+        let owner = super::tree::owner_in(task, &dir);
+        let perm = mode & !task.process().umask & 0o7777;
+        let (inode, kind) = dir.inode().create_tmpfile(perm, owner, acc as i32)?;
+        let mut label = dir.path();
+        label.extend_from_slice(format!("/#{} (deleted)", inode.attr().ino).as_bytes());
+        let d = Dentry::detached(label, inode, Arc::clone(dir.mount()));
+        if flags & O_EXCL != 0 {
+            d.mark_dead();
+        }
+        let status = acc | (flags & (O_NONBLOCK | O_APPEND));
+        return install_at(task, kind, status, flags, d);
+    }
+    if flags & O_CREAT != 0 && flags & O_TMPFILE == O_DIRECTORY {
+        // Linux 6.4 on: O_CREAT never makes a directory.
+        return Err(Errno::EINVAL);
     }
     let acc = flags & O_ACCMODE;
     let status = acc | (flags & (O_NONBLOCK | O_APPEND));
@@ -183,16 +204,30 @@ fn do_open_how(
     let d = match lookup_how(task, dirfd, &name, follow, how) {
         Ok(d) => d,
         Err(Errno::ENOENT) if creating => {
-            // The name is free (or a dangling symlink, which Linux would
-            // create through: refused here with ENOENT).
-            let p = super::tree::parent_of_path(task, dirfd, &name)?;
-            if p.last != vfs::Last::Normal || p.trailing_slash {
-                return Err(Errno::EISDIR);
-            }
-            match p.dir.child(&p.name) {
-                Err(Errno::ENOENT) => {}
-                Ok(_) => return Err(Errno::ENOENT),
-                Err(e) => return Err(e),
+            // The name is free, or a dangling symlink, which O_CREAT
+            // creates through (its target, as many links deep as it goes).
+            let mut p = super::tree::parent_of_path(task, dirfd, &name)?;
+            let mut links = 0;
+            loop {
+                if p.last != vfs::Last::Normal || p.trailing_slash {
+                    return Err(Errno::EISDIR);
+                }
+                match p.dir.child(&p.name) {
+                    Err(Errno::ENOENT) => break,
+                    Ok(c) if c.attr().is_symlink() && flags & O_NOFOLLOW == 0 => {
+                        links += 1;
+                        if links > 40 {
+                            return Err(Errno::ELOOP);
+                        }
+                        let target = current::enter(task, || c.readlink())?;
+                        let ctx = task.process().fs.clone().ok_or(Errno::ENOSYS)?;
+                        p = current::enter(task, || {
+                            vfs::resolve_parent(&ctx.root, &p.dir, &target, task.creds())
+                        })?;
+                    }
+                    Ok(_) => return Err(Errno::ENOENT),
+                    Err(e) => return Err(e),
+                }
             }
             super::tree::writable(&p.dir)?;
             super::tree::may_create(task, &p.dir)?;
@@ -645,6 +680,7 @@ pub fn fchdir(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 pub fn getcwd(task: &mut Task<'_>, a: &Args) -> SysResult {
     let mut cwd = match &task.process().fs {
+        Some(ctx) if ctx.cwd.is_dead() => return Err(Errno::ENOENT),
         Some(ctx) => ctx.cwd.path(),
         None => task.process().cwd.as_bytes().to_vec(),
     };
@@ -672,7 +708,13 @@ fn do_readlink(task: &Task<'_>, dirfd: i32, path_addr: u64, buf: u64, size: i32)
             format!("{}/{rel}", p.cwd.trim_end_matches('/')).into_bytes()
         }
     } else {
-        let d = lookup(task, dirfd, &path, Follow::No)?;
+        let d = if path.is_empty() && dirfd != AT_FDCWD {
+            // readlinkat(fd, ""): the symlink an O_PATH|O_NOFOLLOW
+            // descriptor names.
+            at_empty(task, dirfd)?.ok_or(Errno::ENOENT)?
+        } else {
+            lookup(task, dirfd, &path, Follow::No)?
+        };
         current::enter(task, || d.readlink())?
     };
     let n = target.len().min(size as usize);

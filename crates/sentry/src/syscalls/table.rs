@@ -595,7 +595,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "dx",
     ), // 283
     full("eventfd", fdobj::eventfd, "u"), // 284
-    none("fallocate"),               // 285
+    full("fallocate", fs::fallocate, "dxll"), // 285
     full("timerfd_settime", fdobj::timerfd_settime, "dxpp"), // 286
     full("timerfd_gettime", fdobj::timerfd_gettime, "dp"), // 287
     none("accept4"),                 // 288
@@ -615,8 +615,8 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
         "px",
     ), // 293
     none("inotify_init1"),           // 294
-    none("preadv"),                  // 295
-    none("pwritev"),                 // 296
+    full("preadv", fs::preadv, "dpulx"), // 295
+    full("pwritev", fs::pwritev, "dpulx"), // 296
     full("rt_tgsigqueueinfo", signal::rt_tgsigqueueinfo, "dddp"), // 297
     none("perf_event_open"),         // 298
     none("recvmmsg"),                // 299
@@ -657,8 +657,8 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     none("membarrier"),              // 324
     full("mlock2", mm::mlock2, "pux"), // 325
     full("copy_file_range", splice::copy_file_range, "dpdpux"), // 326
-    none("preadv2"),                 // 327
-    none("pwritev2"),                // 328
+    full("preadv2", fs::preadv2, "dpulxx"), // 327
+    full("pwritev2", fs::pwritev2, "dpulxx"), // 328
     none("pkey_mprotect"),           // 329
     none("pkey_alloc"),              // 330
     none("pkey_free"),               // 331

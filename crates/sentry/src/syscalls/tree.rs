@@ -212,6 +212,10 @@ fn do_link(
     if src.is_dir() {
         return Err(Errno::EPERM);
     }
+    if src.is_dead() {
+        // A removed file, or an O_TMPFILE made with O_EXCL.
+        return Err(Errno::ENOENT);
+    }
     p.dir.inode().link(&p.name, src.inode())?;
     p.dir.add_child(&p.name, Arc::clone(src.inode()));
     Ok(0)
@@ -265,6 +269,7 @@ fn do_unlink(task: &Task<'_>, dirfd: i32, path_addr: u64, flags: u32) -> SysResu
         return Err(Errno::EBUSY);
     }
     p.dir.inode().unlink(&p.name, rmdir)?;
+    victim.mark_dead();
     p.dir.forget(&p.name);
     Ok(0)
 }
@@ -375,6 +380,11 @@ fn do_rename(
     from.dir
         .inode()
         .rename(&from.name, to.dir.inode(), &to.name, flags)?;
+    if flags & RENAME_EXCHANGE == 0
+        && let Some(dst) = &dst
+    {
+        dst.mark_dead();
+    }
     from.dir.forget(&from.name);
     to.dir.forget(&to.name);
     Ok(0)

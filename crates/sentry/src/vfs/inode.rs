@@ -101,6 +101,18 @@ pub trait Inode: Send + Sync + Any {
         Err(Errno::EROFS)
     }
 
+    /// O_TMPFILE: a regular file in this directory's filesystem with no
+    /// name (nlink 0) until `link` gives it one, opened with `open_flags`.
+    fn create_tmpfile(
+        &self,
+        mode: u32,
+        owner: Owner,
+        open_flags: OpenFlags,
+    ) -> Result<(Arc<dyn Inode>, FileKind), Errno> {
+        let _ = (mode, owner, open_flags);
+        Err(Errno::ENOTSUP)
+    }
+
     /// A new name `name` in this directory for `target` (a file of the
     /// same filesystem; the VFS checked that).
     fn link(&self, name: &[u8], target: &Arc<dyn Inode>) -> Result<(), Errno> {

@@ -138,6 +138,8 @@ pub struct Dentry {
     children: Mutex<HashMap<Vec<u8>, Child>>,
     /// The root of a mount on top of this directory.
     covered: Mutex<Option<Arc<Dentry>>>,
+    /// Removed from its directory (unlink, rmdir, renamed over).
+    dead: AtomicBool,
 }
 
 impl std::fmt::Debug for Dentry {
@@ -166,6 +168,7 @@ impl Dentry {
             mount,
             children: Mutex::new(HashMap::new()),
             covered: Mutex::new(None),
+            dead: AtomicBool::new(false),
         })
     }
 
@@ -304,6 +307,17 @@ impl Dentry {
         };
         self.children.lock().insert(name.to_vec(), entry);
         d
+    }
+
+    /// Whether this name was removed from the tree.
+    pub fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Relaxed)
+    }
+
+    /// Marks this name removed (a process whose working directory it is
+    /// gets ENOENT from getcwd, as on Linux).
+    pub fn mark_dead(&self) {
+        self.dead.store(true, Ordering::Relaxed);
     }
 
     /// Forgets the cached child `name` (its file was removed or renamed);
