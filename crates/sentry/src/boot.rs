@@ -64,9 +64,12 @@ fn build_vfs(
         return Ok(None);
     };
     let setup = |what: &str, e: crate::errno::Errno| Error::Setup(format!("{what}: {e}"));
-    let vfs = if config.rootfs_readonly {
-        Vfs::over(Arc::clone(fs), true)
-    } else if config.overlay {
+    // A read-only root is the overlay too (unless --overlay=none), mounted
+    // read-only: the boot can still make the mountpoints the image lacks
+    // in its memory layer, and the guest gets EROFS.
+    let vfs = if !config.overlay {
+        Vfs::over(Arc::clone(fs), config.rootfs_readonly)
+    } else {
         let root =
             MemFs::overlay(Arc::clone(mem), Arc::clone(fs)).map_err(|e| setup("rootfs", e))?;
         Vfs::new(
@@ -74,12 +77,10 @@ fn build_vfs(
             MountOpts {
                 fstype: "overlay".into(),
                 source: "overlay".into(),
-                readonly: false,
+                readonly: config.rootfs_readonly,
                 options: "lowerdir=rootfs,upperdir=memory".into(),
             },
         )
-    } else {
-        Vfs::over(Arc::clone(fs), false)
     }
     .map_err(|e| setup("rootfs", e))?;
     crate::fs::mounts::defaults(&vfs, mem, cpus, &config.mounts)?;

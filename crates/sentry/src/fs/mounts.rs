@@ -49,9 +49,10 @@ fn destination(vfs: &Vfs, path: &[u8], dir: bool) -> Result<Arc<Dentry>, Errno> 
             }
             Ok(d) => d,
             Err(Errno::ENOENT) => {
-                if cur.mount().readonly() {
-                    return Err(Errno::EROFS);
-                }
+                // Made even on a read-only mount: the boot makes its
+                // mountpoints as runc does before it remounts the root
+                // read-only. On the overlay they go to the memory layer;
+                // a read-only gofer mount refuses (EROFS).
                 let node = if last && !dir {
                     NewNode::Regular(0o644)
                 } else {
