@@ -260,3 +260,106 @@ fn the_gofer_runs_confined_and_serves_what_the_spec_and_overlay_say() {
         host_mounts
     );
 }
+
+/// Every file under `dir` with its bytes (symlinks as their targets).
+fn tree_of(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let m = p.symlink_metadata().unwrap();
+            if m.is_dir() {
+                stack.push(p.clone());
+                out.push((p, Vec::new()));
+            } else if m.file_type().is_symlink() {
+                out.push((
+                    p.clone(),
+                    std::fs::read_link(&p)
+                        .unwrap()
+                        .into_os_string()
+                        .into_encoded_bytes(),
+                ));
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Escape attempts (symlinks to / and ../../.., `..` from the root,
+/// /proc/self/root and /proc/1/cwd, an absolute symlink in a bind mount,
+/// rename and link across a bind mount) find what Linux finds in a chroot
+/// with the same bind mount, and nothing on the host changes: not the
+/// rootfs, not the files beside it.
+#[test]
+fn escape_attempts_stay_inside_as_in_a_chroot() {
+    require_prerequisites();
+    for libc in [common::Libc::Glibc, common::Libc::Musl] {
+        let b = Bundle::new("mounts-escapes");
+        b.install(&guest("escapes", libc), "/escapes");
+        b.write_file("/marker", b"inside the root\n", 0o644);
+        for d in ["/mnt/bind", "/proc", "/tmp"] {
+            std::fs::create_dir_all(b.host_path(d)).unwrap();
+        }
+        // Files the attempts look for outside the root.
+        std::fs::write(b.path().join("outside-marker"), b"OUTSIDE\n").unwrap();
+        let bind = b.path().join("bindsrc");
+        std::fs::create_dir_all(&bind).unwrap();
+        std::fs::write(bind.join("inside"), b"in the bind mount\n").unwrap();
+        std::fs::write(bind.join("outside-marker"), b"BESIDE THE BIND\n").unwrap();
+        let mounts = serde_json::json!([
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/mnt/bind", "type": "bind", "source": "bindsrc", "options": ["rbind", "rw"]}
+        ]);
+        write_config(&b, &["/escapes"], mounts, false);
+        let before = tree_of(b.path());
+        let out = b.run_sandbox(None);
+        let after = tree_of(b.path());
+        let context = format!(
+            "sandbox {}:\n{}{}",
+            out.status,
+            out.stdout_lossy(),
+            out.stderr_lossy()
+        );
+        common::assert_no_panic(&out, &context);
+        assert_eq!(before, after, "the sandbox changed the host: {context}");
+        // Natively: the same root and bind mount under chroot, in a mount
+        // namespace of its own.
+        let root = b.rootfs();
+        // A PID namespace too, so that /proc/1 is the program itself.
+        let native = std::process::Command::new("unshare")
+            .args(["-m", "-p", "-f", "--", "sh", "-c"])
+            .arg(
+                "mount --make-rprivate / && mount --bind \"$1/bindsrc\" \"$1/rootfs/mnt/bind\" && \
+                 mount -t proc proc \"$1/rootfs/proc\" && mount -t tmpfs tmpfs \"$1/rootfs/tmp\" && \
+                 exec chroot \"$1/rootfs\" /escapes",
+            )
+            .arg("sh")
+            .arg(b.path())
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .output()
+            .expect("unshare runs");
+        let native_out = String::from_utf8_lossy(&native.stdout);
+        let context = format!(
+            "{context}\n--- native:\n{native_out}{}",
+            String::from_utf8_lossy(&native.stderr)
+        );
+        assert!(native.status.success(), "{context}");
+        assert!(
+            native_out
+                .lines()
+                .any(|l| l.starts_with("rename out of bind:") && l.ends_with("ross-device link")),
+            "{context}"
+        );
+        assert!(
+            !native_out.contains("OUTSIDE") && !native_out.contains("BESIDE"),
+            "{context}"
+        );
+        assert_eq!(out.stdout_lossy(), native_out, "{context}");
+        assert!(root.join("marker").exists());
+    }
+}
