@@ -7,6 +7,7 @@
 pub mod dev;
 pub mod epoll;
 pub mod eventfd;
+pub mod fifo;
 pub mod lock;
 pub mod memfs;
 pub mod mounts;

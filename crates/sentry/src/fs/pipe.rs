@@ -50,6 +50,10 @@ struct State {
     capacity: usize,
     readers: u32,
     writers: u32,
+    /// How many times a read (write) end was opened: a FIFO opener waits
+    /// for the other count to move (Linux's r_counter, w_counter).
+    read_opens: u64,
+    write_opens: u64,
 }
 
 /// A pipe: the ring, its ends and its waiters.
@@ -58,6 +62,8 @@ pub struct Pipe {
     pub queue: WaitQueue,
     /// Its inode number in the sentry's pipefs (fstat).
     pub ino: u64,
+    /// A named pipe (a FIFO's): fstat reports the FIFO's inode.
+    pub named: bool,
 }
 
 impl std::fmt::Debug for Pipe {
@@ -77,11 +83,27 @@ impl std::fmt::Debug for Pipe {
 
 static NEXT_INO: AtomicU64 = AtomicU64::new(1);
 
-/// One end of a pipe, owned by the file description that opened it.
+/// One end of a pipe, owned by the file description that opened it: a
+/// read end, a write end, or both (a FIFO opened O_RDWR).
 #[derive(Debug)]
 pub struct PipeEnd {
     pub pipe: Arc<Pipe>,
+    pub reader: bool,
     pub writer: bool,
+}
+
+impl PipeEnd {
+    /// The poll events of this end now.
+    pub fn readiness(&self) -> i16 {
+        let mut ev = 0;
+        if self.reader {
+            ev |= self.pipe.readiness(false);
+        }
+        if self.writer {
+            ev |= self.pipe.readiness(true);
+        }
+        ev
+    }
 }
 
 impl Drop for PipeEnd {
@@ -89,7 +111,8 @@ impl Drop for PipeEnd {
         let mut s = self.pipe.state.lock();
         if self.writer {
             s.writers -= 1;
-        } else {
+        }
+        if self.reader {
             s.readers -= 1;
         }
         drop(s);
@@ -127,23 +150,62 @@ pub fn copy_into(dst: &[IoVec], mut offset: usize, mut src: &[u8]) -> usize {
 impl Pipe {
     /// A new pipe and its (read, write) ends.
     pub fn new_pair() -> (PipeEnd, PipeEnd) {
-        let pipe = Arc::new(Pipe {
+        let pipe = Arc::new(Pipe::empty(false));
+        (pipe.open_end(true, false), pipe.open_end(false, true))
+    }
+
+    fn empty(named: bool) -> Pipe {
+        Pipe {
             state: Mutex::new(State {
                 buf: VecDeque::new(),
                 capacity: DEFAULT_CAPACITY,
-                readers: 1,
-                writers: 1,
+                readers: 0,
+                writers: 0,
+                read_opens: 0,
+                write_opens: 0,
             }),
             queue: WaitQueue::default(),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
-        });
-        (
-            PipeEnd {
-                pipe: Arc::clone(&pipe),
-                writer: false,
-            },
-            PipeEnd { pipe, writer: true },
-        )
+            named,
+        }
+    }
+
+    /// A FIFO's pipe, with no end open yet.
+    pub fn new_named() -> Arc<Pipe> {
+        Arc::new(Pipe::empty(true))
+    }
+
+    /// A new end reading, writing or both; the waiters (a FIFO opener
+    /// waiting for its partner, a reader's hang-up) are told.
+    pub fn open_end(self: &Arc<Pipe>, reader: bool, writer: bool) -> PipeEnd {
+        let mut s = self.state.lock();
+        if reader {
+            s.readers += 1;
+            s.read_opens += 1;
+        }
+        if writer {
+            s.writers += 1;
+            s.write_opens += 1;
+        }
+        drop(s);
+        self.queue.notify(READABLE | WRITABLE);
+        PipeEnd {
+            pipe: Arc::clone(self),
+            reader,
+            writer,
+        }
+    }
+
+    /// The open (read, write) ends now.
+    pub fn ends(&self) -> (u32, u32) {
+        let s = self.state.lock();
+        (s.readers, s.writers)
+    }
+
+    /// How many read (write) ends were ever opened.
+    pub fn opens(&self) -> (u64, u64) {
+        let s = self.state.lock();
+        (s.read_opens, s.write_opens)
     }
 
     /// A new read or write end of this pipe: an open of the pipe through a
@@ -152,22 +214,11 @@ impl Pipe {
     /// without O_NONBLOCK; a read end opens at once, where Linux would
     /// wait for a writer).
     pub fn reopen(self: &Arc<Pipe>, writer: bool) -> Result<PipeEnd, Errno> {
-        let mut s = self.state.lock();
-        if writer {
-            if s.readers == 0 {
-                return Err(Errno::ENXIO);
-            }
-            s.writers += 1;
-        } else {
-            s.readers += 1;
+        if writer && self.ends().0 == 0 {
+            return Err(Errno::ENXIO);
         }
-        drop(s);
         // A new writer ends a reader's hang-up.
-        self.queue.notify(READABLE | WRITABLE);
-        Ok(PipeEnd {
-            pipe: Arc::clone(self),
-            writer,
-        })
+        Ok(self.open_end(!writer, writer))
     }
 
     /// The poll events of the read or the write end now.

@@ -13,10 +13,16 @@
 //! descriptor of that file, and all of them when it exits; OFD locks go
 //! with their description. Waiters (F_SETLKW) sleep on one queue that
 //! every release notifies.
+//!
+//! Deadlock (EDEADLK), for the classic locks only, as Linux: before a
+//! process sleeps for a lock, the processes holding the conflicting locks
+//! are followed through the locks they wait for themselves; if the chain
+//! comes back to the caller, sleeping would never end. A waiter is listed
+//! (`Waiting`) while it sleeps. OFD locks are not checked, as on Linux.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -53,6 +59,102 @@ static TABLE: LazyLock<Mutex<HashMap<FileKey, Vec<Lock>>>> = LazyLock::new(Defau
 static USED: AtomicBool = AtomicBool::new(false);
 /// Notified on every release.
 pub static QUEUE: LazyLock<WaitQueue> = LazyLock::new(WaitQueue::default);
+
+/// A lock a waiter (F_SETLKW) sleeps for.
+#[derive(Clone, Copy, Debug)]
+struct Wanted {
+    key: FileKey,
+    owner: Owner,
+    start: u64,
+    end: u64,
+    write: bool,
+}
+
+/// The waiters now, by registration.
+static WAITERS: LazyLock<Mutex<HashMap<u64, Wanted>>> = LazyLock::new(Default::default);
+static NEXT_WAITER: AtomicU64 = AtomicU64::new(1);
+
+/// How far the chain of waiters is followed (Linux: 10).
+const MAX_DEADLOCK_STEPS: usize = 10;
+
+/// A waiter's listing, withdrawn when dropped.
+#[derive(Debug)]
+pub struct Waiting(u64);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITERS.lock().remove(&self.0);
+    }
+}
+
+/// Lists `owner` as waiting for the lock on `[start, end)`, or fails with
+/// EDEADLK if that would be a deadlock: some holder of a conflicting
+/// lock waits, directly or through other waiters, for a lock of `owner`.
+/// OFD locks are listed but never checked.
+pub fn wait_for(
+    key: FileKey,
+    owner: Owner,
+    start: u64,
+    end: u64,
+    write: bool,
+) -> Result<Waiting, Errno> {
+    let want = Wanted {
+        key,
+        owner,
+        start,
+        end,
+        write,
+    };
+    let mut waiters = WAITERS.lock();
+    if matches!(owner, Owner::Process(_)) && deadlocks(&TABLE.lock(), &waiters, want) {
+        return Err(Errno::EDEADLK);
+    }
+    let id = NEXT_WAITER.fetch_add(1, Ordering::Relaxed);
+    waiters.insert(id, want);
+    Ok(Waiting(id))
+}
+
+/// Whether waiting for `want` closes a cycle back to its owner.
+fn deadlocks(
+    table: &HashMap<FileKey, Vec<Lock>>,
+    waiters: &HashMap<u64, Wanted>,
+    want: Wanted,
+) -> bool {
+    let blockers = |w: &Wanted| -> Vec<Owner> {
+        table.get(&w.key).map_or_else(Vec::new, |locks| {
+            locks
+                .iter()
+                .filter(|l| {
+                    l.owner != w.owner && l.overlaps(w.start, w.end) && (w.write || l.write)
+                })
+                .map(|l| l.owner)
+                .collect()
+        })
+    };
+    // Breadth first over processes, a bounded number of steps deep.
+    let mut frontier = blockers(&want);
+    let mut seen: Vec<Owner> = Vec::new();
+    for _ in 0..MAX_DEADLOCK_STEPS {
+        let mut next = Vec::new();
+        for b in frontier {
+            if b == want.owner {
+                return true;
+            }
+            if !matches!(b, Owner::Process(_)) || seen.contains(&b) {
+                continue;
+            }
+            seen.push(b);
+            for w in waiters.values().filter(|w| w.owner == b) {
+                next.extend(blockers(w));
+            }
+        }
+        if next.is_empty() {
+            return false;
+        }
+        frontier = next;
+    }
+    false
+}
 
 /// The first lock of another owner that conflicts with a `write` (or
 /// read) lock on `[start, end)`.
@@ -188,5 +290,39 @@ mod tests {
             Some((0, 20))
         );
         release(a, None);
+    }
+
+    #[test]
+    fn a_wait_that_closes_a_cycle_is_edeadlk() {
+        let k = (78, 1);
+        let (a, b, c) = (Owner::Process(11), Owner::Process(12), Owner::Process(13));
+        assert_eq!(set(k, a, 0, 1, true, false), Ok(()));
+        assert_eq!(set(k, b, 1, 2, true, false), Ok(()));
+        assert_eq!(set(k, c, 2, 3, true, false), Ok(()));
+        // a waits for b's byte: nobody waits for a yet.
+        let wa = wait_for(k, a, 1, 2, true).unwrap();
+        // b waiting for a's byte would close the cycle.
+        assert_eq!(wait_for(k, b, 0, 1, true).unwrap_err(), Errno::EDEADLK);
+        // A longer cycle: b waits for c, then c for a.
+        let wb = wait_for(k, b, 2, 3, true).unwrap();
+        assert_eq!(wait_for(k, c, 0, 1, false).unwrap_err(), Errno::EDEADLK);
+        // A read lock conflicts with nothing of theirs here: no cycle.
+        assert_eq!(set(k, c, 5, 6, false, false), Ok(()));
+        assert!(wait_for(k, a, 5, 6, false).is_ok());
+        // Once a stops waiting, c may wait for a.
+        drop(wa);
+        let wc = wait_for(k, c, 0, 1, true).unwrap();
+        drop((wb, wc));
+        // OFD locks are never checked.
+        let (d, e) = (Owner::Description(1), Owner::Description(2));
+        let k2 = (78, 2);
+        assert_eq!(set(k2, d, 0, 1, true, false), Ok(()));
+        assert_eq!(set(k2, e, 1, 2, true, false), Ok(()));
+        let wd = wait_for(k2, d, 1, 2, true).unwrap();
+        assert!(wait_for(k2, e, 0, 1, true).is_ok());
+        drop(wd);
+        for o in [a, b, c, d, e] {
+            release(o, None);
+        }
     }
 }

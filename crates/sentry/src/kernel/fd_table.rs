@@ -238,7 +238,7 @@ impl FileDescription {
             FileKind::Ops(_) | FileKind::Dir(_) => POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM,
             // poll(2) does not see O_PATH descriptors.
             FileKind::Path(_) => POLLNVAL,
-            FileKind::Pipe(end) => end.pipe.readiness(end.writer),
+            FileKind::Pipe(end) => end.readiness(),
             FileKind::EventFd(e) => e.readiness(),
             FileKind::TimerFd(t) => t.readiness(),
             // It depends on who asks: see `syscalls::poll`.

@@ -995,6 +995,9 @@ fn record_lock(task: &mut Task<'_>, file: &Arc<FileDescription>, cmd: u32, arg: 
                 if task.interrupted() {
                     return Err(Errno::ERESTARTSYS);
                 }
+                // Listed as waiting while asleep; EDEADLK if the holders
+                // wait for the caller.
+                let _waiting = reclock::wait_for(key, owner, start, end, write)?;
                 if task.block_on(&reclock::QUEUE, !0, None)
                     == crate::kernel::task::Wake::Interrupted
                 {

@@ -5,8 +5,9 @@
 //! directory (AT_FDCWD) or a directory descriptor. Calls into the VFS that
 //! may reach procfs (walks, opens, directory reads, readlink) run under
 //! `kernel::current::enter`, so that procfs knows its caller. A device
-//! node opens by its number (`crate::fs::dev`); a FIFO, socket or the
-//! like opens as its filesystem says (procfs's pipes), or ENXIO. Without
+//! node opens by its number (`crate::fs::dev`); a FIFO as a pipe its
+//! openers share (`crate::fs::fifo`); a socket or the like as its
+//! filesystem says (procfs's pipes), or ENXIO. Without
 //! a VFS (an embedder that gave no filesystem server) walks are ENOSYS,
 //! and readlink answers /proc/self/exe alone.
 
@@ -300,8 +301,14 @@ fn do_open_how(
             }
             current::enter(task, || Arc::clone(d.inode()).open(open_flags))?
         }
-        // FIFOs, sockets, block devices: what the filesystem makes of
-        // them (a pipe behind a procfs magic link), ENXIO in general.
+        // A FIFO (not a pipe behind a procfs magic link, which its
+        // filesystem opens): the pipe its openers share.
+        libc::S_IFIFO if attr.dev != PIPEFS_DEV => {
+            let nonblock = flags & O_NONBLOCK != 0;
+            crate::fs::fifo::open(task, (attr.dev, attr.ino), acc, nonblock)?
+        }
+        // Sockets, block devices: what the filesystem makes of them (a
+        // pipe behind a procfs magic link), ENXIO in general.
         _ => current::enter(task, || Arc::clone(d.inode()).open(open_flags))?,
     };
     install_at(task, kind, status, flags, d)
@@ -557,6 +564,12 @@ fn file_stat(task: &Task<'_>, file: &FileDescription) -> Result<libc::stat, Errn
             st = match file.dentry() {
                 Some(de) => dentry_stat(de),
                 None => device_stat(*d),
+            }
+        }
+        // A FIFO's pipe: the FIFO's inode.
+        FileKind::Pipe(end) if end.pipe.named && file.dentry().is_some() => {
+            if let Some(d) = file.dentry() {
+                st = dentry_stat(d);
             }
         }
         FileKind::Pipe(end) => {
@@ -890,7 +903,8 @@ fn statfs_bytes(file: Option<&FileKind>, dentry: Option<&Dentry>) -> [u8; 120] {
     const ST_NOEXEC: u64 = 8;
     const ST_VALID: u64 = 0x20;
     let fs = match (file, dentry) {
-        (Some(FileKind::Pipe(_)), _) => None,
+        // A FIFO's pipe is its filesystem's; an anonymous one pipefs's.
+        (Some(FileKind::Pipe(e)), _) if !e.pipe.named => None,
         (
             Some(
                 FileKind::EventFd(_)

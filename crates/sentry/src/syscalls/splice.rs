@@ -34,7 +34,7 @@ fn source_read(
         len: buf.len(),
     }];
     match &file.kind {
-        FileKind::Pipe(end) if !end.writer => loop {
+        FileKind::Pipe(end) if end.reader => loop {
             match end.pipe.read(&iov) {
                 Err(Errno::EAGAIN) if !nonblock => fdobj::wait_native(task, file, READABLE)?,
                 r => return r,

@@ -55,7 +55,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "open",
         path::open,
-        "O_TMPFILE ENOTSUP; FIFOs and sockets ENXIO; a device node opens by its number (null, zero, full, random and urandom; others ENXIO); a /proc/[pid]/fd link to a host stdio descriptor shares its description, as dup; O_CREAT through a dangling symlink is ENOENT",
+        "O_TMPFILE ENOTSUP; a FIFO opens as a pipe its openers share, waiting for the other end as fifo(7); sockets ENXIO; a device node opens by its number (null, zero, full, random and urandom; others ENXIO); a /proc/[pid]/fd link to a host stdio descriptor shares its description, as dup; O_CREAT through a dangling symlink is ENOENT",
         "sxo",
     ), // 2
     full("close", fs::close, "d"),   // 3
@@ -545,7 +545,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "openat",
         path::openat,
-        "O_TMPFILE ENOTSUP; FIFOs and sockets ENXIO; a device node opens by its number (null, zero, full, random and urandom; others ENXIO); a /proc/[pid]/fd link to a host stdio descriptor shares its description, as dup; O_CREAT through a dangling symlink is ENOENT",
+        "O_TMPFILE ENOTSUP; a FIFO opens as a pipe its openers share, waiting for the other end as fifo(7); sockets ENXIO; a device node opens by its number (null, zero, full, random and urandom; others ENXIO); a /proc/[pid]/fd link to a host stdio descriptor shares its description, as dup; O_CREAT through a dangling symlink is ENOENT",
         "dsxo",
     ), // 257
     full("mkdirat", tree::mkdirat, "dso"), // 258

@@ -69,6 +69,10 @@ impl TestFs {
         self.add(path, libc::S_IFREG | perm, data);
     }
 
+    pub fn fifo(&self, path: &[u8], perm: u32) {
+        self.add(path, libc::S_IFIFO | perm, b"");
+    }
+
     pub fn symlink(&self, path: &[u8], target: &[u8]) {
         self.add(path, libc::S_IFLNK | 0o777, target);
     }

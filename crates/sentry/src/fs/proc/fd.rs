@@ -392,7 +392,7 @@ fn fdinfo_text(entry: &FdEntry) -> Vec<u8> {
         flags |= O_LARGEFILE;
     }
     let (mnt, ino) = match (&file.kind, file.dentry()) {
-        (FileKind::Pipe(end), _) => (0, end.pipe.ino),
+        (FileKind::Pipe(end), _) if !end.pipe.named => (0, end.pipe.ino),
         (_, Some(d)) => (d.mount().id, d.attr().ino),
         (FileKind::Stdio(fd), None) => (0, crate::host::fstat(fd.as_fd()).map_or(0, |s| s.st_ino)),
         _ => (0, 1),
