@@ -293,6 +293,29 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Unmaps the page at `va` if it maps `frame` (releasing that
+    /// reference); true if it did. The check and the unmap are one step
+    /// under the page-table lock, so a page remapped meanwhile stays.
+    pub fn unmap_frame(&self, va: u64, frame: Frame) -> bool {
+        if Self::check_user(va, PAGE_SIZE).is_err() {
+            return false;
+        }
+        let _t = self.lock();
+        let Some(slot) = self.leaf_slot(va & !(PAGE_SIZE - 1)) else {
+            return false;
+        };
+        let old = self.mem.read_u64(slot);
+        if !is_mapped(old) || old & pte::ADDR_MASK != frame {
+            return false;
+        }
+        let mut zap = Zapper::new(&self.mem);
+        self.mem.write_u64(slot, 0);
+        zap.add(old);
+        self.mem.put(frame);
+        zap.flush();
+        true
+    }
+
     /// Changes the protection of mapped pages in `[va, va+len)`.
     pub fn protect(&self, va: u64, len: u64, prot: Prot) -> Result<()> {
         self.protect_cow(va, len, prot, false)

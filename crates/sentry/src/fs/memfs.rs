@@ -31,16 +31,17 @@
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
-use vmm::{Frame, MemoryFile};
+use vmm::{AddressSpace, Frame, MemoryFile};
 
 const PAGE_SIZE: u64 = 4096;
 
 use crate::errno::Errno;
 use crate::kernel::fd_table::{DirFile, FileKind, FileOps, HostFile, OpsFile};
+use crate::mm::FileFrames;
 use crate::vfs::backend::{Attr, FsBackend, Handle, Owner, SetAttr, SetTime, StatFs};
 use crate::vfs::inode::{DirEntry, ExecFile, Inode, NewNode, OpenFlags, dtype};
 
@@ -178,6 +179,78 @@ struct FileBody {
     exec: Option<ExecFile>,
     pages: BTreeMap<u64, Frame>,
     size: u64,
+    /// Where address spaces map (or may map) this file's frames, for
+    /// truncation to unmap the pages it drops (see `mm::FileFrames`).
+    maps: Vec<Tracked>,
+    /// `maps` is pruned of dead address spaces when it grows to this.
+    prune_at: usize,
+    /// A shared writable mapping has mapped the file: its bytes may change
+    /// without a write, so exec snapshots are not kept.
+    writably_mapped: bool,
+}
+
+/// A range of file pages `[first, end)` that an address space maps at
+/// the file offset plus `delta` (wrapping).
+struct Tracked {
+    space: Weak<AddressSpace>,
+    delta: u64,
+    first: u64,
+    end: u64,
+}
+
+impl FileBody {
+    /// The least `prune_at`.
+    const PRUNE_MIN: usize = 64;
+
+    /// Notes a tracked range, merged with one of the same space and
+    /// placement it overlaps or touches.
+    fn track(&mut self, space: &Arc<AddressSpace>, va: u64, first: u64, n: u64) {
+        let Some(end) = first.checked_add(n) else {
+            return;
+        };
+        let delta = va.wrapping_sub(first.wrapping_mul(PAGE_SIZE));
+        let weak = Arc::downgrade(space);
+        let (mut first, mut end) = (first, end);
+        self.maps.retain(|t| {
+            let same = Weak::ptr_eq(&t.space, &weak)
+                && t.delta == delta
+                && t.first <= end
+                && first <= t.end;
+            if same {
+                first = first.min(t.first);
+                end = end.max(t.end);
+            }
+            !same
+        });
+        if self.maps.len() >= self.prune_at {
+            self.maps.retain(|t| t.space.strong_count() > 0);
+            self.prune_at = (self.maps.len() * 2).max(Self::PRUNE_MIN);
+        }
+        self.maps.push(Tracked {
+            space: weak,
+            delta,
+            first,
+            end,
+        });
+    }
+
+    /// Unmaps `dropped` (file page → frame, no longer the file's) wherever
+    /// a tracked range still maps them.
+    fn zap(&mut self, dropped: &BTreeMap<u64, Frame>) {
+        if dropped.is_empty() {
+            return;
+        }
+        self.maps.retain(|t| {
+            let Some(space) = t.space.upgrade() else {
+                return false;
+            };
+            for (idx, fr) in dropped.range(t.first..t.end) {
+                let va = idx.wrapping_mul(PAGE_SIZE).wrapping_add(t.delta);
+                space.unmap_frame(va, *fr);
+            }
+            true
+        });
+    }
 }
 
 struct LinkBody {
@@ -209,6 +282,9 @@ impl Body {
             exec: None,
             pages: BTreeMap::new(),
             size,
+            maps: Vec::new(),
+            prune_at: FileBody::PRUNE_MIN,
+            writably_mapped: false,
         }))
     }
 }
@@ -612,11 +688,12 @@ impl MemInode {
             self.copy_up(&mut f)?;
         }
         let keep = len.div_ceil(PAGE_SIZE);
-        let gone: Vec<u64> = f.pages.range(keep..).map(|(k, _)| *k).collect();
-        for k in gone {
-            if let Some(fr) = f.pages.remove(&k) {
-                self.fs.free_page(fr);
-            }
+        // The dropped pages leave every mapping too: touching them again
+        // is SIGBUS (or a fresh page, once the file grows back).
+        let dropped = f.pages.split_off(&keep);
+        f.zap(&dropped);
+        for (_, fr) in dropped {
+            self.fs.free_page(fr);
         }
         if !len.is_multiple_of(PAGE_SIZE)
             && let Some(fr) = f.pages.get(&(len / PAGE_SIZE))
@@ -1014,13 +1091,15 @@ impl Inode for MemInode {
         let Some(h) = f.lower else {
             // A file written in the sandbox: the loader reads host files,
             // so its bytes go to an anonymous memory file, kept until the
-            // next change.
+            // next change (never, if a shared mapping may write it).
             let file = self.snapshot(&f)?;
             let e = ExecFile {
                 file: Arc::new(file),
                 cache_key: Arc::new(()),
             };
-            f.exec = Some(e.clone());
+            if !f.writably_mapped {
+                f.exec = Some(e.clone());
+            }
             return Ok(e);
         };
         let fd = self.fs.lower()?.open(h, libc::O_RDONLY)?;
@@ -1085,6 +1164,77 @@ impl FileOps for MemOpen {
 
     fn inode(&self) -> Option<Arc<dyn Inode>> {
         Some(Arc::clone(&self.0) as Arc<dyn Inode>)
+    }
+
+    /// The file's frames, holes filled with fresh pages; EFAULT past the
+    /// file's last page.
+    fn frames(&self, first: u64, n: u64) -> Result<Vec<Frame>, Errno> {
+        let frames = FileFrames::frames(self.0.as_ref(), first, n, true, false)?;
+        if frames.len() as u64 != n || frames.iter().any(Option::is_none) {
+            frames.iter().flatten().for_each(|f| self.0.fs.mem.put(*f));
+            return Err(Errno::EFAULT);
+        }
+        Ok(frames.into_iter().flatten().collect())
+    }
+
+    fn map_object(&self) -> Option<Arc<dyn FileFrames>> {
+        Some(Arc::clone(&self.0) as Arc<dyn FileFrames>)
+    }
+}
+
+/// Mappings map the file's own frames (see `mm::FileFrames`).
+impl FileFrames for MemInode {
+    fn size(&self) -> u64 {
+        self.file().map_or(0, |f| f.lock().size)
+    }
+
+    fn frames(
+        &self,
+        first: u64,
+        n: u64,
+        alloc: bool,
+        writable: bool,
+    ) -> Result<Vec<Option<Frame>>, Errno> {
+        let mut f = self.file()?.lock();
+        self.copy_up(&mut f)?;
+        if writable {
+            f.writably_mapped = true;
+            f.exec = None;
+        }
+        let end = first.saturating_add(n).min(f.size.div_ceil(PAGE_SIZE));
+        let mut out: Vec<Option<Frame>> = Vec::new();
+        for idx in first..end {
+            let fr = match f.pages.get(&idx) {
+                Some(fr) => Some(*fr),
+                None if alloc => match self.fs.alloc_page() {
+                    Ok(fr) => {
+                        f.pages.insert(idx, fr);
+                        Some(fr)
+                    }
+                    Err(e) => {
+                        out.iter().flatten().for_each(|fr| self.fs.mem.put(*fr));
+                        return Err(e);
+                    }
+                },
+                None => None,
+            };
+            if let Some(fr) = fr {
+                self.fs.mem.get(fr);
+            }
+            out.push(fr);
+        }
+        Ok(out)
+    }
+
+    fn track(&self, space: &Arc<AddressSpace>, va: u64, first: u64, n: u64) {
+        if let Ok(f) = self.file() {
+            f.lock().track(space, va, first, n);
+        }
+    }
+
+    fn holds(&self, page: u64, frame: Frame) -> bool {
+        self.file()
+            .is_ok_and(|f| f.lock().pages.get(&page) == Some(&frame))
     }
 }
 
@@ -1204,5 +1354,96 @@ mod tests {
         root.unlink(b"f", false).unwrap();
         drop(f);
         assert_eq!(root.statfs().bfree, 8, "the pages go back with the file");
+    }
+
+    /// Maps `len` bytes of `f` (opened read-write) at its start.
+    fn map_mem(mm: &mut crate::mm::MemoryManager, f: &Arc<dyn Inode>, shared: bool) -> u64 {
+        use crate::mm::mmap::{FileArg, MapRequest};
+        let FileKind::Ops(ops) = Arc::clone(f).open(libc::O_RDWR).unwrap() else {
+            panic!("a memfs file opens as an Ops file");
+        };
+        let file = Arc::new(crate::mm::MappedFile {
+            source: Arc::new(std::fs::File::open("/dev/null").unwrap()),
+            size: 0,
+            cache: None,
+            object: Some(ops.ops.map_object().expect("memfs files map")),
+            name: None,
+        });
+        let req = MapRequest {
+            len: 2 * PAGE_SIZE,
+            shared,
+            ..MapRequest::anon(vmm::Prot::RW)
+        };
+        let arg = FileArg {
+            file,
+            offset: 0,
+            no_write: false,
+        };
+        mm.mmap_file(&req, arg, &crate::mm::Limits::NONE).unwrap()
+    }
+
+    /// A shared mapping is the file's frames, in a fork child too; a
+    /// private one sees the file until it writes a page; truncation takes
+    /// the dropped page from every mapping (SIGBUS), and growing the file
+    /// back brings a zeroed page.
+    #[test]
+    fn mappings_show_the_files_own_frames() {
+        use crate::mm::FaultError;
+        let (m, mut mm) = crate::mm::test_mm();
+        let root = MemFs::tmpfs(
+            Arc::clone(mm.space().memory()),
+            0o1777,
+            Owner::default(),
+            None,
+        );
+        let (f, _) = root
+            .create(b"f", NewNode::Regular(0o600), Owner::default(), None)
+            .unwrap();
+        let inode = f.as_any().downcast_ref::<MemInode>().unwrap();
+        inode.write_at(Some(0), b"old!").unwrap();
+        inode.truncate_to(2 * PAGE_SIZE).unwrap();
+        let s = map_mem(&mut mm, &f, true);
+        let p = map_mem(&mut mm, &f, false);
+        let child = mm.fork(m.new_address_space().unwrap()).unwrap();
+
+        mm.copy_out(s + PAGE_SIZE, b"mapped").unwrap();
+        let mut b = [0u8; 6];
+        inode.read_at(PAGE_SIZE, &mut b).unwrap();
+        assert_eq!(&b, b"mapped", "a shared mapping writes the file");
+        inode.write_at(Some(0), b"new").unwrap();
+        let mut b = [0u8; 4];
+        mm.copy_in(s, &mut b).unwrap();
+        assert_eq!(&b, b"new!", "write(2) shows in a shared mapping");
+        mm.copy_in(p, &mut b).unwrap();
+        assert_eq!(&b, b"new!", "and in a private page not yet written");
+        mm.copy_out(p + 3, b"?").unwrap();
+        inode.write_at(Some(0), b"NEW").unwrap();
+        mm.copy_in(p, &mut b).unwrap();
+        assert_eq!(&b, b"new?", "a written private page is a copy");
+        inode.read_at(0, &mut b).unwrap();
+        assert_eq!(&b, b"NEW!", "which never reaches the file");
+        child.copy_out(s + 1, b"c").unwrap();
+        inode.read_at(0, &mut b).unwrap();
+        assert_eq!(&b, b"NcW!", "a fork child shares the mapping");
+
+        // Map the second page everywhere, then cut it off.
+        for (mm, a) in [(&mm, s), (&mm, p), (&child, s), (&child, p)] {
+            mm.copy_in(a + PAGE_SIZE, &mut b).unwrap();
+            assert!(mm.space().lookup(a + PAGE_SIZE).is_some());
+        }
+        inode.truncate_to(PAGE_SIZE).unwrap();
+        for (mm, a) in [(&mm, s), (&mm, p), (&child, s), (&child, p)] {
+            assert!(mm.space().lookup(a + PAGE_SIZE).is_none(), "zapped");
+            assert_eq!(
+                mm.handle_fault(a + PAGE_SIZE, vmm::Access::Read),
+                Err(FaultError::Bus)
+            );
+        }
+        inode.truncate_to(2 * PAGE_SIZE).unwrap();
+        mm.copy_in(s + PAGE_SIZE, &mut b).unwrap();
+        assert_eq!(b, [0; 4], "the page comes back zero-filled");
+        child.copy_out(s + PAGE_SIZE, b"back").unwrap();
+        inode.read_at(PAGE_SIZE, &mut b).unwrap();
+        assert_eq!(&b, b"back", "and is the file's again");
     }
 }

@@ -103,6 +103,11 @@ pub trait FileOps: Send + Sync {
         let _ = (first, n);
         Err(Errno::ENODEV)
     }
+    /// The file's own frames as mappings use them (a memfs file); None if
+    /// the file cannot be mapped (mmap: ENODEV).
+    fn map_object(&self) -> Option<Arc<dyn crate::mm::FileFrames>> {
+        None
+    }
 }
 
 /// An open file the sentry serves itself.

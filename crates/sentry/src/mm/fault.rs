@@ -23,6 +23,13 @@
 //! file data: the rest of that page reads as zeros, and a page wholly
 //! past the end of the file is SIGBUS (BUS_ADRERR), as on Linux.
 //!
+//! A memfs file's VMA (shared or private) maps the file's own frames
+//! (`FileFrames`): the faulting page always (a hole becomes a fresh page
+//! of the file, as shmem does), the window's pages where the file has
+//! them. A shared VMA maps them with its protection; a private one
+//! read-only, and a write copies the page (`break_cow`: the file holds a
+//! reference). Its pages past the file's current end are SIGBUS.
+//!
 //! A guest exit costs tens of microseconds on kvm_pvm while a present PTE
 //! over a sparse, never-touched frame costs nothing until used, so mapping
 //! eagerly is the cheap side.
@@ -30,8 +37,8 @@
 use vmm::Access;
 
 use super::{
-    FAULT_AROUND_PAGES, FileMap, Limits, MMAP_MIN_ADDR, MappedFile, MemoryManager, PAGE_SIZE,
-    STACK_GUARD_GAP, Vma, VmaKind, page_down,
+    FAULT_AROUND_PAGES, FileFrames, FileMap, Limits, MMAP_MIN_ADDR, MappedFile, MemoryManager,
+    PAGE_SIZE, STACK_GUARD_GAP, Vma, VmaKind, page_down,
 };
 use crate::errno::Errno;
 
@@ -160,11 +167,11 @@ impl MemoryManager {
             // munmap or never existed (mremap growth): Linux faults too.
             return Err(FaultError::Segv);
         }
-        if vma.shared {
-            return Err(FaultError::Bus);
-        }
         if let Some(fm) = vma.file {
             return self.file_fault(page, access, &vma, fm);
+        }
+        if vma.shared {
+            return Err(FaultError::Bus);
         }
         let (lo, hi) = self.fault_stream().window(page, &vma);
         // The faulting page first, so that running out of memory in the
@@ -198,6 +205,9 @@ impl MemoryManager {
         }
         let (lo, hi) = self.fault_stream().window(page, vma);
         let hi = hi.min(page.saturating_add(limit - off));
+        if let Some(obj) = &file.object {
+            return self.object_fault(page, access, (lo, hi), vma, fm, obj.as_ref());
+        }
         self.fill_file(page, page + PAGE_SIZE, vma, fm, &file)
             .map_err(|e| match e {
                 Errno::ENOMEM => FaultError::NoMemory,
@@ -213,6 +223,102 @@ impl MemoryManager {
             && !prot.write
         {
             return self.break_cow(page, frame, vma);
+        }
+        Ok(())
+    }
+
+    /// A fault on an unmapped page of a memfs file's VMA: the file's own
+    /// frames for the page (a hole gets a fresh page of the file) and for
+    /// the pages of the window the file has.
+    fn object_fault(
+        &self,
+        page: u64,
+        access: Access,
+        (lo, hi): (u64, u64),
+        vma: &Vma,
+        fm: FileMap,
+        obj: &dyn FileFrames,
+    ) -> Result<(), FaultError> {
+        self.fill_object(page, page + PAGE_SIZE, vma, fm, obj, true)
+            .map_err(|e| match e {
+                Errno::ENOMEM => FaultError::NoMemory,
+                // ENOSPC (the tmpfs is full) is SIGBUS, as on Linux.
+                _ => FaultError::Bus,
+            })?;
+        if self.space.lookup(page).is_none() {
+            // The file was truncated under the fault.
+            return Err(FaultError::Bus);
+        }
+        let _ = self.fill_object(lo, hi, vma, fm, obj, false);
+        if access == Access::Write
+            && vma.prot.write
+            && !vma.shared
+            && let Some((frame, prot)) = self.space.lookup(page)
+            && !prot.write
+        {
+            return self.break_cow(page, frame, vma);
+        }
+        Ok(())
+    }
+
+    /// Maps the unmapped pages of `[start, end)` of the memfs file VMA
+    /// `vma` to the file's frames: writable in a shared VMA, read-only
+    /// (copied on write) in a private one. Holes get fresh pages of the
+    /// file with `alloc`, else stay unmapped; pages past the file's end
+    /// stay unmapped. See `FileFrames` for the race with truncation.
+    fn fill_object(
+        &self,
+        start: u64,
+        end: u64,
+        vma: &Vma,
+        fm: FileMap,
+        obj: &dyn FileFrames,
+        alloc: bool,
+    ) -> Result<(), Errno> {
+        let prot = if vma.shared {
+            vma.prot
+        } else {
+            vmm::Prot {
+                write: false,
+                ..vma.prot
+            }
+        };
+        let mut a = start;
+        while a < end {
+            if self.space.lookup(a).is_some() {
+                a += PAGE_SIZE;
+                continue;
+            }
+            let mut b = a + PAGE_SIZE;
+            while b < end && self.space.lookup(b).is_none() {
+                b += PAGE_SIZE;
+            }
+            let first = fm.offset(a) / PAGE_SIZE;
+            let n = (b - a) / PAGE_SIZE;
+            obj.track(&self.space, a, first, n);
+            let frames = obj.frames(first, n, alloc, vma.shared && vma.prot.write)?;
+            let mut mapped = Vec::new();
+            let mut result = Ok(());
+            for (i, f) in frames.iter().enumerate() {
+                let Some(f) = *f else { continue };
+                if result.is_err() {
+                    self.mem.put(f);
+                    continue;
+                }
+                let va = a + i as u64 * PAGE_SIZE;
+                match self.map_frame(va, f, prot) {
+                    Ok(()) => mapped.push((va, first + i as u64, f)),
+                    Err(e) => result = Err(e),
+                }
+            }
+            // Frames the file dropped meanwhile must not stay mapped.
+            for (va, idx, f) in mapped {
+                if !obj.holds(idx, f) {
+                    self.space.unmap_frame(va, f);
+                }
+            }
+            result?;
+            a = b;
         }
         Ok(())
     }
@@ -275,6 +381,9 @@ impl MemoryManager {
             return Ok(());
         }
         let end = end.min(start.saturating_add(limit - off));
+        if let Some(obj) = &file.object {
+            return self.fill_object(start, end, vma, fm, obj.as_ref(), true);
+        }
         self.fill_file(start, end, vma, fm, &file)
     }
 

@@ -103,7 +103,8 @@ impl MemoryManager {
         self.map(req, limits, None)
     }
 
-    /// mmap(2) of a file, privately (`req.shared` must be false: the
+    /// mmap(2) of a file, privately (`req.shared` may be true only for a
+    /// memfs file, whose frames a shared mapping maps; otherwise the
     /// caller turns a read-only MAP_SHARED into this, as Linux does),
     /// under `limits`; returns its address. Its pages are read from the
     /// file when first touched (or now, for MAP_POPULATE and MAP_LOCKED);
@@ -114,7 +115,7 @@ impl MemoryManager {
         file: FileArg,
         limits: &Limits,
     ) -> Result<u64, Errno> {
-        if req.shared || req.grows_down {
+        if (req.shared && file.file.object.is_none()) || req.grows_down {
             return Err(Errno::EINVAL);
         }
         if !file.offset.is_multiple_of(PAGE_SIZE) {
@@ -191,6 +192,7 @@ impl MemoryManager {
             return Err(Errno::ENOMEM);
         }
         self.remove_range(start, end);
+        let is_file = file.is_some();
         let file = file.map(|f| FileMap {
             id: self.add_file(f.file),
             delta: f.offset.wrapping_sub(start),
@@ -210,7 +212,7 @@ impl MemoryManager {
             },
             file,
         });
-        if shared {
+        if shared && !is_file {
             // Shared anonymous memory must be the same frames in every
             // process that inherits it, so its frames exist from the start
             // (Linux backs it with a shmem file; the memory file is sparse,
@@ -225,7 +227,7 @@ impl MemoryManager {
             if !onfault {
                 let _ = self.populate(start, end);
             }
-        } else if req.populate && !shared {
+        } else if req.populate && (!shared || is_file) {
             // Linux ignores population failures (mm_populate): the mapping
             // stands and the rest faults in later.
             let _ = self.populate(start, end);
@@ -432,7 +434,9 @@ impl MemoryManager {
                         return Err(Errno::EINVAL);
                     }
                     if v.file.is_some() {
-                        // A file mapping here is never shared and writable.
+                        // Punching a hole in a memfs file through a shared
+                        // writable mapping is not supported; any other file
+                        // mapping is EACCES on Linux too.
                         return Err(Errno::EACCES);
                     }
                     if !v.shared {
@@ -886,6 +890,7 @@ mod tests {
             source: Arc::new(f),
             size: len as u64,
             cache: None,
+            object: None,
             name: None,
         };
         (Arc::new(file), bytes)
@@ -997,6 +1002,7 @@ mod tests {
             source: Arc::clone(&plain.source),
             size: plain.size,
             cache: Some(Arc::clone(&cache)),
+            object: None,
             name: None,
         });
         let a = map_file(&mut one, &file, 2 * PAGE_SIZE, 0, Prot::RW);

@@ -10,15 +10,18 @@
 //!   touches user memory on the guest's behalf), a window at a time.
 //! - Every page mapped since the last full unmap of its 2 MiB block is in
 //!   `populated`, so page-table walks can skip the rest of a range.
-//! - Every page of a MAP_SHARED VMA within its object is mapped (shared
-//!   anonymous memory is populated when created, and its frames are what
-//!   every sharer maps); an unmapped page of a shared VMA lies beyond the
-//!   object, and touching it is SIGBUS, as on Linux.
-//! - A file VMA (`VmaKind::File`) is private: its `FileMap` names the
-//!   file in `files` and the offset of each address. Its mapped pages
-//!   hold the file's data (from the file's page cache, mapped read-only
-//!   until written, or private frames), or a private copy a write made;
-//!   a page past the file's last page is never mapped (SIGBUS).
+//! - Every page of a MAP_SHARED anonymous VMA within its object is mapped
+//!   (shared anonymous memory is populated when created, and its frames
+//!   are what every sharer maps); an unmapped page of such a VMA lies
+//!   beyond the object, and touching it is SIGBUS, as on Linux.
+//! - A file VMA (`VmaKind::File`) has a `FileMap` naming the file in
+//!   `files` and the offset of each address. It is private, except over a
+//!   memfs file (`FileFrames`), whose shared VMAs map the file's own
+//!   frames, faulted in on demand. Its mapped pages hold the file's data
+//!   (the memfs file's frames, or the host file's page cache, mapped
+//!   read-only in a private VMA until written, or private frames), or a
+//!   private copy a write made; a page past the file's last page is never
+//!   mapped (SIGBUS): a memfs truncation unmaps the pages it drops.
 //! - `locked` holds the mlocked ranges (VM_LOCKED), always inside VMAs;
 //!   its total is Linux's `locked_vm`. The vDSO is never locked.
 //!   `dont_fork` and `wipe_on_fork` likewise hold the ranges madvise
@@ -165,6 +168,40 @@ impl MapSource for std::fs::File {
     }
 }
 
+/// A file whose pages are its own frames (memfs: tmpfs and the overlay's
+/// upper layer): its mappings map those frames, so a shared mapping IS
+/// the file (writes through it are the file's bytes, write(2) shows in
+/// it) and a private one maps them read-only until a write copies one.
+///
+/// Truncation must take the dropped pages away from every mapping: the
+/// object keeps the ranges mappings were told about (`track`, weakly per
+/// address space) and unmaps a dropped frame wherever a tracked page still
+/// maps it (`AddressSpace::unmap_frame`, so a page mapped to something
+/// else since stays). A fault tracks its range before it maps frames and
+/// checks afterwards that the file still holds them (`holds`), unmapping
+/// any it lost meanwhile: a truncation either sees the mapping or the
+/// fault sees the truncation.
+pub trait FileFrames: Send + Sync {
+    /// The file's size now.
+    fn size(&self) -> u64;
+    /// The frames of pages `[first, first + n)`, each with a new
+    /// reference, stopping at the file's last page; a hole is None, or a
+    /// fresh zeroed page of the file with `alloc`. `writable`: for a
+    /// shared writable mapping (the file may change behind its back).
+    fn frames(
+        &self,
+        first: u64,
+        n: u64,
+        alloc: bool,
+        writable: bool,
+    ) -> Result<Vec<Option<vmm::Frame>>, Errno>;
+    /// Notes that `space` maps (or may map) file pages
+    /// `[first, first + n)` at `va`.
+    fn track(&self, space: &Arc<AddressSpace>, va: u64, first: u64, n: u64);
+    /// Whether file page `page` is still `frame`.
+    fn holds(&self, page: u64, frame: vmm::Frame) -> bool;
+}
+
 /// A file that mappings show (Linux's `vm_file`): held by the memory
 /// managers whose VMAs refer to it (see `FileMap`).
 ///
@@ -182,6 +219,9 @@ pub struct MappedFile {
     pub size: u64,
     /// The file's shared pages, if it has a page cache.
     pub cache: Option<Arc<page_cache::PageCache>>,
+    /// The file's own frames, if it is a memfs file (then `source` and
+    /// `size` are unused: its size is the object's, now).
+    pub object: Option<Arc<dyn FileFrames>>,
     /// What /proc/[pid]/maps calls it.
     pub name: Option<Arc<MapName>>,
 }
@@ -190,7 +230,8 @@ impl MappedFile {
     /// The end of the last page that holds file data: pages from here on
     /// lie beyond the file (SIGBUS).
     pub fn pages_end(&self) -> u64 {
-        page_up(self.size).unwrap_or(!(PAGE_SIZE - 1))
+        let size = self.object.as_ref().map_or(self.size, |o| o.size());
+        page_up(size).unwrap_or(!(PAGE_SIZE - 1))
     }
 }
 
@@ -443,6 +484,11 @@ impl MemoryManager {
                         .map_err(|_| Errno::ENOMEM)?;
                 }
             }
+            // The child maps a memfs file's frames too: truncation must
+            // find them there.
+            if let Some(fm) = v.file {
+                child.track_object(v.start, v.end, fm);
+            }
         }
         Ok(child)
     }
@@ -631,6 +677,19 @@ impl MemoryManager {
     /// The file behind a file VMA.
     pub fn mapped_file(&self, map: &FileMap) -> Option<&Arc<MappedFile>> {
         self.files.get(&map.id)
+    }
+
+    /// Tells the memfs file behind the file VMA range `[start, end)`
+    /// (if it is one) that this address space maps its pages there.
+    pub(crate) fn track_object(&self, start: u64, end: u64, fm: FileMap) {
+        if let Some(obj) = self.mapped_file(&fm).and_then(|f| f.object.as_ref()) {
+            obj.track(
+                &self.space,
+                start,
+                fm.offset(start) / PAGE_SIZE,
+                (end - start) / PAGE_SIZE,
+            );
+        }
     }
 
     /// The page cache of the file `owner` (its dentry) names, for a new

@@ -280,6 +280,12 @@ impl MemoryManager {
             self.remove_range(addr, old_end);
         }
         self.set_fork_flags(fork_flags, to, to + new_len);
+        if let Some(v) = self.vmas.find(to).copied()
+            && let Some(fm) = v.file
+        {
+            // Moved pages of a memfs file: truncation must find them here.
+            self.track_object(to, to + new_len, fm);
+        }
         if locked {
             self.lock_range(to, to + new_len);
             let _ = self.populate(to + old_len.min(new_len), to + new_len);

@@ -3,13 +3,19 @@
 //! this file decodes flags, picks the placement and passes the calling
 //! process's limits (`mm::Limits`).
 //!
-//! mmap of a descriptor maps a regular file (from the rootfs, through the
-//! page cache of its dentry, or a host stdio stream that is a regular
-//! file) privately: MAP_PRIVATE, and
-//! MAP_SHARED of a descriptor not open for writing, which Linux itself
-//! makes non-shared; /dev/zero maps anonymous memory. A shared writable
-//! mapping of a file open for writing is ENODEV for now (only a host
-//! stdio file can be one: the rootfs is read-only).
+//! mmap of a descriptor maps:
+//! - a memfs file (tmpfs, the overlay's upper layer): its own frames
+//!   (`mm::FileFrames`), MAP_SHARED writable and truly shared (the mapping
+//!   IS the file, so msync has nothing to write back), MAP_PRIVATE
+//!   read-only with copy-on-write; a MAP_SHARED of a descriptor not open
+//!   for writing stays shared but can never become writable;
+//! - a host file (from the rootfs, through the page cache of its dentry,
+//!   or a host stdio stream that is a regular file) privately: MAP_PRIVATE,
+//!   and MAP_SHARED of a descriptor not open for writing, which Linux
+//!   itself makes non-shared. A shared writable mapping of a host file
+//!   open for writing is ENODEV for now (only a host stdio file can be
+//!   one: the lower rootfs is read-only);
+//! - /dev/zero: anonymous memory.
 
 use std::sync::Arc;
 
@@ -125,7 +131,8 @@ pub fn mmap(task: &mut Task<'_>, a: &Args) -> SysResult {
     if (off / PAGE_SIZE).checked_add(pages).is_none() {
         return Err(Errno::EOVERFLOW);
     }
-    let file = match map_target(task, &file, shared, prot & PROT_WRITE != 0)? {
+    let fd_file = file;
+    let file = match map_target(task, &fd_file, shared, prot & PROT_WRITE != 0)? {
         MapTarget::Zero => {
             // /dev/zero: anonymous memory, shared or private.
             return task.mm_mut().mmap(&req, &limits);
@@ -134,6 +141,17 @@ pub fn mmap(task: &mut Task<'_>, a: &Args) -> SysResult {
     };
     if req.grows_down {
         return Err(Errno::EINVAL);
+    }
+    if file.object.is_some() {
+        // A memfs file: MAP_SHARED maps the file's own frames (the
+        // mapping IS the file); a descriptor not open for writing makes
+        // it never writable (VM_MAYWRITE cleared), but still shared.
+        let arg = FileArg {
+            file,
+            offset: off,
+            no_write: shared && !fd_writable(&fd_file)?,
+        };
+        return task.mm_mut().mmap_file(&req, arg, &limits);
     }
     // A read-only MAP_SHARED of a file not open for writing is private
     // and may never become writable, as on Linux (VM_SHARED and
@@ -167,6 +185,23 @@ impl MapSource for DescriptionSource {
     }
 }
 
+/// The access mode of a descriptor: (open for reading, open for writing).
+fn fd_mode(file: &FileDescription) -> Result<(bool, bool), Errno> {
+    let mode = match &file.kind {
+        FileKind::Stdio(fd) => host::status_flags(std::os::fd::AsFd::as_fd(fd))? & 3,
+        _ => file.status() & 3,
+    };
+    Ok((mode != 1, mode != 0))
+}
+
+fn fd_readable(file: &FileDescription) -> Result<bool, Errno> {
+    fd_mode(file).map(|m| m.0)
+}
+
+fn fd_writable(file: &FileDescription) -> Result<bool, Errno> {
+    fd_mode(file).map(|m| m.1)
+}
+
 /// Linux's checks of do_mmap on the file: a shared writable mapping needs
 /// a descriptor open for writing, any mapping one open for reading
 /// (EACCES), and the file must have an mmap operation (ENODEV: pipes,
@@ -177,16 +212,8 @@ fn map_target(
     shared: bool,
     write: bool,
 ) -> Result<MapTarget, Errno> {
-    let (readable, writable) = match &file.kind {
-        FileKind::Stdio(fd) => {
-            let mode = host::status_flags(std::os::fd::AsFd::as_fd(fd))? & 3;
-            (mode != 1, mode != 0)
-        }
-        _ => {
-            let mode = file.status() & 3;
-            (mode != 1, mode != 0)
-        }
-    };
+    let readable = fd_readable(file)?;
+    let writable = fd_writable(file)?;
     if shared && write && !writable {
         return Err(Errno::EACCES);
     }
@@ -195,6 +222,16 @@ fn map_target(
     }
     match &file.kind {
         FileKind::Device(Device::Zero) => Ok(MapTarget::Zero),
+        FileKind::Ops(ops) => {
+            let object = ops.ops.map_object().ok_or(Errno::ENODEV)?;
+            Ok(MapTarget::File(Arc::new(MappedFile {
+                source: Arc::new(DescriptionSource(Arc::clone(file))),
+                size: 0,
+                cache: None,
+                object: Some(object),
+                name: file.dentry().map(|d| crate::mm::MapName::of(d)),
+            })))
+        }
         FileKind::File(_) | FileKind::Stdio(_) => {
             let fd = file.host_fd().ok_or(Errno::ENODEV)?;
             let st = host::fstat(fd)?;
@@ -221,6 +258,7 @@ fn map_target(
                 source: Arc::new(DescriptionSource(Arc::clone(file))),
                 size: st.st_size.max(0) as u64,
                 cache,
+                object: None,
                 name,
             })))
         }
@@ -347,6 +385,8 @@ pub fn msync(task: &mut Task<'_>, a: &Args) -> SysResult {
     {
         return Err(Errno::EBUSY);
     }
-    // Anonymous memory has nothing to write back; the range must exist.
+    // Anonymous memory has nothing to write back, nor has a memfs file's
+    // mapping (its pages are the file's), nor a private file mapping; the
+    // range must exist.
     mapped_range(task, addr, len).map(|_| 0)
 }

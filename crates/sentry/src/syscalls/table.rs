@@ -67,7 +67,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "mmap",
         mm::mmap,
-        "anonymous memory, /dev/zero, and regular files privately (MAP_PRIVATE, and MAP_SHARED of a read-only descriptor, which Linux makes private too; pages read on fault into a page cache per file shared by every mapping, copied on write); a shared writable file mapping (only a host stdio file can be open for writing) ENODEV; MAP_HUGETLB ENOMEM (no huge page pool), EINVAL on a file",
+        "anonymous memory, /dev/zero, memfs files (tmpfs, files written in the rootfs: MAP_SHARED maps the file's own frames, writes reach the file and write(2) shows in the mapping, shared across fork; MAP_PRIVATE maps them copy-on-write; holes filled on fault; truncation unmaps dropped pages, SIGBUS past EOF; msync has nothing to write back; MADV_REMOVE not supported), and host files privately (MAP_PRIVATE, and MAP_SHARED of a read-only descriptor, which Linux makes private too; pages read on fault into a page cache per file shared by every mapping, copied on write); a shared writable mapping of a host file (only a host stdio file can be open for writing) ENODEV; MAP_HUGETLB ENOMEM (no huge page pool), EINVAL on a file",
         "pudxdx",
     ), // 9
     full("mprotect", mm::mprotect, "pux"), // 10
