@@ -842,6 +842,15 @@ pub fn fcntl(task: &mut Task<'_>, a: &Args) -> SysResult {
     const F_DUPFD_CLOEXEC: u32 = 1030;
     let fd = a.int(0);
     let entry = task.fds().get(fd)?.clone();
+    if matches!(entry.file.kind, FileKind::Path(_))
+        && !matches!(
+            a.uint(1),
+            F_DUPFD | F_DUPFD_CLOEXEC | F_GETFD | F_SETFD | F_GETFL
+        )
+    {
+        // An O_PATH descriptor has no file status to change and no locks.
+        return Err(Errno::EBADF);
+    }
     match a.uint(1) {
         cmd @ (F_DUPFD | F_DUPFD_CLOEXEC) => {
             let min = u64::from(a.uint(2));
