@@ -100,8 +100,24 @@ fn depth_above(ep: &Arc<FileDescription>, level: u32) -> u32 {
 /// files and directories do not, nor do /dev/null, /dev/zero and
 /// /dev/full, the sentry's own or a host descriptor (stdio) that is one.
 fn can_poll(file: &FileDescription) -> bool {
-    if matches!(file.kind, FileKind::Device(_)) {
-        return false;
+    match &file.kind {
+        FileKind::Device(_) | FileKind::Dir(_) => return false,
+        FileKind::Ops(o) => {
+            // Regular files (the memory filesystem's, procfs's) and the
+            // always-ready character devices have no poll.
+            let Some(a) = o.ops.inode().map(|i| i.attr()) else {
+                return true;
+            };
+            return match a.file_type() {
+                libc::S_IFREG | libc::S_IFDIR => false,
+                libc::S_IFCHR => {
+                    let (major, minor) = dev_numbers(a.rdev);
+                    !(major == 1 && matches!(minor, 3 | 5 | 7))
+                }
+                _ => true,
+            };
+        }
+        _ => {}
     }
     let Some(h) = file.host_fd() else {
         return true;
