@@ -30,10 +30,7 @@ fn open_interp(
         ))
     };
     if let Some(vfs) = kernel.vfs.get() {
-        let creds = Credentials {
-            uid: config.uid,
-            gid: config.gid,
-        };
+        let creds = Credentials::new(config.uid, config.gid);
         let root = vfs.root();
         let d =
             crate::vfs::resolve(root, root, path, crate::vfs::Follow::Yes, creds).map_err(fail)?;
@@ -109,8 +106,7 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
         &config.argv,
         &config.envp,
         config.exe_path.as_bytes(),
-        config.uid,
-        config.gid,
+        [config.uid, config.uid, config.gid, config.gid],
         stack_limit,
     )?;
     let mut fds = FdTable::default();
@@ -145,10 +141,7 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
         .map_err(|e| Error::Setup(format!("pid: {e}")))?;
     let comm = crate::kernel::task::comm_from_path(&config.exe_path);
     k.threads.insert(pid, Thread::new(pid, pid, comm));
-    let creds = Credentials {
-        uid: config.uid,
-        gid: config.gid,
-    };
+    let creds = Credentials::new(config.uid, config.gid);
     // The working directory from the spec, resolved in the rootfs; one
     // that does not exist (or is not a directory) is the root, as runc
     // would have created it empty.

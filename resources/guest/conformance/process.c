@@ -9,8 +9,11 @@
 #define CONF_HAVE_HELPER
 #include "harness.h"
 
+#include <grp.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/times.h>
@@ -30,6 +33,8 @@ extern char **environ;
  *   fds A B         exits 0 if A is closed and B open
  *   args            checks argv and envp as passed by case execve_args
  *   block FD        reads FD until EOF, then exits 0
+ *   ids R E         exits 0 if the real UID is R and the effective, saved
+ *                   and filesystem UIDs are E; 2 if AT_SECURE is not set
  */
 static int conf_helper(int argc, char **argv)
 {
@@ -79,6 +84,17 @@ static int conf_helper(int argc, char **argv)
 		while (read(fd, &c, 1) > 0)
 			;
 		return 0;
+	}
+	if (argc >= 3 && strcmp(argv[0], "ids") == 0) {
+		uid_t r, e, s;
+
+		if (getresuid(&r, &e, &s) != 0 || r != (uid_t)atoi(argv[1]) ||
+		    e != (uid_t)atoi(argv[2]) || s != e)
+			return 1;
+		/* setfsuid with an invalid ID only reports the current one. */
+		if ((uid_t)syscall(SYS_setfsuid, -1) != e)
+			return 3;
+		return getauxval(AT_SECURE) == 1 ? 0 : 2;
 	}
 	return 100;
 }
@@ -144,6 +160,292 @@ CASE(getuid_family_consistent)
 	CHECK(getresuid(&r, &e, &s) == 0);
 	CHECK(getresgid(&gr, &ge, &gs) == 0);
 	CHECK(r == getuid() && e == geteuid() && gr == getgid() && ge == getegid());
+}
+
+/* ---- credentials: set*id ---- */
+
+static void expect_resuid(uid_t r, uid_t e, uid_t s, int line)
+{
+	uid_t gr, ge, gs;
+
+	if (getresuid(&gr, &ge, &gs) != 0)
+		FAIL("line %d: getresuid: %s", line, conf_errname(errno));
+	if (gr != r || ge != e || gs != s)
+		FAIL("line %d: uids %u %u %u, want %u %u %u", line, gr, ge, gs,
+		     r, e, s);
+	if (getuid() != r || geteuid() != e)
+		FAIL("line %d: getuid/geteuid disagree with getresuid", line);
+}
+
+#define EXPECT_RESUID(r, e, s) expect_resuid(r, e, s, __LINE__)
+
+/* The filesystem UID, read without changing it. */
+static uid_t fsuid(void)
+{
+	return (uid_t)syscall(SYS_setfsuid, -1);
+}
+
+static gid_t fsgid(void)
+{
+	return (gid_t)syscall(SYS_setfsgid, -1);
+}
+
+CASE(setuid_as_root_sets_every_uid_for_good)
+{
+	CHECK(getuid() == 0 && geteuid() == 0);
+	EXPECT_EQ(setgid(1234), 0);
+	gid_t r, e, s;
+	CHECK(getresgid(&r, &e, &s) == 0);
+	CHECK(r == 1234 && e == 1234 && s == 1234 && getgid() == 1234 &&
+	      getegid() == 1234 && fsgid() == 1234);
+	EXPECT_EQ(setuid(1234), 0);
+	EXPECT_RESUID(1234, 1234, 1234);
+	EXPECT_EQ(fsuid(), 1234);
+	/* Every UID is non-zero: the capabilities are gone. */
+	EXPECT_ERR(setuid(0), EPERM);
+	EXPECT_ERR(setgid(0), EPERM);
+	EXPECT_ERR(setgroups(0, NULL), EPERM);
+	EXPECT_ERR(seteuid(0), EPERM);
+	EXPECT_RESUID(1234, 1234, 1234);
+	/* Setting what it already is is allowed. */
+	EXPECT_EQ(setuid(1234), 0);
+	/* Changing the IDs makes the process non-dumpable. */
+	CHECK(prctl(PR_GET_DUMPABLE) != 1);
+}
+
+CASE(setuid_invalid_id_einval)
+{
+	EXPECT_ERR(syscall(SYS_setuid, -1), EINVAL);
+	EXPECT_ERR(syscall(SYS_setgid, -1), EINVAL);
+	EXPECT_RESUID(0, 0, 0);
+}
+
+CASE(seteuid_keeps_saved_root_and_returns)
+{
+	EXPECT_EQ(seteuid(1000), 0);
+	EXPECT_RESUID(0, 1000, 0);
+	EXPECT_EQ(fsuid(), 1000);
+	/* Not privileged now: only the real or saved UID may be taken. */
+	EXPECT_ERR(setresuid(-1, 2000, -1), EPERM);
+	EXPECT_ERR(setgid(55), EPERM);
+	/* setuid unprivileged changes only the effective UID. */
+	EXPECT_EQ(setuid(0), 0);
+	EXPECT_RESUID(0, 0, 0);
+	EXPECT_EQ(setgid(55), 0);
+}
+
+CASE(setreuid_saved_follows_effective)
+{
+	EXPECT_EQ(setresuid(10, 20, 30), 0);
+	EXPECT_RESUID(10, 20, 30);
+	EXPECT_EQ(setreuid(-1, 30), 0);
+	EXPECT_RESUID(10, 30, 30);
+	/* Back to the real UID: the saved UID stays. */
+	EXPECT_EQ(setreuid(-1, 10), 0);
+	EXPECT_RESUID(10, 10, 30);
+	/* Unprivileged: the real UID may only become the old effective. */
+	EXPECT_ERR(setreuid(30, -1), EPERM);
+	EXPECT_ERR(setreuid(-1, 99), EPERM);
+	EXPECT_EQ(setreuid(-1, -1), 0);
+	EXPECT_RESUID(10, 10, 30);
+	/* Setting the real UID makes the saved UID the new effective. */
+	EXPECT_EQ(setreuid(10, 30), 0);
+	EXPECT_RESUID(10, 30, 30);
+}
+
+CASE(setresuid_unprivileged_permutes_only)
+{
+	EXPECT_EQ(setresuid(1, 2, 3), 0);
+	EXPECT_EQ(fsuid(), 2);
+	EXPECT_EQ(setresuid(3, 1, 2), 0);
+	EXPECT_RESUID(3, 1, 2);
+	EXPECT_EQ(fsuid(), 1);
+	EXPECT_ERR(setresuid(4, -1, -1), EPERM);
+	EXPECT_ERR(setresuid(-1, -1, 0), EPERM);
+	EXPECT_RESUID(3, 1, 2);
+	EXPECT_EQ(setresuid(-1, -1, -1), 0);
+	EXPECT_RESUID(3, 1, 2);
+}
+
+CASE(setresgid_needs_root_euid_not_egid)
+{
+	gid_t r, e, s;
+
+	EXPECT_EQ(setresgid(5, 6, 7), 0);
+	CHECK(getresgid(&r, &e, &s) == 0 && r == 5 && e == 6 && s == 7);
+	EXPECT_EQ(fsgid(), 6);
+	EXPECT_EQ(setregid(-1, 7), 0);
+	CHECK(getresgid(&r, &e, &s) == 0 && r == 5 && e == 7 && s == 7);
+	EXPECT_EQ(setuid(1000), 0);
+	EXPECT_ERR(setresgid(8, -1, -1), EPERM);
+	EXPECT_ERR(setregid(-1, 8), EPERM);
+	EXPECT_ERR(setresgid(7, 5, 6), EPERM);
+	EXPECT_EQ(setresgid(7, 5, -1), 0);
+	CHECK(getresgid(&r, &e, &s) == 0 && r == 7 && e == 5 && s == 7);
+	EXPECT_EQ(getgid(), 7);
+	EXPECT_EQ(getegid(), 5);
+}
+
+CASE(setfsuid_returns_previous_and_checks_files)
+{
+	char path[] = "/tmp/conf-creds-XXXXXX";
+	int fd = mkstemp(path);
+
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(chmod(path, 0600) == 0);
+	EXPECT_EQ(syscall(SYS_setfsuid, 4321), 0);
+	EXPECT_EQ(fsuid(), 4321);
+	/* Only the filesystem UID changed... */
+	EXPECT_RESUID(0, 0, 0);
+	/* ...but file access now is 4321's, without root's override. */
+	errno = 0;
+	fd = open(path, O_RDONLY);
+	int err = errno;
+	if (fd >= 0)
+		close(fd);
+	EXPECT_EQ(syscall(SYS_setfsuid, 0), 4321);
+	EXPECT_OK(open(path, O_RDONLY));
+	unlink(path);
+	CHECK(fd == -1 && err == EACCES);
+	/* Unprivileged, it may take only one of the other UIDs. */
+	EXPECT_EQ(setresuid(1, 2, 3), 0);
+	EXPECT_EQ(syscall(SYS_setfsuid, 7), 2);
+	EXPECT_EQ(fsuid(), 2);
+	EXPECT_EQ(syscall(SYS_setfsuid, 3), 2);
+	EXPECT_EQ(fsuid(), 3);
+	EXPECT_EQ(syscall(SYS_setfsgid, 99), 0);
+	EXPECT_EQ(fsgid(), 0);
+}
+
+CASE(setgroups_getgroups_round_trip)
+{
+	gid_t set[] = { 30, 10, 20 }, got[8] = { 0 };
+
+	EXPECT_EQ(setgroups(3, set), 0);
+	EXPECT_EQ(getgroups(0, NULL), 3);
+	EXPECT_ERR(getgroups(2, got), EINVAL);
+	EXPECT_EQ(getgroups(8, got), 3);
+	/* Linux keeps them sorted. */
+	CHECK(got[0] == 10 && got[1] == 20 && got[2] == 30);
+	EXPECT_ERR(syscall(SYS_getgroups, -1, got), EINVAL);
+	EXPECT_ERR(syscall(SYS_setgroups, 65537, got), EINVAL);
+	EXPECT_ERR(syscall(SYS_setgroups, -1, got), EINVAL);
+	EXPECT_ERR(syscall(SYS_setgroups, 1, (void *)8), EFAULT);
+	EXPECT_EQ(getgroups(0, NULL), 3);
+	EXPECT_EQ(setgroups(0, NULL), 0);
+	EXPECT_EQ(getgroups(0, NULL), 0);
+}
+
+CASE(supplementary_group_grants_group_bits)
+{
+	char in[] = "/tmp/conf-creds-XXXXXX", out[] = "/tmp/conf-creds-XXXXXX";
+	int a = mkstemp(in), b = mkstemp(out), ok, rw, other;
+	gid_t g = 4242;
+
+	CHECK(a >= 0 && b >= 0);
+	close(a);
+	close(b);
+	CHECK(chown(in, 0, 4242) == 0 && chmod(in, 0640) == 0);
+	CHECK(chown(out, 0, 4243) == 0 && chmod(out, 0640) == 0);
+	CHECK(setgroups(1, &g) == 0);
+	/* Act as user 1000 of group 100 for the checks only. */
+	syscall(SYS_setfsgid, 100);
+	syscall(SYS_setfsuid, 1000);
+	ok = open(in, O_RDONLY);
+	errno = 0;
+	rw = open(in, O_RDWR);
+	int rw_err = errno;
+	errno = 0;
+	other = open(out, O_RDONLY);
+	int other_err = errno;
+	syscall(SYS_setfsuid, 0);
+	syscall(SYS_setfsgid, 0);
+	unlink(in);
+	unlink(out);
+	CHECK(ok >= 0);
+	CHECK(rw == -1 && rw_err == EACCES);
+	CHECK(other == -1 && other_err == EACCES);
+}
+
+CASE(kill_permission_follows_real_and_saved_uids)
+{
+	int p[2];
+	char c;
+
+	CHECK(pipe(p) == 0);
+	pid_t pid = conf_fork();
+	if (pid == 0) {
+		if (setresuid(2000, 2000, 2000) != 0)
+			_exit(1);
+		write(p[1], "x", 1);
+		for (;;)
+			pause();
+	}
+	CHECK(read(p[0], &c, 1) == 1);
+	/* Real 0, effective 1000: neither is the child's real or saved. */
+	CHECK(setresuid(-1, 1000, -1) == 0);
+	int denied = kill(pid, 0), denied_err = errno;
+	int term = kill(pid, SIGTERM), term_err = errno;
+	/* SIGCONT within the session is always allowed. */
+	int cont = kill(pid, SIGCONT);
+	/* Effective 2000 is the child's real UID. */
+	CHECK(setresuid(-1, 0, -1) == 0 && setresuid(-1, 2000, -1) == 0);
+	int allowed = kill(pid, 0);
+	CHECK(setresuid(-1, 0, -1) == 0);
+	kill(pid, SIGKILL);
+	EXPECT_EQ(conf_wait(pid), 128 + SIGKILL);
+	CHECK(denied == -1 && denied_err == EPERM);
+	CHECK(term == -1 && term_err == EPERM);
+	EXPECT_EQ(cont, 0);
+	EXPECT_EQ(allowed, 0);
+}
+
+CASE(proc_status_shows_all_four_ids)
+{
+	gid_t groups[] = { 9, 8 };
+	char line[256];
+	int seen = 0;
+
+	CHECK(setgroups(2, groups) == 0);
+	CHECK(setresgid(5, 6, 7) == 0);
+	CHECK(setresuid(1, 2, 3) == 0);
+	CHECK(syscall(SYS_setfsuid, 3) == 2);
+	CHECK(syscall(SYS_setfsgid, 7) == 6);
+	FILE *f = fopen("/proc/self/status", "r");
+	CHECK(f != NULL);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "Uid:", 4) == 0) {
+			EXPECT_EQ(strcmp(line, "Uid:\t1\t2\t3\t3\n"), 0);
+			seen |= 1;
+		} else if (strncmp(line, "Gid:", 4) == 0) {
+			EXPECT_EQ(strcmp(line, "Gid:\t5\t6\t7\t7\n"), 0);
+			seen |= 2;
+		} else if (strncmp(line, "Groups:", 7) == 0) {
+			EXPECT_EQ(strcmp(line, "Groups:\t8 9 \n"), 0);
+			seen |= 4;
+		} else if (strncmp(line, "CapEff:", 7) == 0) {
+			/* No UID is 0: no capabilities. */
+			EXPECT_EQ(strcmp(line, "CapEff:\t0000000000000000\n"), 0);
+			seen |= 8;
+		}
+	}
+	fclose(f);
+	EXPECT_EQ(seen, 15);
+}
+
+CASE(execve_saved_uid_becomes_effective)
+{
+	pid_t pid = conf_fork();
+
+	if (pid == 0) {
+		/* Effective 0 so that the program can still be reached. */
+		if (setresuid(2000, 0, 1000) != 0)
+			_exit(126);
+		conf_exec_helper("ids", "2000", "0");
+		_exit(127);
+	}
+	EXPECT_EQ(conf_wait(pid), 0);
 }
 
 /* ---- fork, exit, wait ---- */

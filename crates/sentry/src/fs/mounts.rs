@@ -24,7 +24,7 @@ use crate::vfs::remote::RemoteInode;
 use crate::vfs::{Dentry, Follow, MountOpts, Vfs};
 use crate::{Error, MountSource, MountSpec};
 
-const ROOT: Credentials = Credentials { uid: 0, gid: 0 };
+const ROOT: Credentials = Credentials::new(0, 0);
 
 /// The directory (or, for a file bind mount, the file) at `path`, made if
 /// missing.

@@ -163,7 +163,7 @@ fn continue_process(k: &mut KernelState, pid: Tid) {
     }
     p.stop.stopped_by = 0;
     p.stop.report = Some(ChildReport::Continued);
-    let (ppid, uid) = (p.ppid, p.creds.uid);
+    let (ppid, uid) = (p.ppid, p.creds.ruid);
     for t in p.threads.clone() {
         if let Some(th) = k.threads.get(&t) {
             th.interrupt();
@@ -340,7 +340,7 @@ fn group_stop(t: &mut Task<'_>, sig: u32) {
         let p = t.process_mut();
         p.stop.stopped_by = sig;
         p.stop.report = Some(ChildReport::Stopped(sig));
-        (p.ppid, p.creds.uid)
+        (p.ppid, p.creds.ruid)
     };
     let threads = t.process().threads.clone();
     for th in threads {

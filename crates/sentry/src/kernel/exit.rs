@@ -81,7 +81,7 @@ pub fn process_exit(k: &mut KernelState, pid: Tid, status: i32) {
     let mm_id = p.mm_id;
     let vfork_parent = p.vfork_parent.take();
     let children: Vec<Tid> = std::mem::take(&mut p.children).into_iter().collect();
-    let (ppid, uid, exit_signal) = (p.ppid, p.creds.uid, p.exit_signal);
+    let (ppid, uid, exit_signal) = (p.ppid, p.creds.ruid, p.exit_signal);
     drop(fds);
     // Its record locks go with it.
     crate::fs::reclock::release(crate::fs::reclock::Owner::Process(pid), None);

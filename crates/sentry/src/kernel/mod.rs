@@ -20,6 +20,7 @@
 //!   thread, process, process group or session still uses it.
 
 pub mod cputime;
+pub mod creds;
 pub mod current;
 pub mod deliver;
 pub mod exit;
@@ -112,12 +113,7 @@ pub struct TaskStats {
     pub exitless: u64,
 }
 
-/// Credentials (the container's user; no setuid yet).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Credentials {
-    pub uid: u32,
-    pub gid: u32,
-}
+pub use self::creds::{Cap, Credentials};
 
 /// State set with prctl(2).
 #[derive(Clone, Copy, Debug)]
@@ -591,10 +587,7 @@ pub(crate) fn test_process(pid: Tid, mm_id: u64, fds: FdTable) -> Process {
         pid,
         mm_id,
         fds,
-        Credentials {
-            uid: 1000,
-            gid: 1000,
-        },
+        Credentials::new(1000, 1000),
         Rlimits::new(&[]),
         "/".into(),
         "/x".into(),

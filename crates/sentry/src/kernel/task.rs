@@ -122,9 +122,9 @@ impl<'a> Task<'a> {
     }
 
     /// Whether the task may override limits (CAP_SYS_RESOURCE and the
-    /// like): root in the container.
+    /// like): an effective UID of 0 in the container.
     pub fn privileged(&self) -> bool {
-        self.creds().uid == 0
+        self.creds().capable(super::Cap::SysResource)
     }
 
     pub fn strace(&self) -> bool {

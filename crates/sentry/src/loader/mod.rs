@@ -293,8 +293,7 @@ pub fn build_image<S: AsRef<[u8]>>(
     argv: &[S],
     envp: &[S],
     execfn: &[u8],
-    uid: u32,
-    gid: u32,
+    ids: [u32; 4],
     stack_limit: u64,
 ) -> Result<Image, Error> {
     let mut mm = MemoryManager::new(machine.new_address_space()?, stack_limit);
@@ -335,8 +334,7 @@ pub fn build_image<S: AsRef<[u8]>>(
         phnum: image.phnum,
         entry: image.entry,
         base,
-        uid,
-        gid,
+        ids,
         random,
         sysinfo_ehdr,
         minsigstksz: stack::minsigstksz(),
@@ -452,8 +450,7 @@ mod tests {
                 &["true"],
                 &[],
                 b"/true",
-                0,
-                0,
+                [0; 4],
                 8 << 20
             ),
             Err(Error::Load(_))
@@ -466,8 +463,7 @@ mod tests {
             &["true"],
             &[],
             b"/true",
-            0,
-            0,
+            [0; 4],
             8 << 20,
         )
         .unwrap();
@@ -497,8 +493,7 @@ mod tests {
             &["/tiny"],
             &[],
             b"/tiny",
-            0,
-            0,
+            [0; 4],
             8 << 20,
         )
         .unwrap();
@@ -522,8 +517,7 @@ mod tests {
             &["/tiny"],
             &["A=b"],
             b"/tiny",
-            1,
-            1,
+            [1; 4],
             8 << 20,
         )
         .unwrap();
@@ -559,8 +553,7 @@ mod tests {
             &["/tiny"],
             &[],
             b"/tiny",
-            1,
-            1,
+            [1; 4],
             8 << 20,
         )
         .unwrap();

@@ -64,8 +64,10 @@ pub struct AuxInfo {
     pub entry: u64,
     /// The interpreter's load bias (AT_BASE); 0 without one.
     pub base: u64,
-    pub uid: u32,
-    pub gid: u32,
+    /// The real and effective user and group IDs: AT_UID, AT_EUID,
+    /// AT_GID and AT_EGID. AT_SECURE is set when the effective ones differ
+    /// from the real ones, as Linux's commoncap does.
+    pub ids: [u32; 4],
     pub random: [u8; 16],
     /// The vDSO's base (AT_SYSINFO_EHDR); 0 for none.
     pub sysinfo_ehdr: u64,
@@ -146,11 +148,14 @@ pub fn build<S: AsRef<[u8]>>(
         (AT_BASE, aux.base),
         (AT_FLAGS, 0),
         (AT_ENTRY, aux.entry),
-        (AT_UID, u64::from(aux.uid)),
-        (AT_EUID, u64::from(aux.uid)),
-        (AT_GID, u64::from(aux.gid)),
-        (AT_EGID, u64::from(aux.gid)),
-        (AT_SECURE, 0),
+        (AT_UID, u64::from(aux.ids[0])),
+        (AT_EUID, u64::from(aux.ids[1])),
+        (AT_GID, u64::from(aux.ids[2])),
+        (AT_EGID, u64::from(aux.ids[3])),
+        (
+            AT_SECURE,
+            u64::from(aux.ids[0] != aux.ids[1] || aux.ids[2] != aux.ids[3]),
+        ),
         (AT_RANDOM, random_addr),
         (AT_HWCAP2, 0),
         (AT_EXECFN, execfn_addr),
@@ -213,8 +218,7 @@ mod tests {
             phnum: 7,
             entry: 0x40_1000,
             base: 0x7fff_f7fc_3000,
-            uid: 5,
-            gid: 6,
+            ids: [5, 7, 6, 6],
             random: [9; 16],
             sysinfo_ehdr: 0x7fff_ff10_1000,
             minsigstksz: 3632,
@@ -263,8 +267,10 @@ mod tests {
         assert_eq!(auxv[&AT_BASE], 0x7fff_f7fc_3000);
         assert_eq!(auxv[&AT_MINSIGSTKSZ], 3632);
         assert_eq!(word(&img, sp + 64), AT_MINSIGSTKSZ, "right after the vDSO");
-        assert_eq!(auxv[&AT_EUID], 5);
+        assert_eq!(auxv[&AT_UID], 5);
+        assert_eq!(auxv[&AT_EUID], 7);
         assert_eq!(auxv[&AT_EGID], 6);
+        assert_eq!(auxv[&AT_SECURE], 1, "the effective UID is not the real");
         assert_eq!(auxv[&AT_EXECFN], execfn);
         assert_eq!(auxv[&AT_SYSINFO_EHDR], 0x7fff_ff10_1000);
         assert_eq!(word(&img, sp + 48), AT_SYSINFO_EHDR, "the vDSO comes first");
@@ -289,8 +295,7 @@ mod tests {
             phnum: 0,
             entry: 0,
             base: 0,
-            uid: 0,
-            gid: 0,
+            ids: [0; 4],
             random: [0; 16],
             sysinfo_ehdr: 0,
             minsigstksz: 0,

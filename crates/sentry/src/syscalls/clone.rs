@@ -340,7 +340,8 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
             return Err(Errno::ENOEXEC);
         }
     };
-    let creds = task.creds();
+    let mut creds = task.creds();
+    creds.on_exec();
     let stack_limit = task.rlimits().soft(RLIMIT_STACK);
     let mut image = crate::loader::build_image(
         &task.kernel.machine,
@@ -350,8 +351,7 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
         &argv,
         &envp,
         name.as_bytes(),
-        creds.uid,
-        creds.gid,
+        [creds.ruid, creds.euid, creds.rgid, creds.egid],
         stack_limit,
     )
     .map_err(|e| {
@@ -379,6 +379,11 @@ fn do_execve(task: &mut Task<'_>, path: u64, argv: u64, envp: u64) -> SysResult 
         p.exe_dentry = exe_dentry;
         p.exe_path = exe_path.clone();
         p.did_exec = true;
+        // The saved and filesystem IDs become the effective ones; a
+        // program run with effective IDs other than the real ones is not
+        // dumpable (begin_new_exec with suid_dumpable 0).
+        p.creds = creds;
+        p.prctl.dumpable = creds.euid == creds.ruid && creds.egid == creds.rgid;
         p.fds.close_on_exec();
         p.timers.clear_posix();
         for act in p.actions.iter_mut() {

@@ -46,7 +46,7 @@ fn host_file(task: &Task<'_>, fd: i32) -> Result<Arc<FileDescription>, Errno> {
 /// (not forced: a handler or SIG_IGN leaves just the EPIPE), as Linux.
 pub(super) fn on_epipe(task: &mut Task<'_>, r: SysResult) -> SysResult {
     if r == Err(Errno::EPIPE) {
-        let info = SigInfo::user(SIGPIPE, code::SI_USER, task.tgid, task.creds().uid);
+        let info = SigInfo::user(SIGPIPE, code::SI_USER, task.tgid, task.creds().ruid);
         let tid = task.tid;
         deliver::send(&mut task.k, Dest::Thread(tid), info, false);
     }
@@ -346,7 +346,7 @@ fn ops_write(
                     libc::SIGXFSZ as u32,
                     code::SI_USER,
                     task.tgid,
-                    task.creds().uid,
+                    task.creds().ruid,
                 );
                 let tid = task.tid;
                 deliver::send(&mut task.k, Dest::Thread(tid), info, false);

@@ -5,9 +5,9 @@
 use super::Args;
 use crate::errno::{Errno, SysResult};
 use crate::host;
-use crate::kernel::Task;
 use crate::kernel::cputime::{self, CpuTimes};
 use crate::kernel::rlimits::{Limit, NLIMITS};
+use crate::kernel::{Cap, Credentials, Task, creds};
 use crate::mm::TASK_SIZE;
 
 pub fn getpid(task: &mut Task<'_>, _: &Args) -> SysResult {
@@ -24,34 +24,125 @@ pub fn getppid(task: &mut Task<'_>, _: &Args) -> SysResult {
 }
 
 pub fn getuid(task: &mut Task<'_>, _: &Args) -> SysResult {
-    Ok(u64::from(task.creds().uid))
+    Ok(u64::from(task.creds().ruid))
 }
 
 pub fn geteuid(task: &mut Task<'_>, _: &Args) -> SysResult {
-    Ok(u64::from(task.creds().uid))
+    Ok(u64::from(task.creds().euid))
 }
 
 pub fn getgid(task: &mut Task<'_>, _: &Args) -> SysResult {
-    Ok(u64::from(task.creds().gid))
+    Ok(u64::from(task.creds().rgid))
 }
 
 pub fn getegid(task: &mut Task<'_>, _: &Args) -> SysResult {
-    Ok(u64::from(task.creds().gid))
+    Ok(u64::from(task.creds().egid))
 }
 
-fn write_ids(task: &Task<'_>, a: &Args, id: u32) -> SysResult {
-    for i in 0..3 {
+fn write_ids(task: &Task<'_>, a: &Args, ids: [u32; 3]) -> SysResult {
+    for (i, id) in ids.into_iter().enumerate() {
         task.mm().write_u32(a.u(i), id)?;
     }
     Ok(0)
 }
 
 pub fn getresuid(task: &mut Task<'_>, a: &Args) -> SysResult {
-    write_ids(task, a, task.creds().uid)
+    let c = task.creds();
+    write_ids(task, a, [c.ruid, c.euid, c.suid])
 }
 
 pub fn getresgid(task: &mut Task<'_>, a: &Args) -> SysResult {
-    write_ids(task, a, task.creds().gid)
+    let c = task.creds();
+    write_ids(task, a, [c.rgid, c.egid, c.sgid])
+}
+
+/// Applies `change` to a copy of the process's credentials and, if it
+/// succeeds, installs the copy for every thread (glibc and musl change all
+/// threads' IDs together; the sentry keeps one set per process). As Linux's
+/// commit_creds, a change of the effective or filesystem IDs makes the
+/// process non-dumpable (suid_dumpable is 0).
+fn change_creds<T>(
+    task: &mut Task<'_>,
+    change: impl FnOnce(&mut Credentials) -> Result<T, Errno>,
+) -> Result<T, Errno> {
+    let old = task.creds();
+    let mut new = old;
+    let r = change(&mut new)?;
+    if new != old {
+        let p = task.process_mut();
+        if (new.euid, new.egid, new.uid, new.gid) != (old.euid, old.egid, old.uid, old.gid) {
+            p.prctl.dumpable = false;
+        }
+        p.creds = new;
+    }
+    Ok(r)
+}
+
+pub fn setuid(task: &mut Task<'_>, a: &Args) -> SysResult {
+    change_creds(task, |c| c.set_uid(a.uint(0))).map(|()| 0)
+}
+
+pub fn setgid(task: &mut Task<'_>, a: &Args) -> SysResult {
+    change_creds(task, |c| c.set_gid(a.uint(0))).map(|()| 0)
+}
+
+pub fn setreuid(task: &mut Task<'_>, a: &Args) -> SysResult {
+    change_creds(task, |c| c.set_reuid(a.uint(0), a.uint(1))).map(|()| 0)
+}
+
+pub fn setregid(task: &mut Task<'_>, a: &Args) -> SysResult {
+    change_creds(task, |c| c.set_regid(a.uint(0), a.uint(1))).map(|()| 0)
+}
+
+pub fn setresuid(task: &mut Task<'_>, a: &Args) -> SysResult {
+    change_creds(task, |c| c.set_resuid(a.uint(0), a.uint(1), a.uint(2))).map(|()| 0)
+}
+
+pub fn setresgid(task: &mut Task<'_>, a: &Args) -> SysResult {
+    change_creds(task, |c| c.set_resgid(a.uint(0), a.uint(1), a.uint(2))).map(|()| 0)
+}
+
+pub fn setfsuid(task: &mut Task<'_>, a: &Args) -> SysResult {
+    change_creds(task, |c| Ok(c.set_fsuid(a.uint(0)))).map(u64::from)
+}
+
+pub fn setfsgid(task: &mut Task<'_>, a: &Args) -> SysResult {
+    change_creds(task, |c| Ok(c.set_fsgid(a.uint(0)))).map(u64::from)
+}
+
+pub fn getgroups(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let size = a.int(0);
+    if size < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let c = task.creds();
+    let groups = c.groups();
+    if size == 0 {
+        return Ok(groups.len() as u64);
+    }
+    if (size as usize) < groups.len() {
+        return Err(Errno::EINVAL);
+    }
+    let bytes: Vec<u8> = groups.iter().flat_map(|g| g.to_ne_bytes()).collect();
+    task.mm().copy_out(a.u(1), &bytes)?;
+    Ok(groups.len() as u64)
+}
+
+pub fn setgroups(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let size = a.int(0);
+    if size < 0 || size as usize > creds::NGROUPS_MAX {
+        return Err(Errno::EINVAL);
+    }
+    if !task.creds().capable(Cap::Setgid) {
+        return Err(Errno::EPERM);
+    }
+    let mut bytes = vec![0u8; size as usize * 4];
+    task.mm().copy_in(a.u(1), &mut bytes)?;
+    let list: Vec<u32> = bytes
+        .chunks_exact(4)
+        .map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    change_creds(task, |c| c.set_groups(&list)).map(|()| 0)
 }
 
 pub fn set_tid_address(task: &mut Task<'_>, a: &Args) -> SysResult {
@@ -276,14 +367,6 @@ pub fn getrandom(task: &mut Task<'_>, a: &Args) -> SysResult {
     Ok(done)
 }
 
-pub fn getgroups(_: &mut Task<'_>, a: &Args) -> SysResult {
-    // The task has no supplementary groups.
-    if a.int(0) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(0)
-}
-
 /// The process `pid` names (0: the caller's).
 fn target_process<'t>(task: &'t Task<'_>, pid: i32) -> Result<&'t crate::kernel::Process, Errno> {
     if pid < 0 {
@@ -438,6 +521,55 @@ mod tests {
     use super::super::fuzz_tests::{NEG, args, with_task};
     use super::*;
     use crate::kernel::fd_table::FdTable;
+
+    #[test]
+    fn set_ids_report_and_drop_privilege() {
+        with_task(|t, buf| {
+            t.process_mut().creds = Credentials::new(0, 0);
+            let ids = |t: &mut Task<'_>| {
+                getresuid(t, &args(&[buf, buf + 4, buf + 8])).unwrap();
+                [0, 4, 8].map(|o| t.mm().read_u32(buf + o).unwrap())
+            };
+            assert_eq!(setresuid(t, &args(&[10, 20, 30])), Ok(0));
+            assert_eq!(ids(t), [10, 20, 30]);
+            assert_eq!(getuid(t, &args(&[])), Ok(10));
+            assert_eq!(geteuid(t, &args(&[])), Ok(20));
+            assert!(!t.process().prctl.dumpable, "the effective UID changed");
+            assert!(!t.privileged());
+            assert_eq!(setuid(t, &args(&[0])), Err(Errno::EPERM));
+            assert_eq!(setfsuid(t, &args(&[30])), Ok(20));
+            assert_eq!(setfsuid(t, &args(&[NEG(1)])), Ok(30));
+            assert_eq!(t.creds().uid, 30);
+            // A bad pointer: EFAULT, nothing panics.
+            assert_eq!(getresgid(t, &args(&[buf, 8, buf])), Err(Errno::EFAULT));
+        });
+    }
+
+    #[test]
+    fn groups_round_trip_with_hostile_arguments() {
+        with_task(|t, buf| {
+            t.process_mut().creds = Credentials::new(0, 0);
+            for (i, g) in [7u32, 3, 5].iter().enumerate() {
+                t.mm().write_u32(buf + 4 * i as u64, *g).unwrap();
+            }
+            assert_eq!(setgroups(t, &args(&[3, buf])), Ok(0));
+            assert_eq!(getgroups(t, &args(&[0, 0])), Ok(3));
+            assert_eq!(getgroups(t, &args(&[2, buf])), Err(Errno::EINVAL));
+            assert_eq!(getgroups(t, &args(&[NEG(-1), buf])), Err(Errno::EINVAL));
+            assert_eq!(getgroups(t, &args(&[3, 8])), Err(Errno::EFAULT));
+            assert_eq!(getgroups(t, &args(&[64, buf + 0x100])), Ok(3));
+            let got = [0, 4, 8].map(|o| t.mm().read_u32(buf + 0x100 + o).unwrap());
+            assert_eq!(got, [3, 5, 7]);
+            assert_eq!(setgroups(t, &args(&[65537, buf])), Err(Errno::EINVAL));
+            assert_eq!(setgroups(t, &args(&[NEG(-1), buf])), Err(Errno::EINVAL));
+            assert_eq!(setgroups(t, &args(&[65536, buf])), Err(Errno::EFAULT));
+            assert_eq!(setgroups(t, &args(&[65, buf])), Err(Errno::EINVAL));
+            assert_eq!(t.creds().groups(), &[3, 5, 7]);
+            assert_eq!(setuid(t, &args(&[1000])), Ok(0));
+            assert_eq!(setgroups(t, &args(&[0, 0])), Err(Errno::EPERM));
+            assert_eq!(t.creds().groups(), &[3, 5, 7]);
+        });
+    }
 
     #[test]
     fn children_times_after_wait() {

@@ -63,12 +63,16 @@ fn sched_target(task: &Task<'_>, pid: i32) -> Result<Tid, Errno> {
 }
 
 /// The scheduling state and the soft limit `resource` of thread `tid`'s
-/// process, and the process's owner.
-fn sched_of(task: &Task<'_>, tid: Tid, resource: u32) -> Option<(SchedState, u64, u32)> {
+/// process, and the process's credentials.
+fn sched_of(
+    task: &Task<'_>,
+    tid: Tid,
+    resource: u32,
+) -> Option<(SchedState, u64, crate::kernel::Credentials)> {
     let th = task.k.threads.get(&tid)?;
     let p = task.k.procs.get(&th.tgid)?;
     let limit = p.rlimits.get(resource).map_or(0, |l| l.soft);
-    Some((th.sched, limit, p.creds.uid))
+    Some((th.sched, limit, p.creds))
 }
 
 pub fn sched_get_priority_max(_: &mut Task<'_>, a: &Args) -> SysResult {
@@ -147,7 +151,7 @@ fn set_scheduler(task: &mut Task<'_>, pid: i32, policy: Option<u32>, param: u64)
             && (cur.policy != SCHED_IDLE
                 || policy == SCHED_IDLE
                 || (20 - cur.nice) as u64 <= nice_limit)
-            && owner == task.creds().uid
+            && task.creds().same_owner(&owner)
             && (!cur.reset_on_fork || reset_on_fork);
         if !may {
             return Err(Errno::EPERM);
@@ -229,11 +233,11 @@ fn prio_targets(task: &Task<'_>, which: i32, who: i32) -> Result<Vec<Tid>, Errno
         }
         PRIO_USER => {
             let uid = if who == 0 {
-                task.creds().uid
+                task.creds().ruid
             } else {
                 who as u32
             };
-            Ok(procs(&|p| p.creds.uid == uid))
+            Ok(procs(&|p| p.creds.ruid == uid))
         }
         _ => Err(Errno::EINVAL),
     }
@@ -258,7 +262,7 @@ pub fn setpriority(task: &mut Task<'_>, a: &Args) -> SysResult {
     let targets = prio_targets(task, a.int(0), a.int(1))?;
     let nice = a.int(2).clamp(MIN_NICE, MAX_NICE);
     let privileged = task.privileged();
-    let uid = task.creds().uid;
+    let me = task.creds();
     // As Linux: ESRCH if nothing matched, else the last failure (EPERM:
     // another user's thread; EACCES: lowering the nice value beyond
     // RLIMIT_NICE), else success.
@@ -267,7 +271,7 @@ pub fn setpriority(task: &mut Task<'_>, a: &Args) -> SysResult {
         let Some((cur, nice_limit, owner)) = sched_of(task, tid, RLIMIT_NICE) else {
             continue;
         };
-        if owner != uid && !privileged {
+        if !me.same_owner(&owner) && !privileged {
             result = Err(Errno::EPERM);
             continue;
         }
@@ -298,7 +302,7 @@ mod tests {
             // A second process in the same group, owned by someone else.
             t.k.threads.insert(5, Thread::new(5, 5, Vec::new()));
             let mut p = crate::kernel::test_process(5, 0, FdTable::default());
-            p.creds.uid = 2000;
+            p.creds = crate::kernel::Credentials::new(2000, 2000);
             t.k.procs.insert(5, p);
             assert_eq!(getpriority(t, &args(&[0, 0])), Ok(20));
             assert_eq!(setpriority(t, &args(&[0, 0, 5])), Ok(0));
@@ -364,7 +368,7 @@ mod tests {
                 Err(Errno::ESRCH)
             );
             // Root may; the state is the thread's and is reported.
-            t.process_mut().creds.uid = 0;
+            t.process_mut().creds = crate::kernel::Credentials::new(0, 0);
             let rr_reset = u64::from(SCHED_RR | SCHED_RESET_ON_FORK);
             assert_eq!(sched_setscheduler(t, &args(&[0, rr_reset, buf])), Ok(0));
             assert_eq!(sched_getscheduler(t, &args(&[0])), Ok(rr_reset));

@@ -221,10 +221,23 @@ fn check_sig(sig: i32) -> Result<Option<u32>, Errno> {
     Ok(Some(sig as u32))
 }
 
+/// Whether the caller may send `sig` (None: the null signal) to process
+/// `target` (Linux's check_kill_permission): its own process, CAP_KILL,
+/// a real or effective UID that is the target's real or saved UID, or
+/// SIGCONT within the session. A process that is gone needs nothing.
+fn may_kill(task: &Task<'_>, target: Tid, sig: Option<u32>) -> bool {
+    let Some(p) = task.k.procs.get(&target) else {
+        return true;
+    };
+    target == task.tgid
+        || task.creds().may_signal(&p.creds)
+        || (sig == Some(libc::SIGCONT as u32) && p.sid == task.process().sid)
+}
+
 pub fn kill(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (pid, sig) = (a.int(0), check_sig(a.int(1))?);
     let me = task.tgid;
-    let uid = task.creds().uid;
+    let uid = task.creds().ruid;
     let info = |s: u32| SigInfo::user(s, code::SI_USER, me, uid);
     let targets: Vec<Tid> = match pid {
         p if p > 0 => {
@@ -232,6 +245,9 @@ pub fn kill(task: &mut Task<'_>, a: &Args) -> SysResult {
             let exists = task.k.procs.contains_key(&p);
             if !exists {
                 return Err(Errno::ESRCH);
+            }
+            if !may_kill(task, p, sig) {
+                return Err(Errno::EPERM);
             }
             if alive { vec![p] } else { vec![] }
         }
@@ -248,7 +264,9 @@ pub fn kill(task: &mut Task<'_>, a: &Args) -> SysResult {
             if v.is_empty() {
                 return Err(Errno::ESRCH);
             }
-            v
+            // As Linux, the processes the caller may not signal are
+            // skipped without an error.
+            v.into_iter().filter(|&t| may_kill(task, t, sig)).collect()
         }
         p => {
             let pgid = if p == 0 { task.process().pgid } else { -p };
@@ -261,6 +279,11 @@ pub fn kill(task: &mut Task<'_>, a: &Args) -> SysResult {
                 .collect();
             if v.is_empty() {
                 return Err(Errno::ESRCH);
+            }
+            // EPERM if the caller may signal none of the group.
+            let v: Vec<Tid> = v.into_iter().filter(|&t| may_kill(task, t, sig)).collect();
+            if v.is_empty() {
+                return Err(Errno::EPERM);
             }
             v
         }
@@ -284,8 +307,11 @@ fn send_thread(task: &mut Task<'_>, tgid: Option<Tid>, tid: Tid, sig: i32) -> Sy
     if tgid.is_some_and(|g| g != target_tgid) {
         return Err(Errno::ESRCH);
     }
+    if !may_kill(task, target_tgid, sig) {
+        return Err(Errno::EPERM);
+    }
     if let Some(s) = sig {
-        let info = SigInfo::user(s, code::SI_TKILL, task.tgid, task.creds().uid);
+        let info = SigInfo::user(s, code::SI_TKILL, task.tgid, task.creds().ruid);
         deliver::send(&mut task.k, Dest::Thread(tid), info, false);
     }
     Ok(0)
@@ -328,7 +354,12 @@ pub fn rt_sigqueueinfo(task: &mut Task<'_>, a: &Args) -> SysResult {
     }
     if let Some(s) = sig {
         let info = queue_info(task, a.u(2), s, pid)?;
+        if !may_kill(task, pid, sig) {
+            return Err(Errno::EPERM);
+        }
         deliver::send(&mut task.k, Dest::Process(pid), info, false);
+    } else if !may_kill(task, pid, sig) {
+        return Err(Errno::EPERM);
     }
     Ok(0)
 }
@@ -344,7 +375,51 @@ pub fn rt_tgsigqueueinfo(task: &mut Task<'_>, a: &Args) -> SysResult {
     }
     if let Some(s) = sig {
         let info = queue_info(task, a.u(3), s, tgid)?;
+        if !may_kill(task, tgid, sig) {
+            return Err(Errno::EPERM);
+        }
         deliver::send(&mut task.k, Dest::Thread(tid), info, false);
+    } else if !may_kill(task, tgid, sig) {
+        return Err(Errno::EPERM);
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fuzz_tests::{args, with_task};
+    use super::*;
+    use crate::kernel::Credentials;
+
+    #[test]
+    fn kill_needs_matching_real_or_saved_uid() {
+        with_task(|t, _| {
+            let mut other = crate::kernel::test_process(6, 0, Default::default());
+            other.creds = Credentials::new(0, 0);
+            other.creds.set_resuid(2000, 2001, 2002).unwrap();
+            other.threads.clear();
+            t.k.procs.insert(6, other);
+            let mut me = Credentials::new(0, 0);
+            me.set_resuid(1000, 2001, 1000).unwrap();
+            t.process_mut().creds = me;
+            // The target's effective UID does not count.
+            assert_eq!(kill(t, &args(&[6, 0])), Err(Errno::EPERM));
+            assert_eq!(kill(t, &args(&[6, 15])), Err(Errno::EPERM));
+            // A process group with only that process: EPERM too.
+            t.k.procs.get_mut(&6).unwrap().pgid = 6;
+            assert_eq!(kill(t, &args(&[(-6i64) as u64, 0])), Err(Errno::EPERM));
+            me.set_resuid(1000, 1000, 2001).unwrap();
+            t.process_mut().creds = me;
+            assert_eq!(kill(t, &args(&[6, 0])), Err(Errno::EPERM));
+            // Saved 2002 of the target is a match for our real UID.
+            let mut me = Credentials::new(0, 0);
+            me.set_resuid(2002, 1, 1).unwrap();
+            t.process_mut().creds = me;
+            assert_eq!(kill(t, &args(&[6, 0])), Ok(0));
+            // Root may signal anyone.
+            t.process_mut().creds = Credentials::new(0, 0);
+            assert_eq!(kill(t, &args(&[6, 0])), Ok(0));
+            t.k.procs.remove(&6);
+        });
+    }
 }

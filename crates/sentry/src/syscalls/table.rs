@@ -94,7 +94,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "access",
         path::access,
-        "W_OK is EROFS for a file on a read-only mount; supplementary groups are not consulted",
+        "W_OK is EROFS for a file on a read-only mount",
         "so",
     ), // 21
     partial(
@@ -235,30 +235,70 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     full("getuid", process::getuid, ""), // 102
     none("syslog"),                  // 103
     full("getgid", process::getgid, ""), // 104
-    none("setuid"),                  // 105
-    none("setgid"),                  // 106
+    partial(
+        "setuid",
+        process::setuid,
+        "IDs are per process, not per thread (glibc and musl change every thread's together); no capget/capset: capabilities follow the IDs (docs in kernel/creds.rs)",
+        "u",
+    ), // 105
+    partial(
+        "setgid",
+        process::setgid,
+        "IDs are per process, not per thread (glibc and musl change every thread's together); no capget/capset: capabilities follow the IDs (docs in kernel/creds.rs)",
+        "u",
+    ), // 106
     full("geteuid", process::geteuid, ""), // 107
     full("getegid", process::getegid, ""), // 108
     full("setpgid", process::setpgid, "dd"), // 109
     full("getppid", process::getppid, ""), // 110
     full("getpgrp", process::getpgrp, ""), // 111
     full("setsid", process::setsid, ""), // 112
-    none("setreuid"),                // 113
-    none("setregid"),                // 114
     partial(
-        "getgroups",
-        process::getgroups,
-        "no supplementary groups yet (the boot config carries none)",
+        "setreuid",
+        process::setreuid,
+        "IDs are per process, not per thread (glibc and musl change every thread's together); no capget/capset: capabilities follow the IDs (docs in kernel/creds.rs)",
+        "uu",
+    ), // 113
+    partial(
+        "setregid",
+        process::setregid,
+        "IDs are per process, not per thread (glibc and musl change every thread's together); no capget/capset: capabilities follow the IDs (docs in kernel/creds.rs)",
+        "uu",
+    ), // 114
+    full("getgroups", process::getgroups, "dp"), // 115
+    partial(
+        "setgroups",
+        process::setgroups,
+        "at most 64 groups (more is EINVAL; Linux allows 65536); IDs are per process, not per thread (glibc and musl change every thread's together); no capget/capset: capabilities follow the IDs (docs in kernel/creds.rs)",
         "dp",
-    ), // 115
-    none("setgroups"),               // 116
-    none("setresuid"),               // 117
+    ), // 116
+    partial(
+        "setresuid",
+        process::setresuid,
+        "IDs are per process, not per thread (glibc and musl change every thread's together); no capget/capset: capabilities follow the IDs (docs in kernel/creds.rs)",
+        "uuu",
+    ), // 117
     full("getresuid", process::getresuid, "ppp"), // 118
-    none("setresgid"),               // 119
+    partial(
+        "setresgid",
+        process::setresgid,
+        "IDs are per process, not per thread (glibc and musl change every thread's together); no capget/capset: capabilities follow the IDs (docs in kernel/creds.rs)",
+        "uuu",
+    ), // 119
     full("getresgid", process::getresgid, "ppp"), // 120
     full("getpgid", process::getpgid, "d"), // 121
-    none("setfsuid"),                // 122
-    none("setfsgid"),                // 123
+    partial(
+        "setfsuid",
+        process::setfsuid,
+        "IDs are per process, not per thread (glibc and musl change every thread's together); no capget/capset: capabilities follow the IDs (docs in kernel/creds.rs)",
+        "u",
+    ), // 122
+    partial(
+        "setfsgid",
+        process::setfsgid,
+        "IDs are per process, not per thread (glibc and musl change every thread's together); no capget/capset: capabilities follow the IDs (docs in kernel/creds.rs)",
+        "u",
+    ), // 123
     full("getsid", process::getsid, "d"), // 124
     none("capget"),                  // 125
     none("capset"),                  // 126
@@ -562,7 +602,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "faccessat",
         path::faccessat,
-        "W_OK is EROFS for a file on a read-only mount; supplementary groups are not consulted",
+        "W_OK is EROFS for a file on a read-only mount",
         "dso",
     ), // 269
     full("pselect6", poll::pselect6, "dppppp"), // 270
@@ -782,7 +822,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "faccessat2",
         path::faccessat2,
-        "W_OK is EROFS for a file on a read-only mount; supplementary groups are not consulted",
+        "W_OK is EROFS for a file on a read-only mount",
         "dsox",
     ), // 439
     none("process_madvise"),         // 440

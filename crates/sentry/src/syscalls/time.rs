@@ -549,7 +549,7 @@ mod tests {
             assert_eq!(settimeofday(t, &args(&[buf, 0])), Err(Errno::EPERM));
             assert_eq!(settimeofday(t, &args(&[0, 0])), Err(Errno::EPERM));
             // Root: nothing to set is fine; a time is still refused.
-            t.process_mut().creds.uid = 0;
+            t.process_mut().creds = crate::kernel::Credentials::new(0, 0);
             assert_eq!(settimeofday(t, &args(&[0, 0])), Ok(0));
             assert_eq!(settimeofday(t, &args(&[buf, 0])), Err(Errno::EPERM));
         });
@@ -566,7 +566,7 @@ mod tests {
             assert_eq!(status & STA_UNSYNC, STA_UNSYNC);
             assert!(i64::from_le_bytes(b[72..80].try_into().unwrap()) > 1_600_000_000);
             // A change: EPERM even for root, after a bad tick's EINVAL.
-            t.process_mut().creds.uid = 0;
+            t.process_mut().creds = crate::kernel::Credentials::new(0, 0);
             let mut b = [0u8; TIMEX_SIZE];
             b[..4].copy_from_slice(&ADJ_TICK.to_le_bytes());
             t.mm().copy_out(buf, &b).unwrap();

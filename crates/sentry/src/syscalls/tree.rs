@@ -449,7 +449,7 @@ fn do_chmod(
         return Err(Errno::EPERM);
     }
     let mut mode = mode & 0o7777;
-    if c.uid != 0 && c.gid != a.gid {
+    if c.uid != 0 && !c.in_group(a.gid) {
         mode &= !libc::S_ISGID;
     }
     setattr(
@@ -497,7 +497,8 @@ fn do_chown(
     if c.uid != 0 {
         // Only root gives files away; an owner may set its own group.
         if uid.is_some_and(|u| u != a.uid)
-            || (gid.is_some_and(|g| g != a.gid) && (c.uid != a.uid || gid != Some(c.gid)))
+            || (gid.is_some_and(|g| g != a.gid)
+                && (c.uid != a.uid || !gid.is_some_and(|g| c.in_group(g))))
         {
             return Err(Errno::EPERM);
         }

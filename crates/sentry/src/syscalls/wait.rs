@@ -65,7 +65,7 @@ fn find(t: &mut Task<'_>, which: Which, options: u32) -> Result<Option<Found>, E
             continue;
         }
         any = true;
-        let uid = p.creds.uid;
+        let uid = p.creds.ruid;
         if let Some(status) = p.zombie
             && options & WEXITED != 0
         {

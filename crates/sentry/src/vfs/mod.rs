@@ -51,7 +51,7 @@ use parking_lot::Mutex;
 use self::backend::Attr;
 use self::inode::Inode;
 use crate::errno::Errno;
-use crate::kernel::Credentials;
+use crate::kernel::{Cap, Credentials};
 
 /// PATH_MAX, with its NUL.
 pub const PATH_MAX: usize = 4096;
@@ -340,21 +340,34 @@ impl Dentry {
 }
 
 /// Whether `creds` may access a file with attributes `attr` as `want`
-/// (MAY_* bits). Root may do anything except execute a file with no
-/// execute bit at all (directories excepted), as Linux's
-/// generic_permission without capabilities beyond the container's root.
+/// (MAY_* bits), as Linux's generic_permission: the owner's bits for the
+/// filesystem UID, the group's for the filesystem GID or a supplementary
+/// group, the others' otherwise. CAP_DAC_OVERRIDE allows anything except
+/// executing a file with no execute bit at all (directories excepted);
+/// CAP_DAC_READ_SEARCH allows reading files and reading and searching
+/// directories.
 pub fn permits(attr: &Attr, creds: Credentials, want: u32) -> bool {
-    if creds.uid == 0 {
-        return want & MAY_EXEC == 0 || attr.is_dir() || attr.mode & 0o111 != 0;
-    }
     let bits = if attr.uid == creds.uid {
         (attr.mode >> 6) & 7
-    } else if attr.gid == creds.gid {
+    } else if creds.in_group(attr.gid) {
         (attr.mode >> 3) & 7
     } else {
         attr.mode & 7
     };
-    bits & want == want
+    if bits & want == want {
+        return true;
+    }
+    if creds.capable(Cap::DacOverride)
+        && (want & MAY_EXEC == 0 || attr.is_dir() || attr.mode & 0o111 != 0)
+    {
+        return true;
+    }
+    let read_search = if attr.is_dir() {
+        MAY_READ | MAY_EXEC
+    } else {
+        MAY_READ
+    };
+    creds.capable(Cap::DacReadSearch) && want & !read_search == 0
 }
 
 /// The mounted filesystems.
@@ -730,7 +743,7 @@ mod tests {
     use super::*;
 
     fn root_creds() -> Credentials {
-        Credentials { uid: 0, gid: 0 }
+        Credentials::new(0, 0)
     }
 
     fn tree() -> (Arc<TestFs>, Vfs) {
@@ -778,10 +791,7 @@ mod tests {
         let deep = b"/bin".repeat(1100);
         assert_eq!(get(&deep, Follow::Yes), Err(Errno::ENAMETOOLONG));
         // An unprivileged user cannot search a 0700 directory of root's.
-        let user = Credentials {
-            uid: 1000,
-            gid: 1000,
-        };
+        let user = Credentials::new(1000, 1000);
         assert_eq!(
             resolve(r, r, b"/secret/f", Follow::Yes, user).map(|_| ()),
             Err(Errno::EACCES)
@@ -911,15 +921,41 @@ mod tests {
             gid,
             ..Attr::default()
         };
-        let user = Credentials { uid: 5, gid: 7 };
+        let user = Credentials::new(5, 7);
         assert!(permits(&a(0o600, 5, 0), user, MAY_READ | MAY_WRITE));
         assert!(!permits(&a(0o600, 6, 7), user, MAY_READ));
         assert!(permits(&a(0o640, 6, 7), user, MAY_READ));
         assert!(!permits(&a(0o640, 6, 7), user, MAY_WRITE));
         assert!(permits(&a(0o004, 6, 8), user, MAY_READ));
-        let root = Credentials { uid: 0, gid: 0 };
+        let root = Credentials::new(0, 0);
         assert!(permits(&a(0o000, 6, 8), root, MAY_READ | MAY_WRITE));
         assert!(!permits(&a(0o644, 6, 8), root, MAY_EXEC));
         assert!(permits(&a(0o100, 6, 8), root, MAY_EXEC));
+    }
+
+    #[test]
+    fn permission_uses_fs_ids_and_groups() {
+        let a = |mode, uid, gid| Attr {
+            mode: libc::S_IFREG | mode,
+            uid,
+            gid,
+            ..Attr::default()
+        };
+        let mut c = Credentials::new(0, 0);
+        c.set_groups(&[40, 50]).unwrap();
+        c.set_resgid(7, 7, 7).unwrap();
+        c.set_resuid(5, 5, 5).unwrap();
+        // A supplementary group gets the group bits.
+        assert!(permits(&a(0o040, 6, 50), c, MAY_READ));
+        assert!(!permits(&a(0o040, 6, 51), c, MAY_READ));
+        // The owner's bits apply to the owner even when the group's allow.
+        assert!(!permits(&a(0o040, 5, 50), c, MAY_READ));
+        // The filesystem UID is what counts, not the real or effective.
+        let mut r = Credentials::new(0, 0);
+        r.set_fsuid(5);
+        assert!(!permits(&a(0o000, 6, 8), r, MAY_READ), "no DAC override");
+        assert!(permits(&a(0o400, 5, 8), r, MAY_READ));
+        r.set_fsuid(0);
+        assert!(permits(&a(0o000, 6, 8), r, MAY_READ));
     }
 }

@@ -103,12 +103,12 @@ fn parse_id(name: &[u8]) -> Option<Tid> {
     std::str::from_utf8(name).ok()?.parse().ok()
 }
 
-/// Who owns a process's files: its user, as Linux shows a dumpable
-/// process's.
+/// Who owns a process's files: its effective user and group, as Linux
+/// shows a dumpable process's.
 fn owner_of(p: &Process) -> Owner {
     Owner {
-        uid: p.creds.uid,
-        gid: p.creds.gid,
+        uid: p.creds.euid,
+        gid: p.creds.egid,
     }
 }
 

@@ -264,11 +264,17 @@ impl Inode for TaskDir {
 }
 
 /// Whether the caller may see `p`'s memory and files (Linux's
-/// ptrace_may_access in read mode, without capabilities beyond root's):
-/// its own user's processes, or any as root.
+/// ptrace_may_access in PTRACE_MODE_READ_FSCREDS mode): itself, a process
+/// whose real, effective and saved IDs all are the caller's filesystem
+/// IDs, or any with CAP_SYS_PTRACE (an effective UID of 0).
 fn may_inspect(c: &Current<'_>, p: &Process) -> bool {
-    c.process()
-        .is_some_and(|me| me.creds.uid == 0 || me.creds.uid == p.creds.uid)
+    c.process().is_some_and(|me| {
+        let (mc, pc) = (&me.creds, &p.creds);
+        me.pid == p.pid
+            || mc.euid == 0
+            || ([pc.ruid, pc.euid, pc.suid] == [mc.uid; 3]
+                && [pc.rgid, pc.egid, pc.sgid] == [mc.gid; 3])
+    })
 }
 
 /// The dentry /proc/[pid]/{cwd,root,exe} stands for.
@@ -297,7 +303,9 @@ fn oom_score_adj(
     let value = Arc::clone(&c.k.procs.get(&t.tgid).ok_or(Errno::ENOENT)?.oom_score_adj);
     // Lowering it below what it is needs CAP_SYS_RESOURCE: root, in the
     // sentry. The walk that finds the file is the opener's.
-    let privileged = c.process().is_some_and(|p| p.creds.uid == 0);
+    let privileged = c
+        .process()
+        .is_some_and(|p| p.creds.capable(crate::kernel::Cap::SysResource));
     let read = Arc::clone(&value);
     Ok(GenFile::new(Fs::Proc, ino, 0o644, move || {
         Ok(format!("{}\n", read.load(Ordering::Relaxed)).into_bytes())
@@ -563,14 +571,23 @@ fn status(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
     let mut out = b"Name:\t".to_vec();
     out.extend_from_slice(&escaped(&comm_of(p, th)));
     let id = t.tid.unwrap_or(t.tgid);
-    let (uid, gid) = (p.creds.uid, p.creds.gid);
+    let cr = &p.creds;
+    let uids = format!("{}\t{}\t{}\t{}", cr.ruid, cr.euid, cr.suid, cr.uid);
+    let gids = format!("{}\t{}\t{}\t{}", cr.rgid, cr.egid, cr.sgid, cr.gid);
+    let mut groups = String::new();
+    for g in cr.groups() {
+        let _ = write!(groups, "{g} ");
+    }
+    if groups.is_empty() {
+        groups.push(' ');
+    }
     let fds = p.fds.max_fds();
     let mut s = String::new();
     let _ = write!(
         s,
         "\nUmask:\t{:04o}\nState:\t{st} ({st_name})\nTgid:\t{}\nNgid:\t0\nPid:\t{id}\nPPid:\t{}\n\
-         TracerPid:\t0\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\nGid:\t{gid}\t{gid}\t{gid}\t{gid}\n\
-         FDSize:\t{fds}\nGroups:\t \nNStgid:\t{}\nNSpid:\t{id}\nNSpgid:\t{}\nNSsid:\t{}\n",
+         TracerPid:\t0\nUid:\t{uids}\nGid:\t{gids}\n\
+         FDSize:\t{fds}\nGroups:\t{groups}\nNStgid:\t{}\nNSpid:\t{id}\nNSpgid:\t{}\nNSsid:\t{}\n",
         p.umask, t.tgid, p.ppid, t.tgid, p.pgid, p.sid,
     );
     if let Some(mm) = mm_of(c, p) {
@@ -598,13 +615,13 @@ fn status(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
     let pending_thread = th.map_or(0, |t| t.pending.mask);
     let queued = p.shared_pending.len() + th.map_or(0, |t| t.pending.len());
     let (ign, cgt) = dispositions(p);
-    let caps: u64 = if uid == 0 { (1 << 41) - 1 } else { 0 };
+    let (prm, eff) = (p.creds.cap_permitted(), p.creds.cap_effective());
     let cpus = c.kernel.config.cpus.max(1);
     let _ = write!(
         s,
         "CoreDumping:\t0\nTHP_enabled:\t1\nThreads:\t{}\nSigQ:\t{queued}/{}\nSigPnd:\t{pending_thread:016x}\n\
          ShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{ign:016x}\nSigCgt:\t{cgt:016x}\n\
-         CapInh:\t{:016x}\nCapPrm:\t{caps:016x}\nCapEff:\t{caps:016x}\nCapBnd:\t{:016x}\n\
+         CapInh:\t{:016x}\nCapPrm:\t{prm:016x}\nCapEff:\t{eff:016x}\nCapBnd:\t{:016x}\n\
          CapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\nSeccomp_filters:\t0\n\
          Cpus_allowed:\t{}\nCpus_allowed_list:\t{}\nMems_allowed:\t00000001\nMems_allowed_list:\t0\n",
         p.threads.len(),

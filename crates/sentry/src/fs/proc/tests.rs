@@ -148,6 +148,19 @@ fn self_stat_and_status_show_the_caller() {
         assert_eq!(field(&status, "Pid:"), Some("1"));
         assert_eq!(field(&status, "PPid:"), Some("0"));
         assert_eq!(field(&status, "Uid:"), Some("1000\t1000\t1000\t1000"));
+        // Real, effective, saved and filesystem IDs, and the groups.
+        let mut c = crate::kernel::Credentials::new(0, 0);
+        c.set_groups(&[9, 8]).unwrap();
+        c.set_resgid(5, 6, 7).unwrap();
+        c.set_resuid(1, 2, 3).unwrap();
+        c.set_fsuid(3);
+        let saved = std::mem::replace(&mut t.process_mut().creds, c);
+        let status = read(t, buf, "/proc/1/status").unwrap();
+        t.process_mut().creds = saved;
+        assert_eq!(field(&status, "Uid:"), Some("1\t2\t3\t3"));
+        assert_eq!(field(&status, "Gid:"), Some("5\t6\t7\t6"));
+        assert!(status.contains("\nGroups:\t8 9 \n"), "{status}");
+        assert!(status.contains("\nCapEff:\t0000000000000000\n"), "{status}");
         assert_eq!(field(&status, "State:"), Some("R (running)"));
         // A process's thread is there too.
         assert_eq!(list(t, buf, "/proc/self/task").unwrap(), [".", "..", "1"]);
@@ -174,10 +187,7 @@ fn processes_come_and_go() {
         // Another user's process: its stat is public, its memory, links
         // and environment are not.
         let mut other = crate::kernel::test_process(6, 0, Default::default());
-        other.creds = crate::kernel::Credentials {
-            uid: 2000,
-            gid: 2000,
-        };
+        other.creds = crate::kernel::Credentials::new(2000, 2000);
         other.threads.clear();
         t.k.procs.insert(6, other);
         assert!(read(t, buf, "/proc/6/stat").is_ok());
