@@ -66,6 +66,26 @@ pub fn served_exitless(nr: u64) -> bool {
         libc::SYS_getrlimit,
         libc::SYS_prlimit64,
         libc::SYS_umask,
+        // Path calls: a walk never sleeps (a gofer round trip at most),
+        // and an open that would wait (a FIFO) gives up with a restart
+        // errno, which sends the call to the exit path (`Task::no_sleep`).
+        libc::SYS_open,
+        libc::SYS_openat,
+        libc::SYS_openat2,
+        libc::SYS_close,
+        libc::SYS_stat,
+        libc::SYS_lstat,
+        libc::SYS_newfstatat,
+        libc::SYS_statx,
+        libc::SYS_statfs,
+        libc::SYS_fstatfs,
+        libc::SYS_access,
+        libc::SYS_faccessat,
+        libc::SYS_faccessat2,
+        libc::SYS_readlink,
+        libc::SYS_readlinkat,
+        libc::SYS_getdents64,
+        libc::SYS_pread64,
     ];
     i64::try_from(nr).is_ok_and(|n| SERVED.contains(&n))
 }
@@ -301,10 +321,18 @@ fn answer(kernel: &Arc<Kernel>, tid: Tid, mb: &Mailbox, nr: u64, args: [u64; 6])
         mb.defer();
         return;
     }
+    t.no_sleep = true;
+    let rax = syscalls::dispatch_args(&mut t, nr, &Args(args));
+    // A call that would have slept undid itself (a restart errno): the
+    // vCPU thread makes it again, and sleeps there.
+    if (-516..=-512).contains(&(rax as i64)) {
+        drop(t);
+        mb.defer();
+        return;
+    }
     let stats = &mut t.thread_mut().stats;
     stats.syscalls += 1;
     stats.exitless += 1;
-    let rax = syscalls::dispatch_args(&mut t, nr, &Args(args));
     drop(t);
     mb.complete(rax);
 }

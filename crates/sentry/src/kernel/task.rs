@@ -39,6 +39,10 @@ pub struct Task<'a> {
     pub regs: UserRegs,
     /// The thread's vCPU (None when the exitless poller serves a call).
     pub vcpu: Option<&'a mut Vcpu>,
+    /// Served by the exitless poller, which must never sleep: `block`
+    /// returns Interrupted at once, the call fails with a restart errno,
+    /// and the poller hands it to the vCPU thread instead.
+    pub no_sleep: bool,
 }
 
 impl<'a> Task<'a> {
@@ -60,6 +64,7 @@ impl<'a> Task<'a> {
             mm_id,
             regs,
             vcpu,
+            no_sleep: false,
         })
     }
 
@@ -146,7 +151,7 @@ impl<'a> Task<'a> {
     /// Sleeps until woken, until `deadline`, or until interrupted. The
     /// kernel lock is released while asleep.
     pub fn block(&mut self, deadline: Option<Instant>) -> Wake {
-        if self.interrupted() {
+        if self.interrupted() || self.no_sleep {
             return Wake::Interrupted;
         }
         let cond = Arc::clone(&self.thread().cond);
