@@ -587,6 +587,36 @@ mod tests {
     use super::super::fuzz_tests::{args, with_task};
     use super::*;
 
+    /// The exitless poller's tasks never sleep: a read of an empty pipe
+    /// gives up with ERESTARTSYS (the poller then hands the call to the
+    /// vCPU thread) and leaves the pipe as it was.
+    #[test]
+    fn a_task_that_may_not_sleep_gives_up_with_a_restart_errno() {
+        with_task(|t, buf| {
+            t.thread_mut().killed = false;
+            t.no_sleep = true;
+            assert_eq!(pipe2(t, &args(&[buf, 0])), Ok(0));
+            let mut b = [0u8; 8];
+            t.mm().copy_in(buf, &mut b).unwrap();
+            let (r, w) = (
+                u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                u64::from(u32::from_le_bytes([b[4], b[5], b[6], b[7]])),
+            );
+            let read = |t: &mut Task<'_>| {
+                crate::syscalls::dispatch_args(t, libc::SYS_read as u64, &args(&[r, buf + 64, 1]))
+            };
+            assert_eq!(read(t) as i64, -(Errno::ERESTARTSYS.0 as i64));
+            t.mm().copy_out(buf + 32, b"z").unwrap();
+            let wrote =
+                crate::syscalls::dispatch_args(t, libc::SYS_write as u64, &args(&[w, buf + 32, 1]));
+            assert_eq!(wrote, 1);
+            assert_eq!(read(t), 1);
+            let mut c = [0u8; 1];
+            t.mm().copy_in(buf + 64, &mut c).unwrap();
+            assert_eq!(&c, b"z");
+        });
+    }
+
     #[test]
     fn eventfd_writes_are_eight_bytes_and_writev_writes_each_segment() {
         with_task(|t, buf| {
