@@ -47,6 +47,10 @@ pub mod mb {
     pub const ARGS: usize = 0x20;
     pub const RESULT: usize = 0x50;
     pub const SPIN: usize = 0x58;
+    /// Nonzero while the poller runs a claimed call it knows is long (a
+    /// large read): a stub whose spin ran out keeps spinning instead of
+    /// taking the "wait" exit.
+    pub const PATIENT: usize = 0x5c;
 }
 
 /// Offset in the MMIO page of the "the poller claimed it, wait" exit.
@@ -94,6 +98,11 @@ std::arch::global_asm!(
     "je 3f",
     "cmp eax, 4",
     "je 4f",
+    "cmp dword ptr [r11 + 0x5c], 0",
+    "je 6f",
+    "mov ecx, [r11 + 0x58]",
+    "jmp 2b",
+    "6:",
     "mov rcx, [r11 + 0x10]",
     "mov r11, [r11 + 0x18]",
     "mov [rip + sandbox_exitless_start + 0x1000 + 0x08], eax",
@@ -275,7 +284,14 @@ impl Mailbox {
     }
 
     /// Answers a claimed request.
+    /// Asks the stub to wait past its spin limit for the call claimed now
+    /// (`mb::PATIENT`); `complete` and `defer` clear it.
+    pub fn set_patient(&self, on: bool) {
+        self.store_u32(mb::PATIENT, u32::from(on));
+    }
+
     pub fn complete(&self, result: u64) {
+        self.store_u32(mb::PATIENT, 0);
         self.store_u64(mb::RESULT, result);
         let _ = self.word(mb::STATE).compare_exchange(
             state::CLAIMED,
@@ -288,6 +304,7 @@ impl Mailbox {
 
     /// Sends a claimed request back: the stub takes the exit path.
     pub fn defer(&self) {
+        self.store_u32(mb::PATIENT, 0);
         let _ = self.word(mb::STATE).compare_exchange(
             state::CLAIMED,
             state::DEFER,

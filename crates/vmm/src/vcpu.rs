@@ -210,6 +210,8 @@ pub struct Vcpu {
     resume: Resume,
     /// The exitless mailbox (kvm_pvm only).
     mailbox: Option<Mailbox>,
+    /// "Wait" exits taken: the stub stopped spinning on a claimed call.
+    wait_exits: u64,
     stub_va: u64,
     labels: Labels,
     cr3: u64,
@@ -374,6 +376,7 @@ impl Vcpu {
             frames,
             kick,
             resume: Resume::Direct,
+            wait_exits: 0,
             mailbox,
             stub_va,
             labels: exitless::stub_image().1,
@@ -452,6 +455,12 @@ impl Vcpu {
     }
 
     /// Whether `rip` is inside this vCPU's exitless stub.
+    /// How many times the exitless stub gave up spinning on a claimed
+    /// call and exited to wait for it.
+    pub fn wait_exits(&self) -> u64 {
+        self.wait_exits
+    }
+
     fn in_stub(&self, rip: u64) -> bool {
         self.mailbox.is_some() && rip >= self.stub_va && rip < self.stub_va + self.labels.end
     }
@@ -744,6 +753,7 @@ impl Vcpu {
                     if cpl == 3 && off == exitless::MMIO_WAIT && self.in_stub(s.regs.rip) {
                         // The poller claimed the call but the stub stopped
                         // spinning: wait for the answer here.
+                        self.wait_exits += 1;
                         Self::save(regs, &s);
                         self.resume = Resume::Direct;
                         let trap = self.user_state_in_stub_wait(regs);

@@ -36,6 +36,13 @@ struct Poller {
 
 impl Poller {
     fn start(mb: Mailbox, delay_first: Duration) -> Poller {
+        Poller::start_with(mb, delay_first, false)
+    }
+
+    /// With `patient`, the slow first answer asks the stub to keep
+    /// spinning (`Mailbox::set_patient`), as the sentry does for a long
+    /// read.
+    fn start_with(mb: Mailbox, delay_first: Duration, patient: bool) -> Poller {
         let stop = Arc::new(AtomicBool::new(false));
         let answered = Arc::new(AtomicU32::new(0));
         let (s, a) = (stop.clone(), answered.clone());
@@ -46,6 +53,7 @@ impl Poller {
                 match mb.try_claim() {
                     Some(req) if req.nr == 39 => {
                         if first {
+                            mb.set_patient(patient);
                             std::thread::sleep(delay_first);
                             first = false;
                         }
@@ -125,17 +133,23 @@ fn run(n: u64, delay_first: Duration, kick_after: Option<Duration>) -> (UserRegs
     (regs, answered)
 }
 
-fn require_pvm() {
+/// Checks the host is kvm_pvm and serializes the tests of this file: each
+/// runs a spinning poller and a vCPU, and on a 2-core host two at once
+/// starve each other's pollers, so that no call is ever claimed in time.
+fn require_pvm() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     assert_eq!(
         Flavour::probe(),
         Flavour::Pvm,
         "these tests exercise the kvm_pvm exitless path"
     );
+    guard
 }
 
 #[test]
 fn poller_answers_and_state_is_exact() {
-    require_pvm();
+    let _serial = require_pvm();
     let (regs, answered) = run(2000, Duration::ZERO, None);
     assert_eq!(regs.rbx, 7 * 2000);
     assert_eq!(
@@ -151,7 +165,7 @@ fn poller_answers_and_state_is_exact() {
 
 #[test]
 fn slow_poller_falls_back_and_kick_keeps_state() {
-    require_pvm();
+    let _serial = require_pvm();
     // The first answer takes 30 ms: the stub gives up spinning, the host
     // waits for the claimed call; a kick lands meanwhile.
     let (regs, _) = run(
@@ -165,7 +179,7 @@ fn slow_poller_falls_back_and_kick_keeps_state() {
 
 #[test]
 fn kicks_inside_the_stub_never_lose_or_repeat_a_call() {
-    require_pvm();
+    let _serial = require_pvm();
     let n = 20_000;
     let (_machine, space, mut vcpu, mut regs) = guest(n);
     let _poller = Poller::start(vcpu.mailbox().unwrap(), Duration::ZERO);
@@ -207,7 +221,7 @@ fn kicks_inside_the_stub_never_lose_or_repeat_a_call() {
 /// the sentry maps the page, resuming there must finish the call.
 #[test]
 fn a_fault_inside_the_stub_is_retried_there() {
-    require_pvm();
+    let _serial = require_pvm();
     let n = 2000;
     let (machine, space, mut vcpu, mut regs) = guest(n);
     // The stack pointer near the bottom of its page: the push at
@@ -241,4 +255,42 @@ fn a_fault_inside_the_stub_is_retried_there() {
     assert_eq!(faults_in_stub, 1, "the first exitless return faults once");
     assert_eq!(regs.rbx, 7 * n, "a call was lost or repeated");
     assert_eq!(regs.rsp, STACK + 64, "stack pointer changed");
+}
+
+/// A claimed call that takes longer than the stub's spin: without
+/// patience the stub takes the "wait" exit; with it, it keeps spinning and
+/// the answer arrives with no exit at all.
+#[test]
+fn a_patient_call_outlasts_the_spin_without_an_exit() {
+    let _serial = require_pvm();
+    for patient in [false, true] {
+        let (_machine, space, mut vcpu, mut regs) = guest(200);
+        let poller = vcpu
+            .mailbox()
+            .map(|mb| Poller::start_with(mb, Duration::from_millis(5), patient))
+            .expect("a mailbox on kvm_pvm");
+        // Let the poller mark the mailbox active before the guest calls.
+        std::thread::sleep(Duration::from_millis(50));
+        loop {
+            match vcpu.run_user(&mut regs, &space).unwrap() {
+                Trap::Syscall if regs.rax == 60 => break,
+                Trap::Syscall => regs.rax = 7,
+                Trap::Interrupted => {}
+                t => panic!("unexpected {t:?}"),
+            }
+        }
+        assert_eq!(regs.rbx, 7 * 200);
+        let answered = poller.answered.load(Ordering::Relaxed);
+        assert!(
+            answered >= 1,
+            "patient {patient}: no call answered exitless, {} wait exits",
+            vcpu.wait_exits()
+        );
+        let waits = vcpu.wait_exits();
+        if patient {
+            assert_eq!(waits, 0, "a patient stub waited by exiting");
+        } else {
+            assert!(waits >= 1, "a 5 ms answer must outlast the spin");
+        }
+    }
 }

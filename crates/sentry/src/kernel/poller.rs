@@ -33,6 +33,11 @@ use crate::kernel::task::Task;
 use crate::kernel::waitq::events::{POLLERR, POLLHUP, POLLIN, POLLOUT};
 use crate::syscalls::{self, Args};
 
+/// Bytes from which a served read or write keeps the stub spinning past
+/// its limit (`Mailbox::set_patient`): about the size a host copy takes
+/// 25 µs to move.
+const LONG_IO: u64 = 128 << 10;
+
 /// How long the poller spins without a request before it parks.
 const IDLE: Duration = Duration::from_micros(300);
 
@@ -322,6 +327,19 @@ fn answer(kernel: &Arc<Kernel>, tid: Tid, mb: &Mailbox, nr: u64, args: [u64; 6])
         return;
     }
     t.no_sleep = true;
+    // A large transfer takes longer than the stub spins (~25-50 µs); it
+    // is running, not stuck, so the stub waits instead of exiting.
+    let counted = [
+        libc::SYS_read,
+        libc::SYS_pread64,
+        libc::SYS_write,
+        libc::SYS_pwrite64,
+    ]
+    .iter()
+    .any(|w| *w as u64 == nr);
+    if counted && args[2] >= LONG_IO {
+        mb.set_patient(true);
+    }
     let rax = syscalls::dispatch_args(&mut t, nr, &Args(args));
     // A call that would have slept undid itself (a restart errno): the
     // vCPU thread makes it again, and sleeps there.
