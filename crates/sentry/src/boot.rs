@@ -117,10 +117,10 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
         if let Ok(host_fd) = host::dup_cloexec(fd) {
             let entry = FdEntry {
                 file: {
-                    // The guest sees the host file's own O_APPEND and
-                    // O_NONBLOCK.
+                    // The guest sees the host file's own access mode,
+                    // O_APPEND and O_NONBLOCK.
                     let st = host::status_flags(std::os::fd::AsFd::as_fd(&host_fd)).unwrap_or(0)
-                        & (libc::O_APPEND | libc::O_NONBLOCK) as u32;
+                        & (libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK) as u32;
                     Arc::new(FileDescription::new(FileKind::Stdio(host_fd), st))
                 },
                 cloexec: false,
