@@ -941,26 +941,27 @@ impl Inode for MemInode {
     ) -> Result<(), Errno> {
         let nd = same_fs(&self.fs, new_dir)?;
         let same = std::ptr::eq(self, Arc::as_ptr(&nd));
-        // Both directories' locks, in address order.
-        let (mut a, mut b);
-        let (src_dir, dst_dir): (&mut DirBody, &mut DirBody) = if same {
-            a = self.dir()?.lock();
-            let p: *mut DirBody = &mut *a;
-            // SAFETY: one directory: both names live in the one locked body,
-            // and the two references are never used to overlap an access
-            // (each statement below uses one of them at a time).
-            unsafe { (&mut *p, &mut *p) }
+        // Both directories' locks, in address order; one for a rename
+        // within a directory (`dst_dir!` is then the source's body).
+        let (mut a, mut b) = if same {
+            (self.dir()?.lock(), None)
         } else if (self as *const MemInode) < Arc::as_ptr(&nd) {
-            a = self.dir()?.lock();
-            b = nd.dir()?.lock();
-            (&mut *a, &mut *b)
+            let a = self.dir()?.lock();
+            (a, Some(nd.dir()?.lock()))
         } else {
-            b = nd.dir()?.lock();
-            a = self.dir()?.lock();
-            (&mut *a, &mut *b)
+            let b = nd.dir()?.lock();
+            (self.dir()?.lock(), Some(b))
         };
-        let src = self.find(src_dir, old)?.ok_or(Errno::ENOENT)?;
-        let dst = nd.find(dst_dir, new)?;
+        macro_rules! dst_dir {
+            () => {
+                match b.as_deref_mut() {
+                    Some(d) => d,
+                    None => &mut *a,
+                }
+            };
+        }
+        let src = self.find(&mut a, old)?.ok_or(Errno::ENOENT)?;
+        let dst = nd.find(dst_dir!(), new)?;
         if let Some(dst) = &dst
             && Arc::ptr_eq(&src, dst)
         {
@@ -970,8 +971,8 @@ impl Inode for MemInode {
         let src_is_dir = matches!(src.body, Body::Dir(_));
         if flags & RENAME_EXCHANGE != 0 {
             let dst = dst.ok_or(Errno::ENOENT)?;
-            src_dir.entries.insert(old.to_vec(), Arc::clone(&dst));
-            dst_dir.entries.insert(new.to_vec(), Arc::clone(&src));
+            a.entries.insert(old.to_vec(), Arc::clone(&dst));
+            dst_dir!().entries.insert(new.to_vec(), Arc::clone(&src));
             let dst_is_dir = matches!(dst.body, Body::Dir(_));
             if !same && src_is_dir != dst_is_dir {
                 let (gain, lose) = if src_is_dir {
@@ -1012,12 +1013,12 @@ impl Inode for MemInode {
                     p.nlink = p.nlink.saturating_sub(1);
                 }
             }
-            src_dir.entries.remove(old);
-            if src_dir.lower.is_some() {
-                src_dir.whiteouts.insert(old.to_vec());
+            a.entries.remove(old);
+            if a.lower.is_some() {
+                a.whiteouts.insert(old.to_vec());
             }
-            dst_dir.whiteouts.remove(new);
-            dst_dir.entries.insert(new.to_vec(), Arc::clone(&src));
+            dst_dir!().whiteouts.remove(new);
+            dst_dir!().entries.insert(new.to_vec(), Arc::clone(&src));
             if src_is_dir && !same {
                 nd.meta.lock().nlink += 1;
                 let mut m = self.meta.lock();
@@ -1351,6 +1352,24 @@ mod tests {
         );
         assert_eq!(m.write_at(Some(30 * PAGE_SIZE), b"x"), Err(Errno::ENOSPC));
         assert_eq!(root.statfs().bfree, 0);
+        // Renames within one directory: a move, a replace, an exchange.
+        let (g, _) = root
+            .create(b"g", NewNode::Regular(0o600), Owner::default(), None)
+            .unwrap();
+        root.rename(b"g", &root, b"h", 0).unwrap();
+        assert_eq!(root.lookup(b"g").map(|_| ()), Err(Errno::ENOENT));
+        assert!(Arc::ptr_eq(&root.lookup(b"h").unwrap(), &g));
+        root.rename(b"f", &root, b"h", RENAME_EXCHANGE).unwrap();
+        assert!(Arc::ptr_eq(&root.lookup(b"f").unwrap(), &g));
+        assert!(Arc::ptr_eq(&root.lookup(b"h").unwrap(), &f));
+        assert_eq!(
+            root.rename(b"f", &root, b"h", RENAME_NOREPLACE),
+            Err(Errno::EEXIST)
+        );
+        root.rename(b"h", &root, b"f", 0).unwrap();
+        assert_eq!(g.attr().nlink, 0, "the replaced file lost its name");
+        assert!(Arc::ptr_eq(&root.lookup(b"f").unwrap(), &f));
+        drop(g);
         root.unlink(b"f", false).unwrap();
         drop(f);
         assert_eq!(root.statfs().bfree, 8, "the pages go back with the file");
