@@ -31,7 +31,9 @@ use crate::kernel::Task;
 use crate::kernel::fd_table::FileKind;
 use crate::kernel::task::Wake;
 
-/// A FIFO's identity: its device and inode number.
+/// A FIFO's identity: its mount (the `Mount` object's address, alive
+/// while a dentry of the FIFO is) and inode number. The same host FIFO
+/// reached through two bind mounts is two pipes.
 pub type FifoKey = (u64, u64);
 
 static FIFOS: LazyLock<Mutex<HashMap<FifoKey, Weak<Pipe>>>> = LazyLock::new(Default::default);

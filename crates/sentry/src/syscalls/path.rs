@@ -305,7 +305,10 @@ fn do_open_how(
         // filesystem opens): the pipe its openers share.
         libc::S_IFIFO if attr.dev != PIPEFS_DEV => {
             let nonblock = flags & O_NONBLOCK != 0;
-            crate::fs::fifo::open(task, (attr.dev, attr.ino), acc, nonblock)?
+            // Keyed by the mount object, not its device number: device
+            // numbers repeat between kernels in one process (tests).
+            let mount = Arc::as_ptr(d.mount()) as usize as u64;
+            crate::fs::fifo::open(task, (mount, attr.ino), acc, nonblock)?
         }
         // Sockets, block devices: what the filesystem makes of them (a
         // pipe behind a procfs magic link), ENXIO in general.
