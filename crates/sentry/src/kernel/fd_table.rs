@@ -194,6 +194,8 @@ pub struct FileDescription {
 
 /// O_NONBLOCK.
 pub const O_NONBLOCK: u32 = 0o4000;
+/// O_APPEND.
+pub const O_APPEND: u32 = 0o2000;
 
 impl Drop for FileDescription {
     fn drop(&mut self) {

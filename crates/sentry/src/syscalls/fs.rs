@@ -20,7 +20,9 @@ use crate::errno::{Errno, SysResult};
 use crate::host::{self, IoVec};
 use crate::kernel::Task;
 use crate::kernel::deliver::{self, Dest};
-use crate::kernel::fd_table::{Device, FdEntry, FileDescription, FileKind, O_NONBLOCK, OpsFile};
+use crate::kernel::fd_table::{
+    Device, FdEntry, FileDescription, FileKind, O_APPEND, O_NONBLOCK, OpsFile,
+};
 use crate::kernel::rlimits::RLIMIT_NOFILE;
 use crate::kernel::signal::{SIGPIPE, SigInfo, code};
 use crate::mm::usercopy::{MAX_IO_CHUNK, MAX_RW_COUNT};
@@ -214,7 +216,7 @@ pub fn write(task: &mut Task<'_>, a: &Args) -> SysResult {
         FileKind::Dir(_) => return Err(Errno::EISDIR),
         FileKind::Ops(o) => {
             let iov = task.mm().io_vecs(a.u(1), count, false)?;
-            return ops_write(task, o, &iov, None, file.status() & O_APPEND_FLAG != 0);
+            return ops_write(task, o, &iov, None, file.status() & O_APPEND != 0);
         }
         FileKind::Stdio(_) | FileKind::File(_) => {}
     }
@@ -254,7 +256,7 @@ fn positioned_native(
             let iov = task.mm().io_vecs(a.u(1), count, !write)?;
             if write {
                 // pwrite on O_APPEND appends, as Linux does.
-                let append = file.status() & O_APPEND_FLAG != 0;
+                let append = file.status() & O_APPEND != 0;
                 ops_write(task, o, &iov, Some(off), append)
             } else {
                 ops_read(o, &iov, Some(off))
@@ -263,8 +265,6 @@ fn positioned_native(
         _ => Err(Errno::ESPIPE),
     }
 }
-
-const O_APPEND_FLAG: u32 = 0o2000;
 
 /// Reads a sentry-served file into guest segments at `off` (None: at the
 /// description's offset, which moves).
@@ -409,7 +409,7 @@ fn positioned_v(task: &mut Task<'_>, a: &Args, write: bool, flags: Option<u32>) 
             let iov = gather(task, v, n, !write, u64::MAX)?;
             if write {
                 let flags = flags.unwrap_or(0);
-                let append = (file.status() & O_APPEND_FLAG != 0 && flags & RWF_NOAPPEND == 0)
+                let append = (file.status() & O_APPEND != 0 && flags & RWF_NOAPPEND == 0)
                     || flags & RWF_APPEND != 0;
                 ops_write(task, o, &iov, Some(off as u64), append)
             } else {
@@ -668,7 +668,7 @@ pub fn writev(task: &mut Task<'_>, a: &Args) -> SysResult {
         FileKind::Dir(_) => return Err(Errno::EISDIR),
         FileKind::Ops(o) => {
             let iov = gather(task, a.u(1), a.u(2), false, u64::MAX)?;
-            return ops_write(task, o, &iov, None, file.status() & O_APPEND_FLAG != 0);
+            return ops_write(task, o, &iov, None, file.status() & O_APPEND != 0);
         }
         FileKind::Device(_) | FileKind::Stdio(_) | FileKind::File(_) => {}
     }
@@ -838,7 +838,6 @@ pub fn fcntl(task: &mut Task<'_>, a: &Args) -> SysResult {
     const F_SETFL: u32 = 4;
     const F_SETPIPE_SZ: u32 = 1031;
     const F_GETPIPE_SZ: u32 = 1032;
-    const O_APPEND: u32 = 0o2000;
     const F_DUPFD_CLOEXEC: u32 = 1030;
     let fd = a.int(0);
     let entry = task.fds().get(fd)?.clone();

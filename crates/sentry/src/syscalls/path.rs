@@ -20,7 +20,9 @@ use crate::errno::{Errno, SysResult};
 use crate::fs::ANON_INODE_DEV;
 use crate::fs::pipe::PIPEFS_DEV;
 use crate::host;
-use crate::kernel::fd_table::{Device, DirFile, FdEntry, FileDescription, FileKind, O_NONBLOCK};
+use crate::kernel::fd_table::{
+    Device, DirFile, FdEntry, FileDescription, FileKind, O_APPEND, O_NONBLOCK,
+};
 use crate::kernel::{Task, current};
 use crate::vfs::inode::{DirEntry, NewNode};
 use crate::vfs::{self, Dentry, Follow, MAY_EXEC, MAY_READ, MAY_WRITE, PATH_MAX};
@@ -34,7 +36,6 @@ pub(super) const AT_EMPTY_PATH: u32 = 0x1000;
 const O_CREAT: u32 = 0o100;
 const O_EXCL: u32 = 0o200;
 const O_TRUNC: u32 = 0o1000;
-const O_APPEND: u32 = 0o2000;
 const O_DIRECTORY: u32 = 0o200000;
 const O_NOFOLLOW: u32 = 0o400000;
 const O_PATH: u32 = 0o10000000;

@@ -15,7 +15,7 @@ use super::fdobj;
 use crate::errno::{Errno, SysResult};
 use crate::host::{self, IoVec};
 use crate::kernel::Task;
-use crate::kernel::fd_table::{Device, FileDescription, FileKind};
+use crate::kernel::fd_table::{Device, FileDescription, FileKind, O_APPEND};
 use crate::kernel::waitq::events::{READABLE, WRITABLE};
 
 const CHUNK: usize = 64 * 1024;
@@ -88,7 +88,7 @@ fn sink_write(
             },
             FileKind::Ops(o) => {
                 let mut pos = o.pos.lock();
-                let append = file.status() & 0o2000 != 0;
+                let append = file.status() & O_APPEND != 0;
                 let at = if append {
                     None
                 } else {
@@ -247,7 +247,7 @@ pub fn sendfile(task: &mut Task<'_>, a: &Args) -> SysResult {
     let dst = file_of(task, fd_out)?;
     readable(&src)?;
     writable(&dst)?;
-    if dst.status() & 0o2000 != 0 {
+    if dst.status() & O_APPEND != 0 {
         return Err(Errno::EINVAL);
     }
     let off = read_off(task, off_ptr)?;
@@ -284,7 +284,7 @@ pub fn copy_file_range(task: &mut Task<'_>, a: &Args) -> SysResult {
     let dst = file_of(task, fd_out)?;
     readable(&src)?;
     writable(&dst)?;
-    if dst.status() & 0o2000 != 0 {
+    if dst.status() & O_APPEND != 0 {
         return Err(Errno::EBADF);
     }
     let regular = |f: &FileDescription| match &f.kind {
