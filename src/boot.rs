@@ -64,13 +64,77 @@ pub enum BootError {
     Sentry(#[from] sentry::Error),
 }
 
-/// Runs the container; returns its shell exit code.
-pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
-    let spec = Bundle::new(&args.bundle).load()?;
-    let memory_limit =
-        oci::memory_size(args.memory, spec.memory_limit).map_err(BootError::Memory)?;
+/// Everything a container needs before its kernel is built.
+pub struct Prepared {
+    pub config: sentry::BootConfig,
+    /// The thread creating the VM (joined before the seccomp filter).
+    pub machine: std::thread::JoinHandle<Result<Arc<vmm::Machine>, vmm::Error>>,
+    /// A duplicate of the gofer channel's descriptor.
+    pub gofer_fd: std::os::fd::OwnedFd,
+}
 
-    let platform = probe_platform(args.platform)?;
+impl Prepared {
+    pub fn machine(
+        machine: std::thread::JoinHandle<Result<Arc<vmm::Machine>, vmm::Error>>,
+    ) -> Result<Arc<vmm::Machine>, BootError> {
+        machine
+            .join()
+            .map_err(|_| BootError::Machine("the thread creating the VM panicked".into()))?
+            .map_err(|e| BootError::Machine(e.to_string()))
+    }
+}
+
+/// The options `boot` and the lifecycle commands share.
+pub struct BootOptions {
+    pub strace: bool,
+    pub platform: PlatformChoice,
+    pub memory: Option<u64>,
+    pub exitless: bool,
+    pub overlay: OverlayChoice,
+}
+
+impl BootOptions {
+    /// The global flags, with the command's own `--memory`.
+    pub fn new(cli: &crate::cli::Cli, memory: Option<u64>) -> BootOptions {
+        BootOptions {
+            strace: cli.strace,
+            platform: cli.platform,
+            memory,
+            exitless: cli.exitless == crate::cli::Toggle::On,
+            overlay: cli.overlay,
+        }
+    }
+}
+
+/// Runs the container; returns its shell exit code.
+pub fn boot(args: &BootArgs, opts: &BootOptions, log: &LogSettings) -> Result<i32, BootError> {
+    let spec = Bundle::new(&args.bundle).load()?;
+    let p = prepare(spec, opts, log)?;
+    let mut before_guest = || -> Result<(), String> {
+        seccomp::install().map_err(|e| e.to_string())?;
+        log::debug!("seccomp filter installed");
+        Ok(())
+    };
+    let machine = Prepared::machine(p.machine)?;
+    let status = sentry::run_on(machine, p.config, &mut before_guest)?;
+    log::debug!("container exited: {status:?}");
+    // The gofer sees EOF when we exit (the kernel held the last handle on
+    // it); waiting for it would need wait4, which the filter does not
+    // allow.
+    Ok(status.code())
+}
+
+/// Starts the VM's creation and the gofer, finds and opens the
+/// executable, and assembles the sentry's configuration.
+pub fn prepare(
+    spec: ContainerSpec,
+    opts: &BootOptions,
+    log: &LogSettings,
+) -> Result<Prepared, BootError> {
+    let memory_limit =
+        oci::memory_size(opts.memory, spec.memory_limit).map_err(BootError::Memory)?;
+
+    let platform = probe_platform(opts.platform)?;
     log::debug!("platform: {}", platform.flavour().name());
     // Creating the VM and its memory slot takes about as long as starting
     // the gofer: do both at once. The thread is joined before the seccomp
@@ -82,7 +146,7 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         m
     });
 
-    let overlay = args.overlay == OverlayChoice::Memory;
+    let overlay = opts.overlay == OverlayChoice::Memory;
     // With the overlay, the rootfs's writes stay in sandbox memory: the
     // gofer serves it read-only whatever the spec says.
     let rootfs_readonly = spec.rootfs_readonly || overlay;
@@ -98,6 +162,10 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         gofer.pid(),
         spec.rootfs.display()
     );
+    let gofer_fd = gofer
+        .channel_fd()
+        .try_clone_to_owned()
+        .map_err(|e| BootError::Gofer(ClientError::Spawn(e)))?;
 
     let exe_path = find_executable(&mut gofer, &spec)?;
     let executable = open_executable(&mut gofer, &exe_path)?;
@@ -124,36 +192,26 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         cwd: spec.cwd.clone(),
         uid: spec.uid,
         gid: spec.gid,
+        groups: spec.groups.clone(),
         hostname: spec
             .hostname
             .clone()
             .unwrap_or_else(|| DEFAULT_HOSTNAME.to_owned()),
         rlimits: spec.rlimits.clone(),
         memory_limit,
-        strace: args.strace,
-        exitless: args.exitless == crate::cli::Toggle::On,
+        strace: opts.strace,
+        exitless: opts.exitless,
         exec: Arc::new(GoferExec(Arc::clone(&gofer))),
         fs: Some(Arc::new(GoferFs::new(Arc::clone(&gofer), 0))),
         overlay,
         rootfs_readonly: spec.rootfs_readonly,
         mounts: sentry_mounts(&spec.mounts, &gofer),
     };
-
-    let mut before_guest = || -> Result<(), String> {
-        seccomp::install().map_err(|e| e.to_string())?;
-        log::debug!("seccomp filter installed");
-        Ok(())
-    };
-    let machine = machine
-        .join()
-        .map_err(|_| BootError::Machine("the thread creating the VM panicked".into()))?
-        .map_err(|e| BootError::Machine(e.to_string()))?;
-    let status = sentry::run_on(machine, config, &mut before_guest)?;
-    log::debug!("container exited: {status:?}");
-    // The gofer sees EOF when we exit (the kernel held the last handle on
-    // it); waiting for it would need wait4, which the filter does not
-    // allow.
-    Ok(status.code())
+    Ok(Prepared {
+        config,
+        machine,
+        gofer_fd,
+    })
 }
 
 /// The spec's bind sources, in order: the gofer's mounts 1, 2, ...
@@ -416,10 +474,15 @@ mod tests {
             cwd: cwd.into(),
             uid: 0,
             gid: 0,
+            groups: vec![],
             hostname: None,
             rlimits: vec![],
             memory_limit: None,
             mounts: vec![],
+            oci_version: "1.0.2".into(),
+            annotations: Default::default(),
+            hooks: Default::default(),
+            terminal: false,
         }
     }
 

@@ -28,15 +28,72 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Where containers' state directories live.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "/run/sandbox"
+    )]
+    pub root: PathBuf,
+
+    /// Accepted for runc compatibility. The sandbox makes no host cgroups
+    /// (its limits are enforced inside the sentry), so there is nothing
+    /// for systemd to manage; see docs/runtime.md.
+    #[arg(long, global = true)]
+    pub systemd_cgroup: bool,
+
+    /// Also write debug logs, one file per command, into DIR.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub debug_log: Option<PathBuf>,
+
+    /// Print one line per guest syscall to stderr.
+    #[arg(long, global = true)]
+    pub strace: bool,
+
+    /// The platform that runs the guest.
+    #[arg(long, global = true, value_enum, default_value_t = PlatformChoice::Auto)]
+    pub platform: PlatformChoice,
+
+    /// The container's network: `none` (a loopback-less, empty network
+    /// stack; the only one so far).
+    #[arg(long, global = true, value_enum, default_value_t = NetworkChoice::None)]
+    pub network: NetworkChoice,
+
+    /// The rootfs: an overlay whose writes stay in sandbox memory
+    /// (`memory`), or the rootfs itself (`none`), read-only or writable as
+    /// the spec's root.readonly says.
+    #[arg(long, global = true, value_enum, default_value_t = OverlayChoice::Memory, value_name = "memory|none")]
+    pub overlay: OverlayChoice,
+
+    /// On kvm_pvm, answer simple syscalls from a polling thread instead of
+    /// a VM exit: faster, but a core spins while the guest makes syscalls.
+    #[arg(long, global = true, value_enum, default_value_t = Toggle::On, value_name = "on|off")]
+    pub exitless: Toggle,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
 impl Cli {
+    /// Where logs go: `--log`, else with `--debug-log DIR` a debug log
+    /// per command in DIR (`sandbox.PID.COMMAND.log`), else stderr.
     pub fn log_settings(&self) -> LogSettings {
+        let (file, debug) = match (&self.log, &self.debug_log) {
+            (Some(f), _) => (Some(f.clone()), self.debug || self.debug_log.is_some()),
+            (None, Some(dir)) => (
+                Some(dir.join(format!(
+                    "sandbox.{}.{}.log",
+                    std::process::id(),
+                    self.command.name()
+                ))),
+                true,
+            ),
+            (None, None) => (None, self.debug),
+        };
         LogSettings {
-            debug: self.debug,
-            file: self.log.clone(),
+            debug,
+            file,
             format: self.log_format,
         }
     }
@@ -49,6 +106,258 @@ pub enum Command {
     /// Serve the rootfs to a sandbox (internal).
     #[command(hide = true)]
     Gofer(GoferArgs),
+    /// The sandbox process of a created container (internal: `create`
+    /// starts it).
+    #[command(hide = true)]
+    SandboxProcess(SandboxProcessArgs),
+    /// Wait for a process `exec --detach` started and exit with its
+    /// status (internal).
+    #[command(hide = true)]
+    ExecWait(ExecWaitArgs),
+    /// Create a container from a bundle; its process waits for `start`.
+    Create(CreateArgs),
+    /// Run the created container's process.
+    Start(IdArg),
+    /// Print the container's state as JSON.
+    State(IdArg),
+    /// Send a signal to the container's init (or all its processes).
+    Kill(KillArgs),
+    /// Delete a stopped container (any container with --force).
+    Delete(DeleteArgs),
+    /// Create and start a container; in the foreground, exit with its status.
+    Run(RunArgs),
+    /// Run a new process in a running container.
+    Exec(ExecArgs),
+    /// Wait for the container's init to end; print its exit status as JSON.
+    Wait(IdArg),
+    /// List the container's processes.
+    Ps(PsArgs),
+    /// List the containers under --root.
+    List(ListArgs),
+    /// Print the container's resource use as JSON events.
+    Events(EventsArgs),
+    /// Suspend every process of the container.
+    Pause(IdArg),
+    /// Resume a paused container.
+    Resume(IdArg),
+    /// Write a starter config.json.
+    Spec(SpecArgs),
+    /// Print what this runtime supports, as JSON (runtime-spec features).
+    Features,
+}
+
+impl Command {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Boot(_) => "boot",
+            Command::Gofer(_) => "gofer",
+            Command::SandboxProcess(_) => "sandbox-process",
+            Command::ExecWait(_) => "exec-wait",
+            Command::Create(_) => "create",
+            Command::Start(_) => "start",
+            Command::State(_) => "state",
+            Command::Kill(_) => "kill",
+            Command::Delete(_) => "delete",
+            Command::Run(_) => "run",
+            Command::Exec(_) => "exec",
+            Command::Wait(_) => "wait",
+            Command::Ps(_) => "ps",
+            Command::List(_) => "list",
+            Command::Events(_) => "events",
+            Command::Pause(_) => "pause",
+            Command::Resume(_) => "resume",
+            Command::Spec(_) => "spec",
+            Command::Features => "features",
+        }
+    }
+}
+
+/// The network a container gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum NetworkChoice {
+    /// No network interfaces.
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArg {
+    /// The container ID.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The bundle directory (holding config.json).
+    #[arg(long, short = 'b', value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+    /// Write the container's PID (the sandbox process) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    /// A unix socket to send the terminal's master end to (process.terminal).
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// Accepted for runc compatibility: the sandbox never pivots on the
+    /// host (its gofer does, always).
+    #[arg(long)]
+    pub no_pivot: bool,
+    /// Accepted for runc compatibility: the sandbox uses no host keyring.
+    #[arg(long)]
+    pub no_new_keyring: bool,
+    /// Guest memory in bytes (overrides linux.resources.memory.limit).
+    #[arg(long, value_name = "BYTES")]
+    pub memory: Option<u64>,
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Return once the container runs instead of waiting for it.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal every process of the container, not only init.
+    #[arg(long, short = 'a')]
+    pub all: bool,
+    pub id: String,
+    /// A signal name (TERM, SIGTERM) or number.
+    #[arg(default_value = "SIGTERM")]
+    pub signal: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Kill the container first if it is not stopped.
+    #[arg(long, short = 'f')]
+    pub force: bool,
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// A JSON file holding the process (the spec's `process` object).
+    #[arg(long, short = 'p', value_name = "FILE")]
+    pub process: Option<PathBuf>,
+    /// Give the process a terminal.
+    #[arg(long, short = 't')]
+    pub tty: bool,
+    /// Return once the process runs; with --pid-file, a host process that
+    /// ends with it stands for it.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
+    #[arg(long, value_name = "PATH")]
+    pub console_socket: Option<PathBuf>,
+    /// The working directory in the container.
+    #[arg(long, value_name = "DIR")]
+    pub cwd: Option<String>,
+    /// NAME=VALUE to add to the environment (repeatable).
+    #[arg(long, short = 'e', value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// UID[:GID] to run as.
+    #[arg(long, short = 'u', value_name = "UID[:GID]")]
+    pub user: Option<String>,
+    /// An additional group ID (repeatable).
+    #[arg(long = "additional-gids", short = 'g', value_name = "GID")]
+    pub additional_gids: Vec<u32>,
+    /// Accepted for runc compatibility (the sandbox has no host
+    /// capabilities to keep or drop per process).
+    #[arg(long = "cap", value_name = "CAP")]
+    pub caps: Vec<String>,
+    /// Accepted for runc compatibility.
+    #[arg(long)]
+    pub no_new_privs: bool,
+    pub id: String,
+    /// The command and its arguments (unless --process).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    pub id: String,
+    /// ps(1) options (accepted for runc compatibility; the table has fixed
+    /// columns).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Print the IDs only.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Print the resource use once and exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// Seconds between events.
+    #[arg(long, default_value = "5", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+    pub id: String,
+}
+
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim_end_matches('s');
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(0.001..=86400.0).contains(&secs) {
+        return Err(format!("{secs} is not between 0.001 and 86400 seconds"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// Where to write config.json.
+    #[arg(long, short = 'b', value_name = "DIR", default_value = ".")]
+    pub bundle: PathBuf,
+    /// Accepted for runc compatibility (the same spec suits both).
+    #[arg(long)]
+    pub rootless: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxProcessArgs {
+    #[arg(long, value_name = "DIR")]
+    pub bundle: PathBuf,
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// The pipe to report readiness (or the error) on.
+    #[arg(long, value_name = "N")]
+    pub ready_fd: i32,
+    /// The host end of the container's terminal (a pty replica).
+    #[arg(long, value_name = "N")]
+    pub console_fd: Option<i32>,
+    #[arg(long, value_name = "BYTES")]
+    pub memory: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecWaitArgs {
+    pub id: String,
+    #[arg(long)]
+    pub pid: i32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -65,28 +374,9 @@ pub struct BootArgs {
     #[arg(long, value_name = "DIR")]
     pub bundle: PathBuf,
 
-    /// Print one line per guest syscall to stderr.
-    #[arg(long)]
-    pub strace: bool,
-
-    /// The platform that runs the guest.
-    #[arg(long, value_enum, default_value_t = PlatformChoice::Auto)]
-    pub platform: PlatformChoice,
-
     /// Guest memory in bytes (overrides linux.resources.memory.limit).
     #[arg(long, value_name = "BYTES")]
     pub memory: Option<u64>,
-
-    /// On kvm_pvm, answer simple syscalls from a polling thread instead of
-    /// a VM exit: faster, but a core spins while the guest makes syscalls.
-    #[arg(long, value_enum, default_value_t = Toggle::On, value_name = "on|off")]
-    pub exitless: Toggle,
-
-    /// The rootfs: an overlay whose writes stay in sandbox memory
-    /// (`memory`), or the rootfs itself (`none`), read-only or writable as
-    /// the spec's root.readonly says.
-    #[arg(long, value_enum, default_value_t = OverlayChoice::Memory, value_name = "memory|none")]
-    pub overlay: OverlayChoice,
 }
 
 /// Where the rootfs's writes go.
@@ -175,12 +465,12 @@ mod tests {
         ])
         .unwrap();
         assert!(c.debug);
+        assert!(c.strace);
+        assert_eq!(c.platform, PlatformChoice::Auto);
         match c.command {
             Command::Boot(b) => {
                 assert_eq!(b.bundle, PathBuf::from("/b"));
-                assert!(b.strace);
                 assert_eq!(b.memory, Some(1 << 20));
-                assert_eq!(b.platform, PlatformChoice::Auto);
             }
             other => panic!("{other:?}"),
         }
@@ -202,8 +492,8 @@ mod tests {
     fn overlay_defaults_to_memory() {
         let parse = |extra: &[&str]| {
             let argv = [&["sandbox", "boot", "--bundle", "/b"][..], extra].concat();
-            match Cli::try_parse_from(argv).map(|c| c.command) {
-                Ok(Command::Boot(b)) => Ok(b.overlay),
+            match Cli::try_parse_from(argv) {
+                Ok(c) if matches!(c.command, Command::Boot(_)) => Ok(c.overlay),
                 Ok(other) => panic!("{other:?}"),
                 Err(e) => Err(e.kind()),
             }

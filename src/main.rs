@@ -7,9 +7,11 @@
 
 mod boot;
 mod cli;
+mod control;
 mod gofer;
 mod logging;
 mod oci;
+mod runtime;
 mod seccomp;
 
 use std::io::Write;
@@ -35,18 +37,42 @@ fn main() {
     if let Err(e) = log_settings.install() {
         fail(&e.to_string(), false);
     }
-    let to_file = cli.log.is_some();
+    let to_file = cli.log.is_some() || cli.debug_log.is_some();
+    let rt = |r: Result<i32, runtime::RuntimeError>| match r {
+        Ok(code) => code,
+        Err(e) => fail(&e.to_string(), to_file),
+    };
     let code = match &cli.command {
-        Command::Boot(args) => match boot::boot(args, &log_settings) {
-            Ok(code) => code,
-            Err(e) => fail(&e.to_string(), to_file),
-        },
+        Command::Boot(args) => {
+            let opts = boot::BootOptions::new(&cli, args.memory);
+            match boot::boot(args, &opts, &log_settings) {
+                Ok(code) => code,
+                Err(e) => fail(&e.to_string(), to_file),
+            }
+        }
         Command::Gofer(args) => match run_gofer(args) {
             Ok(()) => 0,
             // The sandbox got the error over the channel and reports it.
             Err(GoferStartError::Server(e)) if e.reported() => RUNTIME_FAILURE,
             Err(e) => fail(&format!("gofer: {e}"), to_file),
         },
+        Command::SandboxProcess(args) => runtime::sandbox_process::main(&cli, args, &log_settings),
+        Command::ExecWait(args) => rt(runtime::exec_wait(&cli, args)),
+        Command::Create(args) => rt(runtime::create(&cli, args)),
+        Command::Start(args) => rt(runtime::start(&cli, args)),
+        Command::State(args) => rt(runtime::state(&cli, args)),
+        Command::Kill(args) => rt(runtime::kill(&cli, args)),
+        Command::Delete(args) => rt(runtime::delete(&cli, args)),
+        Command::Run(args) => rt(runtime::run(&cli, args)),
+        Command::Exec(args) => rt(runtime::exec(&cli, args)),
+        Command::Wait(args) => rt(runtime::wait(&cli, args)),
+        Command::Ps(args) => rt(runtime::ps(&cli, args)),
+        Command::List(args) => rt(runtime::list(&cli, args)),
+        Command::Events(args) => rt(runtime::events(&cli, args)),
+        Command::Pause(args) => rt(runtime::pause(&cli, args)),
+        Command::Resume(args) => rt(runtime::resume(&cli, args)),
+        Command::Spec(args) => rt(runtime::spec(args)),
+        Command::Features => rt(runtime::features()),
     };
     std::process::exit(code);
 }

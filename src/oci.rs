@@ -85,12 +85,113 @@ pub struct ContainerSpec {
     pub cwd: String,
     pub uid: u32,
     pub gid: u32,
+    /// `process.user.additionalGids`.
+    pub groups: Vec<u32>,
     pub hostname: Option<String>,
     pub rlimits: Vec<sentry::Rlimit>,
     /// From `linux.resources.memory.limit`, if set and positive.
     pub memory_limit: Option<u64>,
     /// The spec's mounts, in order.
     pub mounts: Vec<SpecMount>,
+    /// `ociVersion`, checked to be one this runtime supports.
+    pub oci_version: String,
+    pub annotations: std::collections::BTreeMap<String, String>,
+    pub hooks: Hooks,
+    /// `process.terminal`.
+    pub terminal: bool,
+}
+
+/// One lifecycle hook from the spec.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Hook {
+    pub path: PathBuf,
+    /// argv, `args[0]` included (the path when the spec gives none).
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub timeout: Option<u64>,
+}
+
+/// The spec's hooks, by when they run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Hooks {
+    pub prestart: Vec<Hook>,
+    pub create_runtime: Vec<Hook>,
+    pub create_container: Vec<Hook>,
+    pub start_container: Vec<Hook>,
+    pub poststart: Vec<Hook>,
+    pub poststop: Vec<Hook>,
+}
+
+/// The lowest and highest `ociVersion` accepted (`sandbox features`
+/// reports them).
+pub const OCI_VERSION_MIN: &str = "1.0.0";
+pub const OCI_VERSION_MAX: &str = "1.3.0";
+
+/// Checks `ociVersion`: a 1.x semantic version (1.0.0 to 1.3.x, with an
+/// optional pre-release or build suffix, as "1.0.2-dev").
+pub fn check_oci_version(v: &str) -> Result<(), String> {
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    let nums: Option<Vec<u64>> = parts.iter().map(|p| p.parse().ok()).collect();
+    match nums.as_deref() {
+        Some([1, minor, _patch]) if *minor <= 3 => Ok(()),
+        Some([_, _, _]) => Err(format!(
+            "ociVersion {v:?} is not supported (this runtime supports {OCI_VERSION_MIN} to {OCI_VERSION_MAX})"
+        )),
+        _ => Err(format!("ociVersion {v:?} is not a semantic version")),
+    }
+}
+
+fn hooks_of(spec: &Spec) -> Result<Hooks, String> {
+    let Some(h) = spec.hooks() else {
+        return Ok(Hooks::default());
+    };
+    let conv = |name: &str,
+                list: &Option<Vec<oci_spec::runtime::Hook>>|
+     -> Result<Vec<Hook>, String> {
+        let mut out = Vec::new();
+        for (i, hk) in list.iter().flatten().enumerate() {
+            let path = hk.path().clone();
+            if !path.is_absolute() {
+                return Err(format!(
+                    "hooks.{name}[{i}].path {} is not absolute",
+                    path.display()
+                ));
+            }
+            let args = hk
+                .args()
+                .clone()
+                .filter(|a| !a.is_empty())
+                .unwrap_or_else(|| vec![path.display().to_string()]);
+            let env = hk.env().clone().unwrap_or_default();
+            if args.iter().chain(&env).any(|s| s.contains('\0')) {
+                return Err(format!("hooks.{name}[{i}] holds a NUL byte"));
+            }
+            let timeout = match hk.timeout() {
+                None => None,
+                Some(t) if t > 0 => Some(t as u64),
+                Some(t) => return Err(format!("hooks.{name}[{i}].timeout {t} is not positive")),
+            };
+            out.push(Hook {
+                path,
+                args,
+                env,
+                timeout,
+            });
+        }
+        Ok(out)
+    };
+    #[allow(deprecated)]
+    let prestart = conv("prestart", h.prestart())?;
+    Ok(Hooks {
+        prestart,
+        create_runtime: conv("createRuntime", h.create_runtime())?,
+        create_container: conv("createContainer", h.create_container())?,
+        start_container: conv("startContainer", h.start_container())?,
+        poststart: conv("poststart", h.poststart())?,
+        poststop: conv("poststop", h.poststop())?,
+    })
 }
 
 impl ContainerSpec {
@@ -260,6 +361,7 @@ impl Bundle {
             mounts.push(self.mount(i, m)?);
         }
 
+        check_oci_version(spec.version())?;
         Ok(ContainerSpec {
             rootfs,
             rootfs_readonly: root.readonly().unwrap_or(false),
@@ -268,10 +370,20 @@ impl Bundle {
             cwd,
             uid: process.user().uid(),
             gid: process.user().gid(),
+            groups: process.user().additional_gids().clone().unwrap_or_default(),
             hostname,
             rlimits,
             memory_limit,
             mounts,
+            oci_version: spec.version().clone(),
+            annotations: spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            hooks: hooks_of(spec)?,
+            terminal: process.terminal().unwrap_or(false),
         })
     }
 
@@ -521,6 +633,28 @@ mod tests {
         );
         let e = Bundle::new(&t.0).load().unwrap_err().to_string();
         assert!(e.contains("RLIMIT_BOGUS"), "{e}");
+    }
+
+    #[test]
+    fn oci_versions_1_0_to_1_3_are_accepted() {
+        for ok in [
+            "1.0.0",
+            "1.0.1",
+            "1.0.2",
+            "1.0.2-dev",
+            "1.1.0",
+            "1.2.0",
+            "1.2.1",
+            "1.3.0",
+        ] {
+            assert!(check_oci_version(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "1", "1.0", "2.0.0", "0.9.0", "1.4.0", "v1.0.0", "1.x.0"] {
+            assert!(check_oci_version(bad).is_err(), "{bad}");
+        }
+        let t = bundle_with(&GOOD.replace("\"1.0.2\"", "\"2.0.0\""));
+        let e = Bundle::new(&t.0).load().unwrap_err().to_string();
+        assert!(e.contains("not supported"), "{e}");
     }
 
     /// `GOOD` with `mounts` as its mounts.

@@ -4,8 +4,9 @@
 //!
 //! From the moment [`install`] returns, every thread of the sandbox process
 //! (TSYNC), and every thread created later, may make only the syscalls in
-//! [`ALLOWED`], plus, with exact argument matches: `ioctl` (`KVM_RUN`; and
-//! `TCGETS`/`TIOCGWINSZ` on stdio and its duplicates), `fcntl` (`F_GETFD`,
+//! [`ALLOWED`], plus, with exact argument matches: `ioctl` (`KVM_RUN` and the vCPU
+//! requests; the read-only terminal queries `TCGETS`/`TIOCGWINSZ`, on any
+//! descriptor: stdio, and the stdio an `exec` hands over later), `fcntl` (`F_GETFD`,
 //! `F_GETFL`), and `newfstatat` (`AT_EMPTY_PATH`). Anything else raises
 //! `SIGSYS`, whose handler prints `sandbox: seccomp blocked syscall N` and
 //! exits 125, so a missing entry is diagnosable instead of a silent kill.
@@ -16,7 +17,6 @@
 //! exit) must stay inside the list too.
 
 use std::collections::BTreeMap;
-use std::os::fd::RawFd;
 
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
@@ -141,7 +141,20 @@ const ALLOWED: &[(i64, &str)] = &[
     // ENOSYS (the loader reads executables' sizes after the filter is on).
     (libc::SYS_statx, "answered ENOSYS by the second filter"),
     // The gofer channel: execve opens executables through it.
-    (libc::SYS_sendmsg, "requests to the gofer"),
+    (
+        libc::SYS_sendmsg,
+        "requests to the gofer, control-socket answers",
+    ),
+    (
+        libc::SYS_accept4,
+        "control-socket connections (the listener is bound before the filter)",
+    ),
+    (libc::SYS_epoll_wait, "the control loop (event-manager)"),
+    (libc::SYS_epoll_pwait, "the control loop (event-manager)"),
+    (
+        libc::SYS_epoll_ctl,
+        "the control loop watching its connections",
+    ),
     (
         libc::SYS_recvmsg,
         "replies and donated descriptors from the gofer",
@@ -158,62 +171,20 @@ fn cond(arg: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendErr
     SeccompCondition::new(arg, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, value)
 }
 
-/// The `ioctl` rules: `KVM_RUN` on any descriptor (which one is the vCPU
-/// is not known statically), `TCGETS` and `TIOCGWINSZ` on the stdio
-/// descriptors `stdio` only.
-fn ioctl_rules(stdio: &[RawFd]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+/// The `ioctl` rules: `KVM_RUN` and the vCPU requests on any descriptor
+/// (which one is the vCPU is not known statically), and the read-only
+/// terminal queries `TCGETS` and `TIOCGWINSZ` on any descriptor (stdio,
+/// and the stdio of processes `sandbox exec` starts later, received over
+/// the control socket: not known when the filter goes on).
+fn ioctl_rules() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
     let mut rules = vec![SeccompRule::new(vec![cond(1, KVM_RUN)?])?];
     for &req in KVM_VCPU_IOCTLS {
         rules.push(SeccompRule::new(vec![cond(1, req)?])?);
     }
-    for &fd in stdio {
-        let Ok(fd) = u64::try_from(fd) else { continue };
-        for req in [TCGETS, TIOCGWINSZ] {
-            rules.push(SeccompRule::new(vec![cond(0, fd)?, cond(1, req)?])?);
-        }
+    for req in [TCGETS, TIOCGWINSZ] {
+        rules.push(SeccompRule::new(vec![cond(1, req)?])?);
     }
     Ok(rules)
-}
-
-/// At most this many stdio descriptors get terminal ioctls (keeps the BPF
-/// program small whatever the process inherited).
-const MAX_STDIO_FDS: usize = 16;
-
-fn file_id(fd: RawFd) -> Option<(u64, u64)> {
-    // SAFETY: a zeroed stat is a valid buffer; fstat on any number is safe
-    // (EBADF for a closed one).
-    unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        (libc::fstat(fd, &mut st) == 0).then_some((st.st_dev, st.st_ino))
-    }
-}
-
-/// The descriptors that are stdio: 0–2 and every open descriptor on the
-/// same file as one of them. The sentry hands the guest duplicates of
-/// stdio at numbers >= 3 (chosen at run time), so the filter is built
-/// from what is open just before the guest starts.
-pub fn stdio_fds() -> Vec<RawFd> {
-    let ids: Vec<(u64, u64)> = (0..3).filter_map(file_id).collect();
-    let mut fds: Vec<RawFd> = (0..3).collect();
-    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
-        for entry in dir.flatten() {
-            let Some(fd) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<RawFd>().ok())
-            else {
-                continue;
-            };
-            if fd > 2
-                && fds.len() < MAX_STDIO_FDS
-                && file_id(fd).is_some_and(|id| ids.contains(&id))
-            {
-                fds.push(fd);
-            }
-        }
-    }
-    fds.sort_unstable();
-    fds
 }
 
 /// The `fcntl` rules, queries only: `F_GETFD` (Rust's std checks that a
@@ -238,11 +209,9 @@ fn newfstatat_rules() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
 }
 
 /// Syscalls allowed only with the argument values their rules match.
-fn conditional_rules(
-    stdio: &[RawFd],
-) -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
+fn conditional_rules() -> Result<BTreeMap<i64, Vec<SeccompRule>>, seccompiler::BackendError> {
     Ok([
-        (libc::SYS_ioctl, ioctl_rules(stdio)?),
+        (libc::SYS_ioctl, ioctl_rules()?),
         (libc::SYS_fcntl, fcntl_rules()?),
         (libc::SYS_newfstatat, newfstatat_rules()?),
         (
@@ -276,9 +245,9 @@ fn build(
     )?)
 }
 
-/// The sandbox process's filter, with terminal ioctls allowed on `stdio`.
-pub fn filter(stdio: &[RawFd]) -> Result<SeccompFilter, SeccompError> {
-    build(ALLOWED, conditional_rules(stdio)?)
+/// The sandbox process's filter.
+pub fn filter() -> Result<SeccompFilter, SeccompError> {
+    build(ALLOWED, conditional_rules()?)
 }
 
 /// The second filter: clone3 and statx get ENOSYS (the first one lets it through
@@ -295,8 +264,8 @@ fn clone3_enosys() -> Result<SeccompFilter, SeccompError> {
 }
 
 /// Compiles the sandbox process's filter to BPF.
-pub fn program(stdio: &[RawFd]) -> Result<BpfProgram, SeccompError> {
-    Ok(BpfProgram::try_from(filter(stdio)?)?)
+pub fn program() -> Result<BpfProgram, SeccompError> {
+    Ok(BpfProgram::try_from(filter()?)?)
 }
 
 /// Installs the SIGSYS reporter and then the sandbox process's filter on
@@ -307,9 +276,7 @@ pub fn install() -> Result<(), SeccompError> {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("sandbox: internal error (a bug): {info}");
     }));
-    let stdio = stdio_fds();
-    log::debug!("seccomp: terminal ioctls allowed on descriptors {stdio:?}");
-    let prog = program(&stdio)?;
+    let prog = program()?;
     let clone3 = BpfProgram::try_from(clone3_enosys()?)?;
     install_sigsys_handler()?;
     // The clone3 filter first: installing a filter needs prctl, which the
@@ -525,7 +492,7 @@ mod tests {
 
     #[test]
     fn filter_compiles_with_exact_ioctl_rules() {
-        let prog = program(&[0, 1, 2, 9]).unwrap();
+        let prog = program().unwrap();
         assert!(!prog.is_empty());
         for req in [KVM_RUN, TCGETS, TIOCGWINSZ] {
             assert!(
@@ -535,24 +502,19 @@ mod tests {
         }
         assert!(mentions(&prog, libc::SYS_ioctl as u64));
 
-        let f = filter(&[0, 1, 2, 9]).unwrap();
-        let rules = ioctl_rules(&[0, 1, 2, 9]).unwrap();
-        // KVM_RUN and the vCPU set-up requests anywhere, plus 2 requests
-        // x 4 stdio descriptors.
-        assert_eq!(rules.len(), 1 + KVM_VCPU_IOCTLS.len() + 2 * 4);
+        let f = filter().unwrap();
+        let rules = ioctl_rules().unwrap();
+        // KVM_RUN and the vCPU set-up requests anywhere, plus the two
+        // terminal queries.
+        assert_eq!(rules.len(), 1 + KVM_VCPU_IOCTLS.len() + 2);
         assert_eq!(
             rules[0],
             SeccompRule::new(vec![cond(1, KVM_RUN).unwrap()]).unwrap()
         );
-        assert!(rules.contains(
-            &SeccompRule::new(vec![cond(0, 2).unwrap(), cond(1, TIOCGWINSZ).unwrap()]).unwrap()
-        ));
-        assert!(rules.contains(
-            &SeccompRule::new(vec![cond(0, 9).unwrap(), cond(1, TCGETS).unwrap()]).unwrap()
-        ));
-        assert!(!rules.contains(
-            &SeccompRule::new(vec![cond(0, 3).unwrap(), cond(1, TCGETS).unwrap()]).unwrap()
-        ));
+        assert!(rules.contains(&SeccompRule::new(vec![cond(1, TIOCGWINSZ).unwrap()]).unwrap()));
+        assert!(rules.contains(&SeccompRule::new(vec![cond(1, TCGETS).unwrap()]).unwrap()));
+        // No terminal-changing request (TCSETS) is allowed.
+        assert!(!rules.contains(&SeccompRule::new(vec![cond(1, 0x5402).unwrap()]).unwrap()));
         // The filter is exactly these rules (comparing whole filters).
         let mut expected: BTreeMap<i64, Vec<SeccompRule>> =
             ALLOWED.iter().map(|&(nr, _)| (nr, vec![])).collect();
@@ -592,19 +554,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(f, expected);
-    }
-
-    #[test]
-    fn stdio_duplicates_are_found() {
-        // SAFETY: dup of our own stderr; the copy is closed below.
-        let copy = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 3) };
-        assert!(copy >= 3);
-        let fds = stdio_fds();
-        // SAFETY: closing the descriptor we just made.
-        unsafe { libc::close(copy) };
-        assert_eq!(&fds[..3], &[0, 1, 2]);
-        assert!(fds.contains(&copy), "{copy} not in {fds:?}");
-        assert!(fds.len() <= MAX_STDIO_FDS);
     }
 
     #[test]
@@ -862,7 +811,7 @@ mod tests {
 
         // Compiled before fork: the child of a multi-threaded test runner
         // must not allocate.
-        let prog = program(&[0, 1, 2]).unwrap();
+        let prog = program().unwrap();
         // The child's stderr goes into a pipe so the message can be checked.
         let mut pipe = [0; 2];
         // SAFETY: pipe2 fills the array we own.

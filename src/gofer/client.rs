@@ -418,6 +418,12 @@ impl Gofer {
     }
 
     /// The gofer's pid, for logs.
+    /// The channel's descriptor (the control loop watches a duplicate
+    /// for the hang-up that means the gofer died).
+    pub fn channel_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.channel.as_fd()
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }

@@ -49,6 +49,7 @@ fn main() {
         cwd: "/".into(),
         uid: 0,
         gid: 0,
+        groups: Vec::new(),
         hostname: "sandbox".into(),
         rlimits: vec![],
         memory_limit: 512 << 20,

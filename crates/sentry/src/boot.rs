@@ -21,7 +21,7 @@ pub use crate::kernel::signal_for_exception;
 fn open_interp(
     kernel: &Arc<Kernel>,
     path: &[u8],
-    config: &BootConfig,
+    creds: Credentials,
 ) -> Result<(Arc<std::fs::File>, Option<Arc<crate::vfs::Dentry>>), Error> {
     let fail = |e: crate::errno::Errno| {
         Error::Load(format!(
@@ -30,7 +30,6 @@ fn open_interp(
         ))
     };
     if let Some(vfs) = kernel.vfs.get() {
-        let creds = Credentials::new(config.uid, config.gid);
         let root = vfs.root();
         let d =
             crate::vfs::resolve(root, root, path, crate::vfs::Follow::Yes, creds).map_err(fail)?;
@@ -87,70 +86,95 @@ fn build_vfs(
     Ok(Some(vfs))
 }
 
+/// What a new process from outside the container starts with: init, or
+/// one the runtime execs into a running container.
+pub(crate) struct ProcessSpec<'a> {
+    pub executable: Arc<std::fs::File>,
+    /// Its absolute path inside the container (AT_EXECFN).
+    pub exe_path: &'a str,
+    pub argv: &'a [String],
+    pub envp: &'a [String],
+    pub cwd: &'a str,
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: &'a [u32],
+    pub rlimits: Rlimits,
+    /// Its descriptors (stdio).
+    pub fds: FdTable,
+}
+
 /// Builds init's process and thread in `kernel`; returns its registers.
 fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserRegs, Error> {
     let rlimits = Rlimits::new(&config.rlimits);
-    let stack_limit = rlimits.soft(RLIMIT_STACK);
-    let (interp, interp_dentry) = match loader::interp_of(&config.executable)? {
-        Some(path) => {
-            let (f, d) = open_interp(kernel, &path, config)?;
-            (Some(f), d)
-        }
-        None => (None, None),
-    };
-    let mut image = loader::build_image(
-        &kernel.machine,
-        kernel.vdso.as_deref(),
-        &config.executable,
-        interp.as_deref(),
-        &config.argv,
-        &config.envp,
-        config.exe_path.as_bytes(),
-        [config.uid, config.uid, config.gid, config.gid],
-        stack_limit,
-    )?;
     let mut fds = FdTable::default();
     let nofile = rlimits.soft(RLIMIT_NOFILE);
     for fd in 0..3 {
         // A stdio descriptor the sandbox was started without stays closed
         // for the guest too.
         if let Ok(host_fd) = host::dup_cloexec(fd) {
-            let entry = FdEntry {
-                file: {
-                    // The guest sees the host file's own access mode,
-                    // O_APPEND and O_NONBLOCK.
-                    let st = host::status_flags(std::os::fd::AsFd::as_fd(&host_fd)).unwrap_or(0)
-                        & (libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK) as u32;
-                    Arc::new(FileDescription::new(FileKind::Stdio(host_fd), st))
-                },
-                cloexec: false,
-            };
-            fds.install_at(fd, entry, nofile)
+            fds.install_at(fd, stdio_entry(host_fd), nofile)
                 .map_err(|e| Error::Setup(format!("stdio: {e}")))?;
         }
     }
-    let exe = config
-        .executable
-        .try_clone()
-        .map_err(|e| Error::Setup(format!("executable: {e}")))?;
-    image.mm.layout.interp_name = interp_dentry.as_deref().map(crate::mm::MapName::of);
-    let mut k = kernel.state.lock();
-    let mm_id = k.add_mm(image.mm);
-    let pid = k
-        .alloc_pid()
-        .map_err(|e| Error::Setup(format!("pid: {e}")))?;
-    let comm = crate::kernel::task::comm_from_path(&config.exe_path);
-    k.threads.insert(pid, Thread::new(pid, pid, comm));
-    let creds = Credentials::new(config.uid, config.gid);
-    // The working directory from the spec, resolved in the rootfs; one
-    // that does not exist (or is not a directory) is the root, as runc
-    // would have created it empty.
+    let (pid, regs) = create_process(
+        kernel,
+        ProcessSpec {
+            executable: Arc::new(
+                config
+                    .executable
+                    .try_clone()
+                    .map_err(|e| Error::Setup(format!("executable: {e}")))?,
+            ),
+            exe_path: &config.exe_path,
+            argv: &config.argv,
+            envp: &config.envp,
+            cwd: &config.cwd,
+            uid: config.uid,
+            gid: config.gid,
+            groups: &config.groups,
+            rlimits,
+            fds,
+        },
+    )?;
+    debug_assert_eq!(pid, 1);
+    Ok(regs)
+}
+
+/// A descriptor table entry for a host file given as stdio: the guest
+/// sees the host file's own access mode, O_APPEND and O_NONBLOCK.
+pub(crate) fn stdio_entry(host_fd: std::os::fd::OwnedFd) -> FdEntry {
+    let st = host::status_flags(std::os::fd::AsFd::as_fd(&host_fd)).unwrap_or(0)
+        & (libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK) as u32;
+    FdEntry {
+        file: Arc::new(FileDescription::new(FileKind::Stdio(host_fd), st)),
+        cloexec: false,
+    }
+}
+
+/// Builds a process (leading its own session and group, with no parent
+/// in the container) and its one thread, not yet running; returns its
+/// PID and registers.
+pub(crate) fn create_process(
+    kernel: &Arc<Kernel>,
+    spec: ProcessSpec<'_>,
+) -> Result<(crate::kernel::Tid, vmm::UserRegs), Error> {
+    let stack_limit = spec.rlimits.soft(RLIMIT_STACK);
+    let mut creds = Credentials::new(spec.uid, spec.gid);
+    if !spec.groups.is_empty() {
+        creds
+            .set_groups(spec.groups)
+            .map_err(|e| Error::Setup(format!("additional groups: {e}")))?;
+    }
+    // The working directory, resolved in the rootfs; one that does not
+    // exist (or is not a directory) is the root, as runc would have
+    // created it empty.
     let fs = kernel.vfs.get().map(|vfs| {
-        let root = std::sync::Arc::clone(vfs.root());
+        let root = Arc::clone(vfs.root());
         let cwd = crate::vfs::resolve(
             &root,
             &root,
-            config.cwd.as_bytes(),
+            spec.cwd.as_bytes(),
             crate::vfs::Follow::Yes,
             creds,
         )
@@ -159,31 +183,60 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
         .unwrap_or_else(|| {
             log::warn!(
                 "working directory {:?} is not a directory in the rootfs: using /",
-                config.cwd
+                spec.cwd
             );
-            std::sync::Arc::clone(&root)
+            Arc::clone(&root)
         });
         crate::kernel::FsContext { root, cwd }
     });
-    // The executable's dentry, so that init's children exec'ing the same
-    // image find it cached (see `Process::exe_dentry`).
+    let (interp, interp_dentry) = match loader::interp_of(&spec.executable)? {
+        Some(path) => {
+            let (f, d) = open_interp(kernel, &path, creds)?;
+            (Some(f), d)
+        }
+        None => (None, None),
+    };
+    let mut image = loader::build_image(
+        &kernel.machine,
+        kernel.vdso.as_deref(),
+        &spec.executable,
+        interp.as_deref(),
+        spec.argv,
+        spec.envp,
+        spec.exe_path.as_bytes(),
+        [spec.uid, spec.uid, spec.gid, spec.gid],
+        stack_limit,
+    )?;
+    let exe = Arc::clone(&spec.executable);
+    image.mm.layout.interp_name = interp_dentry.as_deref().map(crate::mm::MapName::of);
+    // The executable's dentry, so that children exec'ing the same image
+    // find it cached (see `Process::exe_dentry`).
     let exe_dentry = fs.as_ref().and_then(|f| {
         crate::vfs::resolve(
             &f.root,
             &f.cwd,
-            config.exe_path.as_bytes(),
+            spec.exe_path.as_bytes(),
             crate::vfs::Follow::Yes,
             creds,
         )
         .ok()
     });
-    if let Some(mm) = k.mms.get_mut(&mm_id) {
-        mm.layout.exe_name = exe_dentry.as_deref().map(crate::mm::MapName::of);
-    }
+    image.mm.layout.exe_name = exe_dentry.as_deref().map(crate::mm::MapName::of);
     let cwd_path = fs.as_ref().map_or_else(
-        || config.cwd.clone(),
+        || spec.cwd.to_owned(),
         |f| String::from_utf8_lossy(&f.cwd.path()).into_owned(),
     );
+    let mut k = kernel.state.lock();
+    let mm_id = k.add_mm(image.mm);
+    let pid = match k.alloc_pid() {
+        Ok(p) => p,
+        Err(e) => {
+            k.mms.remove(&mm_id);
+            return Err(Error::Setup(format!("pid: {e}")));
+        }
+    };
+    let comm = crate::kernel::task::comm_from_path(spec.exe_path);
+    k.threads.insert(pid, Thread::new(pid, pid, comm));
     k.procs.insert(
         pid,
         Process {
@@ -192,16 +245,180 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
             ..Process::new(
                 pid,
                 mm_id,
-                fds,
+                spec.fds,
                 creds,
-                rlimits,
+                spec.rlimits,
                 cwd_path,
-                config.exe_path.clone(),
-                Arc::new(exe),
+                spec.exe_path.to_owned(),
+                exe,
             )
         },
     );
-    Ok(image.regs)
+    Ok((pid, image.regs))
+}
+
+/// A container's kernel between `create` and the end of its init: what
+/// `crate::Sandbox` wraps.
+pub struct Sandbox {
+    pub(crate) kernel: Arc<Kernel>,
+    machine: Arc<vmm::Machine>,
+    /// Init's registers until `start` runs it.
+    init_regs: Option<vmm::UserRegs>,
+    timekeeper: Option<crate::time::Timekeeper>,
+    timer_thread: Option<std::thread::JoinHandle<()>>,
+    strace: bool,
+    began: std::time::Instant,
+    loaded: std::time::Duration,
+    entered: std::time::Duration,
+}
+
+impl Sandbox {
+    /// Builds the kernel, the filesystems and init (loaded, not running),
+    /// starts the host threads that must exist before the seccomp filter,
+    /// then calls `before_guest`.
+    pub fn create(
+        machine: Arc<vmm::Machine>,
+        config: BootConfig,
+        before_guest: &mut dyn FnMut() -> Result<(), String>,
+    ) -> Result<Sandbox, Error> {
+        host::ignore_sigpipe();
+        host::limit_malloc_arenas();
+        let began = std::time::Instant::now();
+        let cpus = host::available_cpus();
+        let kernel = Kernel::new(
+            Arc::clone(&machine),
+            KernelConfig {
+                hostname: config.hostname.clone(),
+                strace: config.strace,
+                exitless: config.exitless,
+                cpus,
+                boot_time: began,
+            },
+            Arc::clone(&config.exec),
+        );
+        if let Some(vfs) = build_vfs(machine.memory(), cpus, &config)? {
+            let _ = kernel.vfs.set(vfs);
+        }
+        let regs = create_init(&kernel, &config)?;
+        let loaded = began.elapsed();
+        // kvm_pvm: answer simple syscalls without an exit (see
+        // kernel::poller). The thread must exist before the seccomp filter.
+        if config.exitless && machine.flavour() == vmm::Flavour::Pvm {
+            let p = Poller::start(Arc::downgrade(&kernel))
+                .map_err(|e| Error::Setup(format!("exitless poller: {e}")))?;
+            let _ = kernel.poller.set(p);
+        }
+        // One vCPU made before the filter, for init. KVM tells the TSC rate
+        // the guest's clocks run at; the timekeeper thread that keeps them
+        // must exist before the filter too.
+        let vcpu = kernel.take_vcpu()?;
+        let tsc_khz = vcpu.tsc_khz().ok();
+        kernel.put_vcpu(vcpu);
+        let timekeeper = crate::time::Timekeeper::start(&kernel, tsc_khz)
+            .map_err(|e| Error::Setup(e.to_string()))?;
+        let timer_thread = crate::kernel::timers::start(&kernel)
+            .map_err(|e| Error::Setup(format!("timer thread: {e}")))?;
+        let mut sb = Sandbox {
+            kernel,
+            machine,
+            init_regs: Some(regs),
+            timekeeper,
+            timer_thread: Some(timer_thread),
+            strace: config.strace,
+            began,
+            loaded,
+            entered: loaded,
+        };
+        // From here on a failure must stop the threads just started:
+        // `sb`'s Drop does.
+        before_guest().map_err(Error::Setup)?;
+        sb.entered = sb.began.elapsed();
+        Ok(sb)
+    }
+
+    /// The handle the runtime's control loop uses (signals, exec, ps, ...).
+    pub fn control(&self) -> crate::control::Control {
+        crate::control::Control::new(Arc::clone(&self.kernel))
+    }
+
+    /// Runs init. An error if it already runs.
+    pub fn start(&mut self) -> Result<(), Error> {
+        let regs = self
+            .init_regs
+            .take()
+            .ok_or_else(|| Error::Setup("the container was started already".into()))?;
+        spawn_thread(&self.kernel, 1, regs, None)
+            .map_err(|e| Error::Setup(format!("init thread: {e}")))
+    }
+
+    /// Waits until init has ended and every guest thread is gone, then
+    /// stops the kernel's threads and gives the memory back. Init must
+    /// have been started.
+    pub fn wait(mut self) -> ExitStatus {
+        let status = wait_for_init(&self.kernel);
+        self.stop_threads();
+        let stats = {
+            let mut k = self.kernel.state.lock();
+            k.procs.clear();
+            k.mms.clear();
+            k.stats
+        };
+        log::debug!(
+            "container ended: {} syscalls ({} exitless), {} page faults",
+            stats.syscalls,
+            stats.exitless,
+            stats.faults
+        );
+        self.machine.memory().release_all();
+        log::debug!(
+            "boot: loaded {:?}, first entry {:?}, ran {:?}",
+            self.loaded,
+            self.entered - self.loaded,
+            self.began.elapsed() - self.entered
+        );
+        let status = wait_status(status);
+        if self.strace {
+            match status {
+                ExitStatus::Exited(c) => eprintln!("[1] +++ exited with {c} +++"),
+                ExitStatus::Signaled(s) => eprintln!(
+                    "[1] +++ killed by {} +++",
+                    crate::strace::signal_name(u64::from(s))
+                ),
+            }
+        }
+        status
+    }
+
+    fn stop_threads(&mut self) {
+        drop(self.timekeeper.take());
+        self.kernel
+            .timer_stop
+            .store(true, std::sync::atomic::Ordering::Release);
+        {
+            // Under the lock, so the thread is either waiting (and woken)
+            // or will see the flag before it waits.
+            let _k = self.kernel.state.lock();
+            self.kernel.timer_cv.notify_all();
+        }
+        if let Some(t) = self.timer_thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop_threads();
+    }
+}
+
+/// A Linux wait status as an [`ExitStatus`].
+pub(crate) fn wait_status(status: i32) -> ExitStatus {
+    if status & 0x7f == 0 {
+        ExitStatus::Exited(((status >> 8) & 0xff) as u8)
+    } else {
+        ExitStatus::Signaled((status & 0x7f) as u8)
+    }
 }
 
 /// See `crate::run`.
@@ -210,91 +427,7 @@ pub fn run(
     config: BootConfig,
     before_guest: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<ExitStatus, Error> {
-    host::ignore_sigpipe();
-    host::limit_malloc_arenas();
-    let start = std::time::Instant::now();
-    let cpus = host::available_cpus();
-    let kernel = Kernel::new(
-        Arc::clone(&machine),
-        KernelConfig {
-            hostname: config.hostname.clone(),
-            strace: config.strace,
-            exitless: config.exitless,
-            cpus,
-            boot_time: start,
-        },
-        Arc::clone(&config.exec),
-    );
-    if let Some(vfs) = build_vfs(machine.memory(), cpus, &config)? {
-        let _ = kernel.vfs.set(vfs);
-    }
-    let regs = create_init(&kernel, &config)?;
-    let loaded = start.elapsed();
-    // kvm_pvm: answer simple syscalls without an exit (see kernel::poller).
-    // The thread must exist before the seccomp filter goes on.
-    if config.exitless && machine.flavour() == vmm::Flavour::Pvm {
-        let p = Poller::start(Arc::downgrade(&kernel))
-            .map_err(|e| Error::Setup(format!("exitless poller: {e}")))?;
-        let _ = kernel.poller.set(p);
-    }
-    // One vCPU made before the filter, for init. KVM tells the TSC rate
-    // the guest's clocks run at; the timekeeper thread that keeps them
-    // must exist before the filter too.
-    let vcpu = kernel.take_vcpu()?;
-    let tsc_khz = vcpu.tsc_khz().ok();
-    kernel.put_vcpu(vcpu);
-    let timekeeper = crate::time::Timekeeper::start(&kernel, tsc_khz)
-        .map_err(|e| Error::Setup(e.to_string()))?;
-    let timer_thread = crate::kernel::timers::start(&kernel)
-        .map_err(|e| Error::Setup(format!("timer thread: {e}")))?;
-    before_guest().map_err(Error::Setup)?;
-    let entered = start.elapsed();
-    spawn_thread(&kernel, 1, regs, None).map_err(|e| Error::Setup(format!("init thread: {e}")))?;
-    let status = wait_for_init(&kernel);
-    drop(timekeeper);
-    kernel
-        .timer_stop
-        .store(true, std::sync::atomic::Ordering::Release);
-    {
-        // Under the lock, so the thread is either waiting (and woken) or
-        // will see the flag before it waits.
-        let _k = kernel.state.lock();
-        kernel.timer_cv.notify_all();
-    }
-    let _ = timer_thread.join();
-    // Every guest thread is gone and this machine runs nothing else: its
-    // memory goes back with the file, not frame by frame.
-    let stats = {
-        let mut k = kernel.state.lock();
-        k.procs.clear();
-        k.mms.clear();
-        k.stats
-    };
-    log::debug!(
-        "container ended: {} syscalls ({} exitless), {} page faults",
-        stats.syscalls,
-        stats.exitless,
-        stats.faults
-    );
-    machine.memory().release_all();
-    log::debug!(
-        "boot: loaded {loaded:?}, first entry {:?}, ran {:?}",
-        entered - loaded,
-        start.elapsed() - entered
-    );
-    let status = if status & 0x7f == 0 {
-        ExitStatus::Exited(((status >> 8) & 0xff) as u8)
-    } else {
-        ExitStatus::Signaled((status & 0x7f) as u8)
-    };
-    if config.strace {
-        match status {
-            ExitStatus::Exited(c) => eprintln!("[1] +++ exited with {c} +++"),
-            ExitStatus::Signaled(s) => eprintln!(
-                "[1] +++ killed by {} +++",
-                crate::strace::signal_name(u64::from(s))
-            ),
-        }
-    }
-    Ok(status)
+    let mut sb = Sandbox::create(machine, config, before_guest)?;
+    sb.start()?;
+    Ok(sb.wait())
 }

@@ -34,6 +34,7 @@
 use std::fs::File;
 
 mod boot;
+pub mod control;
 pub mod errno;
 pub mod fs;
 mod host;
@@ -45,7 +46,7 @@ pub mod syscalls;
 pub mod time;
 pub mod vfs;
 
-pub use boot::signal_for_exception;
+pub use boot::{Sandbox, signal_for_exception};
 pub use kernel::ExecOpener;
 pub use vfs::backend::{Attr as FsAttr, FsBackend, Handle as FsHandle};
 
@@ -68,6 +69,8 @@ pub struct BootConfig {
     pub cwd: String,
     pub uid: u32,
     pub gid: u32,
+    /// Supplementary groups (`process.user.additionalGids`).
+    pub groups: Vec<u32>,
     pub hostname: String,
     pub rlimits: Vec<Rlimit>,
     /// Bytes of guest memory (the memory file's size).

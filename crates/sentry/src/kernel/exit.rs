@@ -62,6 +62,9 @@ pub fn exit_thread(t: &mut Task<'_>) {
     if last {
         let status = t.process().group_exit.unwrap_or(status);
         process_exit(&mut t.k, pid, status);
+        if let Some(notify) = t.kernel.exit_notify.get() {
+            notify();
+        }
     } else {
         // An exec in another thread waits for the others to be gone.
         t.k.wake_process(pid);
@@ -92,6 +95,7 @@ pub fn process_exit(k: &mut KernelState, pid: Tid, status: i32) {
     if pid == 1 {
         // The container's init is gone: every other process dies with it.
         k.init_status = Some(status);
+        k.external.clear();
         let others: Vec<Tid> = k.procs.keys().copied().filter(|p| *p != 1).collect();
         for o in others {
             group_exit(k, o, SIGKILL as i32);
@@ -99,6 +103,12 @@ pub fn process_exit(k: &mut KernelState, pid: Tid, status: i32) {
         return;
     }
     reparent(k, pid, children);
+    if k.external.remove(&pid) {
+        // Started by the runtime: it reaps the process, not the container.
+        k.external_exits.insert(pid, status);
+        k.procs.remove(&pid);
+        return;
+    }
     if k.init_status.is_some() {
         // Nobody is left to wait: drop the zombie.
         k.procs.remove(&pid);

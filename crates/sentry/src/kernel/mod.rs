@@ -101,6 +101,10 @@ pub struct Kernel {
     /// Wakes the timer thread (a timer was armed, or the kernel ends).
     pub timer_cv: Condvar,
     pub timer_stop: std::sync::atomic::AtomicBool,
+    /// Called (with the kernel locked: it must not block or lock it) when
+    /// init or a process the runtime started ends, so that the runtime's
+    /// control loop can answer its waiters.
+    pub exit_notify: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 /// Counters for logs and benchmarks.
@@ -442,6 +446,15 @@ pub struct KernelState {
     /// Threads and processes created since boot, init included (Linux's
     /// total_forks, /proc/stat's `processes`).
     pub total_forks: u64,
+    /// The runtime paused the container (`sandbox pause`): threads park
+    /// before they return to guest code, and the poller serves nothing.
+    pub paused: bool,
+    /// Processes the runtime started (`sandbox exec`): their parent is
+    /// outside the container (ppid 0), so the runtime reaps them.
+    pub external: BTreeSet<Tid>,
+    /// Wait statuses of ended `external` processes, until the runtime
+    /// takes them.
+    pub external_exits: HashMap<Tid, i32>,
 }
 
 impl KernelState {
@@ -457,6 +470,9 @@ impl KernelState {
             stats: TaskStats::default(),
             init_killable: false,
             total_forks: 0,
+            paused: false,
+            external: BTreeSet::new(),
+            external_exits: HashMap::new(),
         }
     }
 
@@ -563,6 +579,7 @@ impl Kernel {
             live_cv: Condvar::new(),
             timer_cv: Condvar::new(),
             timer_stop: std::sync::atomic::AtomicBool::new(false),
+            exit_notify: std::sync::OnceLock::new(),
         })
     }
 

@@ -175,6 +175,16 @@ fn thread_main(kernel: &Arc<Kernel>, mut tid: Tid, mut regs: UserRegs, fpu: Opti
         }
         tid = t.tid;
         regs = t.regs;
+        // `sandbox pause`: park here until resumed (or killed, which the
+        // next pass through `before_user` acts on).
+        if t.k.paused {
+            while t.k.paused && !t.thread().killed {
+                let cond = Arc::clone(&t.thread().cond);
+                cond.wait(&mut t.k);
+            }
+            drop(t);
+            continue;
+        }
         let space = t.mm().space_arc();
         cputime::enter_guest(t.thread_mut());
         drop(t);

@@ -457,11 +457,11 @@ fn open_exec(
 const BINPRM_BUF_SIZE: usize = 256;
 
 /// A `#!` line's interpreter and its optional argument.
-type Shebang = (Vec<u8>, Option<Vec<u8>>);
+pub(crate) type Shebang = (Vec<u8>, Option<Vec<u8>>);
 
 /// Ok(None) for an ELF executable; Ok(Some(..)) for a `#!` script;
 /// ENOEXEC for anything else.
-fn check_executable(file: &std::fs::File) -> Result<Option<Shebang>, Errno> {
+pub(crate) fn check_executable(file: &std::fs::File) -> Result<Option<Shebang>, Errno> {
     let mut head = [0u8; BINPRM_BUF_SIZE];
     let n = crate::host::read(std::os::fd::AsFd::as_fd(file), &mut head, Some(0))?;
     let head = &head[..n];

@@ -24,6 +24,7 @@ mod time;
 mod timer;
 mod tree;
 mod wait;
+pub(crate) use clone::check_executable;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;

@@ -1,0 +1,479 @@
+//! The runtime's handle on a container's kernel: what `sandbox kill`,
+//! `exec`, `wait`, `ps`, `events`, `pause` and `resume` do, from the
+//! sandbox process's control loop (a host thread outside every guest
+//! task).
+//!
+//! Signals from here come from outside the container's PID namespace:
+//! si_pid 0, SI_USER, and init gets only the signals it has a handler for,
+//! or SIGKILL and SIGSTOP (Linux's rule for signals from an ancestor
+//! namespace).
+//!
+//! A process started with [`Control::exec`] has no parent inside the
+//! container (ppid 0, as a process runc enters with setns); when it ends
+//! its status waits in `KernelState::external_exits` until
+//! [`Control::take_exit`] collects it. Its children are reparented to init
+//! as anyone's are.
+
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use crate::boot::{ProcessSpec, create_process, stdio_entry, wait_status};
+use crate::errno::Errno;
+use crate::kernel::deliver::{self, Dest};
+use crate::kernel::fd_table::FdTable;
+use crate::kernel::rlimits::{RLIMIT_NOFILE, Rlimits};
+use crate::kernel::signal::{SIGKILL, SIGSTOP, SigInfo, code};
+use crate::kernel::{Credentials, Kernel, Tid, cputime, spawn_thread};
+use crate::{ExitStatus, Rlimit};
+
+/// The search path for a bare `argv[0]` when the environment has no
+/// `PATH` (runc's default).
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Who a signal from the runtime goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalTarget {
+    /// The container's init (`sandbox kill ID SIG`).
+    Init,
+    /// Every process of the container (`kill --all`).
+    All,
+    /// One process, by its PID in the container.
+    Process(Tid),
+    /// Init's foreground process group: the terminal's when init's session
+    /// has one, else init's own group.
+    Foreground,
+}
+
+/// A process to start in a running container (`sandbox exec`).
+pub struct ExecSpec {
+    pub argv: Vec<String>,
+    pub envp: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub rlimits: Vec<Rlimit>,
+    /// Descriptors 0, 1 and 2 (None: closed).
+    pub stdio: [Option<OwnedFd>; 3],
+}
+
+/// Why [`Control::exec`] failed: the message says it in runc's words
+/// where it can.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ExecError(pub String);
+
+/// One process, for `sandbox ps`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcInfo {
+    pub pid: Tid,
+    pub ppid: Tid,
+    pub uid: u32,
+    /// R (running or runnable), T (stopped) or Z (zombie).
+    pub state: char,
+    pub threads: usize,
+    /// Since the container's kernel started.
+    pub start_ms: u64,
+    pub cpu_ns: u64,
+    /// The command line, or `[comm]` when it cannot be read.
+    pub cmd: String,
+}
+
+/// Resource use, for `sandbox events --stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Guest memory in use (frames of the memory file).
+    pub memory_bytes: u64,
+    /// The memory file's size: the container's limit.
+    pub memory_limit: u64,
+    pub processes: u64,
+    pub threads: u64,
+    /// CPU time of live processes and of the ones reaped so far.
+    pub cpu_user_ns: u64,
+    pub cpu_total_ns: u64,
+}
+
+/// A cloneable handle on a container's kernel.
+#[derive(Clone)]
+pub struct Control {
+    kernel: Arc<Kernel>,
+}
+
+impl Control {
+    pub(crate) fn new(kernel: Arc<Kernel>) -> Control {
+        Control { kernel }
+    }
+
+    /// Sets the function called whenever a process the runtime waits for
+    /// (init, or one it exec'd) ends. It runs with the kernel locked: it
+    /// must only wake something (write an eventfd). Only the first call
+    /// takes effect.
+    pub fn on_exit(&self, f: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.kernel.exit_notify.set(f);
+    }
+
+    /// Sends `sig` (1..=64) to `target`. ESRCH when no live process is
+    /// targeted; EINVAL for a bad signal number.
+    pub fn signal(&self, target: SignalTarget, sig: i32) -> Result<(), Errno> {
+        if !crate::kernel::signal::valid(i64::from(sig)) || sig == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mut k = self.kernel.state.lock();
+        let live = |k: &crate::kernel::KernelState, p: Tid| {
+            k.procs
+                .get(&p)
+                .is_some_and(|x| x.zombie.is_none() && x.group_exit.is_none())
+        };
+        let targets: Vec<Tid> = match target {
+            SignalTarget::Init => vec![1],
+            SignalTarget::Process(p) => vec![p],
+            SignalTarget::All => {
+                let mut v: Vec<Tid> = k.procs.keys().copied().collect();
+                v.sort_unstable();
+                v
+            }
+            SignalTarget::Foreground => {
+                let pgid = k.procs.get(&1).map(|p| foreground_group(&k, p.sid, p.pgid));
+                match pgid {
+                    Some(g) => k
+                        .procs
+                        .values()
+                        .filter(|p| p.pgid == g)
+                        .map(|p| p.pid)
+                        .collect(),
+                    None => vec![],
+                }
+            }
+        };
+        let targets: Vec<Tid> = targets.into_iter().filter(|p| live(&k, *p)).collect();
+        if targets.is_empty() {
+            return Err(Errno::ESRCH);
+        }
+        let sig = sig as u32;
+        // From outside the namespace: SIGKILL and SIGSTOP reach init
+        // whatever it set up.
+        let forced = sig == SIGKILL || sig == SIGSTOP;
+        for p in targets {
+            deliver::send(
+                &mut k,
+                Dest::Process(p),
+                SigInfo::user(sig, code::SI_USER, 0, 0),
+                forced,
+            );
+        }
+        Ok(())
+    }
+
+    /// Kills every process of the container (the container is being
+    /// destroyed: `delete --force`, or its gofer died).
+    pub fn kill_all(&self) {
+        let mut k = self.kernel.state.lock();
+        k.init_killable = true;
+        let pids: Vec<Tid> = k.procs.keys().copied().collect();
+        for p in pids {
+            crate::kernel::exit::group_exit(&mut k, p, SIGKILL as i32);
+        }
+        // A paused container must be able to die.
+        resume_locked(&mut k);
+    }
+
+    /// Starts a process in the container; returns its PID.
+    pub fn exec(&self, spec: ExecSpec) -> Result<Tid, ExecError> {
+        let fail = |m: String| ExecError(m);
+        let arg0 = spec
+            .argv
+            .first()
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| fail("args must not be empty".into()))?;
+        let vfs = self
+            .kernel
+            .vfs
+            .get()
+            .ok_or_else(|| fail("the container has no filesystem".into()))?;
+        {
+            let k = self.kernel.state.lock();
+            if k.init_status.is_some() || !k.procs.contains_key(&1) {
+                return Err(fail("the container is not running".into()));
+            }
+        }
+        let mut creds = Credentials::new(spec.uid, spec.gid);
+        if !spec.groups.is_empty() {
+            creds
+                .set_groups(&spec.groups)
+                .map_err(|e| fail(format!("additional groups: {e}")))?;
+        }
+        let root = Arc::clone(vfs.root());
+        let cwd = crate::vfs::resolve(
+            &root,
+            &root,
+            spec.cwd.as_bytes(),
+            crate::vfs::Follow::Yes,
+            creds,
+        )
+        .map_err(|e| fail(format!("cwd {}: {e}", spec.cwd)))?;
+        if !cwd.is_dir() {
+            return Err(fail(format!("cwd {}: not a directory", spec.cwd)));
+        }
+        let path_var = spec
+            .envp
+            .iter()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or(DEFAULT_PATH);
+        let (file, exe_path, argv) = find_and_open(&root, &cwd, arg0, path_var, creds, &spec)?;
+        let rlimits = Rlimits::new(&spec.rlimits);
+        let mut fds = FdTable::default();
+        let nofile = rlimits.soft(RLIMIT_NOFILE);
+        for (i, fd) in spec.stdio.into_iter().enumerate() {
+            if let Some(fd) = fd {
+                fds.install_at(i as i32, stdio_entry(fd), nofile)
+                    .map_err(|e| fail(format!("stdio: {e}")))?;
+            }
+        }
+        let cwd_path = String::from_utf8_lossy(&cwd.path()).into_owned();
+        let (pid, regs) = create_process(
+            &self.kernel,
+            ProcessSpec {
+                executable: file,
+                exe_path: &exe_path,
+                argv: &argv,
+                envp: &spec.envp,
+                cwd: &cwd_path,
+                uid: spec.uid,
+                gid: spec.gid,
+                groups: &spec.groups,
+                rlimits,
+                fds,
+            },
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        {
+            let mut k = self.kernel.state.lock();
+            k.external.insert(pid);
+            if k.init_status.is_some() {
+                // Init ended meanwhile: the new process must not run.
+                k.external.remove(&pid);
+                k.threads.remove(&pid);
+                if let Some(p) = k.procs.remove(&pid) {
+                    k.mms.remove(&p.mm_id);
+                }
+                return Err(fail("the container is not running".into()));
+            }
+        }
+        spawn_thread(&self.kernel, pid, regs, None).map_err(|e| {
+            let mut k = self.kernel.state.lock();
+            k.external.remove(&pid);
+            k.threads.remove(&pid);
+            if let Some(p) = k.procs.remove(&pid) {
+                k.mms.remove(&p.mm_id);
+            }
+            fail(format!("cannot start a thread: {e}"))
+        })?;
+        log::debug!("exec: process {pid} runs {exe_path}");
+        Ok(pid)
+    }
+
+    /// The exit status of process `pid` once it has ended: init's, or an
+    /// exec'd process's (taken: a second call gives None). None while it
+    /// runs or if the runtime did not start it.
+    pub fn take_exit(&self, pid: Tid) -> Option<ExitStatus> {
+        let mut k = self.kernel.state.lock();
+        if pid == 1 {
+            return k.init_status.map(wait_status);
+        }
+        k.external_exits.remove(&pid).map(wait_status)
+    }
+
+    /// Whether `pid` is init or a live process the runtime started.
+    pub fn is_waitable(&self, pid: Tid) -> bool {
+        let k = self.kernel.state.lock();
+        pid == 1 || k.external.contains(&pid) || k.external_exits.contains_key(&pid)
+    }
+
+    /// Init's exit status, once it has ended.
+    pub fn init_status(&self) -> Option<ExitStatus> {
+        self.kernel.state.lock().init_status.map(wait_status)
+    }
+
+    /// Every process, by PID.
+    pub fn processes(&self) -> Vec<ProcInfo> {
+        let k = self.kernel.state.lock();
+        let boot = self.kernel.config.boot_time;
+        let mut out: Vec<ProcInfo> = k
+            .procs
+            .values()
+            .map(|p| {
+                let state = if p.zombie.is_some() {
+                    'Z'
+                } else if p.stop.stopped_by != 0 {
+                    'T'
+                } else {
+                    'R'
+                };
+                let cmd = k
+                    .mms
+                    .get(&p.mm_id)
+                    .filter(|_| p.zombie.is_none())
+                    .map(command_line)
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or_else(|| {
+                        let comm = p
+                            .threads
+                            .first()
+                            .and_then(|t| k.threads.get(t))
+                            .map(|t| String::from_utf8_lossy(&t.comm).into_owned())
+                            .unwrap_or_default();
+                        format!("[{comm}]")
+                    });
+                ProcInfo {
+                    pid: p.pid,
+                    ppid: p.ppid,
+                    uid: p.creds.ruid,
+                    state,
+                    threads: p.threads.len(),
+                    start_ms: p.start_time.saturating_duration_since(boot).as_millis() as u64,
+                    cpu_ns: cputime::process(&k, p.pid).map_or(0, |c| c.total_ns),
+                    cmd,
+                }
+            })
+            .collect();
+        out.sort_by_key(|p| p.pid);
+        out
+    }
+
+    pub fn stats(&self) -> Stats {
+        let k = self.kernel.state.lock();
+        let mem = self.kernel.machine.memory();
+        let mut cpu = cputime::CpuTimes::default();
+        for p in k.procs.values() {
+            if let Some(c) = cputime::process(&k, p.pid) {
+                cpu = cpu + c + p.children_cpu;
+            }
+        }
+        Stats {
+            memory_bytes: mem.allocated_frames().saturating_mul(crate::mm::PAGE_SIZE),
+            memory_limit: mem.size(),
+            processes: k.procs.values().filter(|p| p.zombie.is_none()).count() as u64,
+            threads: k.threads.len() as u64,
+            cpu_user_ns: cpu.user_ns,
+            cpu_total_ns: cpu.total_ns,
+        }
+    }
+
+    /// Parks every guest thread before it next runs guest code (a thread
+    /// asleep in a call stays asleep). Returns once every running thread
+    /// has been kicked; threads finishing a call park when it returns.
+    pub fn pause(&self) {
+        let mut k = self.kernel.state.lock();
+        k.paused = true;
+        for th in k.threads.values() {
+            th.interrupt();
+        }
+    }
+
+    pub fn resume(&self) {
+        let mut k = self.kernel.state.lock();
+        resume_locked(&mut k);
+    }
+
+    pub fn paused(&self) -> bool {
+        self.kernel.state.lock().paused
+    }
+}
+
+fn resume_locked(k: &mut crate::kernel::KernelState) {
+    k.paused = false;
+    for th in k.threads.values() {
+        th.cond.notify_all();
+    }
+}
+
+/// The foreground process group of session `sid` (its terminal's), or
+/// `pgid` when it has none.
+fn foreground_group(_k: &crate::kernel::KernelState, _sid: Tid, pgid: Tid) -> Tid {
+    pgid
+}
+
+/// The process's argument strings, space-separated.
+fn command_line(mm: &crate::mm::MemoryManager) -> String {
+    let l = &mm.layout;
+    let len = l.arg_end.saturating_sub(l.arg_start).min(4096) as usize;
+    let mut buf = vec![0u8; len];
+    if mm.copy_in(l.arg_start, &mut buf).is_err() {
+        return String::new();
+    }
+    let words: Vec<String> = buf
+        .split(|b| *b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    words.join(" ")
+}
+
+/// Finds `arg0` as execvp would (a name with a `/` as is, else in each
+/// `PATH` entry), opens it as execve does (regular file, execute
+/// permission), and follows `#!` lines four levels deep. Returns the
+/// file, its absolute path, and the argument vector to run it with.
+fn find_and_open(
+    root: &Arc<crate::vfs::Dentry>,
+    cwd: &Arc<crate::vfs::Dentry>,
+    arg0: &str,
+    path_var: &str,
+    creds: Credentials,
+    spec: &ExecSpec,
+) -> Result<(Arc<std::fs::File>, String, Vec<String>), ExecError> {
+    let open = |path: &str| -> Result<(Arc<std::fs::File>, String), Errno> {
+        let d = crate::vfs::resolve(root, cwd, path.as_bytes(), crate::vfs::Follow::Yes, creds)?;
+        let attr = d.attr();
+        if !attr.is_regular() || !crate::vfs::permits(&attr, creds, crate::vfs::MAY_EXEC) {
+            return Err(Errno::EACCES);
+        }
+        let f = d.inode().exec_file()?.file;
+        Ok((f, String::from_utf8_lossy(&d.path()).into_owned()))
+    };
+    let (mut file, mut path) = if arg0.contains('/') {
+        open(arg0).map_err(|e| ExecError(format!("exec {arg0}: {e}")))?
+    } else {
+        let mut found = None;
+        let mut denied = false;
+        for dir in path_var.split(':') {
+            let dir = if dir.is_empty() { "." } else { dir };
+            match open(&format!("{}/{arg0}", dir.trim_end_matches('/'))) {
+                Ok(x) => {
+                    found = Some(x);
+                    break;
+                }
+                Err(Errno::EACCES) => denied = true,
+                Err(_) => {}
+            }
+        }
+        match found {
+            Some(x) => x,
+            None if denied => {
+                return Err(ExecError(format!("exec {arg0}: permission denied")));
+            }
+            None => {
+                return Err(ExecError(format!(
+                    "exec: \"{arg0}\": executable file not found in $PATH"
+                )));
+            }
+        }
+    };
+    let mut argv = spec.argv.clone();
+    for _ in 0..4 {
+        match crate::syscalls::check_executable(&file) {
+            Ok(None) => return Ok((file, path, argv)),
+            Ok(Some((interp, arg))) => {
+                let interp = String::from_utf8_lossy(&interp).into_owned();
+                let mut next = vec![interp.clone()];
+                next.extend(arg.map(|a| String::from_utf8_lossy(&a).into_owned()));
+                next.push(path.clone());
+                next.extend(argv.into_iter().skip(1));
+                argv = next;
+                (file, path) = open(&interp)
+                    .map_err(|e| ExecError(format!("exec {path}: interpreter {interp}: {e}")))?;
+            }
+            Err(e) => return Err(ExecError(format!("exec {path}: {e}"))),
+        }
+    }
+    Err(ExecError(format!("exec {arg0}: {}", Errno::ELOOP)))
+}
