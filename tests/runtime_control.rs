@@ -1,0 +1,298 @@
+//! The sandbox process's control loop, through the CLI: a dead gofer
+//! destroys its container (and `wait` says why), `pause` stops guest
+//! progress until `resume`, `exec` runs beside init with its own status,
+//! and a signal to a created container ends it.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Bundle, SANDBOX, TIMEOUT, TempDir, require_prerequisites, run_with_timeout};
+
+/// A busybox bundle whose init runs `script` under sh.
+fn bundle(name: &str, script: &str) -> Bundle {
+    let b = Bundle::new(name);
+    b.install(Path::new("/bin/busybox"), "/bin/busybox");
+    for applet in ["sh", "sleep", "cat", "echo", "touch", "ls", "id", "pwd"] {
+        std::os::unix::fs::symlink("busybox", b.host_path(&format!("/bin/{applet}")))
+            .expect("symlink applet");
+    }
+    b.write_config(&["/bin/sh", "-c", script]);
+    b
+}
+
+struct Runtime {
+    root: TempDir,
+}
+
+impl Runtime {
+    fn new(name: &str) -> Runtime {
+        Runtime {
+            root: TempDir::new(name),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> common::Output {
+        let mut c = Command::new(SANDBOX);
+        c.arg("--root").arg(self.root.path()).args(args);
+        run_with_timeout(&mut c, None, TIMEOUT)
+    }
+
+    /// `create` or `run --detach`: the sandbox process keeps the stdio it
+    /// was given, so they are files here, not pipes waiting for EOF.
+    fn detached(&self, args: &[&str]) {
+        let log = self.root.path().join(format!("stdio-{}", args.len()));
+        let f = std::fs::File::create(&log).expect("stdio file");
+        let status = Command::new(SANDBOX)
+            .arg("--root")
+            .arg(self.root.path())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(f.try_clone().expect("dup"))
+            .stderr(f)
+            .status()
+            .expect("run sandbox");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(status.success(), "sandbox {args:?}: {text}");
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.cmd(args);
+        assert_eq!(o.status, 0, "sandbox {args:?}: {}", o.stderr_lossy());
+        o.stdout_lossy()
+    }
+
+    fn status(&self, id: &str) -> String {
+        let st: serde_json::Value =
+            serde_json::from_str(&self.ok(&["state", id])).expect("state JSON");
+        st["status"].as_str().unwrap_or_default().to_owned()
+    }
+
+    fn pid(&self, id: &str) -> i32 {
+        let st: serde_json::Value =
+            serde_json::from_str(&self.ok(&["state", id])).expect("state JSON");
+        st["pid"].as_i64().unwrap_or(0) as i32
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // Leave nothing running whatever the test did.
+        if let Ok(rd) = std::fs::read_dir(self.root.path()) {
+            for e in rd.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                let _ = self.cmd(&["delete", "--force", &id]);
+            }
+        }
+    }
+}
+
+/// The gofers whose parent is `pid`.
+fn gofers_of(pid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let ppid: i32 = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|x| x.parse().ok())
+            .unwrap_or(0);
+        let cmdline = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        if ppid == pid && cmdline.split(|b| *b == 0).any(|a| a == b"gofer") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_dead_gofer_destroys_its_container_within_a_second() {
+    require_prerequisites();
+    let rt = Runtime::new("rc-gofer");
+    let b = bundle("rc-gofer", "while true; do sleep 0.1; done");
+    rt.detached(&[
+        "run",
+        "--detach",
+        "--bundle",
+        &b.path().display().to_string(),
+        "g1",
+    ]);
+    assert_eq!(rt.status("g1"), "running");
+    let sandbox_pid = rt.pid("g1");
+    let gofers = gofers_of(sandbox_pid);
+    assert_eq!(gofers.len(), 1, "one gofer under {sandbox_pid}: {gofers:?}");
+    let t = Instant::now();
+    // SAFETY: kill(2) on the gofer found above.
+    assert_eq!(unsafe { libc::kill(gofers[0], libc::SIGKILL) }, 0);
+    let o = rt.cmd(&["wait", "g1"]);
+    let took = t.elapsed();
+    assert_eq!(o.status, 0, "{}", o.stderr_lossy());
+    let w: serde_json::Value = serde_json::from_str(&o.stdout_lossy()).expect("wait JSON");
+    assert_eq!(w["exitStatus"], 128 + 9, "{w}");
+    assert_eq!(w["reason"], "its gofer exited", "{w}");
+    assert!(
+        o.stderr_lossy().contains("its gofer exited"),
+        "{}",
+        o.stderr_lossy()
+    );
+    assert!(took < Duration::from_secs(1), "destroyed after {took:?}");
+    // The sandbox process is gone too.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while rt.status("g1") != "stopped" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(rt.status("g1"), "stopped");
+    rt.ok(&["delete", "g1"]);
+    assert_ne!(rt.cmd(&["state", "g1"]).status, 0);
+}
+
+#[test]
+fn pause_stops_progress_until_resume() {
+    require_prerequisites();
+    let rt = Runtime::new("rc-pause");
+    let out = TempDir::new("rc-pause-out");
+    let b = bundle(
+        "rc-pause",
+        "i=0; while true; do i=$((i+1)); echo $i > /out/count; sleep 0.02; done",
+    );
+    add_bind(&b, out.path(), "/out");
+    rt.detached(&[
+        "run",
+        "-d",
+        "--bundle",
+        &b.path().display().to_string(),
+        "p1",
+    ]);
+    let count = || -> u64 {
+        std::fs::read_to_string(out.path().join("count"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(count() >= 3, "the loop never ran");
+    rt.ok(&["pause", "p1"]);
+    assert_eq!(rt.status("p1"), "paused");
+    // A write under way when the pause came may still land.
+    std::thread::sleep(Duration::from_millis(200));
+    let frozen = count();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(count(), frozen, "the container ran while paused");
+    // A paused container cannot be paused again or started.
+    assert_ne!(rt.cmd(&["pause", "p1"]).status, 0);
+    rt.ok(&["resume", "p1"]);
+    assert_eq!(rt.status("p1"), "running");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count() <= frozen + 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(count() > frozen + 2, "no progress after resume");
+    assert_ne!(rt.cmd(&["resume", "p1"]).status, 0);
+    rt.ok(&["delete", "--force", "p1"]);
+}
+
+/// Adds a read-write bind mount of `host` at `dest` to the bundle's config.
+fn add_bind(b: &Bundle, host: &Path, dest: &str) {
+    let path = b.path().join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("config")).expect("config JSON");
+    if !spec["mounts"].is_array() {
+        spec["mounts"] = serde_json::json!([]);
+    }
+    spec["mounts"]
+        .as_array_mut()
+        .expect("mounts")
+        .push(serde_json::json!({
+            "destination": dest, "type": "bind", "source": host, "options": ["rbind", "rw"]
+        }));
+    std::fs::create_dir_all(b.host_path(dest)).expect("mountpoint");
+    std::fs::write(&path, spec.to_string()).expect("write config");
+}
+
+#[test]
+fn exec_runs_beside_init_with_its_own_status_and_stdio() {
+    require_prerequisites();
+    let rt = Runtime::new("rc-exec");
+    let b = bundle("rc-exec", "while true; do sleep 0.1; done");
+    rt.detached(&[
+        "run",
+        "-d",
+        "--bundle",
+        &b.path().display().to_string(),
+        "e1",
+    ]);
+    let o = rt.cmd(&[
+        "exec",
+        "e1",
+        "/bin/sh",
+        "-c",
+        "echo out; echo err >&2; exit 42",
+    ]);
+    assert_eq!(o.status, 42);
+    assert_eq!(o.stdout_lossy(), "out\n");
+    assert_eq!(o.stderr_lossy(), "err\n");
+    // --env, --cwd and --user reach the process.
+    let o = rt.cmd(&[
+        "exec",
+        "--env",
+        "GREETING=hey",
+        "--cwd",
+        "/bin",
+        "--user",
+        "1000:1001",
+        "e1",
+        "sh",
+        "-c",
+        "echo $GREETING $(pwd) $(id -u):$(id -g)",
+    ]);
+    assert_eq!(o.status, 0, "{}", o.stderr_lossy());
+    assert_eq!(o.stdout_lossy(), "hey /bin 1000:1001\n");
+    // A missing command is a clear error, and the container runs on.
+    let o = rt.cmd(&["exec", "e1", "no-such-command"]);
+    assert_ne!(o.status, 0);
+    assert!(
+        o.stderr_lossy().contains("not found"),
+        "{}",
+        o.stderr_lossy()
+    );
+    assert_eq!(rt.status("e1"), "running");
+    // ps lists init and nothing else once the exec'd processes are gone.
+    let ps: Vec<i32> = serde_json::from_str(&rt.ok(&["ps", "--format", "json", "e1"])).expect("ps");
+    assert!(ps.contains(&1), "{ps:?}");
+    rt.ok(&["delete", "--force", "e1"]);
+}
+
+#[test]
+fn a_signal_to_a_created_container_ends_it_before_it_ran() {
+    require_prerequisites();
+    let rt = Runtime::new("rc-created");
+    let out = TempDir::new("rc-created-out");
+    let b = bundle("rc-created", "touch /out/ran");
+    add_bind(&b, out.path(), "/out");
+    rt.detached(&["create", "--bundle", &b.path().display().to_string(), "k1"]);
+    assert_eq!(rt.status("k1"), "created");
+    rt.ok(&["kill", "k1", "KILL"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while rt.status("k1") != "stopped" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(rt.status("k1"), "stopped");
+    assert_ne!(rt.cmd(&["start", "k1"]).status, 0);
+    assert!(!out.path().join("ran").exists(), "the process ran");
+    let w: serde_json::Value = serde_json::from_str(&rt.ok(&["wait", "k1"])).expect("wait JSON");
+    assert_eq!(w["exitStatus"], 137, "{w}");
+    rt.ok(&["delete", "k1"]);
+}
