@@ -105,33 +105,9 @@ impl FrameReader {
     /// One recvmsg into the buffer.
     pub fn fill(&mut self, sock: BorrowedFd<'_>) -> Result<Fill, ConnError> {
         let mut chunk = [0u8; 16384];
-        let mut iov = libc::iovec {
-            iov_base: chunk.as_mut_ptr().cast(),
-            iov_len: chunk.len(),
+        let Some((n, got, truncated)) = recv_once(sock, &mut chunk)? else {
+            return Ok(Fill::WouldBlock);
         };
-        let mut cbuf = CmsgBuf([0; 64]);
-        // SAFETY: zeroed msghdr is valid; pointers reference live locals.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = cbuf.0.as_mut_ptr().cast();
-        msg.msg_controllen = cbuf.0.len();
-        let n = loop {
-            // SAFETY: as above; MSG_CMSG_CLOEXEC keeps received
-            // descriptors from leaking into anything exec'd.
-            let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-            if n >= 0 {
-                break n as usize;
-            }
-            let e = std::io::Error::last_os_error();
-            match e.kind() {
-                std::io::ErrorKind::Interrupted => continue,
-                std::io::ErrorKind::WouldBlock => return Ok(Fill::WouldBlock),
-                _ => return Err(e.into()),
-            }
-        };
-        let got = collect_fds(&msg);
-        let truncated = msg.msg_flags & libc::MSG_CTRUNC != 0;
         self.fds.extend(got);
         if truncated || self.fds.len() > MAX_FDS {
             return Err(ConnError::TooManyFds(self.fds.len()));
@@ -178,6 +154,53 @@ impl FrameReader {
                 Fill::Eof => return Err(ConnError::Closed),
             }
         }
+    }
+}
+
+/// One recvmsg: the byte count, the descriptors, and whether the control
+/// data was cut short; None if a non-blocking socket has nothing.
+fn recv_once(
+    sock: BorrowedFd<'_>,
+    chunk: &mut [u8],
+) -> Result<Option<(usize, Vec<OwnedFd>, bool)>, ConnError> {
+    let mut iov = libc::iovec {
+        iov_base: chunk.as_mut_ptr().cast(),
+        iov_len: chunk.len(),
+    };
+    let mut cbuf = CmsgBuf([0; 64]);
+    // SAFETY: zeroed msghdr is valid; pointers reference live locals.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.0.as_mut_ptr().cast();
+    msg.msg_controllen = cbuf.0.len();
+    let n = loop {
+        // SAFETY: as above; MSG_CMSG_CLOEXEC keeps received descriptors
+        // from leaking into anything exec'd.
+        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = std::io::Error::last_os_error();
+        match e.kind() {
+            std::io::ErrorKind::Interrupted => continue,
+            std::io::ErrorKind::WouldBlock => return Ok(None),
+            _ => return Err(e.into()),
+        }
+    };
+    let fds = collect_fds(&msg);
+    Ok(Some((n, fds, msg.msg_flags & libc::MSG_CTRUNC != 0)))
+}
+
+/// One message's bytes and descriptors, whatever they hold (runc's
+/// console-socket message is not a frame; tests read it).
+#[cfg(test)]
+pub fn recv_raw(sock: BorrowedFd<'_>) -> Result<(Vec<u8>, Vec<OwnedFd>), ConnError> {
+    let mut chunk = [0u8; 4096];
+    match recv_once(sock, &mut chunk)? {
+        Some((n, fds, false)) => Ok((chunk[..n].to_vec(), fds)),
+        Some((_, fds, true)) => Err(ConnError::TooManyFds(fds.len() + 1)),
+        None => Err(std::io::Error::from(std::io::ErrorKind::WouldBlock).into()),
     }
 }
 

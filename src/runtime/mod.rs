@@ -19,6 +19,7 @@
 pub mod hooks;
 pub mod sandbox_process;
 pub mod state;
+pub mod tty;
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -176,7 +177,22 @@ fn create_container(cli: &Cli, args: &CreateArgs) -> Result<Created, RuntimeErro
     if let Err(e) = sd.save(&rec) {
         return Err(fail(&sd, None, e.into()));
     }
-    let mut child = match spawn_sandbox(cli, args, &sd, &bundle) {
+    // A terminal: the host pair's master goes to the console socket, its
+    // replica to the sandbox process, which bridges it to a sentry pty.
+    let console = if spec.terminal {
+        let made = tty::open_pair().and_then(|pair| {
+            let path = args.console_socket.as_deref().unwrap_or(Path::new(""));
+            tty::send_to_console_socket(path, &pair)?;
+            Ok(pair.replica)
+        });
+        match made {
+            Ok(r) => Some(r),
+            Err(e) => return Err(fail(&sd, None, msg(format!("terminal: {e}")))),
+        }
+    } else {
+        None
+    };
+    let mut child = match spawn_sandbox(cli, args, &sd, &bundle, console.as_ref()) {
         Ok(c) => c,
         Err(e) => return Err(fail(&sd, None, e)),
     };
@@ -210,9 +226,11 @@ fn spawn_sandbox(
     args: &CreateArgs,
     sd: &StateDir,
     bundle: &Path,
+    console: Option<&OwnedFd>,
 ) -> Result<Child, RuntimeError> {
     let (rd, wr) = pipe().map_err(|e| msg(format!("pipe: {e}")))?;
     let wr_fd = wr.as_raw_fd();
+    let console_fd = console.map(|c| c.as_raw_fd());
     let mut cmd = Command::new("/proc/self/exe");
     cmd.args(global_args(cli))
         .arg("sandbox-process")
@@ -225,11 +243,19 @@ fn spawn_sandbox(
     if let Some(m) = args.memory {
         cmd.arg("--memory").arg(m.to_string());
     }
+    if let Some(c) = console_fd {
+        cmd.arg("--console-fd").arg(c.to_string());
+    }
     // SAFETY: between fork and exec only async-signal-safe calls (fcntl,
     // setsid, sigprocmask) on values captured by copy.
     unsafe {
         cmd.pre_exec(move || {
             if libc::fcntl(wr_fd, libc::F_SETFD, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if let Some(c) = console_fd
+                && libc::fcntl(c, libc::F_SETFD, 0) != 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             // Its own session: the caller's terminal and process group
@@ -636,6 +662,13 @@ impl Forwarder {
     /// Forwards each signal received to `target` of container `sd`, on a
     /// thread, for as long as the process lives.
     fn spawn(self, sd: StateDir, target: Target) {
+        self.spawn_with_resize(sd, target, None);
+    }
+
+    /// As `spawn`, but with a terminal's master SIGWINCH copies this
+    /// process's window size to it (the sentry's line discipline then
+    /// signals the foreground group) instead of being forwarded.
+    fn spawn_with_resize(self, sd: StateDir, target: Target, master: Option<OwnedFd>) {
         let set = self.set;
         std::thread::spawn(move || {
             loop {
@@ -644,6 +677,14 @@ impl Forwarder {
                 // thread.
                 if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
                     return;
+                }
+                if sig == libc::SIGWINCH
+                    && let Some(m) = &master
+                {
+                    if let Some(ws) = tty::window_size(std::io::stdout().as_fd()) {
+                        tty::set_window_size(m.as_fd(), &ws);
+                    }
+                    continue;
                 }
                 let _ = call(&sd, &Request::Signal { target, signo: sig }, &[]);
             }
@@ -835,18 +876,36 @@ pub fn exec(cli: &Cli, args: &ExecArgs) -> Result<i32, RuntimeError> {
         }
     }
     let req = exec_request(&rec, args)?;
-    if req.terminal {
-        return Err(msg("exec with a terminal (--tty) is not supported yet"));
-    }
+    let pair = if req.terminal {
+        if args.detach && args.console_socket.is_none() {
+            return Err(msg("exec --detach with a terminal needs --console-socket"));
+        }
+        let pair = tty::open_pair().map_err(|e| msg(format!("terminal: {e}")))?;
+        if let Some(path) = &args.console_socket {
+            tty::send_to_console_socket(path, &pair).map_err(|e| msg(e.to_string()))?;
+        }
+        Some(pair)
+    } else {
+        if args.console_socket.is_some() {
+            return Err(msg(
+                "--console-socket is only for a process with a terminal",
+            ));
+        }
+        None
+    };
     let fwd = (!args.detach).then(Forwarder::block);
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let stderr = std::io::stderr();
-    let fds = [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()];
+    let fds = match &pair {
+        Some(p) => vec![p.replica.as_fd()],
+        None => vec![stdin.as_fd(), stdout.as_fd(), stderr.as_fd()],
+    };
     let pid = match call(&sd, &Request::Exec(req), &fds)? {
         Response::Pid { pid } => pid,
         other => return Err(msg(format!("unexpected answer {other:?}"))),
     };
+    drop(fds);
     if args.detach {
         // A host process stands for the exec'd one: it ends with its
         // status, and signals to it are forwarded.
@@ -875,10 +934,25 @@ pub fn exec(cli: &Cli, args: &ExecArgs) -> Result<i32, RuntimeError> {
         std::mem::forget(child);
         return Ok(0);
     }
+    // An interactive terminal: this CLI's own terminal, raw, is pumped to
+    // the master; its window size follows ours.
+    let interactive = pair
+        .filter(|_| args.console_socket.is_none())
+        .map(|p| p.master);
     if let Some(f) = fwd {
-        f.spawn(sd.clone(), Target::Pid(pid));
+        let resize = interactive.as_ref().and_then(|m| m.try_clone().ok());
+        f.spawn_with_resize(sd.clone(), Target::Pid(pid), resize);
     }
-    wait_pid(&sd, pid)
+    let Some(master) = interactive else {
+        return wait_pid(&sd, pid);
+    };
+    let _raw = tty::RawGuard::new(std::io::stdin().as_fd());
+    let (stop_rd, stop_wr) = pipe().map_err(|e| msg(format!("pipe: {e}")))?;
+    let pump = std::thread::spawn(move || tty::pump(&master, stop_rd.as_fd(), None));
+    let status = wait_pid(&sd, pid);
+    drop(stop_wr);
+    let _ = pump.join();
+    status
 }
 
 /// Waits for exec'd process `pid`; returns its status.

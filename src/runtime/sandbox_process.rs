@@ -66,7 +66,33 @@ fn run(
     ready: &mut Option<std::fs::File>,
 ) -> Result<i32, ProcessError> {
     let setup = |what: &str, e: &dyn std::fmt::Display| ProcessError::Setup(format!("{what}: {e}"));
+    // The host end of the terminal: ours alone, and kept from the gofer.
+    let console = match args.console_fd {
+        Some(fd) if fd > 2 => {
+            // SAFETY: by the `sandbox-process` contract the descriptor was
+            // inherited for this process alone.
+            let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+            // SAFETY: F_SETFD on the descriptor we own.
+            if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+                return Err(ProcessError::Setup(format!(
+                    "--console-fd {fd} is not open"
+                )));
+            }
+            Some(owned)
+        }
+        Some(fd) => {
+            return Err(ProcessError::Setup(format!(
+                "--console-fd {fd}: not a terminal"
+            )));
+        }
+        None => None,
+    };
     let spec = Bundle::new(&args.bundle).load().map_err(BootError::from)?;
+    if spec.terminal != console.is_some() {
+        return Err(ProcessError::Setup(
+            "process.terminal and --console-fd must come together".into(),
+        ));
+    }
     if spec.terminal {
         return Err(ProcessError::Setup(
             "process.terminal: terminals are not supported yet".into(),
