@@ -134,15 +134,25 @@ struct Created {
     sd: StateDir,
     rec: Record,
     child: Child,
+    /// The terminal's master when the caller keeps it.
+    master: Option<OwnedFd>,
+    terminal: bool,
 }
 
-fn create_container(cli: &Cli, args: &CreateArgs) -> Result<Created, RuntimeError> {
+/// Creates the container. With `keep_master` (a foreground `run` without
+/// a console socket), a terminal's master stays with the caller, which
+/// pumps it to its own terminal.
+fn create_container(
+    cli: &Cli,
+    args: &CreateArgs,
+    keep_master: bool,
+) -> Result<Created, RuntimeError> {
     let sd = state_dir(cli, &args.id)?;
     let bundle = std::path::absolute(&args.bundle)
         .map_err(|e| msg(format!("bundle {}: {e}", args.bundle.display())))?;
     // Everything about the bundle is checked before any state exists.
     let spec = Bundle::new(&bundle).load()?;
-    if spec.terminal && args.console_socket.is_none() {
+    if spec.terminal && args.console_socket.is_none() && !keep_master {
         return Err(msg(
             "process.terminal is set: --console-socket is required (the terminal's master goes there)",
         ));
@@ -179,10 +189,13 @@ fn create_container(cli: &Cli, args: &CreateArgs) -> Result<Created, RuntimeErro
     }
     // A terminal: the host pair's master goes to the console socket, its
     // replica to the sandbox process, which bridges it to a sentry pty.
+    let mut master = None;
     let console = if spec.terminal {
         let made = tty::open_pair().and_then(|pair| {
-            let path = args.console_socket.as_deref().unwrap_or(Path::new(""));
-            tty::send_to_console_socket(path, &pair)?;
+            match args.console_socket.as_deref() {
+                Some(path) => tty::send_to_console_socket(path, &pair)?,
+                None => master = Some(pair.master),
+            }
             Ok(pair.replica)
         });
         match made {
@@ -217,7 +230,13 @@ fn create_container(cli: &Cli, args: &CreateArgs) -> Result<Created, RuntimeErro
         return Err(fail(&sd, Some(&mut child), e));
     }
     drop(lock);
-    Ok(Created { sd, rec, child })
+    Ok(Created {
+        sd,
+        rec,
+        child,
+        master,
+        terminal: spec.terminal,
+    })
 }
 
 /// Starts the sandbox process and waits for its "ok".
@@ -361,7 +380,7 @@ fn write_pid_file(path: &Path, pid: i32) -> Result<(), RuntimeError> {
 pub fn create(cli: &Cli, args: &CreateArgs) -> Result<i32, RuntimeError> {
     // The sandbox process is not waited for: it is reparented when we
     // exit (to a subreaper such as conmon or the shim, or to init).
-    let c = create_container(cli, args)?;
+    let c = create_container(cli, args, false)?;
     std::mem::forget(c.child);
     Ok(0)
 }
@@ -701,7 +720,13 @@ fn report_reason(id: &str, reason: Option<&str>) {
 
 pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, RuntimeError> {
     let fwd = (!args.detach).then(Forwarder::block);
-    let Created { sd, rec, mut child } = create_container(cli, &args.create)?;
+    let Created {
+        sd,
+        rec,
+        mut child,
+        master,
+        terminal,
+    } = create_container(cli, &args.create, !args.detach)?;
     if let Err(e) = start_container(cli, &args.create.id) {
         let _ = destroy_and_remove(&sd, &rec);
         let _ = child.wait();
@@ -711,13 +736,36 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, RuntimeError> {
         std::mem::forget(child);
         return Ok(0);
     }
+    // With a terminal, signals go where a terminal's would: to its
+    // foreground process group.
+    let target = if terminal {
+        Target::Foreground
+    } else {
+        Target::Init
+    };
     if let Some(f) = fwd {
-        f.spawn(sd.clone(), Target::Init);
+        let resize = master.as_ref().and_then(|m| m.try_clone().ok());
+        f.spawn_with_resize(sd.clone(), target, resize);
     }
+    let pumping = match master {
+        Some(m) => {
+            let (stop_rd, stop_wr) = pipe().map_err(|e| msg(format!("pipe: {e}")))?;
+            let raw = tty::RawGuard::new(std::io::stdin().as_fd());
+            let t = std::thread::spawn(move || tty::pump(&m, stop_rd.as_fd(), None));
+            Some((raw, stop_wr, t))
+        }
+        None => None,
+    };
     // The sandbox process is our child here: its status is the container's.
     let status = child
         .wait()
-        .map_err(|e| msg(format!("waiting for the container: {e}")))?;
+        .map_err(|e| msg(format!("waiting for the container: {e}")));
+    if let Some((raw, stop, t)) = pumping {
+        drop(stop);
+        let _ = t.join();
+        drop(raw);
+    }
+    let status = status?;
     use std::os::unix::process::ExitStatusExt;
     let code = status
         .code()
