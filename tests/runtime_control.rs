@@ -296,3 +296,83 @@ fn a_signal_to_a_created_container_ends_it_before_it_ran() {
     assert_eq!(w["exitStatus"], 137, "{w}");
     rt.ok(&["delete", "k1"]);
 }
+
+/// The processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<(i32, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{p}/cmdline")) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if text.contains(needle) {
+            out.push((p, text));
+        }
+    }
+    out
+}
+
+#[test]
+fn nothing_is_left_after_delete() {
+    require_prerequisites();
+    let rt = Runtime::new("rc-leak");
+    let b = bundle("rc-leak", "while true; do sleep 0.1; done");
+    let bdir = b.path().display().to_string();
+    rt.detached(&["run", "-d", "--bundle", &bdir, "l1"]);
+    let pidfile = rt.root.path().join("exec.pid");
+    // The exec'd process keeps the stdio it was given: files, not pipes.
+    rt.detached(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        &pidfile.display().to_string(),
+        "l1",
+        "sh",
+        "-c",
+        "sleep 1000",
+    ]);
+    let sandbox_pid = rt.pid("l1");
+    let root = rt.root.path().display().to_string();
+    // The sandbox process, its gofer (serving the bundle's rootfs) and the
+    // exec waiter are there.
+    let before = processes_mentioning(&bdir).len() + processes_mentioning(&root).len();
+    assert!(before >= 3, "{:?}", processes_mentioning(&root));
+    let waiter: i32 = std::fs::read_to_string(&pidfile)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    assert!(Path::new(&format!("/proc/{waiter}")).exists());
+    rt.ok(&["delete", "--force", "l1"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let left = || {
+        let mut v = processes_mentioning(&bdir);
+        v.extend(processes_mentioning(&root));
+        v.retain(|(p, _)| {
+            // Zombies of our own children do not count (nothing reaps
+            // them in a test process); the others must be gone.
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .map(|s| !s.contains(") Z "))
+                .unwrap_or(false)
+        });
+        v
+    };
+    while !left().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(left().is_empty(), "left after delete: {:?}", left());
+    assert!(
+        !Path::new(&format!("/proc/{sandbox_pid}/fd")).exists() || {
+            std::fs::read_to_string(format!("/proc/{sandbox_pid}/stat"))
+                .map(|s| s.contains(") Z "))
+                .unwrap_or(true)
+        }
+    );
+    assert!(
+        !rt.root.path().join("l1").exists(),
+        "the state directory stayed"
+    );
+}
