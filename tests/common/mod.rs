@@ -8,6 +8,8 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+pub mod runtime;
+
 use std::collections::HashSet;
 use std::ffi::CString;
 use std::fs;
