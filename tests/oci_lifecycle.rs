@@ -78,6 +78,13 @@ const RUNC_DIVERGES: &[(&str, &str)] = &[
          MUST generate an error.\"",
     ),
     (
+        "kill-all-frozen",
+        "not a spec point but this host: runc's `kill --all` freezes the container's \
+         cgroup (v1 freezer here), signals every task, and thaws it; on this kernel the \
+         SIGKILL sometimes stays pending (ShdPnd bit 9) in a task that keeps sleeping, so \
+         the test only checks that runc's `kill --all` succeeds.",
+    ),
+    (
         "rlimit-above-host",
         "runc applies process.rlimits with setrlimit(2) on the host, so a limit above the \
          host's hard limit (where raising it is forbidden, as on this machine) fails create; \
@@ -983,4 +990,120 @@ fn features_prints_the_supported_versions() {
     ] {
         assert!(hooks.iter().any(|x| x == h), "hook {h} not in {v}");
     }
+}
+
+#[test]
+fn hooks_get_their_args_and_env_and_a_timeout_is_enforced() {
+    let rt = Runtime::new("hook-env");
+    let (mut b, dir) = hooks_bundle("hook-env", SLEEPER);
+    let d = dir.path().display();
+    b.spec["hooks"] = json!({
+        "createRuntime": [{
+            "path": "/bin/sh",
+            "args": ["sh", "-c",
+                     format!("echo \"$0|$1|$HOOK_VAR\" > {d}/args; env > {d}/environ"),
+                     "zero", "one"],
+            "env": ["HOOK_VAR=a b"],
+        }],
+    });
+    b.write();
+    create(&rt, &b, "e");
+    let args = fs::read_to_string(dir.path().join("args")).expect("the hook ran");
+    assert_eq!(args, "zero|one|a b\n");
+    // The hook's environment is its `env`, not the runtime's.
+    let environ = fs::read_to_string(dir.path().join("environ")).expect("the hook ran");
+    assert!(environ.lines().any(|l| l == "HOOK_VAR=a b"), "{environ}");
+    assert!(
+        !environ.lines().any(|l| l.starts_with("CARGO")),
+        "the runtime's environment leaked into the hook: {environ}"
+    );
+    rt.ok(&["delete", "--force", "e"]);
+
+    let (mut b, _dir) = hooks_bundle("hook-timeout", SLEEPER);
+    b.spec["hooks"] = json!({"createRuntime": [{
+        "path": "/bin/sh", "args": ["sh", "-c", "exec sleep 30"], "timeout": 1}]});
+    b.write();
+    let t0 = std::time::Instant::now();
+    create_fails_cleanly(&rt, b.path(), "t", "a hook past its timeout");
+    assert!(
+        t0.elapsed() < Duration::from_secs(25),
+        "the hook's timeout was not enforced ({:?})",
+        t0.elapsed()
+    );
+}
+
+#[test]
+fn kill_all_signals_every_process_of_the_container() {
+    let rt = Runtime::new("killall");
+    let b = BusyboxBundle::new("killall", SLEEPER);
+    start_ready(&rt, &b, "k");
+    let pid = rt.pid("k");
+    let exec_pid_file = b.path().join("exec.pid");
+    let out = rt.run_logged(
+        &[
+            "exec",
+            "--detach",
+            "--pid-file",
+            exec_pid_file.to_str().unwrap(),
+            "k",
+            "sh",
+            "-c",
+            "touch /shared/execd; exec sleep 100000",
+        ],
+        &b.path().join("exec.log"),
+    );
+    assert_ok(&out, "exec --detach");
+    b.wait_exists("execd");
+    rt.ok(&["kill", "--all", "k", "KILL"]);
+    if runc_diverges(&rt, "kill-all-frozen") {
+        // The signal was sent; `delete --force` (the Runtime's drop)
+        // cleans up.
+        return;
+    }
+    assert_eq!(wait_pid(pid as i32, common::TIMEOUT), 128 + 9);
+    let exec_pid: i64 = fs::read_to_string(&exec_pid_file)
+        .expect("exec --pid-file")
+        .trim()
+        .parse()
+        .expect("a pid");
+    let deadline = std::time::Instant::now() + common::TIMEOUT;
+    while pid_alive(exec_pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the exec'd process survived kill --all"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rt.wait_status("k", "stopped");
+    rt.ok(&["delete", "k"]);
+    rt.assert_gone("k", "deleted");
+}
+
+#[test]
+fn errors_go_to_the_log_file_as_json_lines() {
+    // containerd's shim runs the runtime with `--log FILE --log-format
+    // json` and reads the error from FILE when a command fails.
+    let rt = Runtime::new("log");
+    let log = rt.root.path().join("log.json");
+    let out = rt.run(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "state",
+        "nope",
+    ]);
+    assert!(out.status != 0, "state of an unknown id succeeded");
+    let text = fs::read_to_string(&log).expect("the log file is written");
+    let lines: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("log line {l:?}: {e}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "error" && l["msg"].as_str().is_some_and(|m| !m.is_empty())),
+        "no error line with a message in {text}"
+    );
 }

@@ -377,6 +377,15 @@ impl BusyboxBundle {
         spec["process"]["env"] = serde_json::json!(["PATH=/bin", "HOME=/root"]);
         spec["hostname"] = serde_json::json!(HOSTNAME);
         spec["root"]["readonly"] = serde_json::json!(false);
+        // A cgroup of its own: runc names it after the container id
+        // otherwise, and tests running in parallel reuse ids.
+        let leaf = bundle
+            .path()
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("bundle dir name")
+            .to_string();
+        spec["linux"]["cgroupsPath"] = serde_json::json!(format!("/sandbox-tests/{leaf}"));
         spec["mounts"] = serde_json::json!([
             {"destination": "/proc", "type": "proc", "source": "proc"},
             {"destination": "/shared", "type": "bind", "source": shared.path(),
