@@ -220,7 +220,10 @@ impl Podman {
     /// host, and this machine forbids raising them (the sandbox's limits
     /// are its own kernel's and must take podman's defaults).
     fn run_opts(&self) -> Vec<String> {
-        let mut opts = vec!["--network".to_string(), "none".to_string()];
+        // Never a registry: a missing image is an error, not a pull.
+        let mut opts: Vec<String> = ["--network", "none", "--pull", "never"]
+            .map(String::from)
+            .to_vec();
         if self.kind == Kind::Runc {
             opts.extend(["--ulimit".into(), "nofile=1024:1024".into()]);
             opts.extend(["--ulimit".into(), "nproc=4096:4096".into()]);
@@ -252,6 +255,31 @@ fn podman_runs_busybox_and_returns_its_output_and_exit_code() {
     p.import(&tar, "localhost/busybox:test");
     let out = p.run("localhost/busybox:test", SCRIPT);
     assert_script_output(&out, "podman run busybox");
+}
+
+#[test]
+fn podman_runs_with_a_terminal() {
+    // `-t`: conmon makes the runtime send the terminal's master over
+    // --console-socket and copies its output.
+    let p = Podman::new("tty");
+    let tar = busybox_tar(p.dir.path());
+    p.import(&tar, "localhost/busybox:test");
+    let mut a: Vec<String> = vec!["run".into(), "--rm".into(), "--tty".into()];
+    a.extend(p.run_opts());
+    a.extend(
+        [
+            "localhost/busybox:test",
+            "sh",
+            "-c",
+            "if [ -t 1 ]; then echo tty-yes; else echo tty-no; fi; exit 2",
+        ]
+        .map(String::from),
+    );
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let out = run_in(p.dir.path(), &mut p.cmd(&a));
+    assert_eq!(out.status, 2, "podman run -t: {}", out.stderr_lossy());
+    // The terminal turns \n into \r\n.
+    assert_eq!(out.stdout_lossy(), "tty-yes\r\n");
 }
 
 #[test]

@@ -1107,3 +1107,116 @@ fn errors_go_to_the_log_file_as_json_lines() {
         "no error line with a message in {text}"
     );
 }
+
+/// Receives one file descriptor (SCM_RIGHTS) from `stream`.
+fn recv_fd(stream: &std::os::unix::net::UnixStream) -> fs::File {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut buf = [0u8; 512];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // u64s: the control buffer must be aligned for cmsghdr.
+    let mut control = [0u64; 16];
+    // SAFETY: an all-zero msghdr is valid (no buffers yet).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    // SAFETY: msg points at iov, buf and control, which outlive the call.
+    let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, 0) };
+    assert!(n >= 0, "recvmsg: {}", std::io::Error::last_os_error());
+    // SAFETY: msg was filled by recvmsg; the macros walk its control
+    // buffer within msg_controllen.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        assert!(
+            !c.is_null()
+                && (*c).cmsg_level == libc::SOL_SOCKET
+                && (*c).cmsg_type == libc::SCM_RIGHTS,
+            "no SCM_RIGHTS message on the console socket"
+        );
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<i32>());
+        fs::File::from_raw_fd(fd)
+    }
+}
+
+#[test]
+fn a_terminal_is_sent_over_the_console_socket() {
+    use std::io::Read;
+    let rt = Runtime::new("console");
+    let mut b = BusyboxBundle::new(
+        "console",
+        &[
+            "sh",
+            "-c",
+            "if [ -t 0 ] && [ -t 1 ]; then echo tty-yes; else echo tty-no; fi",
+        ],
+    );
+    b.spec["process"]["terminal"] = json!(true);
+    b.spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/dev/pts", "type": "devpts", "source": "devpts",
+        "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]}));
+    b.write();
+    let sock = rt.root.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind console socket");
+    listener
+        .set_nonblocking(true)
+        .expect("nonblocking listener");
+    let receiver = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + common::TIMEOUT;
+        loop {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    stream.set_nonblocking(false).expect("blocking stream");
+                    return Some(recv_fd(&stream));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("accept on the console socket: {e}"),
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    let out = rt.run_logged(
+        &[
+            "create",
+            "--bundle",
+            b.path_str(),
+            "--console-socket",
+            sock.to_str().unwrap(),
+            "t",
+        ],
+        &b.path().join("log"),
+    );
+    assert_ok(&out, "create --console-socket");
+    let mut master = receiver
+        .join()
+        .expect("console receiver")
+        .expect("the runtime never connected to the console socket");
+    rt.ok(&["start", "t"]);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let mut buf = [0u8; 256];
+        // EIO once the container side of the terminal is closed.
+        while let Ok(n) = master.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            text.extend_from_slice(&buf[..n]);
+            if text.windows(6).any(|w| w == b"tty-ye" || w == b"tty-no") {
+                let _ = master.read(&mut buf);
+                break;
+            }
+        }
+        let _ = tx.send(text);
+    });
+    let text = rx.recv_timeout(common::TIMEOUT).expect("terminal output");
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.contains("tty-yes"), "terminal output {text:?}");
+    rt.wait_status("t", "stopped");
+}
