@@ -1220,3 +1220,78 @@ fn a_terminal_is_sent_over_the_console_socket() {
     assert!(text.contains("tty-yes"), "terminal output {text:?}");
     rt.wait_status("t", "stopped");
 }
+
+#[test]
+fn a_failing_prestart_or_create_container_hook_fails_create() {
+    let rt = Runtime::new("hookfail-create");
+    for (i, failing) in ["prestart", "createContainer"].iter().enumerate() {
+        let (mut b, dir) = hooks_bundle("hookfail-create", &["sh", "-c", "touch /shared/ran"]);
+        let mut hooks = serde_json::Map::new();
+        hooks.insert(failing.to_string(), json!([hook("exit 1")]));
+        hooks.insert(
+            "poststop".to_string(),
+            json!([recording_hook(dir.path(), "poststop")]),
+        );
+        b.spec["hooks"] = Value::Object(hooks);
+        b.write();
+        let id = format!("f{i}");
+        create_fails_cleanly(&rt, b.path(), &id, &format!("a {failing} hook failed"));
+        grace();
+        assert!(!b.shared_file("ran").exists(), "the program ran");
+        let s = hook_state(dir.path(), "poststop")
+            .unwrap_or_else(|| panic!("no poststop after a failed {failing} hook (step 13)"));
+        assert_eq!(s["status"], "stopped", "{s}");
+    }
+}
+
+#[test]
+fn a_hook_with_a_relative_path_is_an_error() {
+    let rt = Runtime::new("hook-relative");
+    let (mut b, _dir) = hooks_bundle("hook-relative", SLEEPER);
+    b.spec["hooks"] = json!({"createRuntime": [{"path": "bin/sh", "args": ["sh", "-c", "true"]}]});
+    b.write();
+    create_fails_cleanly(&rt, b.path(), "r", "hooks' path MUST be absolute");
+}
+
+#[test]
+fn a_config_without_process_cannot_be_started() {
+    let rt = Runtime::new("noprocess");
+    let mut b = BusyboxBundle::new("noprocess", SLEEPER);
+    b.spec.as_object_mut().unwrap().remove("process");
+    b.write();
+    // start "MUST generate an error if process was not set"; a runtime
+    // may refuse at create already.
+    let out = rt.create(b.path(), "n", &b.path().join("log"));
+    if out.status == 0 {
+        rt.fails(&["start", "n"], "start without process");
+    } else {
+        rt.assert_gone("n", "create failed");
+    }
+}
+
+#[test]
+fn kill_without_a_signal_sends_sigterm() {
+    let rt = Runtime::new("kill-default");
+    let b = BusyboxBundle::new("kill-default", &["sh", "-c", TRAPPER]);
+    start_ready(&rt, &b, "k");
+    let pid = rt.pid("k");
+    rt.ok(&["kill", "k"]);
+    assert_eq!(wait_pid(pid as i32, common::TIMEOUT), 7);
+    assert_eq!(b.wait_shared("term"), "got\n");
+    rt.wait_status("k", "stopped");
+}
+
+#[test]
+fn a_container_whose_process_is_killed_from_outside_is_stopped() {
+    let rt = Runtime::new("outside-kill");
+    let b = BusyboxBundle::new("outside-kill", SLEEPER);
+    start_ready(&rt, &b, "o");
+    let pid = rt.pid("o");
+    // SAFETY: kill(2) of the container process this test started.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+    assert_eq!(wait_pid(pid as i32, common::TIMEOUT), 128 + 9);
+    rt.wait_status("o", "stopped");
+    rt.fails(&["start", "o"], "start of a stopped container");
+    rt.ok(&["delete", "o"]);
+    rt.assert_gone("o", "deleted");
+}
