@@ -846,6 +846,30 @@ fn exec_runs_processes_in_a_running_container() {
         "ps does not show the exec'd process: {before:?} then {after:?}"
     );
     assert_eq!(rt.status("e"), "running");
+
+    // As for create, the pid file of `exec --detach` names a process whose
+    // exit status is the exec'd program's (conmon waits for it as the
+    // subreaper to report `podman exec`'s status).
+    let out = rt.run_logged(
+        &[
+            "exec",
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "e",
+            "sh",
+            "-c",
+            "sleep 0.2; exit 9",
+        ],
+        &b.path().join("exec2.log"),
+    );
+    assert_ok(&out, "exec --detach");
+    let pid: i32 = fs::read_to_string(&pid_file)
+        .expect("exec --pid-file written")
+        .trim()
+        .parse()
+        .expect("a pid in the pid file");
+    assert_eq!(wait_pid(pid, common::TIMEOUT), 9, "exec'd process status");
 }
 
 #[test]

@@ -313,6 +313,27 @@ impl Drop for Runtime {
             }
         }
         for id in ids {
+            // Kill and reap the container process first: it is our child
+            // (we are its subreaper), and a runtime waiting in `delete
+            // --force` for it to go would wait for our zombie.
+            if let Ok(state) = self.state(&id)
+                && let Some(pid) = state["pid"].as_i64().and_then(|p| i32::try_from(p).ok())
+                && pid > 0
+            {
+                // SAFETY: kill(2) and waitpid(2) on the container process
+                // this test started; no memory of ours is involved.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+                let deadline = Instant::now() + Duration::from_secs(10);
+                let mut status = 0;
+                // SAFETY: as above; waitpid writes only `status`.
+                while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == 0
+                    && Instant::now() < deadline
+                {
+                    thread::sleep(Duration::from_millis(10));
+                }
+            }
             let _ = self.run(&["delete", "--force", &id]);
         }
     }
