@@ -8,6 +8,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+pub mod lifecycle;
 pub mod runtime;
 
 use std::collections::HashSet;
