@@ -313,29 +313,54 @@ impl Drop for Runtime {
             }
         }
         for id in ids {
-            // Kill and reap the container process first: it is our child
-            // (we are its subreaper), and a runtime waiting in `delete
-            // --force` for it to go would wait for our zombie.
-            if let Ok(state) = self.state(&id)
-                && let Some(pid) = state["pid"].as_i64().and_then(|p| i32::try_from(p).ok())
-                && pid > 0
+            // Kill and reap the container's processes that are our
+            // children (we are their subreaper) first: a runtime waiting
+            // in `delete --force` for them to go would wait for our
+            // zombies, and their cgroup could not be removed.
+            let mut pids: Vec<i64> = Vec::new();
+            if let Ok(state) = self.state(&id) {
+                pids.extend(state["pid"].as_i64());
+            }
+            let ps = self.run(&["ps", "--format", "json", &id]);
+            if let Ok(serde_json::Value::Array(list)) =
+                serde_json::from_slice::<serde_json::Value>(&ps.stdout)
             {
-                // SAFETY: kill(2) and waitpid(2) on the container process
-                // this test started; no memory of ours is involved.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
-                let deadline = Instant::now() + Duration::from_secs(10);
-                let mut status = 0;
-                // SAFETY: as above; waitpid writes only `status`.
-                while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == 0
-                    && Instant::now() < deadline
+                pids.extend(list.iter().filter_map(|p| p.as_i64()));
+            }
+            for pid in pids {
+                if let Ok(pid) = i32::try_from(pid)
+                    && pid > 0
+                    && parent_of(pid) == Some(std::process::id())
                 {
-                    thread::sleep(Duration::from_millis(10));
+                    reap(pid);
                 }
             }
             let _ = self.run(&["delete", "--force", &id]);
         }
+    }
+}
+
+/// The parent pid of `pid`, from /proc.
+fn parent_of(pid: i32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// SIGKILLs our child `pid` and reaps it (for at most 10 seconds).
+fn reap(pid: i32) {
+    // SAFETY: kill(2) and waitpid(2) on a child of this process; waitpid
+    // writes only `status`.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut status = 0;
+    // SAFETY: as above.
+    while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == 0
+        && Instant::now() < deadline
+    {
+        thread::sleep(Duration::from_millis(10));
     }
 }
 
