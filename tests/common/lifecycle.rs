@@ -59,13 +59,6 @@ pub const RUNC_DIVERGES: &[(&str, &str)] = &[
          MUST generate an error.\"",
     ),
     (
-        "kill-all-frozen",
-        "not a spec point but this host: runc's `kill --all` freezes the container's \
-         cgroup (v1 freezer here), signals every task, and thaws it; on this kernel the \
-         SIGKILL sometimes stays pending (ShdPnd bit 9) in a task that keeps sleeping, so \
-         the test only checks that runc's `kill --all` succeeds.",
-    ),
-    (
         "rlimit-above-host",
         "runc applies process.rlimits with setrlimit(2) on the host, so a limit above the \
          host's hard limit (where raising it is forbidden, as on this machine) fails create; \

@@ -87,26 +87,45 @@ pub fn become_subreaper() {
 /// Waits for `pid`, a process reparented to this subreaper, and returns
 /// its shell-style status (the exit code, or 128+N for signal N).
 pub fn wait_pid(pid: i32, timeout: Duration) -> i32 {
+    wait_pids(&[pid], timeout)[0]
+}
+
+/// Waits for all of `pids` at once (children of this subreaper), and
+/// returns their shell-style statuses in the same order. At once: the
+/// init of a pid namespace does not finish exiting until every other
+/// process of the namespace is reaped, and those may be ours to reap.
+pub fn wait_pids(pids: &[i32], timeout: Duration) -> Vec<i32> {
     let deadline = Instant::now() + timeout;
+    let mut statuses: Vec<Option<i32>> = vec![None; pids.len()];
     loop {
-        let mut status = 0;
-        // SAFETY: waitpid writes only the status integer we own.
-        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if rc == pid {
-            if libc::WIFEXITED(status) {
-                return libc::WEXITSTATUS(status);
+        for (pid, slot) in pids.iter().zip(statuses.iter_mut()) {
+            if slot.is_some() {
+                continue;
             }
-            if libc::WIFSIGNALED(status) {
-                return 128 + libc::WTERMSIG(status);
+            let mut status = 0;
+            // SAFETY: waitpid writes only the status integer we own.
+            let rc = unsafe { libc::waitpid(*pid, &mut status, libc::WNOHANG) };
+            if rc == *pid {
+                if libc::WIFEXITED(status) {
+                    *slot = Some(libc::WEXITSTATUS(status));
+                } else if libc::WIFSIGNALED(status) {
+                    *slot = Some(128 + libc::WTERMSIG(status));
+                }
+            } else if rc < 0 {
+                panic!(
+                    "waitpid({pid}): {} (the container process is not a child of \
+                     this subreaper)",
+                    std::io::Error::last_os_error()
+                );
             }
-        } else if rc < 0 {
-            panic!(
-                "waitpid({pid}): {} (the container process is not a child of \
-                 this subreaper)",
-                std::io::Error::last_os_error()
-            );
         }
-        assert!(Instant::now() < deadline, "pid {pid} did not exit in time");
+        if statuses.iter().all(Option::is_some) {
+            return statuses.into_iter().flatten().collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pids {pids:?} did not all exit in time ({statuses:?})"
+        );
         thread::sleep(Duration::from_millis(10));
     }
 }
@@ -327,14 +346,12 @@ impl Drop for Runtime {
             {
                 pids.extend(list.iter().filter_map(|p| p.as_i64()));
             }
-            for pid in pids {
-                if let Ok(pid) = i32::try_from(pid)
-                    && pid > 0
-                    && parent_of(pid) == Some(std::process::id())
-                {
-                    reap(pid);
-                }
-            }
+            let ours: Vec<i32> = pids
+                .into_iter()
+                .filter_map(|p| i32::try_from(p).ok())
+                .filter(|&p| p > 0 && parent_of(p) == Some(std::process::id()))
+                .collect();
+            reap(&ours);
             let _ = self.run(&["delete", "--force", &id]);
         }
     }
@@ -347,19 +364,23 @@ fn parent_of(pid: i32) -> Option<u32> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// SIGKILLs our child `pid` and reaps it (for at most 10 seconds).
-fn reap(pid: i32) {
-    // SAFETY: kill(2) and waitpid(2) on a child of this process; waitpid
-    // writes only `status`.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
+/// SIGKILLs our children `pids`, then reaps them all (for at most 10
+/// seconds; see [`wait_pids`] for why all at once).
+fn reap(pids: &[i32]) {
+    for &pid in pids {
+        // SAFETY: kill(2) on a child of this process; no memory involved.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
     }
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut status = 0;
-    // SAFETY: as above.
-    while unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == 0
-        && Instant::now() < deadline
-    {
+    let mut left: Vec<i32> = pids.to_vec();
+    while !left.is_empty() && Instant::now() < deadline {
+        left.retain(|&pid| {
+            let mut status = 0;
+            // SAFETY: waitpid writes only `status`.
+            unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) == 0 }
+        });
         thread::sleep(Duration::from_millis(10));
     }
 }
