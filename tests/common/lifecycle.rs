@@ -1,7 +1,7 @@
 //! What the lifecycle tests (oci_lifecycle.rs, oci_hooks.rs,
-//! oci_commands.rs) share: the
-//! table of where runc departs from the runtime spec, the standard
-//! container programs, and create/start helpers with their assertions.
+//! oci_commands.rs) share: the table of where runc departs from the
+//! runtime spec, the standard container programs, and create/start
+//! helpers with their assertions.
 
 use std::fs;
 use std::path::{Path, PathBuf};
