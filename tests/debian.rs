@@ -12,30 +12,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
-
-/// The cached Debian rootfs, built on first use.
-fn debian_rootfs() -> &'static Path {
-    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
-    ROOTFS.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let out = Command::new(root.join("tests/debian-rootfs"))
-            .arg(root.join("target/debian"))
-            .output()
-            .expect("run tests/debian-rootfs");
-        assert!(
-            out.status.success(),
-            "tests/debian-rootfs failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        assert!(
-            path.join("usr/bin/python3").exists(),
-            "no python3 in {path:?}"
-        );
-        path
-    })
-}
 
 /// Every path of the rootfs with its mode, owner, size, mtime and a hash
 /// of its contents (a symlink's target), to show it is unchanged.
@@ -69,7 +45,7 @@ fn snapshot(root: &Path) -> Vec<(PathBuf, u32, u32, u64, i64, u64)> {
 /// status and returns the stdout.
 fn same_as_chroot(name: &str, args: &[&str]) -> String {
     common::require_prerequisites();
-    let rootfs = debian_rootfs();
+    let rootfs = common::debian_rootfs();
     let before = snapshot(rootfs);
     let bundle = common::Bundle::new(name);
     let mut spec = common::config_template();

@@ -8,6 +8,9 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+pub mod lifecycle;
+pub mod runtime;
+
 use std::collections::HashSet;
 use std::ffi::CString;
 use std::fs;
@@ -614,4 +617,28 @@ pub fn descendants(pid: u32) -> Vec<u32> {
         }
     }
     out
+}
+
+/// The Debian rootfs `tests/debian-rootfs` builds (debootstrap, as root)
+/// and caches under target/debian, built on first use.
+pub fn debian_rootfs() -> &'static Path {
+    static ROOTFS: OnceLock<PathBuf> = OnceLock::new();
+    ROOTFS.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new(root.join("tests/debian-rootfs"))
+            .arg(root.join("target/debian"))
+            .output()
+            .expect("run tests/debian-rootfs");
+        assert!(
+            out.status.success(),
+            "tests/debian-rootfs failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        assert!(
+            path.join("usr/bin/python3").exists(),
+            "no python3 in {path:?}"
+        );
+        path
+    })
 }
