@@ -217,8 +217,12 @@ fn create_container(
         .and_then(|()| hooks::run_all("createRuntime", &rec.hooks.create_runtime, &st))
         .and_then(|()| hooks::run_all("createContainer", &rec.hooks.create_container, &st));
     if let Err(e) = hooked {
-        hooks::run_all_warn("poststop", &rec.hooks.poststop, &st);
-        return Err(fail(&sd, Some(&mut child), e.into()));
+        // The container is stopped, then deleted (steps 12 and 13): the
+        // poststop hooks see it stopped.
+        let e = fail(&sd, Some(&mut child), e.into());
+        let stopped = serde_json::to_vec(&rec.spec_state(Status::Stopped)).unwrap_or_default();
+        hooks::run_all_warn("poststop", &rec.hooks.poststop, &stopped);
+        return Err(e);
     }
     rec.status = Status::Created;
     if let Err(e) = sd.save(&rec) {
@@ -405,7 +409,11 @@ fn start_container(cli: &Cli, id: &str) -> Result<(), RuntimeError> {
             )));
         }
     }
-    let st = serde_json::to_vec(&rec.spec_state(Status::Created)).unwrap_or_default();
+    // startContainer runs "in the container namespace": the state as the
+    // container sees it, its process being pid 1 there.
+    let mut inside = rec.spec_state(Status::Created);
+    inside["pid"] = serde_json::json!(1);
+    let st = serde_json::to_vec(&inside).unwrap_or_default();
     if let Err(e) = hooks::run_all("startContainer", &rec.hooks.start_container, &st) {
         let _ = call(&sd, &Request::Destroy, &[]);
         return Err(e.into());
@@ -414,7 +422,12 @@ fn start_container(cli: &Cli, id: &str) -> Result<(), RuntimeError> {
     rec.status = Status::Running;
     sd.save(&rec)?;
     let st = serde_json::to_vec(&rec.spec_state(Status::Running)).unwrap_or_default();
-    hooks::run_all_warn("poststart", &rec.hooks.poststart, &st);
+    // Spec 1.3.0, step 9: a failing poststart hook is an error and stops
+    // the container (up to 1.2 it was a warning).
+    if let Err(e) = hooks::run_all("poststart", &rec.hooks.poststart, &st) {
+        let _ = call(&sd, &Request::Destroy, &[]);
+        return Err(e.into());
+    }
     Ok(())
 }
 
