@@ -376,3 +376,68 @@ fn nothing_is_left_after_delete() {
         "the state directory stayed"
     );
 }
+
+/// Checks a state against the runtime spec's state schema: ociVersion,
+/// id, status (one of the spec's values), pid (an int, positive while
+/// created or running), bundle (absolute), annotations (a string map).
+fn check_state(st: &serde_json::Value, id: &str, status: &str, bundle: &Path) {
+    assert!(st["ociVersion"].is_string(), "{st}");
+    assert_eq!(st["id"], id, "{st}");
+    assert_eq!(st["status"], status, "{st}");
+    let pid = st["pid"].as_i64().expect("pid is an integer");
+    if matches!(status, "created" | "running") {
+        assert!(pid > 0, "{st}");
+        assert!(Path::new(&format!("/proc/{pid}")).exists(), "{st}");
+    }
+    let b = st["bundle"].as_str().expect("bundle is a string");
+    assert!(Path::new(b).is_absolute(), "{st}");
+    assert_eq!(Path::new(b), bundle, "{st}");
+    let ann = st["annotations"].as_object().expect("annotations map");
+    assert!(ann.values().all(|v| v.is_string()), "{st}");
+}
+
+#[test]
+fn create_start_exec_kill_wait_delete() {
+    require_prerequisites();
+    let rt = Runtime::new("rc-chain");
+    let b = bundle(
+        "rc-chain",
+        "trap 'echo bye; exit 9' TERM; while true; do sleep 0.05; done",
+    );
+    let path = b.path().join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("config")).expect("JSON");
+    spec["annotations"] = serde_json::json!({"org.example.k": "v"});
+    std::fs::write(&path, spec.to_string()).expect("write config");
+    let bdir = b.path().display().to_string();
+    let state = |rt: &Runtime| -> serde_json::Value {
+        serde_json::from_str(&rt.ok(&["state", "c"])).expect("state JSON")
+    };
+    rt.detached(&["create", "--bundle", &bdir, "c"]);
+    let st = state(&rt);
+    check_state(&st, "c", "created", b.path());
+    assert_eq!(st["annotations"]["org.example.k"], "v");
+    let pid = st["pid"].clone();
+    rt.ok(&["start", "c"]);
+    let st = state(&rt);
+    check_state(&st, "c", "running", b.path());
+    assert_eq!(st["pid"], pid, "the pid changed at start");
+    let o = rt.cmd(&["exec", "c", "sh", "-c", "echo from exec; exit 6"]);
+    assert_eq!((o.status, o.stdout_lossy().as_str()), (6, "from exec\n"));
+    check_state(&state(&rt), "c", "running", b.path());
+    rt.ok(&["kill", "c", "TERM"]);
+    let w: serde_json::Value = serde_json::from_str(&rt.ok(&["wait", "c"])).expect("wait JSON");
+    assert_eq!(w["exitStatus"], 9, "{w}");
+    assert!(w.get("reason").is_none(), "{w}");
+    let st = state(&rt);
+    check_state(&st, "c", "stopped", b.path());
+    assert_eq!(st["pid"], 0);
+    rt.ok(&["delete", "c"]);
+    let o = rt.cmd(&["state", "c"]);
+    assert_ne!(o.status, 0);
+    assert!(
+        o.stderr_lossy().contains("does not exist"),
+        "{}",
+        o.stderr_lossy()
+    );
+}
