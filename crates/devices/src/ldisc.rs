@@ -96,6 +96,10 @@ pub struct LineDiscipline {
     stopped: bool,
     /// The output column (ONOCR, tab erasure).
     column: usize,
+    /// Where the echoes of the input being processed start in `output`:
+    /// Linux holds echoes back until the end of a batch of input, so a
+    /// signal's flush drops them.
+    echo_mark: usize,
     signals: Vec<TtySignal>,
 }
 
@@ -122,6 +126,7 @@ impl LineDiscipline {
             lnext: false,
             stopped: false,
             column: 0,
+            echo_mark: 0,
             signals: Vec::new(),
         }
     }
@@ -260,6 +265,18 @@ impl LineDiscipline {
         self.output.len() + 2 <= OUTPUT_LIMIT
     }
 
+    /// TCOOFF and TCOON: stops or restarts output, as VSTOP and VSTART.
+    pub fn set_stopped(&mut self, on: bool) {
+        self.stopped = on;
+    }
+
+    /// TCIOFF and TCION: sends one character to the master, unprocessed.
+    pub fn send_char(&mut self, c: u8) {
+        if self.output.len() < OUTPUT_HARD_LIMIT {
+            self.output.push_back(c);
+        }
+    }
+
     // ---- flushing (TCFLSH, signals) ----
 
     /// Drops the input: the lines, the line being edited and the pending
@@ -295,6 +312,7 @@ impl LineDiscipline {
     /// Moves pending master writes through the line discipline while it
     /// has room.
     fn process_pending(&mut self) {
+        self.echo_mark = self.output.len();
         while let Some(&c) = self.pending.front() {
             if self.termios.canonical() {
                 // A line longer than the buffer drops its extra characters
@@ -347,6 +365,8 @@ impl LineDiscipline {
             if let Some((_, sig)) = sig {
                 if !t.lflag(NOFLSH) {
                     self.flush_ldisc();
+                    let mark = self.echo_mark.min(self.output.len());
+                    self.output.truncate(mark);
                 }
                 if t.iflag(IXON) {
                     self.stopped = false;
@@ -725,13 +745,19 @@ mod tests {
     #[test]
     fn signals_flush_unless_noflsh() {
         let mut l = LineDiscipline::new();
-        l.master_write(b"partial\x03");
+        l.master_write(b"partial");
+        l.master_write(b"\x03");
         assert_eq!(l.take_signals(), [TtySignal::Int]);
         assert_eq!(out(&mut l), b"partial^C");
+        // The echo of input in the same batch goes with the flush.
+        l.master_write(b"gone\x03");
+        assert_eq!(l.take_signals(), [TtySignal::Int]);
+        assert_eq!(out(&mut l), b"^C");
         l.master_write(b"\n");
         assert_eq!(read(&mut l).unwrap(), b"\n", "the partial line was flushed");
         out(&mut l);
-        l.master_write(b"\x1c\x1a");
+        l.master_write(b"\x1c");
+        l.master_write(b"\x1a");
         assert_eq!(l.take_signals(), [TtySignal::Quit, TtySignal::Tstp]);
         assert_eq!(out(&mut l), b"^\\^Z");
         let mut t = l.termios();
@@ -740,6 +766,7 @@ mod tests {
         l.master_write(b"kept\x03\n");
         assert_eq!(l.take_signals(), [TtySignal::Int]);
         assert_eq!(read(&mut l).unwrap(), b"kept\n");
+        assert_eq!(out(&mut l), b"kept^C\r\n");
         t.lflag &= !ISIG;
         l.set_termios(t);
         l.master_write(b"\x03\n");

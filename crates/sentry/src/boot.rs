@@ -53,6 +53,7 @@ fn open_interp(
 fn build_vfs(
     mem: &Arc<vmm::MemoryFile>,
     cpus: usize,
+    devpts: &Arc<crate::fs::pty::DevPts>,
     config: &BootConfig,
 ) -> Result<Option<crate::vfs::Vfs>, Error> {
     use crate::fs::memfs::MemFs;
@@ -80,9 +81,9 @@ fn build_vfs(
         )
     }
     .map_err(|e| setup("rootfs", e))?;
-    crate::fs::mounts::defaults(&vfs, mem, cpus, &config.mounts)?;
+    crate::fs::mounts::defaults(&vfs, mem, cpus, devpts, &config.mounts)?;
     for m in &config.mounts {
-        crate::fs::mounts::mount_spec(&vfs, mem, cpus, m)?;
+        crate::fs::mounts::mount_spec(&vfs, mem, cpus, devpts, m)?;
     }
     Ok(Some(vfs))
 }
@@ -225,7 +226,8 @@ pub fn run(
         },
         Arc::clone(&config.exec),
     );
-    if let Some(vfs) = build_vfs(machine.memory(), cpus, &config)? {
+    let devpts = Arc::clone(&kernel.state.lock().devpts);
+    if let Some(vfs) = build_vfs(machine.memory(), cpus, &devpts, &config)? {
         let _ = kernel.vfs.set(vfs);
     }
     let regs = create_init(&kernel, &config)?;

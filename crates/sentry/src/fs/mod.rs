@@ -13,6 +13,7 @@ pub mod memfs;
 pub mod mounts;
 pub mod pipe;
 pub mod proc;
+pub mod pty;
 pub mod reclock;
 pub mod signalfd;
 pub mod synth;

@@ -83,6 +83,13 @@ pub fn process_exit(k: &mut KernelState, pid: Tid, status: i32) {
     let children: Vec<Tid> = std::mem::take(&mut p.children).into_iter().collect();
     let (ppid, uid, exit_signal) = (p.ppid, p.creds.ruid, p.exit_signal);
     drop(fds);
+    // A session leader's terminal leaves the session; masters it held
+    // hang theirs up.
+    crate::fs::pty::leader_exit(k, pid);
+    if let Some(p) = k.procs.get_mut(&pid) {
+        p.ctty = None;
+    }
+    crate::fs::pty::run_hangups(k);
     // Its record locks go with it.
     crate::fs::reclock::release(crate::fs::reclock::Owner::Process(pid), None);
     k.put_mm(mm_id);

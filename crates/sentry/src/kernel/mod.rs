@@ -338,6 +338,9 @@ pub struct Process {
     /// the sentry kills nothing for memory. Shared with the open procfs
     /// files that write it.
     pub oom_score_adj: Arc<std::sync::atomic::AtomicI32>,
+    /// The controlling terminal (Linux's signal->tty): inherited by fork,
+    /// dropped by setsid and when the terminal hangs up.
+    pub ctty: Option<Arc<crate::fs::pty::Pty>>,
 }
 
 impl Process {
@@ -386,6 +389,7 @@ impl Process {
             children_cpu: CpuTimes::default(),
             start_time: Instant::now(),
             oom_score_adj: Arc::default(),
+            ctty: None,
         }
     }
 
@@ -404,6 +408,7 @@ impl Process {
             prctl: self.prctl,
             fs: self.fs.clone(),
             exe_dentry: self.exe_dentry.clone(),
+            ctty: self.ctty.clone(),
             oom_score_adj: Arc::new(std::sync::atomic::AtomicI32::new(
                 self.oom_score_adj
                     .load(std::sync::atomic::Ordering::Relaxed),
@@ -442,6 +447,8 @@ pub struct KernelState {
     /// Threads and processes created since boot, init included (Linux's
     /// total_forks, /proc/stat's `processes`).
     pub total_forks: u64,
+    /// The pseudo-terminals (what every devpts mount shows).
+    pub devpts: Arc<crate::fs::pty::DevPts>,
 }
 
 impl KernelState {
@@ -457,6 +464,7 @@ impl KernelState {
             stats: TaskStats::default(),
             init_killable: false,
             total_forks: 0,
+            devpts: crate::fs::pty::DevPts::new(),
         }
     }
 
@@ -523,6 +531,21 @@ impl KernelState {
                 }
             }
         }
+    }
+
+    /// Whether process group `pgrp` is orphaned: no live member has a
+    /// parent in another group of the same session (Linux's
+    /// will_become_orphaned_pgrp).
+    pub fn orphaned_pgrp(&self, pgrp: Tid) -> bool {
+        !self
+            .procs
+            .values()
+            .filter(|p| p.pgid == pgrp && p.zombie.is_none())
+            .any(|p| {
+                self.procs
+                    .get(&p.ppid)
+                    .is_some_and(|pp| pp.pgid != pgrp && pp.sid == p.sid)
+            })
     }
 
     /// Wakes one thread.

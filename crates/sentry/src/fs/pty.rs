@@ -1,0 +1,673 @@
+//! Pseudo-terminals: devpts (/dev/pts), the pty pairs /dev/ptmx makes,
+//! and the controlling-terminal state of sessions.
+//!
+//! A `Pty` is a master and its replica around one line discipline
+//! (`devices::LineDiscipline`): master writes are terminal input, replica
+//! writes terminal output. Its state sits behind its own mutex, but is
+//! only changed with the kernel lock held (the syscalls, the console
+//! bridge's thread), so that the wait queue's invariant holds: waiters
+//! check readiness and sleep under the kernel lock.
+//!
+//! One `DevPts` per kernel numbers the ptys (the lowest free index, as
+//! Linux's ida) and is what every devpts mount shows: `ptmx` and one
+//! `N` per pty whose master is open (Linux removes the node when the
+//! master closes; the number is free again once every end is closed).
+//! Mounts share the one instance (there is one container per kernel, so
+//! `newinstance` changes nothing a guest can tell); the last mount's
+//! `mode=`, `gid=` and `ptmxmode=` apply.
+//!
+//! Sessions: a process's controlling terminal is `Process::ctty`
+//! (inherited by fork, dropped by setsid); the pty records the session
+//! it controls and its foreground process group. The master's last close
+//! hangs the replica up: reads give end of file, writes EIO, and the
+//! session loses its terminal, its leader getting SIGHUP and SIGCONT
+//! (Linux's tty_vhangup). A `FileDescription` can be dropped anywhere
+//! the kernel lock is held, with no `KernelState` at hand, so the
+//! master's drop queues the hang-up on the `DevPts` and `run_hangups`
+//! (after every syscall and process exit) does the signalling.
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use devices::LineDiscipline;
+use devices::termios::{VMIN, VTIME};
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::errno::Errno;
+use crate::kernel::deliver::{self, Dest};
+use crate::kernel::fd_table::{DirFile, FileKind};
+use crate::kernel::signal::{SIGCONT, SIGHUP, SigInfo, code};
+use crate::kernel::waitq::WaitQueue;
+use crate::kernel::waitq::events::*;
+use crate::kernel::{KernelState, Task, Tid};
+use crate::vfs::backend::{Attr, Owner, StatFs};
+use crate::vfs::inode::{DirEntry, Inode, OpenFlags, dtype, synthetic_attr};
+
+/// The first major number of the Unix98 pty replicas (136..=143).
+pub const PTS_MAJOR: u32 = 136;
+/// /proc/sys/kernel/pty/max's default.
+pub const MAX_PTYS: u32 = 4096;
+const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
+
+/// The device number of replica `index`.
+pub fn pts_rdev(index: u32) -> u64 {
+    crate::fs::dev::makedev(PTS_MAJOR + index / 256, index % 256)
+}
+
+/// The mount options devpts honours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DevPtsOptions {
+    /// Permission bits of a new /dev/pts/N.
+    pub mode: u32,
+    /// Its group (None: the opener's).
+    pub gid: Option<u32>,
+    /// Permission bits of /dev/pts/ptmx.
+    pub ptmxmode: u32,
+}
+
+impl Default for DevPtsOptions {
+    /// What container runtimes mount: mode=620, gid=5, ptmxmode=666.
+    fn default() -> Self {
+        DevPtsOptions {
+            mode: 0o620,
+            gid: Some(5),
+            ptmxmode: 0o666,
+        }
+    }
+}
+
+impl DevPtsOptions {
+    /// The options of a devpts mount's option list (Linux's defaults,
+    /// mode=600 and ptmxmode=000, where absent).
+    pub fn parse(options: &[String]) -> DevPtsOptions {
+        let mut o = DevPtsOptions {
+            mode: 0o600,
+            gid: None,
+            ptmxmode: 0,
+        };
+        for opt in options {
+            let Some((k, v)) = opt.split_once('=') else {
+                continue;
+            };
+            match k {
+                "mode" => o.mode = u32::from_str_radix(v, 8).map_or(o.mode, |m| m & 0o777),
+                "ptmxmode" => {
+                    o.ptmxmode = u32::from_str_radix(v, 8).map_or(o.ptmxmode, |m| m & 0o777)
+                }
+                "gid" => o.gid = v.parse().ok(),
+                _ => {}
+            }
+        }
+        o
+    }
+}
+
+/// The kernel's ptys, by index.
+pub struct DevPts {
+    ptys: Mutex<BTreeMap<u32, Weak<Pty>>>,
+    options: Mutex<DevPtsOptions>,
+    /// Ptys whose master closed, for `run_hangups`.
+    hangups: Mutex<Vec<Arc<Pty>>>,
+    hangup_pending: AtomicBool,
+}
+
+impl std::fmt::Debug for DevPts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DevPts({} ptys)", self.ptys.lock().len())
+    }
+}
+
+impl DevPts {
+    pub fn new() -> Arc<DevPts> {
+        Arc::new(DevPts {
+            ptys: Mutex::new(BTreeMap::new()),
+            options: Mutex::new(DevPtsOptions::default()),
+            hangups: Mutex::new(Vec::new()),
+            hangup_pending: AtomicBool::new(false),
+        })
+    }
+
+    pub fn set_options(&self, o: DevPtsOptions) {
+        *self.options.lock() = o;
+    }
+
+    pub fn options(&self) -> DevPtsOptions {
+        *self.options.lock()
+    }
+
+    /// A new pty with its master open and its replica locked, owned by
+    /// `owner` (the opener's filesystem IDs); ENOSPC when all are taken.
+    pub fn alloc(self: &Arc<DevPts>, owner: Owner) -> Result<Arc<Pty>, Errno> {
+        let mut ptys = self.ptys.lock();
+        ptys.retain(|_, p| p.strong_count() > 0);
+        let index = (0..MAX_PTYS)
+            .find(|i| !ptys.contains_key(i))
+            .ok_or(Errno::ENOSPC)?;
+        let opts = self.options();
+        let pty = Arc::new(Pty {
+            index,
+            state: Mutex::new(PtyState {
+                ld: LineDiscipline::new(),
+                winsize: [0; 8],
+                locked: true,
+                master_open: true,
+                replicas: 0,
+                replica_opened: false,
+                session: None,
+                pgrp: None,
+            }),
+            queue: WaitQueue::default(),
+            devpts: Arc::downgrade(self),
+            owner: Owner {
+                uid: owner.uid,
+                gid: opts.gid.unwrap_or(owner.gid),
+            },
+            mode: opts.mode,
+        });
+        ptys.insert(index, Arc::downgrade(&pty));
+        Ok(pty)
+    }
+
+    /// Pty `index`, if its master is open (its /dev/pts node exists).
+    pub fn get(&self, index: u32) -> Option<Arc<Pty>> {
+        let p = self.ptys.lock().get(&index)?.upgrade()?;
+        let open = p.state().master_open;
+        open.then_some(p)
+    }
+
+    /// The ptys with a /dev/pts node, by index.
+    pub fn visible(&self) -> Vec<Arc<Pty>> {
+        let all: Vec<Arc<Pty>> = self
+            .ptys
+            .lock()
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect();
+        all.into_iter().filter(|p| p.state().master_open).collect()
+    }
+
+    fn queue_hangup(&self, pty: Arc<Pty>) {
+        self.hangups.lock().push(pty);
+        self.hangup_pending.store(true, Ordering::Release);
+    }
+}
+
+/// A pty's state (behind `Pty::state`, changed with the kernel locked).
+#[derive(Debug)]
+pub struct PtyState {
+    pub ld: LineDiscipline,
+    /// struct winsize, as TIOCGWINSZ copies it.
+    pub winsize: [u8; 8],
+    /// The replica cannot be opened (TIOCSPTLCK; unlockpt clears it).
+    pub locked: bool,
+    /// The master is open (it closes once, for good).
+    pub master_open: bool,
+    /// Open replica descriptions.
+    pub replicas: u32,
+    /// A replica was opened since the master opened: a master reader
+    /// sees EIO once none is left (Linux's TTY_OTHER_CLOSED).
+    pub replica_opened: bool,
+    /// The session whose controlling terminal this is.
+    pub session: Option<Tid>,
+    /// The foreground process group.
+    pub pgrp: Option<Tid>,
+}
+
+impl PtyState {
+    /// The replica side was opened and every replica is closed now.
+    pub fn replica_gone(&self) -> bool {
+        self.replica_opened && self.replicas == 0
+    }
+
+    /// The bytes a non-canonical read waits for before it is ready for
+    /// poll (Linux's input_available_p with VMIN and no VTIME).
+    fn poll_min(&self) -> usize {
+        let t = self.ld.termios();
+        if !t.canonical() && t.cc[VTIME] == 0 && t.cc[VMIN] > 0 {
+            usize::from(t.cc[VMIN])
+        } else {
+            1
+        }
+    }
+}
+
+/// A pseudo-terminal pair.
+pub struct Pty {
+    pub index: u32,
+    state: Mutex<PtyState>,
+    /// Readers and writers of both ends wait here.
+    pub queue: WaitQueue,
+    devpts: Weak<DevPts>,
+    /// Owner and permission bits of /dev/pts/N.
+    pub owner: Owner,
+    pub mode: u32,
+}
+
+impl std::fmt::Debug for Pty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pty({})", self.index)
+    }
+}
+
+impl Pty {
+    pub fn state(&self) -> MutexGuard<'_, PtyState> {
+        self.state.lock()
+    }
+
+    /// A new replica end (the caller checked the lock).
+    pub fn open_replica(self: &Arc<Pty>) -> TtyEnd {
+        let mut s = self.state();
+        s.replicas += 1;
+        s.replica_opened = true;
+        drop(s);
+        self.queue.notify(READABLE | WRITABLE);
+        TtyEnd {
+            pty: Arc::clone(self),
+            master: false,
+        }
+    }
+
+    /// The master end of a pty `DevPts::alloc` made.
+    pub fn master_end(self: &Arc<Pty>) -> TtyEnd {
+        TtyEnd {
+            pty: Arc::clone(self),
+            master: true,
+        }
+    }
+
+    /// The attributes of /dev/pts/N.
+    pub fn attr(&self) -> Attr {
+        let mut a = synthetic_attr(u64::from(self.index) + 3, libc::S_IFCHR | self.mode, 0, 1);
+        a.rdev = pts_rdev(self.index);
+        (a.uid, a.gid) = (self.owner.uid, self.owner.gid);
+        a
+    }
+}
+
+/// One end of a pty, owned by the file description that opened it.
+#[derive(Debug)]
+pub struct TtyEnd {
+    pub pty: Arc<Pty>,
+    pub master: bool,
+}
+
+impl TtyEnd {
+    /// The poll events of this end now.
+    pub fn readiness(&self) -> i16 {
+        let s = self.pty.state();
+        let mut ev = 0;
+        if self.master {
+            if s.ld.master_readable() > 0 {
+                ev |= POLLIN | POLLRDNORM;
+            }
+            if s.ld.master_writable() {
+                ev |= POLLOUT | POLLWRNORM;
+            }
+            if s.replica_gone() {
+                ev |= POLLHUP;
+            }
+        } else {
+            if !s.master_open {
+                return POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM | POLLERR | POLLHUP;
+            }
+            if s.ld.can_read(s.poll_min()) {
+                ev |= POLLIN | POLLRDNORM;
+            }
+            if s.ld.writable() {
+                ev |= POLLOUT | POLLWRNORM;
+            }
+        }
+        ev
+    }
+}
+
+impl Drop for TtyEnd {
+    fn drop(&mut self) {
+        let mut s = self.pty.state();
+        if self.master {
+            s.master_open = false;
+            drop(s);
+            if let Some(d) = self.pty.devpts.upgrade() {
+                d.queue_hangup(Arc::clone(&self.pty));
+            }
+        } else {
+            s.replicas = s.replicas.saturating_sub(1);
+            drop(s);
+        }
+        self.pty.queue.notify(READABLE | WRITABLE);
+    }
+}
+
+/// Hangs up the ptys whose master closed since the last call: their
+/// sessions lose them, the session leaders get SIGHUP and SIGCONT.
+pub fn run_hangups(k: &mut KernelState) {
+    if !k.devpts.hangup_pending.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    let ptys = std::mem::take(&mut *k.devpts.hangups.lock());
+    for p in ptys {
+        hangup(k, &p);
+    }
+}
+
+/// The master of `pty` is gone (or the console's host side hung up):
+/// every process that has it as its controlling terminal loses it, and
+/// the session leader gets SIGHUP and SIGCONT (Linux's
+/// tty_signal_session_leader).
+pub fn hangup(k: &mut KernelState, pty: &Arc<Pty>) {
+    let session = {
+        let mut s = pty.state();
+        s.pgrp = None;
+        s.session.take()
+    };
+    let mut leaders = Vec::new();
+    for p in k.procs.values_mut() {
+        let ours = p.ctty.as_ref().is_some_and(|c| Arc::ptr_eq(c, pty));
+        if ours {
+            p.ctty = None;
+        }
+        if (ours || Some(p.sid) == session) && p.pid == p.sid && p.zombie.is_none() {
+            leaders.push(p.pid);
+        }
+    }
+    leaders.dedup();
+    for pid in leaders {
+        for sig in [SIGHUP, SIGCONT] {
+            let info = SigInfo::user(sig, code::SI_KERNEL, 0, 0);
+            deliver::send(k, Dest::Process(pid), info, false);
+        }
+    }
+    pty.queue.notify(READABLE | WRITABLE);
+}
+
+/// Sends `sig` to every live process of group `pgrp` (kill_pgrp from the
+/// kernel: no permission check).
+pub fn signal_group(k: &mut KernelState, pgrp: Tid, sig: u32) {
+    let members: Vec<Tid> = k
+        .procs
+        .values()
+        .filter(|p| p.pgid == pgrp && p.zombie.is_none())
+        .map(|p| p.pid)
+        .collect();
+    for pid in members {
+        let info = SigInfo::user(sig, code::SI_KERNEL, 0, 0);
+        deliver::send(k, Dest::Process(pid), info, false);
+    }
+}
+
+/// Delivers the signals the line discipline raised to the foreground
+/// process group, and wakes both ends' waiters.
+pub fn after_input(k: &mut KernelState, pty: &Pty) {
+    let (sigs, pgrp) = {
+        let mut s = pty.state();
+        (s.ld.take_signals(), s.pgrp)
+    };
+    if let Some(pg) = pgrp {
+        for sig in sigs {
+            signal_group(k, pg, sig.signo());
+        }
+    }
+    pty.queue.notify(READABLE | WRITABLE);
+}
+
+/// Drops session `sid`'s controlling terminal `pty` (TIOCNOTTY by the
+/// leader, the leader's exit): the foreground group gets SIGHUP (and
+/// SIGCONT unless the leader is exiting), and every process of the
+/// session loses the terminal (Linux's disassociate_ctty).
+pub fn disassociate(k: &mut KernelState, pty: &Arc<Pty>, sid: Tid, on_exit: bool) {
+    let pgrp = {
+        let mut s = pty.state();
+        if s.session != Some(sid) {
+            None
+        } else {
+            s.session = None;
+            s.pgrp.take()
+        }
+    };
+    if let Some(pg) = pgrp {
+        signal_group(k, pg, SIGHUP);
+        if !on_exit {
+            signal_group(k, pg, SIGCONT);
+        }
+    }
+    for p in k.procs.values_mut() {
+        if p.sid == sid {
+            p.ctty = None;
+        }
+    }
+}
+
+/// A session leader's exit: its session loses its terminal.
+pub fn leader_exit(k: &mut KernelState, pid: Tid) {
+    let Some(p) = k.procs.get(&pid) else {
+        return;
+    };
+    if p.pid != p.sid {
+        return;
+    }
+    if let Some(tty) = p.ctty.clone() {
+        disassociate(k, &tty, pid, true);
+    }
+}
+
+/// Opens a terminal device node: /dev/ptmx (a new pty), /dev/pts/N (a
+/// replica) or /dev/tty (the caller's controlling terminal). None for
+/// any other device number. A session leader without a terminal that
+/// opens a replica without O_NOCTTY makes it its controlling terminal,
+/// if no other session has it (Linux's tty_open).
+pub fn open(task: &mut Task<'_>, rdev: u64, noctty: bool) -> Result<Option<FileKind>, Errno> {
+    let major = crate::fs::dev::major(rdev);
+    let minor = crate::fs::dev::minor(rdev);
+    if rdev == crate::fs::dev::PTMX {
+        let creds = task.creds();
+        let devpts = Arc::clone(&task.k.devpts);
+        let pty = devpts.alloc(Owner {
+            uid: creds.uid,
+            gid: creds.gid,
+        })?;
+        return Ok(Some(FileKind::Tty(pty.master_end())));
+    }
+    if rdev == crate::fs::dev::TTY {
+        let tty = task.process().ctty.clone().ok_or(Errno::ENXIO)?;
+        if !tty.state().master_open {
+            return Err(Errno::EIO);
+        }
+        return Ok(Some(FileKind::Tty(tty.open_replica())));
+    }
+    if !(PTS_MAJOR..PTS_MAJOR + 8).contains(&major) {
+        return Ok(None);
+    }
+    let index = (major - PTS_MAJOR) * 256 + minor;
+    let pty = task.k.devpts.get(index).ok_or(Errno::EIO)?;
+    if pty.state().locked {
+        return Err(Errno::EIO);
+    }
+    let end = pty.open_replica();
+    if !noctty {
+        maybe_set_ctty(task, &pty);
+    }
+    Ok(Some(FileKind::Tty(end)))
+}
+
+/// The open of a replica by a session leader with no terminal, of a pty
+/// no session has: it becomes the session's controlling terminal.
+pub fn maybe_set_ctty(task: &mut Task<'_>, pty: &Arc<Pty>) {
+    let p = task.process();
+    if p.pid != p.sid || p.ctty.is_some() || pty.state().session.is_some() {
+        return;
+    }
+    set_ctty(task, pty);
+}
+
+/// Makes `pty` the caller's controlling terminal, its group the
+/// foreground one (Linux's __proc_set_tty).
+pub fn set_ctty(task: &mut Task<'_>, pty: &Arc<Pty>) {
+    let (sid, pgid) = (task.process().sid, task.process().pgid);
+    {
+        let mut s = pty.state();
+        s.session = Some(sid);
+        s.pgrp = Some(pgid);
+    }
+    task.process_mut().ctty = Some(Arc::clone(pty));
+}
+
+/// The root of a devpts mount.
+pub struct DevPtsDir {
+    devpts: Arc<DevPts>,
+}
+
+impl DevPtsDir {
+    pub fn root(devpts: Arc<DevPts>) -> Arc<dyn Inode> {
+        Arc::new(DevPtsDir { devpts })
+    }
+}
+
+/// The statfs of devpts.
+fn devpts_statfs() -> StatFs {
+    StatFs {
+        fs_type: DEVPTS_SUPER_MAGIC,
+        bsize: 4096,
+        namelen: 255,
+        frsize: 4096,
+        ..StatFs::default()
+    }
+}
+
+impl Inode for DevPtsDir {
+    fn attr(&self) -> Attr {
+        synthetic_attr(1, libc::S_IFDIR | 0o755, 0, 2)
+    }
+
+    fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
+        if name == b"ptmx" {
+            let mut a = synthetic_attr(2, libc::S_IFCHR | self.devpts.options().ptmxmode, 0, 1);
+            a.rdev = crate::fs::dev::PTMX;
+            return Ok(Arc::new(PtsNode { attr: a }));
+        }
+        let index: u32 = std::str::from_utf8(name)
+            .ok()
+            .filter(|s| !s.starts_with('0') || *s == "0")
+            .and_then(|s| s.parse().ok())
+            .ok_or(Errno::ENOENT)?;
+        let pty = self.devpts.get(index).ok_or(Errno::ENOENT)?;
+        Ok(Arc::new(PtsNode { attr: pty.attr() }))
+    }
+
+    fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
+        let mut v = vec![DirEntry {
+            name: b"ptmx".to_vec(),
+            ino: 2,
+            kind: dtype(libc::S_IFCHR),
+        }];
+        for p in self.devpts.visible() {
+            v.push(DirEntry {
+                name: p.index.to_string().into_bytes(),
+                ino: u64::from(p.index) + 3,
+                kind: dtype(libc::S_IFCHR),
+            });
+        }
+        Ok(v)
+    }
+
+    fn open(self: Arc<Self>, _flags: OpenFlags) -> Result<FileKind, Errno> {
+        Ok(FileKind::Dir(DirFile::new(self)))
+    }
+
+    fn statfs(&self) -> StatFs {
+        devpts_statfs()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// /dev/pts/ptmx or /dev/pts/N: a device node (opened by number in
+/// `open`), looked up afresh each time since ptys come and go.
+struct PtsNode {
+    attr: Attr,
+}
+
+impl Inode for PtsNode {
+    fn attr(&self) -> Attr {
+        self.attr
+    }
+
+    fn open(self: Arc<Self>, _flags: OpenFlags) -> Result<FileKind, Errno> {
+        Err(Errno::ENXIO)
+    }
+
+    fn statfs(&self) -> StatFs {
+        devpts_statfs()
+    }
+
+    fn cacheable(&self) -> bool {
+        false
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexes_are_the_lowest_free_and_nodes_follow_the_master() {
+        let d = DevPts::new();
+        let a = d.alloc(Owner { uid: 1, gid: 2 }).unwrap();
+        let b = d.alloc(Owner::default()).unwrap();
+        assert_eq!((a.index, b.index), (0, 1));
+        assert_eq!(a.attr().rdev, crate::fs::dev::makedev(136, 0));
+        assert_eq!(a.attr().mode, libc::S_IFCHR | 0o620);
+        assert_eq!((a.attr().uid, a.attr().gid), (1, 5));
+        let (ma, mb) = (a.master_end(), b.master_end());
+        drop(a);
+        let r = ma.pty.open_replica();
+        drop(ma);
+        // Master gone: no node, the replica is hung up, the number kept.
+        assert!(d.get(0).is_none());
+        assert_eq!(d.visible().len(), 1);
+        assert_ne!(r.readiness() & POLLHUP, 0);
+        assert_eq!(d.alloc(Owner::default()).unwrap().index, 2);
+        drop(r);
+        // The queued hang-up holds the pty until it is run.
+        d.hangups.lock().clear();
+        let c = d.alloc(Owner::default()).unwrap();
+        assert_eq!(c.index, 0, "free again once every end closed");
+        drop(mb);
+        assert!(d.hangup_pending.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn readiness_of_both_ends() {
+        let d = DevPts::new();
+        let p = d.alloc(Owner::default()).unwrap();
+        let m = p.master_end();
+        assert_eq!(m.readiness(), POLLOUT | POLLWRNORM, "a fresh master");
+        let r = p.open_replica();
+        assert_eq!(r.readiness() & POLLIN, 0);
+        p.state().ld.master_write(b"x\n");
+        assert_ne!(r.readiness() & POLLIN, 0);
+        assert_ne!(m.readiness() & POLLIN, 0, "the echo");
+        drop(r);
+        assert_ne!(m.readiness() & POLLHUP, 0);
+    }
+
+    #[test]
+    fn mount_options() {
+        let o = DevPtsOptions::parse(&[
+            "newinstance".into(),
+            "ptmxmode=0666".into(),
+            "mode=620".into(),
+            "gid=5".into(),
+        ]);
+        assert_eq!(o, DevPtsOptions::default());
+        let o = DevPtsOptions::parse(&[]);
+        assert_eq!((o.mode, o.gid, o.ptmxmode), (0o600, None, 0));
+    }
+}
