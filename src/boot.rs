@@ -137,6 +137,7 @@ pub fn boot(args: &BootArgs, log: &LogSettings) -> Result<i32, BootError> {
         overlay,
         rootfs_readonly: spec.rootfs_readonly,
         mounts: sentry_mounts(&spec.mounts, &gofer),
+        console: None,
     };
 
     let mut before_guest = || -> Result<(), String> {

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::console::Console;
 use crate::kernel::fd_table::{FdEntry, FdTable, FileDescription, FileKind};
 use crate::kernel::poller::Poller;
 use crate::kernel::rlimits::{RLIMIT_NOFILE, RLIMIT_STACK, Rlimits};
@@ -89,7 +90,13 @@ fn build_vfs(
 }
 
 /// Builds init's process and thread in `kernel`; returns its registers.
-fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserRegs, Error> {
+/// With a console, init's stdio is its replica and init's session has it
+/// as its controlling terminal.
+fn create_init(
+    kernel: &Arc<Kernel>,
+    config: &BootConfig,
+    console: Option<&Console>,
+) -> Result<vmm::UserRegs, Error> {
     let rlimits = Rlimits::new(&config.rlimits);
     let stack_limit = rlimits.soft(RLIMIT_STACK);
     let (interp, interp_dentry) = match loader::interp_of(&config.executable)? {
@@ -112,7 +119,17 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
     )?;
     let mut fds = FdTable::default();
     let nofile = rlimits.soft(RLIMIT_NOFILE);
+    let tty = console.map(Console::replica_file);
     for fd in 0..3 {
+        if let Some(file) = &tty {
+            let entry = FdEntry {
+                file: Arc::clone(file),
+                cloexec: false,
+            };
+            fds.install_at(fd, entry, nofile)
+                .map_err(|e| Error::Setup(format!("console: {e}")))?;
+            continue;
+        }
         // A stdio descriptor the sandbox was started without stays closed
         // for the guest too.
         if let Ok(host_fd) = host::dup_cloexec(fd) {
@@ -202,13 +219,17 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
             )
         },
     );
+    if let Some(c) = console {
+        c.make_controlling(&mut k, pid)
+            .map_err(|e| Error::Setup(format!("console: {e}")))?;
+    }
     Ok(image.regs)
 }
 
 /// See `crate::run`.
 pub fn run(
     machine: Arc<vmm::Machine>,
-    config: BootConfig,
+    mut config: BootConfig,
     before_guest: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<ExitStatus, Error> {
     host::ignore_sigpipe();
@@ -230,7 +251,14 @@ pub fn run(
     if let Some(vfs) = build_vfs(machine.memory(), cpus, &devpts, &config)? {
         let _ = kernel.vfs.set(vfs);
     }
-    let regs = create_init(&kernel, &config)?;
+    // The console's thread starts before the seccomp filter goes on.
+    let console = config
+        .console
+        .take()
+        .map(|fd| Console::attach(&kernel, fd))
+        .transpose()
+        .map_err(|e| Error::Setup(format!("console: {e}")))?;
+    let regs = create_init(&kernel, &config, console.as_ref())?;
     let loaded = start.elapsed();
     // kvm_pvm: answer simple syscalls without an exit (see kernel::poller).
     // The thread must exist before the seccomp filter goes on.
@@ -253,6 +281,7 @@ pub fn run(
     let entered = start.elapsed();
     spawn_thread(&kernel, 1, regs, None).map_err(|e| Error::Setup(format!("init thread: {e}")))?;
     let status = wait_for_init(&kernel);
+    drop(console);
     drop(timekeeper);
     kernel
         .timer_stop

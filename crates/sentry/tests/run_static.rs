@@ -149,6 +149,7 @@ fn child_entry() {
         overlay: false,
         rootfs_readonly: false,
         mounts: Vec::new(),
+        console: None,
         exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
@@ -334,6 +335,7 @@ fn load_error(bytes: &[u8]) -> String {
         overlay: false,
         rootfs_readonly: false,
         mounts: Vec::new(),
+        console: None,
         exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
@@ -405,6 +407,7 @@ fn load_error_or_run(bytes: &[u8]) -> Option<String> {
         overlay: false,
         rootfs_readonly: false,
         mounts: Vec::new(),
+        console: None,
         exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");

@@ -165,6 +165,7 @@ impl DevPts {
                 gid: opts.gid.unwrap_or(owner.gid),
             },
             mode: opts.mode,
+            waker: Mutex::new(None),
         });
         ptys.insert(index, Arc::downgrade(&pty));
         Ok(pty)
@@ -243,6 +244,9 @@ pub struct Pty {
     /// Owner and permission bits of /dev/pts/N.
     pub owner: Owner,
     pub mode: u32,
+    /// A host pipe written at every notify: the console bridge's thread
+    /// polls it beside its host terminal.
+    waker: Mutex<Option<Arc<std::os::fd::OwnedFd>>>,
 }
 
 impl std::fmt::Debug for Pty {
@@ -256,13 +260,27 @@ impl Pty {
         self.state.lock()
     }
 
+    /// Wakes the waiters of `events` (and the console's thread).
+    pub fn notify(&self, events: i16) {
+        self.queue.notify(events);
+        if let Some(w) = self.waker.lock().as_ref() {
+            // A full pipe already holds a wake-up.
+            let _ = crate::host::write(std::os::fd::AsFd::as_fd(&**w), &[1]);
+        }
+    }
+
+    /// Sets the pipe `notify` writes to.
+    pub fn set_waker(&self, w: Option<Arc<std::os::fd::OwnedFd>>) {
+        *self.waker.lock() = w;
+    }
+
     /// A new replica end (the caller checked the lock).
     pub fn open_replica(self: &Arc<Pty>) -> TtyEnd {
         let mut s = self.state();
         s.replicas += 1;
         s.replica_opened = true;
         drop(s);
-        self.queue.notify(READABLE | WRITABLE);
+        self.notify(READABLE | WRITABLE);
         TtyEnd {
             pty: Arc::clone(self),
             master: false,
@@ -336,7 +354,7 @@ impl Drop for TtyEnd {
             s.replicas = s.replicas.saturating_sub(1);
             drop(s);
         }
-        self.pty.queue.notify(READABLE | WRITABLE);
+        self.pty.notify(READABLE | WRITABLE);
     }
 }
 
@@ -379,7 +397,7 @@ pub fn hangup(k: &mut KernelState, pty: &Arc<Pty>) {
             deliver::send(k, Dest::Process(pid), info, false);
         }
     }
-    pty.queue.notify(READABLE | WRITABLE);
+    pty.notify(READABLE | WRITABLE);
 }
 
 /// Sends `sig` to every live process of group `pgrp` (kill_pgrp from the
@@ -409,7 +427,7 @@ pub fn after_input(k: &mut KernelState, pty: &Pty) {
             signal_group(k, pg, sig.signo());
         }
     }
-    pty.queue.notify(READABLE | WRITABLE);
+    pty.notify(READABLE | WRITABLE);
 }
 
 /// Drops session `sid`'s controlling terminal `pty` (TIOCNOTTY by the

@@ -203,7 +203,7 @@ fn master_read(
             let mut buf = vec![0u8; view_len(&v)];
             let n = pty.state().ld.master_read(&mut buf);
             copy_into(&v, 0, &buf[..n]);
-            pty.queue.notify(WRITABLE);
+            pty.notify(WRITABLE);
             return Ok(n as u64);
         }
         if gone {
@@ -411,7 +411,7 @@ pub fn ioctl(
                     _ => s.ld.send_char(cc[devices::termios::VSTART]),
                 }
             }
-            pty.queue.notify(READABLE | WRITABLE);
+            pty.notify(READABLE | WRITABLE);
             Ok(0)
         }
         TCFLSH => {
@@ -437,7 +437,7 @@ pub fn ioctl(
                     s.ld.flush_output();
                 }
             }
-            pty.queue.notify(READABLE | WRITABLE);
+            pty.notify(READABLE | WRITABLE);
             Ok(0)
         }
         TIOCGWINSZ => {
