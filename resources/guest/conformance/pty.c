@@ -93,6 +93,26 @@ static void line_reads(int m, int s, const char *in, const char *want)
 	expect_bytes("replica read", buf, n, want);
 }
 
+/* /proc/self/stat's tty_nr and tpgid. */
+static int stat_tty(long *tty_nr, long *tpgid)
+{
+	char buf[512], *p;
+	int fd = open("/proc/self/stat", O_RDONLY), n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	/* ") S ppid pgrp session tty_nr tpgid" */
+	return sscanf(p + 2, "%*c %*d %*d %*d %ld %ld", tty_nr, tpgid) == 2 ? 0 : -1;
+}
+
 CASE(openpt_ptsname_unlock)
 {
 	char name[64];
@@ -415,6 +435,12 @@ CASE(no_ctty)
 
 		if (setsid() < 0)
 			_exit(10);
+		{
+			long nr, fg;
+
+			if (stat_tty(&nr, &fg) != 0 || nr != 0 || fg != -1)
+				_exit(16);
+		}
 		errno = 0;
 		fd = open("/dev/tty", O_RDWR);
 		if (fd >= 0 || errno != ENXIO)
@@ -467,6 +493,18 @@ CASE(ctty_by_open)
 		s = job_session(name);
 		if (ioctl(s, TIOCGSID, &sid) != 0 || sid != getpid())
 			_exit(30);
+		{
+			struct stat st;
+			long nr, fg;
+
+			if (fstat(s, &st) != 0 || stat_tty(&nr, &fg) != 0)
+				_exit(35);
+			if (nr != (long)((major(st.st_rdev) << 8) | (minor(st.st_rdev) & 0xff) |
+					 ((minor(st.st_rdev) & ~0xffu) << 12)))
+				_exit(36);
+			if (fg != getpid())
+				_exit(37);
+		}
 		/* /dev/tty is the same terminal. */
 		t = open("/dev/tty", O_RDWR);
 		if (t < 0)
