@@ -590,7 +590,11 @@ fn open_peer(task: &mut Task<'_>, pty: &Arc<Pty>, flags: u64) -> SysResult {
     if flags & !known != 0 || flags & 3 == 3 {
         return Err(Errno::EINVAL);
     }
-    if pty.state().locked || !pty.state().master_open {
+    let usable = {
+        let s = pty.state();
+        !s.locked && s.master_open
+    };
+    if !usable {
         return Err(Errno::EIO);
     }
     // Where the replica is in the caller's tree, for fstat and
