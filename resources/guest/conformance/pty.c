@@ -13,9 +13,11 @@
 #define CONF_FAMILY "pty"
 #include "harness.h"
 
+#include <dirent.h>
 #include <poll.h>
 #include <pty.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <termios.h>
@@ -148,14 +150,28 @@ CASE(openpt_ptsname_unlock)
 	CHECK(isatty(s));
 	EXPECT_ERR(ioctl(s, TIOCGPTN, &ptn), ENOTTY);
 	CHECK(strcmp(ttyname(s), name) == 0);
-	/* A second master gets another number. */
+	/* A second master, through devpts's own ptmx, gets another number. */
 	{
 		unsigned int ptn2;
-		int m2 = posix_openpt(O_RDWR | O_NOCTTY);
+		int m2 = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY);
 
 		CHECK(m2 >= 0);
 		CHECK(ioctl(m2, TIOCGPTN, &ptn2) == 0);
 		CHECK(ptn2 != ptn);
+	}
+	/* /dev/pts lists the replica. */
+	{
+		char want[16];
+		struct dirent *e;
+		DIR *d = opendir("/dev/pts");
+		int found = 0;
+
+		CHECK(d != NULL);
+		snprintf(want, sizeof(want), "%u", ptn);
+		while ((e = readdir(d)) != NULL)
+			found |= !strcmp(e->d_name, want) && e->d_type == DT_CHR;
+		closedir(d);
+		CHECK(found);
 	}
 }
 
@@ -851,6 +867,49 @@ CASE(background_sigttou_sigttin)
 		_exit(0);
 	}
 	EXPECT_EQ(conf_wait(c), 0);
+}
+
+/* The session leader's exit: its foreground group gets SIGHUP. */
+CASE(leader_exit_hangs_up_foreground)
+{
+	char name[64];
+	int m = new_master(name, sizeof(name));
+	int sync[2];
+	pid_t c, g = 0;
+
+	CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+	CHECK(pipe(sync) == 0);
+	c = conf_fork();
+	if (c == 0) {
+		int s;
+		pid_t fg;
+
+		close(m);
+		close(sync[0]);
+		s = job_session(name);
+		fg = fork();
+		if (fg == 0) {
+			char b;
+
+			setpgid(0, 0);
+			while (tcgetpgrp(s) != getpid())
+				conf_sleep_ms(5);
+			read(s, &b, 1);
+			_exit(2);
+		}
+		setpgid(fg, fg);
+		signal(SIGTTOU, SIG_IGN);
+		if (tcsetpgrp(s, fg) != 0)
+			_exit(110);
+		if (write(sync[1], &fg, sizeof(fg)) != sizeof(fg))
+			_exit(111);
+		conf_sleep_ms(100);
+		_exit(0);
+	}
+	close(sync[1]);
+	CHECK(read(sync[0], &g, sizeof(g)) == sizeof(g));
+	EXPECT_EQ(conf_wait(c), 0);
+	EXPECT_EQ(conf_wait(g), 128 + SIGHUP);
 }
 
 CASE(master_close_hangs_up)
