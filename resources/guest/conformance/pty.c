@@ -912,6 +912,42 @@ CASE(leader_exit_hangs_up_foreground)
 	EXPECT_EQ(conf_wait(g), 128 + SIGHUP);
 }
 
+/* A stopped group that its parent's exit orphans gets SIGHUP and
+ * SIGCONT (POSIX job control, no terminal needed). */
+CASE(orphaned_stopped_group_hangs_up)
+{
+	int sync[2];
+	pid_t c, g = 0;
+
+	CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+	CHECK(pipe(sync) == 0);
+	c = conf_fork();
+	if (c == 0) {
+		pid_t k;
+		int st;
+
+		close(sync[0]);
+		if (setsid() < 0)
+			_exit(120);
+		k = fork();
+		if (k == 0) {
+			setpgid(0, 0);
+			raise(SIGSTOP);
+			_exit(3);
+		}
+		setpgid(k, k);
+		if (waitpid(k, &st, WUNTRACED) != k || !WIFSTOPPED(st))
+			_exit(121);
+		if (write(sync[1], &k, sizeof(k)) != sizeof(k))
+			_exit(122);
+		_exit(0);
+	}
+	close(sync[1]);
+	CHECK(read(sync[0], &g, sizeof(g)) == sizeof(g));
+	EXPECT_EQ(conf_wait(c), 0);
+	EXPECT_EQ(conf_wait(g), 128 + SIGHUP);
+}
+
 CASE(master_close_hangs_up)
 {
 	char name[64];

@@ -1,6 +1,7 @@
 //! The sentry's own filesystems and files: devfs (`dev`), procfs
 //! (`proc`), sysfs (`sys`) and their building blocks (`synth`); pipes
-//! (pipefs) and the anonymous files (epoll, eventfd, timerfd, signalfd).
+//! (pipefs) and the anonymous files (epoll, eventfd, timerfd, signalfd);
+//! pseudo-terminals and devpts (`pty`).
 //! The gofer-backed rootfs is in `crate::vfs`; `memfs` is tmpfs and the
 //! rootfs overlay's upper layer; `mounts` makes the spec's mounts.
 
