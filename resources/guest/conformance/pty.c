@@ -948,6 +948,52 @@ CASE(orphaned_stopped_group_hangs_up)
 	EXPECT_EQ(conf_wait(g), 128 + SIGHUP);
 }
 
+/* The master's close: the leader gets SIGHUP; when it then exits, the
+ * foreground group it had gets SIGHUP too. */
+CASE(hangup_then_leader_exit)
+{
+	char name[64];
+	int m = new_master(name, sizeof(name));
+	int sync[2];
+	pid_t c, g = 0;
+
+	CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+	CHECK(pipe(sync) == 0);
+	c = conf_fork();
+	if (c == 0) {
+		int s;
+		pid_t fg;
+		sigset_t set;
+
+		close(m);
+		close(sync[0]);
+		s = job_session(name);
+		fg = fork();
+		if (fg == 0) {
+			setpgid(0, 0);
+			for (;;)
+				pause();
+		}
+		/* The handler only after the fork: the member keeps SIG_DFL. */
+		signal(SIGHUP, note);
+		setpgid(fg, fg);
+		signal(SIGTTOU, SIG_IGN);
+		if (tcsetpgrp(s, fg) != 0)
+			_exit(130);
+		if (write(sync[1], &fg, sizeof(fg)) != sizeof(fg))
+			_exit(131);
+		sigemptyset(&set);
+		while (!got)
+			sigsuspend(&set);
+		_exit(0);
+	}
+	close(sync[1]);
+	CHECK(read(sync[0], &g, sizeof(g)) == sizeof(g));
+	close(m);
+	EXPECT_EQ(conf_wait(c), 0);
+	EXPECT_EQ(conf_wait(g), 128 + SIGHUP);
+}
+
 CASE(master_close_hangs_up)
 {
 	char name[64];

@@ -375,10 +375,9 @@ pub fn run_hangups(k: &mut KernelState) {
 /// the session leader gets SIGHUP and SIGCONT (Linux's
 /// tty_signal_session_leader).
 pub fn hangup(k: &mut KernelState, pty: &Arc<Pty>) {
-    let session = {
+    let (session, pgrp) = {
         let mut s = pty.state();
-        s.pgrp = None;
-        s.session.take()
+        (s.session.take(), s.pgrp.take())
     };
     let mut leaders = Vec::new();
     for p in k.procs.values_mut() {
@@ -388,6 +387,9 @@ pub fn hangup(k: &mut KernelState, pty: &Arc<Pty>) {
         }
         if (ours || Some(p.sid) == session) && p.pid == p.sid && p.zombie.is_none() {
             leaders.push(p.pid);
+            if pgrp.is_some() {
+                p.tty_old_pgrp = pgrp;
+            }
         }
     }
     leaders.dedup();
@@ -457,16 +459,24 @@ pub fn disassociate(k: &mut KernelState, pty: &Arc<Pty>, sid: Tid, on_exit: bool
     }
 }
 
-/// A session leader's exit: its session loses its terminal.
+/// A session leader's exit: its session loses its terminal, whose
+/// foreground group gets SIGHUP (the one it had when it hung up, if it
+/// did).
 pub fn leader_exit(k: &mut KernelState, pid: Tid) {
-    let Some(p) = k.procs.get(&pid) else {
+    let Some(p) = k.procs.get_mut(&pid) else {
         return;
     };
     if p.pid != p.sid {
         return;
     }
-    if let Some(tty) = p.ctty.clone() {
-        disassociate(k, &tty, pid, true);
+    let old = p.tty_old_pgrp.take();
+    match p.ctty.clone() {
+        Some(tty) => disassociate(k, &tty, pid, true),
+        None => {
+            if let Some(pg) = old {
+                signal_group(k, pg, SIGHUP);
+            }
+        }
     }
 }
 

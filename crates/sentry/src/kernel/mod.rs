@@ -341,6 +341,10 @@ pub struct Process {
     /// The controlling terminal (Linux's signal->tty): inherited by fork,
     /// dropped by setsid and when the terminal hangs up.
     pub ctty: Option<Arc<crate::fs::pty::Pty>>,
+    /// A session leader whose terminal hung up: the foreground group it
+    /// had, which gets SIGHUP when the leader exits (Linux's
+    /// tty_old_pgrp).
+    pub tty_old_pgrp: Option<Tid>,
 }
 
 impl Process {
@@ -390,6 +394,7 @@ impl Process {
             start_time: Instant::now(),
             oom_score_adj: Arc::default(),
             ctty: None,
+            tty_old_pgrp: None,
         }
     }
 
