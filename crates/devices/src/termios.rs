@@ -75,6 +75,49 @@ pub const FLUSHO: u32 = 0o10000;
 pub const PENDIN: u32 = 0o40000;
 pub const IEXTEN: u32 = 0o100000;
 
+/// The baud-rate bits of c_cflag, and BOTHER (a rate given in
+/// termios2's c_ispeed or c_ospeed).
+pub const CBAUD: u32 = 0o010017;
+pub const BOTHER: u32 = 0o010000;
+/// The input rate's bits sit this far up in c_cflag (0: the output's).
+pub const IBSHIFT: u32 = 16;
+
+/// The rates of the B* codes (Linux's baud_table).
+const BAUDS: [u32; 31] = [
+    0, 50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600,
+    115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000, 2500000,
+    3000000, 3500000, 4000000,
+];
+
+/// The rate of B* code `code` (the CBAUD bits), None for BOTHER or an
+/// unknown code.
+fn baud(code: u32) -> Option<u32> {
+    let i = if code & 0o010000 != 0 {
+        (code & 0o17) as usize + 15
+    } else {
+        (code & 0o17) as usize
+    };
+    if code == BOTHER || i >= BAUDS.len() {
+        None
+    } else {
+        Some(BAUDS[i])
+    }
+}
+
+/// The (input, output) rates a termios with `cflag` has, taking the given
+/// termios2 rates where cflag says BOTHER; an input code of 0 is the
+/// output rate (Linux's tty_termios_input_baud_rate).
+pub fn speeds(cflag: u32, ispeed: u32, ospeed: u32) -> (u32, u32) {
+    let out = baud(cflag & CBAUD).unwrap_or(ospeed);
+    let icode = (cflag >> IBSHIFT) & CBAUD;
+    let inp = if icode == 0 {
+        out
+    } else {
+        baud(icode).unwrap_or(ispeed)
+    };
+    (inp, out)
+}
+
 /// A control character slot set to this is disabled (_POSIX_VDISABLE).
 pub const DISABLED: u8 = 0;
 
@@ -192,6 +235,19 @@ mod tests {
             [
                 3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0
             ]
+        );
+    }
+
+    #[test]
+    fn rates_from_the_flags_or_termios2() {
+        assert_eq!(speeds(B38400 | CS8, 0, 0), (38400, 38400));
+        assert_eq!(speeds(0o010002 | CS8, 0, 0), (115200, 115200));
+        // BOTHER: the given output rate, and the input follows it (as
+        // Linux gave 54321 twice for is=12345 os=54321).
+        assert_eq!(speeds(BOTHER | CS8, 12345, 54321), (54321, 54321));
+        assert_eq!(
+            speeds(BOTHER | (BOTHER << IBSHIFT), 12345, 54321),
+            (12345, 54321)
         );
     }
 

@@ -234,6 +234,39 @@ CASE(default_termios)
 	CHECK(ioctl(s, TIOCGWINSZ, &w) == 0);
 	EXPECT_EQ(w.ws_row, 0);
 	EXPECT_EQ(w.ws_col, 0);
+	/* termios2: the same flags and the rates. */
+	{
+		/* struct termios2: the kernel's 36 bytes, c_ispeed, c_ospeed. */
+		unsigned char k2[44];
+		unsigned int is, os, cflag;
+
+		CHECK(ioctl(s, 0x802c542a, k2) == 0);
+		memcpy(&cflag, k2 + 8, 4);
+		memcpy(&is, k2 + 36, 4);
+		memcpy(&os, k2 + 40, 4);
+		EXPECT_EQ(cflag, B38400 | CS8 | CREAD);
+		EXPECT_EQ(is, 38400);
+		EXPECT_EQ(os, 38400);
+		/* BOTHER with rates of our own. */
+		cflag = (cflag & ~CBAUD) | 0010000;
+		memcpy(k2 + 8, &cflag, 4);
+		is = 12345;
+		os = 54321;
+		memcpy(k2 + 36, &is, 4);
+		memcpy(k2 + 40, &os, 4);
+		CHECK(ioctl(s, 0x402c542b, k2) == 0);
+		memset(k2, 0, sizeof(k2));
+		CHECK(ioctl(s, 0x802c542a, k2) == 0);
+		memcpy(&is, k2 + 36, 4);
+		memcpy(&os, k2 + 40, 4);
+		EXPECT_EQ(is, 54321);
+		EXPECT_EQ(os, 54321);
+		/* Back to B38400 through plain TCSETS. */
+		CHECK(tcsetattr(s, TCSANOW, &t) == 0);
+		CHECK(ioctl(s, 0x802c542a, k2) == 0);
+		memcpy(&os, k2 + 40, 4);
+		EXPECT_EQ(os, 38400);
+	}
 	/* tcsetattr on the master changes the replica. */
 	t.c_lflag &= ~ECHO;
 	CHECK(tcsetattr(m, TCSANOW, &t) == 0);

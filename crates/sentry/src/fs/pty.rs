@@ -151,6 +151,7 @@ impl DevPts {
             state: Mutex::new(PtyState {
                 ld: LineDiscipline::new(),
                 winsize: [0; 8],
+                speeds: (38400, 38400),
                 locked: true,
                 master_open: true,
                 replicas: 0,
@@ -201,6 +202,9 @@ pub struct PtyState {
     pub ld: LineDiscipline,
     /// struct winsize, as TIOCGWINSZ copies it.
     pub winsize: [u8; 8],
+    /// The (input, output) rates termios2 reports (a pty has no line:
+    /// they are only remembered).
+    pub speeds: (u32, u32),
     /// The replica cannot be opened (TIOCSPTLCK; unlockpt clears it).
     pub locked: bool,
     /// The master is open (it closes once, for good).

@@ -313,6 +313,10 @@ const TIOCGPTN: u32 = 0x8004_5430;
 const TIOCSPTLCK: u32 = 0x4004_5431;
 const TIOCGPTLCK: u32 = 0x8004_5439;
 const TIOCGPTPEER: u32 = 0x5441;
+const TCGETS2: u32 = 0x802c_542a;
+const TCSETS2: u32 = 0x402c_542b;
+const TCSETSW2: u32 = 0x402c_542c;
+const TCSETSF2: u32 = 0x402c_542d;
 
 /// Whether `req` is a terminal ioctl this module serves.
 pub fn is_tty_ioctl(req: u32) -> bool {
@@ -339,6 +343,10 @@ pub fn is_tty_ioctl(req: u32) -> bool {
             | TIOCSPTLCK
             | TIOCGPTLCK
             | TIOCGPTPEER
+            | TCGETS2
+            | TCSETS2
+            | TCSETSW2
+            | TCSETSF2
     )
 }
 
@@ -372,16 +380,37 @@ pub fn ioctl(
             task.mm().copy_out(arg, &b)?;
             Ok(0)
         }
-        TCSETS | TCSETSW | TCSETSF => {
+        TCGETS2 => {
+            let s = pty.state();
+            let mut b = [0u8; TERMIOS_SIZE + 8];
+            b[..TERMIOS_SIZE].copy_from_slice(&s.ld.termios().to_bytes());
+            b[TERMIOS_SIZE..TERMIOS_SIZE + 4].copy_from_slice(&s.speeds.0.to_le_bytes());
+            b[TERMIOS_SIZE + 4..].copy_from_slice(&s.speeds.1.to_le_bytes());
+            drop(s);
+            task.mm().copy_out(arg, &b)?;
+            Ok(0)
+        }
+        TCSETS | TCSETSW | TCSETSF | TCSETS2 | TCSETSW2 | TCSETSF2 => {
             check_change(task, &pty, SIGTTOU)?;
-            let mut b = [0u8; TERMIOS_SIZE];
-            task.mm().copy_in(arg, &mut b)?;
-            let t = Termios::from_bytes(&b);
+            let two = matches!(req, TCSETS2 | TCSETSW2 | TCSETSF2);
+            let mut b = [0u8; TERMIOS_SIZE + 8];
+            let len = if two { TERMIOS_SIZE + 8 } else { TERMIOS_SIZE };
+            task.mm().copy_in(arg, &mut b[..len])?;
+            let mut head = [0u8; TERMIOS_SIZE];
+            head.copy_from_slice(&b[..TERMIOS_SIZE]);
+            let t = Termios::from_bytes(&head);
+            let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+            let (is, os) = if two {
+                (word(TERMIOS_SIZE), word(TERMIOS_SIZE + 4))
+            } else {
+                (0, 0)
+            };
             {
                 let mut s = pty.state();
-                if req == TCSETSF {
+                if req == TCSETSF || req == TCSETSF2 {
                     s.ld.flush_input();
                 }
+                s.speeds = devices::termios::speeds(t.cflag, is, os);
                 s.ld.set_termios(t);
             }
             pty::after_input(&mut task.k, &pty);
