@@ -150,6 +150,15 @@ CASE(openpt_ptsname_unlock)
 	CHECK(isatty(s));
 	EXPECT_ERR(ioctl(s, TIOCGPTN, &ptn), ENOTTY);
 	CHECK(strcmp(ttyname(s), name) == 0);
+	/* The node takes chmod and chown (mesg, login, sshd do them). */
+	CHECK(fchmod(s, 0600) == 0);
+	CHECK(stat(name, &st) == 0);
+	EXPECT_EQ(st.st_mode & 07777, 0600);
+	CHECK(chown(name, getuid(), getgid()) == 0);
+	CHECK(fstat(s, &st) == 0);
+	EXPECT_EQ(st.st_uid, getuid());
+	EXPECT_EQ(st.st_gid, getgid());
+	EXPECT_EQ(st.st_mode & 07777, 0600);
 	/* A second master, through devpts's own ptmx, gets another number. */
 	{
 		unsigned int ptn2;

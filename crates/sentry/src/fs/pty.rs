@@ -42,7 +42,7 @@ use crate::kernel::signal::{SIGCONT, SIGHUP, SigInfo, code};
 use crate::kernel::waitq::WaitQueue;
 use crate::kernel::waitq::events::*;
 use crate::kernel::{KernelState, Task, Tid};
-use crate::vfs::backend::{Attr, Owner, StatFs};
+use crate::vfs::backend::{Attr, Owner, SetAttr, SetTime, StatFs};
 use crate::vfs::inode::{DirEntry, Inode, OpenFlags, dtype, synthetic_attr};
 
 /// The first major number of the Unix98 pty replicas (136..=143).
@@ -161,11 +161,14 @@ impl DevPts {
             }),
             queue: WaitQueue::default(),
             devpts: Arc::downgrade(self),
-            owner: Owner {
+            node: Mutex::new(PtsAttr {
                 uid: owner.uid,
                 gid: opts.gid.unwrap_or(owner.gid),
-            },
-            mode: opts.mode,
+                mode: opts.mode,
+                atime: None,
+                mtime: None,
+                ctime: None,
+            }),
             waker: Mutex::new(None),
         });
         ptys.insert(index, Arc::downgrade(&pty));
@@ -238,6 +241,17 @@ impl PtyState {
     }
 }
 
+/// The changeable attributes of /dev/pts/N.
+#[derive(Clone, Copy, Debug)]
+struct PtsAttr {
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    atime: Option<(i64, i64)>,
+    mtime: Option<(i64, i64)>,
+    ctime: Option<(i64, i64)>,
+}
+
 /// A pseudo-terminal pair.
 pub struct Pty {
     pub index: u32,
@@ -245,9 +259,8 @@ pub struct Pty {
     /// Readers and writers of both ends wait here.
     pub queue: WaitQueue,
     devpts: Weak<DevPts>,
-    /// Owner and permission bits of /dev/pts/N.
-    pub owner: Owner,
-    pub mode: u32,
+    /// What chown, chmod and utimensat change of /dev/pts/N.
+    node: Mutex<PtsAttr>,
     /// A host pipe written at every notify: the console bridge's thread
     /// polls it beside its host terminal.
     waker: Mutex<Option<Arc<std::os::fd::OwnedFd>>>,
@@ -301,10 +314,51 @@ impl Pty {
 
     /// The attributes of /dev/pts/N.
     pub fn attr(&self) -> Attr {
-        let mut a = synthetic_attr(u64::from(self.index) + 3, libc::S_IFCHR | self.mode, 0, 1);
+        let n = *self.node.lock();
+        let mut a = synthetic_attr(u64::from(self.index) + 3, libc::S_IFCHR | n.mode, 0, 1);
         a.rdev = pts_rdev(self.index);
-        (a.uid, a.gid) = (self.owner.uid, self.owner.gid);
+        (a.uid, a.gid) = (n.uid, n.gid);
+        if let Some(t) = n.atime {
+            a.atime = t;
+        }
+        if let Some(t) = n.mtime {
+            a.mtime = t;
+        }
+        if let Some(t) = n.ctime {
+            a.ctime = t;
+        }
         a
+    }
+
+    /// chmod, chown and utimensat of /dev/pts/N (the VFS checked who may).
+    pub fn setattr(&self, set: SetAttr) -> Result<(), Errno> {
+        if set.size.is_some() {
+            // truncate of a terminal changes nothing (O_TRUNC opens do it).
+            return Ok(());
+        }
+        let now = crate::vfs::now();
+        let t = |s: SetTime| match s {
+            SetTime::Now => now,
+            SetTime::At(a, b) => (a, b),
+        };
+        let mut n = self.node.lock();
+        if let Some(m) = set.mode {
+            n.mode = m & 0o7777;
+        }
+        if let Some(u) = set.uid {
+            n.uid = u;
+        }
+        if let Some(g) = set.gid {
+            n.gid = g;
+        }
+        if let Some(a) = set.atime {
+            n.atime = Some(t(a));
+        }
+        if let Some(m) = set.mtime {
+            n.mtime = Some(t(m));
+        }
+        n.ctime = Some(now);
+        Ok(())
     }
 }
 
@@ -576,7 +630,7 @@ impl Inode for DevPtsDir {
         if name == b"ptmx" {
             let mut a = synthetic_attr(2, libc::S_IFCHR | self.devpts.options().ptmxmode, 0, 1);
             a.rdev = crate::fs::dev::PTMX;
-            return Ok(Arc::new(PtsNode { attr: a }));
+            return Ok(Arc::new(PtsNode { attr: a, pty: None }));
         }
         let index: u32 = std::str::from_utf8(name)
             .ok()
@@ -584,7 +638,10 @@ impl Inode for DevPtsDir {
             .and_then(|s| s.parse().ok())
             .ok_or(Errno::ENOENT)?;
         let pty = self.devpts.get(index).ok_or(Errno::ENOENT)?;
-        Ok(Arc::new(PtsNode { attr: pty.attr() }))
+        Ok(Arc::new(PtsNode {
+            attr: pty.attr(),
+            pty: Some(pty),
+        }))
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
@@ -620,11 +677,17 @@ impl Inode for DevPtsDir {
 /// `open`), looked up afresh each time since ptys come and go.
 struct PtsNode {
     attr: Attr,
+    /// The pty of /dev/pts/N (None for ptmx).
+    pty: Option<Arc<Pty>>,
 }
 
 impl Inode for PtsNode {
     fn attr(&self) -> Attr {
-        self.attr
+        self.pty.as_ref().map_or(self.attr, |p| p.attr())
+    }
+
+    fn setattr(&self, set: SetAttr) -> Result<(), Errno> {
+        self.pty.as_ref().ok_or(Errno::EPERM)?.setattr(set)
     }
 
     fn open(self: Arc<Self>, _flags: OpenFlags) -> Result<FileKind, Errno> {
