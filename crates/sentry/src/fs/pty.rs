@@ -753,6 +753,59 @@ mod tests {
         assert_ne!(m.readiness() & POLLHUP, 0);
     }
 
+    /// A session: leader 10 (group 10), member 11 in group 11 (the
+    /// foreground), both with `pty` as their terminal.
+    fn session(pty: &Arc<Pty>) -> KernelState {
+        use crate::kernel::{Thread, test_process};
+        let mut k = KernelState::new();
+        for (pid, pgid) in [(10, 10), (11, 11)] {
+            k.threads.insert(pid, Thread::new(pid, pid, b"x".to_vec()));
+            let mut p = test_process(pid, 0, Default::default());
+            (p.pgid, p.sid, p.ppid) = (pgid, 10, if pid == 10 { 1 } else { 10 });
+            p.ctty = Some(Arc::clone(pty));
+            k.procs.insert(pid, p);
+        }
+        let mut s = pty.state();
+        (s.session, s.pgrp) = (Some(10), Some(11));
+        drop(s);
+        k
+    }
+
+    fn pending(k: &KernelState, pid: Tid) -> u64 {
+        k.procs[&pid].shared_pending.mask
+    }
+
+    #[test]
+    fn hangup_signals_the_leader_and_frees_the_session() {
+        use crate::kernel::signal::bit;
+        let d = DevPts::new();
+        let pty = d.alloc(Owner::default()).unwrap();
+        let mut k = session(&pty);
+        assert!(!k.orphaned_pgrp(11), "11's parent is in the session");
+        hangup(&mut k, &pty);
+        assert_eq!(pending(&k, 10), bit(SIGHUP) | bit(SIGCONT));
+        assert_eq!(pending(&k, 11), 0, "the foreground waits for the leader");
+        assert!(k.procs.values().all(|p| p.ctty.is_none()));
+        assert_eq!(pty.state().session, None);
+        assert_eq!(k.procs[&10].tty_old_pgrp, Some(11));
+        // The leader's exit now hangs up the old foreground group.
+        leader_exit(&mut k, 10);
+        assert_ne!(pending(&k, 11) & bit(SIGHUP), 0);
+    }
+
+    #[test]
+    fn disassociate_by_the_leader() {
+        use crate::kernel::signal::bit;
+        let d = DevPts::new();
+        let pty = d.alloc(Owner::default()).unwrap();
+        let mut k = session(&pty);
+        disassociate(&mut k, &pty, 10, false);
+        assert_ne!(pending(&k, 11) & bit(SIGHUP), 0);
+        assert!(k.procs.values().all(|p| p.ctty.is_none()));
+        let s = pty.state();
+        assert_eq!((s.session, s.pgrp), (None, None));
+    }
+
     #[test]
     fn mount_options() {
         let o = DevPtsOptions::parse(&[
