@@ -430,6 +430,18 @@ CASE(output_processing)
 	CHECK(write(s, "e\n", 2) == 2);
 	n = drain(m, buf, sizeof(buf), 1000);
 	expect_bytes("no opost", buf, n, "e\n");
+	/* splice from a pipe goes through the same processing. */
+	t.c_oflag = OPOST | ONLCR;
+	CHECK(tcsetattr(s, TCSANOW, &t) == 0);
+	{
+		int p[2];
+
+		CHECK(pipe(p) == 0);
+		CHECK(write(p[1], "f\ng", 3) == 3);
+		EXPECT_EQ(splice(p[0], NULL, s, NULL, 3, 0), 3);
+		n = drain(m, buf, sizeof(buf), 1000);
+		expect_bytes("spliced", buf, n, "f\r\ng");
+	}
 }
 
 CASE(poll_readiness)

@@ -226,6 +226,34 @@ pub fn write(
     src: Guest,
     count: u64,
 ) -> SysResult {
+    write_from(task, end, count, file.nonblocking(), |t, done, max| {
+        views(t, src, done, max, false).map(|v| gather_bytes(&v))
+    })
+}
+
+/// A write of sentry bytes to a pty end (splice, sendfile): what went.
+pub fn write_bytes(
+    task: &mut Task<'_>,
+    end: &TtyEnd,
+    data: &[u8],
+    nonblock: bool,
+) -> Result<usize, Errno> {
+    write_from(task, end, data.len() as u64, nonblock, |_, done, max| {
+        let from = done as usize;
+        Ok(data[from..from + max as usize].to_vec())
+    })
+    .map(|n| n as usize)
+}
+
+/// The write loop: `fetch(task, done, max)` gives the next bytes (at
+/// most `max`, from byte `done` of the `count`).
+fn write_from(
+    task: &mut Task<'_>,
+    end: &TtyEnd,
+    count: u64,
+    nonblock: bool,
+    mut fetch: impl FnMut(&Task<'_>, u64, u64) -> Result<Vec<u8>, Errno>,
+) -> SysResult {
     let pty = Arc::clone(&end.pty);
     if !end.master {
         if !pty.state().master_open {
@@ -252,12 +280,11 @@ pub fn write(
             }
         };
         if room {
-            let v = match views(task, src, done, (count - done).min(CHUNK), false) {
-                Ok(v) => v,
+            let bytes = match fetch(task, done, (count - done).min(CHUNK)) {
+                Ok(b) => b,
                 Err(e) if done == 0 => return Err(e),
                 Err(_) => return Ok(done),
             };
-            let bytes = gather_bytes(&v);
             let n = {
                 let mut s = pty.state();
                 if end.master {
@@ -275,7 +302,7 @@ pub fn write(
                 continue;
             }
         }
-        if file.nonblocking() {
+        if nonblock {
             return if done > 0 {
                 Ok(done)
             } else {
