@@ -6,6 +6,7 @@
 //! rootfs overlay's upper layer; `mounts` makes the spec's mounts.
 
 pub mod dev;
+pub mod devpts;
 pub mod epoll;
 pub mod eventfd;
 pub mod fifo;

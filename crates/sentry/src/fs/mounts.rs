@@ -17,8 +17,9 @@ use std::sync::Arc;
 use vmm::MemoryFile;
 
 use crate::errno::Errno;
+use crate::fs::devpts::{DevPtsDir, DevPtsOptions};
 use crate::fs::memfs::MemFs;
-use crate::fs::pty::{DevPts, DevPtsDir, DevPtsOptions};
+use crate::fs::pty::DevPts;
 use crate::kernel::Credentials;
 use crate::vfs::backend::Owner;
 use crate::vfs::inode::{Inode, NewNode};
