@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <poll.h>
 #include <pty.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -473,6 +474,38 @@ CASE(poll_readiness)
 	EXPECT_EQ(poll(p, 1, 1000), 1);
 	EXPECT_EQ(p[0].revents, POLLIN | POLLOUT);
 	CHECK(read(s, buf, sizeof(buf)) == 2);
+}
+
+CASE(epoll_readiness)
+{
+	struct epoll_event ev = { 0 }, got[2];
+	int m, s, ep;
+	char buf[16];
+
+	pair(&m, &s);
+	ep = epoll_create1(0);
+	CHECK(ep >= 0);
+	ev.events = EPOLLIN;
+	ev.data.fd = s;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) == 0);
+	ev.data.fd = m;
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, m, &ev) == 0);
+	EXPECT_EQ(epoll_wait(ep, got, 2, 0), 0);
+	/* A partial line wakes only the master (its echo). */
+	CHECK(write(m, "ab", 2) == 2);
+	EXPECT_EQ(epoll_wait(ep, got, 2, 1000), 1);
+	EXPECT_EQ(got[0].data.fd, m);
+	CHECK(read(m, buf, sizeof(buf)) == 2);
+	CHECK(write(m, "\n", 1) == 1);
+	conf_sleep_ms(50);
+	EXPECT_EQ(epoll_wait(ep, got, 2, 1000), 2);
+	CHECK(read(s, buf, sizeof(buf)) == 3);
+	CHECK(read(m, buf, sizeof(buf)) == 2);
+	EXPECT_EQ(epoll_wait(ep, got, 2, 0), 0);
+	/* The replica's close: the master hangs up. */
+	close(s);
+	EXPECT_EQ(epoll_wait(ep, got, 2, 1000), 1);
+	CHECK(got[0].data.fd == m && (got[0].events & EPOLLHUP));
 }
 
 CASE(replica_close_master_eio)
