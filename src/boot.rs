@@ -206,6 +206,7 @@ pub fn prepare(
         overlay,
         rootfs_readonly: spec.rootfs_readonly,
         mounts: sentry_mounts(&spec.mounts, &gofer),
+        console: None,
     };
     Ok(Prepared {
         config,

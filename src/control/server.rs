@@ -254,10 +254,8 @@ impl Server {
                 if !self.started {
                     return Some(Response::error("the container has not been started"));
                 }
-                if e.terminal {
-                    return Some(Response::error("exec with a terminal is not supported yet"));
-                }
                 let mut fds = fds.into_iter();
+                let tty = if e.terminal { fds.next() } else { None };
                 let spec = ExecSpec {
                     argv: e.args,
                     envp: e.env,
@@ -275,6 +273,7 @@ impl Server {
                         })
                         .collect(),
                     stdio: [fds.next(), fds.next(), fds.next()],
+                    terminal: tty,
                 };
                 match self.control.exec(spec) {
                     Ok(pid) => Response::Pid { pid },

@@ -93,11 +93,6 @@ fn run(
             "process.terminal and --console-fd must come together".into(),
         ));
     }
-    if spec.terminal {
-        return Err(ProcessError::Setup(
-            "process.terminal: terminals are not supported yet".into(),
-        ));
-    }
     let exit_path = args.state_dir.join("exit");
     let exit_file = std::fs::OpenOptions::new()
         .create(true)
@@ -115,10 +110,11 @@ fn run(
 
     let opts = BootOptions::new(cli, args.memory);
     let Prepared {
-        config,
+        mut config,
         machine,
         gofer_fd,
     } = prepare(spec, &opts, log)?;
+    config.console = console;
     let manager =
         event_manager::EventManager::<Server>::new().map_err(|e| setup("the control loop", &e))?;
     let exit_event = server::exit_eventfd().map_err(|e| setup("an eventfd", &e))?;

@@ -59,7 +59,16 @@ pub fn open_pair() -> std::io::Result<PtyPair> {
     }
     // SAFETY: a fresh descriptor nothing else owns.
     let replica = unsafe { OwnedFd::from_raw_fd(r) };
+    // Raw and non-blocking as the sandbox's console bridge wants it (it
+    // could not change them once its seccomp filter is on).
     make_raw(replica.as_fd())?;
+    // SAFETY: fcntl on the descriptor we own.
+    unsafe {
+        let fl = libc::fcntl(r, libc::F_GETFL);
+        if fl < 0 || libc::fcntl(r, libc::F_SETFL, fl | libc::O_NONBLOCK) < 0 {
+            return Err(last_err("O_NONBLOCK"));
+        }
+    }
     Ok(PtyPair {
         master,
         replica,

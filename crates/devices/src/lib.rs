@@ -2,6 +2,11 @@
 //! its line discipline, the console pass-through, and the network links
 //! that feed smoltcp).
 //!
-//! Empty for now: issue 2 passes stdio straight through the sentry's FD
-//! table. The tty and character devices arrive with the filesystem and
-//! OCI-runtime issues.
+//! Today: the terminal's `termios` and its line discipline (`ldisc`), as
+//! pure data the sentry's pseudo-terminals drive.
+
+pub mod ldisc;
+pub mod termios;
+
+pub use ldisc::{LineDiscipline, TtySignal};
+pub use termios::Termios;

@@ -60,6 +60,7 @@ fn main() {
         overlay: false,
         rootfs_readonly: false,
         mounts: Vec::new(),
+        console: None,
     };
     let status = sentry::run(&platform, config, &mut || Ok(()));
     eprintln!("{status:?} in {:?}", t.elapsed());

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::console::Console;
 use crate::kernel::fd_table::{FdEntry, FdTable, FileDescription, FileKind};
 use crate::kernel::poller::Poller;
 use crate::kernel::rlimits::{RLIMIT_NOFILE, RLIMIT_STACK, Rlimits};
@@ -52,6 +53,7 @@ fn open_interp(
 fn build_vfs(
     mem: &Arc<vmm::MemoryFile>,
     cpus: usize,
+    devpts: &Arc<crate::fs::pty::DevPts>,
     config: &BootConfig,
 ) -> Result<Option<crate::vfs::Vfs>, Error> {
     use crate::fs::memfs::MemFs;
@@ -79,9 +81,9 @@ fn build_vfs(
         )
     }
     .map_err(|e| setup("rootfs", e))?;
-    crate::fs::mounts::defaults(&vfs, mem, cpus, &config.mounts)?;
+    crate::fs::mounts::defaults(&vfs, mem, cpus, devpts, &config.mounts)?;
     for m in &config.mounts {
-        crate::fs::mounts::mount_spec(&vfs, mem, cpus, m)?;
+        crate::fs::mounts::mount_spec(&vfs, mem, cpus, devpts, m)?;
     }
     Ok(Some(vfs))
 }
@@ -105,11 +107,27 @@ pub(crate) struct ProcessSpec<'a> {
 }
 
 /// Builds init's process and thread in `kernel`; returns its registers.
-fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserRegs, Error> {
+/// With a console, init's stdio is its replica and init's session has it
+/// as its controlling terminal.
+fn create_init(
+    kernel: &Arc<Kernel>,
+    config: &BootConfig,
+    console: Option<&Console>,
+) -> Result<vmm::UserRegs, Error> {
     let rlimits = Rlimits::new(&config.rlimits);
     let mut fds = FdTable::default();
     let nofile = rlimits.soft(RLIMIT_NOFILE);
+    let tty = console.map(Console::replica_file);
     for fd in 0..3 {
+        if let Some(file) = &tty {
+            let entry = FdEntry {
+                file: Arc::clone(file),
+                cloexec: false,
+            };
+            fds.install_at(fd, entry, nofile)
+                .map_err(|e| Error::Setup(format!("console: {e}")))?;
+            continue;
+        }
         // A stdio descriptor the sandbox was started without stays closed
         // for the guest too.
         if let Ok(host_fd) = host::dup_cloexec(fd) {
@@ -138,6 +156,11 @@ fn create_init(kernel: &Arc<Kernel>, config: &BootConfig) -> Result<vmm::UserReg
         },
     )?;
     debug_assert_eq!(pid, 1);
+    if let Some(c) = console {
+        let mut k = kernel.state.lock();
+        c.make_controlling(&mut k, pid)
+            .map_err(|e| Error::Setup(format!("console: {e}")))?;
+    }
     Ok(regs)
 }
 
@@ -261,6 +284,8 @@ pub(crate) fn create_process(
 /// `crate::Sandbox` wraps.
 pub struct Sandbox {
     pub(crate) kernel: Arc<Kernel>,
+    /// Init's terminal, and those of processes `exec` started with one.
+    consoles: Arc<parking_lot::Mutex<Vec<Console>>>,
     machine: Arc<vmm::Machine>,
     /// Init's registers until `start` runs it.
     init_regs: Option<vmm::UserRegs>,
@@ -296,10 +321,19 @@ impl Sandbox {
             },
             Arc::clone(&config.exec),
         );
-        if let Some(vfs) = build_vfs(machine.memory(), cpus, &config)? {
+        let devpts = Arc::clone(&kernel.state.lock().devpts);
+        if let Some(vfs) = build_vfs(machine.memory(), cpus, &devpts, &config)? {
             let _ = kernel.vfs.set(vfs);
         }
-        let regs = create_init(&kernel, &config)?;
+        // The console's thread starts before the seccomp filter goes on.
+        let mut config = config;
+        let console = config
+            .console
+            .take()
+            .map(|fd| Console::attach(&kernel, fd))
+            .transpose()
+            .map_err(|e| Error::Setup(format!("console: {e}")))?;
+        let regs = create_init(&kernel, &config, console.as_ref())?;
         let loaded = began.elapsed();
         // kvm_pvm: answer simple syscalls without an exit (see
         // kernel::poller). The thread must exist before the seccomp filter.
@@ -320,6 +354,7 @@ impl Sandbox {
             .map_err(|e| Error::Setup(format!("timer thread: {e}")))?;
         let mut sb = Sandbox {
             kernel,
+            consoles: Arc::new(parking_lot::Mutex::new(console.into_iter().collect())),
             machine,
             init_regs: Some(regs),
             timekeeper,
@@ -338,7 +373,7 @@ impl Sandbox {
 
     /// The handle the runtime's control loop uses (signals, exec, ps, ...).
     pub fn control(&self) -> crate::control::Control {
-        crate::control::Control::new(Arc::clone(&self.kernel))
+        crate::control::Control::new(Arc::clone(&self.kernel), Arc::clone(&self.consoles))
     }
 
     /// Runs init. An error if it already runs.
@@ -390,6 +425,8 @@ impl Sandbox {
     }
 
     fn stop_threads(&mut self) {
+        // Each console's pump thread is joined.
+        self.consoles.lock().clear();
         drop(self.timekeeper.take());
         self.kernel
             .timer_stop

@@ -18,6 +18,7 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
 use crate::boot::{ProcessSpec, create_process, stdio_entry, wait_status};
+use crate::console::Console;
 use crate::errno::Errno;
 use crate::kernel::deliver::{self, Dest};
 use crate::kernel::fd_table::FdTable;
@@ -55,6 +56,10 @@ pub struct ExecSpec {
     pub rlimits: Vec<Rlimit>,
     /// Descriptors 0, 1 and 2 (None: closed).
     pub stdio: [Option<OwnedFd>; 3],
+    /// A host terminal (a pty replica, raw and non-blocking) to bridge to
+    /// a new sentry pty: the process's stdio and controlling terminal, in
+    /// place of `stdio`.
+    pub terminal: Option<OwnedFd>,
 }
 
 /// Why [`Control::exec`] failed: the message says it in runc's words
@@ -97,11 +102,16 @@ pub struct Stats {
 #[derive(Clone)]
 pub struct Control {
     kernel: Arc<Kernel>,
+    /// Consoles of exec'd processes live as long as the sandbox.
+    consoles: Arc<parking_lot::Mutex<Vec<Console>>>,
 }
 
 impl Control {
-    pub(crate) fn new(kernel: Arc<Kernel>) -> Control {
-        Control { kernel }
+    pub(crate) fn new(
+        kernel: Arc<Kernel>,
+        consoles: Arc<parking_lot::Mutex<Vec<Console>>>,
+    ) -> Control {
+        Control { kernel, consoles }
     }
 
     /// Sets the function called whenever a process the runtime waits for
@@ -133,7 +143,7 @@ impl Control {
                 v
             }
             SignalTarget::Foreground => {
-                let pgid = k.procs.get(&1).map(|p| foreground_group(&k, p.sid, p.pgid));
+                let pgid = k.procs.get(&1).map(|p| foreground_group(&k, p.pgid));
                 match pgid {
                     Some(g) => k
                         .procs
@@ -223,10 +233,27 @@ impl Control {
         let rlimits = Rlimits::new(&spec.rlimits);
         let mut fds = FdTable::default();
         let nofile = rlimits.soft(RLIMIT_NOFILE);
-        for (i, fd) in spec.stdio.into_iter().enumerate() {
-            if let Some(fd) = fd {
-                fds.install_at(i as i32, stdio_entry(fd), nofile)
-                    .map_err(|e| fail(format!("stdio: {e}")))?;
+        let console = spec
+            .terminal
+            .map(|fd| Console::attach(&self.kernel, fd))
+            .transpose()
+            .map_err(|e| fail(format!("terminal: {e}")))?;
+        if let Some(c) = &console {
+            let file = c.replica_file();
+            for i in 0..3 {
+                let entry = crate::kernel::fd_table::FdEntry {
+                    file: Arc::clone(&file),
+                    cloexec: false,
+                };
+                fds.install_at(i, entry, nofile)
+                    .map_err(|e| fail(format!("terminal: {e}")))?;
+            }
+        } else {
+            for (i, fd) in spec.stdio.into_iter().enumerate() {
+                if let Some(fd) = fd {
+                    fds.install_at(i as i32, stdio_entry(fd), nofile)
+                        .map_err(|e| fail(format!("stdio: {e}")))?;
+                }
             }
         }
         let cwd_path = String::from_utf8_lossy(&cwd.path()).into_owned();
@@ -249,6 +276,11 @@ impl Control {
         {
             let mut k = self.kernel.state.lock();
             k.external.insert(pid);
+            if let Some(c) = &console
+                && let Err(e) = c.make_controlling(&mut k, pid)
+            {
+                log::warn!("exec: process {pid}: its terminal: {e}");
+            }
             if k.init_status.is_some() {
                 // Init ended meanwhile: the new process must not run.
                 k.external.remove(&pid);
@@ -269,6 +301,9 @@ impl Control {
             fail(format!("cannot start a thread: {e}"))
         })?;
         log::debug!("exec: process {pid} runs {exe_path}");
+        if let Some(c) = console {
+            self.consoles.lock().push(c);
+        }
         Ok(pid)
     }
 
@@ -387,10 +422,14 @@ fn resume_locked(k: &mut crate::kernel::KernelState) {
     }
 }
 
-/// The foreground process group of session `sid` (its terminal's), or
-/// `pgid` when it has none.
-fn foreground_group(_k: &crate::kernel::KernelState, _sid: Tid, pgid: Tid) -> Tid {
-    pgid
+/// The foreground process group of init's terminal, or init's group
+/// when it has none.
+fn foreground_group(k: &crate::kernel::KernelState, pgid: Tid) -> Tid {
+    k.procs
+        .get(&1)
+        .and_then(|p| p.ctty.as_ref())
+        .and_then(|t| t.state().pgrp)
+        .unwrap_or(pgid)
 }
 
 /// The process's argument strings, space-separated.

@@ -344,3 +344,66 @@ pub fn limit_malloc_arenas() {
         }
     }
 }
+
+/// A pipe (both ends close-on-exec and non-blocking): (read, write).
+pub fn pipe_nonblock() -> Result<(OwnedFd, OwnedFd), Errno> {
+    let mut fds = [0i32; 2];
+    // SAFETY: `fds` is a writable array of two descriptors, as pipe2 needs.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
+    if r < 0 {
+        return Err(Errno::last_host());
+    }
+    // SAFETY: pipe2 made both descriptors and nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Sets O_NONBLOCK on `fd`'s open file.
+pub fn set_nonblock(fd: BorrowedFd<'_>) -> Result<(), Errno> {
+    let flags = status_flags(fd)?;
+    // Already so (the runtime sets it on an exec's terminal before
+    // handing it over): no F_SETFL, which the seccomp filter forbids.
+    if flags as i32 & libc::O_NONBLOCK != 0 {
+        return Ok(());
+    }
+    // SAFETY: F_SETFL has no memory arguments.
+    let r = unsafe {
+        libc::fcntl(
+            fd.as_raw_fd(),
+            libc::F_SETFL,
+            flags as i32 | libc::O_NONBLOCK,
+        )
+    };
+    if r < 0 {
+        Err(Errno::last_host())
+    } else {
+        Ok(())
+    }
+}
+
+/// Puts the host terminal `fd` in raw mode (cfmakeraw): no echo, no
+/// line editing, no signals and no translations on the host's side.
+pub fn make_raw(fd: BorrowedFd<'_>) -> Result<(), Errno> {
+    // SAFETY: termios is plain data; tcgetattr fills it.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: `t` is a valid termios to fill.
+    if unsafe { libc::tcgetattr(fd.as_raw_fd(), &mut t) } < 0 {
+        return Err(Errno::last_host());
+    }
+    let old = t;
+    // SAFETY: cfmakeraw only edits the termios it is given.
+    unsafe { libc::cfmakeraw(&mut t) };
+    // Already raw (the runtime makes an exec's terminal raw before
+    // handing it over): no TCSETS, which the seccomp filter forbids.
+    if (old.c_iflag, old.c_oflag, old.c_lflag, old.c_cflag)
+        == (t.c_iflag, t.c_oflag, t.c_lflag, t.c_cflag)
+        && old.c_cc[libc::VMIN] == t.c_cc[libc::VMIN]
+        && old.c_cc[libc::VTIME] == t.c_cc[libc::VTIME]
+    {
+        return Ok(());
+    }
+    // SAFETY: `t` is a valid termios for tcsetattr to read.
+    if unsafe { libc::tcsetattr(fd.as_raw_fd(), libc::TCSANOW, &t) } < 0 {
+        return Err(Errno::last_host());
+    }
+    Ok(())
+}

@@ -21,10 +21,12 @@
 //! - `syscalls`: the one syscall table and thin handlers per family;
 //!   `strace` formats calls from the same table.
 //! - `host`: the only place with host syscalls (`unsafe` at the edge).
+//! - `console`: a host terminal bridged to a sentry pty (`terminal: true`).
 //!
 //! Host calls made after the caller's seccomp filter is installed: read,
 //! write, readv, writev, pread64, preadv, pwritev, lseek, fstat,
-//! fcntl(F_GETFL), ioctl(TCGETS, TIOCGWINSZ) on stdio duplicates only,
+//! fcntl(F_GETFL), ioctl(TCGETS, TIOCGWINSZ) on stdio duplicates only
+//! (and TIOCGWINSZ on the console's host terminal),
 //! pipe2(O_CLOEXEC [| O_NONBLOCK | O_DIRECT]), poll, getrandom,
 //! clock_gettime, clock_getres, clock_nanosleep, sched_yield, close, and
 //! the allocator's mmap/munmap/madvise; the vmm adds KVM_RUN, madvise and
@@ -34,6 +36,7 @@
 use std::fs::File;
 
 mod boot;
+pub mod console;
 pub mod control;
 pub mod errno;
 pub mod fs;
@@ -98,6 +101,12 @@ pub struct BootConfig {
     /// The spec's mounts, in the spec's order (a later mount can cover an
     /// earlier one).
     pub mounts: Vec<MountSpec>,
+    /// The host terminal of `terminal: true` (a host pty's replica): init's
+    /// descriptors 0, 1 and 2 are then the replica of a sentry pty whose
+    /// master this is (`console::Console`), and that pty is init's
+    /// controlling terminal (init leads its session). None: init gets
+    /// the sandbox's own stdio.
+    pub console: Option<std::os::fd::OwnedFd>,
 }
 
 /// One mount from the spec, as the sentry makes it.

@@ -150,6 +150,7 @@ fn child_entry() {
         overlay: false,
         rootfs_readonly: false,
         mounts: Vec::new(),
+        console: None,
         exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
@@ -336,6 +337,7 @@ fn load_error(bytes: &[u8]) -> String {
         overlay: false,
         rootfs_readonly: false,
         mounts: Vec::new(),
+        console: None,
         exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
@@ -408,6 +410,7 @@ fn load_error_or_run(bytes: &[u8]) -> Option<String> {
         overlay: false,
         rootfs_readonly: false,
         mounts: Vec::new(),
+        console: None,
         exitless: true,
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
@@ -417,4 +420,98 @@ fn load_error_or_run(bytes: &[u8]) -> Option<String> {
         Err(sentry::Error::Setup(_)) => None,
         other => panic!("unexpected {other:?}"),
     }
+}
+
+/// Reads the host terminal `fd` into `seen` until it ends with `want`
+/// (or 10 s pass).
+fn wait_for(fd: i32, seen: &mut Vec<u8>, want: &[u8]) {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut buf = [0u8; 256];
+    while !seen.ends_with(want) && std::time::Instant::now() < end {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut p, 1, 100) } != 1 {
+            continue;
+        }
+        // SAFETY: `buf` is writable for its length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n as usize]);
+    }
+}
+
+fn type_in(fd: i32, bytes: &[u8]) {
+    // SAFETY: `bytes` is readable for its length.
+    let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+    assert_eq!(n, bytes.len() as isize);
+}
+
+/// BootConfig::console: init's stdio is a sentry terminal whose master is
+/// a host pty, and init's controlling terminal: typed input is echoed and
+/// read as a line, and a typed ^C is SIGINT to init.
+#[test]
+fn console_is_inits_terminal() {
+    use std::os::fd::FromRawFd;
+    let exe = compile("gcc", &["-static"], "console.c");
+    let (mut m, mut s) = (0, 0);
+    // SAFETY: openpty writes two descriptors; the other arguments may be
+    // null.
+    let r = unsafe {
+        libc::openpty(
+            &mut m,
+            &mut s,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(r, 0, "openpty");
+    // SAFETY: a fresh descriptor nothing else owns.
+    let replica = unsafe { std::os::fd::OwnedFd::from_raw_fd(s) };
+    let driver = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        wait_for(m, &mut seen, b"ready\r\n");
+        type_in(m, b"abc\r");
+        wait_for(m, &mut seen, b"got abc\r\n");
+        type_in(m, b"\x03");
+        wait_for(m, &mut seen, b"sigint\r\n");
+        seen
+    });
+    let config = BootConfig {
+        executable: std::fs::File::open(&exe).unwrap(),
+        exe_path: "/console".into(),
+        argv: vec!["/console".into()],
+        envp: vec![],
+        cwd: "/".into(),
+        uid: 0,
+        gid: 0,
+        hostname: "h".into(),
+        rlimits: vec![],
+        memory_limit: 64 << 20,
+        strace: false,
+        exec: std::sync::Arc::new(NoExec),
+        fs: None,
+        overlay: false,
+        rootfs_readonly: false,
+        mounts: Vec::new(),
+        console: Some(replica),
+        exitless: true,
+    };
+    let platform = vmm::Platform::probe().expect("open /dev/kvm");
+    let status = sentry::run(&platform, config, &mut || Ok(()));
+    let seen = driver.join().unwrap();
+    // SAFETY: closing our own descriptor.
+    unsafe { libc::close(m) };
+    let text = String::from_utf8_lossy(&seen).into_owned();
+    assert!(
+        matches!(status, Ok(ExitStatus::Exited(0))),
+        "{status:?}: {text:?}"
+    );
+    assert_eq!(text, "ready\r\nabc\r\ngot abc\r\n^Csigint\r\n");
 }

@@ -9,9 +9,12 @@
 //! A device node opens by its number, wherever it is (Linux's
 //! chrdev_open): on devfs, in the rootfs image, or made with mknod; a
 //! mount with `nodev` refuses (EACCES, the caller checks). Numbers the
-//! sentry has no device for are ENXIO, as an absent driver is on Linux:
-//! so are /dev/tty (the sentry gives no process a controlling terminal
-//! yet) and /dev/ptmx (no pseudo-terminals yet).
+//! sentry has no device for are ENXIO, as an absent driver is on Linux.
+//! The terminals are `crate::fs::pty`'s: /dev/ptmx (5:2) makes a new
+//! pseudo-terminal of the kernel's devpts (the one mounted at /dev/pts,
+//! whose own ptmx node opens the same way), /dev/pts/N (136:N and up)
+//! opens its replica, and /dev/tty (5:0) the caller's controlling
+//! terminal (ENXIO without one).
 //!
 //! null and zero are `FileKind::Device`, which the read, write and mmap
 //! paths know; full, random and urandom are `FileKind::Ops`. random and
@@ -101,21 +104,10 @@ pub fn populate(root: &Arc<dyn Inode>) -> Result<(), Errno> {
     Ok(())
 }
 
-/// A devpts mount (/dev/pts): no pseudo-terminals yet, only its ptmx
-/// node (which opens ENXIO).
-pub fn devpts(mem: &Arc<MemoryFile>) -> Result<Arc<dyn Inode>, Errno> {
-    let root = MemFs::tmpfs(Arc::clone(mem), 0o755, Owner::default(), Some(0));
-    let node = NewNode::Special {
-        mode: libc::S_IFCHR | 0o666,
-        rdev: PTMX,
-    };
-    root.create(b"ptmx", node, Owner::default(), None)?;
-    Ok(root)
-}
-
 /// Opens character device `rdev` with `flags` (the access mode and
 /// O_NONBLOCK; the caller checked permissions). ENXIO for a number the
-/// sentry has no device for.
+/// sentry has no device for; the terminals (/dev/tty, /dev/ptmx and
+/// /dev/pts/N) open in `crate::fs::pty::open`, which needs the caller.
 pub fn open(rdev: u64, flags: i32) -> Result<FileKind, Errno> {
     let _ = flags;
     Ok(match rdev {
@@ -192,6 +184,8 @@ mod tests {
     fn devices_by_number() {
         assert!(matches!(open(NULL, 0), Ok(FileKind::Device(Device::Null))));
         assert!(matches!(open(ZERO, 2), Ok(FileKind::Device(Device::Zero))));
+        // The terminals are not this table's: `fs::pty::open` takes them
+        // before it (it needs the caller's session).
         assert_eq!(open(TTY, 2).map(|_| ()), Err(Errno::ENXIO));
         assert_eq!(open(PTMX, 2).map(|_| ()), Err(Errno::ENXIO));
         assert_eq!(open(makedev(8, 0), 0).map(|_| ()), Err(Errno::ENXIO));

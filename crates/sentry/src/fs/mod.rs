@@ -1,10 +1,12 @@
 //! The sentry's own filesystems and files: devfs (`dev`), procfs
 //! (`proc`), sysfs (`sys`) and their building blocks (`synth`); pipes
-//! (pipefs) and the anonymous files (epoll, eventfd, timerfd, signalfd).
+//! (pipefs) and the anonymous files (epoll, eventfd, timerfd, signalfd);
+//! pseudo-terminals and devpts (`pty`).
 //! The gofer-backed rootfs is in `crate::vfs`; `memfs` is tmpfs and the
 //! rootfs overlay's upper layer; `mounts` makes the spec's mounts.
 
 pub mod dev;
+pub mod devpts;
 pub mod epoll;
 pub mod eventfd;
 pub mod fifo;
@@ -13,6 +15,7 @@ pub mod memfs;
 pub mod mounts;
 pub mod pipe;
 pub mod proc;
+pub mod pty;
 pub mod reclock;
 pub mod signalfd;
 pub mod synth;

@@ -2,8 +2,9 @@
 //! a tmpfs at /dev/shm), procfs at /proc and sysfs at /sys, which the
 //! runtime spec says a container should have (`defaults`), then the
 //! spec's mounts. A spec mount of proc or sysfs is the sentry's own; a
-//! tmpfs the spec mounts at /dev becomes devfs; devpts is an empty
-//! /dev/pts for now (pseudo-terminals are to come).
+//! tmpfs the spec mounts at /dev becomes devfs; devpts (at /dev/pts by
+//! default, with the options container runtimes give it, unless the spec
+//! mounts one) shows the kernel's pseudo-terminals (`fs::pty`).
 //!
 //! A mount's destination is resolved inside the container (symlinks stay
 //! in it, as runc's securejoin keeps them); missing directories on the
@@ -16,7 +17,9 @@ use std::sync::Arc;
 use vmm::MemoryFile;
 
 use crate::errno::Errno;
+use crate::fs::devpts::{DevPtsDir, DevPtsOptions};
 use crate::fs::memfs::MemFs;
+use crate::fs::pty::DevPts;
 use crate::kernel::Credentials;
 use crate::vfs::backend::Owner;
 use crate::vfs::inode::{Inode, NewNode};
@@ -158,6 +161,12 @@ const DEFAULTS: &[DefaultMount] = &[
         options: "nosuid,nodev,mode=1777",
     },
     DefaultMount {
+        target: "/dev/pts",
+        fstype: "devpts",
+        readonly: false,
+        options: "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5",
+    },
+    DefaultMount {
         target: "/proc",
         fstype: "proc",
         readonly: false,
@@ -179,12 +188,14 @@ pub fn defaults(
     vfs: &Vfs,
     mem: &Arc<MemoryFile>,
     cpus: usize,
+    devpts: &Arc<DevPts>,
     spec: &[MountSpec],
 ) -> Result<(), Error> {
     for d in DEFAULTS {
         let in_spec = spec.iter().any(|m| match m.source {
             MountSource::Proc => d.fstype == "proc",
             MountSource::Sysfs => d.fstype == "sysfs",
+            MountSource::Devpts => d.fstype == "devpts",
             _ => false,
         });
         if in_spec {
@@ -193,6 +204,7 @@ pub fn defaults(
         let root = match d.fstype {
             "proc" => Ok(crate::fs::proc::procfs()),
             "sysfs" => Ok(crate::fs::sys::sysfs(cpus)),
+            "devpts" => Ok(DevPtsDir::root(Arc::clone(devpts))),
             _ if d.target == "/dev" => crate::fs::dev::devfs(mem),
             _ => Ok(MemFs::tmpfs(
                 Arc::clone(mem),
@@ -229,6 +241,7 @@ pub fn mount_spec(
     vfs: &Vfs,
     mem: &Arc<MemoryFile>,
     cpus: usize,
+    devpts: &Arc<DevPts>,
     m: &MountSpec,
 ) -> Result<(), Error> {
     let fail = |e: String| Error::Setup(format!("mount {}: {e}", m.target));
@@ -255,11 +268,10 @@ pub fn mount_spec(
         ),
         MountSource::Proc => (crate::fs::proc::procfs(), "proc", "proc"),
         MountSource::Sysfs => (crate::fs::sys::sysfs(cpus), "sysfs", "sysfs"),
-        MountSource::Devpts => (
-            crate::fs::dev::devpts(mem).map_err(|e| fail(e.to_string()))?,
-            "devpts",
-            "devpts",
-        ),
+        MountSource::Devpts => {
+            devpts.set_options(DevPtsOptions::parse(&m.options));
+            (DevPtsDir::root(Arc::clone(devpts)), "devpts", "devpts")
+        }
         MountSource::Other(t) => {
             log::warn!(
                 "mount {}: filesystem type {t:?} is not supported; skipped",

@@ -49,6 +49,7 @@ pub enum Cap {
     Mknod,
     SysNice,
     SysResource,
+    SysAdmin,
 }
 
 impl Cap {

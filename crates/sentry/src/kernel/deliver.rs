@@ -255,6 +255,12 @@ pub fn before_user(t: &mut Task<'_>, mut syscall: Option<u64>) -> Flow {
             }
             SIG_DFL => match default_action(sig) {
                 DefaultAction::Ignore | DefaultAction::Continue => continue,
+                // A terminal's stop signals are discarded by an orphaned
+                // process group, which nobody would continue (Linux's
+                // get_signal).
+                DefaultAction::Stop if sig != SIGSTOP && t.k.orphaned_pgrp(t.process().pgid) => {
+                    continue;
+                }
                 DefaultAction::Stop => {
                     group_stop(t, sig);
                     continue;

@@ -86,6 +86,13 @@ pub fn process_exit(k: &mut KernelState, pid: Tid, status: i32) {
     let children: Vec<Tid> = std::mem::take(&mut p.children).into_iter().collect();
     let (ppid, uid, exit_signal) = (p.ppid, p.creds.ruid, p.exit_signal);
     drop(fds);
+    // A session leader's terminal leaves the session; masters it held
+    // hang theirs up.
+    crate::fs::pty::leader_exit(k, pid);
+    if let Some(p) = k.procs.get_mut(&pid) {
+        p.ctty = None;
+    }
+    crate::fs::pty::run_hangups(k);
     // Its record locks go with it.
     crate::fs::reclock::release(crate::fs::reclock::Owner::Process(pid), None);
     k.put_mm(mm_id);
@@ -102,7 +109,28 @@ pub fn process_exit(k: &mut KernelState, pid: Tid, status: i32) {
         }
         return;
     }
+    // Groups this exit may orphan: its own (if its parent is in another
+    // group of the session) and its children's (in another group of the
+    // session).
+    let (pgid, sid) = k.procs.get(&pid).map_or((0, 0), |p| (p.pgid, p.sid));
+    let mut groups: Vec<Tid> = Vec::new();
+    if k.procs
+        .get(&ppid)
+        .is_some_and(|pp| pp.pgid != pgid && pp.sid == sid)
+    {
+        groups.push(pgid);
+    }
+    for c in &children {
+        if let Some(cp) = k.procs.get(c)
+            && cp.pgid != pgid
+            && cp.sid == sid
+            && !groups.contains(&cp.pgid)
+        {
+            groups.push(cp.pgid);
+        }
+    }
     reparent(k, pid, children);
+    hang_up_orphans(k, &groups);
     if k.external.remove(&pid) {
         // Started by the runtime: it reaps the process, not the container.
         k.external_exits.insert(pid, status);
@@ -142,6 +170,22 @@ pub fn process_exit(k: &mut KernelState, pid: Tid, status: i32) {
 /// Gives `children` of the exiting `pid` to init (or the nearest
 /// ancestor that is a child subreaper), and sends each its parent-death
 /// signal if it asked for one.
+/// Each of `groups` that is orphaned now and has a stopped member gets
+/// SIGHUP and SIGCONT: nobody in the session is left to continue it
+/// (POSIX; Linux's kill_orphaned_pgrp).
+fn hang_up_orphans(k: &mut KernelState, groups: &[Tid]) {
+    for &g in groups {
+        let stopped = k
+            .procs
+            .values()
+            .any(|p| p.pgid == g && p.zombie.is_none() && p.stop.stopped_by != 0);
+        if stopped && k.orphaned_pgrp(g) {
+            crate::fs::pty::signal_group(k, g, super::signal::SIGHUP);
+            crate::fs::pty::signal_group(k, g, super::signal::SIGCONT);
+        }
+    }
+}
+
 fn reparent(k: &mut KernelState, pid: Tid, children: Vec<Tid>) {
     let mut reaper = 1;
     let mut a = k.procs.get(&pid).map_or(0, |p| p.ppid);

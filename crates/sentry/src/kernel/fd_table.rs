@@ -34,6 +34,8 @@ pub enum FileKind {
     SignalFd(crate::fs::signalfd::SignalFd),
     /// A character device the sentry implements itself.
     Device(Device),
+    /// One end of a pseudo-terminal (`crate::fs::pty`).
+    Tty(crate::fs::pty::TtyEnd),
     /// A file of a gofer-backed mount, opened for I/O: the descriptor the
     /// gofer donated does the reads and writes (and keeps the offset).
     File(HostFile),
@@ -246,6 +248,7 @@ impl FileDescription {
             // poll(2) does not see O_PATH descriptors.
             FileKind::Path(_) => POLLNVAL,
             FileKind::Pipe(end) => end.readiness(),
+            FileKind::Tty(end) => end.readiness(),
             FileKind::EventFd(e) => e.readiness(),
             FileKind::TimerFd(t) => t.readiness(),
             // It depends on who asks: see `syscalls::poll`.
@@ -266,6 +269,7 @@ impl FileDescription {
     pub fn wait_queue(&self) -> Option<&WaitQueue> {
         match &self.kind {
             FileKind::Pipe(end) => Some(&end.pipe.queue),
+            FileKind::Tty(end) => Some(&end.pty.queue),
             FileKind::EventFd(e) => Some(&e.queue),
             FileKind::TimerFd(t) => Some(&t.queue),
             FileKind::Epoll(e) => Some(&e.queue),

@@ -342,6 +342,13 @@ pub struct Process {
     /// the sentry kills nothing for memory. Shared with the open procfs
     /// files that write it.
     pub oom_score_adj: Arc<std::sync::atomic::AtomicI32>,
+    /// The controlling terminal (Linux's signal->tty): inherited by fork,
+    /// dropped by setsid and when the terminal hangs up.
+    pub ctty: Option<Arc<crate::fs::pty::Pty>>,
+    /// A session leader whose terminal hung up: the foreground group it
+    /// had, which gets SIGHUP when the leader exits (Linux's
+    /// tty_old_pgrp).
+    pub tty_old_pgrp: Option<Tid>,
 }
 
 impl Process {
@@ -390,6 +397,8 @@ impl Process {
             children_cpu: CpuTimes::default(),
             start_time: Instant::now(),
             oom_score_adj: Arc::default(),
+            ctty: None,
+            tty_old_pgrp: None,
         }
     }
 
@@ -408,6 +417,7 @@ impl Process {
             prctl: self.prctl,
             fs: self.fs.clone(),
             exe_dentry: self.exe_dentry.clone(),
+            ctty: self.ctty.clone(),
             oom_score_adj: Arc::new(std::sync::atomic::AtomicI32::new(
                 self.oom_score_adj
                     .load(std::sync::atomic::Ordering::Relaxed),
@@ -455,6 +465,8 @@ pub struct KernelState {
     /// Wait statuses of ended `external` processes, until the runtime
     /// takes them.
     pub external_exits: HashMap<Tid, i32>,
+    /// The pseudo-terminals (what every devpts mount shows).
+    pub devpts: Arc<crate::fs::pty::DevPts>,
 }
 
 impl KernelState {
@@ -473,6 +485,7 @@ impl KernelState {
             paused: false,
             external: BTreeSet::new(),
             external_exits: HashMap::new(),
+            devpts: crate::fs::pty::DevPts::new(),
         }
     }
 
@@ -539,6 +552,21 @@ impl KernelState {
                 }
             }
         }
+    }
+
+    /// Whether process group `pgrp` is orphaned: no live member has a
+    /// parent in another group of the same session (Linux's
+    /// will_become_orphaned_pgrp).
+    pub fn orphaned_pgrp(&self, pgrp: Tid) -> bool {
+        !self
+            .procs
+            .values()
+            .filter(|p| p.pgid == pgrp && p.zombie.is_none())
+            .any(|p| {
+                self.procs
+                    .get(&p.ppid)
+                    .is_some_and(|pp| pp.pgid != pgrp && pp.sid == p.sid)
+            })
     }
 
     /// Wakes one thread.

@@ -38,7 +38,7 @@ pub enum Guest {
 impl Guest {
     /// Host views of up to `max` guest bytes, `skip` bytes in;
     /// `write_guest` when the transfer writes guest memory.
-    fn views(
+    pub(super) fn views(
         self,
         task: &Task<'_>,
         skip: u64,

@@ -137,6 +137,7 @@ pub fn read(task: &mut Task<'_>, a: &Args) -> SysResult {
         // A zero-length read returns at once, even from an empty pipe.
         FileKind::Pipe(_) if count == 0 => return Ok(0),
         FileKind::Pipe(end) => return fdobj::pipe_read(task, &file, end, dst),
+        FileKind::Tty(end) => return super::tty::read(task, &file, end, dst, count),
         FileKind::EventFd(_) | FileKind::TimerFd(_) => {
             return fdobj::counter_read(task, &file, dst);
         }
@@ -206,6 +207,7 @@ pub fn write(task: &mut Task<'_>, a: &Args) -> SysResult {
             }
             return fdobj::pipe_write(task, &file, end, src, count);
         }
+        FileKind::Tty(end) => return super::tty::write(task, &file, end, src, count),
         FileKind::EventFd(_) | FileKind::TimerFd(_) => {
             return fdobj::counter_write(task, &file, src);
         }
@@ -600,6 +602,10 @@ pub fn readv(task: &mut Task<'_>, a: &Args) -> SysResult {
             }
             return fdobj::pipe_read(task, &file, end, dst);
         }
+        FileKind::Tty(end) => {
+            let total = read_iovecs(task, a.u(1), a.u(2))?.1.min(MAX_RW_COUNT);
+            return super::tty::read(task, &file, end, dst, total);
+        }
         FileKind::EventFd(_) | FileKind::TimerFd(_) => {
             return fdobj::counter_read(task, &file, dst);
         }
@@ -658,6 +664,10 @@ pub fn writev(task: &mut Task<'_>, a: &Args) -> SysResult {
             }
             return fdobj::pipe_write(task, &file, end, src, total);
         }
+        FileKind::Tty(end) => {
+            let total = read_iovecs(task, a.u(1), a.u(2))?.1.min(MAX_RW_COUNT);
+            return super::tty::write(task, &file, end, src, total);
+        }
         FileKind::EventFd(_) | FileKind::TimerFd(_) => {
             return fdobj::counter_write(task, &file, src);
         }
@@ -696,7 +706,7 @@ pub fn lseek(task: &mut Task<'_>, a: &Args) -> SysResult {
     if matches!(file.kind, FileKind::Path(_)) {
         return Err(Errno::EBADF);
     }
-    if matches!(file.kind, FileKind::Pipe(_)) {
+    if matches!(file.kind, FileKind::Pipe(_) | FileKind::Tty(_)) {
         return Err(Errno::ESPIPE);
     }
     let (off, whence) = (a.u(1) as i64, a.int(2));
@@ -1061,6 +1071,11 @@ pub fn ioctl(task: &mut Task<'_>, a: &Args) -> SysResult {
         return Err(Errno::EBADF);
     }
     let req = u64::from(a.uint(1));
+    if let FileKind::Tty(end) = &file.kind
+        && super::tty::is_tty_ioctl(a.uint(1))
+    {
+        return super::tty::ioctl(task, &file, end, a.uint(1), a.u(2));
+    }
     match req {
         FIOCLEX | FIONCLEX => return task.fds_mut().set_cloexec(fd, req == FIOCLEX).map(|()| 0),
         FIONBIO => {

@@ -23,6 +23,7 @@ pub mod table;
 mod time;
 mod timer;
 mod tree;
+pub mod tty;
 mod wait;
 pub(crate) use clone::check_executable;
 
@@ -109,6 +110,8 @@ pub fn dispatch_args(task: &mut Task<'_>, nr: u64, args: &Args) -> u64 {
             Err(Errno::ENOSYS)
         }
     };
+    // Masters closed by the call hang their terminals up.
+    crate::fs::pty::run_hangups(&mut task.k);
     let rax = match result {
         Ok(v) => v,
         Err(e) => e.as_return(),

@@ -294,7 +294,11 @@ fn do_open_how(
             if nodev(&d) {
                 return Err(Errno::EACCES);
             }
-            crate::fs::dev::open(attr.rdev, open_flags)?
+            const O_NOCTTY: u32 = 0o400;
+            match crate::fs::pty::open(task, attr.rdev, flags & O_NOCTTY != 0)? {
+                Some(tty) => tty,
+                None => crate::fs::dev::open(attr.rdev, open_flags)?,
+            }
         }
         libc::S_IFREG => {
             if writes {
@@ -583,6 +587,12 @@ fn file_stat(task: &Task<'_>, file: &FileDescription) -> Result<libc::stat, Errn
             st.st_ino = end.pipe.ino;
             st.st_uid = creds.uid;
             st.st_gid = creds.gid;
+        }
+        FileKind::Tty(end) => {
+            st = match file.dentry() {
+                Some(d) => dentry_stat(d),
+                None => attr_stat(&end.pty.attr()),
+            }
         }
         // Linux's anonymous inode: one inode, mode 0600 with no type.
         FileKind::EventFd(_)

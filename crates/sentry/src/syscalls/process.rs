@@ -398,6 +398,7 @@ pub fn setsid(task: &mut Task<'_>, _: &Args) -> SysResult {
     let p = task.process_mut();
     p.sid = pid;
     p.pgid = pid;
+    p.ctty = None;
     Ok(pid as u64)
 }
 

@@ -86,6 +86,7 @@ fn sink_write(
                 }
                 Err(e) => Err(e),
             },
+            FileKind::Tty(end) => super::tty::write_bytes(task, end, rest, nonblock),
             FileKind::Ops(o) => {
                 let mut pos = o.pos.lock();
                 let append = file.status() & O_APPEND != 0;

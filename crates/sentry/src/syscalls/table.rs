@@ -84,7 +84,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "ioctl",
         fs::ioctl,
-        "TCGETS and TIOCGWINSZ on host terminals; other requests ENOTTY",
+        "FIONBIO, FIOCLEX, FIONCLEX, FIONREAD; on the sentry's ptys the termios (TCGETS, TCSETS/W/F and the termios2 ones), window size (TIOCGWINSZ, TIOCSWINSZ with SIGWINCH), TCFLSH, TCXONC, TCSBRK, TIOCOUTQ, the controlling terminal and job control (TIOCSCTTY, TIOCNOTTY, TIOCGPGRP, TIOCSPGRP, TIOCGSID) and the master's TIOCGPTN, TIOCSPTLCK, TIOCGPTLCK, TIOCGPTPEER; TCGETS and TIOCGWINSZ on host terminals; other requests ENOTTY (TIOCPKT, TIOCSTI, TIOCEXCL among them)",
         "dxp",
     ), // 16
     full("pread64", fs::pread64, "dpul"), // 17

@@ -489,6 +489,17 @@ fn stat(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
     } else {
         i64::from(p.exit_signal)
     };
+    // The controlling terminal (new_encode_dev of its number) and its
+    // foreground group.
+    let (tty_nr, tpgid) = p.ctty.as_ref().map_or((0u64, -1i64), |tty| {
+        let rdev = crate::fs::pty::pts_rdev(tty.index);
+        let (ma, mi) = (
+            u64::from(crate::fs::dev::major(rdev)),
+            u64::from(crate::fs::dev::minor(rdev)),
+        );
+        let fg = tty.state().pgrp.map_or(-1, i64::from);
+        ((mi & 0xff) | (ma << 8) | ((mi & !0xff) << 12), fg)
+    });
     let mut s = String::new();
     let id = t.tid.unwrap_or(t.tgid);
     let _ = write!(s, "{id} (");
@@ -497,7 +508,7 @@ fn stat(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        ") {st} {} {} {} 0 -1 {} {faults} 0 0 0 {} {} {} {} {priority} {} {} 0 {start} {} {} {} {} {} {} 0 0 {} {} {} {} {} 0 0 {exit_signal} 0 {} {} 0 0 0 {} {} {brk} {} {} {} {} {}",
+        ") {st} {} {} {} {tty_nr} {tpgid} {} {faults} 0 0 0 {} {} {} {} {priority} {} {} 0 {start} {} {} {} {} {} {} 0 0 {} {} {} {} {} 0 0 {exit_signal} 0 {} {} 0 0 0 {} {} {brk} {} {} {} {} {}",
         p.ppid,
         p.pgid,
         p.sid,

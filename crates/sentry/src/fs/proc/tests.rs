@@ -27,7 +27,8 @@ fn with_proc(f: impl FnOnce(&mut Task<'_>, u64)) {
         ..MountOpts::default()
     };
     let vfs = Vfs::new(root, opts).unwrap();
-    crate::fs::mounts::defaults(&vfs, mem, 2, &[]).unwrap();
+    let devpts = Arc::clone(&kernel.state.lock().devpts);
+    crate::fs::mounts::defaults(&vfs, mem, 2, &devpts, &[]).unwrap();
     let root = Arc::clone(vfs.root());
     kernel.vfs.set(vfs).unwrap();
     let mut task = Task::lock(&kernel, 1, vmm::UserRegs::default(), None).expect("pid 1");
