@@ -123,6 +123,9 @@ pub enum Request {
     Resume,
     /// Kills every process; the sandbox process exits.
     Destroy,
+    /// A host terminal's size changed: every console takes its host
+    /// side's size (SIGWINCH to its foreground group if it changed).
+    Resize,
 }
 
 /// One process, as `ps` reports it.
@@ -374,6 +377,7 @@ mod tests {
             Request::Pause,
             Request::Resume,
             Request::Destroy,
+            Request::Resize,
         ];
         for r in all {
             assert_eq!(Request::decode(&r.encode()), Ok(r));

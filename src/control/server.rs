@@ -52,6 +52,9 @@ pub struct Server {
     /// (several waiters may ask).
     collected: HashMap<i32, Exit>,
     exit_event: OwnedFd,
+    /// Written by the SIGWINCH handler when the host terminal of init's
+    /// console (the sandbox process's controlling terminal) is resized.
+    winch_event: Option<OwnedFd>,
     /// The gofer's channel (a duplicate, watched for hang-up only).
     gofer: Option<OwnedFd>,
     control: Control,
@@ -104,6 +107,7 @@ impl Server {
             waiters: Vec::new(),
             collected: HashMap::new(),
             exit_event,
+            winch_event: None,
             gofer,
             control,
             main,
@@ -130,6 +134,12 @@ impl Server {
                 Err(_) => break,
             }
         }
+    }
+
+    /// Watches `fd` (an eventfd the SIGWINCH handler writes).
+    pub fn with_winch(mut self, fd: OwnedFd) -> Server {
+        self.winch_event = Some(fd);
+        self
     }
 
     fn accept(&mut self, ops: &mut EventOps) {
@@ -352,6 +362,10 @@ impl Server {
                 self.destroy("destroyed by the runtime");
                 Response::Ok
             }
+            Request::Resize => {
+                self.control.resize_consoles();
+                Response::Ok
+            }
         })
     }
 
@@ -522,6 +536,17 @@ impl MutEventSubscriber for Server {
             self.accept(ops);
         } else if fd == self.exit_event.as_raw_fd() {
             self.exits_happened(ops);
+        } else if self
+            .winch_event
+            .as_ref()
+            .is_some_and(|w| w.as_raw_fd() == fd)
+        {
+            let mut counter = [0u8; 8];
+            if let Some(w) = &self.winch_event {
+                // SAFETY: reads 8 bytes into a live buffer; EAGAIN is fine.
+                unsafe { libc::read(w.as_raw_fd(), counter.as_mut_ptr().cast(), 8) };
+            }
+            self.control.resize_consoles();
         } else if self.gofer.as_ref().is_some_and(|g| g.as_raw_fd() == fd) {
             let set = events.event_set();
             if set.intersects(EventSet::READ_HANG_UP | EventSet::HANG_UP | EventSet::ERROR) {

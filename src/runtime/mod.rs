@@ -192,6 +192,9 @@ fn create_container(
     let mut master = None;
     let console = if spec.terminal {
         let made = tty::open_pair().and_then(|pair| {
+            if let Some(ws) = tty::window_size(std::io::stdout().as_fd()) {
+                tty::set_window_size(pair.master.as_fd(), &ws);
+            }
             match args.console_socket.as_deref() {
                 Some(path) => tty::send_to_console_socket(path, &pair)?,
                 None => master = Some(pair.master),
@@ -716,6 +719,7 @@ impl Forwarder {
                     if let Some(ws) = tty::window_size(std::io::stdout().as_fd()) {
                         tty::set_window_size(m.as_fd(), &ws);
                     }
+                    let _ = call(&sd, &Request::Resize, &[]);
                     continue;
                 }
                 let _ = call(&sd, &Request::Signal { target, signo: sig }, &[]);
@@ -942,6 +946,10 @@ pub fn exec(cli: &Cli, args: &ExecArgs) -> Result<i32, RuntimeError> {
             return Err(msg("exec --detach with a terminal needs --console-socket"));
         }
         let pair = tty::open_pair().map_err(|e| msg(format!("terminal: {e}")))?;
+        // The size it starts with: ours, when we have a terminal.
+        if let Some(ws) = tty::window_size(std::io::stdout().as_fd()) {
+            tty::set_window_size(pair.master.as_fd(), &ws);
+        }
         if let Some(path) = &args.console_socket {
             tty::send_to_console_socket(path, &pair).map_err(|e| msg(e.to_string()))?;
         }

@@ -109,6 +109,13 @@ fn run(
         .map_err(|e| setup("the control socket", &e))?;
 
     let opts = BootOptions::new(cli, args.memory);
+    // With a terminal, its host side becomes this process's controlling
+    // terminal (`create` made us a session leader), so that a resize of
+    // its master (conmon, the containerd shim) sends us SIGWINCH.
+    let winch = match &console {
+        Some(c) => Some(watch_winch(c).map_err(|e| setup("the terminal", &e))?),
+        None => None,
+    };
     let Prepared {
         mut config,
         machine,
@@ -142,6 +149,10 @@ fn run(
         std::sync::Arc::clone(&reason),
     )
     .map_err(|e| setup("the control socket", &e))?;
+    let srv = match winch {
+        Some(w) => srv.with_winch(w),
+        None => srv,
+    };
     // Unnamed: naming a thread takes prctl, which the filter forbids.
     std::thread::Builder::new()
         .spawn(move || srv.run(manager))
@@ -199,4 +210,40 @@ fn write_exit(f: &std::fs::File, status: i32, signal: Option<i32>, reason: Optio
             log::error!("writing the exit record: {e}");
         }
     }
+}
+
+/// The eventfd the SIGWINCH handler writes (-1: none).
+static WINCH_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn on_winch(_sig: libc::c_int) {
+    let fd = WINCH_FD.load(std::sync::atomic::Ordering::Relaxed);
+    if fd >= 0 {
+        server::signal_eventfd(fd);
+    }
+}
+
+/// Makes `tty` our controlling terminal and routes SIGWINCH to a new
+/// eventfd, which the control loop watches.
+fn watch_winch(tty: &OwnedFd) -> std::io::Result<OwnedFd> {
+    // SAFETY: TIOCSCTTY on a terminal we hold; 0: do not steal it.
+    if unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
+        log::warn!(
+            "the terminal cannot be our controlling terminal ({}): resizes will not reach the container",
+            std::io::Error::last_os_error()
+        );
+    }
+    let fd = server::exit_eventfd()?;
+    WINCH_FD.store(fd.as_raw_fd(), std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: installs a handler that only makes an async-signal-safe
+    // write; SA_RESTART keeps interrupted host calls going.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_winch as *const () as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        if libc::sigaction(libc::SIGWINCH, &sa, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(fd)
 }

@@ -405,6 +405,16 @@ impl Control {
         }
     }
 
+    /// Every console takes its host terminal's window size (SIGWINCH to
+    /// its foreground group where it changed).
+    pub fn resize_consoles(&self) {
+        for c in self.consoles.lock().iter() {
+            if let Err(e) = c.resize_from_host() {
+                log::debug!("console: window size: {e}");
+            }
+        }
+    }
+
     pub fn resume(&self) {
         let mut k = self.kernel.state.lock();
         resume_locked(&mut k);

@@ -491,6 +491,7 @@ fn console_is_inits_terminal() {
         cwd: "/".into(),
         uid: 0,
         gid: 0,
+        groups: Vec::new(),
         hostname: "h".into(),
         rlimits: vec![],
         memory_limit: 64 << 20,
