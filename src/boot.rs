@@ -87,6 +87,9 @@ impl Prepared {
 /// The options `boot` and the lifecycle commands share.
 pub struct BootOptions {
     pub strace: bool,
+    /// `--panic-signal`, as a number.
+    pub panic_signal: Option<i32>,
+    pub watchdog_action: crate::cli::WatchdogAction,
     pub platform: PlatformChoice,
     pub memory: Option<u64>,
     pub exitless: bool,
@@ -98,6 +101,8 @@ impl BootOptions {
     pub fn new(cli: &crate::cli::Cli, memory: Option<u64>) -> BootOptions {
         BootOptions {
             strace: cli.strace,
+            panic_signal: cli.panic_signal_number(),
+            watchdog_action: cli.watchdog_action,
             platform: cli.platform,
             memory,
             exitless: cli.exitless == crate::cli::Toggle::On,
@@ -110,18 +115,118 @@ impl BootOptions {
 pub fn boot(args: &BootArgs, opts: &BootOptions, log: &LogSettings) -> Result<i32, BootError> {
     let spec = Bundle::new(&args.bundle).load()?;
     let p = prepare(spec, opts, log)?;
+    let panic = opts
+        .panic_signal
+        .map(PanicSignal::install)
+        .transpose()
+        .map_err(|e| BootError::Platform(format!("--panic-signal: {e}")))?;
     let mut before_guest = || -> Result<(), String> {
         seccomp::install().map_err(|e| e.to_string())?;
         log::debug!("seccomp filter installed");
         Ok(())
     };
     let machine = Prepared::machine(p.machine)?;
-    let status = sentry::run_on(machine, p.config, &mut before_guest)?;
+    let mut sandbox = sentry::Sandbox::create(machine, p.config, &mut before_guest)?;
+    if let Some(ps) = panic {
+        ps.watch(sandbox.control());
+    }
+    sandbox.start()?;
+    let status = sandbox.wait();
     log::debug!("container exited: {status:?}");
     // The gofer sees EOF when we exit (the kernel held the last handle on
     // it); waiting for it would need wait4, which the filter does not
     // allow.
     Ok(status.code())
+}
+
+/// `--panic-signal`: on that signal the sandbox process logs every guest
+/// process and thread, then aborts (the container ends with it).
+pub struct PanicSignal {
+    event: std::os::fd::OwnedFd,
+    signal: i32,
+}
+
+static PANIC_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+extern "C" fn on_panic_signal(_sig: libc::c_int) {
+    let fd = PANIC_FD.load(std::sync::atomic::Ordering::Relaxed);
+    if fd >= 0 {
+        crate::control::server::signal_eventfd(fd);
+    }
+}
+
+impl PanicSignal {
+    /// Routes `signal` to an eventfd (before the seccomp filter).
+    pub fn install(signal: i32) -> std::io::Result<PanicSignal> {
+        if matches!(signal, libc::SIGKILL | libc::SIGSTOP) || !(1..=64).contains(&signal) {
+            return Err(std::io::Error::other(format!(
+                "signal {signal} cannot be caught"
+            )));
+        }
+        let event = crate::control::server::exit_eventfd()?;
+        // Blocking reads: the watcher thread sleeps in read(2).
+        // SAFETY: fcntl on the eventfd we own.
+        unsafe {
+            let fl = libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&event), libc::F_GETFL);
+            libc::fcntl(
+                std::os::fd::AsRawFd::as_raw_fd(&event),
+                libc::F_SETFL,
+                fl & !libc::O_NONBLOCK,
+            );
+        }
+        PANIC_FD.store(
+            std::os::fd::AsRawFd::as_raw_fd(&event),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        // SAFETY: a handler that only makes an async-signal-safe write.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_panic_signal as *const () as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            if libc::sigaction(signal, &sa, std::ptr::null_mut()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(PanicSignal { event, signal })
+    }
+
+    /// Starts the thread that waits for the signal, dumps and aborts.
+    pub fn watch(self, control: sentry::control::Control) {
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8];
+            // SAFETY: a blocking read of 8 bytes into our buffer.
+            let n = unsafe {
+                libc::read(
+                    std::os::fd::AsRawFd::as_raw_fd(&self.event),
+                    buf.as_mut_ptr().cast(),
+                    8,
+                )
+            };
+            if n != 8 {
+                return;
+            }
+            let mut dump = format!(
+                "sandbox: panic signal {} received: guest processes:\n",
+                self.signal
+            );
+            for p in control.processes() {
+                dump.push_str(&format!(
+                    "  pid {} ppid {} uid {} state {} threads {} cpu {} ms: {}\n",
+                    p.pid,
+                    p.ppid,
+                    p.uid,
+                    p.state,
+                    p.threads,
+                    p.cpu_ns / 1_000_000,
+                    p.cmd
+                ));
+            }
+            log::error!("{dump}");
+            eprint!("{dump}");
+            std::process::abort();
+        });
+    }
 }
 
 /// Starts the VM's creation and the gofer, finds and opens the
@@ -193,6 +298,10 @@ pub fn prepare(
         uid: spec.uid,
         gid: spec.gid,
         groups: spec.groups.clone(),
+        watchdog: Some(match opts.watchdog_action {
+            crate::cli::WatchdogAction::Log => sentry::kernel::watchdog::Action::Log,
+            crate::cli::WatchdogAction::Panic => sentry::kernel::watchdog::Action::Panic,
+        }),
         hostname: spec
             .hostname
             .clone()

@@ -71,11 +71,28 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = Toggle::On, value_name = "on|off")]
     pub exitless: Toggle,
 
+    /// What the watchdog does about a guest thread stuck in the sentry
+    /// for a minute: log it, or abort the sandbox (ending the container).
+    #[arg(long, global = true, value_enum, default_value_t = WatchdogAction::Log)]
+    pub watchdog_action: WatchdogAction,
+
+    /// On this signal (a number or name, as `kill` takes them), the sandbox
+    /// process logs every guest process and thread, then aborts.
+    #[arg(long, global = true, value_name = "SIGNAL")]
+    pub panic_signal: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
 
 impl Cli {
+    /// `--panic-signal` as a number (checked by `main` before any work).
+    pub fn panic_signal_number(&self) -> Option<i32> {
+        self.panic_signal
+            .as_deref()
+            .and_then(|s| crate::runtime::parse_signal(s).ok())
+    }
+
     /// Where logs go: `--log`, else with `--debug-log DIR` a debug log
     /// per command in DIR (`sandbox.PID.COMMAND.log`), else stderr.
     pub fn log_settings(&self) -> LogSettings {
@@ -171,6 +188,13 @@ impl Command {
             Command::Features => "features",
         }
     }
+}
+
+/// What the watchdog does about a stuck guest thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WatchdogAction {
+    Log,
+    Panic,
 }
 
 /// The network a container gets.

@@ -38,6 +38,11 @@ fn main() {
         fail(&e.to_string(), false);
     }
     let to_file = cli.log.is_some() || cli.debug_log.is_some();
+    if let Some(s) = &cli.panic_signal
+        && let Err(e) = runtime::parse_signal(s)
+    {
+        fail(&format!("--panic-signal: {e}"), to_file);
+    }
     let rt = |r: Result<i32, runtime::RuntimeError>| match r {
         Ok(code) => code,
         Err(e) => fail(&e.to_string(), to_file),

@@ -441,3 +441,32 @@ fn create_start_exec_kill_wait_delete() {
         o.stderr_lossy()
     );
 }
+
+#[test]
+fn the_panic_signal_dumps_the_processes_and_ends_the_sandbox() {
+    require_prerequisites();
+    let rt = Runtime::new("rc-panic");
+    let b = bundle("rc-panic", "while true; do sleep 0.1; done");
+    rt.detached(&[
+        "--panic-signal",
+        "USR2",
+        "run",
+        "-d",
+        "--bundle",
+        &b.path().display().to_string(),
+        "x",
+    ]);
+    let pid = rt.pid("x");
+    // SAFETY: kill(2) on the sandbox process the state names.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGUSR2) }, 0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rt.status("x") != "stopped" && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(rt.status("x"), "stopped");
+    // The sandbox process's stderr is the file `detached` gave it.
+    let log = std::fs::read_to_string(rt.root.path().join("stdio-7")).unwrap_or_default();
+    assert!(log.contains("panic signal 12 received"), "{log}");
+    assert!(log.contains("pid 1 ppid 0"), "{log}");
+    rt.ok(&["delete", "x"]);
+}

@@ -126,6 +126,16 @@ fn global_args(cli: &Cli) -> Vec<std::ffi::OsString> {
     v.push(format!("--platform={}", pv(&|| cli.platform.to_possible_value())).into());
     v.push(format!("--overlay={}", pv(&|| cli.overlay.to_possible_value())).into());
     v.push(format!("--exitless={}", pv(&|| cli.exitless.to_possible_value())).into());
+    v.push(
+        format!(
+            "--watchdog-action={}",
+            pv(&|| cli.watchdog_action.to_possible_value())
+        )
+        .into(),
+    );
+    if let Some(s) = cli.panic_signal_number() {
+        v.push(format!("--panic-signal={s}").into());
+    }
     v
 }
 

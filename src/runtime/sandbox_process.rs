@@ -122,6 +122,11 @@ fn run(
         gofer_fd,
     } = prepare(spec, &opts, log)?;
     config.console = console;
+    let panic = opts
+        .panic_signal
+        .map(crate::boot::PanicSignal::install)
+        .transpose()
+        .map_err(|e| setup("--panic-signal", &e))?;
     let manager =
         event_manager::EventManager::<Server>::new().map_err(|e| setup("the control loop", &e))?;
     let exit_event = server::exit_eventfd().map_err(|e| setup("an eventfd", &e))?;
@@ -135,6 +140,9 @@ fn run(
     let mut sandbox = sentry::Sandbox::create(machine, config, &mut before_guest)
         .map_err(|e| ProcessError::Boot(e.into()))?;
     let control = sandbox.control();
+    if let Some(ps) = panic {
+        ps.watch(control.clone());
+    }
     control.on_exit(Box::new(move || server::signal_eventfd(exit_event_raw)));
     let (main_tx, main_rx) = mpsc::channel();
     let (flushed_tx, flushed_rx) = mpsc::channel();

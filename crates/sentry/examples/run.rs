@@ -50,6 +50,7 @@ fn main() {
         uid: 0,
         gid: 0,
         groups: Vec::new(),
+        watchdog: None,
         hostname: "sandbox".into(),
         rlimits: vec![],
         memory_limit: 512 << 20,

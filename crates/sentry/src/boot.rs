@@ -291,6 +291,10 @@ pub struct Sandbox {
     init_regs: Option<vmm::UserRegs>,
     timekeeper: Option<crate::time::Timekeeper>,
     timer_thread: Option<std::thread::JoinHandle<()>>,
+    watchdog: Option<(
+        std::thread::JoinHandle<()>,
+        Arc<std::sync::atomic::AtomicBool>,
+    )>,
     strace: bool,
     began: std::time::Instant,
     loaded: std::time::Duration,
@@ -352,7 +356,22 @@ impl Sandbox {
             .map_err(|e| Error::Setup(e.to_string()))?;
         let timer_thread = crate::kernel::timers::start(&kernel)
             .map_err(|e| Error::Setup(format!("timer thread: {e}")))?;
+        let watchdog = match config.watchdog {
+            Some(action) => {
+                let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let t = crate::kernel::watchdog::start(
+                    Arc::clone(&kernel.watchdog),
+                    action,
+                    crate::kernel::watchdog::TIMEOUT,
+                    Arc::clone(&stop),
+                )
+                .map_err(|e| Error::Setup(format!("watchdog thread: {e}")))?;
+                Some((t, stop))
+            }
+            None => None,
+        };
         let mut sb = Sandbox {
+            watchdog,
             kernel,
             consoles: Arc::new(parking_lot::Mutex::new(console.into_iter().collect())),
             machine,
@@ -438,6 +457,10 @@ impl Sandbox {
             self.kernel.timer_cv.notify_all();
         }
         if let Some(t) = self.timer_thread.take() {
+            let _ = t.join();
+        }
+        if let Some((t, stop)) = self.watchdog.take() {
+            stop.store(true, std::sync::atomic::Ordering::Release);
             let _ = t.join();
         }
     }

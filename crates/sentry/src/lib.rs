@@ -74,6 +74,9 @@ pub struct BootConfig {
     pub gid: u32,
     /// Supplementary groups (`process.user.additionalGids`).
     pub groups: Vec<u32>,
+    /// What the watchdog does about a guest thread stuck in the sentry
+    /// (`kernel::watchdog`); None: no watchdog.
+    pub watchdog: Option<kernel::watchdog::Action>,
     pub hostname: String,
     pub rlimits: Vec<Rlimit>,
     /// Bytes of guest memory (the memory file's size).

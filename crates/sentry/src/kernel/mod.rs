@@ -33,6 +33,7 @@ pub mod signal;
 pub mod task;
 pub mod timers;
 pub mod waitq;
+pub mod watchdog;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -105,6 +106,8 @@ pub struct Kernel {
     /// init or a process the runtime started ends, so that the runtime's
     /// control loop can answer its waiters.
     pub exit_notify: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// The guest threads' busy stamps, for the watchdog.
+    pub watchdog: Arc<watchdog::Registry>,
 }
 
 /// Counters for logs and benchmarks.
@@ -165,6 +168,9 @@ pub struct Thread {
     /// PR_SET_PDEATHSIG.
     pub pdeathsig: u32,
     pub stats: TaskStats,
+    /// When the thread's host thread started handling its current trap
+    /// (0: in guest code, asleep or waiting on the host); see `watchdog`.
+    pub busy: watchdog::Stamp,
     /// The thread must exit at its next check (group exit, exec of
     /// another thread, SIGKILL).
     pub killed: bool,
@@ -238,6 +244,7 @@ impl Thread {
             comm,
             pdeathsig: 0,
             stats: TaskStats::default(),
+            busy: Arc::default(),
             killed: false,
             exit_status: 0,
             cpu_clock: None,
@@ -608,6 +615,7 @@ impl Kernel {
             timer_cv: Condvar::new(),
             timer_stop: std::sync::atomic::AtomicBool::new(false),
             exit_notify: std::sync::OnceLock::new(),
+            watchdog: Arc::default(),
         })
     }
 

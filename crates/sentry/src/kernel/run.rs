@@ -160,10 +160,21 @@ fn thread_main(kernel: &Arc<Kernel>, mut tid: Tid, mut regs: UserRegs, fpu: Opti
     }
     let mut trap: Option<Trap> = None;
     let mut spurious: (u64, u32) = (u64::MAX, 0);
+    // This thread's busy stamp, under the TID it has now (exec by another
+    // thread gives it the leader's).
+    let mut watched: Option<(Tid, super::watchdog::Stamp)> = None;
     loop {
         let Some(mut t) = Task::lock(kernel, tid, regs, Some(&mut vcpu)) else {
             break;
         };
+        if watched.as_ref().is_none_or(|(w, _)| *w != t.tid) {
+            if let Some((old, _)) = watched.take() {
+                kernel.watchdog.unregister(old);
+            }
+            let stamp = Arc::clone(&t.thread().busy);
+            kernel.watchdog.register(t.tid, &stamp);
+            watched = Some((t.tid, stamp));
+        }
         cputime::leave_guest(t.thread_mut());
         let mut syscall = None;
         if let Some(tr) = trap.take() {
@@ -178,6 +189,10 @@ fn thread_main(kernel: &Arc<Kernel>, mut tid: Tid, mut regs: UserRegs, fpu: Opti
         // `sandbox pause`: park here until resumed (or killed, which the
         // next pass through `before_user` acts on).
         if t.k.paused {
+            // Paused is not stuck (see `watchdog`).
+            if let Some((_, stamp)) = &watched {
+                stamp.store(0, std::sync::atomic::Ordering::Relaxed);
+            }
             while t.k.paused && !t.thread().killed {
                 let cond = Arc::clone(&t.thread().cond);
                 cond.wait(&mut t.k);
@@ -187,11 +202,18 @@ fn thread_main(kernel: &Arc<Kernel>, mut tid: Tid, mut regs: UserRegs, fpu: Opti
         }
         let space = t.mm().space_arc();
         cputime::enter_guest(t.thread_mut());
+        if let Some((_, stamp)) = &watched {
+            stamp.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
         drop(t);
         if let (Some(p), Some(nr)) = (kernel.poller.get(), syscall) {
             p.exit_path_syscall(nr);
         }
-        match vcpu.run_user(&mut regs, &space) {
+        let ran = vcpu.run_user(&mut regs, &space);
+        if let Some((_, stamp)) = &watched {
+            stamp.store(kernel.watchdog.now(), std::sync::atomic::Ordering::Relaxed);
+        }
+        match ran {
             Ok(tr) => trap = Some(tr),
             Err(e) => {
                 log::error!("thread {tid}: the vCPU failed: {e}");
@@ -204,6 +226,9 @@ fn thread_main(kernel: &Arc<Kernel>, mut tid: Tid, mut regs: UserRegs, fpu: Opti
     }
     if let Some(p) = kernel.poller.get() {
         p.unregister(tid);
+    }
+    if let Some((w, _)) = watched {
+        kernel.watchdog.unregister(w);
     }
     kernel.put_vcpu(vcpu);
 }

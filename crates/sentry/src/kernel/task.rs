@@ -155,6 +155,9 @@ impl<'a> Task<'a> {
             return Wake::Interrupted;
         }
         let cond = Arc::clone(&self.thread().cond);
+        // Asleep is not stuck (see `watchdog`).
+        let busy = Arc::clone(&self.thread().busy);
+        let stamp = busy.swap(0, std::sync::atomic::Ordering::Relaxed);
         let timed_out = match deadline {
             Some(d) => cond.wait_until(&mut self.k, d).timed_out(),
             None => {
@@ -162,6 +165,12 @@ impl<'a> Task<'a> {
                 false
             }
         };
+        if stamp != 0 {
+            busy.store(
+                self.kernel.watchdog.now(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
         if self.interrupted() {
             Wake::Interrupted
         } else if timed_out || deadline.is_some_and(|d| Instant::now() >= d) {
@@ -188,7 +197,22 @@ impl<'a> Task<'a> {
 
     /// Runs `f` (a host call that may block) with the kernel unlocked.
     pub fn unlocked<R>(&mut self, f: impl FnOnce() -> R) -> R {
-        MutexGuard::unlocked(&mut self.k, f)
+        // Waiting on the host (a gofer request, a blocking read) is not
+        // being stuck in the sentry (see `watchdog`).
+        let busy = self.k.threads.get(&self.tid).map(|t| Arc::clone(&t.busy));
+        let stamp = busy
+            .as_ref()
+            .map_or(0, |b| b.swap(0, std::sync::atomic::Ordering::Relaxed));
+        let r = MutexGuard::unlocked(&mut self.k, f);
+        if let Some(b) = busy
+            && stamp != 0
+        {
+            b.store(
+                self.kernel.watchdog.now(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        r
     }
 
     /// Whether signal `sig` would be ignored by this process right now
