@@ -461,6 +461,7 @@ impl Sandbox {
         }
         if let Some((t, stop)) = self.watchdog.take() {
             stop.store(true, std::sync::atomic::Ordering::Release);
+            t.thread().unpark();
             let _ = t.join();
         }
     }

@@ -85,7 +85,8 @@ impl Registry {
 
 /// Starts the watchdog thread (before the seccomp filter: it is a thread
 /// like any other, but starts early so that nothing about it can fail
-/// later). It stops when `stop` is set.
+/// later). It stops when `stop` is set and the thread unparked (so that
+/// a container's end never waits out its period).
 pub fn start(
     registry: Arc<Registry>,
     action: Action,
@@ -95,7 +96,10 @@ pub fn start(
     std::thread::Builder::new().spawn(move || {
         let mut reported: HashMap<Tid, ()> = HashMap::new();
         while !stop.load(Ordering::Acquire) {
-            std::thread::sleep(Duration::from_millis(250));
+            std::thread::park_timeout(Duration::from_millis(250));
+            if stop.load(Ordering::Acquire) {
+                break;
+            }
             let stuck = registry.stuck(timeout);
             reported.retain(|t, _| stuck.iter().any(|(s, _)| s == t));
             for (tid, age) in stuck {
