@@ -100,6 +100,20 @@ fn an_interactive_exec_shell_behaves_like_one() {
         &b.path().display().to_string(),
         "t",
     ]);
+    // Whatever happens below, the container goes (before its state dir).
+    struct Cleanup<'a>(&'a Path);
+    impl Drop for Cleanup<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new(SANDBOX)
+                .arg("--root")
+                .arg(self.0)
+                .args(["delete", "--force", "t"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+    let _cleanup = Cleanup(root.path());
 
     let (master, replica) = openpty(33, 101);
     let r = replica.as_raw_fd();
@@ -180,5 +194,4 @@ fn an_interactive_exec_shell_behaves_like_one() {
         let _ = read_until(&master, "\u{0}", Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(3));
-    rt(&["delete", "--force", "t"]);
 }
