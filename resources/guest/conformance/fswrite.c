@@ -382,6 +382,30 @@ CASE(write_beyond_rlimit_fsize_efbig)
 	EXPECT_EQ(st_of("f").st_size, 100);
 }
 
+CASE(sendfile_and_copy_file_range_obey_rlimit_fsize)
+{
+	struct rlimit rl = { 100, 100 };
+	off_t off = 0;
+	loff_t in_off = 0, out_off = 98;
+	int in, out;
+
+	ws_begin();
+	in = make_file("src", "0123456789");
+	out = make_file("dst", "");
+	signal(SIGXFSZ, SIG_IGN);
+	CHECK(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+	CHECK(lseek(out, 95, SEEK_SET) == 95);
+	/* A transfer that crosses the limit is cut short... */
+	EXPECT_EQ(sendfile(out, in, &off, 10), 5);
+	EXPECT_EQ(st_of("dst").st_size, 100);
+	/* ...and one that starts at it fails. */
+	EXPECT_ERR(sendfile(out, in, &off, 5), EFBIG);
+	EXPECT_EQ(copy_file_range(in, &in_off, out, &out_off, 10, 0), 2);
+	out_off = 100;
+	EXPECT_ERR(copy_file_range(in, &in_off, out, &out_off, 10, 0), EFBIG);
+	EXPECT_EQ(st_of("dst").st_size, 100);
+}
+
 /* ---- truncate ---- */
 
 CASE(ftruncate_grows_and_shrinks)

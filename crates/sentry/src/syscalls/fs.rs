@@ -304,7 +304,7 @@ fn ops_read(o: &OpsFile, iov: &[host::IoVec], off: Option<u64>) -> SysResult {
 
 /// Writes guest segments to a sentry-served file at `off` (None: at the
 /// description's offset, which moves), or at its end for O_APPEND.
-fn ops_write(
+pub(super) fn ops_write(
     task: &mut Task<'_>,
     o: &OpsFile,
     iov: &[host::IoVec],

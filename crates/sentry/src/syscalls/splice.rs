@@ -87,20 +87,16 @@ fn sink_write(
                 Err(e) => Err(e),
             },
             FileKind::Tty(end) => super::tty::write_bytes(task, end, rest, nonblock),
+            // As write(2): RLIMIT_FSIZE (EFBIG and SIGXFSZ at the limit,
+            // a short transfer across it), O_APPEND, the file offset.
             FileKind::Ops(o) => {
-                let mut pos = o.pos.lock();
+                let v = [IoVec {
+                    base: rest.as_ptr().cast_mut(),
+                    len: rest.len(),
+                }];
                 let append = file.status() & O_APPEND != 0;
-                let at = if append {
-                    None
-                } else {
-                    Some(off.map_or(*pos, |o| o + done as u64))
-                };
-                o.ops.write(at, rest).map(|(n, after)| {
-                    if off.is_none() {
-                        *pos = after;
-                    }
-                    n
-                })
+                super::fs::ops_write(task, o, &v, off.map(|o| o + done as u64), append)
+                    .map(|n| n as usize)
             }
             FileKind::File(_) | FileKind::Stdio(_) => {
                 let fd = file.host_fd().ok_or(Errno::EINVAL)?;
@@ -129,6 +125,27 @@ fn sink_write(
         }
     }
     Ok(done)
+}
+
+/// Gives `k` bytes read from `file` back to it: its file offset moves
+/// back, unless the caller passed an offset of its own. A pipe cannot
+/// take them back (they are dropped, and logged).
+fn unread(file: &FileDescription, explicit_offset: bool, k: usize) {
+    if explicit_offset || k == 0 {
+        return;
+    }
+    match &file.kind {
+        FileKind::Ops(o) => {
+            let mut pos = o.pos.lock();
+            *pos = pos.saturating_sub(k as u64);
+        }
+        FileKind::File(_) | FileKind::Stdio(_) => {
+            if let Some(fd) = file.host_fd() {
+                let _ = host::lseek(fd, -(k as i64), libc::SEEK_CUR);
+            }
+        }
+        _ => log::debug!("splice: {k} bytes read from a pipe but not written"),
+    }
 }
 
 /// Moves up to `len` bytes, chunk by chunk, until the source ends, the
@@ -163,10 +180,12 @@ fn pump(
             Err(_) => break,
         };
         if w < n {
-            log::debug!("splice: {} bytes read but not written", n - w);
+            // The source keeps what the sink did not take (its offset
+            // moves by what was transferred, as on Linux).
+            unread(src, src_off.is_some(), n - w);
         }
         total += w as u64;
-        src_off = src_off.map(|o| o + n as u64);
+        src_off = src_off.map(|o| o + w as u64);
         dst_off = dst_off.map(|o| o + w as u64);
         if w < n || n < want || one_chunk {
             break;
