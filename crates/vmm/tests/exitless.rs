@@ -31,6 +31,8 @@ const LOOP: [u8; 36] = [
 struct Poller {
     stop: Arc<AtomicBool>,
     answered: Arc<AtomicU32>,
+    /// Set once the poller has marked the mailbox active.
+    active: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -45,9 +47,11 @@ impl Poller {
     fn start_with(mb: Mailbox, delay_first: Duration, patient: bool) -> Poller {
         let stop = Arc::new(AtomicBool::new(false));
         let answered = Arc::new(AtomicU32::new(0));
-        let (s, a) = (stop.clone(), answered.clone());
+        let active = Arc::new(AtomicBool::new(false));
+        let (s, a, on) = (stop.clone(), answered.clone(), active.clone());
         let thread = std::thread::spawn(move || {
             mb.set_active(true);
+            on.store(true, Ordering::Release);
             let mut first = true;
             while !s.load(Ordering::Relaxed) {
                 match mb.try_claim() {
@@ -69,7 +73,21 @@ impl Poller {
         Poller {
             stop,
             answered,
+            active,
             thread: Some(thread),
+        }
+    }
+
+    /// Waits until the poller has marked the mailbox active (however
+    /// long a loaded host takes to schedule its thread).
+    fn wait_active(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !self.active.load(Ordering::Acquire) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the poller thread never ran"
+            );
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 }
@@ -107,6 +125,9 @@ fn guest(n: u64) -> (Arc<Machine>, AddressSpace, Vcpu, UserRegs) {
 fn run(n: u64, delay_first: Duration, kick_after: Option<Duration>) -> (UserRegs, u32) {
     let (_machine, space, mut vcpu, mut regs) = guest(n);
     let poller = vcpu.mailbox().map(|mb| Poller::start(mb, delay_first));
+    if let Some(p) = &poller {
+        p.wait_active();
+    }
     let kicker = kick_after.map(|d| {
         let k = vcpu.kicker();
         std::thread::spawn(move || {
@@ -182,7 +203,8 @@ fn kicks_inside_the_stub_never_lose_or_repeat_a_call() {
     let _serial = require_pvm();
     let n = 20_000;
     let (_machine, space, mut vcpu, mut regs) = guest(n);
-    let _poller = Poller::start(vcpu.mailbox().unwrap(), Duration::ZERO);
+    let poller = Poller::start(vcpu.mailbox().unwrap(), Duration::ZERO);
+    poller.wait_active();
     let k = vcpu.kicker();
     let stop = Arc::new(AtomicBool::new(false));
     let s2 = stop.clone();
@@ -228,6 +250,7 @@ fn a_fault_inside_the_stub_is_retried_there() {
     // rsp - 136 lands in the unmapped page below.
     regs.rsp = STACK + 64;
     let poller = Poller::start(vcpu.mailbox().unwrap(), Duration::ZERO);
+    poller.wait_active();
     let below = STACK - 0x1000;
     let mut faults_in_stub = 0;
     loop {
@@ -269,8 +292,8 @@ fn a_patient_call_outlasts_the_spin_without_an_exit() {
             .mailbox()
             .map(|mb| Poller::start_with(mb, Duration::from_millis(5), patient))
             .expect("a mailbox on kvm_pvm");
-        // Let the poller mark the mailbox active before the guest calls.
-        std::thread::sleep(Duration::from_millis(50));
+        // The poller marks the mailbox active before the guest calls.
+        poller.wait_active();
         loop {
             match vcpu.run_user(&mut regs, &space).unwrap() {
                 Trap::Syscall if regs.rax == 60 => break,
