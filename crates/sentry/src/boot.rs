@@ -175,6 +175,20 @@ pub(crate) fn stdio_entry(host_fd: std::os::fd::OwnedFd) -> FdEntry {
     }
 }
 
+/// The credentials of a process started from outside: `uid` and `gid`
+/// as real, effective, saved and filesystem IDs, and `groups`.
+pub(crate) fn credentials(
+    uid: u32,
+    gid: u32,
+    groups: &[u32],
+) -> Result<Credentials, crate::errno::Errno> {
+    let mut creds = Credentials::new(uid, gid);
+    if !groups.is_empty() {
+        creds.set_groups(groups)?;
+    }
+    Ok(creds)
+}
+
 /// Builds a process (leading its own session and group, with no parent
 /// in the container) and its one thread, not yet running; returns its
 /// PID and registers.
@@ -183,12 +197,8 @@ pub(crate) fn create_process(
     spec: ProcessSpec<'_>,
 ) -> Result<(crate::kernel::Tid, vmm::UserRegs), Error> {
     let stack_limit = spec.rlimits.soft(RLIMIT_STACK);
-    let mut creds = Credentials::new(spec.uid, spec.gid);
-    if !spec.groups.is_empty() {
-        creds
-            .set_groups(spec.groups)
-            .map_err(|e| Error::Setup(format!("additional groups: {e}")))?;
-    }
+    let creds = credentials(spec.uid, spec.gid, spec.groups)
+        .map_err(|e| Error::Setup(format!("additional groups: {e}")))?;
     // The working directory, resolved in the rootfs; one that does not
     // exist (or is not a directory) is the root, as runc would have
     // created it empty.

@@ -17,7 +17,7 @@
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
-use crate::boot::{ProcessSpec, create_process, stdio_entry, wait_status};
+use crate::boot::{ProcessSpec, create_process, credentials, stdio_entry, wait_status};
 use crate::console::Console;
 use crate::errno::Errno;
 use crate::kernel::deliver::{self, Dest};
@@ -206,12 +206,8 @@ impl Control {
                 return Err(fail("the container is not running".into()));
             }
         }
-        let mut creds = Credentials::new(spec.uid, spec.gid);
-        if !spec.groups.is_empty() {
-            creds
-                .set_groups(&spec.groups)
-                .map_err(|e| fail(format!("additional groups: {e}")))?;
-        }
+        let creds = credentials(spec.uid, spec.gid, &spec.groups)
+            .map_err(|e| fail(format!("additional groups: {e}")))?;
         let root = Arc::clone(vfs.root());
         let cwd = crate::vfs::resolve(
             &root,
@@ -283,21 +279,12 @@ impl Control {
             }
             if k.init_status.is_some() {
                 // Init ended meanwhile: the new process must not run.
-                k.external.remove(&pid);
-                k.threads.remove(&pid);
-                if let Some(p) = k.procs.remove(&pid) {
-                    k.mms.remove(&p.mm_id);
-                }
+                discard(&mut k, pid);
                 return Err(fail("the container is not running".into()));
             }
         }
         spawn_thread(&self.kernel, pid, regs, None).map_err(|e| {
-            let mut k = self.kernel.state.lock();
-            k.external.remove(&pid);
-            k.threads.remove(&pid);
-            if let Some(p) = k.procs.remove(&pid) {
-                k.mms.remove(&p.mm_id);
-            }
+            discard(&mut self.kernel.state.lock(), pid);
             fail(format!("cannot start a thread: {e}"))
         })?;
         log::debug!("exec: process {pid} runs {exe_path}");
@@ -422,6 +409,15 @@ impl Control {
 
     pub fn paused(&self) -> bool {
         self.kernel.state.lock().paused
+    }
+}
+
+/// Undoes `create_process` for a process that never ran.
+fn discard(k: &mut crate::kernel::KernelState, pid: Tid) {
+    k.external.remove(&pid);
+    k.threads.remove(&pid);
+    if let Some(p) = k.procs.remove(&pid) {
+        k.mms.remove(&p.mm_id);
     }
 }
 
