@@ -432,6 +432,7 @@ fn create_start_exec_kill_wait_delete() {
     let st = state(&rt);
     check_state(&st, "c", "stopped", b.path());
     assert_eq!(st["pid"], 0);
+    assert_eq!(st["exitStatus"], 9, "{st}");
     rt.ok(&["delete", "c"]);
     let o = rt.cmd(&["state", "c"]);
     assert_ne!(o.status, 0);

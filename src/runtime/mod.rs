@@ -454,7 +454,18 @@ pub fn start(cli: &Cli, args: &IdArg) -> Result<i32, RuntimeError> {
 pub fn state(cli: &Cli, args: &IdArg) -> Result<i32, RuntimeError> {
     let sd = state_dir(cli, &args.id)?;
     let rec = sd.load()?;
-    let st = rec.spec_state(rec.current_status());
+    let status = rec.current_status();
+    let mut st = rec.spec_state(status);
+    // Once stopped, how it ended (beside the spec's fields, as runsc's
+    // state adds its own).
+    if status == Status::Stopped
+        && let Some(e) = sd.exit()
+    {
+        st["exitStatus"] = serde_json::json!(e.status);
+        if let Some(r) = e.reason {
+            st["exitReason"] = serde_json::json!(r);
+        }
+    }
     println!("{}", serde_json::to_string_pretty(&st).unwrap_or_default());
     Ok(0)
 }
