@@ -465,17 +465,18 @@ fn open_executable(gofer: &mut Gofer, path: &Path) -> Result<File, BootError> {
     Ok(file)
 }
 
-/// Checks the ELF header: magic, 64-bit, x86-64 executable or PIE.
+/// Checks the ELF header (magic, 64-bit, x86-64 executable or PIE), or
+/// that the file is a `#!` script.
 fn check_elf(file: &File) -> Result<(), String> {
     let mut hdr = [0u8; 20];
     let n = read_prefix(file, &mut hdr).map_err(|e| format!("cannot read: {e}"))?;
     let hdr = &hdr[..n];
+    // A script: the sentry runs its interpreter (and says if it cannot).
+    if hdr.starts_with(b"#!") {
+        return Ok(());
+    }
     if !hdr.starts_with(b"\x7fELF") {
-        return Err(if hdr.starts_with(b"#!") {
-            "is a script (#!), not an ELF executable; interpreters are not supported yet".into()
-        } else {
-            "is not an ELF executable (bad magic)".into()
-        });
+        return Err("is not an ELF executable or a #! script (bad magic)".into());
     }
     if n < hdr.len().max(20) {
         return Err("is not an ELF executable (truncated header)".into());

@@ -471,3 +471,40 @@ fn the_panic_signal_dumps_the_processes_and_ends_the_sandbox() {
     assert!(log.contains("pid 1 ppid 0"), "{log}");
     rt.ok(&["delete", "x"]);
 }
+
+#[test]
+fn a_script_runs_as_init_and_by_exec_through_its_interpreter() {
+    require_prerequisites();
+    let rt = Runtime::new("rc-script");
+    let b = bundle("rc-script", "unused");
+    b.write_file(
+        "/entry.sh",
+        b"#!/bin/sh -e\necho \"entry $0 $1 $2\"\nexit 4\n",
+        0o755,
+    );
+    b.write_file("/broken.sh", b"#!/no/such/interpreter\n", 0o755);
+    b.write_config(&["/entry.sh", "one", "two words"]);
+    let bdir = b.path().display().to_string();
+    // As init: the interpreter gets its argument, the script's path and
+    // the script's arguments, as execve gives them.
+    let o = rt.cmd(&["run", "--bundle", &bdir, "s1"]);
+    assert_eq!(o.status, 4, "{}", o.stderr_lossy());
+    assert_eq!(o.stdout_lossy(), "entry /entry.sh one two words\n");
+    // By exec, into a running container.
+    b.write_config(&["/bin/sh", "-c", "while true; do sleep 0.1; done"]);
+    rt.detached(&["run", "-d", "--bundle", &bdir, "s2"]);
+    let o = rt.cmd(&["exec", "s2", "/entry.sh", "x"]);
+    assert_eq!(
+        (o.status, o.stdout_lossy().as_str()),
+        (4, "entry /entry.sh x \n")
+    );
+    // A missing interpreter is a clear error.
+    let o = rt.cmd(&["exec", "s2", "/broken.sh"]);
+    assert_ne!(o.status, 0);
+    assert!(
+        o.stderr_lossy().contains("/no/such/interpreter"),
+        "{}",
+        o.stderr_lossy()
+    );
+    rt.ok(&["delete", "--force", "s2"]);
+}

@@ -175,6 +175,60 @@ pub(crate) fn stdio_entry(host_fd: std::os::fd::OwnedFd) -> FdEntry {
     }
 }
 
+/// execve's `#!` rule for a process started from outside the container:
+/// a script runs its interpreter (found from the container's root, with
+/// execute permission), with the interpreter's optional argument and the
+/// script's path before the script's own arguments; four levels deep at
+/// most. Returns the file to load, the path /proc/PID/exe names and the
+/// argument vector.
+fn follow_scripts(
+    fs: Option<&crate::kernel::FsContext>,
+    creds: Credentials,
+    file: &Arc<std::fs::File>,
+    path: &str,
+    argv: &[String],
+) -> Result<(Arc<std::fs::File>, String, Vec<String>), Error> {
+    let (mut file, mut path, mut argv) = (Arc::clone(file), path.to_owned(), argv.to_vec());
+    for _ in 0..=4 {
+        let (interp, arg) = match crate::syscalls::check_executable(&file) {
+            Ok(None) => return Ok((file, path, argv)),
+            Ok(Some(s)) => s,
+            Err(e) => return Err(Error::Load(format!("{path}: {e}"))),
+        };
+        let interp = String::from_utf8_lossy(&interp).into_owned();
+        let fs = fs.ok_or_else(|| {
+            Error::Load(format!(
+                "{path}: a script needs a filesystem to find {interp}"
+            ))
+        })?;
+        let fail =
+            |e: crate::errno::Errno| Error::Load(format!("{path}: interpreter {interp}: {e}"));
+        let d = crate::vfs::resolve(
+            &fs.root,
+            &fs.cwd,
+            interp.as_bytes(),
+            crate::vfs::Follow::Yes,
+            creds,
+        )
+        .map_err(fail)?;
+        let attr = d.attr();
+        if !attr.is_regular() || !crate::vfs::permits(&attr, creds, crate::vfs::MAY_EXEC) {
+            return Err(fail(crate::errno::Errno::EACCES));
+        }
+        let mut next = vec![interp.clone()];
+        next.extend(arg.map(|a| String::from_utf8_lossy(&a).into_owned()));
+        next.push(path.clone());
+        next.extend(argv.into_iter().skip(1));
+        argv = next;
+        file = d.inode().exec_file().map_err(fail)?.file;
+        path = String::from_utf8_lossy(&d.path()).into_owned();
+    }
+    Err(Error::Load(format!(
+        "{path}: {}",
+        crate::errno::Errno::ELOOP
+    )))
+}
+
 /// The credentials of a process started from outside: `uid` and `gid`
 /// as real, effective, saved and filesystem IDs, and `groups`.
 pub(crate) fn credentials(
@@ -222,7 +276,15 @@ pub(crate) fn create_process(
         });
         crate::kernel::FsContext { root, cwd }
     });
-    let (interp, interp_dentry) = match loader::interp_of(&spec.executable)? {
+    // A `#!` script runs its interpreter, as execve would.
+    let (executable, exe_path, argv) = follow_scripts(
+        fs.as_ref(),
+        creds,
+        &spec.executable,
+        spec.exe_path,
+        spec.argv,
+    )?;
+    let (interp, interp_dentry) = match loader::interp_of(&executable)? {
         Some(path) => {
             let (f, d) = open_interp(kernel, &path, creds)?;
             (Some(f), d)
@@ -232,15 +294,15 @@ pub(crate) fn create_process(
     let mut image = loader::build_image(
         &kernel.machine,
         kernel.vdso.as_deref(),
-        &spec.executable,
+        &executable,
         interp.as_deref(),
-        spec.argv,
+        &argv,
         spec.envp,
         spec.exe_path.as_bytes(),
         [spec.uid, spec.uid, spec.gid, spec.gid],
         stack_limit,
     )?;
-    let exe = Arc::clone(&spec.executable);
+    let exe = Arc::clone(&executable);
     image.mm.layout.interp_name = interp_dentry.as_deref().map(crate::mm::MapName::of);
     // The executable's dentry, so that children exec'ing the same image
     // find it cached (see `Process::exe_dentry`).
@@ -248,7 +310,7 @@ pub(crate) fn create_process(
         crate::vfs::resolve(
             &f.root,
             &f.cwd,
-            spec.exe_path.as_bytes(),
+            exe_path.as_bytes(),
             crate::vfs::Follow::Yes,
             creds,
         )
@@ -282,7 +344,7 @@ pub(crate) fn create_process(
                 creds,
                 spec.rlimits,
                 cwd_path,
-                spec.exe_path.to_owned(),
+                exe_path.clone(),
                 exe,
             )
         },

@@ -455,9 +455,9 @@ fn command_line(mm: &crate::mm::MemoryManager) -> String {
 }
 
 /// Finds `arg0` as execvp would (a name with a `/` as is, else in each
-/// `PATH` entry), opens it as execve does (regular file, execute
-/// permission), and follows `#!` lines four levels deep. Returns the
-/// file, its absolute path, and the argument vector to run it with.
+/// `PATH` entry) and opens it as execve does (regular file, execute
+/// permission). Returns the file, its absolute path, and the argument
+/// vector.
 fn find_and_open(
     root: &Arc<crate::vfs::Dentry>,
     cwd: &Arc<crate::vfs::Dentry>,
@@ -475,7 +475,7 @@ fn find_and_open(
         let f = d.inode().exec_file()?.file;
         Ok((f, String::from_utf8_lossy(&d.path()).into_owned()))
     };
-    let (mut file, mut path) = if arg0.contains('/') {
+    let (file, path) = if arg0.contains('/') {
         open(arg0).map_err(|e| ExecError(format!("exec {arg0}: {e}")))?
     } else {
         let mut found = None;
@@ -503,22 +503,6 @@ fn find_and_open(
             }
         }
     };
-    let mut argv = spec.argv.clone();
-    for _ in 0..4 {
-        match crate::syscalls::check_executable(&file) {
-            Ok(None) => return Ok((file, path, argv)),
-            Ok(Some((interp, arg))) => {
-                let interp = String::from_utf8_lossy(&interp).into_owned();
-                let mut next = vec![interp.clone()];
-                next.extend(arg.map(|a| String::from_utf8_lossy(&a).into_owned()));
-                next.push(path.clone());
-                next.extend(argv.into_iter().skip(1));
-                argv = next;
-                (file, path) = open(&interp)
-                    .map_err(|e| ExecError(format!("exec {path}: interpreter {interp}: {e}")))?;
-            }
-            Err(e) => return Err(ExecError(format!("exec {path}: {e}"))),
-        }
-    }
-    Err(ExecError(format!("exec {arg0}: {}", Errno::ELOOP)))
+    // A `#!` script is followed by `create_process`, as execve would.
+    Ok((file, path, spec.argv.clone()))
 }
