@@ -190,10 +190,9 @@ fn follow_scripts(
 ) -> Result<(Arc<std::fs::File>, String, Vec<String>), Error> {
     let (mut file, mut path, mut argv) = (Arc::clone(file), path.to_owned(), argv.to_vec());
     for _ in 0..=4 {
-        let (interp, arg) = match crate::syscalls::check_executable(&file) {
-            Ok(None) => return Ok((file, path, argv)),
-            Ok(Some(s)) => s,
-            Err(e) => return Err(Error::Load(format!("{path}: {e}"))),
+        // Not a script: the loader checks it (and says what is wrong).
+        let Ok(Some((interp, arg))) = crate::syscalls::check_executable(&file) else {
+            return Ok((file, path, argv));
         };
         let interp = String::from_utf8_lossy(&interp).into_owned();
         let fs = fs.ok_or_else(|| {

@@ -358,7 +358,8 @@ fn load_error(bytes: &[u8]) -> String {
 
 #[test]
 fn malformed_executables_are_load_errors() {
-    assert_eq!(load_error(b"#!/bin/sh\necho hi\n"), "not an ELF executable");
+    // A script runs its interpreter, which needs a filesystem to be found.
+    assert!(load_error(b"#!/bin/sh\necho hi\n").contains("a script needs a filesystem"));
     assert_eq!(load_error(b""), "not an ELF executable");
     let good = std::fs::read(compile("musl-gcc", &["-static"], "hello.c")).unwrap();
     assert!(load_error(&good[..40]).contains("truncated"));
