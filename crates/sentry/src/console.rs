@@ -206,6 +206,50 @@ fn hang_up(kernel: &Kernel, shared: &Shared) {
 }
 
 /// The pump thread (see the module docs).
+/// Writes the master's pending output to the host, for at most a second
+/// (a host side nobody reads must not hold up the sandbox's exit).
+fn flush(
+    kernel: &Arc<Kernel>,
+    pty: &Arc<Pty>,
+    host: &OwnedFd,
+    output: &mut Vec<u8>,
+    buf: &mut [u8],
+) {
+    use std::os::fd::AsRawFd;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        if output.is_empty() {
+            let _k = kernel.state.lock();
+            let n = pty.state().ld.master_read(buf);
+            if n == 0 {
+                return;
+            }
+            output.extend_from_slice(&buf[..n]);
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let mut fds = [libc::pollfd {
+            fd: host.as_raw_fd(),
+            events: libc::POLLOUT,
+            revents: 0,
+        }];
+        match host::poll(&mut fds, left.as_millis() as i32) {
+            Ok(n) if n > 0 && fds[0].revents & libc::POLLOUT != 0 => {}
+            Err(Errno::EINTR) => continue,
+            _ => return,
+        }
+        match host::write(host.as_fd(), output) {
+            Ok(n) => {
+                output.drain(..n);
+            }
+            Err(Errno::EAGAIN | Errno::EINTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
 fn pump(kernel: &Arc<Kernel>, pty: &Arc<Pty>, host: &OwnedFd, wake: &OwnedFd, shared: &Shared) {
     use std::os::fd::AsRawFd;
     // Host input the master has not taken, master output the host has not.
@@ -214,6 +258,9 @@ fn pump(kernel: &Arc<Kernel>, pty: &Arc<Pty>, host: &OwnedFd, wake: &OwnedFd, sh
     let mut buf = vec![0u8; CHUNK];
     loop {
         if shared.stop.load(Ordering::Acquire) {
+            // What the container wrote last still reaches the host (a
+            // process that prints and exits at once must be seen).
+            flush(kernel, pty, host, &mut output, &mut buf);
             return;
         }
         {
