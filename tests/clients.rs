@@ -555,3 +555,95 @@ fn containerd_runs_python_in_the_debian_image() {
     let out = c.run("localhost/debian:test", "deb", PYTHON);
     assert_python_output(&out, "ctr run debian");
 }
+
+/// Runs `cmd` on a new host pty, as from a terminal: returns what it
+/// wrote there and its exit code.
+fn run_on_a_terminal(cmd: &mut Command) -> (String, Option<i32>) {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let (mut m, mut r) = (0, 0);
+    // SAFETY: openpty fills two descriptors; name, termios and size are
+    // optional.
+    let rc = unsafe {
+        libc::openpty(
+            &mut m,
+            &mut r,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: fresh descriptors nothing else owns.
+    let (master, replica) = unsafe { (OwnedFd::from_raw_fd(m), OwnedFd::from_raw_fd(r)) };
+    let rfd = replica.as_raw_fd();
+    // SAFETY: only async-signal-safe calls between fork and exec: a new
+    // session with the replica as its terminal and stdio.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::setsid();
+            libc::ioctl(rfd, libc::TIOCSCTTY, 0);
+            for fd in 0..3 {
+                libc::dup2(rfd, fd);
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn on a terminal");
+    drop(replica);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut out = Vec::new();
+    loop {
+        let mut p = libc::pollfd {
+            fd: master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, 100) };
+        if n > 0 {
+            let mut buf = [0u8; 4096];
+            // SAFETY: read into our buffer.
+            let k = unsafe { libc::read(master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if k <= 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..k as usize]);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!(
+                "no end on the terminal: {:?}",
+                String::from_utf8_lossy(&out)
+            );
+        }
+    }
+    let status = child.wait().expect("wait");
+    (String::from_utf8_lossy(&out).into_owned(), status.code())
+}
+
+#[test]
+fn containerd_runs_with_a_terminal() {
+    let c = Containerd::start("tty");
+    let tar = busybox_tar(c.dir.path());
+    c.import(&tar, "localhost/busybox:test");
+    let runc_root = c.dir.path().join("runc-root");
+    let mut cmd = c.ctr(&[
+        "run",
+        "--rm",
+        "--tty",
+        "--runc-binary",
+        c.runtime.to_str().unwrap(),
+        "--runc-root",
+        runc_root.to_str().unwrap(),
+        "localhost/busybox:test",
+        "tty",
+        "sh",
+        "-c",
+        "if [ -t 1 ]; then echo tty-yes; else echo tty-no; fi; exit 5",
+    ]);
+    cmd.current_dir(c.dir.path());
+    let (out, code) = run_on_a_terminal(&mut cmd);
+    assert_eq!(code, Some(5), "ctr run -t: {out:?}");
+    assert!(out.contains("tty-yes"), "{out:?}");
+}

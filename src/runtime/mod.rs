@@ -281,6 +281,13 @@ fn spawn_sandbox(
     }
     if let Some(c) = console_fd {
         cmd.arg("--console-fd").arg(c.to_string());
+        // The container's stdio is the terminal: the sandbox process keeps
+        // none of ours (as runc's init gives them up), so a caller reading
+        // our output to its end (the containerd shim) sees it end when we
+        // exit. Its errors go through the ready pipe and --log.
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
     }
     // SAFETY: between fork and exec only async-signal-safe calls (fcntl,
     // setsid, sigprocmask) on values captured by copy.
