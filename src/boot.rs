@@ -146,48 +146,11 @@ pub struct PanicSignal {
     signal: i32,
 }
 
-static PANIC_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
-
-extern "C" fn on_panic_signal(_sig: libc::c_int) {
-    let fd = PANIC_FD.load(std::sync::atomic::Ordering::Relaxed);
-    if fd >= 0 {
-        crate::control::server::signal_eventfd(fd);
-    }
-}
-
 impl PanicSignal {
     /// Routes `signal` to an eventfd (before the seccomp filter).
     pub fn install(signal: i32) -> std::io::Result<PanicSignal> {
-        if matches!(signal, libc::SIGKILL | libc::SIGSTOP) || !(1..=64).contains(&signal) {
-            return Err(std::io::Error::other(format!(
-                "signal {signal} cannot be caught"
-            )));
-        }
-        let event = crate::control::server::exit_eventfd()?;
-        // Blocking reads: the watcher thread sleeps in read(2).
-        // SAFETY: fcntl on the eventfd we own.
-        unsafe {
-            let fl = libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&event), libc::F_GETFL);
-            libc::fcntl(
-                std::os::fd::AsRawFd::as_raw_fd(&event),
-                libc::F_SETFL,
-                fl & !libc::O_NONBLOCK,
-            );
-        }
-        PANIC_FD.store(
-            std::os::fd::AsRawFd::as_raw_fd(&event),
-            std::sync::atomic::Ordering::Relaxed,
-        );
-        // SAFETY: a handler that only makes an async-signal-safe write.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_panic_signal as *const () as usize;
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut sa.sa_mask);
-            if libc::sigaction(signal, &sa, std::ptr::null_mut()) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-        }
+        // Blocking: the watcher thread sleeps in read(2).
+        let event = crate::control::server::route_signal(signal, false)?;
         Ok(PanicSignal { event, signal })
     }
 

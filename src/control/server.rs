@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use event_manager::{EventManager, EventOps, EventSet, Events, MutEventSubscriber, SubscriberOps};
@@ -70,10 +71,12 @@ pub struct Server {
     pub done: bool,
 }
 
-/// An eventfd the sentry writes when a process ends.
-pub fn exit_eventfd() -> std::io::Result<OwnedFd> {
+/// A new eventfd (close-on-exec; non-blocking unless a thread is to sleep
+/// in its read).
+pub fn eventfd(nonblocking: bool) -> std::io::Result<OwnedFd> {
+    let flags = libc::EFD_CLOEXEC | if nonblocking { libc::EFD_NONBLOCK } else { 0 };
     // SAFETY: eventfd with constant flags; the result is checked.
-    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    let fd = unsafe { libc::eventfd(0, flags) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -87,6 +90,50 @@ pub fn signal_eventfd(fd: RawFd) {
     // SAFETY: writes 8 bytes from a live u64; a full counter (EAGAIN) is
     // as good as a wake-up.
     unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+}
+
+/// Reads an eventfd's counter back to zero (EAGAIN when it was zero).
+fn drain_eventfd(fd: &OwnedFd) {
+    let mut counter = [0u8; 8];
+    // SAFETY: reads 8 bytes into a live buffer.
+    unsafe { libc::read(fd.as_raw_fd(), counter.as_mut_ptr().cast(), 8) };
+}
+
+/// The eventfd each routed signal number writes (-1: none).
+static ROUTED: [AtomicI32; 65] = [const { AtomicI32::new(-1) }; 65];
+
+extern "C" fn on_routed_signal(sig: libc::c_int) {
+    if let Some(slot) = usize::try_from(sig).ok().and_then(|s| ROUTED.get(s)) {
+        let fd = slot.load(Ordering::Relaxed);
+        if fd >= 0 {
+            signal_eventfd(fd);
+        }
+    }
+}
+
+/// Routes `signal` to a new eventfd: its handler only writes the eventfd
+/// (async-signal-safe), and whoever waits on it (the control loop, a
+/// thread in read) does the work. Installed before the seccomp filter.
+pub fn route_signal(signal: i32, nonblocking: bool) -> std::io::Result<OwnedFd> {
+    if matches!(signal, libc::SIGKILL | libc::SIGSTOP) || !(1..=64).contains(&signal) {
+        return Err(std::io::Error::other(format!(
+            "signal {signal} cannot be caught"
+        )));
+    }
+    let fd = eventfd(nonblocking)?;
+    ROUTED[signal as usize].store(fd.as_raw_fd(), Ordering::Relaxed);
+    // SAFETY: installs a handler that only makes an async-signal-safe
+    // write; SA_RESTART keeps interrupted host calls going.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_routed_signal as *const () as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        if libc::sigaction(signal, &sa, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(fd)
 }
 
 impl Server {
@@ -393,7 +440,7 @@ impl Server {
     fn signal_unstarted(&mut self, signo: i32) -> Response {
         // Signals whose default action is to ignore or stop leave a
         // waiting container alone.
-        const HARMLESS: [i32; 7] = [
+        const HARMLESS: [i32; 8] = [
             libc::SIGCHLD,
             libc::SIGCONT,
             libc::SIGURG,
@@ -401,8 +448,9 @@ impl Server {
             libc::SIGSTOP,
             libc::SIGTSTP,
             libc::SIGTTIN,
+            libc::SIGTTOU,
         ];
-        if HARMLESS.contains(&signo) || signo == libc::SIGTTOU {
+        if HARMLESS.contains(&signo) {
             return Response::Ok;
         }
         self.abort(
@@ -474,9 +522,7 @@ impl Server {
     }
 
     fn exits_happened(&mut self, ops: &mut EventOps) {
-        let mut counter = [0u8; 8];
-        // SAFETY: reads 8 bytes into a live buffer; EAGAIN is fine.
-        unsafe { libc::read(self.exit_event.as_raw_fd(), counter.as_mut_ptr().cast(), 8) };
+        drain_eventfd(&self.exit_event);
         let waiters = std::mem::take(&mut self.waiters);
         for (fd, what) in waiters {
             match self.exit_of(what) {
@@ -541,10 +587,8 @@ impl MutEventSubscriber for Server {
             .as_ref()
             .is_some_and(|w| w.as_raw_fd() == fd)
         {
-            let mut counter = [0u8; 8];
             if let Some(w) = &self.winch_event {
-                // SAFETY: reads 8 bytes into a live buffer; EAGAIN is fine.
-                unsafe { libc::read(w.as_raw_fd(), counter.as_mut_ptr().cast(), 8) };
+                drain_eventfd(w);
             }
             self.control.resize_consoles();
         } else if self.gofer.as_ref().is_some_and(|g| g.as_raw_fd() == fd) {

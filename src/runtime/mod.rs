@@ -106,16 +106,12 @@ fn global_args(cli: &Cli) -> Vec<std::ffi::OsString> {
         v.push("--log".into());
         v.push(l.clone().into());
     }
-    let pv = |x: &dyn Fn() -> Option<clap::builder::PossibleValue>| {
-        x().map(|p| p.get_name().to_owned()).unwrap_or_default()
-    };
-    v.push(
-        format!(
-            "--log-format={}",
-            pv(&|| cli.log_format.to_possible_value())
-        )
-        .into(),
-    );
+    // `--flag=value` in the value's own spelling on the command line.
+    fn flag<T: ValueEnum>(name: &str, value: &T) -> std::ffi::OsString {
+        let v = value.to_possible_value().map(|p| p.get_name().to_owned());
+        format!("--{name}={}", v.unwrap_or_default()).into()
+    }
+    v.push(flag("log-format", &cli.log_format));
     if let Some(d) = &cli.debug_log {
         v.push("--debug-log".into());
         v.push(d.clone().into());
@@ -123,16 +119,10 @@ fn global_args(cli: &Cli) -> Vec<std::ffi::OsString> {
     if cli.strace {
         v.push("--strace".into());
     }
-    v.push(format!("--platform={}", pv(&|| cli.platform.to_possible_value())).into());
-    v.push(format!("--overlay={}", pv(&|| cli.overlay.to_possible_value())).into());
-    v.push(format!("--exitless={}", pv(&|| cli.exitless.to_possible_value())).into());
-    v.push(
-        format!(
-            "--watchdog-action={}",
-            pv(&|| cli.watchdog_action.to_possible_value())
-        )
-        .into(),
-    );
+    v.push(flag("platform", &cli.platform));
+    v.push(flag("overlay", &cli.overlay));
+    v.push(flag("exitless", &cli.exitless));
+    v.push(flag("watchdog-action", &cli.watchdog_action));
     if let Some(s) = cli.panic_signal_number() {
         v.push(format!("--panic-signal={s}").into());
     }
@@ -796,7 +786,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<i32, RuntimeError> {
         Some(m) => {
             let (stop_rd, stop_wr) = pipe().map_err(|e| msg(format!("pipe: {e}")))?;
             let raw = tty::RawGuard::new(std::io::stdin().as_fd());
-            let t = std::thread::spawn(move || tty::pump(&m, stop_rd.as_fd(), None));
+            let t = std::thread::spawn(move || tty::pump(&m, stop_rd.as_fd()));
             Some((raw, stop_wr, t))
         }
         None => None,
@@ -1045,7 +1035,7 @@ pub fn exec(cli: &Cli, args: &ExecArgs) -> Result<i32, RuntimeError> {
     };
     let _raw = tty::RawGuard::new(std::io::stdin().as_fd());
     let (stop_rd, stop_wr) = pipe().map_err(|e| msg(format!("pipe: {e}")))?;
-    let pump = std::thread::spawn(move || tty::pump(&master, stop_rd.as_fd(), None));
+    let pump = std::thread::spawn(move || tty::pump(&master, stop_rd.as_fd()));
     let status = wait_pid(&sd, pid);
     drop(stop_wr);
     let _ = pump.join();

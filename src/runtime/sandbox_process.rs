@@ -129,7 +129,7 @@ fn run(
         .map_err(|e| setup("--panic-signal", &e))?;
     let manager =
         event_manager::EventManager::<Server>::new().map_err(|e| setup("the control loop", &e))?;
-    let exit_event = server::exit_eventfd().map_err(|e| setup("an eventfd", &e))?;
+    let exit_event = server::eventfd(true).map_err(|e| setup("an eventfd", &e))?;
     let exit_event_raw = exit_event.as_raw_fd();
     let machine = Prepared::machine(machine)?;
     let mut before_guest = || -> Result<(), String> {
@@ -220,16 +220,6 @@ fn write_exit(f: &std::fs::File, status: i32, signal: Option<i32>, reason: Optio
     }
 }
 
-/// The eventfd the SIGWINCH handler writes (-1: none).
-static WINCH_FD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
-
-extern "C" fn on_winch(_sig: libc::c_int) {
-    let fd = WINCH_FD.load(std::sync::atomic::Ordering::Relaxed);
-    if fd >= 0 {
-        server::signal_eventfd(fd);
-    }
-}
-
 /// Makes `tty` our controlling terminal and routes SIGWINCH to a new
 /// eventfd, which the control loop watches.
 fn watch_winch(tty: &OwnedFd) -> std::io::Result<OwnedFd> {
@@ -240,18 +230,5 @@ fn watch_winch(tty: &OwnedFd) -> std::io::Result<OwnedFd> {
             std::io::Error::last_os_error()
         );
     }
-    let fd = server::exit_eventfd()?;
-    WINCH_FD.store(fd.as_raw_fd(), std::sync::atomic::Ordering::Relaxed);
-    // SAFETY: installs a handler that only makes an async-signal-safe
-    // write; SA_RESTART keeps interrupted host calls going.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_winch as *const () as usize;
-        sa.sa_flags = libc::SA_RESTART;
-        libc::sigemptyset(&mut sa.sa_mask);
-        if libc::sigaction(libc::SIGWINCH, &sa, std::ptr::null_mut()) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(fd)
+    server::route_signal(libc::SIGWINCH, true)
 }

@@ -147,9 +147,8 @@ impl Drop for RawGuard {
 
 /// Copies bytes both ways between the CLI's stdin/stdout and `master`
 /// until the master hangs up (the process ended) or `stop` is readable.
-/// Window changes of the CLI's terminal (SIGWINCH, which the caller
-/// blocks and routes to `winch`) are copied to the master.
-pub fn pump(master: &OwnedFd, stop: BorrowedFd<'_>, winch: Option<BorrowedFd<'_>>) {
+/// (Window changes are the signal forwarder's: it resizes the master.)
+pub fn pump(master: &OwnedFd, stop: BorrowedFd<'_>) {
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let (inp, out) = (stdin.as_fd(), stdout.as_fd());
@@ -159,7 +158,7 @@ pub fn pump(master: &OwnedFd, stop: BorrowedFd<'_>, winch: Option<BorrowedFd<'_>
     let mut stdin_open = true;
     let mut buf = [0u8; 8192];
     loop {
-        let mut fds = vec![
+        let mut fds = [
             libc::pollfd {
                 fd: master.as_raw_fd(),
                 events: libc::POLLIN,
@@ -176,13 +175,6 @@ pub fn pump(master: &OwnedFd, stop: BorrowedFd<'_>, winch: Option<BorrowedFd<'_>
                 revents: 0,
             },
         ];
-        if let Some(w) = winch {
-            fds.push(libc::pollfd {
-                fd: w.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            });
-        }
         // SAFETY: a valid array of pollfds.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
         if n < 0 {
@@ -210,15 +202,6 @@ pub fn pump(master: &OwnedFd, stop: BorrowedFd<'_>, winch: Option<BorrowedFd<'_>
             match read_fd(inp, &mut buf) {
                 Some(0) | None => stdin_open = false,
                 Some(k) => write_all_fd(master.as_fd(), &buf[..k]),
-            }
-        }
-        if let Some(w) = fds.get(3)
-            && w.revents & libc::POLLIN != 0
-        {
-            let mut sink = [0u8; 128];
-            let _ = read_fd(winch.expect("polled"), &mut sink);
-            if let Some(ws) = window_size(out) {
-                set_window_size(master.as_fd(), &ws);
             }
         }
     }

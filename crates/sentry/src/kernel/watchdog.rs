@@ -11,7 +11,7 @@
 //! (once per stuck episode) or aborts the sandbox process, which ends the
 //! container rather than leaving it hung.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -94,16 +94,16 @@ pub fn start(
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new().spawn(move || {
-        let mut reported: HashMap<Tid, ()> = HashMap::new();
+        let mut reported: HashSet<Tid> = HashSet::new();
         while !stop.load(Ordering::Acquire) {
             std::thread::park_timeout(Duration::from_millis(250));
             if stop.load(Ordering::Acquire) {
                 break;
             }
             let stuck = registry.stuck(timeout);
-            reported.retain(|t, _| stuck.iter().any(|(s, _)| s == t));
+            reported.retain(|t| stuck.iter().any(|(s, _)| s == t));
             for (tid, age) in stuck {
-                if reported.insert(tid, ()).is_some() {
+                if !reported.insert(tid) {
                     continue;
                 }
                 log::error!(
