@@ -71,6 +71,9 @@ pub struct Prepared {
     pub machine: std::thread::JoinHandle<Result<Arc<vmm::Machine>, vmm::Error>>,
     /// A duplicate of the gofer channel's descriptor.
     pub gofer_fd: std::os::fd::OwnedFd,
+    /// The spec's bind mounts' servers by (source, read-only), which a
+    /// pod's later containers share.
+    pub served: crate::control::server::Served,
 }
 
 impl Prepared {
@@ -173,7 +176,7 @@ impl PanicSignal {
                 "sandbox: panic signal {} received: guest processes:\n",
                 self.signal
             );
-            for p in control.processes() {
+            for p in control.processes(None) {
                 dump.push_str(&format!(
                     "  pid {} ppid {} uid {} state {} threads {} cpu {} ms: {}\n",
                     p.pid,
@@ -252,6 +255,16 @@ pub fn prepare(
     // mount's `GoferFs` share it.
     let gofer = Arc::new(Mutex::new(gofer));
 
+    let mounts = sentry_mounts(&spec.mounts, &gofer);
+    let mut served = crate::control::server::Served::new();
+    for (m, made) in spec.mounts.iter().zip(&mounts) {
+        if let (MountKind::Bind { source }, sentry::MountSource::Bind(b)) = (&m.kind, &made.source)
+        {
+            served
+                .entry((bind_key(source), m.readonly))
+                .or_insert_with(|| Arc::clone(b));
+        }
+    }
     let config = sentry::BootConfig {
         executable,
         exe_path,
@@ -277,13 +290,14 @@ pub fn prepare(
         fs: Some(Arc::new(GoferFs::new(Arc::clone(&gofer), 0))),
         overlay,
         rootfs_readonly: spec.rootfs_readonly,
-        mounts: sentry_mounts(&spec.mounts, &gofer),
+        mounts,
         console: None,
     };
     Ok(Prepared {
         config,
         machine,
         gofer_fd,
+        served,
     })
 }
 
@@ -329,6 +343,44 @@ fn sentry_mounts(mounts: &[SpecMount], gofer: &Arc<Mutex<Gofer>>) -> Vec<sentry:
             }
         })
         .collect()
+}
+
+/// A kernel filesystem by its type name (as the control protocol names
+/// it for a pod's later container).
+pub fn kernel_mount(t: &str) -> sentry::MountSource {
+    match t {
+        "tmpfs" => sentry::MountSource::Tmpfs,
+        "proc" => sentry::MountSource::Proc,
+        "sysfs" => sentry::MountSource::Sysfs,
+        "devpts" => sentry::MountSource::Devpts,
+        "mqueue" => sentry::MountSource::Mqueue,
+        other => sentry::MountSource::Other(other.to_owned()),
+    }
+}
+
+/// The type name of a spec mount that is not a bind (see `kernel_mount`).
+pub fn kernel_type(kind: &MountKind) -> Option<String> {
+    Some(
+        match kind {
+            MountKind::Bind { .. } => return None,
+            MountKind::Tmpfs => "tmpfs",
+            MountKind::Proc => "proc",
+            MountKind::Sysfs => "sysfs",
+            MountKind::Devpts => "devpts",
+            MountKind::Mqueue => "mqueue",
+            MountKind::Other(t) => t,
+        }
+        .to_owned(),
+    )
+}
+
+/// A bind source as the sandbox names it to share it between a pod's
+/// containers: its canonical path (as given if it cannot be resolved).
+pub fn bind_key(source: &Path) -> String {
+    std::fs::canonicalize(source)
+        .unwrap_or_else(|_| source.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// execve's way to executables: the gofer opens them, and they must be
@@ -471,7 +523,7 @@ fn read_prefix(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
 
 /// The environment as the spec gives it, plus `HOME=/` when unset (runc's
 /// fallback when the user has no passwd entry). `PATH` is never invented.
-fn envp(spec: &ContainerSpec) -> Vec<String> {
+pub fn envp(spec: &ContainerSpec) -> Vec<String> {
     let mut env = spec.env.clone();
     if spec.env_var("HOME").is_none() {
         env.push("HOME=/".to_owned());
@@ -557,6 +609,7 @@ mod tests {
             annotations: Default::default(),
             hooks: Default::default(),
             terminal: false,
+            pid_namespace: None,
         }
     }
 

@@ -131,6 +131,10 @@ pub enum Command {
     /// status (internal).
     #[command(hide = true)]
     ExecWait(ExecWaitArgs),
+    /// Stand for a pod's later container (its state's pid): wait for its
+    /// init, record and exit with its status (internal).
+    #[command(hide = true)]
+    ContainerWait(IdArg),
     /// Create a container from a bundle; its process waits for `start`.
     Create(CreateArgs),
     /// Run the created container's process.
@@ -171,6 +175,7 @@ impl Command {
             Command::Gofer(_) => "gofer",
             Command::SandboxProcess(_) => "sandbox-process",
             Command::ExecWait(_) => "exec-wait",
+            Command::ContainerWait(_) => "container-wait",
             Command::Create(_) => "create",
             Command::Start(_) => "start",
             Command::State(_) => "state",

@@ -47,6 +47,19 @@ fn main() {
         Ok(code) => code,
         Err(e) => fail(&e.to_string(), to_file),
     };
+    // Commands that only print: a reader that goes away (`state | head`)
+    // ends them as it would a C tool, not with a panic on EPIPE.
+    if matches!(
+        cli.command,
+        Command::State(_)
+            | Command::List(_)
+            | Command::Ps(_)
+            | Command::Spec(_)
+            | Command::Features
+    ) {
+        // SAFETY: restoring the default disposition of one signal.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let code = match &cli.command {
         Command::Boot(args) => {
             let opts = boot::BootOptions::new(&cli, args.memory);
@@ -63,6 +76,7 @@ fn main() {
         },
         Command::SandboxProcess(args) => runtime::sandbox_process::main(&cli, args, &log_settings),
         Command::ExecWait(args) => rt(runtime::exec_wait(&cli, args)),
+        Command::ContainerWait(args) => rt(runtime::container_wait(&cli, args)),
         Command::Create(args) => rt(runtime::create(&cli, args)),
         Command::Start(args) => rt(runtime::start(&cli, args)),
         Command::State(args) => rt(runtime::state(&cli, args)),

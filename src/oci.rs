@@ -99,6 +99,11 @@ pub struct ContainerSpec {
     pub hooks: Hooks,
     /// `process.terminal`.
     pub terminal: bool,
+    /// The `pid` entry of `linux.namespaces`: None without one (the
+    /// container shares the runtime's: for a pod's later container, its
+    /// sandbox's first container's), `Some(None)` for a new namespace,
+    /// `Some(Some(path))` to join the one at `path`.
+    pub pid_namespace: Option<Option<PathBuf>>,
 }
 
 /// One lifecycle hook from the spec.
@@ -361,8 +366,19 @@ impl Bundle {
             mounts.push(self.mount(i, m)?);
         }
 
+        let pid_namespace = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .and_then(|ns| {
+                ns.iter()
+                    .find(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::Pid)
+            })
+            .map(|n| n.path().clone());
+
         check_oci_version(spec.version())?;
         Ok(ContainerSpec {
+            pid_namespace,
             rootfs,
             rootfs_readonly: root.readonly().unwrap_or(false),
             args,

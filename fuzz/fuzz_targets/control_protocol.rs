@@ -1,4 +1,4 @@
-//! Fuzzes the control protocol's decoders (`Request::decode`,
+//! Fuzzes the control protocol's decoders (`Request::decode_for`,
 //! `Response::decode`, `decode_header`) with arbitrary frames.
 //!
 //! Properties: nothing panics (libFuzzer reports a panic as a crash);
@@ -29,10 +29,22 @@ fuzz_target!(|data: &[u8]| {
         data.to_vec(),
         protocol::encode_frame(protocol::KIND_REQUEST, data),
     ] {
-        let Ok(req) = Request::decode(&frame) else {
+        let Ok((container, req)) = Request::decode_for(&frame) else {
             continue;
         };
+        if let Some(c) = &container {
+            assert!(!c.is_empty() && c.len() <= 1024 && c != "." && c != "..");
+            assert!(c
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_+-.".contains(&b)));
+        }
         match &req {
+            Request::CreateContainer(c) => {
+                assert!(!c.process.args.is_empty() && c.process.cwd.starts_with('/'));
+                for m in &c.mounts {
+                    assert!(m.destination.starts_with('/'));
+                }
+            }
             Request::Exec(e) => {
                 assert!(!e.args.is_empty() && !e.args[0].is_empty());
                 assert!(e.cwd.starts_with('/'));
@@ -54,6 +66,7 @@ fuzz_target!(|data: &[u8]| {
             Request::WaitPid { pid } => assert!(*pid > 0),
             _ => {}
         }
-        assert_eq!(Request::decode(&req.encode()).as_ref(), Ok(&req));
+        let again = Request::decode_for(&req.encode_for(container.as_deref()));
+        assert_eq!(again.as_ref(), Ok(&(container.clone(), req.clone())));
     }
 });

@@ -23,8 +23,15 @@ impl Client {
 
     /// Sends `req` (with `fds`) and waits for the answer, however long
     /// (`wait` requests answer when a process ends).
-    pub fn call(&mut self, req: &Request, fds: &[BorrowedFd<'_>]) -> Result<Response, ConnError> {
-        conn::send(self.sock.as_fd(), &req.encode(), fds)?;
+    /// `container` names a pod's later container of the sandbox (None:
+    /// its first).
+    pub fn call(
+        &mut self,
+        container: Option<&str>,
+        req: &Request,
+        fds: &[BorrowedFd<'_>],
+    ) -> Result<Response, ConnError> {
+        conn::send(self.sock.as_fd(), &req.encode_for(container), fds)?;
         let frame = self.reader.read_frame(self.sock.as_fd())?;
         Ok(Response::decode(&frame.bytes)?)
     }

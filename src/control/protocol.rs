@@ -26,7 +26,7 @@ pub const VERSION: u16 = 1;
 /// The largest body accepted.
 pub const MAX_BODY: usize = 1 << 20;
 /// The most descriptors one request carries.
-pub const MAX_FDS: usize = 3;
+pub const MAX_FDS: usize = 5;
 /// The header's size.
 pub const HEADER: usize = 8;
 /// Frame kinds.
@@ -36,6 +36,9 @@ pub const KIND_RESPONSE: u16 = 2;
 const MAX_ARGS: usize = 1 << 16;
 const MAX_STRING: usize = 1 << 17;
 const MAX_GROUPS: usize = 64;
+const MAX_MOUNTS: usize = 1024;
+/// A container ID's longest (as `runtime::state::check_id`).
+const MAX_ID: usize = 1024;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProtocolError {
@@ -99,6 +102,58 @@ pub struct ExecRequest {
     pub terminal: bool,
 }
 
+/// What a pod's later container is mounted from, for one spec mount.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum MountFrom {
+    /// A bind mount: its host source (canonical), served by the new
+    /// container's gofer as its mount `gofer_mount` (1, 2, ...), or, with
+    /// None, by whichever container's gofer serves that source already.
+    Bind {
+        source: String,
+        gofer_mount: Option<u32>,
+    },
+    /// A kernel filesystem by type: tmpfs, proc, sysfs, devpts, mqueue,
+    /// or another (skipped with a warning, as for the first container).
+    Kernel(String),
+}
+
+/// One mount of a pod's later container.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mount {
+    pub destination: String,
+    pub from: MountFrom,
+    pub readonly: bool,
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+/// A pod's later container (`create` of a container whose CRI
+/// annotations name this sandbox). The request carries its gofer's
+/// channel first, then init's stdio (or one terminal descriptor).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateContainerRequest {
+    pub id: String,
+    pub process: ExecRequest,
+    pub rootfs_readonly: bool,
+    pub mounts: Vec<Mount>,
+    pub pid_namespace: PidNamespace,
+}
+
+/// The PID namespace of a pod's later container.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum PidNamespace {
+    /// A new one (the spec's `pid` entry without a path).
+    New,
+    /// The sandbox's first container's (no `pid` entry: the runtime's).
+    Sandbox,
+    /// That of this container of the sandbox (a path naming it).
+    Container(String),
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
@@ -126,6 +181,11 @@ pub enum Request {
     /// A host terminal's size changed: every console takes its host
     /// side's size (SIGWINCH to its foreground group if it changed).
     Resize,
+    /// Creates a pod's later container in this sandbox.
+    CreateContainer(CreateContainerRequest),
+    /// Which bind sources the sandbox serves already (so that a later
+    /// container's gofer need not serve them again).
+    ServedMounts,
 }
 
 /// One process, as `ps` reports it.
@@ -193,6 +253,10 @@ pub enum Response {
     Stats {
         stats: Stats,
     },
+    /// Bind sources served already, as (canonical source, read-only).
+    Mounts {
+        mounts: Vec<(String, bool)>,
+    },
     Error {
         message: String,
     },
@@ -243,20 +307,53 @@ fn split_frame(frame: &[u8], want_kind: u16) -> Result<&[u8], ProtocolError> {
 }
 
 impl Request {
+    /// A request for the sandbox's first container.
+    #[cfg(test)]
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_for(None)
+    }
+
+    /// A request for container `container` of the sandbox (a pod's later
+    /// one), or its first with None: the body's `container` member.
+    pub fn encode_for(&self, container: Option<&str>) -> Vec<u8> {
         // Serializing these types cannot fail (no maps with non-string
         // keys, no foreign Serialize impls).
-        let body = serde_json::to_vec(self).unwrap_or_default();
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let (Some(c), Some(obj)) = (container, v.as_object_mut()) {
+            obj.insert("container".into(), serde_json::Value::String(c.into()));
+        }
+        let body = serde_json::to_vec(&v).unwrap_or_default();
         encode_frame(KIND_REQUEST, &body)
     }
 
-    /// Decodes and validates one whole request frame.
+    /// Decodes and validates one whole request frame (whichever container
+    /// it is for).
+    #[cfg(test)]
     pub fn decode(frame: &[u8]) -> Result<Request, ProtocolError> {
+        Request::decode_for(frame).map(|(_, r)| r)
+    }
+
+    /// Decodes and validates one whole request frame; also returns the
+    /// container it is for (None: the first).
+    pub fn decode_for(frame: &[u8]) -> Result<(Option<String>, Request), ProtocolError> {
         let body = split_frame(frame, KIND_REQUEST)?;
-        let r: Request =
-            serde_json::from_slice(body).map_err(|e| ProtocolError::Json(e.to_string()))?;
+        let json = |e: serde_json::Error| ProtocolError::Json(e.to_string());
+        let mut v: serde_json::Value = serde_json::from_slice(body).map_err(json)?;
+        let container = match v.as_object_mut().and_then(|o| o.remove("container")) {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(c)) => {
+                check_id(&c)?;
+                Some(c)
+            }
+            Some(other) => {
+                return Err(ProtocolError::Invalid(format!(
+                    "container {other} is not a string"
+                )));
+            }
+        };
+        let r: Request = serde_json::from_value(v).map_err(json)?;
         r.validate()?;
-        Ok(r)
+        Ok((container, r))
     }
 
     /// The descriptors this request must carry: (at least, at most).
@@ -264,6 +361,8 @@ impl Request {
         match self {
             Request::Exec(e) if e.terminal => (1, 1),
             Request::Exec(_) => (0, 3),
+            Request::CreateContainer(c) if c.process.terminal => (3, 3),
+            Request::CreateContainer(_) => (2, 5),
             _ => (0, 0),
         }
     }
@@ -271,40 +370,53 @@ impl Request {
     fn validate(&self) -> Result<(), ProtocolError> {
         let bad = |m: String| Err(ProtocolError::Invalid(m));
         match self {
-            Request::Exec(e) => {
-                if e.args.is_empty() || e.args[0].is_empty() {
-                    return bad("exec: args must not be empty".into());
+            Request::CreateContainer(c) => {
+                check_id(&c.id)?;
+                if let PidNamespace::Container(p) = &c.pid_namespace {
+                    check_id(p)?;
                 }
-                if e.args.len() > MAX_ARGS || e.env.len() > MAX_ARGS {
-                    return bad("exec: too many args or env entries".into());
+                validate_exec(&c.process)?;
+                if c.mounts.len() > MAX_MOUNTS {
+                    return bad(format!("create: more than {MAX_MOUNTS} mounts"));
                 }
-                for s in e.args.iter().chain(&e.env).chain(std::iter::once(&e.cwd)) {
-                    if s.contains('\0') {
-                        return bad("exec: a string holds a NUL byte".into());
+                for m in &c.mounts {
+                    let strings =
+                        [&m.destination]
+                            .into_iter()
+                            .chain(&m.options)
+                            .chain(match &m.from {
+                                MountFrom::Bind { source, .. } => Some(source),
+                                MountFrom::Kernel(t) => Some(t),
+                            });
+                    for s in strings {
+                        if s.contains('\0') || s.len() > MAX_STRING {
+                            return bad(
+                                "create: a mount string holds a NUL byte or is too long".into()
+                            );
+                        }
                     }
-                    if s.len() > MAX_STRING {
-                        return bad("exec: a string is too long".into());
+                    if !m.destination.starts_with('/') {
+                        return bad(format!(
+                            "create: mount destination {:?} is not absolute",
+                            m.destination
+                        ));
                     }
-                }
-                if let Some(kv) = e.env.iter().find(|kv| !kv.contains('=')) {
-                    return bad(format!("exec: env entry {kv:?} is not NAME=VALUE"));
-                }
-                if !e.cwd.starts_with('/') {
-                    return bad(format!("exec: cwd {:?} is not absolute", e.cwd));
-                }
-                if e.groups.len() > MAX_GROUPS {
-                    return bad(format!("exec: more than {MAX_GROUPS} additional groups"));
-                }
-                for r in &e.rlimits {
-                    if r.resource > 15 {
-                        return bad(format!("exec: unknown rlimit {}", r.resource));
-                    }
-                    if r.soft > r.hard {
-                        return bad(format!("exec: rlimit {}: soft above hard", r.resource));
+                    if let MountFrom::Bind {
+                        source,
+                        gofer_mount,
+                    } = &m.from
+                    {
+                        if !source.starts_with('/') {
+                            return bad(format!("create: bind source {source:?} is not absolute"));
+                        }
+                        if *gofer_mount == Some(0) {
+                            return bad("create: gofer mount 0 is the rootfs".into());
+                        }
                     }
                 }
                 Ok(())
             }
+            Request::Exec(e) => validate_exec(e),
             Request::WaitPid { pid } if *pid <= 0 => bad(format!("wait_pid: pid {pid}")),
             Request::Signal { target, signo } => {
                 if !(1..=64).contains(signo) {
@@ -320,6 +432,59 @@ impl Request {
             _ => Ok(()),
         }
     }
+}
+
+/// A container ID as the runtime accepts it (letters, digits, `_`, `+`,
+/// `-`, `.`; not `.` or `..`; at most 1024 bytes).
+fn check_id(id: &str) -> Result<(), ProtocolError> {
+    let ok = !id.is_empty()
+        && id.len() <= MAX_ID
+        && id != "."
+        && id != ".."
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ProtocolError::Invalid(format!("container ID {id:?}")))
+    }
+}
+
+fn validate_exec(e: &ExecRequest) -> Result<(), ProtocolError> {
+    let bad = |m: String| Err(ProtocolError::Invalid(m));
+    if e.args.is_empty() || e.args[0].is_empty() {
+        return bad("exec: args must not be empty".into());
+    }
+    if e.args.len() > MAX_ARGS || e.env.len() > MAX_ARGS {
+        return bad("exec: too many args or env entries".into());
+    }
+    for s in e.args.iter().chain(&e.env).chain(std::iter::once(&e.cwd)) {
+        if s.contains('\0') {
+            return bad("exec: a string holds a NUL byte".into());
+        }
+        if s.len() > MAX_STRING {
+            return bad("exec: a string is too long".into());
+        }
+    }
+    if let Some(kv) = e.env.iter().find(|kv| !kv.contains('=')) {
+        return bad(format!("exec: env entry {kv:?} is not NAME=VALUE"));
+    }
+    if !e.cwd.starts_with('/') {
+        return bad(format!("exec: cwd {:?} is not absolute", e.cwd));
+    }
+    if e.groups.len() > MAX_GROUPS {
+        return bad(format!("exec: more than {MAX_GROUPS} additional groups"));
+    }
+    for r in &e.rlimits {
+        if r.resource > 15 {
+            return bad(format!("exec: unknown rlimit {}", r.resource));
+        }
+        if r.soft > r.hard {
+            return bad(format!("exec: rlimit {}: soft above hard", r.resource));
+        }
+    }
+    Ok(())
 }
 
 impl Response {

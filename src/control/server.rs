@@ -19,10 +19,13 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use event_manager::{EventManager, EventOps, EventSet, Events, MutEventSubscriber, SubscriberOps};
-use sentry::control::{Control, ExecSpec, SignalTarget};
+use sentry::control::{Control, ExecSpec, FIRST, SignalTarget};
 
 use super::conn::{self, Fill, FrameReader};
-use super::protocol::{self, Exit, ProtocolError, Request, Response, Target};
+use super::protocol::{
+    self, CreateContainerRequest, ExecRequest, Exit, MountFrom, PidNamespace, ProtocolError,
+    Request, Response, Target,
+};
 
 /// What the server asks of the main thread.
 pub enum MainRequest {
@@ -39,11 +42,32 @@ struct Conn {
 }
 
 /// A request waiting for a process to end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum WaitFor {
     Init,
     Pid(i32),
+    /// A pod's later container's init.
+    Container(String),
 }
+
+/// A pod's later container, as the server keeps it.
+struct Sub {
+    /// Its number in the sentry.
+    num: u32,
+    /// Its init's PID (in the sandbox's first namespace).
+    init: i32,
+    /// Its gofer's channel (a duplicate, watched for hang-up only).
+    gofer: Option<OwnedFd>,
+    started: bool,
+    /// How its init ended, once it did.
+    exit: Option<Exit>,
+    /// Why the runtime ended it, when it did.
+    reason: Option<String>,
+}
+
+/// Bind sources the sandbox serves: (canonical host path, read-only) to
+/// the server of that mount, shared by every container that binds it.
+pub type Served = HashMap<(String, bool), Arc<dyn sentry::FsBackend>>;
 
 pub struct Server {
     listener: UnixListener,
@@ -58,6 +82,12 @@ pub struct Server {
     winch_event: Option<OwnedFd>,
     /// The gofer's channel (a duplicate, watched for hang-up only).
     gofer: Option<OwnedFd>,
+    /// A pod's later containers, by ID.
+    subs: HashMap<String, Sub>,
+    served: Served,
+    /// Rootfs overlays in memory (`--overlay=memory`), for later
+    /// containers as for the first.
+    overlay: bool,
     control: Control,
     main: mpsc::Sender<MainRequest>,
     started: bool,
@@ -156,6 +186,9 @@ impl Server {
             exit_event,
             winch_event: None,
             gofer,
+            subs: HashMap::new(),
+            served: HashMap::new(),
+            overlay: true,
             control,
             main,
             started: false,
@@ -181,6 +214,14 @@ impl Server {
                 Err(_) => break,
             }
         }
+    }
+
+    /// The bind sources the first container serves, and whether rootfs
+    /// are memory overlays: what a pod's later containers build on.
+    pub fn with_mounts(mut self, served: Served, overlay: bool) -> Server {
+        self.served = served;
+        self.overlay = overlay;
+        self
     }
 
     /// Watches `fd` (an eventfd the SIGWINCH handler writes).
@@ -277,7 +318,7 @@ impl Server {
     }
 
     fn handle_frame(&mut self, fd: RawFd, frame: conn::Frame, ops: &mut EventOps) {
-        let req = match Request::decode(&frame.bytes) {
+        let (container, req) = match Request::decode_for(&frame.bytes) {
             Ok(r) => r,
             Err(e) => {
                 let close = matches!(e, ProtocolError::Version(_) | ProtocolError::Kind(..));
@@ -297,42 +338,296 @@ impl Server {
             self.reply(fd, &Response::error(msg), ops);
             return;
         }
-        log::debug!("control: {req:?}");
-        if let Some(resp) = self.handle(fd, req, frame.fds) {
+        log::debug!("control: {container:?} {req:?}");
+        let answer = match container {
+            None => self.handle(fd, req, frame.fds, ops),
+            Some(id) => self.handle_sub(fd, id, req, frame.fds, ops),
+        };
+        if let Some(resp) = answer {
             self.reply(fd, &resp, ops);
         }
     }
 
+    /// Answers a request for a pod's later container.
+    fn handle_sub(
+        &mut self,
+        fd: RawFd,
+        id: String,
+        req: Request,
+        fds: Vec<OwnedFd>,
+        ops: &mut EventOps,
+    ) -> Option<Response> {
+        let Some(sub) = self.subs.get(&id) else {
+            return Some(Response::error(format!(
+                "no container {id} in this sandbox"
+            )));
+        };
+        let (num, started) = (sub.num, sub.started);
+        Some(match req {
+            Request::Start => {
+                if started {
+                    return Some(Response::error("the container was started already"));
+                }
+                if sub.exit.is_some() {
+                    return Some(Response::error("the container was destroyed"));
+                }
+                match self.control.start_container(num) {
+                    Ok(()) => {
+                        if let Some(s) = self.subs.get_mut(&id) {
+                            s.started = true;
+                        }
+                        Response::Ok
+                    }
+                    Err(e) => Response::error(e.to_string()),
+                }
+            }
+            Request::Exec(e) => {
+                if !started {
+                    return Some(Response::error("the container has not been started"));
+                }
+                match self.control.exec(num, exec_spec(e, fds.into_iter())) {
+                    Ok(pid) => Response::Pid { pid },
+                    Err(e) => Response::error(e.to_string()),
+                }
+            }
+            Request::Wait => return self.wait(fd, WaitFor::Container(id)),
+            Request::WaitPid { pid } => {
+                if !self.collected.contains_key(&pid) && !self.control.is_waitable(pid) {
+                    return Some(Response::error(format!(
+                        "process {pid} was not started by the runtime"
+                    )));
+                }
+                return self.wait(fd, WaitFor::Pid(pid));
+            }
+            Request::Signal { target, signo } => {
+                if !started {
+                    if !harmless(signo) {
+                        self.destroy_sub(
+                            &id,
+                            Exit::Signal(signo as u8),
+                            &format!("killed by signal {signo} before it started"),
+                            ops,
+                        );
+                    }
+                    return Some(Response::Ok);
+                }
+                self.signal(num, target, signo)
+            }
+            Request::Ps => self.ps(num),
+            Request::Stats => self.stats(num),
+            Request::Pause => {
+                self.control.pause(num);
+                Response::Ok
+            }
+            Request::Resume => {
+                self.control.resume(num);
+                Response::Ok
+            }
+            Request::Destroy => {
+                self.destroy_sub(
+                    &id,
+                    Exit::Signal(libc::SIGKILL as u8),
+                    "destroyed by the runtime",
+                    ops,
+                );
+                Response::Ok
+            }
+            Request::Resize => {
+                self.control.resize_consoles();
+                Response::Ok
+            }
+            Request::CreateContainer(_) | Request::ServedMounts => {
+                Response::error("a request for the sandbox, not one of its containers")
+            }
+        })
+    }
+
+    /// Creates a pod's later container: its gofer's channel comes first
+    /// (twice: one to use, one to watch), then its init's stdio.
+    fn create_sub(
+        &mut self,
+        req: CreateContainerRequest,
+        fds: Vec<OwnedFd>,
+        ops: &mut EventOps,
+    ) -> Response {
+        if !self.started {
+            return Response::error("the sandbox's first container has not been started");
+        }
+        if self.subs.get(&req.id).is_some_and(|s| s.exit.is_none()) {
+            return Response::error(format!("container {} exists in this sandbox", req.id));
+        }
+        let pid_namespace = match &req.pid_namespace {
+            PidNamespace::New => None,
+            PidNamespace::Sandbox => Some(FIRST),
+            PidNamespace::Container(p) => match self.subs.get(p) {
+                Some(s) if s.exit.is_none() => Some(s.num),
+                _ => {
+                    return Response::error(format!(
+                        "the PID namespace of {p}: no such running container in this sandbox"
+                    ));
+                }
+            },
+        };
+        let mut fds = fds.into_iter();
+        let (Some(channel), Some(watch)) = (fds.next(), fds.next()) else {
+            return Response::error("create: the gofer's channel is missing");
+        };
+        let gofer = Arc::new(Mutex::new(crate::gofer::Gofer::adopt(channel)));
+        let fs: Arc<dyn sentry::FsBackend> =
+            Arc::new(crate::gofer::GoferFs::new(Arc::clone(&gofer), 0));
+        let mut mounts = Vec::with_capacity(req.mounts.len());
+        // Binds this container adds to what the sandbox serves, once it
+        // is made.
+        let mut new_served = Vec::new();
+        for m in &req.mounts {
+            let source = match &m.from {
+                MountFrom::Bind {
+                    source,
+                    gofer_mount: Some(n),
+                } => {
+                    let b: Arc<dyn sentry::FsBackend> =
+                        Arc::new(crate::gofer::GoferFs::new(Arc::clone(&gofer), *n));
+                    new_served.push(((source.clone(), m.readonly), Arc::clone(&b)));
+                    sentry::MountSource::Bind(b)
+                }
+                MountFrom::Bind {
+                    source,
+                    gofer_mount: None,
+                } => match self.served.get(&(source.clone(), m.readonly)) {
+                    Some(b) => sentry::MountSource::Bind(Arc::clone(b)),
+                    None => {
+                        return Response::error(format!(
+                            "bind source {source}: not served in this sandbox"
+                        ));
+                    }
+                },
+                MountFrom::Kernel(t) => crate::boot::kernel_mount(t),
+            };
+            mounts.push(sentry::MountSpec {
+                target: m.destination.clone(),
+                source,
+                readonly: m.readonly,
+                options: m.options.clone(),
+            });
+        }
+        let spec = sentry::control::ContainerSpec {
+            fs,
+            overlay: self.overlay,
+            rootfs_readonly: req.rootfs_readonly,
+            mounts,
+            process: exec_spec(req.process, fds),
+            pid_namespace,
+        };
+        let (num, init) = match self.control.create_container(spec) {
+            Ok(x) => x,
+            Err(e) => return Response::error(e.to_string()),
+        };
+        for (k, b) in new_served {
+            self.served.entry(k).or_insert(b);
+        }
+        if let Err(e) = ops.add(Events::new(
+            &watch,
+            EventSet::READ_HANG_UP | EventSet::HANG_UP,
+        )) {
+            log::warn!("container {}: watching its gofer: {e}", req.id);
+        }
+        log::debug!("container {} is number {num}, init {init}", req.id);
+        self.subs.insert(
+            req.id,
+            Sub {
+                num,
+                init,
+                gofer: Some(watch),
+                started: false,
+                exit: None,
+                reason: None,
+            },
+        );
+        Response::Pid { pid: init }
+    }
+
+    /// Ends a pod's later container: kills its processes and drops its
+    /// mount tree; `exit` is its status if init never ran.
+    fn destroy_sub(&mut self, id: &str, exit: Exit, reason: &str, ops: &mut EventOps) {
+        let Some(sub) = self.subs.get_mut(id) else {
+            return;
+        };
+        sub.reason.get_or_insert_with(|| reason.to_owned());
+        if let Some(g) = sub.gofer.take() {
+            let _ = ops.remove(Events::new(&g, EventSet::READ_HANG_UP));
+        }
+        let (num, init, started) = (sub.num, sub.init, sub.started);
+        self.control.remove_container(num);
+        if !started && sub.exit.is_none() {
+            sub.exit = Some(exit);
+        }
+        let _ = init;
+        self.exits_happened(ops);
+    }
+
+    fn signal(&mut self, num: u32, target: Target, signo: i32) -> Response {
+        let t = match target {
+            Target::Init => SignalTarget::Init,
+            Target::All => SignalTarget::All,
+            Target::Foreground => SignalTarget::Foreground,
+            Target::Pid(p) => SignalTarget::Process(p),
+        };
+        match self.control.signal(num, t, signo) {
+            Ok(()) => Response::Ok,
+            Err(e) if e == sentry::errno::Errno::ESRCH => Response::error("no such process"),
+            Err(e) => Response::error(e.to_string()),
+        }
+    }
+
+    fn ps(&self, num: u32) -> Response {
+        Response::Processes {
+            processes: self
+                .control
+                .processes(Some(num))
+                .into_iter()
+                .map(|p| protocol::Process {
+                    pid: p.pid,
+                    ppid: p.ppid,
+                    uid: p.uid,
+                    state: p.state.to_string(),
+                    threads: p.threads as u64,
+                    start_ms: p.start_ms,
+                    cpu_ns: p.cpu_ns,
+                    cmd: p.cmd,
+                })
+                .collect(),
+        }
+    }
+
+    fn stats(&self, num: u32) -> Response {
+        let s = self.control.stats(num);
+        Response::Stats {
+            stats: protocol::Stats {
+                memory_bytes: s.memory_bytes,
+                memory_limit: s.memory_limit,
+                processes: s.processes,
+                threads: s.threads,
+                cpu_user_ns: s.cpu_user_ns,
+                cpu_total_ns: s.cpu_total_ns,
+            },
+        }
+    }
+
     /// Answers a request, or None when the answer comes later (waits).
-    fn handle(&mut self, fd: RawFd, req: Request, fds: Vec<OwnedFd>) -> Option<Response> {
+    fn handle(
+        &mut self,
+        fd: RawFd,
+        req: Request,
+        fds: Vec<OwnedFd>,
+        ops: &mut EventOps,
+    ) -> Option<Response> {
         Some(match req {
             Request::Start => self.start(),
             Request::Exec(e) => {
                 if !self.started {
                     return Some(Response::error("the container has not been started"));
                 }
-                let mut fds = fds.into_iter();
-                let tty = if e.terminal { fds.next() } else { None };
-                let spec = ExecSpec {
-                    argv: e.args,
-                    envp: e.env,
-                    cwd: e.cwd,
-                    uid: e.uid,
-                    gid: e.gid,
-                    groups: e.groups,
-                    rlimits: e
-                        .rlimits
-                        .iter()
-                        .map(|r| sentry::Rlimit {
-                            resource: r.resource,
-                            soft: r.soft,
-                            hard: r.hard,
-                        })
-                        .collect(),
-                    stdio: [fds.next(), fds.next(), fds.next()],
-                    terminal: tty,
-                };
-                match self.control.exec(spec) {
+                match self.control.exec(FIRST, exec_spec(e, fds.into_iter())) {
                     Ok(pid) => Response::Pid { pid },
                     Err(e) => Response::error(e.to_string()),
                 }
@@ -353,56 +648,16 @@ impl Server {
                     // runc container's waiting init.
                     return Some(self.signal_unstarted(signo));
                 }
-                let t = match target {
-                    Target::Init => SignalTarget::Init,
-                    Target::All => SignalTarget::All,
-                    Target::Foreground => SignalTarget::Foreground,
-                    Target::Pid(p) => SignalTarget::Process(p),
-                };
-                match self.control.signal(t, signo) {
-                    Ok(()) => Response::Ok,
-                    Err(e) if e == sentry::errno::Errno::ESRCH => {
-                        Response::error("no such process")
-                    }
-                    Err(e) => Response::error(e.to_string()),
-                }
+                self.signal(FIRST, target, signo)
             }
-            Request::Ps => Response::Processes {
-                processes: self
-                    .control
-                    .processes()
-                    .into_iter()
-                    .map(|p| protocol::Process {
-                        pid: p.pid,
-                        ppid: p.ppid,
-                        uid: p.uid,
-                        state: p.state.to_string(),
-                        threads: p.threads as u64,
-                        start_ms: p.start_ms,
-                        cpu_ns: p.cpu_ns,
-                        cmd: p.cmd,
-                    })
-                    .collect(),
-            },
-            Request::Stats => {
-                let s = self.control.stats();
-                Response::Stats {
-                    stats: protocol::Stats {
-                        memory_bytes: s.memory_bytes,
-                        memory_limit: s.memory_limit,
-                        processes: s.processes,
-                        threads: s.threads,
-                        cpu_user_ns: s.cpu_user_ns,
-                        cpu_total_ns: s.cpu_total_ns,
-                    },
-                }
-            }
+            Request::Ps => self.ps(FIRST),
+            Request::Stats => self.stats(FIRST),
             Request::Pause => {
-                self.control.pause();
+                self.control.pause(FIRST);
                 Response::Ok
             }
             Request::Resume => {
-                self.control.resume();
+                self.control.resume(FIRST);
                 Response::Ok
             }
             Request::Destroy => {
@@ -413,6 +668,10 @@ impl Server {
                 self.control.resize_consoles();
                 Response::Ok
             }
+            Request::CreateContainer(c) => self.create_sub(c, fds, ops),
+            Request::ServedMounts => Response::Mounts {
+                mounts: self.served.keys().cloned().collect(),
+            },
         })
     }
 
@@ -438,19 +697,7 @@ impl Server {
     }
 
     fn signal_unstarted(&mut self, signo: i32) -> Response {
-        // Signals whose default action is to ignore or stop leave a
-        // waiting container alone.
-        const HARMLESS: [i32; 8] = [
-            libc::SIGCHLD,
-            libc::SIGCONT,
-            libc::SIGURG,
-            libc::SIGWINCH,
-            libc::SIGSTOP,
-            libc::SIGTSTP,
-            libc::SIGTTIN,
-            libc::SIGTTOU,
-        ];
-        if HARMLESS.contains(&signo) {
+        if harmless(signo) {
             return Response::Ok;
         }
         self.abort(
@@ -465,9 +712,20 @@ impl Server {
     fn destroy(&mut self, reason: &str) {
         self.set_reason(reason);
         if self.started {
-            self.control.kill_all();
+            self.control.kill_all(FIRST);
         } else {
             self.abort(128 + libc::SIGKILL, reason.to_owned());
+        }
+    }
+
+    /// Why the runtime ended what `what` waits for, if it did.
+    fn reason_of(&self, what: &WaitFor) -> Option<String> {
+        match what {
+            WaitFor::Container(id) => {
+                let own = self.subs.get(id).and_then(|s| s.reason.clone());
+                own.or_else(|| self.reason())
+            }
+            _ => self.reason(),
         }
     }
 
@@ -493,29 +751,49 @@ impl Server {
 
     /// Registers a waiter, or answers at once if the process has ended.
     fn wait(&mut self, fd: RawFd, what: WaitFor) -> Option<Response> {
-        if let Some(exit) = self.exit_of(what) {
+        if let Some(exit) = self.exit_of(&what) {
             return Some(Response::Exited {
                 exit,
-                reason: self.reason(),
+                reason: self.reason_of(&what),
             });
         }
         self.waiters.push((fd, what));
         None
     }
 
-    fn exit_of(&mut self, what: WaitFor) -> Option<Exit> {
+    fn exit_of(&mut self, what: &WaitFor) -> Option<Exit> {
         let to_exit = |s: sentry::ExitStatus| match s {
             sentry::ExitStatus::Exited(c) => Exit::Code(c),
             sentry::ExitStatus::Signaled(s) => Exit::Signal(s),
         };
         match what {
             WaitFor::Init => self.control.init_status().map(to_exit),
+            WaitFor::Container(id) => {
+                let sub = self.subs.get(id)?;
+                if let Some(e) = sub.exit {
+                    return Some(e);
+                }
+                // The sandbox ending ends its containers (SIGKILL's
+                // status), as the end of their init does.
+                let e = self.control.take_exit(sub.init).map(to_exit).or_else(|| {
+                    self.control
+                        .init_status()
+                        .map(|_| Exit::Signal(libc::SIGKILL as u8))
+                })?;
+                let num = sub.num;
+                if let Some(s) = self.subs.get_mut(id) {
+                    s.exit = Some(e);
+                }
+                // What is left of the container dies with its init.
+                self.control.kill_all(num);
+                Some(e)
+            }
             WaitFor::Pid(p) => {
-                if let Some(e) = self.collected.get(&p) {
+                if let Some(e) = self.collected.get(p) {
                     return Some(*e);
                 }
-                let e = self.control.take_exit(p).map(to_exit)?;
-                self.collected.insert(p, e);
+                let e = self.control.take_exit(*p).map(to_exit)?;
+                self.collected.insert(*p, e);
                 Some(e)
             }
         }
@@ -524,12 +802,23 @@ impl Server {
     fn exits_happened(&mut self, ops: &mut EventOps) {
         drain_eventfd(&self.exit_event);
         let waiters = std::mem::take(&mut self.waiters);
+        // Later containers whose init ended: their rest dies now, even
+        // with nobody waiting.
+        let ids: Vec<String> = self
+            .subs
+            .iter()
+            .filter(|(_, s)| s.started && s.exit.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            let _ = self.exit_of(&WaitFor::Container(id));
+        }
         for (fd, what) in waiters {
-            match self.exit_of(what) {
+            match self.exit_of(&what) {
                 Some(exit) => {
                     let resp = Response::Exited {
                         exit,
-                        reason: self.reason(),
+                        reason: self.reason_of(&what),
                     };
                     self.reply(fd, &resp, ops);
                 }
@@ -550,6 +839,47 @@ impl Server {
         }
         log::error!("the gofer exited: destroying the container");
         self.destroy("its gofer exited");
+    }
+}
+
+/// Signals whose default action is to ignore or stop: they leave a
+/// container that has not started alone.
+fn harmless(signo: i32) -> bool {
+    [
+        libc::SIGCHLD,
+        libc::SIGCONT,
+        libc::SIGURG,
+        libc::SIGWINCH,
+        libc::SIGSTOP,
+        libc::SIGTSTP,
+        libc::SIGTTIN,
+        libc::SIGTTOU,
+    ]
+    .contains(&signo)
+}
+
+/// What the sentry needs to start `e`, with its stdio (or terminal) from
+/// `fds`.
+fn exec_spec(e: ExecRequest, mut fds: impl Iterator<Item = OwnedFd>) -> ExecSpec {
+    let tty = if e.terminal { fds.next() } else { None };
+    ExecSpec {
+        argv: e.args,
+        envp: e.env,
+        cwd: e.cwd,
+        uid: e.uid,
+        gid: e.gid,
+        groups: e.groups,
+        rlimits: e
+            .rlimits
+            .iter()
+            .map(|r| sentry::Rlimit {
+                resource: r.resource,
+                soft: r.soft,
+                hard: r.hard,
+            })
+            .collect(),
+        stdio: [fds.next(), fds.next(), fds.next()],
+        terminal: tty,
     }
 }
 
@@ -595,6 +925,22 @@ impl MutEventSubscriber for Server {
             let set = events.event_set();
             if set.intersects(EventSet::READ_HANG_UP | EventSet::HANG_UP | EventSet::ERROR) {
                 self.gofer_hung_up(ops);
+            }
+        } else if let Some(id) = self
+            .subs
+            .iter()
+            .find(|(_, s)| s.gofer.as_ref().is_some_and(|g| g.as_raw_fd() == fd))
+            .map(|(id, _)| id.clone())
+        {
+            let set = events.event_set();
+            if set.intersects(EventSet::READ_HANG_UP | EventSet::HANG_UP | EventSet::ERROR) {
+                log::error!("container {id}: its gofer exited: destroying the container");
+                self.destroy_sub(
+                    &id,
+                    Exit::Signal(libc::SIGKILL as u8),
+                    "its gofer exited",
+                    ops,
+                );
             }
         } else if self.conns.contains_key(&fd) {
             let set = events.event_set();

@@ -90,6 +90,11 @@ impl Channel {
         Ok(())
     }
 
+    /// The descriptor, given up.
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+
     /// Wraps an inherited descriptor (the gofer's end).
     pub fn from_fd(fd: OwnedFd) -> Channel {
         Channel { fd }

@@ -81,6 +81,20 @@ impl Gofer {
         binds: &[MountSource],
         log: &LogSettings,
     ) -> Result<Gofer, ClientError> {
+        Gofer::spawn_with(rootfs, readonly, binds, log, true)
+    }
+
+    /// [`Gofer::spawn`], with `die_with_parent` false for a gofer that
+    /// outlives the thread spawning it (a pod's later container: `create`
+    /// hands its channel to the sandbox process and exits). Such a gofer
+    /// ends when its channel closes, or when `delete` kills it.
+    pub fn spawn_with(
+        rootfs: &Path,
+        readonly: bool,
+        binds: &[MountSource],
+        log: &LogSettings,
+        die_with_parent: bool,
+    ) -> Result<Gofer, ClientError> {
         let (ours, theirs) = Channel::pair()?;
         let child_fd = theirs.as_fd().as_raw_fd();
         let mut cmd = Command::new("/proc/self/exe");
@@ -110,13 +124,14 @@ impl Gofer {
                 if libc::fcntl(child_fd, libc::F_SETFD, 0) != 0 {
                     return Err(io::Error::last_os_error());
                 }
-                if libc::prctl(
-                    libc::PR_SET_PDEATHSIG,
-                    libc::SIGKILL as libc::c_ulong,
-                    0,
-                    0,
-                    0,
-                ) != 0
+                if die_with_parent
+                    && libc::prctl(
+                        libc::PR_SET_PDEATHSIG,
+                        libc::SIGKILL as libc::c_ulong,
+                        0,
+                        0,
+                        0,
+                    ) != 0
                 {
                     return Err(io::Error::last_os_error());
                 }
@@ -426,6 +441,22 @@ impl Gofer {
 
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
+    }
+
+    /// Gives up the channel (to hand it to another process) and the child.
+    pub fn into_parts(self) -> (OwnedFd, Option<Child>) {
+        (self.channel.into_fd(), self.child)
+    }
+
+    /// A client on a channel whose gofer has greeted already (one handed
+    /// over by `create`; its receive timeout was set by the spawner, on
+    /// the socket itself).
+    pub fn adopt(fd: OwnedFd) -> Gofer {
+        Gofer {
+            channel: Channel::from_fd(fd),
+            child: None,
+            next_tag: 1,
+        }
     }
 }
 

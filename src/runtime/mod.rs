@@ -69,20 +69,28 @@ pub fn short_path(path: &Path) -> std::io::Result<(std::fs::File, PathBuf)> {
     Ok((f, short))
 }
 
-fn connect(sd: &StateDir) -> Result<Client, RuntimeError> {
-    let (_dir, path) = short_path(&sd.socket_path()).map_err(|e| msg(format!("{}: {e}", sd.id)))?;
-    Client::connect(&path).map_err(|e| {
+/// A connection to the sandbox process serving the container, and the
+/// container's name in requests (None: the sandbox's first container; a
+/// pod's later one is named, and served by its sandbox's process).
+fn connect(sd: &StateDir) -> Result<(Client, Option<String>), RuntimeError> {
+    let (socket, container) = match sd.sandbox() {
+        Some(s) => (sd.sibling(&s).socket_path(), Some(sd.id.clone())),
+        None => (sd.socket_path(), None),
+    };
+    let (_dir, path) = short_path(&socket).map_err(|e| msg(format!("{}: {e}", sd.id)))?;
+    let c = Client::connect(&path).map_err(|e| {
         msg(format!(
             "container {}: cannot reach its sandbox process: {e}",
             sd.id
         ))
-    })
+    })?;
+    Ok((c, container))
 }
 
 /// Sends one request; an `error` answer is an error.
 fn call(sd: &StateDir, req: &Request, fds: &[BorrowedFd<'_>]) -> Result<Response, RuntimeError> {
-    let mut c = connect(sd)?;
-    match c.call(req, fds) {
+    let (mut c, container) = connect(sd)?;
+    match c.call(container.as_deref(), req, fds) {
         Ok(Response::Error { message }) => Err(msg(format!("container {}: {message}", sd.id))),
         Ok(r) => Ok(r),
         Err(e) => Err(msg(format!("container {}: {e}", sd.id))),
@@ -162,6 +170,20 @@ fn create_container(
             "--console-socket is only for a spec with process.terminal",
         ));
     }
+    let pod = pod_sandbox(&spec.annotations, &args.id);
+    if let Some(s) = &pod {
+        let ssd = state_dir(cli, s)?;
+        let srec = ssd.load().map_err(|e| {
+            msg(format!(
+                "the pod's sandbox {s} (from the CRI annotations): {e}"
+            ))
+        })?;
+        if ssd.sandbox().is_some() || srec.current_status() != Status::Running {
+            return Err(msg(format!(
+                "the pod's sandbox {s} is not a running sandbox container"
+            )));
+        }
+    }
     let lock = sd.create(&cli.root)?;
     let mut rec = Record {
         oci_version: spec.oci_version.clone(),
@@ -175,6 +197,8 @@ fn create_container(
         owner: String::new(),
         annotations: spec.annotations.clone(),
         hooks: spec.hooks.clone(),
+        gofer_pid: 0,
+        gofer_start: 0,
     };
     let fail = |sd: &StateDir, child: Option<&mut Child>, e: RuntimeError| {
         if let Some(c) = child {
@@ -208,9 +232,16 @@ fn create_container(
     } else {
         None
     };
-    let mut child = match spawn_sandbox(cli, args, &sd, &bundle, console.as_ref()) {
+    let made = match &pod {
+        None => spawn_sandbox(cli, args, &sd, &bundle, console.as_ref()),
+        Some(sandbox) => join_sandbox(cli, &spec, &sd, sandbox, console.as_ref(), &mut rec),
+    };
+    let mut child = match made {
         Ok(c) => c,
-        Err(e) => return Err(fail(&sd, None, e)),
+        Err(e) => {
+            kill_gofer(&rec);
+            return Err(fail(&sd, None, e));
+        }
     };
     rec.pid = child.id() as i32;
     rec.pid_start = state::process_start(rec.pid).unwrap_or(0);
@@ -222,6 +253,10 @@ fn create_container(
     if let Err(e) = hooked {
         // The container is stopped, then deleted (steps 12 and 13): the
         // poststop hooks see it stopped.
+        if pod.is_some() {
+            let _ = call(&sd, &Request::Destroy, &[]);
+            kill_gofer(&rec);
+        }
         let e = fail(&sd, Some(&mut child), e.into());
         let stopped = serde_json::to_vec(&rec.spec_state(Status::Stopped)).unwrap_or_default();
         hooks::run_all_warn("poststop", &rec.hooks.poststop, &stopped);
@@ -244,6 +279,223 @@ fn create_container(
         master,
         terminal: spec.terminal,
     })
+}
+
+/// The sandbox a container joins as a pod's later container, from its
+/// CRI annotations: containerd's (`io.kubernetes.cri.container-type`
+/// `container` with `io.kubernetes.cri.sandbox-id`) or CRI-O's
+/// (`io.kubernetes.cri-o.ContainerType` and `io.kubernetes.cri-o.SandboxID`).
+/// None for the sandbox container itself and for a lone container.
+fn pod_sandbox(
+    annotations: &std::collections::BTreeMap<String, String>,
+    id: &str,
+) -> Option<String> {
+    let pairs = [
+        (
+            "io.kubernetes.cri.container-type",
+            "io.kubernetes.cri.sandbox-id",
+        ),
+        (
+            "io.kubernetes.cri-o.ContainerType",
+            "io.kubernetes.cri-o.SandboxID",
+        ),
+    ];
+    pairs.iter().find_map(|(typ, sandbox)| {
+        if annotations.get(*typ).map(String::as_str) != Some("container") {
+            return None;
+        }
+        annotations.get(*sandbox).filter(|s| *s != id).cloned()
+    })
+}
+
+/// Kills the gofer of a pod's later container if it still runs.
+fn kill_gofer(rec: &Record) {
+    if rec.gofer_alive() {
+        // SAFETY: kill(2) on the PID whose start time still matches.
+        unsafe { libc::kill(rec.gofer_pid, libc::SIGKILL) };
+    }
+}
+
+/// Creates a pod's later container in `sandbox`'s process: starts its
+/// gofer (serving its rootfs and the bind sources the sandbox does not
+/// serve yet), has the sandbox build it, and starts the host process
+/// that stands for it (`container-wait`, the state's pid), which it
+/// returns.
+fn join_sandbox(
+    cli: &Cli,
+    spec: &oci::ContainerSpec,
+    sd: &StateDir,
+    sandbox: &str,
+    console: Option<&OwnedFd>,
+    rec: &mut Record,
+) -> Result<Child, RuntimeError> {
+    use crate::control::protocol::{CreateContainerRequest, Mount, MountFrom, PidNamespace};
+    let ssd = state_dir(cli, sandbox)?;
+    sd.set_sandbox(sandbox)?;
+    let served = match call(&ssd, &Request::ServedMounts, &[])? {
+        Response::Mounts { mounts } => mounts,
+        other => return Err(msg(format!("unexpected answer {other:?}"))),
+    };
+    let mut binds: Vec<crate::gofer::server::MountSource> = Vec::new();
+    let mut mounts = Vec::new();
+    for m in &spec.mounts {
+        let from = match &m.kind {
+            oci::MountKind::Bind { source } => {
+                let key = crate::boot::bind_key(source);
+                let gofer_mount = if served.contains(&(key.clone(), m.readonly)) {
+                    None
+                } else {
+                    let at = binds
+                        .iter()
+                        .position(|b| b.path == Path::new(&key) && b.readonly == m.readonly);
+                    Some(match at {
+                        Some(i) => i as u32 + 1,
+                        None => {
+                            binds.push(crate::gofer::server::MountSource {
+                                path: PathBuf::from(&key),
+                                readonly: m.readonly,
+                            });
+                            binds.len() as u32
+                        }
+                    })
+                };
+                MountFrom::Bind {
+                    source: key,
+                    gofer_mount,
+                }
+            }
+            k => MountFrom::Kernel(crate::boot::kernel_type(k).unwrap_or_default()),
+        };
+        mounts.push(Mount {
+            destination: m.destination.clone(),
+            from,
+            readonly: m.readonly,
+            options: m.options.clone(),
+        });
+    }
+    let pid_namespace = match &spec.pid_namespace {
+        None => PidNamespace::Sandbox,
+        Some(None) => PidNamespace::New,
+        Some(Some(path)) => namespace_owner(cli, path, sandbox)?,
+    };
+    // With the overlay, the rootfs's writes stay in sandbox memory: the
+    // gofer serves it read-only whatever the spec says.
+    let overlay = cli.overlay == crate::cli::OverlayChoice::Memory;
+    let gofer = crate::gofer::Gofer::spawn_with(
+        &spec.rootfs,
+        spec.rootfs_readonly || overlay,
+        &binds,
+        &cli.log_settings(),
+        false,
+    )
+    .map_err(|e| msg(format!("gofer: {e}")))?;
+    let (channel, gofer_child) = gofer.into_parts();
+    if let Some(g) = &gofer_child {
+        rec.gofer_pid = g.id() as i32;
+        rec.gofer_start = state::process_start(rec.gofer_pid).unwrap_or(0);
+    }
+    // Not waited for here: it is reparented when we exit, and ends when
+    // its channel closes or `delete` kills it.
+    std::mem::forget(gofer_child);
+    sd.save(rec)?;
+    let req = CreateContainerRequest {
+        id: sd.id.clone(),
+        process: ExecRequest {
+            args: spec.args.clone(),
+            env: crate::boot::envp(spec),
+            cwd: spec.cwd.clone(),
+            uid: spec.uid,
+            gid: spec.gid,
+            groups: spec.groups.clone(),
+            rlimits: spec
+                .rlimits
+                .iter()
+                .map(|r| protocol::Rlimit {
+                    resource: r.resource,
+                    soft: r.soft,
+                    hard: r.hard,
+                })
+                .collect(),
+            terminal: console.is_some(),
+        },
+        rootfs_readonly: spec.rootfs_readonly,
+        mounts,
+        pid_namespace,
+    };
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    // The channel twice: one for the sandbox to use, one to watch.
+    let mut fds = vec![channel.as_fd(), channel.as_fd()];
+    match console {
+        Some(c) => fds.push(c.as_fd()),
+        None => fds.extend([stdin.as_fd(), stdout.as_fd(), stderr.as_fd()]),
+    }
+    match call(&ssd, &Request::CreateContainer(req), &fds)? {
+        Response::Pid { .. } => {}
+        other => return Err(msg(format!("unexpected answer {other:?}"))),
+    }
+    drop(fds);
+    drop(channel);
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.args(global_args(cli))
+        .arg("container-wait")
+        .arg(&sd.id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    cmd.spawn().map_err(|e| {
+        let _ = call(sd, &Request::Destroy, &[]);
+        msg(format!("cannot start the container's waiter: {e}"))
+    })
+}
+
+/// The container of sandbox `sandbox` whose PID namespace `path` names
+/// (`/proc/PID/ns/pid` of the state pid of the sandbox or of one of its
+/// containers).
+fn namespace_owner(
+    cli: &Cli,
+    path: &Path,
+    sandbox: &str,
+) -> Result<crate::control::protocol::PidNamespace, RuntimeError> {
+    use crate::control::protocol::PidNamespace;
+    let bad = || {
+        msg(format!(
+            "PID namespace {}: not one of pod {sandbox}'s containers",
+            path.display()
+        ))
+    };
+    let pid: i32 = path
+        .strip_prefix("/proc")
+        .ok()
+        .and_then(|r| {
+            let mut c = r.components();
+            let pid = c.next()?.as_os_str().to_str()?.parse().ok()?;
+            (c.as_path() == Path::new("ns/pid")).then_some(pid)
+        })
+        .ok_or_else(bad)?;
+    let ssd = state_dir(cli, sandbox)?;
+    if ssd.load().is_ok_and(|r| r.pid == pid) {
+        return Ok(PidNamespace::Sandbox);
+    }
+    for entry in std::fs::read_dir(&cli.root).map_err(|e| msg(e.to_string()))? {
+        let Ok(name) = entry.map(|e| e.file_name()) else {
+            continue;
+        };
+        let Some(id) = name.to_str() else { continue };
+        let Ok(sd) = state_dir(cli, id) else { continue };
+        if sd.sandbox().as_deref() == Some(sandbox) && sd.load().is_ok_and(|r| r.pid == pid) {
+            return Ok(PidNamespace::Container(id.to_owned()));
+        }
+    }
+    Err(bad())
 }
 
 /// Starts the sandbox process and waits for its "ok".
@@ -654,6 +906,9 @@ fn destroy_and_remove(sd: &StateDir, rec: &Record) -> Result<(), RuntimeError> {
         }
         await_gone(rec);
     }
+    // A pod's later container: its gofer goes too (its sandbox dropped
+    // the channel, but a file it still held may keep it open).
+    kill_gofer(rec);
     sd.remove()?;
     let st = serde_json::to_vec(&rec.spec_state(Status::Stopped)).unwrap_or_default();
     hooks::run_all_warn("poststop", &rec.hooks.poststop, &st);
@@ -1060,6 +1315,46 @@ pub fn exec_wait(cli: &Cli, args: &ExecWaitArgs) -> Result<i32, RuntimeError> {
     fwd.spawn(sd.clone(), Target::Pid(args.pid));
     // The container ending ends the process too (SIGKILL's status).
     wait_pid(&sd, args.pid).or(Ok(128 + libc::SIGKILL))
+}
+
+/// `container-wait`: stands for a pod's later container on the host (its
+/// state's pid), as the sandbox process does for the first: signals to
+/// it go to the container's init, and it exits with the container's
+/// status once it has written the exit record.
+pub fn container_wait(cli: &Cli, args: &IdArg) -> Result<i32, RuntimeError> {
+    let sd = state_dir(cli, &args.id)?;
+    let fwd = Forwarder::block();
+    fwd.spawn(sd.clone(), Target::Init);
+    let (status, signal, reason) = match call(&sd, &Request::Wait, &[]) {
+        Ok(Response::Exited { exit, reason }) => {
+            let signal = match exit {
+                Exit::Signal(s) => Some(i32::from(s)),
+                Exit::Code(_) => None,
+            };
+            (exit.status(), signal, reason)
+        }
+        // The sandbox ended under it (deleted, or its first container
+        // exited): killed with it.
+        Ok(_) | Err(_) => (
+            128 + libc::SIGKILL,
+            Some(libc::SIGKILL),
+            Some("its sandbox exited".to_owned()),
+        ),
+    };
+    let rec = state::ExitRecord {
+        status,
+        signal,
+        reason,
+    };
+    let tmp = sd.dir.join(".exit.tmp");
+    let written = serde_json::to_vec(&rec)
+        .map_err(std::io::Error::other)
+        .and_then(|b| std::fs::write(&tmp, b))
+        .and_then(|()| std::fs::rename(&tmp, sd.exit_path()));
+    if let Err(e) = written {
+        log::warn!("container {}: writing its exit record: {e}", args.id);
+    }
+    Ok(status)
 }
 
 // -------------------------------------------------------- ps, events

@@ -120,7 +120,9 @@ fn run(
         mut config,
         machine,
         gofer_fd,
+        served,
     } = prepare(spec, &opts, log)?;
+    let overlay = config.overlay;
     config.console = console;
     let panic = opts
         .panic_signal
@@ -156,7 +158,8 @@ fn run(
         flushed_tx,
         std::sync::Arc::clone(&reason),
     )
-    .map_err(|e| setup("the control socket", &e))?;
+    .map_err(|e| setup("the control socket", &e))?
+    .with_mounts(served, overlay);
     let srv = match winch {
         Some(w) => srv.with_winch(w),
         None => srv,

@@ -95,6 +95,13 @@ pub struct Record {
     /// have changed or gone).
     #[serde(default)]
     pub hooks: crate::oci::Hooks,
+    /// A pod's later container's own gofer (0 for the first container,
+    /// whose gofer dies with its sandbox process), and its start time:
+    /// `delete` makes sure it is gone.
+    #[serde(default)]
+    pub gofer_pid: i32,
+    #[serde(default)]
+    pub gofer_start: u64,
 }
 
 /// How the container ended (the `exit` file).
@@ -150,6 +157,29 @@ impl StateDir {
             id: id.to_owned(),
             dir: root.join(id),
         })
+    }
+
+    /// The directory of container `id` beside this one (same root).
+    pub fn sibling(&self, id: &str) -> StateDir {
+        StateDir {
+            id: id.to_owned(),
+            dir: self.dir.with_file_name(id),
+        }
+    }
+
+    /// For a pod's later container: the ID of the sandbox (the container
+    /// whose process serves it), from the `sandbox` file.
+    pub fn sandbox(&self) -> Option<String> {
+        let bytes = read_limited(&self.dir.join("sandbox")).ok()?;
+        let id = String::from_utf8(bytes).ok()?;
+        check_id(&id).ok()?;
+        Some(id)
+    }
+
+    /// Records that this container is served by sandbox `id`'s process.
+    pub fn set_sandbox(&self, id: &str) -> Result<(), StateError> {
+        let path = self.dir.join("sandbox");
+        std::fs::write(&path, id).map_err(io_err(&path))
     }
 
     pub fn state_path(&self) -> PathBuf {
@@ -283,6 +313,11 @@ pub fn process_start(pid: i32) -> Option<u64> {
 }
 
 impl Record {
+    /// Whether the gofer of a pod's later container still runs.
+    pub fn gofer_alive(&self) -> bool {
+        self.gofer_pid > 0 && process_start(self.gofer_pid).is_some_and(|s| s == self.gofer_start)
+    }
+
     /// Whether the sandbox process this record names still runs.
     pub fn process_alive(&self) -> bool {
         self.pid > 0 && process_start(self.pid).is_some_and(|s| s == self.pid_start)
@@ -400,6 +435,8 @@ mod tests {
             owner: String::new(),
             annotations: BTreeMap::from([("k".into(), "v".into())]),
             hooks: Default::default(),
+            gofer_pid: 0,
+            gofer_start: 0,
         };
         sd.save(&rec).unwrap();
         let back = sd.load().unwrap();

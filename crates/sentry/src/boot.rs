@@ -21,6 +21,7 @@ pub use crate::kernel::signal_for_exception;
 /// embedder's opener without one. Returns its dentry too, with a VFS.
 fn open_interp(
     kernel: &Arc<Kernel>,
+    root: Option<&Arc<crate::vfs::Dentry>>,
     path: &[u8],
     creds: Credentials,
 ) -> Result<(Arc<std::fs::File>, Option<Arc<crate::vfs::Dentry>>), Error> {
@@ -30,8 +31,7 @@ fn open_interp(
             String::from_utf8_lossy(path)
         ))
     };
-    if let Some(vfs) = kernel.vfs.get() {
-        let root = vfs.root();
+    if let Some(root) = root {
         let d =
             crate::vfs::resolve(root, root, path, crate::vfs::Follow::Yes, creds).map_err(fail)?;
         let attr = d.attr();
@@ -56,36 +56,61 @@ fn build_vfs(
     devpts: &Arc<crate::fs::pty::DevPts>,
     config: &BootConfig,
 ) -> Result<Option<crate::vfs::Vfs>, Error> {
-    use crate::fs::memfs::MemFs;
-    use crate::vfs::{MountOpts, Vfs};
     let Some(fs) = &config.fs else {
         return Ok(None);
     };
+    let tree = RootfsSpec {
+        fs,
+        overlay: config.overlay,
+        readonly: config.rootfs_readonly,
+        mounts: &config.mounts,
+    };
+    build_tree(mem, cpus, devpts, &tree).map(Some)
+}
+
+/// What a container's mount tree is made of.
+pub(crate) struct RootfsSpec<'a> {
+    pub fs: &'a Arc<dyn crate::vfs::backend::FsBackend>,
+    /// An overlay with a memory upper layer over `fs`.
+    pub overlay: bool,
+    pub readonly: bool,
+    pub mounts: &'a [crate::MountSpec],
+}
+
+/// Builds one container's mount tree (see `build_vfs`).
+pub(crate) fn build_tree(
+    mem: &Arc<vmm::MemoryFile>,
+    cpus: usize,
+    devpts: &Arc<crate::fs::pty::DevPts>,
+    spec: &RootfsSpec<'_>,
+) -> Result<crate::vfs::Vfs, Error> {
+    use crate::fs::memfs::MemFs;
+    use crate::vfs::{MountOpts, Vfs};
     let setup = |what: &str, e: crate::errno::Errno| Error::Setup(format!("{what}: {e}"));
     // A read-only root is the overlay too (unless --overlay=none), mounted
     // read-only: the boot can still make the mountpoints the image lacks
     // in its memory layer, and the guest gets EROFS.
-    let vfs = if !config.overlay {
-        Vfs::over(Arc::clone(fs), config.rootfs_readonly)
+    let vfs = if !spec.overlay {
+        Vfs::over(Arc::clone(spec.fs), spec.readonly)
     } else {
         let root =
-            MemFs::overlay(Arc::clone(mem), Arc::clone(fs)).map_err(|e| setup("rootfs", e))?;
+            MemFs::overlay(Arc::clone(mem), Arc::clone(spec.fs)).map_err(|e| setup("rootfs", e))?;
         Vfs::new(
             root,
             MountOpts {
                 fstype: "overlay".into(),
                 source: "overlay".into(),
-                readonly: config.rootfs_readonly,
+                readonly: spec.readonly,
                 options: "lowerdir=rootfs,upperdir=memory".into(),
             },
         )
     }
     .map_err(|e| setup("rootfs", e))?;
-    crate::fs::mounts::defaults(&vfs, mem, cpus, devpts, &config.mounts)?;
-    for m in &config.mounts {
+    crate::fs::mounts::defaults(&vfs, mem, cpus, devpts, spec.mounts)?;
+    for m in spec.mounts {
         crate::fs::mounts::mount_spec(&vfs, mem, cpus, devpts, m)?;
     }
-    Ok(Some(vfs))
+    Ok(vfs)
 }
 
 /// What a new process from outside the container starts with: init, or
@@ -104,6 +129,10 @@ pub(crate) struct ProcessSpec<'a> {
     pub rlimits: Rlimits,
     /// Its descriptors (stdio).
     pub fds: FdTable,
+    /// The root of its mount tree (None: the first container's).
+    pub root: Option<Arc<crate::vfs::Dentry>>,
+    /// The container it belongs to (`Process::container`).
+    pub container: u32,
 }
 
 /// Builds init's process and thread in `kernel`; returns its registers.
@@ -153,6 +182,8 @@ fn create_init(
             groups: &config.groups,
             rlimits,
             fds,
+            root: None,
+            container: 0,
         },
     )?;
     debug_assert_eq!(pid, 1);
@@ -255,8 +286,11 @@ pub(crate) fn create_process(
     // The working directory, resolved in the rootfs; one that does not
     // exist (or is not a directory) is the root, as runc would have
     // created it empty.
-    let fs = kernel.vfs.get().map(|vfs| {
-        let root = Arc::clone(vfs.root());
+    let root = spec
+        .root
+        .clone()
+        .or_else(|| kernel.vfs.get().map(|v| Arc::clone(v.root())));
+    let fs = root.clone().map(|root| {
         let cwd = crate::vfs::resolve(
             &root,
             &root,
@@ -285,7 +319,7 @@ pub(crate) fn create_process(
     )?;
     let (interp, interp_dentry) = match loader::interp_of(&executable)? {
         Some(path) => {
-            let (f, d) = open_interp(kernel, &path, creds)?;
+            let (f, d) = open_interp(kernel, root.as_ref(), &path, creds)?;
             (Some(f), d)
         }
         None => (None, None),
@@ -336,6 +370,7 @@ pub(crate) fn create_process(
         Process {
             fs,
             exe_dentry,
+            container: spec.container,
             ..Process::new(
                 pid,
                 mm_id,

@@ -98,12 +98,45 @@ pub struct Stats {
     pub cpu_total_ns: u64,
 }
 
+/// The number of the sandbox's first container (the one `create` of the
+/// sandbox made); a pod's later containers get 1, 2, ...
+pub const FIRST: u32 = 0;
+
+/// A later container of the sandbox (a pod's), as the runtime creates it.
+pub struct ContainerSpec {
+    /// Its rootfs's server (its own gofer's mount 0).
+    pub fs: Arc<dyn crate::vfs::backend::FsBackend>,
+    /// The rootfs as an overlay with a memory upper layer.
+    pub overlay: bool,
+    pub rootfs_readonly: bool,
+    /// Its mounts, in the spec's order (a bind mount that another
+    /// container serves already uses that container's server).
+    pub mounts: Vec<crate::MountSpec>,
+    /// Its init.
+    pub process: ExecSpec,
+    /// The container whose PID namespace it joins (None: a new one).
+    pub pid_namespace: Option<u32>,
+}
+
+/// What the sandbox keeps of a later container.
+struct Sub {
+    init: Tid,
+    /// Init's registers until `start_container` runs it.
+    regs: Option<vmm::UserRegs>,
+    vfs: Arc<crate::vfs::Vfs>,
+    /// Init's terminal, if it has one (dropped with the container).
+    console: Option<Console>,
+}
+
 /// A cloneable handle on a container's kernel.
 #[derive(Clone)]
 pub struct Control {
     kernel: Arc<Kernel>,
     /// Consoles of exec'd processes live as long as the sandbox.
     consoles: Arc<parking_lot::Mutex<Vec<Console>>>,
+    /// The pod's later containers, by number.
+    subs: Arc<parking_lot::Mutex<std::collections::HashMap<u32, Sub>>>,
+    next_sub: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl Control {
@@ -111,7 +144,36 @@ impl Control {
         kernel: Arc<Kernel>,
         consoles: Arc<parking_lot::Mutex<Vec<Console>>>,
     ) -> Control {
-        Control { kernel, consoles }
+        Control {
+            kernel,
+            consoles,
+            subs: Arc::default(),
+            next_sub: Arc::new(std::sync::atomic::AtomicU32::new(1)),
+        }
+    }
+
+    /// Container `c`'s init (its PID in the sandbox's first namespace),
+    /// None for a container that does not exist.
+    pub fn init_of(&self, c: u32) -> Option<Tid> {
+        if c == FIRST {
+            return Some(1);
+        }
+        self.subs.lock().get(&c).map(|s| s.init)
+    }
+
+    /// Whether container `c`'s init runs (started, not ended).
+    fn running(&self, k: &crate::kernel::KernelState, c: u32) -> bool {
+        if k.init_status.is_some() {
+            return false;
+        }
+        let Some(init) = self.init_of(c) else {
+            return false;
+        };
+        let started = c == FIRST || self.subs.lock().get(&c).is_some_and(|s| s.regs.is_none());
+        started
+            && k.procs
+                .get(&init)
+                .is_some_and(|p| p.container == c && p.zombie.is_none())
     }
 
     /// Sets the function called whenever a process the runtime waits for
@@ -122,20 +184,22 @@ impl Control {
         let _ = self.kernel.exit_notify.set(f);
     }
 
-    /// Sends `sig` (1..=64) to `target`. ESRCH when no live process is
-    /// targeted; EINVAL for a bad signal number.
-    pub fn signal(&self, target: SignalTarget, sig: i32) -> Result<(), Errno> {
+    /// Sends `sig` (1..=64) to `target` in container `c`. ESRCH when no
+    /// live process of the container is targeted; EINVAL for a bad signal
+    /// number.
+    pub fn signal(&self, c: u32, target: SignalTarget, sig: i32) -> Result<(), Errno> {
         if !crate::kernel::signal::valid(i64::from(sig)) || sig == 0 {
             return Err(Errno::EINVAL);
         }
+        let init = self.init_of(c).ok_or(Errno::ESRCH)?;
         let mut k = self.kernel.state.lock();
         let live = |k: &crate::kernel::KernelState, p: Tid| {
             k.procs
                 .get(&p)
-                .is_some_and(|x| x.zombie.is_none() && x.group_exit.is_none())
+                .is_some_and(|x| x.container == c && x.zombie.is_none() && x.group_exit.is_none())
         };
         let targets: Vec<Tid> = match target {
-            SignalTarget::Init => vec![1],
+            SignalTarget::Init => vec![init],
             SignalTarget::Process(p) => vec![p],
             SignalTarget::All => {
                 let mut v: Vec<Tid> = k.procs.keys().copied().collect();
@@ -143,7 +207,10 @@ impl Control {
                 v
             }
             SignalTarget::Foreground => {
-                let pgid = k.procs.get(&1).map(|p| foreground_group(&k, p.pgid));
+                let pgid = k
+                    .procs
+                    .get(&init)
+                    .map(|p| foreground_group(&k, init, p.pgid));
                 match pgid {
                     Some(g) => k
                         .procs
@@ -174,41 +241,180 @@ impl Control {
         Ok(())
     }
 
-    /// Kills every process of the container (the container is being
-    /// destroyed: `delete --force`, or its gofer died).
-    pub fn kill_all(&self) {
+    /// Kills every process of container `c` (it is being destroyed:
+    /// `delete --force`, or its gofer died). The first container's end
+    /// is the sandbox's: every process of every container dies.
+    pub fn kill_all(&self, c: u32) {
         let mut k = self.kernel.state.lock();
-        k.init_killable = true;
-        let pids: Vec<Tid> = k.procs.keys().copied().collect();
+        if c == FIRST {
+            k.init_killable = true;
+        }
+        let pids: Vec<Tid> = k
+            .procs
+            .values()
+            .filter(|p| c == FIRST || p.container == c)
+            .map(|p| p.pid)
+            .collect();
         for p in pids {
             crate::kernel::exit::group_exit(&mut k, p, SIGKILL as i32);
         }
         // A paused container must be able to die.
-        resume_locked(&mut k);
+        if c == FIRST {
+            k.paused.clear();
+            for th in k.threads.values() {
+                th.cond.notify_all();
+            }
+        } else {
+            resume_locked(&mut k, c);
+        }
     }
 
-    /// Starts a process in the container; returns its PID.
-    pub fn exec(&self, spec: ExecSpec) -> Result<Tid, ExecError> {
+    /// Creates a later container of the sandbox (a pod's): its mount tree
+    /// and its init, loaded, not running (see `start_container`). Returns
+    /// its number and init's PID.
+    pub fn create_container(&self, spec: ContainerSpec) -> Result<(u32, Tid), ExecError> {
+        let fail = |m: String| ExecError(m);
+        {
+            let k = self.kernel.state.lock();
+            if k.init_status.is_some() {
+                return Err(fail("the sandbox has stopped".into()));
+            }
+        }
+        let devpts = Arc::clone(&self.kernel.state.lock().devpts);
+        let tree = crate::boot::RootfsSpec {
+            fs: &spec.fs,
+            overlay: spec.overlay,
+            readonly: spec.rootfs_readonly,
+            mounts: &spec.mounts,
+        };
+        let vfs = crate::boot::build_tree(
+            self.kernel.machine.memory(),
+            self.kernel.config.cpus,
+            &devpts,
+            &tree,
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        let vfs = Arc::new(vfs);
+        let c = self
+            .next_sub
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let root = Arc::clone(vfs.root());
+        self.kernel.container_vfs.lock().insert(c, Arc::clone(&vfs));
+        let made = self.new_process(c, &root, spec.process);
+        let (pid, regs, console) = match made {
+            Ok(x) => x,
+            Err(e) => {
+                self.kernel.container_vfs.lock().remove(&c);
+                return Err(e);
+            }
+        };
+        self.subs.lock().insert(
+            c,
+            Sub {
+                init: pid,
+                regs: Some(regs),
+                vfs,
+                console,
+            },
+        );
+        log::debug!("container {c}: init is process {pid}");
+        Ok((c, pid))
+    }
+
+    /// Runs container `c`'s init.
+    pub fn start_container(&self, c: u32) -> Result<(), ExecError> {
+        let (pid, regs) = {
+            let mut subs = self.subs.lock();
+            let sub = subs
+                .get_mut(&c)
+                .ok_or_else(|| ExecError(format!("no container {c}")))?;
+            let regs = sub
+                .regs
+                .take()
+                .ok_or_else(|| ExecError("the container was started already".into()))?;
+            (sub.init, regs)
+        };
+        if self.kernel.state.lock().init_status.is_some() {
+            return Err(ExecError("the sandbox has stopped".into()));
+        }
+        spawn_thread(&self.kernel, pid, regs, None).map_err(|e| {
+            discard(&mut self.kernel.state.lock(), pid);
+            ExecError(format!("cannot start a thread: {e}"))
+        })
+    }
+
+    /// Forgets container `c` once it is over: kills what is left of it
+    /// and drops its mount tree (its gofer's channel closes when the last
+    /// file of it does).
+    pub fn remove_container(&self, c: u32) {
+        if c == FIRST {
+            return;
+        }
+        self.kill_all(c);
+        let sub = self.subs.lock().remove(&c);
+        self.kernel.container_vfs.lock().remove(&c);
+        if let Some(sub) = sub {
+            let mut k = self.kernel.state.lock();
+            if sub.regs.is_some() {
+                // Never ran.
+                discard(&mut k, sub.init);
+            }
+            drop(k);
+            drop(sub.vfs);
+            drop(sub.console);
+        }
+    }
+
+    /// Starts a process in container `c`; returns its PID.
+    pub fn exec(&self, c: u32, spec: ExecSpec) -> Result<Tid, ExecError> {
+        let fail = |m: String| ExecError(m);
+        let root = if c == FIRST {
+            self.kernel.vfs.get().map(|v| Arc::clone(v.root()))
+        } else {
+            self.subs.lock().get(&c).map(|s| Arc::clone(s.vfs.root()))
+        }
+        .ok_or_else(|| fail("the container has no filesystem".into()))?;
+        if !self.running(&self.kernel.state.lock(), c) {
+            return Err(fail("the container is not running".into()));
+        }
+        let (pid, regs, console) = self.new_process(c, &root, spec)?;
+        {
+            let mut k = self.kernel.state.lock();
+            if !self.running(&k, c) {
+                // Init ended meanwhile: the new process must not run.
+                discard(&mut k, pid);
+                return Err(fail("the container is not running".into()));
+            }
+        }
+        spawn_thread(&self.kernel, pid, regs, None).map_err(|e| {
+            discard(&mut self.kernel.state.lock(), pid);
+            fail(format!("cannot start a thread: {e}"))
+        })?;
+        log::debug!("exec: process {pid} started in container {c}");
+        if let Some(con) = console {
+            self.consoles.lock().push(con);
+        }
+        Ok(pid)
+    }
+
+    /// Builds a process of container `c` with no parent in it (an exec'd
+    /// one, or a later container's init), not yet running; its status
+    /// goes to `external_exits`.
+    fn new_process(
+        &self,
+        c: u32,
+        root: &Arc<crate::vfs::Dentry>,
+        spec: ExecSpec,
+    ) -> Result<(Tid, vmm::UserRegs, Option<Console>), ExecError> {
         let fail = |m: String| ExecError(m);
         let arg0 = spec
             .argv
             .first()
             .filter(|a| !a.is_empty())
             .ok_or_else(|| fail("args must not be empty".into()))?;
-        let vfs = self
-            .kernel
-            .vfs
-            .get()
-            .ok_or_else(|| fail("the container has no filesystem".into()))?;
-        {
-            let k = self.kernel.state.lock();
-            if k.init_status.is_some() || !k.procs.contains_key(&1) {
-                return Err(fail("the container is not running".into()));
-            }
-        }
         let creds = credentials(spec.uid, spec.gid, &spec.groups)
             .map_err(|e| fail(format!("additional groups: {e}")))?;
-        let root = Arc::clone(vfs.root());
+        let root = Arc::clone(root);
         let cwd = crate::vfs::resolve(
             &root,
             &root,
@@ -226,11 +432,11 @@ impl Control {
             .find_map(|e| e.strip_prefix("PATH="))
             .unwrap_or(DEFAULT_PATH);
         let (file, exe_path, argv) = find_and_open(&root, &cwd, arg0, path_var, creds, &spec)?;
+        let console_fd = spec.terminal;
         let rlimits = Rlimits::new(&spec.rlimits);
         let mut fds = FdTable::default();
         let nofile = rlimits.soft(RLIMIT_NOFILE);
-        let console = spec
-            .terminal
+        let console = console_fd
             .map(|fd| Console::attach(&self.kernel, fd))
             .transpose()
             .map_err(|e| fail(format!("terminal: {e}")))?;
@@ -266,32 +472,19 @@ impl Control {
                 groups: &spec.groups,
                 rlimits,
                 fds,
+                root: Some(root),
+                container: c,
             },
         )
         .map_err(|e| fail(e.to_string()))?;
+        let mut k = self.kernel.state.lock();
+        k.external.insert(pid);
+        if let Some(con) = &console
+            && let Err(e) = con.make_controlling(&mut k, pid)
         {
-            let mut k = self.kernel.state.lock();
-            k.external.insert(pid);
-            if let Some(c) = &console
-                && let Err(e) = c.make_controlling(&mut k, pid)
-            {
-                log::warn!("exec: process {pid}: its terminal: {e}");
-            }
-            if k.init_status.is_some() {
-                // Init ended meanwhile: the new process must not run.
-                discard(&mut k, pid);
-                return Err(fail("the container is not running".into()));
-            }
+            log::warn!("process {pid}: its terminal: {e}");
         }
-        spawn_thread(&self.kernel, pid, regs, None).map_err(|e| {
-            discard(&mut self.kernel.state.lock(), pid);
-            fail(format!("cannot start a thread: {e}"))
-        })?;
-        log::debug!("exec: process {pid} runs {exe_path}");
-        if let Some(c) = console {
-            self.consoles.lock().push(c);
-        }
-        Ok(pid)
+        Ok((pid, regs, console))
     }
 
     /// The exit status of process `pid` once it has ended: init's, or an
@@ -316,13 +509,15 @@ impl Control {
         self.kernel.state.lock().init_status.map(wait_status)
     }
 
-    /// Every process, by PID.
-    pub fn processes(&self) -> Vec<ProcInfo> {
+    /// Every process of container `c` (of every container with None), by
+    /// PID.
+    pub fn processes(&self, c: Option<u32>) -> Vec<ProcInfo> {
         let k = self.kernel.state.lock();
         let boot = self.kernel.config.boot_time;
         let mut out: Vec<ProcInfo> = k
             .procs
             .values()
+            .filter(|p| c.is_none_or(|c| p.container == c))
             .map(|p| {
                 let state = if p.zombie.is_some() {
                     'Z'
@@ -362,11 +557,13 @@ impl Control {
         out
     }
 
-    pub fn stats(&self) -> Stats {
+    /// Container `c`'s processes, threads and CPU time; the memory is the
+    /// sandbox's (one memory file for every container).
+    pub fn stats(&self, c: u32) -> Stats {
         let k = self.kernel.state.lock();
         let mem = self.kernel.machine.memory();
         let mut cpu = cputime::CpuTimes::default();
-        for p in k.procs.values() {
+        for p in k.procs.values().filter(|p| p.container == c) {
             if let Some(c) = cputime::process(&k, p.pid) {
                 cpu = cpu + c + p.children_cpu;
             }
@@ -374,8 +571,17 @@ impl Control {
         Stats {
             memory_bytes: mem.allocated_frames().saturating_mul(crate::mm::PAGE_SIZE),
             memory_limit: mem.size(),
-            processes: k.procs.values().filter(|p| p.zombie.is_none()).count() as u64,
-            threads: k.threads.len() as u64,
+            processes: k
+                .procs
+                .values()
+                .filter(|p| p.container == c && p.zombie.is_none())
+                .count() as u64,
+            threads: k
+                .procs
+                .values()
+                .filter(|p| p.container == c)
+                .map(|p| p.threads.len() as u64)
+                .sum(),
             cpu_user_ns: cpu.user_ns,
             cpu_total_ns: cpu.total_ns,
         }
@@ -384,11 +590,19 @@ impl Control {
     /// Parks every guest thread before it next runs guest code (a thread
     /// asleep in a call stays asleep). Returns once every running thread
     /// has been kicked; threads finishing a call park when it returns.
-    pub fn pause(&self) {
+    pub fn pause(&self, c: u32) {
         let mut k = self.kernel.state.lock();
-        k.paused = true;
-        for th in k.threads.values() {
-            th.interrupt();
+        k.paused.insert(c);
+        let tids: Vec<Tid> = k
+            .procs
+            .values()
+            .filter(|p| p.container == c)
+            .flat_map(|p| p.threads.iter().copied())
+            .collect();
+        for t in tids {
+            if let Some(th) = k.threads.get(&t) {
+                th.interrupt();
+            }
         }
     }
 
@@ -402,13 +616,13 @@ impl Control {
         }
     }
 
-    pub fn resume(&self) {
+    pub fn resume(&self, c: u32) {
         let mut k = self.kernel.state.lock();
-        resume_locked(&mut k);
+        resume_locked(&mut k, c);
     }
 
-    pub fn paused(&self) -> bool {
-        self.kernel.state.lock().paused
+    pub fn paused(&self, c: u32) -> bool {
+        self.kernel.state.lock().paused.contains(&c)
     }
 }
 
@@ -421,18 +635,18 @@ fn discard(k: &mut crate::kernel::KernelState, pid: Tid) {
     }
 }
 
-fn resume_locked(k: &mut crate::kernel::KernelState) {
-    k.paused = false;
+fn resume_locked(k: &mut crate::kernel::KernelState, c: u32) {
+    k.paused.remove(&c);
     for th in k.threads.values() {
         th.cond.notify_all();
     }
 }
 
-/// The foreground process group of init's terminal, or init's group
-/// when it has none.
-fn foreground_group(k: &crate::kernel::KernelState, pgid: Tid) -> Tid {
+/// The foreground process group of `init`'s terminal, or its group
+/// `pgid` when it has none.
+fn foreground_group(k: &crate::kernel::KernelState, init: Tid, pgid: Tid) -> Tid {
     k.procs
-        .get(&1)
+        .get(&init)
         .and_then(|p| p.ctty.as_ref())
         .and_then(|t| t.state().pgrp)
         .unwrap_or(pgid)

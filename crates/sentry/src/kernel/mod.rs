@@ -108,6 +108,9 @@ pub struct Kernel {
     pub exit_notify: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>>,
     /// The guest threads' busy stamps, for the watchdog.
     pub watchdog: Arc<watchdog::Registry>,
+    /// The mount trees of the sandbox's other containers (pods), by
+    /// container number; the first container's is `vfs`.
+    pub container_vfs: Mutex<HashMap<u32, Arc<crate::vfs::Vfs>>>,
 }
 
 /// Counters for logs and benchmarks.
@@ -356,6 +359,11 @@ pub struct Process {
     /// had, which gets SIGHUP when the leader exits (Linux's
     /// tty_old_pgrp).
     pub tty_old_pgrp: Option<Tid>,
+    /// The container of the sandbox the process belongs to (0: the first
+    /// one; others are a pod's later containers): what the runtime's
+    /// kill, ps, pause and a gofer's death are scoped to. Inherited by
+    /// fork.
+    pub container: u32,
 }
 
 impl Process {
@@ -406,6 +414,7 @@ impl Process {
             oom_score_adj: Arc::default(),
             ctty: None,
             tty_old_pgrp: None,
+            container: 0,
         }
     }
 
@@ -425,6 +434,7 @@ impl Process {
             fs: self.fs.clone(),
             exe_dentry: self.exe_dentry.clone(),
             ctty: self.ctty.clone(),
+            container: self.container,
             oom_score_adj: Arc::new(std::sync::atomic::AtomicI32::new(
                 self.oom_score_adj
                     .load(std::sync::atomic::Ordering::Relaxed),
@@ -463,9 +473,10 @@ pub struct KernelState {
     /// Threads and processes created since boot, init included (Linux's
     /// total_forks, /proc/stat's `processes`).
     pub total_forks: u64,
-    /// The runtime paused the container (`sandbox pause`): threads park
-    /// before they return to guest code, and the poller serves nothing.
-    pub paused: bool,
+    /// The containers the runtime paused (`sandbox pause`): their threads
+    /// park before they return to guest code, and the poller serves them
+    /// nothing.
+    pub paused: BTreeSet<u32>,
     /// Processes the runtime started (`sandbox exec`): their parent is
     /// outside the container (ppid 0), so the runtime reaps them.
     pub external: BTreeSet<Tid>,
@@ -489,7 +500,7 @@ impl KernelState {
             stats: TaskStats::default(),
             init_killable: false,
             total_forks: 0,
-            paused: false,
+            paused: BTreeSet::new(),
             external: BTreeSet::new(),
             external_exits: HashMap::new(),
             devpts: crate::fs::pty::DevPts::new(),
@@ -616,7 +627,21 @@ impl Kernel {
             timer_stop: std::sync::atomic::AtomicBool::new(false),
             exit_notify: std::sync::OnceLock::new(),
             watchdog: Arc::default(),
+            container_vfs: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The mounts of container `container`'s tree (the first container's
+    /// is `vfs`), with their mount points.
+    pub fn mounts_of(
+        &self,
+        container: u32,
+    ) -> Vec<(Arc<crate::vfs::Mount>, Arc<crate::vfs::Dentry>)> {
+        if container == 0 {
+            return self.vfs.get().map(|v| v.mounts()).unwrap_or_default();
+        }
+        let vfs = self.container_vfs.lock().get(&container).cloned();
+        vfs.map(|v| v.mounts()).unwrap_or_default()
     }
 
     /// A vCPU from the pool, or a new one.

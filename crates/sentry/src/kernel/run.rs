@@ -188,12 +188,13 @@ fn thread_main(kernel: &Arc<Kernel>, mut tid: Tid, mut regs: UserRegs, fpu: Opti
         regs = t.regs;
         // `sandbox pause`: park here until resumed (or killed, which the
         // next pass through `before_user` acts on).
-        if t.k.paused {
+        let container = t.process().container;
+        if t.k.paused.contains(&container) {
             // Paused is not stuck (see `watchdog`).
             if let Some((_, stamp)) = &watched {
                 stamp.store(0, std::sync::atomic::Ordering::Relaxed);
             }
-            while t.k.paused && !t.thread().killed {
+            while t.k.paused.contains(&container) && !t.thread().killed {
                 let cond = Arc::clone(&t.thread().cond);
                 cond.wait(&mut t.k);
             }

@@ -844,14 +844,11 @@ fn limits(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
 /// The mounts process `p` sees, with their mount points' paths from its
 /// root: mounts outside its root (after chroot) are not shown.
 fn visible_mounts(c: &Current<'_>, p: &Process) -> Vec<(Arc<crate::vfs::Mount>, Vec<u8>)> {
-    let Some(vfs) = c.kernel.vfs.get() else {
-        return Vec::new();
-    };
     let root =
         p.fs.as_ref()
             .map_or_else(|| b"/".to_vec(), |f| f.root.path());
     let mut out = Vec::new();
-    for (m, d) in vfs.mounts() {
+    for (m, d) in c.kernel.mounts_of(p.container) {
         let path = d.path();
         let rel = if root == b"/" {
             Some(path)
