@@ -1,0 +1,307 @@
+//! Pods: containers whose CRI annotations name a sandbox run inside that
+//! sandbox's process (as containerd's CRI plugin lays a pod out: a
+//! `sandbox` container, then `container`s naming it), each with its own
+//! gofer and mount tree. `kill`, `ps`, `exec` and a gofer's death are
+//! scoped to one container; a bind source several containers share is
+//! served by one gofer.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Bundle, SANDBOX, TIMEOUT, TempDir, require_prerequisites, run_with_timeout};
+
+const TYPE: &str = "io.kubernetes.cri.container-type";
+const SANDBOX_ID: &str = "io.kubernetes.cri.sandbox-id";
+
+/// A busybox bundle whose init runs `script` under sh, annotated as the
+/// pod `pod`'s sandbox (`id == pod`) or as one of its containers.
+fn bundle(name: &str, pod: &str, id: &str, script: &str) -> Bundle {
+    let b = Bundle::new(name);
+    b.install(Path::new("/bin/busybox"), "/bin/busybox");
+    for applet in ["sh", "sleep", "cat", "echo", "ls", "ps", "wc"] {
+        std::os::unix::fs::symlink("busybox", b.host_path(&format!("/bin/{applet}")))
+            .expect("symlink applet");
+    }
+    b.write_config(&["/bin/sh", "-c", script]);
+    edit(&b, |spec| {
+        let typ = if id == pod { "sandbox" } else { "container" };
+        spec["annotations"] = serde_json::json!({ TYPE: typ, SANDBOX_ID: pod });
+    });
+    b
+}
+
+fn edit(b: &Bundle, f: impl FnOnce(&mut serde_json::Value)) {
+    let path = b.path().join("config.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("config")).expect("config JSON");
+    f(&mut spec);
+    std::fs::write(&path, spec.to_string()).expect("write config");
+}
+
+/// Adds a read-write bind mount of `host` at `dest`.
+fn add_bind(b: &Bundle, host: &Path, dest: &str) {
+    edit(b, |spec| {
+        if !spec["mounts"].is_array() {
+            spec["mounts"] = serde_json::json!([]);
+        }
+        spec["mounts"]
+            .as_array_mut()
+            .expect("mounts")
+            .push(serde_json::json!({
+                "destination": dest, "type": "bind", "source": host, "options": ["rbind", "rw"]
+            }));
+    });
+    std::fs::create_dir_all(b.host_path(dest)).expect("mountpoint");
+}
+
+struct Runtime {
+    root: TempDir,
+}
+
+impl Runtime {
+    fn new(name: &str) -> Runtime {
+        Runtime {
+            root: TempDir::new(name),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> common::Output {
+        let mut c = Command::new(SANDBOX);
+        c.arg("--root").arg(self.root.path()).args(args);
+        run_with_timeout(&mut c, None, TIMEOUT)
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.cmd(args);
+        assert_eq!(o.status, 0, "sandbox {args:?}: {}", o.stderr_lossy());
+        o.stdout_lossy()
+    }
+
+    /// `create` then `start`, the container's stdio going to `out`.
+    fn create_start(&self, b: &Bundle, id: &str, out: &Path) {
+        let f = std::fs::File::create(out).expect("stdio file");
+        let status = Command::new(SANDBOX)
+            .arg("--root")
+            .arg(self.root.path())
+            .args(["create", "--bundle"])
+            .arg(b.path())
+            .arg(id)
+            .stdin(std::process::Stdio::null())
+            .stdout(f.try_clone().expect("dup"))
+            .stderr(f)
+            .status()
+            .expect("run sandbox");
+        let text = std::fs::read_to_string(out).unwrap_or_default();
+        assert!(status.success(), "create {id}: {text}");
+        self.ok(&["start", id]);
+    }
+
+    fn state(&self, id: &str) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["state", id])).expect("state JSON")
+    }
+
+    fn status(&self, id: &str) -> String {
+        self.state(id)["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn await_status(&self, id: &str, want: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.status(id) != want && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(self.status(id), want, "{id}");
+    }
+
+    fn ps(&self, id: &str) -> Vec<i32> {
+        serde_json::from_str(&self.ok(&["ps", "--format", "json", id])).expect("ps JSON")
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        // Leave nothing running whatever the test did: the pod's
+        // containers first, then its sandbox.
+        let ids: Vec<String> = std::fs::read_dir(self.root.path())
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in ids.iter().filter(|i| i.as_str() != "pod") {
+            let _ = self.cmd(&["delete", "--force", id]);
+        }
+        let _ = self.cmd(&["delete", "--force", "pod"]);
+    }
+}
+
+/// The host processes whose command line mentions every one of `needles`.
+fn processes_mentioning(needles: &[&str]) -> Vec<(i32, String)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{p}/cmdline")) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if needles.iter().all(|n| text.contains(n)) {
+            out.push((p, text));
+        }
+    }
+    out
+}
+
+fn wait_for_file(path: &Path, what: &str) -> String {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(what) || Instant::now() >= deadline {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_pod_shares_one_sandbox_process_and_kill_is_scoped() {
+    require_prerequisites();
+    let rt = Runtime::new("pod-share");
+    let root = rt.root.path().display().to_string();
+    let outs = TempDir::new("pod-share-out");
+    let pod = bundle(
+        "pod-share-s",
+        "pod",
+        "pod",
+        "echo sandbox up; exec sleep 1000",
+    );
+    rt.create_start(&pod, "pod", &outs.path().join("pod"));
+    let a = bundle("pod-share-a", "pod", "a", "echo a up; exec sleep 1000");
+    let b = bundle("pod-share-b", "pod", "b", "echo b up; exec sleep 1000");
+    rt.create_start(&a, "a", &outs.path().join("a"));
+    rt.create_start(&b, "b", &outs.path().join("b"));
+    // Each init printed to the stdio its own `create` was given.
+    for (id, line) in [("pod", "sandbox up"), ("a", "a up"), ("b", "b up")] {
+        let text = wait_for_file(&outs.path().join(id), line);
+        assert!(text.contains(line), "{id}: {text:?}");
+    }
+    // One sandbox process on the host serves the three containers.
+    let sandboxes = processes_mentioning(&["sandbox-process", &root]);
+    assert_eq!(sandboxes.len(), 1, "{sandboxes:?}");
+    // Each container has its own gofer, serving its own rootfs.
+    for bdl in [&pod, &a, &b] {
+        let rootfs = bdl.rootfs().display().to_string();
+        let g = processes_mentioning(&["gofer", "--rootfs", &rootfs]);
+        assert_eq!(g.len(), 1, "{rootfs}: {g:?}");
+    }
+    for id in ["pod", "a", "b"] {
+        assert_eq!(rt.status(id), "running", "{id}");
+    }
+    // ps is scoped: each container lists one process, its own init.
+    let (ps_a, ps_b) = (rt.ps("a"), rt.ps("b"));
+    assert_eq!(ps_a.len(), 1, "{ps_a:?}");
+    assert_eq!(ps_b.len(), 1, "{ps_b:?}");
+    // exec runs in the named container's filesystem.
+    std::fs::write(a.host_path("/whoami"), "I am a\n").expect("write");
+    assert_eq!(rt.ok(&["exec", "a", "cat", "/whoami"]), "I am a\n");
+    let o = rt.cmd(&["exec", "b", "cat", "/whoami"]);
+    assert_ne!(o.status, 0, "b sees a's file");
+    // Killing a leaves b and the sandbox running.
+    rt.ok(&["kill", "a", "KILL"]);
+    rt.await_status("a", "stopped", Duration::from_secs(5));
+    let w: serde_json::Value = serde_json::from_str(&rt.ok(&["wait", "a"])).expect("wait JSON");
+    assert_eq!(w["exitStatus"], 137, "{w}");
+    assert_eq!(rt.status("b"), "running");
+    assert_eq!(rt.status("pod"), "running");
+    assert_eq!(rt.ok(&["exec", "b", "echo", "b lives"]), "b lives\n");
+    // kill --all of b ends b alone too.
+    rt.ok(&["kill", "--all", "b", "TERM"]);
+    rt.await_status("b", "stopped", Duration::from_secs(5));
+    assert_eq!(rt.status("pod"), "running");
+    // delete takes a's gofer and waiter with it.
+    let a_rootfs = a.rootfs().display().to_string();
+    rt.ok(&["delete", "a"]);
+    rt.ok(&["delete", "b"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_mentioning(&["gofer", &a_rootfs]).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(processes_mentioning(&["gofer", &a_rootfs]).is_empty());
+    assert!(processes_mentioning(&["container-wait", &root]).is_empty());
+    assert_eq!(rt.ok(&["exec", "pod", "echo", "pod lives"]), "pod lives\n");
+    rt.ok(&["delete", "--force", "pod"]);
+    assert!(processes_mentioning(&[&root]).is_empty());
+}
+
+#[test]
+fn a_bind_source_the_pod_shares_is_served_once() {
+    require_prerequisites();
+    let rt = Runtime::new("pod-bind");
+    let outs = TempDir::new("pod-bind-out");
+    let shared = TempDir::new("pod-bind-shared");
+    let pod = bundle("pod-bind-s", "pod", "pod", "exec sleep 1000");
+    add_bind(&pod, shared.path(), "/shared");
+    rt.create_start(&pod, "pod", &outs.path().join("pod"));
+    let a = bundle(
+        "pod-bind-a",
+        "pod",
+        "a",
+        "echo from-a > /data/note; exec sleep 1000",
+    );
+    add_bind(&a, shared.path(), "/data");
+    rt.create_start(&a, "a", &outs.path().join("a"));
+    // The sandbox's gofer serves the source; a's gofer does not open it.
+    let a_rootfs = a.rootfs().display().to_string();
+    let g = processes_mentioning(&["gofer", "--rootfs", &a_rootfs]);
+    assert_eq!(g.len(), 1, "{g:?}");
+    assert!(!g[0].1.contains("--bind"), "{}", g[0].1);
+    let note = wait_for_file(&shared.path().join("note"), "from-a");
+    assert_eq!(note, "from-a\n");
+    // The first container sees what a wrote, through the same server.
+    assert_eq!(rt.ok(&["exec", "pod", "cat", "/shared/note"]), "from-a\n");
+}
+
+#[test]
+fn a_dead_gofer_destroys_only_its_container() {
+    require_prerequisites();
+    let rt = Runtime::new("pod-gofer");
+    let outs = TempDir::new("pod-gofer-out");
+    let pod = bundle("pod-gofer-s", "pod", "pod", "exec sleep 1000");
+    rt.create_start(&pod, "pod", &outs.path().join("pod"));
+    let a = bundle("pod-gofer-a", "pod", "a", "exec sleep 1000");
+    rt.create_start(&a, "a", &outs.path().join("a"));
+    let a_rootfs = a.rootfs().display().to_string();
+    let g = processes_mentioning(&["gofer", "--rootfs", &a_rootfs]);
+    assert_eq!(g.len(), 1, "{g:?}");
+    let killed = Instant::now();
+    // SAFETY: kill(2) of the gofer this test started through the runtime.
+    unsafe { libc::kill(g[0].0, libc::SIGKILL) };
+    rt.await_status("a", "stopped", Duration::from_secs(1));
+    assert!(killed.elapsed() < Duration::from_secs(1));
+    let w: serde_json::Value = serde_json::from_str(&rt.ok(&["wait", "a"])).expect("wait JSON");
+    assert_eq!(w["reason"], "its gofer exited", "{w}");
+    assert_eq!(rt.status("pod"), "running");
+    assert_eq!(rt.ok(&["exec", "pod", "echo", "ok"]), "ok\n");
+}
+
+#[test]
+fn a_container_naming_a_missing_sandbox_is_refused() {
+    require_prerequisites();
+    let rt = Runtime::new("pod-missing");
+    let a = bundle("pod-missing-a", "nosuchpod", "a", "true");
+    let o = rt.cmd(&["create", "--bundle", &a.path().display().to_string(), "a"]);
+    assert_ne!(o.status, 0);
+    assert!(
+        o.stderr_lossy().contains("nosuchpod"),
+        "{}",
+        o.stderr_lossy()
+    );
+    assert!(!rt.root.path().join("a").exists());
+}
