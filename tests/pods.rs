@@ -305,3 +305,51 @@ fn a_container_naming_a_missing_sandbox_is_refused() {
     );
     assert!(!rt.root.path().join("a").exists());
 }
+
+#[test]
+fn pause_is_scoped_to_one_container() {
+    require_prerequisites();
+    let rt = Runtime::new("pod-pause");
+    let outs = TempDir::new("pod-pause-out");
+    let ticks = TempDir::new("pod-pause-ticks");
+    let pod = bundle("pod-pause-s", "pod", "pod", "exec sleep 1000");
+    rt.create_start(&pod, "pod", &outs.path().join("pod"));
+    let looping = "while true; do echo x >> /ticks/$ME; sleep 0.02; done";
+    let mut bundles = Vec::new();
+    for id in ["a", "b"] {
+        let b = bundle(&format!("pod-pause-{id}"), "pod", id, looping);
+        add_bind(&b, ticks.path(), "/ticks");
+        edit(&b, |spec| {
+            spec["process"]["env"]
+                .as_array_mut()
+                .expect("env")
+                .push(serde_json::json!(format!("ME={id}")));
+        });
+        rt.create_start(&b, id, &outs.path().join(id));
+        bundles.push(b);
+    }
+    let count = |id: &str| {
+        std::fs::read(ticks.path().join(id))
+            .map(|v| v.len())
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + TIMEOUT;
+    while (count("a") < 4 || count("b") < 4) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    rt.ok(&["pause", "a"]);
+    assert_eq!(rt.status("a"), "paused");
+    assert_eq!(rt.status("b"), "running");
+    // Let a write in flight land, then a stays still while b goes on.
+    std::thread::sleep(Duration::from_millis(100));
+    let (a0, b0) = (count("a"), count("b"));
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(count("a"), a0, "a moved while paused");
+    assert!(count("b") > b0 + 4, "b stalled: {b0} -> {}", count("b"));
+    rt.ok(&["resume", "a"]);
+    let deadline = Instant::now() + TIMEOUT;
+    while count("a") <= a0 + 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(count("a") > a0 + 4, "a did not resume");
+}

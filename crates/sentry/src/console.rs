@@ -127,10 +127,16 @@ impl Console {
     /// A new open file of the replica (read and write), for a process's
     /// descriptors: init gets one, as descriptors 0, 1 and 2.
     pub fn replica_file(&self) -> Arc<FileDescription> {
+        let root = self.kernel.vfs.get().map(|v| Arc::clone(v.root()));
+        self.replica_file_in(root.as_ref())
+    }
+
+    /// [`Console::replica_file`], named by its path in the mount tree
+    /// whose root is `root` (a pod's later container's).
+    pub fn replica_file_in(&self, root: Option<&Arc<crate::vfs::Dentry>>) -> Arc<FileDescription> {
         let end = self.pty.open_replica();
         let path = format!("/dev/pts/{}", self.pty.index);
-        let dentry = self.kernel.vfs.get().and_then(|vfs| {
-            let root = vfs.root();
+        let dentry = root.and_then(|root| {
             crate::vfs::resolve(
                 root,
                 root,

@@ -441,7 +441,7 @@ impl Control {
             .transpose()
             .map_err(|e| fail(format!("terminal: {e}")))?;
         if let Some(c) = &console {
-            let file = c.replica_file();
+            let file = c.replica_file_in(Some(&root));
             for i in 0..3 {
                 let entry = crate::kernel::fd_table::FdEntry {
                     file: Arc::clone(&file),
