@@ -1,12 +1,15 @@
 //! The OCI lifecycle commands: create, start, state, kill, delete, run,
 //! exec, wait, ps, list, events, pause, resume, spec and features.
 //!
-//! A container is a sandbox process (one per container so far) started
-//! by `create` in its own session, reparented to whoever reaps orphans
-//! (conmon and the containerd shim are subreapers) once `create` exits.
-//! Its PID is the state's `pid`; its exit status is the container's. The
-//! CLI talks to it over the control socket in the state directory (see
-//! `crate::control`); see `state` for what the directory holds.
+//! A container is a sandbox process started by `create` in its own
+//! session, reparented to whoever reaps orphans (conmon and the
+//! containerd shim are subreapers) once `create` exits. Its PID is the
+//! state's `pid`; its exit status is the container's. The CLI talks to it
+//! over the control socket in the state directory (see `crate::control`);
+//! see `state` for what the directory holds. A pod's later container (CRI
+//! annotations naming a running sandbox) lives in its sandbox's process
+//! instead, with its own gofer, and a `container-wait` process as its
+//! `pid` (see `join_sandbox` and docs/runtime.md, "Pods").
 //!
 //! Semantics follow the runtime spec (runtime.md): `start` only from
 //! `created`, `kill` only in `created` or `running` (and runc's `paused`),
