@@ -235,6 +235,7 @@ pub fn prepare(
     );
     let gofer_fd = gofer
         .channel_fd()
+        .ok_or(BootError::Gofer(ClientError::Closed))?
         .try_clone_to_owned()
         .map_err(|e| BootError::Gofer(ClientError::Spawn(e)))?;
 

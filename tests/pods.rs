@@ -353,3 +353,42 @@ fn pause_is_scoped_to_one_container() {
     }
     assert!(count("a") > a0 + 4, "a did not resume");
 }
+
+#[test]
+fn a_shared_bind_outlives_the_container_whose_gofer_serves_it() {
+    require_prerequisites();
+    let rt = Runtime::new("pod-serve");
+    let outs = TempDir::new("pod-serve-out");
+    let shared = TempDir::new("pod-serve-shared");
+    std::fs::write(shared.path().join("f"), "shared\n").expect("write");
+    let pod = bundle("pod-serve-s", "pod", "pod", "exec sleep 1000");
+    rt.create_start(&pod, "pod", &outs.path().join("pod"));
+    let a = bundle("pod-serve-a", "pod", "a", "exec sleep 1000");
+    add_bind(&a, shared.path(), "/x");
+    rt.create_start(&a, "a", &outs.path().join("a"));
+    let b = bundle("pod-serve-b", "pod", "b", "exec sleep 1000");
+    add_bind(&b, shared.path(), "/y");
+    rt.create_start(&b, "b", &outs.path().join("b"));
+    let a_rootfs = a.rootfs().display().to_string();
+    let b_rootfs = b.rootfs().display().to_string();
+    // a's gofer serves the source, for b too.
+    let ga = processes_mentioning(&["gofer", &a_rootfs]);
+    assert_eq!(ga.len(), 1, "{ga:?}");
+    assert!(ga[0].1.contains("--bind"), "{}", ga[0].1);
+    let gb = processes_mentioning(&["gofer", &b_rootfs]);
+    assert!(!gb[0].1.contains("--bind"), "{}", gb[0].1);
+    // a ends and goes: its gofer serves on while b uses the source.
+    rt.ok(&["kill", "a", "KILL"]);
+    rt.await_status("a", "stopped", Duration::from_secs(5));
+    rt.ok(&["delete", "a"]);
+    assert_eq!(processes_mentioning(&["gofer", &a_rootfs]).len(), 1);
+    assert_eq!(rt.ok(&["exec", "b", "cat", "/y/f"]), "shared\n");
+    // Once b is gone too, so is a's gofer.
+    rt.ok(&["delete", "--force", "b"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_mentioning(&["gofer", &a_rootfs]).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(processes_mentioning(&["gofer", &a_rootfs]).is_empty());
+    assert!(processes_mentioning(&["gofer", &b_rootfs]).is_empty());
+}

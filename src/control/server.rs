@@ -63,6 +63,17 @@ struct Sub {
     exit: Option<Exit>,
     /// Why the runtime ended it, when it did.
     reason: Option<String>,
+    /// The bind sources its gofer serves for the pod (dropped from
+    /// `Server::served` when it ends; containers that mounted them keep
+    /// them, and its gofer, until they end too).
+    serves: Vec<(String, bool)>,
+    /// The bind sources it mounted from other containers' gofers.
+    uses: Vec<(String, bool)>,
+    /// Its gofer's client, closed when the container is destroyed and no
+    /// other container uses what it serves.
+    client: Arc<Mutex<crate::gofer::Gofer>>,
+    /// `destroy` ran: nothing of it is used any more.
+    destroyed: bool,
 }
 
 /// Bind sources the sandbox serves: (canonical host path, read-only) to
@@ -84,6 +95,9 @@ pub struct Server {
     gofer: Option<OwnedFd>,
     /// A pod's later containers, by ID.
     subs: HashMap<String, Sub>,
+    /// Gofers of destroyed containers still serving a bind source to a
+    /// live one: closed once nobody uses what they serve.
+    closing: Vec<(Arc<Mutex<crate::gofer::Gofer>>, Vec<(String, bool)>)>,
     served: Served,
     /// Rootfs overlays in memory (`--overlay=memory`), for later
     /// containers as for the first.
@@ -187,6 +201,7 @@ impl Server {
             winch_event: None,
             gofer,
             subs: HashMap::new(),
+            closing: Vec::new(),
             served: HashMap::new(),
             overlay: true,
             control,
@@ -479,6 +494,7 @@ impl Server {
         // Binds this container adds to what the sandbox serves, once it
         // is made.
         let mut new_served = Vec::new();
+        let mut uses = Vec::new();
         for m in &req.mounts {
             let source = match &m.from {
                 MountFrom::Bind {
@@ -494,7 +510,10 @@ impl Server {
                     source,
                     gofer_mount: None,
                 } => match self.served.get(&(source.clone(), m.readonly)) {
-                    Some(b) => sentry::MountSource::Bind(Arc::clone(b)),
+                    Some(b) => {
+                        uses.push((source.clone(), m.readonly));
+                        sentry::MountSource::Bind(Arc::clone(b))
+                    }
                     None => {
                         return Response::error(format!(
                             "bind source {source}: not served in this sandbox"
@@ -522,8 +541,12 @@ impl Server {
             Ok(x) => x,
             Err(e) => return Response::error(e.to_string()),
         };
+        let mut serves = Vec::new();
         for (k, b) in new_served {
-            self.served.entry(k).or_insert(b);
+            if !self.served.contains_key(&k) {
+                self.served.insert(k.clone(), b);
+                serves.push(k);
+            }
         }
         if let Err(e) = ops.add(Events::new(
             &watch,
@@ -541,6 +564,10 @@ impl Server {
                 started: false,
                 exit: None,
                 reason: None,
+                serves,
+                uses,
+                client: gofer,
+                destroyed: false,
             },
         );
         Response::Pid { pid: init }
@@ -553,16 +580,53 @@ impl Server {
             return;
         };
         sub.reason.get_or_insert_with(|| reason.to_owned());
+        if !sub.started && sub.exit.is_none() {
+            sub.exit = Some(exit);
+        }
+        self.release_sub(id, ops);
+        self.exits_happened(ops);
+    }
+
+    /// Lets go of what a pod's later container held once it is over (its
+    /// init ended, or it was destroyed): its processes, mount tree, the
+    /// watch on its gofer, and the gofer itself unless a live container
+    /// mounted a source it serves.
+    fn release_sub(&mut self, id: &str, ops: &mut EventOps) {
+        let Some(sub) = self.subs.get_mut(id) else {
+            return;
+        };
+        if sub.destroyed {
+            return;
+        }
+        sub.destroyed = true;
         if let Some(g) = sub.gofer.take() {
             let _ = ops.remove(Events::new(&g, EventSet::READ_HANG_UP));
         }
-        let (num, init, started) = (sub.num, sub.init, sub.started);
+        let num = sub.num;
+        let serves = std::mem::take(&mut sub.serves);
+        let client = Arc::clone(&sub.client);
         self.control.remove_container(num);
-        if !started && sub.exit.is_none() {
-            sub.exit = Some(exit);
+        for k in &serves {
+            self.served.remove(k);
         }
-        let _ = init;
-        self.exits_happened(ops);
+        self.closing.push((client, serves));
+        self.close_unused_gofers();
+    }
+
+    /// Closes the channels of destroyed containers' gofers that serve
+    /// nothing a live container mounted: each gofer sees EOF and exits.
+    /// (The sentry may still hold parts of a destroyed container's tree;
+    /// closing the channel does not wait for them to go.)
+    fn close_unused_gofers(&mut self) {
+        let subs = &self.subs;
+        let used = |k: &(String, bool)| subs.values().any(|s| !s.destroyed && s.uses.contains(k));
+        self.closing.retain(|(client, serves)| {
+            if serves.iter().any(used) {
+                return true;
+            }
+            client.lock().unwrap_or_else(|e| e.into_inner()).close();
+            false
+        });
     }
 
     fn signal(&mut self, num: u32, target: Target, signo: i32) -> Response {
@@ -780,12 +844,9 @@ impl Server {
                         .init_status()
                         .map(|_| Exit::Signal(libc::SIGKILL as u8))
                 })?;
-                let num = sub.num;
                 if let Some(s) = self.subs.get_mut(id) {
                     s.exit = Some(e);
                 }
-                // What is left of the container dies with its init.
-                self.control.kill_all(num);
                 Some(e)
             }
             WaitFor::Pid(p) => {
@@ -811,7 +872,10 @@ impl Server {
             .map(|(id, _)| id.clone())
             .collect();
         for id in ids {
-            let _ = self.exit_of(&WaitFor::Container(id));
+            // What is left of the container dies with its init.
+            if self.exit_of(&WaitFor::Container(id.clone())).is_some() {
+                self.release_sub(&id, ops);
+            }
         }
         for (fd, what) in waiters {
             match self.exit_of(&what) {

@@ -66,7 +66,8 @@ const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// that spawned it exits: spawn it from the thread that lives longest,
 /// the main thread).
 pub struct Gofer {
-    channel: Channel,
+    /// None once closed (`Gofer::close`).
+    channel: Option<Channel>,
     /// `None` for a server run in-process (tests).
     child: Option<Child>,
     next_tag: u32,
@@ -142,7 +143,7 @@ impl Gofer {
         drop(theirs);
         ours.set_recv_timeout(REPLY_TIMEOUT)?;
         let gofer = Gofer {
-            channel: ours,
+            channel: Some(ours),
             child: Some(child),
             next_tag: 1,
         };
@@ -168,7 +169,10 @@ impl Gofer {
         // The gofer dies before speaking only if it could not even start
         // (its own stderr line says why); the channel then reads as closed
         // or reset.
-        let received = match self.channel.recv() {
+        let Some(channel) = &self.channel else {
+            return Err(ClientError::Closed);
+        };
+        let received = match channel.recv() {
             Ok(Some(r)) => r,
             Ok(None) | Err(ChannelError::Recv(_)) => return Err(ClientError::Closed),
             Err(e) => return Err(e.into()),
@@ -197,9 +201,10 @@ impl Gofer {
         let tag = self.next_tag;
         self.next_tag = self.next_tag.wrapping_add(1);
         let bytes = req.encode(tag).map_err(ClientError::Invalid)?;
-        self.channel.send(&bytes, None)?;
+        let channel = self.channel.as_ref().ok_or(ClientError::Closed)?;
+        channel.send(&bytes, None)?;
         let (env, received_fd) = loop {
-            let received = self.channel.recv()?.ok_or(ClientError::Closed)?;
+            let received = channel.recv()?.ok_or(ClientError::Closed)?;
             let env = Reply::decode(&received.bytes)?;
             if env.tag == tag {
                 break (env, received.fd);
@@ -435,8 +440,14 @@ impl Gofer {
     /// The gofer's pid, for logs.
     /// The channel's descriptor (the control loop watches a duplicate
     /// for the hang-up that means the gofer died).
-    pub fn channel_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.channel.as_fd()
+    pub fn channel_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.channel.as_ref().map(AsFd::as_fd)
+    }
+
+    /// Closes the channel (the gofer sees EOF and exits); every later
+    /// request fails with [`ClientError::Closed`].
+    pub fn close(&mut self) {
+        self.channel = None;
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -444,8 +455,8 @@ impl Gofer {
     }
 
     /// Gives up the channel (to hand it to another process) and the child.
-    pub fn into_parts(self) -> (OwnedFd, Option<Child>) {
-        (self.channel.into_fd(), self.child)
+    pub fn into_parts(self) -> (Option<OwnedFd>, Option<Child>) {
+        (self.channel.map(Channel::into_fd), self.child)
     }
 
     /// A client on a channel whose gofer has greeted already (one handed
@@ -453,7 +464,7 @@ impl Gofer {
     /// the socket itself).
     pub fn adopt(fd: OwnedFd) -> Gofer {
         Gofer {
-            channel: Channel::from_fd(fd),
+            channel: Some(Channel::from_fd(fd)),
             child: None,
             next_tag: 1,
         }

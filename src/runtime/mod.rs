@@ -401,6 +401,7 @@ fn join_sandbox(
     // its channel closes or `delete` kills it.
     std::mem::forget(gofer_child);
     sd.save(rec)?;
+    let channel = channel.ok_or_else(|| msg("gofer: its channel is closed"))?;
     let req = CreateContainerRequest {
         id: sd.id.clone(),
         process: ExecRequest {
@@ -909,9 +910,20 @@ fn destroy_and_remove(sd: &StateDir, rec: &Record) -> Result<(), RuntimeError> {
         }
         await_gone(rec);
     }
-    // A pod's later container: its gofer goes too (its sandbox dropped
-    // the channel, but a file it still held may keep it open).
-    kill_gofer(rec);
+    // A pod's later container: its gofer ends when the sandbox drops
+    // its channel, unless a container still running mounted a source it
+    // serves (then it serves on until that one ends too).
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while rec.gofer_alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if rec.gofer_alive() {
+        log::debug!(
+            "container {}: its gofer {} still serves the pod",
+            rec.id,
+            rec.gofer_pid
+        );
+    }
     sd.remove()?;
     let st = serde_json::to_vec(&rec.spec_state(Status::Stopped)).unwrap_or_default();
     hooks::run_all_warn("poststop", &rec.hooks.poststop, &st);

@@ -360,6 +360,7 @@ impl Control {
                 discard(&mut k, sub.init);
             }
             drop(k);
+            sub.vfs.teardown();
             drop(sub.vfs);
             drop(sub.console);
         }

@@ -470,6 +470,27 @@ impl Vfs {
     pub fn mounts(&self) -> Vec<(Arc<Mount>, Arc<Dentry>)> {
         self.mounts.lock().clone()
     }
+
+    /// Takes the tree apart once nothing uses it (a pod's container
+    /// ended): a directory and its cached children hold each other, so
+    /// dropping the `Vfs` alone would keep every cached dentry, inode and
+    /// file server (a gofer's channel) alive.
+    pub fn teardown(&self) {
+        let mounts = std::mem::take(&mut *self.mounts.lock());
+        let mut todo: Vec<Arc<Dentry>> = vec![Arc::clone(&self.root)];
+        todo.extend(mounts.into_iter().map(|(_, d)| d));
+        while let Some(d) = todo.pop() {
+            let children = std::mem::take(&mut *d.children.lock());
+            for (_, c) in children {
+                if let Child::Dir(c) = c {
+                    todo.push(c);
+                }
+            }
+            if let Some(c) = d.covered.lock().take() {
+                todo.push(c);
+            }
+        }
+    }
 }
 
 /// How a resolution treats the last component.
