@@ -156,7 +156,7 @@ impl Gofer {
     #[cfg(test)]
     pub(crate) fn from_test_channel(channel: Channel) -> Result<Gofer, ClientError> {
         let gofer = Gofer {
-            channel,
+            channel: Some(channel),
             child: None,
             next_tag: 1,
         };
@@ -562,6 +562,8 @@ mod tests {
         });
         let mut g = Gofer::from_test_channel(client).unwrap();
         g.channel
+            .as_ref()
+            .unwrap()
             .set_recv_timeout(std::time::Duration::from_millis(100))
             .unwrap();
         assert!(matches!(
@@ -569,6 +571,8 @@ mod tests {
             Err(ClientError::Channel(ChannelError::TimedOut))
         ));
         g.channel
+            .as_ref()
+            .unwrap()
             .set_recv_timeout(std::time::Duration::from_secs(10))
             .unwrap();
         // The first reply (ENOENT + 1) comes in now and is skipped.
