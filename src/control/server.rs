@@ -66,19 +66,24 @@ struct Sub {
     /// The bind sources its gofer serves for the pod (dropped from
     /// `Server::served` when it ends; containers that mounted them keep
     /// them, and its gofer, until they end too).
-    serves: Vec<(String, bool)>,
+    serves: Vec<BindKey>,
     /// The bind sources it mounted from other containers' gofers.
-    uses: Vec<(String, bool)>,
+    uses: Vec<BindKey>,
     /// Its gofer's client, closed when the container is destroyed and no
     /// other container uses what it serves.
-    client: Arc<Mutex<crate::gofer::Gofer>>,
+    client: GoferClient,
     /// `destroy` ran: nothing of it is used any more.
     destroyed: bool,
 }
 
-/// Bind sources the sandbox serves: (canonical host path, read-only) to
-/// the server of that mount, shared by every container that binds it.
-pub type Served = HashMap<(String, bool), Arc<dyn sentry::FsBackend>>;
+/// A bind source: its canonical host path and whether it is read-only.
+pub type BindKey = (String, bool);
+
+/// Bind sources the sandbox serves, to the server of that mount, shared
+/// by every container that binds it.
+pub type Served = HashMap<BindKey, Arc<dyn sentry::FsBackend>>;
+
+type GoferClient = Arc<Mutex<crate::gofer::Gofer>>;
 
 pub struct Server {
     listener: UnixListener,
@@ -97,7 +102,7 @@ pub struct Server {
     subs: HashMap<String, Sub>,
     /// Gofers of destroyed containers still serving a bind source to a
     /// live one: closed once nobody uses what they serve.
-    closing: Vec<(Arc<Mutex<crate::gofer::Gofer>>, Vec<(String, bool)>)>,
+    closing: Vec<(GoferClient, Vec<BindKey>)>,
     served: Served,
     /// Rootfs overlays in memory (`--overlay=memory`), for later
     /// containers as for the first.
