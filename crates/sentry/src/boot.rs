@@ -104,6 +104,9 @@ pub(crate) struct ProcessSpec<'a> {
     pub rlimits: Rlimits,
     /// Its descriptors (stdio).
     pub fds: FdTable,
+    /// The PID namespace it starts in (None: the root one); the first
+    /// process of a fresh namespace is its PID 1.
+    pub pidns: Option<Arc<crate::kernel::pidns::PidNs>>,
 }
 
 /// Builds init's process and thread in `kernel`; returns its registers.
@@ -153,6 +156,7 @@ fn create_init(
             groups: &config.groups,
             rlimits,
             fds,
+            pidns: None,
         },
     )?;
     debug_assert_eq!(pid, 1);
@@ -322,7 +326,11 @@ pub(crate) fn create_process(
     );
     let mut k = kernel.state.lock();
     let mm_id = k.add_mm(image.mm);
-    let pid = match k.alloc_pid() {
+    let pidns = spec
+        .pidns
+        .clone()
+        .unwrap_or_else(|| Arc::clone(&k.root_pidns));
+    let pid = match k.alloc_pid_in(&pidns) {
         Ok(p) => p,
         Err(e) => {
             k.mms.remove(&mm_id);
@@ -336,6 +344,7 @@ pub(crate) fn create_process(
         Process {
             fs,
             exe_dentry,
+            pidns,
             ..Process::new(
                 pid,
                 mm_id,

@@ -266,6 +266,7 @@ impl Control {
                 groups: &spec.groups,
                 rlimits,
                 fds,
+                pidns: None,
             },
         )
         .map_err(|e| fail(e.to_string()))?;

@@ -81,7 +81,7 @@ pub fn send(k: &mut KernelState, dest: Dest, info: SigInfo, forced: bool) {
             .get(t)
             .is_some_and(|th| th.blocked & bit(sig) != 0)
     });
-    if pid == 1 && !forced && !init_blocks && (handler == SIG_DFL || handler == SIG_IGN) {
+    if !forced && !init_blocks && (handler == SIG_DFL || handler == SIG_IGN) && k.is_ns_init(pid) {
         return;
     }
     if sig == SIGKILL {
@@ -178,10 +178,11 @@ fn notify_parent_stop(k: &mut KernelState, ppid: Tid, pid: Tid, uid: u32, why: i
     };
     let nocldstop = parent.actions[SIGCHLD as usize - 1].flags & SA_NOCLDSTOP != 0;
     if !nocldstop {
+        let seen = k.pid_seen_by(ppid, pid);
         send(
             k,
             Dest::Process(ppid),
-            SigInfo::child(why, pid, uid, status),
+            SigInfo::child(why, seen, uid, status),
             false,
         );
     }
@@ -197,8 +198,14 @@ pub fn force(k: &mut KernelState, tid: Tid, info: SigInfo) {
         return;
     };
     let pid = th.tgid;
-    if pid == 1 {
-        k.init_killable = true;
+    if k.is_ns_init(pid)
+        && let Some(p) = k.procs.get(&pid)
+    {
+        if p.pidns.is_root() {
+            k.init_killable = true;
+        } else {
+            p.pidns.set_init_killable();
+        }
     }
     let Some(th) = k.threads.get_mut(&tid) else {
         return;
@@ -250,7 +257,7 @@ pub fn before_user(t: &mut Task<'_>, mut syscall: Option<u64>) -> Flow {
             // The namespace's init ignores what would kill or stop it,
             // even a signal that was queued while blocked (get_signal's
             // SIGNAL_UNKILLABLE check), unless a fault forced it.
-            SIG_DFL if t.tgid == 1 && !t.k.init_killable && sig != SIGKILL && sig != SIGSTOP => {
+            SIG_DFL if sig != SIGKILL && sig != SIGSTOP && t.k.init_unkillable(t.tgid) => {
                 continue;
             }
             SIG_DFL => match default_action(sig) {

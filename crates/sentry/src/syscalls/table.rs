@@ -159,7 +159,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "clone",
         clone::clone,
-        "no namespaces or pidfds (EINVAL); CLONE_FILES and CLONE_SIGHAND without CLONE_THREAD copy instead of sharing",
+        "namespaces: only CLONE_NEWPID (others EINVAL); no pidfds (EINVAL); CLONE_FILES and CLONE_SIGHAND without CLONE_THREAD copy instead of sharing",
         "xpppx",
     ), // 56
     full("fork", clone::fork, ""),   // 57
@@ -607,7 +607,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     ), // 269
     full("pselect6", poll::pselect6, "dppppp"), // 270
     full("ppoll", poll::ppoll, "pupxu"), // 271
-    none("unshare"),                 // 272
+    partial(
+        "unshare",
+        clone::unshare,
+        "only CLONE_NEWPID (the caller's later children start a new PID namespace); other flags EINVAL",
+        "x",
+    ), // 272
     full("set_robust_list", futex::set_robust_list, "pu"), // 273
     full("get_robust_list", futex::get_robust_list, "dpp"), // 274
     full("splice", splice::splice, "dpdpux"), // 275
