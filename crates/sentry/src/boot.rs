@@ -81,9 +81,10 @@ fn build_vfs(
         )
     }
     .map_err(|e| setup("rootfs", e))?;
-    crate::fs::mounts::defaults(&vfs, mem, cpus, devpts, &config.mounts)?;
+    let pidns = crate::kernel::pidns::PidNs::root();
+    crate::fs::mounts::defaults(&vfs, mem, cpus, devpts, &pidns, &config.mounts)?;
     for m in &config.mounts {
-        crate::fs::mounts::mount_spec(&vfs, mem, cpus, devpts, m)?;
+        crate::fs::mounts::mount_spec(&vfs, mem, cpus, devpts, &pidns, m)?;
     }
     Ok(Some(vfs))
 }
