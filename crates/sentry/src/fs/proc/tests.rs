@@ -464,7 +464,7 @@ fn a_procfs_shows_its_pid_namespace() {
         // Two processes in a child namespace: its init (a child of ours)
         // and the init's child, in the init's group and session.
         let ns = PidNs::new_child(&PidNs::root()).unwrap();
-        let mut add = |t: &mut Task<'_>, ppid, leader: Option<i32>| {
+        let add = |t: &mut Task<'_>, ppid, leader: Option<i32>| {
             let g = t.k.alloc_pid_in(&ns).unwrap();
             let mut p = crate::kernel::test_process(g, 0, Default::default());
             p.pidns = Arc::clone(&ns);
