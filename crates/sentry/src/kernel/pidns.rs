@@ -220,6 +220,21 @@ impl KernelState {
         }
     }
 
+    /// The number thread `tid` (global) has in its own process's PID
+    /// namespace: what it calls itself (gettid), and what futex words
+    /// hold for it. `tid` itself if the thread is gone.
+    pub fn own_number(&self, tid: Tid) -> Tid {
+        let ns = self
+            .threads
+            .get(&tid)
+            .and_then(|th| self.procs.get(&th.tgid))
+            .map(|p| &p.pidns);
+        match ns {
+            Some(ns) => self.pid_in(ns, tid).unwrap_or(tid),
+            None => tid,
+        }
+    }
+
     /// Whether process `pid` is the init (PID 1) of its own namespace.
     pub fn is_ns_init(&self, pid: Tid) -> bool {
         self.procs
