@@ -14,6 +14,7 @@
 #define CONF_FAMILY "pidns"
 #include "harness.h"
 
+#include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
 
@@ -278,6 +279,11 @@ CASE(init_exit_kills_namespace)
 	close(fds[0]);
 }
 
+static void *idle_thread(void *arg)
+{
+	return arg;
+}
+
 CASE(unshare_then_fork)
 {
 	pid_t me = getpid();
@@ -289,6 +295,14 @@ CASE(unshare_then_fork)
 	EXPECT_ERR(unshare(CLONE_NEWPID), EINVAL);
 	EXPECT_ERR(syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0),
 		   EINVAL);
+	/* A thread would not share its process's namespace for children:
+	 * clone fails with EINVAL, which musl reports as EAGAIN. */
+	pthread_t th;
+#ifdef __GLIBC__
+	EXPECT_EQ(pthread_create(&th, NULL, idle_thread, NULL), EINVAL);
+#else
+	EXPECT_EQ(pthread_create(&th, NULL, idle_thread, NULL), EAGAIN);
+#endif
 	int fds[2];
 	CHECK(pipe(fds) == 0);
 	pid_t p = conf_fork();
@@ -503,3 +517,71 @@ CASE(proc_ns_pid_links)
 	close(fds[0]);
 }
 
+
+static pthread_mutex_t pi_lock;
+static volatile int pi_taken;
+
+/* The futex word of a mutex: glibc's __lock is its first int, musl's
+ * _m_lock its second. */
+static volatile unsigned *lock_word(pthread_mutex_t *m)
+{
+#ifdef __GLIBC__
+	return (volatile unsigned *)m;
+#else
+	return (volatile unsigned *)m + 1;
+#endif
+}
+
+static void *pi_contender(void *arg)
+{
+	(void)arg;
+	if (pthread_mutex_lock(&pi_lock) != 0)
+		return (void *)1;
+	pi_taken = 1;
+	if (pthread_mutex_unlock(&pi_lock) != 0)
+		return (void *)2;
+	return NULL;
+}
+
+CASE(pi_mutex_in_namespace)
+{
+	/* A priority-inheritance mutex holds its owner's TID as the
+	 * namespace numbers it, in the word the kernel reads and writes. */
+	EXPECT_OK(unshare(CLONE_NEWPID));
+	pid_t p = conf_fork();
+	if (p == 0) {
+		pthread_mutexattr_t at;
+		pthread_t th;
+		void *ret;
+
+		pthread_mutexattr_init(&at);
+		NS_CHECK(pthread_mutexattr_setprotocol(&at,
+						       PTHREAD_PRIO_INHERIT) == 0, 2);
+		NS_CHECK(pthread_mutex_init(&pi_lock, &at) == 0, 3);
+		NS_CHECK(pthread_mutex_lock(&pi_lock) == 0, 4);
+		NS_CHECK(*lock_word(&pi_lock) == 1, 5);
+		NS_CHECK(pthread_create(&th, NULL, pi_contender, NULL) == 0, 6);
+		/* The contender waits in FUTEX_LOCK_PI: the word gets
+		 * FUTEX_WAITERS next to our TID, 1. */
+		for (int i = 0; i < 2000 && *lock_word(&pi_lock) == 1; i++)
+			conf_sleep_ms(1);
+		NS_CHECK(*lock_word(&pi_lock) == (0x80000000u | 1), 7);
+		NS_CHECK(pthread_mutex_unlock(&pi_lock) == 0, 8);
+		NS_CHECK(pthread_join(th, &ret) == 0 && ret == NULL, 9);
+		NS_CHECK(pi_taken, 10);
+		_exit(0);
+	}
+	EXPECT_EQ(conf_wait(p), 0);
+}
+
+CASE(setns_without_namespace_descriptors)
+{
+	int fd = open("/dev/null", O_RDONLY);
+
+	CHECK(fd >= 0);
+	/* Not a namespace: EINVAL; not open: EBADF. */
+	EXPECT_ERR(setns(fd, CLONE_NEWPID), EINVAL);
+	EXPECT_ERR(setns(fd, 0), EINVAL);
+	close(fd);
+	EXPECT_ERR(setns(fd, 0), EBADF);
+}

@@ -255,6 +255,15 @@ fn do_clone(
     Ok(parent_view as u64)
 }
 
+/// setns(2): joining a namespace needs a descriptor of one (a
+/// /proc/PID/ns file or a pidfd), and the sentry has neither: a
+/// descriptor that is open is EINVAL (Linux's answer for one that is not
+/// a namespace), one that is not EBADF.
+pub fn setns(task: &mut Task<'_>, a: &Args) -> SysResult {
+    task.fds().get(a.int(0))?;
+    Err(Errno::EINVAL)
+}
+
 /// unshare(2): only CLONE_NEWPID, which makes the caller's children from
 /// now on start a new PID namespace, their first the init of it (the
 /// caller itself stays where it is, as Linux's pid_ns_for_children).
