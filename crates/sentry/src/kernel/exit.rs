@@ -389,3 +389,62 @@ mod tests {
         assert!(reap(&mut k, 6, true).is_none());
     }
 }
+
+#[cfg(test)]
+mod pidns_tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::errno::Errno;
+    use crate::kernel::fd_table::FdTable;
+    use crate::kernel::pidns::PidNs;
+    use crate::kernel::test_process;
+
+    /// A process of namespace `ns`, child of `ppid`, with no threads (as
+    /// `process_exit` finds it).
+    fn add(k: &mut KernelState, ns: &Arc<PidNs>, ppid: Tid) -> Tid {
+        let g = k.alloc_pid_in(ns).unwrap();
+        let mut p = test_process(g, 0, FdTable::default());
+        p.pidns = Arc::clone(ns);
+        p.ppid = ppid;
+        p.threads.clear();
+        k.procs.insert(g, p);
+        if let Some(pp) = k.procs.get_mut(&ppid) {
+            pp.children.insert(g);
+        }
+        g
+    }
+
+    #[test]
+    fn a_namespace_reaps_its_orphans_and_ends_with_its_init() {
+        let mut k = KernelState::new();
+        let root = PidNs::root();
+        let init = add(&mut k, &root, 0);
+        let ns = PidNs::new_child(&root).unwrap();
+        let ns_init = add(&mut k, &ns, init);
+        let mid = add(&mut k, &ns, ns_init);
+        let orphan = add(&mut k, &ns, mid);
+        assert_eq!(k.pid_in(&ns, orphan), Some(3));
+        // mid ends: its child goes to the namespace's init, not to 1.
+        process_exit(&mut k, mid, 0);
+        assert_eq!(k.procs[&orphan].ppid, ns_init);
+        assert!(k.procs[&ns_init].children.contains(&orphan));
+        assert!(k.procs[&mid].zombie.is_some());
+        // The namespace's init ends: the rest is killed, nothing new may
+        // enter, and the init waits (unreported) for the namespace to
+        // empty.
+        process_exit(&mut k, ns_init, 0);
+        assert_eq!(k.procs[&orphan].group_exit, Some(SIGKILL as i32));
+        assert!(!k.procs.contains_key(&mid), "its zombie child is reaped");
+        assert!(k.procs[&ns_init].ns_exit_pending);
+        assert_eq!(k.alloc_pid_in(&ns), Err(Errno::ENOMEM));
+        // The last one goes (reaped by the dead init at once); then the
+        // init is its parent's to wait for.
+        process_exit(&mut k, orphan, SIGKILL as i32);
+        assert!(!k.procs.contains_key(&orphan));
+        assert!(!k.procs[&ns_init].ns_exit_pending);
+        assert!(k.procs[&ns_init].zombie.is_some());
+        assert!(k.procs.contains_key(&init));
+        assert!(k.init_status.is_none(), "the root's init lives on");
+    }
+}
