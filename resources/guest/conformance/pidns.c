@@ -81,6 +81,53 @@ CASE(clone_child_is_init)
 	EXPECT_ERR(kill(p, 0), ESRCH);
 }
 
+CASE(outside_numbers_name_nothing_inside)
+{
+	pid_t outer = getpid();
+	pid_t p = clone_newpid();
+
+	CHECK(p >= 0);
+	if (p == 0) {
+		struct rlimit rl;
+		int st;
+
+		/* The parent's number means nothing here (only 1 exists). */
+		NS_CHECK(outer != 1, 2);
+		NS_CHECK(kill(outer, 0) == -1 && errno == ESRCH, 3);
+		NS_CHECK(getpgid(outer) == -1 && errno == ESRCH, 4);
+		NS_CHECK(getsid(outer) == -1 && errno == ESRCH, 5);
+		NS_CHECK(syscall(SYS_sched_getscheduler, outer) == -1 &&
+			 errno == ESRCH, 6);
+		errno = 0;
+		NS_CHECK(getpriority(PRIO_PROCESS, outer) == -1 &&
+			 errno == ESRCH, 7);
+		NS_CHECK(prlimit(outer, RLIMIT_NOFILE, NULL, &rl) == -1 &&
+			 errno == ESRCH, 8);
+		NS_CHECK(waitpid(outer, &st, WNOHANG) == -1 && errno == ECHILD,
+			 9);
+		NS_CHECK(syscall(SYS_tgkill, outer, outer, 0) == -1 &&
+			 errno == ESRCH, 10);
+		/* Its own number does. */
+		/* musl stubs sched_getscheduler: the raw call. */
+		NS_CHECK(syscall(SYS_sched_getscheduler, 1) == SCHED_OTHER, 11);
+		errno = 0;
+		NS_CHECK(getpriority(PRIO_PROCESS, 1) != -1 || errno == 0, 12);
+		NS_CHECK(prlimit(1, RLIMIT_NOFILE, NULL, &rl) == 0, 13);
+		NS_CHECK(syscall(SYS_tgkill, 1, 1, 0) == 0, 14);
+		_exit(0);
+	}
+	EXPECT_EQ(conf_wait(p), 0);
+}
+
+CASE(new_namespace_needs_cap_sys_admin)
+{
+	CHECK(setresgid(1000, 1000, 1000) == 0);
+	CHECK(setresuid(1000, 1000, 1000) == 0);
+	EXPECT_ERR(unshare(CLONE_NEWPID), EPERM);
+	EXPECT_ERR(syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0),
+		   EPERM);
+}
+
 CASE(grandchild_is_pid2)
 {
 	pid_t p = clone_newpid();
