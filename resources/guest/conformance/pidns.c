@@ -632,3 +632,46 @@ CASE(setns_without_namespace_descriptors)
 	close(fd);
 	EXPECT_ERR(setns(fd, 0), EBADF);
 }
+
+/* readlink of path into buf (NUL-terminated): its length, or -1. */
+static ssize_t link_of(const char *path, char *buf, size_t size)
+{
+	ssize_t n = readlink(path, buf, size - 1);
+
+	if (n >= 0)
+		buf[n] = 0;
+	return n;
+}
+
+CASE(proc_ns_pid_for_children)
+{
+	char own[64], kids[64], path[64], childs[64];
+	int fds[2];
+
+	CHECK(link_of("/proc/self/ns/pid", own, sizeof(own)) > 0);
+	CHECK(link_of("/proc/self/ns/pid_for_children", kids, sizeof(kids)) >
+	      0);
+	EXPECT_EQ(strcmp(own, kids), 0);
+	EXPECT_OK(unshare(CLONE_NEWPID));
+	/* The new namespace shows once it has its init. */
+	EXPECT_ERR(link_of("/proc/self/ns/pid_for_children", kids,
+			   sizeof(kids)), ENOENT);
+	CHECK(pipe(fds) == 0);
+	pid_t p = conf_fork();
+	if (p == 0) {
+		close(fds[1]);
+		read_byte(fds[0]);
+		_exit(0);
+	}
+	close(fds[0]);
+	CHECK(link_of("/proc/self/ns/pid_for_children", kids, sizeof(kids)) >
+	      0);
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)p);
+	CHECK(link_of(path, childs, sizeof(childs)) > 0);
+	close(fds[1]);
+	EXPECT_EQ(strcmp(kids, childs), 0);
+	CHECK(strcmp(kids, own) != 0);
+	CHECK(link_of("/proc/self/ns/pid", path, sizeof(path)) > 0);
+	EXPECT_EQ(strcmp(path, own), 0);
+	EXPECT_EQ(conf_wait(p), 0);
+}

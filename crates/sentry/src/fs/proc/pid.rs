@@ -68,8 +68,9 @@ const FILES: &[&[u8]] = &[
     b"ns",
 ];
 
-/// The file number (in `ino`) of ns/pid.
+/// The file numbers (in `ino`) of ns/pid and ns/pid_for_children.
 const NS_PID_FILE: u8 = 0xff;
+const NS_PID_FOR_CHILDREN_FILE: u8 = 0xfe;
 
 /// /proc/[pid], /proc/[tid] or /proc/[pid]/task/[tid].
 pub(super) struct PidDir {
@@ -138,24 +139,47 @@ impl PidDir {
                 attr: Attr { ino, ..self.attr },
             }),
             b"ns" => {
-                // pid: the process's own namespace, for who may inspect
-                // it (Linux's proc_ns_readlink).
-                let link = Link::new(Fs::Proc, self::ino(tgid, t.tid, NS_PID_FILE), move || {
-                    caller(|c| {
-                        let p = c.k.procs.get(&tgid).ok_or(Errno::ENOENT)?;
-                        if !may_inspect(c, p) {
-                            return Err(Errno::EACCES);
-                        }
-                        Ok(format!("pid:[{}]", p.pidns.ino()).into_bytes())
+                // pid: the process's own PID namespace; pid_for_children:
+                // its children's, once that has its init (ENOENT before,
+                // and for a zombie), as Linux's pidns_for_children_get.
+                // Both for who may inspect the process (proc_ns_readlink).
+                let ns_link = |file: u8, children: bool| {
+                    Link::new(Fs::Proc, self::ino(tgid, t.tid, file), move || {
+                        caller(|c| {
+                            let p = c.k.procs.get(&tgid).ok_or(Errno::ENOENT)?;
+                            if !may_inspect(c, p) {
+                                return Err(Errno::EACCES);
+                            }
+                            let ns = if children {
+                                let ns = p.children_pidns();
+                                if p.zombie.is_some() || ns.init().is_none() {
+                                    return Err(Errno::ENOENT);
+                                }
+                                ns
+                            } else {
+                                &p.pidns
+                            };
+                            Ok(format!("pid:[{}]", ns.ino()).into_bytes())
+                        })
                     })
-                })
-                .perm(0o777)
-                .owner(owner)
-                .uncached()
-                .build();
+                    .perm(0o777)
+                    .owner(owner)
+                    .uncached()
+                    .build()
+                };
                 let mut attr = synthetic_attr(ino, libc::S_IFDIR | 0o511, 0, 2);
                 (attr.uid, attr.gid) = (owner.uid, owner.gid);
-                StaticDir::build_with(Fs::Proc, attr, vec![(b"pid".to_vec(), link)])
+                StaticDir::build_with(
+                    Fs::Proc,
+                    attr,
+                    vec![
+                        (b"pid".to_vec(), ns_link(NS_PID_FILE, false)),
+                        (
+                            b"pid_for_children".to_vec(),
+                            ns_link(NS_PID_FOR_CHILDREN_FILE, true),
+                        ),
+                    ],
+                )
             }
             b"environ" => made(0o400, environ),
             b"limits" => made(0o444, limits),
