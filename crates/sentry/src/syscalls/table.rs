@@ -610,7 +610,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "unshare",
         clone::unshare,
-        "only CLONE_NEWPID (the caller's later children start a new PID namespace); other flags EINVAL",
+        "only CLONE_NEWPID (the caller's later children start a new PID namespace; the sentry keeps that per process, where Linux keeps it per thread); other flags EINVAL",
         "x",
     ), // 272
     full("set_robust_list", futex::set_robust_list, "pu"), // 273
