@@ -617,7 +617,7 @@ mod tests {
         use crate::kernel::pidns::PidNs;
         let mut k = KernelState::new();
         let ns = PidNs::new_child(&PidNs::root()).unwrap();
-        let mut add = |k: &mut KernelState| {
+        let add = |k: &mut KernelState| {
             let g = k.alloc_pid_in(&ns).unwrap();
             let mut p = test_process(g, 0, FdTable::default());
             p.pidns = Arc::clone(&ns);
