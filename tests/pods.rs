@@ -221,8 +221,13 @@ fn a_pod_shares_one_sandbox_process_and_kill_is_scoped() {
     assert_eq!(rt.status("b"), "running");
     assert_eq!(rt.status("pod"), "running");
     assert_eq!(rt.ok(&["exec", "b", "echo", "b lives"]), "b lives\n");
+    // b's init is PID 1 of its own namespace: as on Linux, a signal it
+    // has no handler for does not reach it, even from the runtime.
+    rt.ok(&["kill", "b", "TERM"]);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(rt.status("b"), "running");
     // kill --all of b ends b alone too.
-    rt.ok(&["kill", "--all", "b", "TERM"]);
+    rt.ok(&["kill", "--all", "b", "KILL"]);
     rt.await_status("b", "stopped", Duration::from_secs(5));
     assert_eq!(rt.status("pod"), "running");
     // delete takes a's gofer and waiter with it.
@@ -391,4 +396,99 @@ fn a_shared_bind_outlives_the_container_whose_gofer_serves_it() {
     }
     assert!(processes_mentioning(&["gofer", &a_rootfs]).is_empty());
     assert!(processes_mentioning(&["gofer", &b_rootfs]).is_empty());
+}
+
+/// Sets the `pid` entry of `linux.namespaces`: None removes it, `Some("")`
+/// is a new namespace, `Some(path)` joins one.
+fn set_pid_namespace(b: &Bundle, entry: Option<&str>) {
+    edit(b, |spec| {
+        let ns = spec["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces");
+        ns.retain(|n| n["type"] != "pid");
+        match entry {
+            None => {}
+            Some("") => ns.push(serde_json::json!({"type": "pid"})),
+            Some(p) => ns.push(serde_json::json!({"type": "pid", "path": p})),
+        }
+    });
+}
+
+/// What the init script prints: its PID, its parent's, the PID
+/// directories in its /proc, and PID 1's command line.
+const SHOW_PIDS: &str = "echo pid=$$ ppid=$PPID; echo procs $(ls -d /proc/[0-9]*); \
+     echo one=$(cat /proc/1/cmdline | tr '\\0' ' '); echo done; exec sleep 1000";
+
+fn shown(rt: &Runtime, b: &Bundle, id: &str, out: &Path) -> String {
+    rt.create_start(b, id, out);
+    wait_for_file(out, "done")
+}
+
+#[test]
+fn pid_namespaces_follow_the_spec() {
+    require_prerequisites();
+    let rt = Runtime::new("pod-pidns");
+    let outs = TempDir::new("pod-pidns-out");
+    let pod = bundle("pod-pidns-s", "pod", "pod", "exec sleep 1000");
+    rt.create_start(&pod, "pod", &outs.path().join("pod"));
+    let pod_pid = rt.state("pod")["pid"].as_i64().expect("pid");
+
+    // A `pid` entry without a path: a namespace of its own, where init is
+    // PID 1 with no parent and sees only its own processes.
+    let a = bundle("pod-pidns-a", "pod", "a", SHOW_PIDS);
+    set_pid_namespace(&a, Some(""));
+    let text = shown(&rt, &a, "a", &outs.path().join("a"));
+    assert!(text.contains("pid=1 ppid=0\n"), "{text}");
+    assert!(text.contains("procs /proc/1 /proc/2\n"), "{text}");
+    assert!(text.contains("one=/bin/sh -c"), "{text}");
+    // ps reports the numbers the container sees.
+    assert_eq!(rt.ps("a"), [1]);
+    // exec'd processes live in the container's namespace.
+    let o = rt.ok(&["exec", "a", "sh", "-c", "echo $PPID $$ /proc/[0-9]*"]);
+    let w: Vec<&str> = o.split_whitespace().collect();
+    assert_eq!(w.len(), 4, "{o}");
+    assert_eq!((w[0], w[2]), ("0", "/proc/1"), "{o}");
+    assert_eq!(w[3], format!("/proc/{}", w[1]), "{o}");
+
+    // No `pid` entry: the runtime's namespace, which for a pod is its
+    // sandbox's: PID 1 there is the sandbox's init.
+    let b = bundle("pod-pidns-b", "pod", "b", SHOW_PIDS);
+    set_pid_namespace(&b, None);
+    let text = shown(&rt, &b, "b", &outs.path().join("b"));
+    assert!(!text.contains("pid=1 "), "{text}");
+    assert!(text.contains("one=sleep 1000"), "{text}");
+    assert!(text.contains("/proc/1 "), "{text}");
+
+    // A path naming a container's namespace (its state's pid, as CRI
+    // writes /proc/PID/ns/pid) joins that one: a's.
+    let a_pid = rt.state("a")["pid"].as_i64().expect("pid");
+    let c = bundle("pod-pidns-c", "pod", "c", SHOW_PIDS);
+    set_pid_namespace(&c, Some(&format!("/proc/{a_pid}/ns/pid")));
+    let text = shown(&rt, &c, "c", &outs.path().join("c"));
+    assert!(!text.contains("pid=1 "), "{text}");
+    assert!(text.contains("one=sleep 1000"), "{text}");
+    // a's init (sleep, exec'd by sh) is PID 1 there.
+    assert!(text.contains("procs /proc/1 /proc/"), "{text}");
+    // The sandbox's path names the sandbox's namespace.
+    let d = bundle("pod-pidns-d", "pod", "d", SHOW_PIDS);
+    set_pid_namespace(&d, Some(&format!("/proc/{pod_pid}/ns/pid")));
+    let text = shown(&rt, &d, "d", &outs.path().join("d"));
+    assert!(!text.contains("pid=1 "), "{text}");
+    // A path to no container of the pod is refused.
+    let e = bundle("pod-pidns-e", "pod", "e", "true");
+    set_pid_namespace(&e, Some("/proc/1/ns/pid"));
+    let o = rt.cmd(&["create", "--bundle", &e.path().display().to_string(), "e"]);
+    assert_ne!(o.status, 0);
+    assert!(
+        o.stderr_lossy().contains("PID namespace"),
+        "{}",
+        o.stderr_lossy()
+    );
+    // When a's init ends, its namespace ends: c, which joined it, is
+    // killed with it, as Linux kills a namespace's processes.
+    rt.ok(&["kill", "a", "KILL"]);
+    rt.await_status("a", "stopped", Duration::from_secs(5));
+    rt.await_status("c", "stopped", Duration::from_secs(5));
+    assert_eq!(rt.status("b"), "running");
+    assert_eq!(rt.status("pod"), "running");
 }

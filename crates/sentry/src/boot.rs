@@ -59,11 +59,13 @@ fn build_vfs(
     let Some(fs) = &config.fs else {
         return Ok(None);
     };
+    let root_ns = crate::kernel::pidns::PidNs::root();
     let tree = RootfsSpec {
         fs,
         overlay: config.overlay,
         readonly: config.rootfs_readonly,
         mounts: &config.mounts,
+        pidns: &root_ns,
     };
     build_tree(mem, cpus, devpts, &tree).map(Some)
 }
@@ -75,6 +77,8 @@ pub(crate) struct RootfsSpec<'a> {
     pub overlay: bool,
     pub readonly: bool,
     pub mounts: &'a [crate::MountSpec],
+    /// The PID namespace its procfs mounts show.
+    pub pidns: &'a Arc<crate::kernel::pidns::PidNs>,
 }
 
 /// Builds one container's mount tree (see `build_vfs`).
@@ -106,9 +110,9 @@ pub(crate) fn build_tree(
         )
     }
     .map_err(|e| setup("rootfs", e))?;
-    crate::fs::mounts::defaults(&vfs, mem, cpus, devpts, spec.mounts)?;
+    crate::fs::mounts::defaults(&vfs, mem, cpus, devpts, spec.pidns, spec.mounts)?;
     for m in spec.mounts {
-        crate::fs::mounts::mount_spec(&vfs, mem, cpus, devpts, m)?;
+        crate::fs::mounts::mount_spec(&vfs, mem, cpus, devpts, spec.pidns, m)?;
     }
     Ok(vfs)
 }
@@ -133,6 +137,9 @@ pub(crate) struct ProcessSpec<'a> {
     pub root: Option<Arc<crate::vfs::Dentry>>,
     /// The container it belongs to (`Process::container`).
     pub container: u32,
+    /// The PID namespace it starts in (None: the root one); the first
+    /// process of a fresh namespace is its PID 1.
+    pub pidns: Option<Arc<crate::kernel::pidns::PidNs>>,
 }
 
 /// Builds init's process and thread in `kernel`; returns its registers.
@@ -184,6 +191,7 @@ fn create_init(
             fds,
             root: None,
             container: 0,
+            pidns: None,
         },
     )?;
     debug_assert_eq!(pid, 1);
@@ -356,7 +364,11 @@ pub(crate) fn create_process(
     );
     let mut k = kernel.state.lock();
     let mm_id = k.add_mm(image.mm);
-    let pid = match k.alloc_pid() {
+    let pidns = spec
+        .pidns
+        .clone()
+        .unwrap_or_else(|| Arc::clone(&k.root_pidns));
+    let pid = match k.alloc_pid_in(&pidns) {
         Ok(p) => p,
         Err(e) => {
             k.mms.remove(&mm_id);
@@ -371,6 +383,7 @@ pub(crate) fn create_process(
             fs,
             exe_dentry,
             container: spec.container,
+            pidns,
             ..Process::new(
                 pid,
                 mm_id,

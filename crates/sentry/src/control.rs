@@ -22,6 +22,7 @@ use crate::console::Console;
 use crate::errno::Errno;
 use crate::kernel::deliver::{self, Dest};
 use crate::kernel::fd_table::FdTable;
+use crate::kernel::pidns::PidNs;
 use crate::kernel::rlimits::{RLIMIT_NOFILE, Rlimits};
 use crate::kernel::signal::{SIGKILL, SIGSTOP, SigInfo, code};
 use crate::kernel::{Credentials, Kernel, Tid, cputime, spawn_thread};
@@ -124,6 +125,8 @@ struct Sub {
     /// Init's registers until `start_container` runs it.
     regs: Option<vmm::UserRegs>,
     vfs: Arc<crate::vfs::Vfs>,
+    /// Its PID namespace (its own, or one it shares).
+    pidns: Arc<PidNs>,
     /// Init's terminal, if it has one (dropped with the container).
     console: Option<Console>,
 }
@@ -280,12 +283,32 @@ impl Control {
                 return Err(fail("the sandbox has stopped".into()));
             }
         }
-        let devpts = Arc::clone(&self.kernel.state.lock().devpts);
+        let (devpts, root_ns) = {
+            let k = self.kernel.state.lock();
+            (Arc::clone(&k.devpts), Arc::clone(&k.root_pidns))
+        };
+        let pidns = match spec.pid_namespace {
+            None => {
+                PidNs::new_child(&root_ns).map_err(|e| fail(format!("a PID namespace: {e}")))?
+            }
+            Some(FIRST) => root_ns,
+            Some(other) => self
+                .subs
+                .lock()
+                .get(&other)
+                .map(|s| Arc::clone(&s.pidns))
+                .ok_or_else(|| {
+                    fail(format!(
+                        "no container {other} to share a PID namespace with"
+                    ))
+                })?,
+        };
         let tree = crate::boot::RootfsSpec {
             fs: &spec.fs,
             overlay: spec.overlay,
             readonly: spec.rootfs_readonly,
             mounts: &spec.mounts,
+            pidns: &pidns,
         };
         let vfs = crate::boot::build_tree(
             self.kernel.machine.memory(),
@@ -300,7 +323,7 @@ impl Control {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let root = Arc::clone(vfs.root());
         self.kernel.container_vfs.lock().insert(c, Arc::clone(&vfs));
-        let made = self.new_process(c, &root, spec.process);
+        let made = self.new_process(c, &root, &pidns, spec.process);
         let (pid, regs, console) = match made {
             Ok(x) => x,
             Err(e) => {
@@ -314,6 +337,7 @@ impl Control {
                 init: pid,
                 regs: Some(regs),
                 vfs,
+                pidns,
                 console,
             },
         );
@@ -369,16 +393,21 @@ impl Control {
     /// Starts a process in container `c`; returns its PID.
     pub fn exec(&self, c: u32, spec: ExecSpec) -> Result<Tid, ExecError> {
         let fail = |m: String| ExecError(m);
-        let root = if c == FIRST {
-            self.kernel.vfs.get().map(|v| Arc::clone(v.root()))
+        let (root, pidns) = if c == FIRST {
+            let ns = Arc::clone(&self.kernel.state.lock().root_pidns);
+            (self.kernel.vfs.get().map(|v| Arc::clone(v.root())), ns)
         } else {
-            self.subs.lock().get(&c).map(|s| Arc::clone(s.vfs.root()))
-        }
-        .ok_or_else(|| fail("the container has no filesystem".into()))?;
+            let subs = self.subs.lock();
+            let sub = subs
+                .get(&c)
+                .ok_or_else(|| fail(format!("no container {c}")))?;
+            (Some(Arc::clone(sub.vfs.root())), Arc::clone(&sub.pidns))
+        };
+        let root = root.ok_or_else(|| fail("the container has no filesystem".into()))?;
         if !self.running(&self.kernel.state.lock(), c) {
             return Err(fail("the container is not running".into()));
         }
-        let (pid, regs, console) = self.new_process(c, &root, spec)?;
+        let (pid, regs, console) = self.new_process(c, &root, &pidns, spec)?;
         {
             let mut k = self.kernel.state.lock();
             if !self.running(&k, c) {
@@ -405,6 +434,7 @@ impl Control {
         &self,
         c: u32,
         root: &Arc<crate::vfs::Dentry>,
+        pidns: &Arc<PidNs>,
         spec: ExecSpec,
     ) -> Result<(Tid, vmm::UserRegs, Option<Console>), ExecError> {
         let fail = |m: String| ExecError(m);
@@ -475,6 +505,7 @@ impl Control {
                 fds,
                 root: Some(root),
                 container: c,
+                pidns: Some(Arc::clone(pidns)),
             },
         )
         .map_err(|e| fail(e.to_string()))?;
@@ -513,7 +544,15 @@ impl Control {
     /// Every process of container `c` (of every container with None), by
     /// PID.
     pub fn processes(&self, c: Option<u32>) -> Vec<ProcInfo> {
+        // PIDs as the container sees them (its namespace's numbers).
+        let ns = c
+            .filter(|c| *c != FIRST)
+            .and_then(|c| self.subs.lock().get(&c).map(|s| Arc::clone(&s.pidns)));
         let k = self.kernel.state.lock();
+        let seen = |pid: Tid| match &ns {
+            Some(ns) => k.pid_in(ns, pid).unwrap_or(0),
+            None => pid,
+        };
         let boot = self.kernel.config.boot_time;
         let mut out: Vec<ProcInfo> = k
             .procs
@@ -543,8 +582,8 @@ impl Control {
                         format!("[{comm}]")
                     });
                 ProcInfo {
-                    pid: p.pid,
-                    ppid: p.ppid,
+                    pid: seen(p.pid),
+                    ppid: seen(p.ppid),
                     uid: p.creds.ruid,
                     state,
                     threads: p.threads.len(),

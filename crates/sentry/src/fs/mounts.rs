@@ -21,6 +21,7 @@ use crate::fs::devpts::{DevPtsDir, DevPtsOptions};
 use crate::fs::memfs::MemFs;
 use crate::fs::pty::DevPts;
 use crate::kernel::Credentials;
+use crate::kernel::pidns::PidNs;
 use crate::vfs::backend::Owner;
 use crate::vfs::inode::{Inode, NewNode};
 use crate::vfs::remote::RemoteInode;
@@ -183,12 +184,14 @@ const DEFAULTS: &[DefaultMount] = &[
 /// Makes the mounts every container has: devfs, /dev/shm, proc and sysfs
 /// (the last two unless the spec mounts them itself, anywhere). A
 /// destination that cannot be made (a read-only rootfs without it) is
-/// skipped with a warning.
+/// skipped with a warning. The proc shows PID namespace `pidns` (the
+/// container's).
 pub fn defaults(
     vfs: &Vfs,
     mem: &Arc<MemoryFile>,
     cpus: usize,
     devpts: &Arc<DevPts>,
+    pidns: &Arc<PidNs>,
     spec: &[MountSpec],
 ) -> Result<(), Error> {
     for d in DEFAULTS {
@@ -202,7 +205,7 @@ pub fn defaults(
             continue;
         }
         let root = match d.fstype {
-            "proc" => Ok(crate::fs::proc::procfs()),
+            "proc" => Ok(crate::fs::proc::procfs(Arc::clone(pidns))),
             "sysfs" => Ok(crate::fs::sys::sysfs(cpus)),
             "devpts" => Ok(DevPtsDir::root(Arc::clone(devpts))),
             _ if d.target == "/dev" => crate::fs::dev::devfs(mem),
@@ -236,12 +239,14 @@ pub fn defaults(
     Ok(())
 }
 
-/// Makes one spec mount.
+/// Makes one spec mount; a proc shows PID namespace `pidns` (the
+/// container's).
 pub fn mount_spec(
     vfs: &Vfs,
     mem: &Arc<MemoryFile>,
     cpus: usize,
     devpts: &Arc<DevPts>,
+    pidns: &Arc<PidNs>,
     m: &MountSpec,
 ) -> Result<(), Error> {
     let fail = |e: String| Error::Setup(format!("mount {}: {e}", m.target));
@@ -266,7 +271,7 @@ pub fn mount_spec(
             "mqueue",
             "mqueue",
         ),
-        MountSource::Proc => (crate::fs::proc::procfs(), "proc", "proc"),
+        MountSource::Proc => (crate::fs::proc::procfs(Arc::clone(pidns)), "proc", "proc"),
         MountSource::Sysfs => (crate::fs::sys::sysfs(cpus), "sysfs", "sysfs"),
         MountSource::Devpts => {
             devpts.set_options(DevPtsOptions::parse(&m.options));

@@ -304,6 +304,16 @@ impl StaticDir {
             entries,
         })
     }
+
+    /// A directory with attributes `attr` (its mode and owner among them)
+    /// and `entries`.
+    pub fn build_with(
+        fs: Fs,
+        attr: Attr,
+        entries: Vec<(Vec<u8>, Arc<dyn Inode>)>,
+    ) -> Arc<dyn Inode> {
+        Arc::new(StaticDir { attr, fs, entries })
+    }
 }
 
 /// The entries of a directory listing, from names and inodes.

@@ -81,7 +81,7 @@ pub fn send(k: &mut KernelState, dest: Dest, info: SigInfo, forced: bool) {
             .get(t)
             .is_some_and(|th| th.blocked & bit(sig) != 0)
     });
-    if pid == 1 && !forced && !init_blocks && (handler == SIG_DFL || handler == SIG_IGN) {
+    if !forced && !init_blocks && (handler == SIG_DFL || handler == SIG_IGN) && k.is_ns_init(pid) {
         return;
     }
     if sig == SIGKILL {
@@ -178,10 +178,11 @@ fn notify_parent_stop(k: &mut KernelState, ppid: Tid, pid: Tid, uid: u32, why: i
     };
     let nocldstop = parent.actions[SIGCHLD as usize - 1].flags & SA_NOCLDSTOP != 0;
     if !nocldstop {
+        let seen = k.pid_seen_by(ppid, pid);
         send(
             k,
             Dest::Process(ppid),
-            SigInfo::child(why, pid, uid, status),
+            SigInfo::child(why, seen, uid, status),
             false,
         );
     }
@@ -197,8 +198,14 @@ pub fn force(k: &mut KernelState, tid: Tid, info: SigInfo) {
         return;
     };
     let pid = th.tgid;
-    if pid == 1 {
-        k.init_killable = true;
+    if k.is_ns_init(pid)
+        && let Some(p) = k.procs.get(&pid)
+    {
+        if p.pidns.is_root() {
+            k.init_killable = true;
+        } else {
+            p.pidns.set_init_killable();
+        }
     }
     let Some(th) = k.threads.get_mut(&tid) else {
         return;
@@ -250,7 +257,7 @@ pub fn before_user(t: &mut Task<'_>, mut syscall: Option<u64>) -> Flow {
             // The namespace's init ignores what would kill or stop it,
             // even a signal that was queued while blocked (get_signal's
             // SIGNAL_UNKILLABLE check), unless a fault forced it.
-            SIG_DFL if t.tgid == 1 && !t.k.init_killable && sig != SIGKILL && sig != SIGSTOP => {
+            SIG_DFL if sig != SIGKILL && sig != SIGSTOP && t.k.init_unkillable(t.tgid) => {
                 continue;
             }
             SIG_DFL => match default_action(sig) {
@@ -602,4 +609,58 @@ mod tests {
         send(&mut k, Dest::Process(2), SigInfo::user(10, 0, 1, 0), false);
         assert_eq!(k.procs[&2].shared_pending.mask, 1 << 9);
     }
+
+    #[test]
+    fn a_namespace_init_gets_only_what_it_handles_or_kill_from_outside() {
+        use std::sync::Arc;
+
+        use crate::kernel::pidns::PidNs;
+        let mut k = KernelState::new();
+        let ns = PidNs::new_child(&PidNs::root()).unwrap();
+        let add = |k: &mut KernelState| {
+            let g = k.alloc_pid_in(&ns).unwrap();
+            let mut p = test_process(g, 0, FdTable::default());
+            p.pidns = Arc::clone(&ns);
+            k.procs.insert(g, p);
+            k.threads.insert(g, Thread::new(g, g, b"x".to_vec()));
+            g
+        };
+        let (init, other) = (add(&mut k), add(&mut k));
+        assert!(k.is_ns_init(init) && !k.is_ns_init(other));
+        assert!(k.init_unkillable(init));
+        let term = SigInfo::user(SIGTERM_FOR_TEST, 0, 0, 0);
+        send(&mut k, Dest::Process(init), term, false);
+        assert_eq!(k.procs[&init].shared_pending.mask, 0, "SIGTERM dropped");
+        send(&mut k, Dest::Process(other), term, false);
+        assert_eq!(k.procs[&other].shared_pending.mask, 1 << 14);
+        // SIGKILL from inside is dropped too; forced (from an ancestor
+        // namespace), it kills.
+        send(
+            &mut k,
+            Dest::Process(init),
+            SigInfo::user(SIGKILL, 0, 0, 0),
+            false,
+        );
+        assert_eq!(k.procs[&init].group_exit, None);
+        send(
+            &mut k,
+            Dest::Process(init),
+            SigInfo::user(SIGKILL, 0, 0, 0),
+            true,
+        );
+        assert_eq!(k.procs[&init].group_exit, Some(SIGKILL as i32));
+        // A fault makes an init killable by its default actions.
+        assert!(!k.init_unkillable(other), "not an init");
+        let mut k2 = KernelState::new();
+        let ns2 = PidNs::new_child(&PidNs::root()).unwrap();
+        let g = k2.alloc_pid_in(&ns2).unwrap();
+        let mut p = test_process(g, 0, FdTable::default());
+        p.pidns = Arc::clone(&ns2);
+        k2.procs.insert(g, p);
+        k2.threads.insert(g, Thread::new(g, g, b"x".to_vec()));
+        force(&mut k2, g, SigInfo::fault(11, 1, 0));
+        assert!(!k2.init_unkillable(g));
+    }
+
+    const SIGTERM_FOR_TEST: u32 = 15;
 }

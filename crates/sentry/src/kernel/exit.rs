@@ -1,7 +1,12 @@
 //! Exits and waits: group exits, a thread's exit (clear_child_tid, robust
 //! and PI futexes), a process becoming a zombie (descriptors closed, memory
-//! released, children reparented to init, the parent told), reaping, and
-//! the end of the container when init exits.
+//! released, children reparented to the init of its PID namespace, the
+//! parent told), reaping, and the end of the container when init exits.
+//!
+//! The init of a child PID namespace takes its namespace with it: every
+//! other process there gets SIGKILL, no new one may enter, its orphans are
+//! reaped as they end, and the init itself is reported to its parent only
+//! once the namespace is empty (Linux's zap_pid_ns_processes).
 //!
 //! Wait statuses are Linux's: `code << 8` for an exit, the signal number
 //! for a kill, `sig << 8 | 0x7f` for a stop, 0xffff for a continue.
@@ -84,7 +89,7 @@ pub fn process_exit(k: &mut KernelState, pid: Tid, status: i32) {
     let mm_id = p.mm_id;
     let vfork_parent = p.vfork_parent.take();
     let children: Vec<Tid> = std::mem::take(&mut p.children).into_iter().collect();
-    let (ppid, uid, exit_signal) = (p.ppid, p.creds.ruid, p.exit_signal);
+    let ppid = p.ppid;
     drop(fds);
     // A session leader's terminal leaves the session; masters it held
     // hang theirs up.
@@ -129,32 +134,57 @@ pub fn process_exit(k: &mut KernelState, pid: Tid, status: i32) {
             groups.push(cp.pgid);
         }
     }
-    reparent(k, pid, children);
+    if k.is_ns_init(pid) {
+        // A child namespace's init: the namespace ends with it.
+        zap_namespace(k, pid, children);
+    } else {
+        reparent(k, pid, children);
+    }
     hang_up_orphans(k, &groups);
+    if k.procs.get(&pid).is_some_and(|p| p.ns_exit_pending) {
+        return;
+    }
+    tell_parent(k, pid, status);
+}
+
+/// The last step of process `pid`'s exit (with wait status `status`): its
+/// parent hears of it, or nobody waits and it goes at once.
+fn tell_parent(k: &mut KernelState, pid: Tid, status: i32) {
+    let Some(p) = k.procs.get(&pid) else {
+        return;
+    };
+    let (ppid, uid, exit_signal) = (p.ppid, p.creds.ruid, p.exit_signal);
     if k.external.remove(&pid) {
         // Started by the runtime: it reaps the process, not the container.
         k.external_exits.insert(pid, status);
-        k.procs.remove(&pid);
+        remove_process(k, pid);
         return;
     }
     if k.init_status.is_some() {
         // Nobody is left to wait: drop the zombie.
-        k.procs.remove(&pid);
+        remove_process(k, pid);
         return;
     }
     let Some(parent) = k.procs.get(&ppid) else {
-        k.procs.remove(&pid);
+        remove_process(k, pid);
         return;
     };
+    if parent.zombie.is_some() {
+        // The parent is a dead namespace's init: it reaps what it has
+        // as it goes.
+        remove_process(k, pid);
+        return;
+    }
     let sigchld = parent.actions[SIGCHLD as usize - 1];
     let autoreap =
         exit_signal == SIGCHLD && (sigchld.handler == SIG_IGN || sigchld.flags & SA_NOCLDWAIT != 0);
     if exit_signal != 0 && !autoreap {
+        let seen = k.pid_seen_by(ppid, pid);
         deliver::send(
             k,
             Dest::Process(ppid),
             {
-                let mut i = deliver::child_exit_info(pid, uid, status);
+                let mut i = deliver::child_exit_info(seen, uid, status);
                 i.signo = exit_signal as i32;
                 i
             },
@@ -165,6 +195,78 @@ pub fn process_exit(k: &mut KernelState, pid: Tid, status: i32) {
         reap(k, pid, false);
     }
     k.wake_process(ppid);
+}
+
+/// The init `pid` of a child PID namespace is exiting: the namespace takes
+/// no new process, every other process in it (and in the namespaces
+/// below) gets SIGKILL, and the init keeps its `children`, which are
+/// reaped as they end. Its own report waits until they are all gone.
+fn zap_namespace(k: &mut KernelState, pid: Tid, children: Vec<Tid>) {
+    let Some(ns) = k.procs.get(&pid).map(|p| std::sync::Arc::clone(&p.pidns)) else {
+        return;
+    };
+    ns.set_dead();
+    for o in k.procs_in(&ns) {
+        if o != pid {
+            group_exit(k, o, SIGKILL as i32);
+        }
+    }
+    let mut zombies = Vec::new();
+    for c in children {
+        match k.procs.get(&c) {
+            Some(cp) if cp.zombie.is_some() => zombies.push(c),
+            Some(_) => {
+                if let Some(p) = k.procs.get_mut(&pid) {
+                    p.children.insert(c);
+                }
+            }
+            None => {}
+        }
+    }
+    for z in zombies {
+        remove_process(k, z);
+    }
+    if k.procs_in(&ns).len() > 1
+        && let Some(p) = k.procs.get_mut(&pid)
+    {
+        p.ns_exit_pending = true;
+    }
+}
+
+/// Removes process `pid` from the tables (with its parent's link). If that
+/// empties a dying namespace whose init waits for it, the init's exit
+/// goes on.
+pub fn remove_process(k: &mut KernelState, pid: Tid) -> Option<super::Process> {
+    let p = k.procs.remove(&pid)?;
+    if let Some(parent) = k.procs.get_mut(&p.ppid) {
+        parent.children.remove(&pid);
+    }
+    finish_ns_exits(k, &p.pidns);
+    Some(p)
+}
+
+/// Continues the exit of the init of `ns` or of any ancestor namespace
+/// that waited for its namespace to empty (`ns_exit_pending`).
+fn finish_ns_exits(k: &mut KernelState, ns: &std::sync::Arc<super::pidns::PidNs>) {
+    let mut n = Some(std::sync::Arc::clone(ns));
+    while let Some(cur) = n {
+        if cur.is_root() {
+            break;
+        }
+        if let Some(init) = cur.init()
+            && k.procs.get(&init).is_some_and(|p| p.ns_exit_pending)
+            && k.procs_in(&cur).len() <= 1
+        {
+            let status = k.procs.get_mut(&init).and_then(|p| {
+                p.ns_exit_pending = false;
+                p.zombie
+            });
+            if let Some(status) = status {
+                tell_parent(k, init, status);
+            }
+        }
+        n = cur.parent().cloned();
+    }
 }
 
 /// Gives `children` of the exiting `pid` to init (or the nearest
@@ -187,10 +289,16 @@ fn hang_up_orphans(k: &mut KernelState, groups: &[Tid]) {
 }
 
 fn reparent(k: &mut KernelState, pid: Tid, children: Vec<Tid>) {
-    let mut reaper = 1;
+    // The init of the exiting process's namespace, unless a live child
+    // subreaper of the same namespace sits between them.
+    let Some(ns) = k.procs.get(&pid).map(|p| std::sync::Arc::clone(&p.pidns)) else {
+        return;
+    };
+    let mut reaper = ns.init().unwrap_or(1);
     let mut a = k.procs.get(&pid).map_or(0, |p| p.ppid);
-    while a > 1 {
+    while a > 0 && a != reaper {
         match k.procs.get(&a) {
+            Some(p) if !std::sync::Arc::ptr_eq(&p.pidns, &ns) => break,
             Some(p) if p.prctl.child_subreaper && p.zombie.is_none() => {
                 reaper = a;
                 break;
@@ -222,6 +330,20 @@ fn reparent(k: &mut KernelState, pid: Tid, children: Vec<Tid>) {
             }
         }
     }
+    if k.procs.get(&reaper).is_some_and(|r| r.zombie.is_some()) {
+        // A dying namespace's init: the zombies it gets are gone at once.
+        let given: Vec<Tid> = k
+            .procs
+            .get(&reaper)
+            .map(|r| r.children.iter().copied().collect())
+            .unwrap_or_default();
+        for c in given {
+            if k.procs.get(&c).is_some_and(|cp| cp.zombie.is_some()) {
+                remove_process(k, c);
+            }
+        }
+        return;
+    }
     if zombie_given {
         k.wake_process(reaper);
     }
@@ -231,12 +353,9 @@ fn reparent(k: &mut KernelState, pid: Tid, children: Vec<Tid>) {
 /// reaped children's to its parent's children's time; an automatic reap
 /// does not (Linux's wait_task_zombie versus release_task).
 pub fn reap(k: &mut KernelState, pid: Tid, waited: bool) -> Option<super::Process> {
-    let p = k.procs.remove(&pid)?;
-    if let Some(parent) = k.procs.get_mut(&p.ppid) {
-        parent.children.remove(&pid);
-        if waited {
-            parent.children_cpu = parent.children_cpu + p.cpu + p.children_cpu;
-        }
+    let p = remove_process(k, pid)?;
+    if waited && let Some(parent) = k.procs.get_mut(&p.ppid) {
+        parent.children_cpu = parent.children_cpu + p.cpu + p.children_cpu;
     }
     Some(p)
 }
@@ -268,5 +387,64 @@ mod tests {
         assert!(p.children.is_empty());
         assert_eq!(p.children_cpu, CpuTimes::new(11, 21));
         assert!(reap(&mut k, 6, true).is_none());
+    }
+}
+
+#[cfg(test)]
+mod pidns_tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::errno::Errno;
+    use crate::kernel::fd_table::FdTable;
+    use crate::kernel::pidns::PidNs;
+    use crate::kernel::test_process;
+
+    /// A process of namespace `ns`, child of `ppid`, with no threads (as
+    /// `process_exit` finds it).
+    fn add(k: &mut KernelState, ns: &Arc<PidNs>, ppid: Tid) -> Tid {
+        let g = k.alloc_pid_in(ns).unwrap();
+        let mut p = test_process(g, 0, FdTable::default());
+        p.pidns = Arc::clone(ns);
+        p.ppid = ppid;
+        p.threads.clear();
+        k.procs.insert(g, p);
+        if let Some(pp) = k.procs.get_mut(&ppid) {
+            pp.children.insert(g);
+        }
+        g
+    }
+
+    #[test]
+    fn a_namespace_reaps_its_orphans_and_ends_with_its_init() {
+        let mut k = KernelState::new();
+        let root = PidNs::root();
+        let init = add(&mut k, &root, 0);
+        let ns = PidNs::new_child(&root).unwrap();
+        let ns_init = add(&mut k, &ns, init);
+        let mid = add(&mut k, &ns, ns_init);
+        let orphan = add(&mut k, &ns, mid);
+        assert_eq!(k.pid_in(&ns, orphan), Some(3));
+        // mid ends: its child goes to the namespace's init, not to 1.
+        process_exit(&mut k, mid, 0);
+        assert_eq!(k.procs[&orphan].ppid, ns_init);
+        assert!(k.procs[&ns_init].children.contains(&orphan));
+        assert!(k.procs[&mid].zombie.is_some());
+        // The namespace's init ends: the rest is killed, nothing new may
+        // enter, and the init waits (unreported) for the namespace to
+        // empty.
+        process_exit(&mut k, ns_init, 0);
+        assert_eq!(k.procs[&orphan].group_exit, Some(SIGKILL as i32));
+        assert!(!k.procs.contains_key(&mid), "its zombie child is reaped");
+        assert!(k.procs[&ns_init].ns_exit_pending);
+        assert_eq!(k.alloc_pid_in(&ns), Err(Errno::ENOMEM));
+        // The last one goes (reaped by the dead init at once); then the
+        // init is its parent's to wait for.
+        process_exit(&mut k, orphan, SIGKILL as i32);
+        assert!(!k.procs.contains_key(&orphan));
+        assert!(!k.procs[&ns_init].ns_exit_pending);
+        assert!(k.procs[&ns_init].zombie.is_some());
+        assert!(k.procs.contains_key(&init));
+        assert!(k.init_status.is_none(), "the root's init lives on");
     }
 }

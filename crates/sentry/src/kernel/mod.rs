@@ -1,6 +1,6 @@
 //! The kernel proper: threads, processes (thread groups), process groups
-//! and sessions in one PID namespace, signals, futexes, pipes, and the
-//! per-thread trap loop.
+//! and sessions, PID namespaces (`pidns`), signals, futexes, pipes, and
+//! the per-thread trap loop.
 //!
 //! Locking: all shared kernel state lives in one `KernelState` behind
 //! `Kernel::state` (a big kernel lock). A guest thread's host thread holds
@@ -18,6 +18,9 @@
 //!   nobody will, until its last thread is gone).
 //! - PIDs and TIDs share one number space; a number is reused only when no
 //!   thread, process, process group or session still uses it.
+//! - Every table is keyed by the global number (the root namespace's);
+//!   numbers from and to the guest go through `pid_in` / `tid_of` of the
+//!   caller's namespace (`pidns`).
 
 pub mod cputime;
 pub mod creds;
@@ -26,6 +29,7 @@ pub mod deliver;
 pub mod exit;
 pub mod fd_table;
 pub mod futex;
+pub mod pidns;
 pub mod poller;
 pub mod rlimits;
 mod run;
@@ -51,7 +55,8 @@ pub use self::task::Task;
 use crate::errno::Errno;
 use crate::mm::MemoryManager;
 
-/// A thread or process ID in the container's PID namespace.
+/// A thread or process ID: in the kernel's tables the global number (the
+/// root PID namespace's), at the guest boundary the caller's namespace's.
 pub type Tid = i32;
 
 /// The kernel release and version uname(2) and /proc report.
@@ -364,9 +369,23 @@ pub struct Process {
     /// kill, ps, pause and a gofer's death are scoped to. Inherited by
     /// fork.
     pub container: u32,
+    /// The PID namespace the process lives in (its threads too).
+    pub pidns: Arc<pidns::PidNs>,
+    /// Where its children go, when unshare(CLONE_NEWPID) made that another
+    /// namespace than `pidns` (Linux's pid_ns_for_children).
+    pub pidns_for_children: Option<Arc<pidns::PidNs>>,
+    /// The init of a child PID namespace has exited but other processes of
+    /// the namespace remain: it is not reported to its parent (wait, exit
+    /// signal) until they are gone, as Linux's zap_pid_ns_processes.
+    pub ns_exit_pending: bool,
 }
 
 impl Process {
+    /// The namespace this process's children are created in.
+    pub fn children_pidns(&self) -> &Arc<pidns::PidNs> {
+        self.pidns_for_children.as_ref().unwrap_or(&self.pidns)
+    }
+
     /// A process whose only thread is `pid`, leading its own process group
     /// and session, with default dispositions and nothing pending (init).
     #[allow(clippy::too_many_arguments)]
@@ -415,6 +434,9 @@ impl Process {
             ctty: None,
             tty_old_pgrp: None,
             container: 0,
+            pidns: pidns::PidNs::root(),
+            pidns_for_children: None,
+            ns_exit_pending: false,
         }
     }
 
@@ -435,6 +457,7 @@ impl Process {
             exe_dentry: self.exe_dentry.clone(),
             ctty: self.ctty.clone(),
             container: self.container,
+            pidns: Arc::clone(self.children_pidns()),
             oom_score_adj: Arc::new(std::sync::atomic::AtomicI32::new(
                 self.oom_score_adj
                     .load(std::sync::atomic::Ordering::Relaxed),
@@ -461,7 +484,7 @@ pub struct KernelState {
     /// children share their parent's).
     pub mms: HashMap<u64, MemoryManager>,
     next_mm: u64,
-    last_pid: Tid,
+    pub(crate) last_pid: Tid,
     pub futexes: futex::FutexTable,
     /// Set when init has exited: the container is over.
     pub init_status: Option<i32>,
@@ -485,6 +508,13 @@ pub struct KernelState {
     pub external_exits: HashMap<Tid, i32>,
     /// The pseudo-terminals (what every devpts mount shows).
     pub devpts: Arc<crate::fs::pty::DevPts>,
+    /// The root PID namespace (numbers are the global ones).
+    pub root_pidns: Arc<pidns::PidNs>,
+    /// The per-namespace numbers of global PIDs handed out in child
+    /// namespaces (see `pidns`).
+    pub(crate) pid_numbers: HashMap<Tid, pidns::PidNumbers>,
+    /// `pid_numbers` is swept of unused entries when it grows this big.
+    pub(crate) pid_sweep_at: usize,
 }
 
 impl KernelState {
@@ -504,6 +534,9 @@ impl KernelState {
             external: BTreeSet::new(),
             external_exits: HashMap::new(),
             devpts: crate::fs::pty::DevPts::new(),
+            root_pidns: pidns::PidNs::root(),
+            pid_numbers: HashMap::new(),
+            pid_sweep_at: 256,
         }
     }
 
@@ -541,6 +574,9 @@ impl KernelState {
                 pid = 300;
             }
             if !self.pid_in_use(pid) {
+                // A child namespace's numbers for an old use of it are
+                // stale now.
+                self.pid_numbers.remove(&pid);
                 self.last_pid = pid;
                 self.total_forks += 1;
                 return Ok(pid);
@@ -549,7 +585,7 @@ impl KernelState {
         Err(Errno::EAGAIN)
     }
 
-    /// The PID handed out last (/proc/loadavg).
+    /// The PID handed out last (/proc/loadavg), global.
     pub fn last_pid(&self) -> Tid {
         self.last_pid
     }

@@ -96,6 +96,24 @@ impl<'a> Task<'a> {
             .expect("a running thread's process exists")
     }
 
+    /// The number the caller's PID namespace knows global PID `tid` by;
+    /// 0 when it is outside the namespace (what getppid and si_pid
+    /// report then).
+    pub fn vpid(&self, tid: Tid) -> Tid {
+        self.k.pid_in(&self.process().pidns, tid).unwrap_or(0)
+    }
+
+    /// The global PID of number `local` of the caller's namespace; None if
+    /// the namespace has no such number (the caller's ESRCH).
+    pub fn gpid(&self, local: Tid) -> Option<Tid> {
+        self.k.tid_of(&self.process().pidns, local)
+    }
+
+    /// The caller's PID namespace.
+    pub fn pidns(&self) -> Arc<super::pidns::PidNs> {
+        Arc::clone(&self.process().pidns)
+    }
+
     pub fn mm(&self) -> &MemoryManager {
         self.k
             .mms

@@ -6,7 +6,13 @@
 //! thread gets its own host thread and vCPU (`kernel::spawn_thread`), with
 //! the caller's registers and FPU state.
 //!
-//! Not supported (EINVAL): new namespaces, CLONE_PIDFD, CLONE_SETTLS
+//! CLONE_NEWPID makes the child the init (PID 1) of a new PID namespace
+//! (`kernel::pidns`); unshare(CLONE_NEWPID) makes the caller's later
+//! children start one. PIDs given back (the return value, the
+//! CLONE_PARENT_SETTID and CLONE_CHILD_SETTID stores) are in the
+//! namespace of whoever reads them.
+//!
+//! Not supported (EINVAL): other new namespaces, CLONE_PIDFD, CLONE_SETTLS
 //! without a valid address. CLONE_FILES and CLONE_SIGHAND without
 //! CLONE_THREAD copy the table instead of sharing it (nothing in libc
 //! relies on the sharing). clone3 is ENOSYS, so libc falls back to clone.
@@ -16,6 +22,7 @@ use std::sync::Arc;
 use super::Args;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::deliver::initial_fpu;
+use crate::kernel::pidns::PidNs;
 use crate::kernel::rlimits::RLIMIT_STACK;
 use crate::kernel::signal::{SIG_IGN, SigAction};
 use crate::kernel::task::{Task, comm_from_path};
@@ -112,18 +119,39 @@ fn do_clone(
     if flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0 {
         return Err(Errno::EINVAL);
     }
-    if flags & NAMESPACES != 0 || flags & CLONE_PIDFD != 0 {
+    if flags & (NAMESPACES & !CLONE_NEWPID) != 0 || flags & CLONE_PIDFD != 0 {
         log::info!("clone: namespaces and pidfds are not supported (flags {flags:#x})");
         return Err(Errno::EINVAL);
     }
+    let thread = flags & CLONE_THREAD != 0;
+    // A thread shares its process's namespace: not with CLONE_NEWPID, nor
+    // after unshare(CLONE_NEWPID) (Linux's copy_process).
+    if thread && (flags & CLONE_NEWPID != 0 || task.process().pidns_for_children.is_some()) {
+        return Err(Errno::EINVAL);
+    }
+    // A namespace's init makes no siblings: they would live outside it.
+    if flags & CLONE_PARENT != 0 && task.k.is_ns_init(task.tgid) {
+        return Err(Errno::EINVAL);
+    }
+    let ns = if flags & CLONE_NEWPID != 0 {
+        if !task.creds().capable(crate::kernel::Cap::SysAdmin) {
+            return Err(Errno::EPERM);
+        }
+        // Only from the caller's own namespace (copy_pid_ns).
+        if task.process().pidns_for_children.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        PidNs::new_child(&task.process().pidns)?
+    } else {
+        Arc::clone(task.process().children_pidns())
+    };
     if flags & CLONE_SETTLS != 0 && tls >= TASK_SIZE {
         return Err(Errno::EPERM);
     }
     if task.process().group_exit.is_some() {
         return Err(Errno::EINTR);
     }
-    let thread = flags & CLONE_THREAD != 0;
-    let tid = task.k.alloc_pid()?;
+    let tid = task.k.alloc_pid_in(&ns)?;
     let fpu = match task.vcpu.as_ref() {
         Some(v) => v.fpu_state().ok(),
         None => None,
@@ -172,12 +200,8 @@ fn do_clone(
         } else {
             task.tgid
         };
-        if flags & CLONE_PARENT != 0 && task.tgid == 1 {
-            // init's siblings would live outside the namespace.
-            task.k.mms.remove(&child_mm_id);
-            return Err(Errno::EINVAL);
-        }
         let mut child = p.fork(tid, ppid, child_mm_id, (flags & CSIGNAL) as u32);
+        child.pidns = Arc::clone(&ns);
         child.vfork_parent = (flags & CLONE_VFORK != 0).then_some(task.tid);
         task.k.procs.insert(tid, child);
         if let Some(pp) = task.k.procs.get_mut(&ppid) {
@@ -186,14 +210,16 @@ fn do_clone(
     }
     task.k.threads.insert(tid, th);
     // The tid stores, as Linux makes them: the parent's in the caller's
-    // memory, the child's in the child's.
+    // memory, the child's in the child's, each in its writer's namespace.
+    let parent_view = task.vpid(tid);
+    let child_view = task.k.pid_in(&ns, tid).unwrap_or(0);
     if flags & CLONE_PARENT_SETTID != 0 {
-        let _ = task.mm().write_u32(ptid, tid as u32);
+        let _ = task.mm().write_u32(ptid, parent_view as u32);
     }
     if flags & CLONE_CHILD_SETTID != 0
         && let Some(m) = task.k.mms.get(&child_mm_id)
     {
-        let _ = m.write_u32(ctid, tid as u32);
+        let _ = m.write_u32(ctid, child_view as u32);
     }
     if let Err(e) = spawn_thread(task.kernel, tid, regs, fpu) {
         // Undo: the thread never ran.
@@ -226,7 +252,42 @@ fn do_clone(
             cond.wait(&mut task.k);
         }
     }
-    Ok(tid as u64)
+    Ok(parent_view as u64)
+}
+
+/// setns(2): joining a namespace needs a descriptor of one (a
+/// /proc/PID/ns file or a pidfd), and the sentry has neither: a
+/// descriptor that is open is EINVAL (Linux's answer for one that is not
+/// a namespace), one that is not EBADF.
+pub fn setns(task: &mut Task<'_>, a: &Args) -> SysResult {
+    task.fds().get(a.int(0))?;
+    Err(Errno::EINVAL)
+}
+
+/// unshare(2): only CLONE_NEWPID, which makes the caller's children from
+/// now on start a new PID namespace, their first the init of it (the
+/// caller itself stays where it is, as Linux's pid_ns_for_children).
+/// Other flags are EINVAL: the sentry has no other namespaces to unshare.
+pub fn unshare(task: &mut Task<'_>, a: &Args) -> SysResult {
+    let flags = a.u(0);
+    if flags & !CLONE_NEWPID != 0 {
+        log::info!("unshare: only CLONE_NEWPID is supported (flags {flags:#x})");
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_NEWPID == 0 {
+        return Ok(0);
+    }
+    if !task.creds().capable(crate::kernel::Cap::SysAdmin) {
+        return Err(Errno::EPERM);
+    }
+    // A second one: Linux's copy_pid_ns only starts a namespace below the
+    // caller's own, which its children's no longer is.
+    if task.process().pidns_for_children.is_some() {
+        return Err(Errno::EINVAL);
+    }
+    let ns = PidNs::new_child(&task.process().pidns)?;
+    task.process_mut().pidns_for_children = Some(ns);
+    Ok(0)
 }
 
 /// The longest argument or environment string (MAX_ARG_STRLEN).

@@ -48,7 +48,12 @@ fn host_file(task: &Task<'_>, fd: i32) -> Result<Arc<FileDescription>, Errno> {
 /// (not forced: a handler or SIG_IGN leaves just the EPIPE), as Linux.
 pub(super) fn on_epipe(task: &mut Task<'_>, r: SysResult) -> SysResult {
     if r == Err(Errno::EPIPE) {
-        let info = SigInfo::user(SIGPIPE, code::SI_USER, task.tgid, task.creds().ruid);
+        let info = SigInfo::user(
+            SIGPIPE,
+            code::SI_USER,
+            task.vpid(task.tgid),
+            task.creds().ruid,
+        );
         let tid = task.tid;
         deliver::send(&mut task.k, Dest::Thread(tid), info, false);
     }
@@ -347,7 +352,7 @@ pub(super) fn ops_write(
                 let info = SigInfo::user(
                     libc::SIGXFSZ as u32,
                     code::SI_USER,
-                    task.tgid,
+                    task.vpid(task.tgid),
                     task.creds().ruid,
                 );
                 let tid = task.tid;

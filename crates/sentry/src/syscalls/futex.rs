@@ -199,7 +199,7 @@ pub fn get_robust_list(t: &mut Task<'_>, a: &Args) -> SysResult {
     let (head, len) = if pid == 0 {
         t.thread().robust_list
     } else {
-        match t.k.threads.get(&pid) {
+        match t.gpid(pid).and_then(|g| t.k.threads.get(&g)) {
             Some(th) => th.robust_list,
             None => return Err(Errno::ESRCH),
         }

@@ -11,16 +11,18 @@ use crate::kernel::{Cap, Credentials, Task, creds};
 use crate::mm::TASK_SIZE;
 
 pub fn getpid(task: &mut Task<'_>, _: &Args) -> SysResult {
-    Ok(task.tgid as u64)
+    Ok(task.vpid(task.tgid) as u64)
 }
 
 pub fn gettid(task: &mut Task<'_>, _: &Args) -> SysResult {
-    Ok(task.tid as u64)
+    Ok(task.vpid(task.tid) as u64)
 }
 
 pub fn getppid(task: &mut Task<'_>, _: &Args) -> SysResult {
-    // init's parent is outside the container's PID namespace: 0.
-    Ok(task.process().ppid as u64)
+    // A namespace's init has its parent outside the namespace: 0 (and the
+    // container's init none at all).
+    let ppid = task.process().ppid;
+    Ok(if ppid == 0 { 0 } else { task.vpid(ppid) } as u64)
 }
 
 pub fn getuid(task: &mut Task<'_>, _: &Args) -> SysResult {
@@ -147,7 +149,7 @@ pub fn setgroups(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 pub fn set_tid_address(task: &mut Task<'_>, a: &Args) -> SysResult {
     task.thread_mut().clear_child_tid = a.u(0);
-    Ok(task.tid as u64)
+    Ok(task.vpid(task.tid) as u64)
 }
 
 pub fn arch_prctl(task: &mut Task<'_>, a: &Args) -> SysResult {
@@ -308,7 +310,7 @@ pub fn setrlimit(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 pub fn prlimit64(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (pid, resource, new, old) = (a.int(0), a.uint(1), a.u(2), a.u(3));
-    if pid != 0 && pid != task.tid {
+    if pid != 0 && task.gpid(pid) != Some(task.tid) {
         return Err(Errno::ESRCH);
     }
     if resource as usize >= NLIMITS {
@@ -372,24 +374,31 @@ fn target_process<'t>(task: &'t Task<'_>, pid: i32) -> Result<&'t crate::kernel:
     if pid < 0 {
         return Err(Errno::ESRCH);
     }
-    let pid = if pid == 0 { task.tgid } else { pid };
+    let pid = if pid == 0 {
+        task.tgid
+    } else {
+        task.gpid(pid).ok_or(Errno::ESRCH)?
+    };
     task.k.procs.get(&pid).ok_or(Errno::ESRCH)
 }
 
 pub fn getpgrp(task: &mut Task<'_>, _: &Args) -> SysResult {
-    Ok(task.process().pgid as u64)
+    Ok(task.vpid(task.process().pgid) as u64)
 }
 
 pub fn getpgid(task: &mut Task<'_>, a: &Args) -> SysResult {
-    target_process(task, a.int(0)).map(|p| p.pgid as u64)
+    let pgid = target_process(task, a.int(0))?.pgid;
+    Ok(task.vpid(pgid) as u64)
 }
 
 pub fn getsid(task: &mut Task<'_>, a: &Args) -> SysResult {
-    target_process(task, a.int(0)).map(|p| p.sid as u64)
+    let sid = target_process(task, a.int(0))?.sid;
+    Ok(task.vpid(sid) as u64)
 }
 
 pub fn setsid(task: &mut Task<'_>, _: &Args) -> SysResult {
     let pid = task.tgid;
+    let local = task.vpid(pid);
     // A process group leader cannot, nor can anyone if a group with its
     // PID exists.
     if task.k.procs.values().any(|p| p.pgid == pid) {
@@ -399,7 +408,7 @@ pub fn setsid(task: &mut Task<'_>, _: &Args) -> SysResult {
     p.sid = pid;
     p.pgid = pid;
     p.ctty = None;
-    Ok(pid as u64)
+    Ok(local as u64)
 }
 
 pub fn setpgid(task: &mut Task<'_>, a: &Args) -> SysResult {
@@ -408,8 +417,18 @@ pub fn setpgid(task: &mut Task<'_>, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let me = task.tgid;
-    let pid = if pid == 0 { me } else { pid };
-    let pgid = if pgid == 0 { pid } else { pgid };
+    let pid = if pid == 0 {
+        me
+    } else {
+        task.gpid(pid).ok_or(Errno::ESRCH)?
+    };
+    // A group is named by a number of the caller's namespace; one that
+    // names nothing there matches no group (EPERM below).
+    let pgid = if pgid == 0 {
+        pid
+    } else {
+        task.gpid(pgid).unwrap_or(-1)
+    };
     let my_sid = task.process().sid;
     let target = task.k.procs.get(&pid).ok_or(Errno::ESRCH)?;
     if pid != me {

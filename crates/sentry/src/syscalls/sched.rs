@@ -54,7 +54,11 @@ fn rt_policy(policy: u32) -> bool {
 /// The thread a sched_* call names: the caller for 0, else any thread of
 /// the namespace by TID (Linux's find_process_by_pid).
 fn sched_target(task: &Task<'_>, pid: i32) -> Result<Tid, Errno> {
-    let tid = if pid == 0 { task.tid } else { pid };
+    let tid = if pid == 0 {
+        task.tid
+    } else {
+        task.gpid(pid).ok_or(Errno::ESRCH)?
+    };
     if task.k.threads.contains_key(&tid) {
         Ok(tid)
     } else {
@@ -207,12 +211,14 @@ fn prio_targets(task: &Task<'_>, which: i32, who: i32) -> Result<Vec<Tid>, Errno
     const PRIO_PROCESS: i32 = 0;
     const PRIO_PGRP: i32 = 1;
     const PRIO_USER: i32 = 2;
+    // Only processes of the caller's PID namespace (and below) count.
+    let ns = task.pidns();
     let procs = |f: &dyn Fn(&crate::kernel::Process) -> bool| {
         let mut v: Vec<Tid> = task
             .k
             .procs
             .values()
-            .filter(|p| f(p))
+            .filter(|p| f(p) && task.k.pid_in(&ns, p.pid).is_some())
             .flat_map(|p| p.threads.iter().copied())
             .collect();
         v.sort_unstable();
@@ -220,7 +226,11 @@ fn prio_targets(task: &Task<'_>, which: i32, who: i32) -> Result<Vec<Tid>, Errno
     };
     match which {
         PRIO_PROCESS => {
-            let tid = if who == 0 { task.tid } else { who };
+            let tid = if who == 0 {
+                task.tid
+            } else {
+                task.gpid(who).unwrap_or(-1)
+            };
             Ok(if task.k.threads.contains_key(&tid) {
                 vec![tid]
             } else {
@@ -228,7 +238,11 @@ fn prio_targets(task: &Task<'_>, which: i32, who: i32) -> Result<Vec<Tid>, Errno
             })
         }
         PRIO_PGRP => {
-            let pgid = if who == 0 { task.process().pgid } else { who };
+            let pgid = if who == 0 {
+                task.process().pgid
+            } else {
+                task.gpid(who).unwrap_or(-1)
+            };
             Ok(procs(&|p| p.pgid == pgid))
         }
         PRIO_USER => {

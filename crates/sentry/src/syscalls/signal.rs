@@ -234,13 +234,35 @@ fn may_kill(task: &Task<'_>, target: Tid, sig: Option<u32>) -> bool {
         || (sig == Some(libc::SIGCONT as u32) && p.sid == task.process().sid)
 }
 
+/// Whether a signal `sig` from process `sender` must reach `target` even
+/// if it is the init of its namespace and has no handler: SIGKILL and
+/// SIGSTOP from an ancestor namespace (where the sender is invisible to
+/// the target), as Linux's __send_signal_locked `force`.
+fn forced_from_outside(task: &Task<'_>, target: Tid, sig: u32) -> bool {
+    (sig == SIGKILL || sig == SIGSTOP)
+        && task
+            .k
+            .procs
+            .get(&target)
+            .is_some_and(|p| task.k.pid_in(&p.pidns, task.tgid).is_none())
+}
+
+/// Sends `sig` from the caller to process `target` (global) as kill(2)
+/// does: si_pid is the caller as the target's namespace sees it.
+fn send_user(task: &mut Task<'_>, target: Tid, sig: u32, code: i32) {
+    let me = task.tgid;
+    let uid = task.creds().ruid;
+    let info = SigInfo::user(sig, code, task.k.pid_seen_by(target, me), uid);
+    let forced = forced_from_outside(task, target, sig);
+    deliver::send(&mut task.k, Dest::Process(target), info, forced);
+}
+
 pub fn kill(task: &mut Task<'_>, a: &Args) -> SysResult {
     let (pid, sig) = (a.int(0), check_sig(a.int(1))?);
     let me = task.tgid;
-    let uid = task.creds().ruid;
-    let info = |s: u32| SigInfo::user(s, code::SI_USER, me, uid);
     let targets: Vec<Tid> = match pid {
         p if p > 0 => {
+            let p = task.gpid(p).ok_or(Errno::ESRCH)?;
             let alive = task.k.procs.get(&p).is_some_and(|x| x.zombie.is_none());
             let exists = task.k.procs.contains_key(&p);
             if !exists {
@@ -253,12 +275,18 @@ pub fn kill(task: &mut Task<'_>, a: &Args) -> SysResult {
         }
         i32::MIN => return Err(Errno::ESRCH),
         -1 => {
-            // Every process but init and the caller.
+            // Every process of the caller's namespace (and those below)
+            // but its init and the caller.
+            let ns = task.pidns();
             let v: Vec<Tid> = task
                 .k
                 .procs
                 .values()
-                .filter(|p| p.pid != 1 && p.pid != me && p.zombie.is_none())
+                .filter(|p| {
+                    p.pid != me
+                        && p.zombie.is_none()
+                        && task.k.pid_in(&ns, p.pid).is_some_and(|n| n > 1)
+                })
                 .map(|p| p.pid)
                 .collect();
             if v.is_empty() {
@@ -269,8 +297,12 @@ pub fn kill(task: &mut Task<'_>, a: &Args) -> SysResult {
             v.into_iter().filter(|&t| may_kill(task, t, sig)).collect()
         }
         p => {
-            let pgid = if p == 0 { task.process().pgid } else { -p };
-            let v: Vec<Tid> = task
+            let pgid = if p == 0 {
+                task.process().pgid
+            } else {
+                task.gpid(-p).ok_or(Errno::ESRCH)?
+            };
+            let mut v: Vec<Tid> = task
                 .k
                 .procs
                 .values()
@@ -280,6 +312,7 @@ pub fn kill(task: &mut Task<'_>, a: &Args) -> SysResult {
             if v.is_empty() {
                 return Err(Errno::ESRCH);
             }
+            v.sort_unstable();
             // EPERM if the caller may signal none of the group.
             let v: Vec<Tid> = v.into_iter().filter(|&t| may_kill(task, t, sig)).collect();
             if v.is_empty() {
@@ -290,7 +323,7 @@ pub fn kill(task: &mut Task<'_>, a: &Args) -> SysResult {
     };
     if let Some(s) = sig {
         for t in targets {
-            deliver::send(&mut task.k, Dest::Process(t), info(s), false);
+            send_user(task, t, s, code::SI_USER);
         }
     }
     Ok(0)
@@ -298,6 +331,11 @@ pub fn kill(task: &mut Task<'_>, a: &Args) -> SysResult {
 
 fn send_thread(task: &mut Task<'_>, tgid: Option<Tid>, tid: Tid, sig: i32) -> SysResult {
     let sig = check_sig(sig)?;
+    let tid = task.gpid(tid).ok_or(Errno::ESRCH)?;
+    let tgid = match tgid {
+        Some(g) => Some(task.gpid(g).ok_or(Errno::ESRCH)?),
+        None => None,
+    };
     let target_tgid = task
         .k
         .threads
@@ -311,8 +349,11 @@ fn send_thread(task: &mut Task<'_>, tgid: Option<Tid>, tid: Tid, sig: i32) -> Sy
         return Err(Errno::EPERM);
     }
     if let Some(s) = sig {
-        let info = SigInfo::user(s, code::SI_TKILL, task.tgid, task.creds().ruid);
-        deliver::send(&mut task.k, Dest::Thread(tid), info, false);
+        let me = task.tgid;
+        let sender = task.k.pid_seen_by(target_tgid, me);
+        let info = SigInfo::user(s, code::SI_TKILL, sender, task.creds().ruid);
+        let forced = forced_from_outside(task, target_tgid, s);
+        deliver::send(&mut task.k, Dest::Thread(tid), info, forced);
     }
     Ok(0)
 }
@@ -347,7 +388,7 @@ fn queue_info(task: &Task<'_>, addr: u64, sig: u32, target: Tid) -> Result<SigIn
 }
 
 pub fn rt_sigqueueinfo(task: &mut Task<'_>, a: &Args) -> SysResult {
-    let pid = a.int(0);
+    let pid = task.gpid(a.int(0)).ok_or(Errno::ESRCH)?;
     let sig = check_sig(a.int(1))?;
     if !task.k.procs.contains_key(&pid) {
         return Err(Errno::ESRCH);
@@ -370,6 +411,8 @@ pub fn rt_tgsigqueueinfo(task: &mut Task<'_>, a: &Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let sig = check_sig(a.int(2))?;
+    let tgid = task.gpid(tgid).ok_or(Errno::ESRCH)?;
+    let tid = task.gpid(tid).ok_or(Errno::ESRCH)?;
     if task.k.threads.get(&tid).map(|t| t.tgid) != Some(tgid) {
         return Err(Errno::ESRCH);
     }

@@ -159,7 +159,7 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     partial(
         "clone",
         clone::clone,
-        "no namespaces or pidfds (EINVAL); CLONE_FILES and CLONE_SIGHAND without CLONE_THREAD copy instead of sharing",
+        "namespaces: only CLONE_NEWPID (others EINVAL); no pidfds (EINVAL); CLONE_FILES and CLONE_SIGHAND without CLONE_THREAD copy instead of sharing",
         "xpppx",
     ), // 56
     full("fork", clone::fork, ""),   // 57
@@ -607,7 +607,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     ), // 269
     full("pselect6", poll::pselect6, "dppppp"), // 270
     full("ppoll", poll::ppoll, "pupxu"), // 271
-    none("unshare"),                 // 272
+    partial(
+        "unshare",
+        clone::unshare,
+        "only CLONE_NEWPID (the caller's later children start a new PID namespace; the sentry keeps that per process, where Linux keeps it per thread); other flags EINVAL",
+        "x",
+    ), // 272
     full("set_robust_list", futex::set_robust_list, "pu"), // 273
     full("get_robust_list", futex::get_robust_list, "dpp"), // 274
     full("splice", splice::splice, "dpdpux"), // 275
@@ -673,7 +678,12 @@ pub static TABLE: [SyscallInfo; NR_SYSCALLS] = [
     ), // 305
     full("syncfs", fs::syncfs, "d"), // 306
     none("sendmmsg"),                // 307
-    none("setns"),                   // 308
+    partial(
+        "setns",
+        clone::setns,
+        "the sentry has no namespace descriptors (/proc/PID/ns files are links only) nor pidfds: an open descriptor is EINVAL, a closed one EBADF",
+        "dx",
+    ), // 308
     none("getcpu"),                  // 309
     none("process_vm_readv"),        // 310
     none("process_vm_writev"),       // 311

@@ -78,7 +78,12 @@ pub(super) fn decode_clock(task: &Task<'_>, id: i32, gettime: bool) -> Result<Cl
                 2 => CpuWhich::Sched,
                 _ => return Err(Errno::EINVAL), // also the fd clocks
             };
-            let pid = !(id >> 3);
+            // In the caller's PID namespace; a number it does not have
+            // names nothing (-1).
+            let pid = match !(id >> 3) {
+                0 => 0,
+                p => task.gpid(p).unwrap_or(-1),
+            };
             let target = if id & 4 != 0 {
                 match pid {
                     0 => CpuTarget::Thread(task.tid),

@@ -321,6 +321,8 @@ pub fn timer_create(task: &mut Task<'_>, a: &Args) -> SysResult {
                     return Err(Errno::EINVAL);
                 }
                 let thread = if how == SIGEV_THREAD_ID {
+                    // The thread's number in the caller's namespace.
+                    let tid = task.gpid(tid).unwrap_or(-1);
                     let ok = task
                         .k
                         .threads

@@ -548,7 +548,8 @@ pub fn ioctl(
             if !end.master && !is_ctty(task, &pty) {
                 return Err(Errno::ENOTTY);
             }
-            let pg = pty.state().pgrp.unwrap_or(0);
+            // In the caller's PID namespace (0 if the group is outside).
+            let pg = pty.state().pgrp.map_or(0, |g| task.vpid(g));
             put_i32(task, arg, pg)
         }
         TIOCGSID => {
@@ -556,6 +557,7 @@ pub fn ioctl(
                 return Err(Errno::ENOTTY);
             }
             let sid = pty.state().session.ok_or(Errno::ENOTTY)?;
+            let sid = task.vpid(sid);
             put_i32(task, arg, sid)
         }
         TIOCSPGRP => {
@@ -567,6 +569,8 @@ pub fn ioctl(
             if pgrp < 0 {
                 return Err(Errno::EINVAL);
             }
+            // A number the caller's namespace does not have names no group.
+            let pgrp = task.gpid(pgrp).ok_or(Errno::ESRCH)?;
             let sid = task.process().sid;
             if !is_ctty(task, &pty) || pty.state().session != Some(sid) {
                 return Err(Errno::ENOTTY);

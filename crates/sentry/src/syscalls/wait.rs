@@ -66,8 +66,11 @@ fn find(t: &mut Task<'_>, which: Which, options: u32) -> Result<Option<Found>, E
         }
         any = true;
         let uid = p.creds.ruid;
+        // The init of a dying PID namespace is reported once the
+        // namespace is empty.
         if let Some(status) = p.zombie
             && options & WEXITED != 0
+            && !p.ns_exit_pending
         {
             let code = if status & 0x7f == 0 {
                 code::CLD_EXITED
@@ -137,12 +140,14 @@ pub fn wait4(t: &mut Task<'_>, a: &Args) -> SysResult {
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
         return Err(Errno::EINVAL);
     }
+    // A number that names nothing in the caller's namespace selects no
+    // child (ECHILD), as Linux's find_get_pid.
     let which = match pid {
         i32::MIN => return Err(Errno::ESRCH),
         -1 => Which::Any,
         0 => Which::Pgid(t.process().pgid),
-        p if p < 0 => Which::Pgid(-p),
-        p => Which::Pid(p),
+        p if p < 0 => Which::Pgid(t.gpid(-p).unwrap_or(-1)),
+        p => Which::Pid(t.gpid(p).unwrap_or(-1)),
     };
     match wait_common(t, which, options | WEXITED)? {
         None => Ok(0),
@@ -153,7 +158,7 @@ pub fn wait4(t: &mut Task<'_>, a: &Args) -> SysResult {
             if rusage != 0 {
                 t.mm().copy_out(rusage, &rusage_bytes(f.cpu))?;
             }
-            Ok(f.pid as u64)
+            Ok(t.vpid(f.pid) as u64)
         }
     }
 }
@@ -166,8 +171,8 @@ pub fn waitid(t: &mut Task<'_>, a: &Args) -> SysResult {
     }
     let which = match idtype {
         0 => Which::Any,
-        1 if id > 0 => Which::Pid(id),
-        2 if id > 0 => Which::Pgid(id),
+        1 if id > 0 => Which::Pid(t.gpid(id).unwrap_or(-1)),
+        2 if id > 0 => Which::Pgid(t.gpid(id).unwrap_or(-1)),
         2 if id == 0 => Which::Pgid(t.process().pgid),
         1 | 2 => return Err(Errno::EINVAL),
         3 => return Err(Errno::EBADF), // P_PIDFD: no pidfds exist
@@ -186,7 +191,7 @@ pub fn waitid(t: &mut Task<'_>, a: &Args) -> SysResult {
             } else {
                 f.status & 0x7f
             };
-            let info = crate::kernel::signal::SigInfo::child(f.code, f.pid, f.uid, status);
+            let info = crate::kernel::signal::SigInfo::child(f.code, t.vpid(f.pid), f.uid, status);
             b = info.to_bytes();
         }
         t.mm().copy_out(infop, &b)?;

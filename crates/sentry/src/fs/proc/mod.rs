@@ -13,6 +13,13 @@
 //! - /proc/[pid] for every process, zombies included, and (unlisted, as
 //!   on Linux) /proc/[tid] for every thread; task/[tid] inside it for its
 //!   threads (`pid`);
+//! - ns/pid, a link that reads `pid:[N]` for the process's PID namespace.
+//!
+//! A procfs belongs to one PID namespace (the one it was mounted for): it
+//! shows the processes visible there, under their numbers there, and
+//! every PID in its files (ppid, process group, session, the terminal's
+//! foreground group, NSpid...) is that namespace's, 0 when invisible, as
+//! Linux's.
 //! - fd/ and fdinfo/ with one entry per descriptor; fd/N, exe, cwd and
 //!   root are magic links (`fd`).
 //!
@@ -43,26 +50,36 @@ use crate::errno::Errno;
 use crate::fs::synth::{Fs, Inos, Link, list};
 use crate::kernel::current::{self, Current};
 use crate::kernel::fd_table::{DirFile, FileKind};
+use crate::kernel::pidns::PidNs;
 use crate::kernel::{Process, Tid};
 use crate::vfs::backend::{Attr, Owner, StatFs};
 use crate::vfs::inode::{DirEntry, Inode, NewNode, OpenFlags, synthetic_attr};
 
-/// A new procfs: its root directory.
-pub fn procfs() -> Arc<dyn Inode> {
+/// A new procfs for PID namespace `ns`: its root directory.
+pub fn procfs(ns: Arc<PidNs>) -> Arc<dyn Inode> {
     let inos = Inos::from(1);
     let root_ino = inos.next();
+    let (ns1, ns2) = (Arc::clone(&ns), Arc::clone(&ns));
     let mut fixed: Vec<(Vec<u8>, Arc<dyn Inode>)> = vec![
         (
             b"self".to_vec(),
-            Link::new(Fs::Proc, inos.next(), || {
-                caller(|c| Ok(c.tgid.to_string().into_bytes()))
+            // A caller outside the namespace has no self here (ENOENT).
+            Link::new(Fs::Proc, inos.next(), move || {
+                caller(|c| {
+                    let me = c.k.pid_in(&ns1, c.tgid).ok_or(Errno::ENOENT)?;
+                    Ok(me.to_string().into_bytes())
+                })
             })
             .build(),
         ),
         (
             b"thread-self".to_vec(),
-            Link::new(Fs::Proc, inos.next(), || {
-                caller(|c| Ok(format!("{}/task/{}", c.tgid, c.tid).into_bytes()))
+            Link::new(Fs::Proc, inos.next(), move || {
+                caller(|c| {
+                    let me = c.k.pid_in(&ns2, c.tgid).ok_or(Errno::ENOENT)?;
+                    let tid = c.k.pid_in(&ns2, c.tid).ok_or(Errno::ENOENT)?;
+                    Ok(format!("{me}/task/{tid}").into_bytes())
+                })
             })
             .build(),
         ),
@@ -76,7 +93,14 @@ pub fn procfs() -> Arc<dyn Inode> {
     Arc::new(ProcRoot {
         attr: synthetic_attr(root_ino, libc::S_IFDIR | 0o555, 0, 2 + subdirs),
         fixed,
+        ns,
     })
+}
+
+/// The number namespace `ns` knows global PID `tid` by; 0 if none (what
+/// Linux's pid_nr_ns shows for a process outside).
+fn nr(c: &Current<'_>, ns: &PidNs, tid: Tid) -> Tid {
+    c.k.pid_in(ns, tid).unwrap_or(0)
 }
 
 /// Runs `f` on the caller of the VFS call under way: ENOENT without one
@@ -116,6 +140,8 @@ fn owner_of(p: &Process) -> Owner {
 struct ProcRoot {
     attr: Attr,
     fixed: Vec<(Vec<u8>, Arc<dyn Inode>)>,
+    /// The PID namespace whose processes it shows.
+    ns: Arc<PidNs>,
 }
 
 impl Inode for ProcRoot {
@@ -127,28 +153,34 @@ impl Inode for ProcRoot {
         if let Some((_, i)) = self.fixed.iter().find(|(n, _)| n == name) {
             return Ok(Arc::clone(i));
         }
-        let id = parse_id(name).ok_or(Errno::ENOENT)?;
+        let local = parse_id(name).ok_or(Errno::ENOENT)?;
         caller(|c| {
+            let id = c.k.tid_of(&self.ns, local).ok_or(Errno::ENOENT)?;
             if c.k.procs.contains_key(&id) {
-                return pid::PidDir::inode(c, id, None);
+                return pid::PidDir::inode(c, &self.ns, id, None);
             }
             // A thread's TID names it too (not listed, as on Linux).
             let tgid = c.k.threads.get(&id).ok_or(Errno::ENOENT)?.tgid;
-            pid::PidDir::inode(c, tgid, Some(id))
+            pid::PidDir::inode(c, &self.ns, tgid, Some(id))
         })
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         let mut out = list(self.fixed.iter().map(|(n, i)| (n.as_slice(), i)));
+        // (local number, global number) of each process visible here.
         let pids = current::with(|c| {
-            let mut pids: Vec<Tid> = c.k.procs.keys().copied().collect();
+            let mut pids: Vec<(Tid, Tid)> =
+                c.k.procs
+                    .keys()
+                    .filter_map(|&g| c.k.pid_in(&self.ns, g).map(|l| (l, g)))
+                    .collect();
             pids.sort_unstable();
             pids
         })
         .unwrap_or_default();
-        out.extend(pids.into_iter().map(|p| DirEntry {
-            name: p.to_string().into_bytes(),
-            ino: pid::ino(p, None, 0),
+        out.extend(pids.into_iter().map(|(l, g)| DirEntry {
+            name: l.to_string().into_bytes(),
+            ino: pid::ino(g, None, 0),
             kind: libc::DT_DIR,
         }));
         Ok(out)

@@ -12,11 +12,12 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use super::{caller, fd, mangle, owner_of, parse_id, process};
+use super::{caller, fd, mangle, nr, owner_of, parse_id, process};
 use crate::errno::Errno;
-use crate::fs::synth::{Fs, GenFile, Link, list};
+use crate::fs::synth::{Fs, GenFile, Link, StaticDir, list};
 use crate::kernel::current::Current;
 use crate::kernel::fd_table::{DirFile, FileKind};
+use crate::kernel::pidns::PidNs;
 use crate::kernel::rlimits::{NLIMITS, RLIM_INFINITY};
 use crate::kernel::signal::{NSIG, SIG_DFL, SIG_IGN, bit};
 use crate::kernel::{Process, Thread, Tid, cputime};
@@ -35,11 +36,14 @@ pub(super) fn ino(tgid: Tid, tid: Option<Tid>, file: u8) -> u64 {
     (1 << 62) | ((tgid as u64 & 0x3f_ffff) << 32) | (tid << 8) | u64::from(file)
 }
 
-/// What a directory shows: a process, or one thread of it.
-#[derive(Clone, Copy, Debug)]
+/// What a directory shows: a process, or one thread of it (by global
+/// numbers), and the PID namespace of the procfs it is in (whose numbers
+/// its files show).
+#[derive(Clone, Debug)]
 pub(super) struct Target {
     pub tgid: Tid,
     pub tid: Option<Tid>,
+    pub ns: Arc<PidNs>,
 }
 
 /// The files of a process's directory, in Linux's order.
@@ -61,7 +65,12 @@ const FILES: &[&[u8]] = &[
     b"root",
     b"exe",
     b"oom_score_adj",
+    b"ns",
 ];
+
+/// The file numbers (in `ino`) of ns/pid and ns/pid_for_children.
+const NS_PID_FILE: u8 = 0xff;
+const NS_PID_FOR_CHILDREN_FILE: u8 = 0xfe;
 
 /// /proc/[pid], /proc/[tid] or /proc/[pid]/task/[tid].
 pub(super) struct PidDir {
@@ -75,6 +84,7 @@ impl PidDir {
     /// as it is now.
     pub(super) fn inode(
         c: &Current<'_>,
+        ns: &Arc<PidNs>,
         tgid: Tid,
         tid: Option<Tid>,
     ) -> Result<Arc<dyn Inode>, Errno> {
@@ -84,11 +94,18 @@ impl PidDir {
         {
             return Err(Errno::ENOENT);
         }
+        if c.k.pid_in(ns, tgid).is_none() {
+            return Err(Errno::ENOENT);
+        }
         let owner = owner_of(p);
         let mut attr = synthetic_attr(ino(tgid, tid, 0), libc::S_IFDIR | 0o555, 0, 3);
         (attr.uid, attr.gid) = (owner.uid, owner.gid);
         Ok(Arc::new(PidDir {
-            t: Target { tgid, tid },
+            t: Target {
+                tgid,
+                tid,
+                ns: Arc::clone(ns),
+            },
             owner,
             attr,
         }))
@@ -103,10 +120,12 @@ impl PidDir {
 
     fn file(&self, c: &Current<'_>, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
         let i = FILES.iter().position(|n| *n == name).ok_or(Errno::ENOENT)? as u8 + 1;
-        let t = self.t;
+        let t = &self.t;
+        let tgid = t.tgid;
         let (ino, owner) = (ino(t.tgid, t.tid, i), self.owner);
-        let made = |perm: u32, f: fn(&Current<'_>, Target) -> Result<Vec<u8>, Errno>| {
-            GenFile::new(Fs::Proc, ino, perm, move || caller(|c| f(c, t)))
+        let made = |perm: u32, f: fn(&Current<'_>, &Target) -> Result<Vec<u8>, Errno>| {
+            let t = t.clone();
+            GenFile::new(Fs::Proc, ino, perm, move || caller(|c| f(c, &t)))
                 .owner(owner)
                 .uncached()
                 .build()
@@ -116,8 +135,52 @@ impl PidDir {
             b"fdinfo" => fd::FdDir::inode(c, t.tgid, owner, true)?,
             b"task" => Arc::new(TaskDir {
                 tgid: t.tgid,
+                ns: Arc::clone(&t.ns),
                 attr: Attr { ino, ..self.attr },
             }),
+            b"ns" => {
+                // pid: the process's own PID namespace; pid_for_children:
+                // its children's, once that has its init (ENOENT before,
+                // and for a zombie), as Linux's pidns_for_children_get.
+                // Both for who may inspect the process (proc_ns_readlink).
+                let ns_link = |file: u8, children: bool| {
+                    Link::new(Fs::Proc, self::ino(tgid, t.tid, file), move || {
+                        caller(|c| {
+                            let p = c.k.procs.get(&tgid).ok_or(Errno::ENOENT)?;
+                            if !may_inspect(c, p) {
+                                return Err(Errno::EACCES);
+                            }
+                            let ns = if children {
+                                let ns = p.children_pidns();
+                                if p.zombie.is_some() || ns.init().is_none() {
+                                    return Err(Errno::ENOENT);
+                                }
+                                ns
+                            } else {
+                                &p.pidns
+                            };
+                            Ok(format!("pid:[{}]", ns.ino()).into_bytes())
+                        })
+                    })
+                    .perm(0o777)
+                    .owner(owner)
+                    .uncached()
+                    .build()
+                };
+                let mut attr = synthetic_attr(ino, libc::S_IFDIR | 0o511, 0, 2);
+                (attr.uid, attr.gid) = (owner.uid, owner.gid);
+                StaticDir::build_with(
+                    Fs::Proc,
+                    attr,
+                    vec![
+                        (b"pid".to_vec(), ns_link(NS_PID_FILE, false)),
+                        (
+                            b"pid_for_children".to_vec(),
+                            ns_link(NS_PID_FOR_CHILDREN_FILE, true),
+                        ),
+                    ],
+                )
+            }
             b"environ" => made(0o400, environ),
             b"limits" => made(0o444, limits),
             b"comm" => made(0o644, comm),
@@ -132,9 +195,9 @@ impl PidDir {
                 let which = name.to_vec();
                 let which2 = which.clone();
                 Link::new(Fs::Proc, ino, move || {
-                    caller(|c| Ok(link_dentry(c, t.tgid, &which)?.path()))
+                    caller(|c| Ok(link_dentry(c, tgid, &which)?.path()))
                 })
-                .magic(move || caller(|c| link_dentry(c, t.tgid, &which2)))
+                .magic(move || caller(|c| link_dentry(c, tgid, &which2)))
                 .owner(owner)
                 .uncached()
                 .build()
@@ -157,14 +220,14 @@ impl Inode for PidDir {
         caller(|c| {
             // The process (or thread) may have gone since the walk found
             // its directory.
-            PidDir::inode(c, self.t.tgid, self.t.tid)?;
+            PidDir::inode(c, &self.t.ns, self.t.tgid, self.t.tid)?;
             self.file(c, name)
         })
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         caller(|c| {
-            PidDir::inode(c, self.t.tgid, self.t.tid)?;
+            PidDir::inode(c, &self.t.ns, self.t.tgid, self.t.tid)?;
             let files: Vec<(&[u8], Arc<dyn Inode>)> = self
                 .names()
                 .map(|n| self.file(c, n).map(|i| (n, i)))
@@ -207,6 +270,7 @@ impl Inode for PidDir {
 /// /proc/[pid]/task: the process's threads.
 struct TaskDir {
     tgid: Tid,
+    ns: Arc<PidNs>,
     attr: Attr,
 }
 
@@ -216,19 +280,26 @@ impl Inode for TaskDir {
     }
 
     fn lookup(&self, name: &[u8]) -> Result<Arc<dyn Inode>, Errno> {
-        let tid = parse_id(name).ok_or(Errno::ENOENT)?;
-        caller(|c| PidDir::inode(c, self.tgid, Some(tid)))
+        let local = parse_id(name).ok_or(Errno::ENOENT)?;
+        caller(|c| {
+            let tid = c.k.tid_of(&self.ns, local).ok_or(Errno::ENOENT)?;
+            PidDir::inode(c, &self.ns, self.tgid, Some(tid))
+        })
     }
 
     fn readdir(&self) -> Result<Vec<DirEntry>, Errno> {
         caller(|c| {
             let p = c.k.procs.get(&self.tgid).ok_or(Errno::ENOENT)?;
-            let mut tids = p.threads.clone();
+            let mut tids: Vec<(Tid, Tid)> = p
+                .threads
+                .iter()
+                .filter_map(|&t| c.k.pid_in(&self.ns, t).map(|l| (l, t)))
+                .collect();
             tids.sort_unstable();
             Ok(tids
                 .into_iter()
-                .map(|t| DirEntry {
-                    name: t.to_string().into_bytes(),
+                .map(|(l, t)| DirEntry {
+                    name: l.to_string().into_bytes(),
                     ino: ino(self.tgid, Some(t), 0),
                     kind: libc::DT_DIR,
                 })
@@ -296,7 +367,7 @@ fn link_dentry(c: &Current<'_>, tgid: Tid, which: &[u8]) -> Result<Arc<Dentry>, 
 /// oom_score_adj: read and written through the process's shared value.
 fn oom_score_adj(
     c: &Current<'_>,
-    t: Target,
+    t: &Target,
     ino: u64,
     owner: Owner,
 ) -> Result<Arc<dyn Inode>, Errno> {
@@ -331,7 +402,7 @@ fn store_oom_score_adj(value: &AtomicI32, b: &[u8], privileged: bool) -> Result<
 
 /// The thread a file shows: the one asked for, or the process's first
 /// live one (its leader while it lives).
-fn thread_of<'a>(c: &'a Current<'_>, p: &Process, t: Target) -> Option<&'a Thread> {
+fn thread_of<'a>(c: &'a Current<'_>, p: &Process, t: &Target) -> Option<&'a Thread> {
     let tid = t.tid.or_else(|| p.threads.first().copied())?;
     c.k.threads.get(&tid)
 }
@@ -383,7 +454,7 @@ fn ticks(ns: u64) -> u64 {
 }
 
 /// CPU times of the process (or thread) shown.
-fn times(c: &Current<'_>, t: Target) -> cputime::CpuTimes {
+fn times(c: &Current<'_>, t: &Target) -> cputime::CpuTimes {
     match t.tid {
         Some(tid) => cputime::thread(c.k, tid),
         None => cputime::process(c.k, t.tgid),
@@ -438,7 +509,7 @@ fn mem_stats(mm: Option<&MemoryManager>) -> MemStats {
 }
 
 /// /proc/[pid]/stat (fs/proc/array.c's do_task_stat).
-fn stat(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
+fn stat(c: &Current<'_>, t: &Target) -> Result<Vec<u8>, Errno> {
     let p = process(c, t.tgid)?;
     let th = thread_of(c, p, t);
     let (st, _) = state(c, p, th);
@@ -497,11 +568,11 @@ fn stat(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
             u64::from(crate::fs::dev::major(rdev)),
             u64::from(crate::fs::dev::minor(rdev)),
         );
-        let fg = tty.state().pgrp.map_or(-1, i64::from);
+        let fg = tty.state().pgrp.map_or(-1, |g| i64::from(nr(c, &t.ns, g)));
         ((mi & 0xff) | (ma << 8) | ((mi & !0xff) << 12), fg)
     });
     let mut s = String::new();
-    let id = t.tid.unwrap_or(t.tgid);
+    let id = nr(c, &t.ns, t.tid.unwrap_or(t.tgid));
     let _ = write!(s, "{id} (");
     let mut out = s.into_bytes();
     out.extend_from_slice(&comm_of(p, th));
@@ -509,9 +580,9 @@ fn stat(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
     let _ = writeln!(
         s,
         ") {st} {} {} {} {tty_nr} {tpgid} {} {faults} 0 0 0 {} {} {} {} {priority} {} {} 0 {start} {} {} {} {} {} {} 0 0 {} {} {} {} {} 0 0 {exit_signal} 0 {} {} 0 0 0 {} {} {brk} {} {} {} {} {}",
-        p.ppid,
-        p.pgid,
-        p.sid,
+        nr(c, &t.ns, p.ppid),
+        nr(c, &t.ns, p.pgid),
+        nr(c, &t.ns, p.sid),
         if p.did_exec || p.ppid == 0 { 0 } else { 0x40 },
         ticks(cpu.user_ns),
         ticks(cpu.sys_ns()),
@@ -546,7 +617,7 @@ fn stat(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
 
 /// /proc/[pid]/statm: pages of size, resident, shared, text, lib, data
 /// and dirty (the last two as Linux: lib and dirty are always 0).
-fn statm(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
+fn statm(c: &Current<'_>, t: &Target) -> Result<Vec<u8>, Errno> {
     let p = process(c, t.tgid)?;
     let m = mem_stats(mm_of(c, p));
     Ok(format!(
@@ -575,13 +646,38 @@ fn escaped(name: &[u8]) -> Vec<u8> {
 }
 
 /// /proc/[pid]/status (fs/proc/array.c's proc_pid_status, as of 6.1).
-fn status(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
+fn status(c: &Current<'_>, t: &Target) -> Result<Vec<u8>, Errno> {
     let p = process(c, t.tgid)?;
     let th = thread_of(c, p, t);
     let (st, st_name) = state(c, p, th);
     let mut out = b"Name:\t".to_vec();
     out.extend_from_slice(&escaped(&comm_of(p, th)));
     let id = t.tid.unwrap_or(t.tgid);
+    // NStgid and the like: the numbers from the procfs's namespace down
+    // to the process's own.
+    let mut levels: Vec<&Arc<PidNs>> = Vec::new();
+    let mut n = Some(&p.pidns);
+    while let Some(cur) = n {
+        if cur.level() < t.ns.level() {
+            break;
+        }
+        levels.push(cur);
+        n = cur.parent();
+    }
+    levels.reverse();
+    let per_level = |x: Tid| {
+        levels
+            .iter()
+            .map(|ns| nr(c, ns, x).to_string())
+            .collect::<Vec<_>>()
+            .join("\t")
+    };
+    let (ns_tgid, ns_pid, ns_pgid, ns_sid) = (
+        per_level(t.tgid),
+        per_level(id),
+        per_level(p.pgid),
+        per_level(p.sid),
+    );
     let cr = &p.creds;
     let uids = format!("{}\t{}\t{}\t{}", cr.ruid, cr.euid, cr.suid, cr.uid);
     let gids = format!("{}\t{}\t{}\t{}", cr.rgid, cr.egid, cr.sgid, cr.gid);
@@ -596,10 +692,13 @@ fn status(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
     let mut s = String::new();
     let _ = write!(
         s,
-        "\nUmask:\t{:04o}\nState:\t{st} ({st_name})\nTgid:\t{}\nNgid:\t0\nPid:\t{id}\nPPid:\t{}\n\
+        "\nUmask:\t{:04o}\nState:\t{st} ({st_name})\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\n\
          TracerPid:\t0\nUid:\t{uids}\nGid:\t{gids}\n\
-         FDSize:\t{fds}\nGroups:\t{groups}\nNStgid:\t{}\nNSpid:\t{id}\nNSpgid:\t{}\nNSsid:\t{}\n",
-        p.umask, t.tgid, p.ppid, t.tgid, p.pgid, p.sid,
+         FDSize:\t{fds}\nGroups:\t{groups}\nNStgid:\t{ns_tgid}\nNSpid:\t{ns_pid}\nNSpgid:\t{ns_pgid}\nNSsid:\t{ns_sid}\n",
+        p.umask,
+        nr(c, &t.ns, t.tgid),
+        nr(c, &t.ns, id),
+        nr(c, &t.ns, p.ppid),
     );
     if let Some(mm) = mm_of(c, p) {
         let m = mem_stats(Some(mm));
@@ -680,7 +779,7 @@ fn memory(mm: &MemoryManager, start: u64, end: u64, cap: u64) -> Vec<u8> {
 /// /proc/[pid]/cmdline: the argument strings, NUL-terminated. If the
 /// process wrote over the last NUL (setproctitle), the text runs on into
 /// the environment up to the next NUL, as Linux's get_mm_cmdline reads it.
-fn cmdline(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
+fn cmdline(c: &Current<'_>, t: &Target) -> Result<Vec<u8>, Errno> {
     let p = process(c, t.tgid)?;
     let Some(mm) = mm_of(c, p) else {
         return Ok(Vec::new());
@@ -706,7 +805,7 @@ fn cmdline(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
 }
 
 /// /proc/[pid]/environ: the environment strings as exec left them.
-fn environ(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
+fn environ(c: &Current<'_>, t: &Target) -> Result<Vec<u8>, Errno> {
     let p = process(c, t.tgid)?;
     if !may_inspect(c, p) {
         return Err(Errno::EACCES);
@@ -717,7 +816,7 @@ fn environ(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
 }
 
 /// /proc/[pid]/comm.
-fn comm(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
+fn comm(c: &Current<'_>, t: &Target) -> Result<Vec<u8>, Errno> {
     let p = process(c, t.tgid)?;
     let mut out = comm_of(p, thread_of(c, p, t));
     out.push(b'\n');
@@ -725,7 +824,7 @@ fn comm(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
 }
 
 /// /proc/[pid]/maps (fs/proc/task_mmu.c's show_map_vma).
-fn maps(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
+fn maps(c: &Current<'_>, t: &Target) -> Result<Vec<u8>, Errno> {
     let p = process(c, t.tgid)?;
     if !may_inspect(c, p) {
         return Err(Errno::EACCES);
@@ -798,7 +897,7 @@ fn mangle_path(p: &[u8]) -> Vec<u8> {
 }
 
 /// /proc/[pid]/limits (fs/proc/base.c's proc_pid_limits).
-fn limits(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
+fn limits(c: &Current<'_>, t: &Target) -> Result<Vec<u8>, Errno> {
     const NAMES: [(&str, &str); NLIMITS] = [
         ("Max cpu time", "seconds"),
         ("Max file size", "bytes"),
@@ -885,7 +984,7 @@ fn split_options(options: &str) -> (Vec<&str>, Vec<&str>) {
 }
 
 /// /proc/[pid]/mounts (fs/proc_namespace.c's show_vfsmnt).
-fn mounts(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
+fn mounts(c: &Current<'_>, t: &Target) -> Result<Vec<u8>, Errno> {
     let p = process(c, t.tgid)?;
     let mut out = Vec::new();
     for (m, path) in visible_mounts(c, p) {
@@ -905,7 +1004,7 @@ fn mounts(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
 
 /// /proc/[pid]/mountinfo (fs/proc_namespace.c's show_mountinfo). The
 /// root mount's parent is 0 (no mount of the container has that ID).
-fn mountinfo(c: &Current<'_>, t: Target) -> Result<Vec<u8>, Errno> {
+fn mountinfo(c: &Current<'_>, t: &Target) -> Result<Vec<u8>, Errno> {
     let p = process(c, t.tgid)?;
     let mut out = Vec::new();
     for (m, path) in visible_mounts(c, p) {

@@ -543,13 +543,18 @@ fn uptime(c: &Current<'_>) -> Result<Vec<u8>, Errno> {
 }
 
 /// /proc/loadavg: no load average is kept (0.00, as sysinfo says), the
-/// running and all threads, and the last PID handed out.
+/// running and all threads, and the last PID handed out in the reader's
+/// PID namespace (Linux's cursor of task_active_pid_ns).
 fn loadavg(c: &Current<'_>) -> Result<Vec<u8>, Errno> {
+    let last = match c.process() {
+        Some(p) => c.k.last_pid_in(&p.pidns),
+        None => c.k.last_pid(),
+    };
     Ok(format!(
         "0.00 0.00 0.00 {}/{} {}\n",
         running(c),
         c.k.nr_threads(),
-        c.k.last_pid()
+        last
     )
     .into_bytes())
 }

@@ -28,7 +28,15 @@ fn with_proc(f: impl FnOnce(&mut Task<'_>, u64)) {
     };
     let vfs = Vfs::new(root, opts).unwrap();
     let devpts = Arc::clone(&kernel.state.lock().devpts);
-    crate::fs::mounts::defaults(&vfs, mem, 2, &devpts, &[]).unwrap();
+    crate::fs::mounts::defaults(
+        &vfs,
+        mem,
+        2,
+        &devpts,
+        &crate::kernel::pidns::PidNs::root(),
+        &[],
+    )
+    .unwrap();
     let root = Arc::clone(vfs.root());
     kernel.vfs.set(vfs).unwrap();
     let mut task = Task::lock(&kernel, 1, vmm::UserRegs::default(), None).expect("pid 1");
@@ -446,5 +454,94 @@ fn cmdline_and_environ_read_the_process_memory() {
         let l = &mut t.mm_mut().layout;
         (l.arg_start, l.arg_end, l.env_end) = (0x1000, 0x1006, 0x100a);
         assert_eq!(read(t, buf, "/proc/self/cmdline").unwrap(), "");
+    });
+}
+
+#[test]
+fn a_procfs_shows_its_pid_namespace() {
+    use crate::kernel::pidns::PidNs;
+    with_proc(|t, buf| {
+        // Two processes in a child namespace: its init (a child of ours)
+        // and the init's child, in the init's group and session.
+        let ns = PidNs::new_child(&PidNs::root()).unwrap();
+        let add = |t: &mut Task<'_>, ppid, leader: Option<i32>| {
+            let g = t.k.alloc_pid_in(&ns).unwrap();
+            let mut p = crate::kernel::test_process(g, 0, Default::default());
+            p.pidns = Arc::clone(&ns);
+            p.ppid = ppid;
+            if let Some(l) = leader {
+                (p.pgid, p.sid) = (l, l);
+            }
+            p.threads.clear();
+            t.k.procs.insert(g, p);
+            g
+        };
+        let init = add(t, 1, None);
+        let child = add(t, init, Some(init));
+        assert!(init > 1 && child > init);
+        // The container's procfs: global numbers, one per level in NSpid.
+        let status = read(t, buf, &format!("/proc/{child}/status")).unwrap();
+        assert_eq!(
+            field(&status, "NSpid:"),
+            Some(format!("{child}\t2").as_str())
+        );
+        assert_eq!(
+            field(&status, "NSsid:"),
+            Some(format!("{init}\t1").as_str())
+        );
+        assert_eq!(field(&status, "PPid:"), Some(init.to_string().as_str()));
+        let mine = readlink(t, buf, "/proc/self/ns/pid").unwrap();
+        let theirs = readlink(t, buf, &format!("/proc/{init}/ns/pid")).unwrap();
+        assert_eq!(mine, format!("pid:[{}]", PidNs::root().ino()));
+        assert_eq!(theirs, format!("pid:[{}]", ns.ino()));
+        // A procfs of the child namespace, at /nsproc.
+        let creds = t.process().creds;
+        t.process_mut().creds = crate::kernel::Credentials::new(0, 0);
+        let p = put(t, buf, "/nsproc");
+        sys(t, libc::SYS_mkdir, &[p, 0o755]).unwrap();
+        t.process_mut().creds = creds;
+        let vfs = t.kernel.vfs.get().unwrap();
+        let at = crate::vfs::resolve(
+            vfs.root(),
+            vfs.root(),
+            b"/nsproc",
+            crate::vfs::Follow::Yes,
+            creds,
+        )
+        .unwrap();
+        let opts = MountOpts {
+            fstype: "proc".into(),
+            source: "proc".into(),
+            ..MountOpts::default()
+        };
+        vfs.mount(&at, crate::fs::proc::procfs(Arc::clone(&ns)), opts)
+            .unwrap();
+        let names = list(t, buf, "/nsproc").unwrap();
+        let pids: Vec<&String> = names
+            .iter()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            .collect();
+        assert_eq!(pids, ["1", "2"]);
+        // We are outside: no self there, and our number names nothing.
+        assert_eq!(readlink(t, buf, "/nsproc/self"), Err(Errno::ENOENT));
+        assert_eq!(
+            read(t, buf, &format!("/nsproc/{child}/stat")),
+            Err(Errno::ENOENT)
+        );
+        let stat = read(t, buf, "/nsproc/2/stat").unwrap();
+        let f: Vec<&str> = stat.split_whitespace().collect();
+        assert_eq!(&f[..2], ["2", "(x)"]);
+        assert_eq!(&f[3..6], ["1", "1", "1"], "ppid, pgrp, session: {stat}");
+        let stat = read(t, buf, "/nsproc/1/stat").unwrap();
+        let f: Vec<&str> = stat.split_whitespace().collect();
+        // The init's parent is outside: 0 (it leads its own group and
+        // session, as test processes do).
+        assert_eq!(&f[3..6], ["0", "1", "1"], "{stat}");
+        let status = read(t, buf, "/nsproc/2/status").unwrap();
+        assert_eq!(field(&status, "NSpid:"), Some("2"));
+        assert_eq!(field(&status, "Pid:"), Some("2"));
+        assert_eq!(field(&status, "PPid:"), Some("1"));
+        t.k.procs.remove(&child);
+        t.k.procs.remove(&init);
     });
 }

@@ -46,21 +46,22 @@ fn cmpxchg(word: &AtomicU32, old: u32, new: u32) -> u32 {
 }
 
 /// One attempt at taking the PI futex `word` (keyed `key`) for thread
-/// `tid` (Linux's futex_lock_pi_atomic). `alive` says whether a TID names
-/// a live thread; `set_waiters` (CMP_REQUEUE_PI with more to requeue)
-/// also sets FUTEX_WAITERS and creates the PI state when the word is
-/// taken.
+/// `tid` (Linux's futex_lock_pi_atomic), which the word calls `vtid` (its
+/// number in its own PID namespace). `alive` gives the live thread a TID
+/// in the word names (in the caller's namespace), if any; `set_waiters`
+/// (CMP_REQUEUE_PI with more to requeue) also sets FUTEX_WAITERS and
+/// creates the PI state when the word is taken.
 pub(super) fn lock_pi_atomic(
     f: &mut FutexTable,
     word: &AtomicU32,
     key: Key,
-    tid: Tid,
+    (tid, vtid): (Tid, Tid),
     set_waiters: bool,
-    alive: impl Fn(Tid) -> bool,
+    alive: impl Fn(Tid) -> Option<Tid>,
 ) -> Result<Attempt, Errno> {
     let uval = word.load(Ordering::SeqCst);
     let owner = (uval & FUTEX_TID_MASK) as Tid;
-    if owner == tid {
+    if owner == vtid {
         return Err(Errno::EDEADLK);
     }
     if let Some(top) = f.top(key) {
@@ -70,14 +71,14 @@ pub(super) fn lock_pi_atomic(
         }
         let ps = f.pi.get(&key).ok_or(Errno::EINVAL)?;
         let dead_and_free = uval & FUTEX_OWNER_DIED != 0 && owner == 0;
-        if !dead_and_free && owner != ps.owner {
+        if !dead_and_free && alive(owner) != Some(ps.owner) {
             return Err(Errno::EINVAL);
         }
         return Ok(Attempt::Attached);
     }
     if owner == 0 {
         // Free (perhaps with stale bits): take it, keeping OWNER_DIED.
-        let mut new = (uval & FUTEX_OWNER_DIED) | tid as u32;
+        let mut new = (uval & FUTEX_OWNER_DIED) | vtid as u32;
         if set_waiters {
             new |= FUTEX_WAITERS;
         }
@@ -94,16 +95,22 @@ pub(super) fn lock_pi_atomic(
     if cmpxchg(word, uval, new) != uval {
         return Ok(Attempt::Retry);
     }
-    if !alive(owner) {
+    let Some(owner) = alive(owner) else {
         // The word names no thread (an owner that died without a robust
         // list, or garbage): ESRCH unless it changed meanwhile.
         if word.load(Ordering::SeqCst) != new {
             return Ok(Attempt::Retry);
         }
         return Err(Errno::ESRCH);
-    }
+    };
     f.pi.insert(key, PiState { owner });
     Ok(Attempt::Attached)
+}
+
+/// The live thread number `p` of namespace `ns` names (a TID in a futex
+/// word, read by a thread of `ns`).
+fn live_thread(k: &KernelState, ns: &crate::kernel::pidns::PidNs, p: Tid) -> Option<Tid> {
+    k.tid_of(ns, p).filter(|g| k.threads.contains_key(g))
 }
 
 /// Makes `w`, queued on `key`, the owner of the PI futex: takes it off
@@ -142,19 +149,30 @@ pub fn lock_pi(
     trylock: bool,
 ) -> SysResult {
     let (tid, mm) = (t.tid, t.mm_id);
+    let vtid = t.vpid(tid);
+    let ns = t.pidns();
     let key = loop {
         let key = key_of(&t.k, mm, addr, shared)?;
         // Linux reads before it needs to write: a word that names the
         // caller is EDEADLK even in read-only memory.
-        if (t.mm().read_u32(addr)? & FUTEX_TID_MASK) as Tid == tid {
+        if (t.mm().read_u32(addr)? & FUTEX_TID_MASK) as Tid == vtid {
             return Err(Errno::EDEADLK);
         }
         let k = &mut *t.k;
-        let word = k.mms.get(&mm).ok_or(Errno::EFAULT)?.atomic_u32(addr)?;
-        let threads = &k.threads;
-        match lock_pi_atomic(&mut k.futexes, word, key, tid, false, |p| {
-            threads.contains_key(&p)
-        })? {
+        let mut f = std::mem::take(&mut k.futexes);
+        let r = match k
+            .mms
+            .get(&mm)
+            .ok_or(Errno::EFAULT)
+            .map(|m| m.atomic_u32(addr))
+        {
+            Ok(Ok(word)) => lock_pi_atomic(&mut f, word, key, (tid, vtid), false, |p| {
+                live_thread(k, &ns, p)
+            }),
+            Ok(Err(e)) | Err(e) => Err(e),
+        };
+        k.futexes = f;
+        match r? {
             Attempt::Acquired => return Ok(0),
             Attempt::Attached => break key,
             Attempt::Retry => continue,
@@ -203,20 +221,23 @@ pub(super) enum Unlock {
 }
 
 /// FUTEX_UNLOCK_PI on `word` (keyed `key`) by `tid`, which the word named
-/// as `uval` (Linux's futex_unlock_pi after the owner check).
+/// as `uval` (Linux's futex_unlock_pi after the owner check); `vtid_of`
+/// gives the number a thread is known by in its own PID namespace (what
+/// the word says of a new owner).
 pub(super) fn unlock_pi_atomic(
     f: &FutexTable,
     word: &AtomicU32,
     key: Key,
     tid: Tid,
     uval: u32,
+    vtid_of: impl Fn(Tid) -> Tid,
 ) -> Result<Unlock, Errno> {
     if let Some(top) = f.top(key) {
         if top.kind != Kind::Pi || f.pi.get(&key).is_none_or(|ps| ps.owner != tid) {
             return Err(Errno::EINVAL);
         }
         let next = first_pi(f, key).ok_or(Errno::EINVAL)?;
-        let cur = cmpxchg(word, uval, FUTEX_WAITERS | next.tid as u32);
+        let cur = cmpxchg(word, uval, FUTEX_WAITERS | vtid_of(next.tid) as u32);
         if cur != uval {
             // A waiter set FUTEX_WAITERS after user space read the word:
             // try again; anything else is user space meddling.
@@ -238,15 +259,16 @@ pub(super) fn unlock_pi_atomic(
 /// FUTEX_UNLOCK_PI.
 pub fn unlock_pi(t: &mut Task<'_>, addr: u64, shared: bool) -> SysResult {
     let (tid, mm) = (t.tid, t.mm_id);
+    let vtid = t.vpid(tid);
     loop {
         let uval = t.mm().read_u32(addr)?;
-        if (uval & FUTEX_TID_MASK) as Tid != tid {
+        if (uval & FUTEX_TID_MASK) as Tid != vtid {
             return Err(Errno::EPERM);
         }
         let key = key_of(&t.k, mm, addr, shared)?;
         let k = &mut *t.k;
         let word = k.mms.get(&mm).ok_or(Errno::EFAULT)?.atomic_u32(addr)?;
-        match unlock_pi_atomic(&k.futexes, word, key, tid, uval)? {
+        match unlock_pi_atomic(&k.futexes, word, key, tid, uval, |g| k.own_number(g))? {
             Unlock::Done(Some(next)) => {
                 grant(k, key, next);
                 return Ok(0);
@@ -281,7 +303,7 @@ pub(super) fn exit_pi_state_list(k: &mut KernelState, tid: Tid) {
             .and_then(|m| m.atomic_u32(next.addr).ok())
         {
             word.store(
-                FUTEX_OWNER_DIED | FUTEX_WAITERS | next.tid as u32,
+                FUTEX_OWNER_DIED | FUTEX_WAITERS | k.own_number(next.tid) as u32,
                 Ordering::SeqCst,
             );
         }
@@ -364,6 +386,7 @@ pub fn cmp_requeue_pi(
         return Err(Errno::EINVAL);
     }
     let mm = t.mm_id;
+    let ns = t.pidns();
     let (key1, key2) = loop {
         let key1 = key_of(&t.k, mm, addr, shared)?;
         let key2 = key_of(&t.k, mm, addr2, shared)?;
@@ -378,15 +401,30 @@ pub fn cmp_requeue_pi(
         let Some(top) = k.futexes.top(key1) else {
             return Ok(0);
         };
-        let word = k.mms.get(&mm).ok_or(Errno::EFAULT)?.atomic_u32(addr2)?;
         match top.kind {
             Kind::RequeuePi { target } if target == key2 => {}
             _ => return Err(Errno::EINVAL),
         }
-        let threads = &k.threads;
-        match lock_pi_atomic(&mut k.futexes, word, key2, top.tid, nr_requeue > 0, |p| {
-            threads.contains_key(&p)
-        })? {
+        let top_vtid = k.own_number(top.tid);
+        let mut f = std::mem::take(&mut k.futexes);
+        let r = match k
+            .mms
+            .get(&mm)
+            .ok_or(Errno::EFAULT)
+            .map(|m| m.atomic_u32(addr2))
+        {
+            Ok(Ok(word)) => lock_pi_atomic(
+                &mut f,
+                word,
+                key2,
+                (top.tid, top_vtid),
+                nr_requeue > 0,
+                |p| live_thread(k, &ns, p),
+            ),
+            Ok(Err(e)) | Err(e) => Err(e),
+        };
+        k.futexes = f;
+        match r? {
             Attempt::Retry => continue,
             Attempt::Attached => break (key1, key2),
             Attempt::Acquired => {
@@ -476,7 +514,7 @@ mod tests {
     }
 
     fn lock(f: &mut FutexTable, w: &AtomicU32, tid: Tid) -> Result<Attempt, Errno> {
-        lock_pi_atomic(f, w, K, tid, false, |p| p < 100)
+        lock_pi_atomic(f, w, K, (tid, tid), false, |p| (p < 100).then_some(p))
     }
 
     #[test]
@@ -534,13 +572,13 @@ mod tests {
         let f = FutexTable::default();
         let w = AtomicU32::new(FUTEX_WAITERS | 5);
         assert_eq!(
-            unlock_pi_atomic(&f, &w, K, 5, FUTEX_WAITERS | 5),
+            unlock_pi_atomic(&f, &w, K, 5, FUTEX_WAITERS | 5, |g| g),
             Ok(Unlock::Done(None))
         );
         assert_eq!(w.load(Ordering::SeqCst), 0);
         // A word that changed since it was read: EAGAIN to user space.
         w.store(5, Ordering::SeqCst);
-        assert_eq!(unlock_pi_atomic(&f, &w, K, 5, 7), Err(Errno::EAGAIN));
+        assert_eq!(unlock_pi_atomic(&f, &w, K, 5, 7, |g| g), Err(Errno::EAGAIN));
 
         let mut f = FutexTable::default();
         let w = AtomicU32::new(5);
@@ -549,16 +587,39 @@ mod tests {
         f.enqueue(K, pi_waiter(7));
         // Not the owner in the kernel's view.
         assert_eq!(
-            unlock_pi_atomic(&f, &w, K, 8, FUTEX_WAITERS | 5),
+            unlock_pi_atomic(&f, &w, K, 8, FUTEX_WAITERS | 5, |g| g),
             Err(Errno::EINVAL)
         );
         // User space unlocked without seeing FUTEX_WAITERS: retry.
-        assert_eq!(unlock_pi_atomic(&f, &w, K, 5, 5), Ok(Unlock::Retry));
+        assert_eq!(unlock_pi_atomic(&f, &w, K, 5, 5, |g| g), Ok(Unlock::Retry));
         assert_eq!(
-            unlock_pi_atomic(&f, &w, K, 5, FUTEX_WAITERS | 5),
+            unlock_pi_atomic(&f, &w, K, 5, FUTEX_WAITERS | 5, |g| g),
             Ok(Unlock::Done(Some(6)))
         );
         assert_eq!(w.load(Ordering::SeqCst), FUTEX_WAITERS | 6);
+    }
+
+    #[test]
+    fn words_hold_numbers_of_the_owners_namespace() {
+        // Thread 20 is 2 in its PID namespace, thread 30 is 3: the word
+        // says 2 and 3, the kernel's state 20 and 30.
+        let local = |g: Tid| g / 10;
+        let global = |p: Tid| (p < 10).then_some(p * 10);
+        let mut f = FutexTable::default();
+        let w = AtomicU32::new(0);
+        let lock =
+            |f: &mut FutexTable, t: Tid| lock_pi_atomic(f, &w, K, (t, local(t)), false, global);
+        assert_eq!(lock(&mut f, 20), Ok(Attempt::Acquired));
+        assert_eq!(w.load(Ordering::SeqCst), 2);
+        assert_eq!(lock(&mut f, 20), Err(Errno::EDEADLK));
+        assert_eq!(lock(&mut f, 30), Ok(Attempt::Attached));
+        assert_eq!(f.pi.get(&K), Some(&PiState { owner: 20 }));
+        f.enqueue(K, pi_waiter(30));
+        assert_eq!(
+            unlock_pi_atomic(&f, &w, K, 20, FUTEX_WAITERS | 2, local),
+            Ok(Unlock::Done(Some(30)))
+        );
+        assert_eq!(w.load(Ordering::SeqCst), FUTEX_WAITERS | 3);
     }
 
     #[test]
@@ -578,7 +639,7 @@ mod tests {
         let w = AtomicU32::new(0);
         // The first waiter takes the free lock; the word says contended.
         assert_eq!(
-            lock_pi_atomic(&mut f, &w, K, 1, true, |_| true),
+            lock_pi_atomic(&mut f, &w, K, (1, 1), true, Some),
             Ok(Attempt::Acquired)
         );
         assert_eq!(w.load(Ordering::SeqCst), FUTEX_WAITERS | 1);

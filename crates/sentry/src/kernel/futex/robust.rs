@@ -73,7 +73,8 @@ fn handle_futex_death(t: &mut Task<'_>, uaddr: u64, is_pi: bool, pending: bool) 
     if !uaddr.is_multiple_of(4) {
         return false;
     }
-    let (tid, mm) = (t.tid as u32, t.mm_id);
+    // The word holds the owner's TID in its own PID namespace.
+    let (tid, mm) = (t.vpid(t.tid) as u32, t.mm_id);
     let Ok(uval) = t.mm().read_u32(uaddr) else {
         return false;
     };
