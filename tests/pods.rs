@@ -492,3 +492,27 @@ fn pid_namespaces_follow_the_spec() {
     assert_eq!(rt.status("b"), "running");
     assert_eq!(rt.status("pod"), "running");
 }
+
+#[test]
+fn the_end_of_the_sandbox_ends_its_containers() {
+    require_prerequisites();
+    let rt = Runtime::new("pod-end");
+    let outs = TempDir::new("pod-end-out");
+    let pod = bundle("pod-end-s", "pod", "pod", "exec sleep 1000");
+    rt.create_start(&pod, "pod", &outs.path().join("pod"));
+    let a = bundle("pod-end-a", "pod", "a", "exec sleep 1000");
+    rt.create_start(&a, "a", &outs.path().join("a"));
+    let a_rootfs = a.rootfs().display().to_string();
+    rt.ok(&["delete", "--force", "pod"]);
+    rt.await_status("a", "stopped", Duration::from_secs(5));
+    let w: serde_json::Value = serde_json::from_str(&rt.ok(&["wait", "a"])).expect("wait JSON");
+    assert_eq!(w["exitStatus"], 137, "{w}");
+    assert_eq!(w["reason"], "its sandbox exited", "{w}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_mentioning(&["gofer", &a_rootfs]).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(processes_mentioning(&["gofer", &a_rootfs]).is_empty());
+    rt.ok(&["delete", "a"]);
+    assert!(!rt.root.path().join("a").exists());
+}

@@ -790,10 +790,7 @@ impl Server {
     /// Why the runtime ended what `what` waits for, if it did.
     fn reason_of(&self, what: &WaitFor) -> Option<String> {
         match what {
-            WaitFor::Container(id) => {
-                let own = self.subs.get(id).and_then(|s| s.reason.clone());
-                own.or_else(|| self.reason())
-            }
+            WaitFor::Container(id) => self.subs.get(id).and_then(|s| s.reason.clone()),
             _ => self.reason(),
         }
     }
@@ -849,8 +846,15 @@ impl Server {
                         .init_status()
                         .map(|_| Exit::Signal(libc::SIGKILL as u8))
                 })?;
+                // Ended with the whole sandbox (destroyed, its gofer dead,
+                // or its first container's init gone)?
+                let sandbox_ended = self.reason().is_some() || self.control.init_status().is_some();
                 if let Some(s) = self.subs.get_mut(id) {
                     s.exit = Some(e);
+                    if sandbox_ended {
+                        s.reason
+                            .get_or_insert_with(|| "its sandbox exited".to_owned());
+                    }
                 }
                 Some(e)
             }
