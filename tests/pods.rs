@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Bundle, SANDBOX, TIMEOUT, TempDir, require_prerequisites, run_with_timeout};
+use common::{Bundle, SANDBOX, TIMEOUT, TempDir, require_prerequisites};
 
 const TYPE: &str = "io.kubernetes.cri.container-type";
 const SANDBOX_ID: &str = "io.kubernetes.cri.sandbox-id";
@@ -57,27 +57,19 @@ fn add_bind(b: &Bundle, host: &Path, dest: &str) {
     std::fs::create_dir_all(b.host_path(dest)).expect("mountpoint");
 }
 
-struct Runtime {
-    root: TempDir,
+/// The CLI, with what only pods need.
+struct Runtime(common::cli::Cli);
+
+impl std::ops::Deref for Runtime {
+    type Target = common::cli::Cli;
+    fn deref(&self) -> &common::cli::Cli {
+        &self.0
+    }
 }
 
 impl Runtime {
     fn new(name: &str) -> Runtime {
-        Runtime {
-            root: TempDir::new(name),
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> common::Output {
-        let mut c = Command::new(SANDBOX);
-        c.arg("--root").arg(self.root.path()).args(args);
-        run_with_timeout(&mut c, None, TIMEOUT)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.cmd(args);
-        assert_eq!(o.status, 0, "sandbox {args:?}: {}", o.stderr_lossy());
-        o.stdout_lossy()
+        Runtime(common::cli::Cli::new(name))
     }
 
     /// `create` then `start`, the container's stdio going to `out`.
@@ -99,45 +91,8 @@ impl Runtime {
         self.ok(&["start", id]);
     }
 
-    fn state(&self, id: &str) -> serde_json::Value {
-        serde_json::from_str(&self.ok(&["state", id])).expect("state JSON")
-    }
-
-    fn status(&self, id: &str) -> String {
-        self.state(id)["status"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    fn await_status(&self, id: &str, want: &str, within: Duration) {
-        let deadline = Instant::now() + within;
-        while self.status(id) != want && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert_eq!(self.status(id), want, "{id}");
-    }
-
     fn ps(&self, id: &str) -> Vec<i32> {
         serde_json::from_str(&self.ok(&["ps", "--format", "json", id])).expect("ps JSON")
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        // Leave nothing running whatever the test did: the pod's
-        // containers first, then its sandbox.
-        let ids: Vec<String> = std::fs::read_dir(self.root.path())
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        for id in ids.iter().filter(|i| i.as_str() != "pod") {
-            let _ = self.cmd(&["delete", "--force", id]);
-        }
-        let _ = self.cmd(&["delete", "--force", "pod"]);
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Bundle, SANDBOX, TIMEOUT, TempDir, require_prerequisites, run_with_timeout};
+use common::{Bundle, SANDBOX, TempDir, require_prerequisites};
 
 /// A busybox bundle whose init runs `script` under sh.
 fn bundle(name: &str, script: &str) -> Bundle {
@@ -23,21 +23,19 @@ fn bundle(name: &str, script: &str) -> Bundle {
     b
 }
 
-struct Runtime {
-    root: TempDir,
+/// The CLI, with what only this file's tests need.
+struct Runtime(common::cli::Cli);
+
+impl std::ops::Deref for Runtime {
+    type Target = common::cli::Cli;
+    fn deref(&self) -> &common::cli::Cli {
+        &self.0
+    }
 }
 
 impl Runtime {
     fn new(name: &str) -> Runtime {
-        Runtime {
-            root: TempDir::new(name),
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> common::Output {
-        let mut c = Command::new(SANDBOX);
-        c.arg("--root").arg(self.root.path()).args(args);
-        run_with_timeout(&mut c, None, TIMEOUT)
+        Runtime(common::cli::Cli::new(name))
     }
 
     /// `create` or `run --detach`: the sandbox process keeps the stdio it
@@ -56,36 +54,6 @@ impl Runtime {
             .expect("run sandbox");
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         assert!(status.success(), "sandbox {args:?}: {text}");
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let o = self.cmd(args);
-        assert_eq!(o.status, 0, "sandbox {args:?}: {}", o.stderr_lossy());
-        o.stdout_lossy()
-    }
-
-    fn status(&self, id: &str) -> String {
-        let st: serde_json::Value =
-            serde_json::from_str(&self.ok(&["state", id])).expect("state JSON");
-        st["status"].as_str().unwrap_or_default().to_owned()
-    }
-
-    fn pid(&self, id: &str) -> i32 {
-        let st: serde_json::Value =
-            serde_json::from_str(&self.ok(&["state", id])).expect("state JSON");
-        st["pid"].as_i64().unwrap_or(0) as i32
-    }
-}
-
-impl Drop for Runtime {
-    fn drop(&mut self) {
-        // Leave nothing running whatever the test did.
-        if let Ok(rd) = std::fs::read_dir(self.root.path()) {
-            for e in rd.flatten() {
-                let id = e.file_name().to_string_lossy().into_owned();
-                let _ = self.cmd(&["delete", "--force", &id]);
-            }
-        }
     }
 }
 

@@ -433,15 +433,8 @@ impl Server {
                 }
                 self.signal(num, target, signo)
             }
-            Request::Ps => self.ps(num),
-            Request::Stats => self.stats(num),
-            Request::Pause => {
-                self.control.pause(num);
-                Response::Ok
-            }
-            Request::Resume => {
-                self.control.resume(num);
-                Response::Ok
+            Request::Ps | Request::Stats | Request::Pause | Request::Resume | Request::Resize => {
+                self.scoped(num, &req)
             }
             Request::Destroy => {
                 self.destroy_sub(
@@ -450,10 +443,6 @@ impl Server {
                     "destroyed by the runtime",
                     ops,
                 );
-                Response::Ok
-            }
-            Request::Resize => {
-                self.control.resize_consoles();
                 Response::Ok
             }
             Request::CreateContainer(_) | Request::ServedMounts => {
@@ -648,6 +637,28 @@ impl Server {
         }
     }
 
+    /// Answers the requests that mean the same for every container of the
+    /// sandbox (container `num`).
+    fn scoped(&mut self, num: u32, req: &Request) -> Response {
+        match req {
+            Request::Ps => self.ps(num),
+            Request::Stats => self.stats(num),
+            Request::Pause => {
+                self.control.pause(num);
+                Response::Ok
+            }
+            Request::Resume => {
+                self.control.resume(num);
+                Response::Ok
+            }
+            Request::Resize => {
+                self.control.resize_consoles();
+                Response::Ok
+            }
+            other => Response::error(format!("{other:?} is not a container request")),
+        }
+    }
+
     fn ps(&self, num: u32) -> Response {
         Response::Processes {
             processes: self
@@ -719,22 +730,11 @@ impl Server {
                 }
                 self.signal(FIRST, target, signo)
             }
-            Request::Ps => self.ps(FIRST),
-            Request::Stats => self.stats(FIRST),
-            Request::Pause => {
-                self.control.pause(FIRST);
-                Response::Ok
-            }
-            Request::Resume => {
-                self.control.resume(FIRST);
-                Response::Ok
+            Request::Ps | Request::Stats | Request::Pause | Request::Resume | Request::Resize => {
+                self.scoped(FIRST, &req)
             }
             Request::Destroy => {
                 self.destroy("destroyed by the runtime");
-                Response::Ok
-            }
-            Request::Resize => {
-                self.control.resize_consoles();
                 Response::Ok
             }
             Request::CreateContainer(c) => self.create_sub(c, fds, ops),

@@ -311,6 +311,18 @@ fn pod_sandbox(
     })
 }
 
+/// The spec's rlimits, as the control protocol carries them.
+fn rlimits_of(spec: &oci::ContainerSpec) -> Vec<protocol::Rlimit> {
+    spec.rlimits
+        .iter()
+        .map(|r| protocol::Rlimit {
+            resource: r.resource,
+            soft: r.soft,
+            hard: r.hard,
+        })
+        .collect()
+}
+
 /// Kills the gofer of a pod's later container if it still runs.
 fn kill_gofer(rec: &Record) {
     if rec.gofer_alive() {
@@ -411,15 +423,7 @@ fn join_sandbox(
             uid: spec.uid,
             gid: spec.gid,
             groups: spec.groups.clone(),
-            rlimits: spec
-                .rlimits
-                .iter()
-                .map(|r| protocol::Rlimit {
-                    resource: r.resource,
-                    soft: r.soft,
-                    hard: r.hard,
-                })
-                .collect(),
+            rlimits: rlimits_of(spec),
             terminal: console.is_some(),
         },
         rootfs_readonly: spec.rootfs_readonly,
@@ -1202,15 +1206,7 @@ fn exec_request(rec: &Record, args: &ExecArgs) -> Result<ExecRequest, RuntimeErr
         uid,
         gid,
         groups,
-        rlimits: spec
-            .rlimits
-            .iter()
-            .map(|r| protocol::Rlimit {
-                resource: r.resource,
-                soft: r.soft,
-                hard: r.hard,
-            })
-            .collect(),
+        rlimits: rlimits_of(&spec),
         terminal: args.tty,
     })
 }

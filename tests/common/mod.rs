@@ -8,6 +8,7 @@
 
 #![allow(dead_code)] // Each test binary uses a different subset.
 
+pub mod cli;
 pub mod lifecycle;
 pub mod runtime;
 
