@@ -8,10 +8,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Bundle, SANDBOX, TIMEOUT, TempDir, require_prerequisites};
+use common::{Bundle, TIMEOUT, TempDir, processes_mentioning, require_prerequisites};
 
 const TYPE: &str = "io.kubernetes.cri.container-type";
 const SANDBOX_ID: &str = "io.kubernetes.cri.sandbox-id";
@@ -26,92 +25,23 @@ fn bundle(name: &str, pod: &str, id: &str, script: &str) -> Bundle {
             .expect("symlink applet");
     }
     b.write_config(&["/bin/sh", "-c", script]);
-    edit(&b, |spec| {
+    b.edit_config(|spec| {
         let typ = if id == pod { "sandbox" } else { "container" };
         spec["annotations"] = serde_json::json!({ TYPE: typ, SANDBOX_ID: pod });
     });
     b
 }
 
-fn edit(b: &Bundle, f: impl FnOnce(&mut serde_json::Value)) {
-    let path = b.path().join("config.json");
-    let mut spec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).expect("config")).expect("config JSON");
-    f(&mut spec);
-    std::fs::write(&path, spec.to_string()).expect("write config");
-}
+type Runtime = common::cli::Cli;
 
-/// Adds a read-write bind mount of `host` at `dest`.
-fn add_bind(b: &Bundle, host: &Path, dest: &str) {
-    edit(b, |spec| {
-        if !spec["mounts"].is_array() {
-            spec["mounts"] = serde_json::json!([]);
-        }
-        spec["mounts"]
-            .as_array_mut()
-            .expect("mounts")
-            .push(serde_json::json!({
-                "destination": dest, "type": "bind", "source": host, "options": ["rbind", "rw"]
-            }));
-    });
-    std::fs::create_dir_all(b.host_path(dest)).expect("mountpoint");
-}
-
-/// The CLI, with what only pods need.
-struct Runtime(common::cli::Cli);
-
-impl std::ops::Deref for Runtime {
-    type Target = common::cli::Cli;
-    fn deref(&self) -> &common::cli::Cli {
-        &self.0
-    }
-}
-
-impl Runtime {
-    fn new(name: &str) -> Runtime {
-        Runtime(common::cli::Cli::new(name))
-    }
-
-    /// `create` then `start`, the container's stdio going to `out`.
-    fn create_start(&self, b: &Bundle, id: &str, out: &Path) {
-        let f = std::fs::File::create(out).expect("stdio file");
-        let status = Command::new(SANDBOX)
-            .arg("--root")
-            .arg(self.root.path())
-            .args(["create", "--bundle"])
-            .arg(b.path())
-            .arg(id)
-            .stdin(std::process::Stdio::null())
-            .stdout(f.try_clone().expect("dup"))
-            .stderr(f)
-            .status()
-            .expect("run sandbox");
-        let text = std::fs::read_to_string(out).unwrap_or_default();
-        assert!(status.success(), "create {id}: {text}");
-        self.ok(&["start", id]);
-    }
-
-    fn ps(&self, id: &str) -> Vec<i32> {
-        serde_json::from_str(&self.ok(&["ps", "--format", "json", id])).expect("ps JSON")
-    }
-}
-
-/// The host processes whose command line mentions every one of `needles`.
-fn processes_mentioning(needles: &[&str]) -> Vec<(i32, String)> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(format!("/proc/{p}/cmdline")) else {
-            continue;
-        };
-        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if needles.iter().all(|n| text.contains(n)) {
-            out.push((p, text));
-        }
-    }
-    out
+/// `create` then `start` of `b` as `id`, the container's stdio going to
+/// `out`.
+fn create_start(rt: &Runtime, b: &Bundle, id: &str, out: &Path) {
+    rt.detached_to(
+        &["create", "--bundle", &b.path().display().to_string(), id],
+        out,
+    );
+    rt.ok(&["start", id]);
 }
 
 fn wait_for_file(path: &Path, what: &str) -> String {
@@ -137,11 +67,11 @@ fn a_pod_shares_one_sandbox_process_and_kill_is_scoped() {
         "pod",
         "echo sandbox up; exec sleep 1000",
     );
-    rt.create_start(&pod, "pod", &outs.path().join("pod"));
+    create_start(&rt, &pod, "pod", &outs.path().join("pod"));
     let a = bundle("pod-share-a", "pod", "a", "echo a up; exec sleep 1000");
     let b = bundle("pod-share-b", "pod", "b", "echo b up; exec sleep 1000");
-    rt.create_start(&a, "a", &outs.path().join("a"));
-    rt.create_start(&b, "b", &outs.path().join("b"));
+    create_start(&rt, &a, "a", &outs.path().join("a"));
+    create_start(&rt, &b, "b", &outs.path().join("b"));
     // Each init printed to the stdio its own `create` was given.
     for (id, line) in [("pod", "sandbox up"), ("a", "a up"), ("b", "b up")] {
         let text = wait_for_file(&outs.path().join(id), line);
@@ -207,16 +137,16 @@ fn a_bind_source_the_pod_shares_is_served_once() {
     let outs = TempDir::new("pod-bind-out");
     let shared = TempDir::new("pod-bind-shared");
     let pod = bundle("pod-bind-s", "pod", "pod", "exec sleep 1000");
-    add_bind(&pod, shared.path(), "/shared");
-    rt.create_start(&pod, "pod", &outs.path().join("pod"));
+    pod.add_bind(shared.path(), "/shared");
+    create_start(&rt, &pod, "pod", &outs.path().join("pod"));
     let a = bundle(
         "pod-bind-a",
         "pod",
         "a",
         "echo from-a > /data/note; exec sleep 1000",
     );
-    add_bind(&a, shared.path(), "/data");
-    rt.create_start(&a, "a", &outs.path().join("a"));
+    a.add_bind(shared.path(), "/data");
+    create_start(&rt, &a, "a", &outs.path().join("a"));
     // The sandbox's gofer serves the source; a's gofer does not open it.
     let a_rootfs = a.rootfs().display().to_string();
     let g = processes_mentioning(&["gofer", "--rootfs", &a_rootfs]);
@@ -234,9 +164,9 @@ fn a_dead_gofer_destroys_only_its_container() {
     let rt = Runtime::new("pod-gofer");
     let outs = TempDir::new("pod-gofer-out");
     let pod = bundle("pod-gofer-s", "pod", "pod", "exec sleep 1000");
-    rt.create_start(&pod, "pod", &outs.path().join("pod"));
+    create_start(&rt, &pod, "pod", &outs.path().join("pod"));
     let a = bundle("pod-gofer-a", "pod", "a", "exec sleep 1000");
-    rt.create_start(&a, "a", &outs.path().join("a"));
+    create_start(&rt, &a, "a", &outs.path().join("a"));
     let a_rootfs = a.rootfs().display().to_string();
     let g = processes_mentioning(&["gofer", "--rootfs", &a_rootfs]);
     assert_eq!(g.len(), 1, "{g:?}");
@@ -273,19 +203,19 @@ fn pause_is_scoped_to_one_container() {
     let outs = TempDir::new("pod-pause-out");
     let ticks = TempDir::new("pod-pause-ticks");
     let pod = bundle("pod-pause-s", "pod", "pod", "exec sleep 1000");
-    rt.create_start(&pod, "pod", &outs.path().join("pod"));
+    create_start(&rt, &pod, "pod", &outs.path().join("pod"));
     let looping = "while true; do echo x >> /ticks/$ME; sleep 0.02; done";
     let mut bundles = Vec::new();
     for id in ["a", "b"] {
         let b = bundle(&format!("pod-pause-{id}"), "pod", id, looping);
-        add_bind(&b, ticks.path(), "/ticks");
-        edit(&b, |spec| {
+        b.add_bind(ticks.path(), "/ticks");
+        b.edit_config(|spec| {
             spec["process"]["env"]
                 .as_array_mut()
                 .expect("env")
                 .push(serde_json::json!(format!("ME={id}")));
         });
-        rt.create_start(&b, id, &outs.path().join(id));
+        create_start(&rt, &b, id, &outs.path().join(id));
         bundles.push(b);
     }
     let count = |id: &str| {
@@ -322,13 +252,13 @@ fn a_shared_bind_outlives_the_container_whose_gofer_serves_it() {
     let shared = TempDir::new("pod-serve-shared");
     std::fs::write(shared.path().join("f"), "shared\n").expect("write");
     let pod = bundle("pod-serve-s", "pod", "pod", "exec sleep 1000");
-    rt.create_start(&pod, "pod", &outs.path().join("pod"));
+    create_start(&rt, &pod, "pod", &outs.path().join("pod"));
     let a = bundle("pod-serve-a", "pod", "a", "exec sleep 1000");
-    add_bind(&a, shared.path(), "/x");
-    rt.create_start(&a, "a", &outs.path().join("a"));
+    a.add_bind(shared.path(), "/x");
+    create_start(&rt, &a, "a", &outs.path().join("a"));
     let b = bundle("pod-serve-b", "pod", "b", "exec sleep 1000");
-    add_bind(&b, shared.path(), "/y");
-    rt.create_start(&b, "b", &outs.path().join("b"));
+    b.add_bind(shared.path(), "/y");
+    create_start(&rt, &b, "b", &outs.path().join("b"));
     let a_rootfs = a.rootfs().display().to_string();
     let b_rootfs = b.rootfs().display().to_string();
     // a's gofer serves the source, for b too.
@@ -356,7 +286,7 @@ fn a_shared_bind_outlives_the_container_whose_gofer_serves_it() {
 /// Sets the `pid` entry of `linux.namespaces`: None removes it, `Some("")`
 /// is a new namespace, `Some(path)` joins one.
 fn set_pid_namespace(b: &Bundle, entry: Option<&str>) {
-    edit(b, |spec| {
+    b.edit_config(|spec| {
         let ns = spec["linux"]["namespaces"]
             .as_array_mut()
             .expect("namespaces");
@@ -375,7 +305,7 @@ const SHOW_PIDS: &str = "echo pid=$$ ppid=$PPID; echo procs $(ls -d /proc/[0-9]*
      echo one=$(cat /proc/1/cmdline | tr '\\0' ' '); echo done; exec sleep 1000";
 
 fn shown(rt: &Runtime, b: &Bundle, id: &str, out: &Path) -> String {
-    rt.create_start(b, id, out);
+    create_start(rt, b, id, out);
     wait_for_file(out, "done")
 }
 
@@ -385,7 +315,7 @@ fn pid_namespaces_follow_the_spec() {
     let rt = Runtime::new("pod-pidns");
     let outs = TempDir::new("pod-pidns-out");
     let pod = bundle("pod-pidns-s", "pod", "pod", "exec sleep 1000");
-    rt.create_start(&pod, "pod", &outs.path().join("pod"));
+    create_start(&rt, &pod, "pod", &outs.path().join("pod"));
     let pod_pid = rt.state("pod")["pid"].as_i64().expect("pid");
 
     // A `pid` entry without a path: a namespace of its own, where init is
@@ -454,9 +384,9 @@ fn the_end_of_the_sandbox_ends_its_containers() {
     let rt = Runtime::new("pod-end");
     let outs = TempDir::new("pod-end-out");
     let pod = bundle("pod-end-s", "pod", "pod", "exec sleep 1000");
-    rt.create_start(&pod, "pod", &outs.path().join("pod"));
+    create_start(&rt, &pod, "pod", &outs.path().join("pod"));
     let a = bundle("pod-end-a", "pod", "a", "exec sleep 1000");
-    rt.create_start(&a, "a", &outs.path().join("a"));
+    create_start(&rt, &a, "a", &outs.path().join("a"));
     let a_rootfs = a.rootfs().display().to_string();
     rt.ok(&["delete", "--force", "pod"]);
     rt.await_status("a", "stopped", Duration::from_secs(5));

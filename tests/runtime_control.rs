@@ -6,10 +6,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Bundle, SANDBOX, TempDir, require_prerequisites};
+use common::{Bundle, TempDir, processes_mentioning, require_prerequisites};
 
 /// A busybox bundle whose init runs `script` under sh.
 fn bundle(name: &str, script: &str) -> Bundle {
@@ -23,39 +22,7 @@ fn bundle(name: &str, script: &str) -> Bundle {
     b
 }
 
-/// The CLI, with what only this file's tests need.
-struct Runtime(common::cli::Cli);
-
-impl std::ops::Deref for Runtime {
-    type Target = common::cli::Cli;
-    fn deref(&self) -> &common::cli::Cli {
-        &self.0
-    }
-}
-
-impl Runtime {
-    fn new(name: &str) -> Runtime {
-        Runtime(common::cli::Cli::new(name))
-    }
-
-    /// `create` or `run --detach`: the sandbox process keeps the stdio it
-    /// was given, so they are files here, not pipes waiting for EOF.
-    fn detached(&self, args: &[&str]) {
-        let log = self.root.path().join(format!("stdio-{}", args.len()));
-        let f = std::fs::File::create(&log).expect("stdio file");
-        let status = Command::new(SANDBOX)
-            .arg("--root")
-            .arg(self.root.path())
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stdout(f.try_clone().expect("dup"))
-            .stderr(f)
-            .status()
-            .expect("run sandbox");
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        assert!(status.success(), "sandbox {args:?}: {text}");
-    }
-}
+type Runtime = common::cli::Cli;
 
 /// The gofers whose parent is `pid`.
 fn gofers_of(pid: i32) -> Vec<i32> {
@@ -133,7 +100,7 @@ fn pause_stops_progress_until_resume() {
         "rc-pause",
         "i=0; while true; do i=$((i+1)); echo $i > /out/count; sleep 0.02; done",
     );
-    add_bind(&b, out.path(), "/out");
+    b.add_bind(out.path(), "/out");
     rt.detached(&[
         "run",
         "-d",
@@ -170,24 +137,6 @@ fn pause_stops_progress_until_resume() {
     assert!(count() > frozen + 2, "no progress after resume");
     assert_ne!(rt.cmd(&["resume", "p1"]).status, 0);
     rt.ok(&["delete", "--force", "p1"]);
-}
-
-/// Adds a read-write bind mount of `host` at `dest` to the bundle's config.
-fn add_bind(b: &Bundle, host: &Path, dest: &str) {
-    let path = b.path().join("config.json");
-    let mut spec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).expect("config")).expect("config JSON");
-    if !spec["mounts"].is_array() {
-        spec["mounts"] = serde_json::json!([]);
-    }
-    spec["mounts"]
-        .as_array_mut()
-        .expect("mounts")
-        .push(serde_json::json!({
-            "destination": dest, "type": "bind", "source": host, "options": ["rbind", "rw"]
-        }));
-    std::fs::create_dir_all(b.host_path(dest)).expect("mountpoint");
-    std::fs::write(&path, spec.to_string()).expect("write config");
 }
 
 #[test]
@@ -249,7 +198,7 @@ fn a_signal_to_a_created_container_ends_it_before_it_ran() {
     let rt = Runtime::new("rc-created");
     let out = TempDir::new("rc-created-out");
     let b = bundle("rc-created", "touch /out/ran");
-    add_bind(&b, out.path(), "/out");
+    b.add_bind(out.path(), "/out");
     rt.detached(&["create", "--bundle", &b.path().display().to_string(), "k1"]);
     assert_eq!(rt.status("k1"), "created");
     rt.ok(&["kill", "k1", "KILL"]);
@@ -263,24 +212,6 @@ fn a_signal_to_a_created_container_ends_it_before_it_ran() {
     let w: serde_json::Value = serde_json::from_str(&rt.ok(&["wait", "k1"])).expect("wait JSON");
     assert_eq!(w["exitStatus"], 137, "{w}");
     rt.ok(&["delete", "k1"]);
-}
-
-/// The processes whose command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<(i32, String)> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
-        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(cmdline) = std::fs::read(format!("/proc/{p}/cmdline")) else {
-            continue;
-        };
-        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if text.contains(needle) {
-            out.push((p, text));
-        }
-    }
-    out
 }
 
 #[test]
@@ -306,8 +237,8 @@ fn nothing_is_left_after_delete() {
     let root = rt.root.path().display().to_string();
     // The sandbox process, its gofer (serving the bundle's rootfs) and the
     // exec waiter are there.
-    let before = processes_mentioning(&bdir).len() + processes_mentioning(&root).len();
-    assert!(before >= 3, "{:?}", processes_mentioning(&root));
+    let before = processes_mentioning(&[&bdir]).len() + processes_mentioning(&[&root]).len();
+    assert!(before >= 3, "{:?}", processes_mentioning(&[&root]));
     let waiter: i32 = std::fs::read_to_string(&pidfile)
         .expect("pid file")
         .trim()
@@ -317,8 +248,8 @@ fn nothing_is_left_after_delete() {
     rt.ok(&["delete", "--force", "l1"]);
     let deadline = Instant::now() + Duration::from_secs(5);
     let left = || {
-        let mut v = processes_mentioning(&bdir);
-        v.extend(processes_mentioning(&root));
+        let mut v = processes_mentioning(&[&bdir]);
+        v.extend(processes_mentioning(&[&root]));
         v.retain(|(p, _)| {
             // Zombies of our own children do not count (nothing reaps
             // them in a test process); the others must be gone.

@@ -405,20 +405,10 @@ impl Server {
                 if !started {
                     return Some(Response::error("the container has not been started"));
                 }
-                match self.control.exec(num, exec_spec(e, fds.into_iter())) {
-                    Ok(pid) => Response::Pid { pid },
-                    Err(e) => Response::error(e.to_string()),
-                }
+                self.exec(num, e, fds)
             }
             Request::Wait => return self.wait(fd, WaitFor::Container(id)),
-            Request::WaitPid { pid } => {
-                if !self.collected.contains_key(&pid) && !self.control.is_waitable(pid) {
-                    return Some(Response::error(format!(
-                        "process {pid} was not started by the runtime"
-                    )));
-                }
-                return self.wait(fd, WaitFor::Pid(pid));
-            }
+            Request::WaitPid { pid } => return self.wait_pid(fd, pid),
             Request::Signal { target, signo } => {
                 if !started {
                     if !harmless(signo) {
@@ -637,6 +627,25 @@ impl Server {
         }
     }
 
+    /// Starts `e` in container `num`, with its stdio (or terminal) from
+    /// `fds`.
+    fn exec(&self, num: u32, e: ExecRequest, fds: Vec<OwnedFd>) -> Response {
+        match self.control.exec(num, exec_spec(e, fds.into_iter())) {
+            Ok(pid) => Response::Pid { pid },
+            Err(e) => Response::error(e.to_string()),
+        }
+    }
+
+    /// Waits for a process `exec` started (in any container).
+    fn wait_pid(&mut self, fd: RawFd, pid: i32) -> Option<Response> {
+        if !self.collected.contains_key(&pid) && !self.control.is_waitable(pid) {
+            return Some(Response::error(format!(
+                "process {pid} was not started by the runtime"
+            )));
+        }
+        self.wait(fd, WaitFor::Pid(pid))
+    }
+
     /// Answers the requests that mean the same for every container of the
     /// sandbox (container `num`).
     fn scoped(&mut self, num: u32, req: &Request) -> Response {
@@ -707,20 +716,10 @@ impl Server {
                 if !self.started {
                     return Some(Response::error("the container has not been started"));
                 }
-                match self.control.exec(FIRST, exec_spec(e, fds.into_iter())) {
-                    Ok(pid) => Response::Pid { pid },
-                    Err(e) => Response::error(e.to_string()),
-                }
+                self.exec(FIRST, e, fds)
             }
             Request::Wait => return self.wait(fd, WaitFor::Init),
-            Request::WaitPid { pid } => {
-                if !self.collected.contains_key(&pid) && !self.control.is_waitable(pid) {
-                    return Some(Response::error(format!(
-                        "process {pid} was not started by the runtime"
-                    )));
-                }
-                return self.wait(fd, WaitFor::Pid(pid));
-            }
+            Request::WaitPid { pid } => return self.wait_pid(fd, pid),
             Request::Signal { target, signo } => {
                 if !self.started {
                     // Init has not run: a signal whose default is to

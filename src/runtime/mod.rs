@@ -311,6 +311,26 @@ fn pod_sandbox(
     })
 }
 
+/// Starts a hidden waiter (`exec-wait`, `container-wait`: a host process
+/// standing for a process of the sandbox) in a session of its own, with
+/// no stdio, so that it outlives this command.
+fn spawn_waiter(cli: &Cli, args: &[&str]) -> std::io::Result<Child> {
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.args(global_args(cli))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
+
 /// The spec's rlimits, as the control protocol carries them.
 fn rlimits_of(spec: &oci::ContainerSpec) -> Vec<protocol::Rlimit> {
     spec.rlimits
@@ -445,21 +465,7 @@ fn join_sandbox(
     }
     drop(fds);
     drop(channel);
-    let mut cmd = Command::new("/proc/self/exe");
-    cmd.args(global_args(cli))
-        .arg("container-wait")
-        .arg(&sd.id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    cmd.spawn().map_err(|e| {
+    spawn_waiter(cli, &["container-wait", &sd.id]).map_err(|e| {
         let _ = call(sd, &Request::Destroy, &[]);
         msg(format!("cannot start the container's waiter: {e}"))
     })
@@ -1262,24 +1268,7 @@ pub fn exec(cli: &Cli, args: &ExecArgs) -> Result<i32, RuntimeError> {
     if args.detach {
         // A host process stands for the exec'd one: it ends with its
         // status, and signals to it are forwarded.
-        let mut cmd = Command::new("/proc/self/exe");
-        cmd.args(global_args(cli))
-            .arg("exec-wait")
-            .arg(&args.id)
-            .arg("--pid")
-            .arg(pid.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        // SAFETY: setsid is async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                Ok(())
-            });
-        }
-        let child = cmd
-            .spawn()
+        let child = spawn_waiter(cli, &["exec-wait", &args.id, "--pid", &pid.to_string()])
             .map_err(|e| msg(format!("cannot start the exec waiter: {e}")))?;
         if let Some(p) = &args.pid_file {
             write_pid_file(p, child.id() as i32)?;

@@ -43,6 +43,35 @@ impl Cli {
             .to_owned()
     }
 
+    /// `create` or `run --detach`: the sandbox process keeps the stdio it
+    /// was given, so they are a file here (`out`), not pipes waiting for
+    /// EOF. The command must succeed.
+    pub fn detached_to(&self, args: &[&str], out: &std::path::Path) {
+        let f = std::fs::File::create(out).expect("stdio file");
+        let status = Command::new(SANDBOX)
+            .arg("--root")
+            .arg(self.root.path())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(f.try_clone().expect("dup"))
+            .stderr(f)
+            .status()
+            .expect("run sandbox");
+        let text = std::fs::read_to_string(out).unwrap_or_default();
+        assert!(status.success(), "sandbox {args:?}: {text}");
+    }
+
+    /// [`Cli::detached_to`] a file in the root directory.
+    pub fn detached(&self, args: &[&str]) {
+        let out = self.root.path().join(format!("stdio-{}", args.len()));
+        self.detached_to(args, &out);
+    }
+
+    /// `ps --format json`: the PIDs.
+    pub fn ps(&self, id: &str) -> Vec<i32> {
+        serde_json::from_str(&self.ok(&["ps", "--format", "json", id])).expect("ps JSON")
+    }
+
     pub fn pid(&self, id: &str) -> i32 {
         self.state(id)["pid"].as_i64().unwrap_or(0) as i32
     }

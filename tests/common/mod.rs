@@ -389,6 +389,35 @@ impl Bundle {
         self
     }
 
+    /// Rewrites config.json through `f`.
+    pub fn edit_config(&self, f: impl FnOnce(&mut serde_json::Value)) -> &Bundle {
+        let path = self.path().join("config.json");
+        let mut spec: serde_json::Value =
+            serde_json::from_slice(&fs::read(&path).expect("config")).expect("config JSON");
+        f(&mut spec);
+        fs::write(&path, spec.to_string()).expect("write config");
+        self
+    }
+
+    /// Adds a read-write bind mount of host directory `host` at `dest`
+    /// (made in the rootfs).
+    pub fn add_bind(&self, host: &Path, dest: &str) -> &Bundle {
+        self.edit_config(|spec| {
+            if !spec["mounts"].is_array() {
+                spec["mounts"] = serde_json::json!([]);
+            }
+            spec["mounts"]
+                .as_array_mut()
+                .expect("mounts")
+                .push(serde_json::json!({
+                    "destination": dest, "type": "bind", "source": host,
+                    "options": ["rbind", "rw"]
+                }));
+        });
+        fs::create_dir_all(self.host_path(dest)).expect("mountpoint");
+        self
+    }
+
     /// Writes config.json verbatim.
     pub fn write_raw_config(&self, text: &str) -> &Bundle {
         fs::write(self.path().join("config.json"), text).expect("write config.json");
@@ -642,4 +671,22 @@ pub fn debian_rootfs() -> &'static Path {
         );
         path
     })
+}
+
+/// The host processes whose command line mentions every one of `needles`.
+pub fn processes_mentioning(needles: &[&str]) -> Vec<(i32, String)> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = fs::read(format!("/proc/{p}/cmdline")) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if needles.iter().all(|n| text.contains(n)) {
+            out.push((p, text));
+        }
+    }
+    out
 }
