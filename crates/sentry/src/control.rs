@@ -328,6 +328,7 @@ impl Control {
             Ok(x) => x,
             Err(e) => {
                 self.kernel.container_vfs.lock().remove(&c);
+                vfs.teardown();
                 return Err(e);
             }
         };
