@@ -401,3 +401,42 @@ fn the_end_of_the_sandbox_ends_its_containers() {
     rt.ok(&["delete", "a"]);
     assert!(!rt.root.path().join("a").exists());
 }
+
+#[test]
+fn run_of_a_later_container_returns_and_leaves_no_gofer() {
+    require_prerequisites();
+    let rt = Runtime::new("pod-run");
+    let outs = TempDir::new("pod-run-out");
+    let pod = bundle("pod-run-s", "pod", "pod", "exec sleep 1000");
+    create_start(&rt, &pod, "pod", &outs.path().join("pod"));
+    // The static hello: an init that exits at once, so that its end and
+    // the waiter's request reach the control loop together.
+    let hello = common::guest("hello", common::Libc::Glibc);
+    let a = Bundle::new("pod-run-a");
+    a.install(&hello, "/hello");
+    a.write_config(&["/hello"]);
+    a.edit_config(|spec| {
+        spec["annotations"] = serde_json::json!({ TYPE: "container", SANDBOX_ID: "pod" });
+    });
+    let native = common::run_with_timeout(&mut std::process::Command::new(&hello), None, TIMEOUT);
+    let a_rootfs = a.rootfs().display().to_string();
+    let bdir = a.path().display().to_string();
+    // `run` through pipes (the benchmark's and a script's way): its
+    // output ends only when every process holding the pipes (the gofer
+    // inherits stderr) is gone, so a gofer left behind hangs the reader.
+    for i in 0..40 {
+        let id = format!("r{i}");
+        let o = rt.cmd(&["run", "--bundle", &bdir, &id]);
+        assert_eq!(o.status, 0, "{}", o.stderr_lossy());
+        assert_eq!(o.stdout, native.stdout);
+        assert!(!rt.root.path().join(&id).exists());
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !processes_mentioning(&["gofer", &a_rootfs]).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            processes_mentioning(&["gofer", &a_rootfs]).is_empty(),
+            "run {i} left its gofer"
+        );
+    }
+}

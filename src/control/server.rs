@@ -876,11 +876,12 @@ impl Server {
         let ids: Vec<String> = self
             .subs
             .iter()
-            .filter(|(_, s)| s.started && s.exit.is_none())
+            .filter(|(_, s)| s.started && !s.destroyed)
             .map(|(id, _)| id.clone())
             .collect();
         for id in ids {
-            // What is left of the container dies with its init.
+            // What is left of the container dies with its init (whose
+            // exit a waiter may have collected already).
             if self.exit_of(&WaitFor::Container(id.clone())).is_some() {
                 self.release_sub(&id, ops);
             }
