@@ -88,7 +88,8 @@ impl Gofer {
     /// [`Gofer::spawn`], with `die_with_parent` false for a gofer that
     /// outlives the thread spawning it (a pod's later container: `create`
     /// hands its channel to the sandbox process and exits). Such a gofer
-    /// ends when its channel closes, or when `delete` kills it.
+    /// ends when its channel closes, and keeps none of its spawner's
+    /// stdio.
     pub fn spawn_with(
         rootfs: &Path,
         readonly: bool,
@@ -115,7 +116,15 @@ impl Gofer {
         cmd.args(log.to_args());
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            // A gofer that outlives its spawner must not hold the
+            // spawner's stderr open (a caller reading `create`'s output to
+            // its end would wait for the container's end): it reports
+            // through its channel's greeting and its --log.
+            .stderr(if die_with_parent {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
         // SAFETY: the closure runs between fork and exec and calls only
         // async-signal-safe functions (fcntl, prctl, getppid) on values
         // captured by copy.

@@ -92,11 +92,22 @@ fn connect(sd: &StateDir) -> Result<(Client, Option<String>), RuntimeError> {
 
 /// Sends one request; an `error` answer is an error.
 fn call(sd: &StateDir, req: &Request, fds: &[BorrowedFd<'_>]) -> Result<Response, RuntimeError> {
+    call_for(sd, &sd.id, req, fds)
+}
+
+/// [`call`], with errors said to be about container `about` (a pod's
+/// container being created through its sandbox's socket).
+fn call_for(
+    sd: &StateDir,
+    about: &str,
+    req: &Request,
+    fds: &[BorrowedFd<'_>],
+) -> Result<Response, RuntimeError> {
     let (mut c, container) = connect(sd)?;
     match c.call(container.as_deref(), req, fds) {
-        Ok(Response::Error { message }) => Err(msg(format!("container {}: {message}", sd.id))),
+        Ok(Response::Error { message }) => Err(msg(format!("container {about}: {message}"))),
         Ok(r) => Ok(r),
-        Err(e) => Err(msg(format!("container {}: {e}", sd.id))),
+        Err(e) => Err(msg(format!("container {about}: {e}"))),
     }
 }
 
@@ -459,7 +470,7 @@ fn join_sandbox(
         Some(c) => fds.push(c.as_fd()),
         None => fds.extend([stdin.as_fd(), stdout.as_fd(), stderr.as_fd()]),
     }
-    match call(&ssd, &Request::CreateContainer(req), &fds)? {
+    match call_for(&ssd, &sd.id, &Request::CreateContainer(req), &fds)? {
         Response::Pid { .. } => {}
         other => return Err(msg(format!("unexpected answer {other:?}"))),
     }
