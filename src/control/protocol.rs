@@ -253,9 +253,12 @@ pub enum Response {
     Stats {
         stats: Stats,
     },
-    /// Bind sources served already, as (canonical source, read-only).
+    /// Bind sources served already, as (canonical source, read-only), and
+    /// whether rootfs are memory overlays in this sandbox (a later
+    /// container's gofer then serves its rootfs read-only).
     Mounts {
         mounts: Vec<(String, bool)>,
+        overlay: bool,
     },
     Error {
         message: String,
@@ -613,6 +616,90 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(body)
             );
+        }
+    }
+
+    fn create() -> CreateContainerRequest {
+        CreateContainerRequest {
+            id: "c1".into(),
+            process: exec(),
+            rootfs_readonly: false,
+            mounts: vec![
+                Mount {
+                    destination: "/data".into(),
+                    from: MountFrom::Bind {
+                        source: "/srv/data".into(),
+                        gofer_mount: Some(1),
+                    },
+                    readonly: false,
+                    options: vec!["rbind".into()],
+                },
+                Mount {
+                    destination: "/proc".into(),
+                    from: MountFrom::Kernel("proc".into()),
+                    readonly: false,
+                    options: vec![],
+                },
+            ],
+            pid_namespace: PidNamespace::Container("c0".into()),
+        }
+    }
+
+    #[test]
+    fn requests_name_their_container() {
+        for (c, r) in [
+            (None, Request::CreateContainer(create())),
+            (None, Request::ServedMounts),
+            (Some("web-1"), Request::Wait),
+            (
+                Some("a.b+c_d"),
+                Request::Signal {
+                    target: Target::All,
+                    signo: 9,
+                },
+            ),
+        ] {
+            let frame = r.encode_for(c);
+            assert_eq!(Request::decode_for(&frame), Ok((c.map(str::to_owned), r)));
+        }
+        let mut c = create();
+        c.process.terminal = true;
+        assert_eq!(Request::CreateContainer(c).fds_expected(), (3, 3));
+        assert_eq!(Request::CreateContainer(create()).fds_expected(), (2, 5));
+    }
+
+    #[test]
+    fn bad_containers_and_mounts_are_refused() {
+        for body in [
+            &br#"{"op":"wait","container":""}"#[..],
+            br#"{"op":"wait","container":".."}"#,
+            br#"{"op":"wait","container":"a/b"}"#,
+            br#"{"op":"wait","container":7}"#,
+        ] {
+            let frame = encode_frame(KIND_REQUEST, body);
+            assert!(
+                Request::decode_for(&frame).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let mut rel = create();
+        rel.mounts[0].destination = "data".into();
+        let mut zero = create();
+        zero.mounts[0].from = MountFrom::Bind {
+            source: "/srv".into(),
+            gofer_mount: Some(0),
+        };
+        let mut relsrc = create();
+        relsrc.mounts[0].from = MountFrom::Bind {
+            source: "srv".into(),
+            gofer_mount: None,
+        };
+        let mut badns = create();
+        badns.pid_namespace = PidNamespace::Container("../x".into());
+        for c in [rel, zero, relsrc, badns] {
+            let frame = Request::CreateContainer(c.clone()).encode();
+            assert!(Request::decode(&frame).is_err(), "{c:?}");
         }
     }
 

@@ -739,6 +739,7 @@ impl Server {
             Request::CreateContainer(c) => self.create_sub(c, fds, ops),
             Request::ServedMounts => Response::Mounts {
                 mounts: self.served.keys().cloned().collect(),
+                overlay: self.overlay,
             },
         })
     }

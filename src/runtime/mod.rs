@@ -378,8 +378,8 @@ fn join_sandbox(
     use crate::control::protocol::{CreateContainerRequest, Mount, MountFrom, PidNamespace};
     let ssd = state_dir(cli, sandbox)?;
     sd.set_sandbox(sandbox)?;
-    let served = match call(&ssd, &Request::ServedMounts, &[])? {
-        Response::Mounts { mounts } => mounts,
+    let (served, overlay) = match call(&ssd, &Request::ServedMounts, &[])? {
+        Response::Mounts { mounts, overlay } => (mounts, overlay),
         other => return Err(msg(format!("unexpected answer {other:?}"))),
     };
     let mut binds: Vec<crate::gofer::server::MountSource> = Vec::new();
@@ -424,9 +424,8 @@ fn join_sandbox(
         Some(None) => PidNamespace::New,
         Some(Some(path)) => namespace_owner(cli, path, sandbox)?,
     };
-    // With the overlay, the rootfs's writes stay in sandbox memory: the
-    // gofer serves it read-only whatever the spec says.
-    let overlay = cli.overlay == crate::cli::OverlayChoice::Memory;
+    // With the sandbox's overlay, the rootfs's writes stay in sandbox
+    // memory: the gofer serves it read-only whatever the spec says.
     let gofer = crate::gofer::Gofer::spawn_with(
         &spec.rootfs,
         spec.rootfs_readonly || overlay,
