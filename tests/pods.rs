@@ -156,6 +156,13 @@ fn a_bind_source_the_pod_shares_is_served_once() {
     assert_eq!(note, "from-a\n");
     // The first container sees what a wrote, through the same server.
     assert_eq!(rt.ok(&["exec", "pod", "cat", "/shared/note"]), "from-a\n");
+    // Each container's /proc/mounts shows its own tree.
+    let a_mounts = rt.ok(&["exec", "a", "cat", "/proc/self/mounts"]);
+    let pod_mounts = rt.ok(&["exec", "pod", "cat", "/proc/self/mounts"]);
+    assert!(a_mounts.contains(" /data "), "{a_mounts}");
+    assert!(!a_mounts.contains(" /shared "), "{a_mounts}");
+    assert!(pod_mounts.contains(" /shared "), "{pod_mounts}");
+    assert!(!pod_mounts.contains(" /data "), "{pod_mounts}");
 }
 
 #[test]
