@@ -177,7 +177,14 @@ impl Drop for Poller {
         self.shared.stop.store(true, Ordering::Release);
         if let Some(t) = self.thread.take() {
             t.thread().unpark();
-            let _ = t.join();
+            // The poller's thread holds the kernel (upgraded from its weak
+            // reference) while it serves a call, so the last reference may
+            // go, and this drop run, on that very thread: it cannot join
+            // itself (EDEADLK, which std's join turns into a panic), and
+            // it ends on its own once it returns.
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
         }
     }
 }
