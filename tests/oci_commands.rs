@@ -11,7 +11,7 @@ use std::fs;
 use std::time::Duration;
 
 use common::TempDir;
-use common::lifecycle::{SLEEPER, create, grace, start_ready};
+use common::lifecycle::{SLEEPER, create, exec_detached, grace, start_ready};
 use common::runtime::{BusyboxBundle, Runtime, assert_ok, pid_alive, wait_pid};
 use serde_json::{Value, json};
 
@@ -126,28 +126,15 @@ fn exec_runs_processes_in_a_running_container() {
 
     let before = ps_pids(&rt, "e");
     assert!(!before.is_empty(), "ps lists no process");
-    let pid_file = b.path().join("exec.pid");
-    let out = rt.run_logged(
-        &[
-            "exec",
-            "--detach",
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            "e",
-            "sh",
-            "-c",
-            "touch /shared/execd; exec sleep 100000",
-        ],
-        &b.path().join("exec.log"),
+    let pid = exec_detached(
+        &rt,
+        &b,
+        "e",
+        "touch /shared/execd; exec sleep 100000",
+        "exec",
     );
-    assert_ok(&out, "exec --detach");
     b.wait_exists("execd");
-    let pid: i64 = fs::read_to_string(&pid_file)
-        .expect("exec --pid-file written")
-        .trim()
-        .parse()
-        .expect("a pid in the pid file");
-    assert!(pid > 0 && pid_alive(pid), "exec pid {pid}");
+    assert!(pid > 0 && pid_alive(i64::from(pid)), "exec pid {pid}");
     let after = ps_pids(&rt, "e");
     assert!(
         after.len() > before.len(),
@@ -158,25 +145,7 @@ fn exec_runs_processes_in_a_running_container() {
     // As for create, the pid file of `exec --detach` names a process whose
     // exit status is the exec'd program's (conmon waits for it as the
     // subreaper to report `podman exec`'s status).
-    let out = rt.run_logged(
-        &[
-            "exec",
-            "--detach",
-            "--pid-file",
-            pid_file.to_str().unwrap(),
-            "e",
-            "sh",
-            "-c",
-            "sleep 0.2; exit 9",
-        ],
-        &b.path().join("exec2.log"),
-    );
-    assert_ok(&out, "exec --detach");
-    let pid: i32 = fs::read_to_string(&pid_file)
-        .expect("exec --pid-file written")
-        .trim()
-        .parse()
-        .expect("a pid in the pid file");
+    let pid = exec_detached(&rt, &b, "e", "sleep 0.2; exit 9", "exec2");
     assert_eq!(wait_pid(pid, common::TIMEOUT), 9, "exec'd process status");
 }
 

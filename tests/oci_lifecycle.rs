@@ -24,7 +24,8 @@ use std::path::Path;
 
 use common::TempDir;
 use common::lifecycle::{
-    SLEEPER, TRAPPER, canonical, create, create_fails_cleanly, grace, runc_diverges, start_ready,
+    SLEEPER, TRAPPER, canonical, create, create_fails_cleanly, exec_detached, grace, runc_diverges,
+    start_ready,
 };
 use common::runtime::{BusyboxBundle, Runtime, assert_ok, pid_alive, wait_pid, wait_pids};
 use serde_json::json;
@@ -369,28 +370,15 @@ fn kill_all_signals_every_process_of_the_container() {
     let b = BusyboxBundle::new("killall", SLEEPER);
     start_ready(&rt, &b, "k");
     let pid = rt.pid("k");
-    let exec_pid_file = b.path().join("exec.pid");
-    let out = rt.run_logged(
-        &[
-            "exec",
-            "--detach",
-            "--pid-file",
-            exec_pid_file.to_str().unwrap(),
-            "k",
-            "sh",
-            "-c",
-            "touch /shared/execd; exec sleep 100000",
-        ],
-        &b.path().join("exec.log"),
+    let exec_pid = exec_detached(
+        &rt,
+        &b,
+        "k",
+        "touch /shared/execd; exec sleep 100000",
+        "exec",
     );
-    assert_ok(&out, "exec --detach");
     b.wait_exists("execd");
     rt.ok(&["kill", "--all", "k", "KILL"]);
-    let exec_pid: i32 = fs::read_to_string(&exec_pid_file)
-        .expect("exec --pid-file")
-        .trim()
-        .parse()
-        .expect("a pid");
     assert_eq!(
         wait_pids(&[pid as i32, exec_pid], common::TIMEOUT),
         [128 + 9, 128 + 9]

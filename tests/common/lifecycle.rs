@@ -123,3 +123,29 @@ pub fn create_fails_cleanly(rt: &Runtime, bundle: &Path, id: &str, why: &str) {
         "{why}: `list -q` still shows {id}"
     );
 }
+
+/// `exec --detach --pid-file` of `sh -c script` in container `id` (its
+/// output logged to `log` in the bundle); returns the PID the pid file
+/// names.
+pub fn exec_detached(rt: &Runtime, b: &BusyboxBundle, id: &str, script: &str, log: &str) -> i32 {
+    let pid_file = b.path().join(format!("{log}.pid"));
+    let out = rt.run_logged(
+        &[
+            "exec",
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            id,
+            "sh",
+            "-c",
+            script,
+        ],
+        &b.path().join(format!("{log}.log")),
+    );
+    assert_ok(&out, "exec --detach");
+    fs::read_to_string(&pid_file)
+        .expect("exec --pid-file written")
+        .trim()
+        .parse()
+        .expect("a pid in the pid file")
+}

@@ -317,13 +317,13 @@ fn strace_prints_decoded_calls() {
     assert!(o.contains("[1] +++ exited with 3 +++"), "{o}");
 }
 
-fn load_error(bytes: &[u8]) -> String {
-    let path = build_dir().join(format!("bad-{}", rand_suffix()));
-    std::fs::write(&path, bytes).unwrap();
-    let config = BootConfig {
-        executable: std::fs::File::open(&path).unwrap(),
-        exe_path: "/bad".into(),
-        argv: vec!["/bad".into()],
+/// A config that runs the static program at `exe` as `path`, with no
+/// filesystem, no environment and 64 MiB of memory.
+fn bare_config(exe: &std::path::Path, path: &str) -> BootConfig {
+    BootConfig {
+        executable: std::fs::File::open(exe).unwrap(),
+        exe_path: path.into(),
+        argv: vec![path.into()],
         envp: vec![],
         cwd: "/".into(),
         uid: 0,
@@ -341,7 +341,13 @@ fn load_error(bytes: &[u8]) -> String {
         mounts: Vec::new(),
         console: None,
         exitless: true,
-    };
+    }
+}
+
+fn load_error(bytes: &[u8]) -> String {
+    let path = build_dir().join(format!("bad-{}", rand_suffix()));
+    std::fs::write(&path, bytes).unwrap();
+    let config = bare_config(&path, "/bad");
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
     let mut called = false;
     match sentry::run(&platform, config, &mut || {
@@ -395,28 +401,7 @@ fn malformed_executables_are_load_errors() {
 fn load_error_or_run(bytes: &[u8]) -> Option<String> {
     let path = build_dir().join(format!("cut-{}", rand_suffix()));
     std::fs::write(&path, bytes).unwrap();
-    let config = BootConfig {
-        executable: std::fs::File::open(&path).unwrap(),
-        exe_path: "/cut".into(),
-        argv: vec!["/cut".into()],
-        envp: vec![],
-        cwd: "/".into(),
-        uid: 0,
-        gid: 0,
-        groups: Vec::new(),
-        watchdog: None,
-        hostname: "h".into(),
-        rlimits: vec![],
-        memory_limit: 64 << 20,
-        strace: false,
-        exec: std::sync::Arc::new(NoExec),
-        fs: None,
-        overlay: false,
-        rootfs_readonly: false,
-        mounts: Vec::new(),
-        console: None,
-        exitless: true,
-    };
+    let config = bare_config(&path, "/cut");
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
     // Stop right before the guest would run: loading is what is tested.
     match sentry::run(&platform, config, &mut || Err("stop".into())) {
@@ -488,26 +473,8 @@ fn console_is_inits_terminal() {
         seen
     });
     let config = BootConfig {
-        executable: std::fs::File::open(&exe).unwrap(),
-        exe_path: "/console".into(),
-        argv: vec!["/console".into()],
-        envp: vec![],
-        cwd: "/".into(),
-        uid: 0,
-        gid: 0,
-        groups: Vec::new(),
-        watchdog: None,
-        hostname: "h".into(),
-        rlimits: vec![],
-        memory_limit: 64 << 20,
-        strace: false,
-        exec: std::sync::Arc::new(NoExec),
-        fs: None,
-        overlay: false,
-        rootfs_readonly: false,
-        mounts: Vec::new(),
         console: Some(replica),
-        exitless: true,
+        ..bare_config(&exe, "/console")
     };
     let platform = vmm::Platform::probe().expect("open /dev/kvm");
     let status = sentry::run(&platform, config, &mut || Ok(()));

@@ -330,7 +330,7 @@ fn answer(kernel: &Arc<Kernel>, tid: Tid, mb: &Mailbox, nr: u64, args: [u64; 6])
     .any(|w| *w as u64 == nr);
     if (is_io && !io_ready(&t, nr, &args))
         || t.interrupted()
-        || t.k.paused.contains(&t.process().container)
+        || (!t.k.paused.is_empty() && t.k.paused.contains(&t.process().container))
     {
         drop(t);
         mb.defer();

@@ -188,8 +188,10 @@ fn thread_main(kernel: &Arc<Kernel>, mut tid: Tid, mut regs: UserRegs, fpu: Opti
         regs = t.regs;
         // `sandbox pause`: park here until resumed (or killed, which the
         // next pass through `before_user` acts on).
-        let container = t.process().container;
-        if t.k.paused.contains(&container) {
+        // (A process lookup only while some container is paused: this
+        // runs at every return to guest code.)
+        if !t.k.paused.is_empty() && t.k.paused.contains(&t.process().container) {
+            let container = t.process().container;
             // Paused is not stuck (see `watchdog`).
             if let Some((_, stamp)) = &watched {
                 stamp.store(0, std::sync::atomic::Ordering::Relaxed);
